@@ -1,0 +1,326 @@
+"""The JSON API under /api: thin routes over the lifecycle and directory functions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from server import auth, directory, signals
+from server.auth import Actor, requires
+from server.envelope import b64u_encode
+from server.models import (
+    Close,
+    EnrolRequest,
+    Forward,
+    NewApiKey,
+    NewOrg,
+    NewPerson,
+    NewSignal,
+    PushUpdate,
+    Relay,
+    SchoolCsv,
+)
+from server.web import ApiError, json_response, read_json
+
+
+def _state(request: Request) -> Any:
+    return request.app.state
+
+
+def _now(request: Request) -> float:
+    return float(request.app.state.clock.now())
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
+def _wake_push(request: Request) -> None:
+    worker = getattr(request.app.state, "push_worker", None)
+    if worker is not None:
+        worker.wake()
+
+
+# --- health, keys, enrolment ---------------------------------------------------------------
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def push_key(request: Request) -> Response:
+    return json_response({"public_key": _state(request).vapid_public_key})
+
+
+async def enrol(request: Request) -> Response:
+    state = _state(request)
+    state.limits["enrol_ip"].hit(_client_ip(request))
+    body = await read_json(request, EnrolRequest)
+    state.limits["enrol_token"].hit(body.token[-24:])
+    public_key = auth.public_key_from_b64u(body.public_key)
+    push = msgspec.json.encode(body.push).decode() if body.push else None
+    device_id, credential = auth.enrol_device(
+        state.db, state.secret_key, body.token, public_key, body.label.strip(), push,
+        _now(request), state.settings.enrol_token_days)
+    response = json_response(me_body(state.db, device_id), 201)
+    auth.set_device_cookie(response, credential)
+    return response
+
+
+def me_body(db: Any, device_id: str) -> dict:
+    row = db.execute(
+        "SELECT d.id, d.label, d.public_key, d.push_state, p.id AS person_id, p.name, p.role, "
+        "p.class_label, o.id AS org_id, o.name AS org_name, o.kind AS org_kind FROM devices d "
+        "JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id "
+        "WHERE d.id = ?", [device_id]).fetchone()
+    return {
+        "person": {"id": row["person_id"], "name": row["name"], "role": row["role"],
+                   "class_label": row["class_label"]},
+        "org": None if row["org_id"] is None else {
+            "id": row["org_id"], "name": row["org_name"], "kind": row["org_kind"]},
+        "device": {"id": row["id"], "label": row["label"],
+                   "public_key": b64u_encode(row["public_key"]), "push": row["push_state"]},
+    }
+
+
+@requires(*auth.ROLES)
+async def me(request: Request, actor: Actor) -> Response:
+    if actor.device_id is None:
+        raise ApiError(403)
+    return json_response(me_body(_state(request).db, actor.device_id))
+
+
+@requires(*auth.ROLES)
+async def me_push(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, PushUpdate)
+    push = msgspec.json.encode(body.push).decode() if body.push else None
+    _state(request).db.execute("UPDATE devices SET push = ?, push_state = ? WHERE id = ?",
+                               [push, "active" if push else "none", actor.device_id])
+    return json_response(me_body(_state(request).db, actor.device_id))
+
+
+# --- sending -------------------------------------------------------------------------------
+
+@requires("sender", "officer")
+async def find_schools(request: Request, actor: Actor) -> Response:
+    query = request.query_params.get("q", "")[:60]
+    kinds = ("leerplicht",) if request.query_params.get("kind") == "leerplicht" else ("school",)
+    return json_response(directory.find_schools(_state(request).db, query, kinds))
+
+
+@requires("sender", "officer")
+async def school_recipients(request: Request, actor: Actor) -> Response:
+    org_id = request.path_params["id"]
+    devices = signals.recipients(_state(request).db, org_id)
+    if not devices:
+        raise ApiError(409, "no_recipients",
+                       "Deze school heeft nog geen aangemeld apparaat. Bel de school.")
+    times = signals.signal_times(_state(request).db, org_id, _now(request), _state(request).timing)
+    from server.calendar import holiday_warning_text
+
+    return json_response({"devices": devices, "deadline": times.deadline.isoformat(),
+                          "expires_at": times.expires_at.isoformat(),
+                          "holiday_warning": holiday_warning_text(times)})
+
+
+@requires("sender", "officer")
+async def send_signal(request: Request, actor: Actor) -> Response:
+    state = _state(request)
+    state.limits["send"].hit(actor.device_id or actor.org_id or "-")
+    body = await read_json(request, NewSignal)
+    result = signals.send_signal(state.db, actor, body.id, body.recipient_id, body.envelopes,
+                                 _now(request), state.timing)
+    _wake_push(request)
+    return json_response(result, 201)
+
+
+@requires(*auth.ROLES)
+async def list_signals(request: Request, actor: Actor) -> Response:
+    state = _state(request)
+    return json_response(signals.list_signals(state.db, actor, _now(request), state.timing))
+
+
+# --- receiving -----------------------------------------------------------------------------
+
+@requires("contact", "teacher", "officer")
+async def open_signal(request: Request, actor: Actor) -> Response:
+    state = _state(request)
+    state.limits["open"].hit(actor.device_id or "-")
+    result = signals.open_envelope(state.db, actor, request.path_params["id"], _now(request),
+                                   state.timing)
+    return json_response(result)
+
+
+@requires("contact")
+async def school_teachers(request: Request, actor: Actor) -> Response:
+    if request.path_params["id"] != actor.org_id:
+        raise ApiError(403)
+    return json_response(signals.teacher_devices(_state(request).db, actor.org_id))
+
+
+@requires("contact")
+async def forward_signal(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, Forward)
+    result = signals.forward_signal(_state(request).db, actor, request.path_params["id"],
+                                    body.teachers, body.envelopes, _now(request))
+    _wake_push(request)
+    return json_response(result)
+
+
+@requires("officer")
+async def relay_signal(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, Relay)
+    result = signals.relay_signal(_state(request).db, actor, request.path_params["id"],
+                                  body.school_id, body.envelopes, _now(request))
+    _wake_push(request)
+    return json_response(result)
+
+
+@requires("contact", "officer")
+async def close_signal(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, Close)
+    return json_response(signals.close_signal(_state(request).db, actor,
+                                              request.path_params["id"], body.reason,
+                                              _now(request)))
+
+
+@requires("teacher")
+async def teacher_done(request: Request, actor: Actor) -> Response:
+    return json_response(signals.teacher_done(_state(request).db, actor,
+                                              request.path_params["id"], _now(request)))
+
+
+# --- administration ------------------------------------------------------------------------
+
+@requires("admin")
+async def admin_create_org(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, NewOrg)
+    return json_response({"id": directory.create_org(_state(request).db, body, _now(request))},
+                         201)
+
+
+@requires("admin")
+async def admin_import_schools(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, SchoolCsv)
+    count = directory.import_schools_csv(_state(request).db, body.csv, _now(request))
+    return json_response({"imported": count}, 201)
+
+
+@requires("admin", "contact")
+async def admin_create_person(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, NewPerson)
+    if actor.role == "contact" and (body.role != "teacher" or body.org_id != actor.org_id):
+        raise ApiError(403)
+    person_id = directory.create_person(_state(request).db, body, _now(request))
+    return json_response({"id": person_id}, 201)
+
+
+def _may_manage(db: Any, actor: Actor, person_id: str) -> Any:
+    """Admins manage everyone; a contact manages only the teachers of their own school."""
+    person = directory.person(db, person_id)
+    if person is None:
+        raise ApiError(404)
+    if actor.role == "contact" and (person["role"] != "teacher" or
+                                    person["org_id"] != actor.org_id):
+        raise ApiError(403)
+    return person
+
+
+@requires("admin", "contact")
+async def admin_enrol_link(request: Request, actor: Actor) -> Response:
+    state = _state(request)
+    person = _may_manage(state.db, actor, request.path_params["id"])
+    token = auth.make_enrol_token(state.db, state.secret_key, person["id"], actor.person_id,
+                                  _now(request), state.settings.enrol_token_days)
+    return json_response({"link": auth.enrol_link(state.settings.base_url, token)}, 201)
+
+
+@requires("admin", "contact")
+async def admin_revoke_person(request: Request, actor: Actor) -> Response:
+    person = _may_manage(_state(request).db, actor, request.path_params["id"])
+    directory.revoke_person(_state(request).db, person["id"], _now(request))
+    return json_response({"revoked": True})
+
+
+@requires("admin", "contact")
+async def admin_revoke_device(request: Request, actor: Actor) -> Response:
+    db = _state(request).db
+    row = db.execute("SELECT person_id FROM devices WHERE id = ?",
+                     [request.path_params["id"]]).fetchone()
+    if row is None:
+        raise ApiError(404)
+    _may_manage(db, actor, row[0])
+    directory.revoke_device(db, request.path_params["id"], _now(request))
+    return json_response({"revoked": True})
+
+
+@requires("admin")
+async def admin_create_api_key(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, NewApiKey)
+    key = auth.make_api_key(_state(request).db, body.org_id, body.label, _now(request))
+    return json_response({"api_key": key}, 201)
+
+
+# --- the route table (also the source of the OpenAPI document) -----------------------------
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    path: str
+    endpoint: Callable[[Request], Awaitable[Response]]
+    summary: str
+    body: type | None = None
+    statuses: tuple[int, ...] = (200,)
+    public: bool = False
+    query: tuple[str, ...] = field(default=())
+
+    def route(self) -> Route:
+        return Route(self.path, self.endpoint, methods=[self.method])
+
+
+API_ROUTES: tuple[ApiRoute, ...] = (
+    ApiRoute("POST", "/api/enrol", enrol, "Enrol this device with a one-time token",
+             EnrolRequest, (201, 400, 422, 429), public=True),
+    ApiRoute("GET", "/api/me", me, "This device, its person and organisation"),
+    ApiRoute("PUT", "/api/me/push", me_push, "Replace this device's push subscription",
+             PushUpdate),
+    ApiRoute("GET", "/api/push/key", push_key, "The VAPID applicationServerKey", public=True),
+    ApiRoute("GET", "/api/schools", find_schools, "Find schools or leerplicht offices",
+             query=("q", "kind")),
+    ApiRoute("GET", "/api/schools/{id}/recipients", school_recipients,
+             "Receiving devices of a school or office, with deadline", statuses=(200, 409)),
+    ApiRoute("POST", "/api/signals", send_signal, "Send a signal (envelopes per device)",
+             NewSignal, (201, 404, 409, 422, 429)),
+    ApiRoute("GET", "/api/signals", list_signals, "Signals this device may see, no content"),
+    ApiRoute("POST", "/api/signals/{id}/open", open_signal, "This device's envelope",
+             statuses=(200, 404, 429)),
+    ApiRoute("GET", "/api/schools/{id}/teachers", school_teachers,
+             "Teachers of the own school with their devices"),
+    ApiRoute("POST", "/api/signals/{id}/forward", forward_signal, "Forward to teacher(s)",
+             Forward, (200, 404, 409, 422)),
+    ApiRoute("POST", "/api/signals/{id}/relay", relay_signal,
+             "Leerplicht: relay to the child's school", Relay, (200, 404, 409, 422)),
+    ApiRoute("POST", "/api/signals/{id}/close", close_signal, "Close with a reason, or finish",
+             Close, (200, 404, 409, 422)),
+    ApiRoute("POST", "/api/signals/{id}/done", teacher_done, "Teacher: read, delete now",
+             statuses=(200, 404)),
+    ApiRoute("POST", "/api/admin/orgs", admin_create_org, "Create a school or organisation",
+             NewOrg, (201, 409, 422)),
+    ApiRoute("POST", "/api/admin/schools/import", admin_import_schools, "Import schools (CSV)",
+             SchoolCsv, (201, 422)),
+    ApiRoute("POST", "/api/admin/people", admin_create_person, "Register a person", NewPerson,
+             (201, 422)),
+    ApiRoute("POST", "/api/admin/people/{id}/enrol-link", admin_enrol_link,
+             "Make a one-time enrolment link", statuses=(201, 404)),
+    ApiRoute("POST", "/api/admin/people/{id}/revoke", admin_revoke_person,
+             "Revoke a person and all their devices", statuses=(200, 404)),
+    ApiRoute("POST", "/api/admin/devices/{id}/revoke", admin_revoke_device, "Revoke a device",
+             statuses=(200, 404)),
+    ApiRoute("POST", "/api/admin/api-keys", admin_create_api_key,
+             "Make an organisation API key for `hwc send`", NewApiKey, (201, 422)),
+)

@@ -1,0 +1,112 @@
+"""The application factory: settings in, a Starlette app out."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Route
+
+from server import db as database
+from server import pages, push
+from server import signals as lifecycle
+from server.api import API_ROUTES, healthz
+from server.auth import RateLimiter
+from server.calendar import Timing as CalendarTiming
+from server.clock import Clock
+from server.openapi import openapi
+from server.settings import Settings
+from server.web import (
+    ApiError,
+    ErrorGuard,
+    RequestGuard,
+    SecurityHeaders,
+    api_error_handler,
+    http_error_handler,
+    route_templates,
+)
+
+PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    clock = clock or Clock()
+    routes = [
+        Route("/healthz", healthz),
+        Route("/api/openapi.json", openapi),
+        *(r.route() for r in API_ROUTES),
+        *pages.routes(),
+        Mount("/", app=pages.PwaFiles(directory=PWA_DIR), name="pwa"),
+    ]
+    templates = route_templates(routes)
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(ErrorGuard, templates=lambda: templates),
+            Middleware(SecurityHeaders),
+            Middleware(RequestGuard, max_body_bytes=settings.max_body_bytes),
+        ],
+        exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.timing = lifecycle.Timing(
+        calendar=CalendarTiming(school_start=settings.school_start_time,
+                                school_end=settings.school_end_time,
+                                min_lead=timedelta(minutes=settings.min_lead_minutes),
+                                max_days=settings.max_days),
+        view_grace=settings.view_grace_minutes * 60.0,
+        remind_after=settings.remind_after_minutes * 60.0,
+        relay_remind_after=settings.relay_remind_minutes * 60.0,
+        retention=settings.status_retention_days * 86400.0,
+    )
+    app.state.limits = {
+        "enrol_ip": RateLimiter(20, 600),
+        "enrol_token": RateLimiter(5, 600),
+        "open": RateLimiter(60, 60),
+        "send": RateLimiter(120, 60),
+    }
+    _open_database(app)
+    return app
+
+
+def _open_database(app: Starlette) -> None:
+    """Opened in the factory so tests and the CLI see a ready app; closed by the lifespan."""
+    settings: Settings = app.state.settings
+    db = database.connect(settings.database)
+    app.state.db = db
+    secret = settings.secret_key or database.meta_get(db, "secret_key")
+    if not secret:
+        secret = secrets.token_urlsafe(32)
+        database.meta_set(db, "secret_key", secret)
+    app.state.secret_key = secret
+    vapid_key = push.vapid_private_key(db, settings.vapid_private_key)
+    app.state.vapid_key = vapid_key
+    app.state.vapid_public_key = push.application_server_key(vapid_key)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    logging.getLogger("hwc").setLevel(app.state.settings.log_level)
+    workers = []
+    if app.state.settings.run_workers:
+        from server.pushworker import PushWorker
+
+        worker = PushWorker(app.state.db, app.state.settings, app.state.clock,
+                            app.state.vapid_key)
+        app.state.push_worker = worker
+        workers.append(worker)
+    async with contextlib.AsyncExitStack() as stack:
+        for worker in workers:
+            await stack.enter_async_context(worker)
+        yield
+    app.state.db.close()

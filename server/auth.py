@@ -1,0 +1,244 @@
+"""Enrolment, device credentials, API keys and who may call what.
+
+A device credential is `<device id>.<secret>` in the `__Host-hwc` cookie; the server keeps only
+SHA-256 of the secret and compares it in constant time. Enrolment tokens are itsdangerous-signed
+ids of a row that can be spent once.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import sqlite_utils
+from cryptography.hazmat.primitives.asymmetric import ec
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.db import transaction
+from server.envelope import b64u_decode, b64u_encode
+from server.web import ApiError
+
+COOKIE = "__Host-hwc"
+COOKIE_MAX_AGE = 400 * 24 * 3600  # browsers cap cookie lifetime at 400 days
+LAST_SEEN_EVERY = 60.0
+ROLES = ("admin", "sender", "contact", "teacher", "officer")
+
+
+def new_id() -> str:
+    """16 random bytes, base64url: the form of every id the server makes."""
+    return b64u_encode(secrets.token_bytes(16))
+
+
+def secret_hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling: a person's device, or an organisation's API key."""
+
+    role: str
+    org_id: str | None
+    org_kind: str | None
+    person_id: str | None = None
+    person_name: str = ""
+    device_id: str | None = None
+    public_key: bytes = b""
+
+
+# --- enrolment tokens ----------------------------------------------------------------------
+
+def _serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="hwc-enrol")
+
+
+def make_enrol_token(db: sqlite_utils.Database, secret_key: str, person_id: str,
+                     created_by: str | None, now: float, days: int) -> str:
+    token_id = new_id()
+    db.execute(
+        "INSERT INTO enrol_tokens (id, person_id, created_by, created_at, expires_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [token_id, person_id, created_by, now, now + days * 86400],
+    )
+    return _serializer(secret_key).dumps(token_id)
+
+
+def enrol_link(base_url: str, token: str) -> str:
+    # The token rides in the fragment: never sent in a request line, so never in a log.
+    return f"{base_url.rstrip('/')}/aanmelden#{token}"
+
+
+TOKEN_REFUSED = ApiError(
+    400, "token_invalid",
+    "Deze aanmeldlink werkt niet (meer). Hij is al gebruikt, verlopen of niet compleet. "
+    "Vraag de beheerder of uw intern begeleider om een nieuwe link.",
+)
+
+
+def _token_id(secret_key: str, token: str, max_age: int) -> str:
+    try:
+        return str(_serializer(secret_key).loads(token, max_age=max_age))
+    except (SignatureExpired, BadSignature):
+        raise TOKEN_REFUSED from None
+
+
+def public_key_from_b64u(text: str) -> bytes:
+    """A P-256 public key as 65-byte uncompressed point; refused unless it is on the curve."""
+    try:
+        raw = b64u_decode(text)
+        if len(raw) != 65 or raw[0] != 4:
+            raise ValueError
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    except ValueError:
+        raise ApiError(422, "bad_public_key", "De sleutel van dit apparaat is ongeldig.") from None
+    return raw
+
+
+def enrol_device(db: sqlite_utils.Database, secret_key: str, token: str, public_key: bytes,
+                 label: str, push: str | None, now: float, max_age_days: int) -> tuple[str, str]:
+    """Spend the token and make the device. Returns (device id, cookie credential)."""
+    token_id = _token_id(secret_key, token, max_age_days * 86400)
+    device_id = new_id()
+    secret = secrets.token_urlsafe(32)
+    with transaction(db):
+        row = db.execute(
+            "UPDATE enrol_tokens SET spent_at = ?, device_id = ? "
+            "WHERE id = ? AND spent_at IS NULL AND expires_at > ? "
+            "AND person_id IN (SELECT id FROM people WHERE revoked_at IS NULL) "
+            "RETURNING person_id",
+            [now, device_id, token_id, now],
+        ).fetchone()
+        if row is None:
+            raise TOKEN_REFUSED
+        db.execute(
+            "INSERT INTO devices (id, person_id, label, public_key, credential_hash, push, "
+            "push_state, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [device_id, row[0], label, public_key, secret_hash(secret), push,
+             "active" if push else "none", now, now],
+        )
+    return device_id, f"{device_id}.{secret}"
+
+
+def set_device_cookie(response: Response, credential: str) -> None:
+    response.set_cookie(COOKIE, credential, max_age=COOKIE_MAX_AGE, path="/", secure=True,
+                        httponly=True, samesite="strict")
+
+
+# --- resolving the caller ------------------------------------------------------------------
+
+DEVICE_QUERY = """
+SELECT d.id, d.credential_hash, d.public_key, d.last_seen_at, p.id AS person_id, p.name,
+       p.role, p.org_id, o.kind AS org_kind
+FROM devices d JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id
+WHERE d.id = ? AND d.revoked_at IS NULL AND p.revoked_at IS NULL
+"""
+
+
+def device_actor(db: sqlite_utils.Database, credential: str, now: float) -> Actor | None:
+    device_id, _, secret = credential.partition(".")
+    if not secret:
+        return None
+    row = db.execute(DEVICE_QUERY, [device_id]).fetchone()
+    if row is None or not hmac.compare_digest(row["credential_hash"], secret_hash(secret)):
+        return None
+    if row["last_seen_at"] is None or now - row["last_seen_at"] > LAST_SEEN_EVERY:
+        # At most one write a minute per device, however many requests it makes.
+        db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [now, device_id])
+    return Actor(role=row["role"], org_id=row["org_id"], org_kind=row["org_kind"],
+                 person_id=row["person_id"], person_name=row["name"], device_id=row["id"],
+                 public_key=row["public_key"])
+
+
+def make_api_key(db: sqlite_utils.Database, org_id: str, label: str, now: float) -> str:
+    key_id = new_id()
+    secret = secrets.token_urlsafe(32)
+    db.execute(
+        "INSERT INTO api_keys (id, org_id, key_hash, label, created_at) VALUES (?, ?, ?, ?, ?)",
+        [key_id, org_id, secret_hash(secret), label, now],
+    )
+    return f"hwc_{key_id}.{secret}"
+
+
+def api_key_actor(db: sqlite_utils.Database, header: str) -> Actor | None:
+    scheme, _, key = header.partition(" ")
+    key_id, _, secret = key.removeprefix("hwc_").partition(".")
+    if scheme.lower() != "bearer" or not secret:
+        return None
+    row = db.execute(
+        "SELECT k.key_hash, k.org_id, o.kind FROM api_keys k JOIN orgs o ON o.id = k.org_id "
+        "WHERE k.id = ? AND k.revoked_at IS NULL", [key_id]).fetchone()
+    if row is None or not hmac.compare_digest(row[0], secret_hash(secret)):
+        return None
+    return Actor(role="sender", org_id=row[1], org_kind=row[2])
+
+
+def authenticate(request: Request) -> Actor:
+    app_state = request.app.state
+    now = app_state.clock.now()
+    actor = None
+    if "authorization" in request.headers:
+        actor = api_key_actor(app_state.db, request.headers["authorization"])
+    elif COOKIE in request.cookies:
+        actor = device_actor(app_state.db, request.cookies[COOKIE], now)
+    if actor is None:
+        raise ApiError(401)
+    return actor
+
+
+Endpoint = Callable[[Request, Actor], Awaitable[Response]]
+
+
+def requires(*roles: str) -> Callable[[Endpoint], Callable[[Request], Awaitable[Response]]]:
+    """Declare who may call a route; the resolved Actor is passed to the endpoint."""
+    unknown = set(roles) - set(ROLES)
+    assert not unknown, unknown
+
+    def decorate(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+        @functools.wraps(endpoint)
+        async def guarded(request: Request) -> Response:
+            actor = authenticate(request)
+            if actor.role not in roles:
+                raise ApiError(403)
+            return await endpoint(request, actor)
+
+        guarded.roles = roles  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate
+
+
+# --- rate limits ---------------------------------------------------------------------------
+
+class RateLimiter:
+    """At most `limit` events per `window` seconds per key (a sliding log; keys are few)."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.events: dict[str, deque[float]] = {}
+
+    def hit(self, key: str) -> None:
+        now = self.clock()
+        log = self.events.setdefault(key, deque())
+        while log and log[0] <= now - self.window:
+            log.popleft()
+        if len(log) >= self.limit:
+            error = ApiError(429)
+            error.headers["Retry-After"] = str(int(log[0] + self.window - now) + 1)
+            raise error
+        log.append(now)
+        if len(self.events) > 10_000:
+            self._forget_idle(now)
+
+    def _forget_idle(self, now: float) -> None:
+        for key in [k for k, log in self.events.items() if not log or log[-1] <= now - self.window]:
+            del self.events[key]

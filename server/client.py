@@ -1,0 +1,117 @@
+"""`hwc send` and `hwc status`: the Python client for a case-management system.
+
+It encrypts on the sender's side with the Python envelope, so the server never sees the name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import sys
+from datetime import date
+from typing import Any
+
+import httpx
+
+from server.envelope import b64u_decode, b64u_encode, encode_content, encrypt_envelope
+
+NAME_PATTERN = re.compile(r"^[^\W\d_]+(?:[ .'\u2019-]+[^\W\d_]*)*$")
+
+
+def check_child(name: str, birth_date: str, today: date) -> str | None:
+    """The same rules as the app: a Dutch message when the content is not acceptable."""
+    name = name.strip()
+    if not 1 <= len(name) <= 100 or not NAME_PATTERN.match(name):
+        return "Vul een naam in van 1 tot 100 letters (spaties, - ' en . mogen)."
+    try:
+        born = date.fromisoformat(birth_date)
+    except ValueError:
+        return "Vul een geldige geboortedatum in (JJJJ-MM-DD)."
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if not 2 <= age <= 21:
+        return "De geboortedatum past niet bij een leerling (2 tot 21 jaar)."
+    return None
+
+
+class Client:
+    def __init__(self, url: str, api_key: str) -> None:
+        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=15.0, headers={
+            "Authorization": f"Bearer {api_key}", "X-HWC": "1"})
+
+    def _json(self, response: httpx.Response) -> Any:
+        body = response.json()
+        if response.status_code >= 400:
+            raise SystemExit(f"{body.get('message', 'Fout')} ({response.status_code})")
+        return body
+
+    def find_school(self, code: str) -> dict:
+        schools = self._json(self.http.get("/api/schools", params={"q": code}))
+        exact = [s for s in schools if (s.get("code") or "").upper() == code.upper()]
+        if len(exact) != 1:
+            raise SystemExit(f"Geen school gevonden met code {code}.")
+        return exact[0]
+
+    def send(self, school_code: str, name: str, birth_date: str) -> dict:
+        school = self.find_school(school_code)
+        content = encode_content(name.strip(), birth_date)
+        signal_id = b64u_encode(secrets.token_bytes(16))
+        for _attempt in range(2):  # the device list may change in between: re-encrypt once
+            devices = self._json(self.http.get(f"/api/schools/{school['id']}/recipients"))
+            envelopes = [{"device_id": d["device_id"], "envelope": encrypt_envelope(
+                b64u_decode(d["public_key"]), signal_id, d["device_id"], content)}
+                for d in devices["devices"]]
+            response = self.http.post("/api/signals", json={
+                "id": signal_id, "recipient_id": school["id"], "envelopes": envelopes})
+            if response.status_code != 409 or response.json().get("error") != "devices_changed":
+                return dict(self._json(response))
+        return dict(self._json(response))
+
+    def status(self, ref: str) -> dict:
+        for signal in self._json(self.http.get("/api/signals")):
+            if signal["ref"] == ref.upper():
+                return dict(signal)
+        raise SystemExit(f"Geen signaal met kenmerk {ref}.")
+
+
+def add_commands(commands: Any) -> None:
+    send = commands.add_parser(
+        "send", help="send a signal from a case-management system (encrypts locally)",
+        description="Encrypt name and birth date locally to the school's devices and send. "
+                    "Needs HWC_URL and HWC_API_KEY (an organisation API key from the admin).")
+    send.add_argument("--school", required=True, help="the school's BRIN/vestiging code")
+    send.add_argument("--name", required=True, help="the child's name")
+    send.add_argument("--birth-date", required=True, help="YYYY-MM-DD")
+    send.set_defaults(run=cmd_send)
+    status = commands.add_parser("status", help="print a signal's timeline by reference code")
+    status.add_argument("ref", help="reference code, e.g. HWC-7K3P")
+    status.set_defaults(run=cmd_status)
+
+
+def _client() -> Client:
+    url, key = os.environ.get("HWC_URL", "http://localhost:8000"), os.environ.get("HWC_API_KEY")
+    if not key:
+        raise SystemExit("Zet HWC_API_KEY (de API-sleutel van uw organisatie).")
+    return Client(url, key)
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    problem = check_child(args.name, args.birth_date, date.today())
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    result = _client().send(args.school, args.name, args.birth_date)
+    print(f"Verstuurd. Kenmerk: {result['ref']}  (uiterlijk opgepakt: {result['deadline']})")
+    if result.get("holiday_warning"):
+        print(result["holiday_warning"])
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    signal = _client().status(args.ref)
+    print(f"{signal['ref']}  {signal['school'] or signal['holder']}  status: {signal['state']}")
+    for event in signal["timeline"]:
+        count = f" ({event['count']})" if event["count"] is not None else ""
+        print(f"  {event['at']}  {event['kind']}{count}")
+    return 0

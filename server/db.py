@@ -1,0 +1,246 @@
+"""The SQLite store: connection settings, the whole schema and its migrations, transactions, purge.
+
+The schema is read top to bottom in MIGRATIONS; a database keeps its version in `meta`.
+Times are epoch seconds (REAL). No column ever holds a child's name or birth date:
+signal content exists only as envelopes (ciphertext to device keys).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlite_utils
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: directory, devices, signals, envelopes, push outbox.
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+
+    CREATE TABLE orgs (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('school', 'veilig_thuis', 'leerplicht')),
+        name TEXT NOT NULL,
+        place TEXT NOT NULL DEFAULT '',
+        code TEXT UNIQUE,
+        region TEXT CHECK (region IN ('noord', 'midden', 'zuid')),
+        municipalities TEXT NOT NULL DEFAULT '',
+        route TEXT NOT NULL DEFAULT 'school' CHECK (route IN ('school', 'leerplicht')),
+        created_at REAL NOT NULL
+    ) STRICT;
+
+    CREATE TABLE free_days (
+        org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        day TEXT NOT NULL,
+        PRIMARY KEY (org_id, day)
+    ) STRICT;
+
+    CREATE TABLE people (
+        id TEXT PRIMARY KEY,
+        org_id TEXT REFERENCES orgs(id),
+        name TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'sender', 'contact', 'teacher', 'officer')),
+        class_label TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    ) STRICT;
+    CREATE INDEX people_org ON people(org_id, role);
+
+    CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL REFERENCES people(id),
+        label TEXT NOT NULL,
+        public_key BLOB NOT NULL,
+        credential_hash BLOB NOT NULL UNIQUE,
+        push TEXT,
+        push_state TEXT NOT NULL DEFAULT 'none' CHECK (push_state IN ('none', 'active', 'gone')),
+        created_at REAL NOT NULL,
+        last_seen_at REAL,
+        revoked_at REAL
+    ) STRICT;
+    CREATE INDEX devices_person ON devices(person_id);
+
+    CREATE TABLE enrol_tokens (
+        id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL REFERENCES people(id),
+        created_by TEXT,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        spent_at REAL,
+        device_id TEXT
+    ) STRICT;
+
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES orgs(id),
+        key_hash BLOB NOT NULL UNIQUE,
+        label TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    ) STRICT;
+
+    CREATE TABLE signals (
+        id TEXT PRIMARY KEY,
+        ref TEXT NOT NULL UNIQUE,
+        sender_org_id TEXT NOT NULL REFERENCES orgs(id),
+        holder_org_id TEXT NOT NULL REFERENCES orgs(id),
+        school_id TEXT REFERENCES orgs(id),
+        state TEXT NOT NULL,
+        sent_at REAL NOT NULL,
+        deadline_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        reminded_at REAL,
+        escalated_at REAL,
+        teacher_late_at REAL,
+        ended_at REAL,
+        close_reason TEXT,
+        acted_by TEXT
+    ) STRICT;
+    CREATE INDEX signals_sender ON signals(sender_org_id, sent_at);
+    CREATE INDEX signals_holder ON signals(holder_org_id, state);
+    CREATE INDEX signals_open ON signals(state, expires_at);
+
+    CREATE TABLE signal_events (
+        signal_id TEXT NOT NULL REFERENCES signals(id) ON DELETE CASCADE,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        count INTEGER,
+        detail TEXT
+    ) STRICT;
+    CREATE INDEX signal_events_signal ON signal_events(signal_id);
+
+    CREATE TABLE signal_teachers (
+        signal_id TEXT NOT NULL REFERENCES signals(id) ON DELETE CASCADE,
+        person_id TEXT NOT NULL REFERENCES people(id),
+        viewed_at REAL,
+        PRIMARY KEY (signal_id, person_id)
+    ) STRICT;
+
+    CREATE TABLE envelopes (
+        signal_id TEXT NOT NULL REFERENCES signals(id) ON DELETE CASCADE,
+        device_id TEXT NOT NULL REFERENCES devices(id),
+        role TEXT NOT NULL,
+        envelope TEXT NOT NULL,
+        opened_at REAL,
+        PRIMARY KEY (signal_id, device_id)
+    ) STRICT;
+    CREATE INDEX envelopes_device ON envelopes(device_id);
+
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL REFERENCES devices(id),
+        signal_id TEXT,
+        kind TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'sent', 'failed', 'gone')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        due_at REAL NOT NULL,
+        created_at REAL NOT NULL,
+        last_status INTEGER
+    ) STRICT;
+    CREATE INDEX outbox_due ON outbox(state, due_at);
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    pass
+
+
+def connect(path: str) -> sqlite_utils.Database:
+    """Open the database with the pragmas every connection needs, migrated to SCHEMA_VERSION."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    # secure_delete zeroes deleted content; synchronous=FULL makes an acknowledged signal durable.
+    for pragma in (
+        "journal_mode=WAL",
+        "secure_delete=ON",
+        "foreign_keys=ON",
+        "busy_timeout=5000",
+        "synchronous=FULL",
+    ):
+        conn.execute(f"PRAGMA {pragma}")
+    db = sqlite_utils.Database(conn)
+    migrate(db)
+    return db
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    if "meta" not in db.table_names():
+        return 0
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(db: sqlite_utils.Database, target: int = SCHEMA_VERSION) -> int:
+    """Bring the database to `target`; refuse a database made by a newer program."""
+    current = schema_version(db)
+    if current > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"database schema version {current} is newer than this program ({SCHEMA_VERSION}); "
+            "upgrade the program before opening this database"
+        )
+    for version in range(current + 1, target + 1):
+        with transaction(db):
+            for statement in _statements(MIGRATIONS[version - 1]):
+                db.execute(statement)
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [str(version)],
+            )
+    return max(current, target)
+
+
+def _statements(script: str) -> Iterator[str]:
+    # executescript() would COMMIT our transaction; split on complete statements instead.
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One BEGIN IMMEDIATE transaction: a writer never upgrades from reader and deadlocks."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def checkpoint(db: sqlite_utils.Database) -> None:
+    """Fold the WAL into the main file and truncate it, so no old page images remain."""
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def purge(db: sqlite_utils.Database, statements: list[tuple[str, list]]) -> int:
+    """Delete in one transaction, then truncate the WAL. Returns the rows deleted."""
+    deleted = 0
+    with transaction(db):
+        for sql, params in statements:
+            deleted += db.execute(sql, params).rowcount
+    checkpoint(db)
+    return deleted
+
+
+def meta_get(db: sqlite_utils.Database, key: str) -> str | None:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return row[0] if row else None
+
+
+def meta_set(db: sqlite_utils.Database, key: str, value: str) -> None:
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )

@@ -1,0 +1,144 @@
+"""The directory: schools, sender organisations, people and their devices (plain functions)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+
+import sqlite_utils
+
+from server.auth import new_id
+from server.db import transaction
+from server.models import NewOrg, NewPerson
+from server.web import ApiError
+
+ORG_ROLES = {
+    "school": ("contact", "teacher"),
+    "veilig_thuis": ("sender",),
+    "leerplicht": ("officer", "sender"),
+}
+
+
+def create_org(db: sqlite_utils.Database, org: NewOrg, now: float) -> str:
+    if org.kind == "school" and (not org.code or org.region is None):
+        raise ApiError(422, "school_fields", "Een school heeft een BRIN-code en een regio nodig.")
+    org_id = new_id()
+    try:
+        db.execute(
+            "INSERT INTO orgs (id, kind, name, place, code, region, municipalities, route, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [org_id, org.kind, org.name.strip(), org.place.strip(), org.code or None,
+             org.region if org.kind == "school" else None, org.municipalities.strip(),
+             org.route, now],
+        )
+    except sqlite3.IntegrityError:
+        raise ApiError(409, "code_taken", f"De code {org.code} is al in gebruik.") from None
+    return org_id
+
+
+def import_schools_csv(db: sqlite_utils.Database, text: str, now: float) -> int:
+    """CSV with a header row name,place,code,region; all rows or none."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    if reader.fieldnames is None or not {"name", "place", "code"} <= set(reader.fieldnames):
+        raise ApiError(422, "csv_header", "De eerste regel moet zijn: name,place,code,region")
+    with transaction(db):
+        count = 0
+        for line, row in enumerate(reader, start=2):
+            try:
+                org = NewOrg(kind="school", name=row["name"], place=row.get("place") or "",
+                             code=(row["code"] or "").strip().upper(),
+                             region=(row.get("region") or "midden").strip().lower())  # type: ignore[arg-type]
+                _check_school_row(org)
+                create_org(db, org, now)
+            except (ApiError, ValueError, TypeError) as exc:
+                message = exc.message if isinstance(exc, ApiError) else "ongeldige waarde"
+                raise ApiError(422, "csv_row", f"Regel {line}: {message}") from None
+            count += 1
+    return count
+
+
+def _check_school_row(org: NewOrg) -> None:
+    if not org.name.strip() or not org.code.isalnum() or org.region not in ("noord", "midden",
+                                                                             "zuid"):
+        raise ValueError("bad school row")
+
+
+def create_person(db: sqlite_utils.Database, person: NewPerson, now: float) -> str:
+    if person.role == "admin":
+        org_id = None
+    else:
+        org = db.execute("SELECT kind FROM orgs WHERE id = ?", [person.org_id]).fetchone()
+        if org is None or person.role not in ORG_ROLES[org[0]]:
+            raise ApiError(422, "role_org", "Deze rol past niet bij deze organisatie.")
+        org_id = person.org_id
+    person_id = new_id()
+    db.execute("INSERT INTO people (id, org_id, name, role, class_label, created_at) "
+               "VALUES (?, ?, ?, ?, ?, ?)",
+               [person_id, org_id, person.name.strip(), person.role,
+                person.class_label.strip(), now])
+    return person_id
+
+
+def person(db: sqlite_utils.Database, person_id: str) -> sqlite3.Row | None:
+    return db.execute("SELECT p.*, o.name AS org_name, o.kind AS org_kind FROM people p "
+                      "LEFT JOIN orgs o ON o.id = p.org_id WHERE p.id = ?",
+                      [person_id]).fetchone()
+
+
+def revoke_device(db: sqlite_utils.Database, device_id: str, now: float) -> None:
+    """A revoked device can do nothing more, and its envelopes go at once."""
+    with transaction(db):
+        db.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, ?), push = NULL "
+                   "WHERE id = ?", [now, device_id])
+        db.execute("DELETE FROM envelopes WHERE device_id = ?", [device_id])
+        db.execute("DELETE FROM outbox WHERE device_id = ? AND state = 'pending'", [device_id])
+
+
+def revoke_person(db: sqlite_utils.Database, person_id: str, now: float) -> None:
+    with transaction(db):
+        db.execute("UPDATE people SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
+                   [now, person_id])
+        devices = [r[0] for r in db.execute("SELECT id FROM devices WHERE person_id = ?",
+                                             [person_id]).fetchall()]
+    for device_id in devices:
+        revoke_device(db, device_id, now)
+
+
+def orgs(db: sqlite_utils.Database, kind: str | None = None) -> list[sqlite3.Row]:
+    where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
+    return db.execute(f"SELECT * FROM orgs {where} ORDER BY name", params).fetchall()  # noqa: S608
+
+
+def find_schools(db: sqlite_utils.Database, query: str, kinds: tuple[str, ...] = ("school",),
+                 limit: int = 20) -> list[dict]:
+    """Find by name, place, code or (leerplicht) municipality; case-insensitive."""
+    pattern = f"%{query.strip().replace('%', '').replace('_', '')}%"
+    marks = ",".join("?" * len(kinds))
+    rows = db.execute(
+        f"SELECT id, kind, name, place, code, municipalities FROM orgs WHERE kind IN ({marks}) "  # noqa: S608
+        "AND (name LIKE ? OR place LIKE ? OR code LIKE ? OR municipalities LIKE ?) "
+        "ORDER BY name LIMIT ?", [*kinds, pattern, pattern, pattern, pattern, limit]).fetchall()
+    return [dict(r) for r in rows]
+
+
+def people_with_devices(db: sqlite_utils.Database, org_id: str | None = None,
+                        role: str | None = None) -> list[dict]:
+    clauses, params = ["1 = 1"], []
+    if org_id is not None:
+        clauses.append("p.org_id = ?")
+        params.append(org_id)
+    if role is not None:
+        clauses.append("p.role = ?")
+        params.append(role)
+    where = " AND ".join(clauses)  # fixed clauses; values are parameters
+    people = db.execute(
+        "SELECT p.*, o.name AS org_name FROM people p LEFT JOIN orgs o ON o.id = p.org_id "  # noqa: S608
+        f"WHERE {where} ORDER BY o.name, p.role, p.name", params).fetchall()
+    result = []
+    for p in people:
+        devices = db.execute("SELECT id, label, push_state, created_at, last_seen_at, revoked_at "
+                             "FROM devices WHERE person_id = ? ORDER BY created_at",
+                             [p["id"]]).fetchall()
+        result.append(dict(p) | {"devices": [dict(d) for d in devices]})
+    return result

@@ -1,0 +1,29 @@
+"""What the server serves to browsers besides the API: the PWA shell and its app routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.staticfiles import StaticFiles
+
+PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
+
+# Paths the app handles itself; each answers with the same shell.
+APP_PATHS = ("/aanmelden", "/signaal/{id}", "/toegankelijkheid")
+
+
+class PwaFiles(StaticFiles):
+    """The app's static files; no directory listings, ETags for revalidation."""
+
+
+async def app_shell(request: Request) -> Response:
+    return FileResponse(PWA_DIR / "index.html", media_type="text/html; charset=utf-8")
+
+
+def routes() -> list[BaseRoute]:
+    from server import admin
+
+    return [*(Route(path, app_shell) for path in APP_PATHS), *admin.routes()]

@@ -1,0 +1,45 @@
+"""Web push: the VAPID key and the outbox. The delivery worker lives in server/pushworker.py.
+
+Every push is an outbox row written in the same transaction as the state change that causes
+it; this module is the one place that writes them.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from server.db import meta_get, meta_set
+from server.envelope import b64u_decode, b64u_encode
+
+KINDS = ("new_signal", "teacher_signal", "reminder", "escalation", "teacher_late")
+
+
+def enqueue(db: sqlite_utils.Database, device_ids: list[str], signal_id: str | None, kind: str,
+            expires_at: float, now: float) -> None:
+    """Queue one push per device that has a live subscription (call inside the transaction)."""
+    assert kind in KINDS, kind
+    db.conn.executemany(
+        "INSERT INTO outbox (device_id, signal_id, kind, expires_at, due_at, created_at) "
+        "SELECT id, ?, ?, ?, ?, ? FROM devices WHERE id = ? AND push_state = 'active' "
+        "AND revoked_at IS NULL",
+        [(signal_id, kind, expires_at, now, now, device_id) for device_id in device_ids],
+    )
+
+
+def vapid_private_key(db: sqlite_utils.Database, configured: str) -> ec.EllipticCurvePrivateKey:
+    """The VAPID key from settings, else the one kept in the database, made on first start."""
+    raw = configured or meta_get(db, "vapid_private_key")
+    if not raw:
+        key = ec.generate_private_key(ec.SECP256R1())
+        raw = b64u_encode(key.private_numbers().private_value.to_bytes(32, "big"))
+        meta_set(db, "vapid_private_key", raw)
+    return ec.derive_private_key(int.from_bytes(b64u_decode(raw), "big"), ec.SECP256R1())
+
+
+def application_server_key(key: ec.EllipticCurvePrivateKey) -> str:
+    """The public VAPID key as browsers want it: base64url of the 65-byte uncompressed point."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return b64u_encode(key.public_key().public_bytes(Encoding.X962,
+                                                     PublicFormat.UncompressedPoint))

@@ -1,0 +1,434 @@
+"""The signal lifecycle (DESIGN.md section 6): plain functions over the database.
+
+Every transition is one BEGIN IMMEDIATE transaction that checks the state it starts from, so
+when two people act at once exactly one wins and the other gets 409 with the current state.
+Envelopes that are no longer needed are deleted in the same transaction. The server only ever
+holds envelopes (ciphertext): no function here sees a name.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import msgspec
+import sqlite_utils
+
+from server import calendar, push
+from server.auth import Actor
+from server.db import transaction
+from server.envelope import EnvelopeError, b64u_encode, check_envelope_shape
+from server.models import DeviceEnvelope
+from server.web import ApiError
+
+OPEN_STATES = ("sent", "opened", "relayed", "forwarded", "viewed")
+UNHANDLED_STATES = ("sent", "opened", "relayed")  # nobody at the school has acted yet
+REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud on the phone
+RECEIVING_ROLE = {"school": "contact", "leerplicht": "officer"}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The time policy of a signal, from settings."""
+
+    calendar: calendar.Timing
+    view_grace: float
+    remind_after: float
+    relay_remind_after: float
+    retention: float
+
+
+def _conflict(db: sqlite_utils.Database, signal_id: str, code: str, message: str) -> ApiError:
+    row = db.execute("SELECT state FROM signals WHERE id = ?", [signal_id]).fetchone()
+    return ApiError(409, code, message, state=row[0] if row else None)
+
+
+# --- who receives --------------------------------------------------------------------------
+
+def recipients(db: sqlite_utils.Database, org_id: str) -> list[dict]:
+    """Active devices of the people who receive for this organisation (contacts or officers)."""
+    rows = db.execute(
+        """SELECT d.id, d.public_key FROM devices d JOIN people p ON p.id = d.person_id
+           JOIN orgs o ON o.id = p.org_id
+           WHERE p.org_id = ? AND d.revoked_at IS NULL AND p.revoked_at IS NULL
+             AND ((o.kind = 'school' AND p.role = 'contact')
+               OR (o.kind = 'leerplicht' AND p.role = 'officer'))
+           ORDER BY d.id""",
+        [org_id],
+    ).fetchall()
+    return [{"device_id": r[0], "public_key": b64u_encode(r[1])} for r in rows]
+
+
+def teacher_devices(db: sqlite_utils.Database, school_id: str,
+                    teacher_ids: list[str] | None = None) -> list[dict]:
+    """The school's teachers with their active devices (for forwarding)."""
+    rows = db.execute(
+        """SELECT p.id, p.name, p.class_label, d.id, d.public_key
+           FROM people p JOIN devices d ON d.person_id = p.id AND d.revoked_at IS NULL
+           WHERE p.org_id = ? AND p.role = 'teacher' AND p.revoked_at IS NULL
+           ORDER BY p.class_label, p.name, d.id""",
+        [school_id],
+    ).fetchall()
+    teachers: dict[str, dict] = {}
+    for person_id, name, class_label, device_id, public_key in rows:
+        if teacher_ids is not None and person_id not in teacher_ids:
+            continue
+        teacher = teachers.setdefault(person_id, {"person_id": person_id, "name": name,
+                                                  "class_label": class_label, "devices": []})
+        teacher["devices"].append({"device_id": device_id, "public_key": b64u_encode(public_key)})
+    return list(teachers.values())
+
+
+def _checked_envelopes(envelopes: list[DeviceEnvelope], expected: set[str],
+                       current: list[dict]) -> list[tuple[str, str]]:
+    """Envelopes must cover exactly the expected devices, once each, and be well formed."""
+    given = [e.device_id for e in envelopes]
+    if len(set(given)) != len(given) or set(given) != expected:
+        raise ApiError(409, "devices_changed",
+                       "De lijst met apparaten is intussen veranderd. Probeer het opnieuw.",
+                       devices=current)
+    checked = []
+    for item in envelopes:
+        as_dict = msgspec.to_builtins(item.envelope)
+        try:
+            check_envelope_shape(as_dict)
+        except EnvelopeError:
+            raise ApiError(422, "bad_envelope", "Een versleuteld bericht is ongeldig.") from None
+        checked.append((item.device_id, msgspec.json.encode(as_dict).decode()))
+    return checked
+
+
+# --- sending -------------------------------------------------------------------------------
+
+def org_calendar(db: sqlite_utils.Database, org_id: str) -> calendar.SchoolCalendar:
+    row = db.execute("SELECT region FROM orgs WHERE id = ?", [org_id]).fetchone()
+    days = db.execute("SELECT day FROM free_days WHERE org_id = ?", [org_id]).fetchall()
+    # A leerplicht office has no region: its deadline is the same school-morning deadline,
+    # counted on the midden calendar (the middle region's holidays).
+    return calendar.SchoolCalendar(region=(row[0] if row and row[0] else "midden"),
+                                   free_days=frozenset(date.fromisoformat(d[0]) for d in days))
+
+
+def signal_times(db: sqlite_utils.Database, org_id: str, now: float,
+                 timing: Timing) -> calendar.SignalTimes:
+    sent = datetime.fromtimestamp(now, UTC)
+    return calendar.signal_times(sent, org_calendar(db, org_id), timing.calendar)
+
+
+def new_reference(db: sqlite_utils.Database) -> str:
+    while True:
+        ref = "HWC-" + "".join(secrets.choice(REF_ALPHABET) for _ in range(4))
+        if db.execute("SELECT 1 FROM signals WHERE ref = ?", [ref]).fetchone() is None:
+            return ref
+
+
+def send_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, recipient_id: str,
+                envelopes: list[DeviceEnvelope], now: float, timing: Timing) -> dict:
+    org = db.execute("SELECT kind, name FROM orgs WHERE id = ?", [recipient_id]).fetchone()
+    if org is None or org[0] not in RECEIVING_ROLE:
+        raise ApiError(404, "unknown_recipient", "Deze school of dit bureau bestaat niet.")
+    times = signal_times(db, recipient_id, now, timing)
+    with transaction(db):
+        current = recipients(db, recipient_id)
+        if not current:
+            raise ApiError(409, "no_recipients",
+                           "Deze school heeft nog geen aangemeld apparaat. Bel de school.")
+        rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
+        ref = new_reference(db)
+        try:
+            db.execute(
+                "INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
+                "sent_at, deadline_at, expires_at) VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?)",
+                [signal_id, ref, actor.org_id, recipient_id,
+                 recipient_id if org[0] == "school" else None, now,
+                 times.deadline.timestamp(), times.expires_at.timestamp()],
+            )
+        except sqlite3.IntegrityError:
+            raise ApiError(409, "id_reused", "Dit signaal-id is al gebruikt.") from None
+        role = RECEIVING_ROLE[org[0]]
+        _store_envelopes(db, signal_id, role, rows)
+        add_event(db, signal_id, now, "sent", len(rows))
+        push.enqueue(db, [d for d, _ in rows], signal_id, "new_signal",
+                     times.expires_at.timestamp(), now)
+    return {"id": signal_id, "ref": ref, "deadline": times.deadline.isoformat(),
+            "expires_at": times.expires_at.isoformat(),
+            "holiday_warning": calendar.holiday_warning_text(times)}
+
+
+def _store_envelopes(db: sqlite_utils.Database, signal_id: str, role: str,
+                     rows: list[tuple[str, str]]) -> None:
+    db.conn.executemany(
+        "INSERT INTO envelopes (signal_id, device_id, role, envelope) VALUES (?, ?, ?, ?)",
+        [(signal_id, device_id, role, envelope) for device_id, envelope in rows],
+    )
+
+
+def add_event(db: sqlite_utils.Database, signal_id: str, now: float, kind: str,
+              count: int | None = None, detail: str | None = None) -> None:
+    db.execute("INSERT INTO signal_events (signal_id, at, kind, count, detail) "
+               "VALUES (?, ?, ?, ?, ?)", [signal_id, now, kind, count, detail])
+
+
+# --- opening -------------------------------------------------------------------------------
+
+def _signal_for(db: sqlite_utils.Database, actor: Actor, signal_id: str) -> sqlite3.Row:
+    """The signal if this device's person may act on it; 404 alike for absent and not-yours."""
+    row = db.execute("SELECT * FROM signals WHERE id = ?", [signal_id]).fetchone()
+    if row is None or not _may_see(db, actor, row):
+        raise ApiError(404, "not_found", "Dit signaal is er niet (meer).")
+    return row
+
+
+def _may_see(db: sqlite_utils.Database, actor: Actor, signal: sqlite3.Row) -> bool:
+    if actor.role in ("contact", "officer") and actor.org_id == signal["holder_org_id"]:
+        return True
+    if actor.role == "officer" and actor.person_id == signal["acted_by"]:
+        return True
+    if actor.role == "teacher":
+        return db.execute("SELECT 1 FROM signal_teachers WHERE signal_id = ? AND person_id = ?",
+                          [signal["id"], actor.person_id]).fetchone() is not None
+    return False
+
+
+GONE = ApiError(404, "removed",
+                "Dit signaal is verwijderd. Dat hoort zo: het blijft niet bewaard.")
+
+
+def open_envelope(db: sqlite_utils.Database, actor: Actor, signal_id: str, now: float,
+                  timing: Timing) -> dict:
+    """This device's envelope. A teacher's first open starts the self-destruct."""
+    if actor.role == "teacher":
+        return _open_teacher_copy(db, actor, signal_id, now, timing)
+    with transaction(db):
+        signal = _signal_for(db, actor, signal_id)
+        row = db.execute("UPDATE envelopes SET opened_at = coalesce(opened_at, ?) "
+                         "WHERE signal_id = ? AND device_id = ? RETURNING envelope",
+                         [now, signal_id, actor.device_id]).fetchone()
+        if row is None:
+            raise GONE
+        if signal["state"] in ("sent", "relayed"):
+            db.execute("UPDATE signals SET state = 'opened' WHERE id = ?", [signal_id])
+            add_event(db, signal_id, now, "opened")
+    return {"envelope": msgspec.json.decode(row[0]), "state": _state(db, signal_id)}
+
+
+def _open_teacher_copy(db: sqlite_utils.Database, actor: Actor, signal_id: str, now: float,
+                       timing: Timing) -> dict:
+    with transaction(db):
+        _signal_for(db, actor, signal_id)
+        # The atomic one-time claim: only the first device's update finds an unopened row;
+        # a reload on that same device within the grace period is still served.
+        row = db.execute(
+            "UPDATE envelopes SET opened_at = coalesce(opened_at, ?) "
+            "WHERE signal_id = ? AND device_id = ? AND (opened_at IS NULL OR opened_at > ?) "
+            "RETURNING envelope, opened_at",
+            [now, signal_id, actor.device_id, now - timing.view_grace],
+        ).fetchone()
+        if row is None:
+            raise GONE
+        # The teacher's other devices lose their copy at once.
+        db.execute("DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' "
+                   "AND device_id != ? AND device_id IN "
+                   "(SELECT id FROM devices WHERE person_id = ?)",
+                   [signal_id, actor.device_id, actor.person_id])
+        first_view = db.execute(
+            "UPDATE signal_teachers SET viewed_at = ? WHERE signal_id = ? AND person_id = ? "
+            "AND viewed_at IS NULL", [now, signal_id, actor.person_id]).rowcount
+        if first_view:
+            _after_teacher_view(db, signal_id, now)
+    return {"envelope": msgspec.json.decode(row[0]), "state": _state(db, signal_id),
+            "delete_at": row[1] + timing.view_grace}
+
+
+def _after_teacher_view(db: sqlite_utils.Database, signal_id: str, now: float) -> None:
+    add_event(db, signal_id, now, "teacher_viewed")
+    unseen = db.execute("SELECT count(*) FROM signal_teachers WHERE signal_id = ? "
+                        "AND viewed_at IS NULL", [signal_id]).fetchone()[0]
+    if unseen == 0:
+        db.execute("UPDATE signals SET state = 'viewed' WHERE id = ? AND state = 'forwarded'",
+                   [signal_id])
+        add_event(db, signal_id, now, "viewed")
+
+
+def _state(db: sqlite_utils.Database, signal_id: str) -> str:
+    row = db.execute("SELECT state FROM signals WHERE id = ?", [signal_id]).fetchone()
+    return row[0] if row else "gone"
+
+
+def teacher_done(db: sqlite_utils.Database, actor: Actor, signal_id: str, now: float) -> dict:
+    """'Gelezen': the teacher's copy goes now instead of after the grace period."""
+    with transaction(db):
+        _signal_for(db, actor, signal_id)
+        db.execute("DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' AND device_id "
+                   "IN (SELECT id FROM devices WHERE person_id = ?)",
+                   [signal_id, actor.person_id])
+    return {"state": _state(db, signal_id)}
+
+
+# --- acting on it --------------------------------------------------------------------------
+
+def forward_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str,
+                   teacher_ids: list[str], envelopes: list[DeviceEnvelope], now: float) -> dict:
+    with transaction(db):
+        signal = _signal_for(db, actor, signal_id)
+        if actor.role != "contact" or signal["state"] not in UNHANDLED_STATES:
+            raise _conflict(db, signal_id, "already_handled",
+                            "Een collega heeft dit signaal al doorgestuurd of afgesloten.")
+        teachers = teacher_devices(db, signal["school_id"], teacher_ids)
+        if len(teachers) != len(set(teacher_ids)):
+            raise ApiError(422, "unknown_teacher",
+                           "Kies een leerkracht van uw school met een aangemeld apparaat.")
+        current = [d for t in teachers for d in t["devices"]]
+        rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
+        # The other contacts' copies go; the forwarding contact keeps theirs to phone parents.
+        db.execute("DELETE FROM envelopes WHERE signal_id = ? AND device_id NOT IN "
+                   "(SELECT id FROM devices WHERE person_id = ?)", [signal_id, actor.person_id])
+        _store_envelopes(db, signal_id, "teacher", rows)
+        db.conn.executemany("INSERT INTO signal_teachers (signal_id, person_id) VALUES (?, ?)",
+                            [(signal_id, t["person_id"]) for t in teachers])
+        db.execute("UPDATE signals SET state = 'forwarded', acted_by = ? WHERE id = ?",
+                   [actor.person_id, signal_id])
+        add_event(db, signal_id, now, "forwarded", len(teachers))
+        push.enqueue(db, [d for d, _ in rows], signal_id, "teacher_signal",
+                     signal["expires_at"], now)
+    return {"state": "forwarded"}
+
+
+CLOSE_FROM = {
+    "told_in_person": ("contact", UNHANDLED_STATES, "closed"),
+    "not_our_pupil": ("contact", UNHANDLED_STATES, "closed"),
+    "done": ("contact", ("forwarded", "viewed"), "done"),
+    "not_in_municipality": ("officer", ("sent", "opened"), "closed"),
+}
+
+
+def close_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, reason: str,
+                 now: float) -> dict:
+    """Close with a reason, or finish ('Afronden'); every envelope goes at once."""
+    role, from_states, new_state = CLOSE_FROM[reason]
+    with transaction(db):
+        signal = _signal_for(db, actor, signal_id)
+        if actor.role != role or signal["holder_org_id"] != actor.org_id:
+            raise ApiError(403)
+        if signal["state"] not in from_states:
+            raise _conflict(db, signal_id, "already_handled",
+                            "Dit signaal is intussen al door een collega afgehandeld.")
+        db.execute("DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
+        db.execute("UPDATE signals SET state = ?, close_reason = ?, ended_at = ?, "
+                   "acted_by = coalesce(acted_by, ?) WHERE id = ?",
+                   [new_state, reason, now, actor.person_id, signal_id])
+        add_event(db, signal_id, now, new_state, detail=reason)
+    return {"state": new_state}
+
+
+def relay_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, school_id: str,
+                 envelopes: list[DeviceEnvelope], now: float) -> dict:
+    """A leerplicht officer passes the signal on to the child's school (or corrects the school
+    until that school opened it); the officers' copies go."""
+    with transaction(db):
+        signal = _signal_for(db, actor, signal_id)
+        correcting = signal["state"] == "relayed" and signal["acted_by"] == actor.person_id
+        if actor.role != "officer" or not (signal["state"] in ("sent", "opened") or correcting):
+            raise _conflict(db, signal_id, "already_handled",
+                            "Een collega heeft dit signaal al doorgestuurd of afgesloten.")
+        school = db.execute("SELECT kind FROM orgs WHERE id = ?", [school_id]).fetchone()
+        if school is None or school[0] != "school":
+            raise ApiError(404, "unknown_recipient", "Deze school bestaat niet.")
+        current = recipients(db, school_id)
+        if not current:
+            raise ApiError(409, "no_recipients",
+                           "Deze school heeft nog geen aangemeld apparaat. Bel de school.")
+        rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
+        db.execute("DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
+        _store_envelopes(db, signal_id, "contact", rows)
+        db.execute("UPDATE signals SET state = 'relayed', holder_org_id = ?, school_id = ?, "
+                   "acted_by = ? WHERE id = ?", [school_id, school_id, actor.person_id, signal_id])
+        add_event(db, signal_id, now, "relayed", len(rows))
+        push.enqueue(db, [d for d, _ in rows], signal_id, "new_signal", signal["expires_at"], now)
+    return {"state": "relayed"}
+
+
+# --- what each person sees -----------------------------------------------------------------
+
+def list_signals(db: sqlite_utils.Database, actor: Actor, now: float, timing: Timing) -> list:
+    """The signals this caller may see: status and timeline, never content."""
+    if actor.role == "sender":
+        return _sender_view(db, "s.sender_org_id = ?", [actor.org_id])
+    if actor.role == "officer":
+        held = _holder_view(db, actor, "s.holder_org_id = ? OR s.acted_by = ?",
+                            [actor.org_id, actor.person_id])
+        sent = _sender_view(db, "s.sender_org_id = ?", [actor.org_id])
+        return held + [s | {"sent_by_us": True} for s in sent]
+    if actor.role == "contact":
+        return _holder_view(db, actor, "s.holder_org_id = ?", [actor.org_id])
+    if actor.role == "teacher":
+        return _teacher_view(db, actor, now, timing)
+    return []
+
+
+SIGNAL_COLUMNS = """s.id, s.ref, s.state, s.sent_at, s.deadline_at, s.expires_at,
+    s.escalated_at, s.close_reason, s.ended_at, s.acted_by, s.holder_org_id,
+    school.name AS school_name, holder.name AS holder_name, holder.kind AS holder_kind"""
+SIGNAL_FROM = """FROM signals s LEFT JOIN orgs school ON school.id = s.school_id
+    JOIN orgs holder ON holder.id = s.holder_org_id"""
+
+
+def _summary(row: sqlite3.Row) -> dict:
+    return {"id": row["id"], "ref": row["ref"], "state": row["state"],
+            "sent_at": _iso(row["sent_at"]), "deadline": _iso(row["deadline_at"]),
+            "expires_at": _iso(row["expires_at"]), "escalated": row["escalated_at"] is not None,
+            "close_reason": row["close_reason"], "school": row["school_name"],
+            "holder": row["holder_name"], "holder_kind": row["holder_kind"]}
+
+
+def _iso(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
+
+
+def _sender_view(db: sqlite_utils.Database, where: str, params: list) -> list[dict]:
+    rows = db.execute(f"SELECT {SIGNAL_COLUMNS} {SIGNAL_FROM} WHERE {where} "  # noqa: S608
+                      "ORDER BY s.sent_at DESC LIMIT 200", params).fetchall()
+    return [_summary(r) | {"timeline": timeline(db, r["id"])} for r in rows]
+
+
+def timeline(db: sqlite_utils.Database, signal_id: str) -> list[dict]:
+    rows = db.execute("SELECT at, kind, count, detail FROM signal_events WHERE signal_id = ? "
+                      "ORDER BY at, rowid", [signal_id]).fetchall()
+    return [{"at": _iso(r[0]), "kind": r[1], "count": r[2], "detail": r[3]} for r in rows]
+
+
+def _holder_view(db: sqlite_utils.Database, actor: Actor, where: str, params: list) -> list:
+    rows = db.execute(
+        f"SELECT {SIGNAL_COLUMNS}, e.device_id IS NOT NULL AS has_copy, "  # noqa: S608
+        f"actor.name AS acted_by_name {SIGNAL_FROM} "
+        "LEFT JOIN envelopes e ON e.signal_id = s.id AND e.device_id = ? "
+        "LEFT JOIN people actor ON actor.id = s.acted_by "
+        f"WHERE ({where}) ORDER BY s.sent_at DESC LIMIT 200",
+        [actor.device_id, *params]).fetchall()
+    return [_summary(r) | {"has_copy": bool(r["has_copy"]), "acted_by": r["acted_by_name"],
+                           "acted_by_me": r["acted_by"] == actor.person_id,
+                           "teachers": _chosen_teachers(db, r["id"])} for r in rows]
+
+
+def _chosen_teachers(db: sqlite_utils.Database, signal_id: str) -> list[dict]:
+    rows = db.execute("SELECT p.name, p.class_label, t.viewed_at FROM signal_teachers t "
+                      "JOIN people p ON p.id = t.person_id WHERE t.signal_id = ? ORDER BY p.name",
+                      [signal_id]).fetchall()
+    return [{"name": r[0], "class_label": r[1], "viewed": r[2] is not None} for r in rows]
+
+
+def _teacher_view(db: sqlite_utils.Database, actor: Actor, now: float, timing: Timing) -> list:
+    rows = db.execute(
+        f"SELECT {SIGNAL_COLUMNS}, e.opened_at, e.device_id IS NOT NULL AS has_copy "  # noqa: S608
+        f"{SIGNAL_FROM} JOIN signal_teachers t ON t.signal_id = s.id AND t.person_id = ? "
+        "LEFT JOIN envelopes e ON e.signal_id = s.id AND e.device_id = ? "
+        "WHERE s.state IN ('forwarded', 'viewed') ORDER BY s.sent_at DESC",
+        [actor.person_id, actor.device_id]).fetchall()
+    result = []
+    for r in rows:
+        opened = r["opened_at"]
+        fresh = r["has_copy"] and (opened is None or opened > now - timing.view_grace)
+        result.append(_summary(r) | {"has_copy": bool(fresh)})
+    return result

@@ -1,0 +1,231 @@
+"""HTTP concerns shared by every route: JSON errors, strict decoding, and the middleware.
+
+The middleware is plain ASGI (no BaseHTTPMiddleware) because it sits on every request.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_log = logging.getLogger("hwc.access")
+error_log = logging.getLogger("hwc.error")
+
+T = TypeVar("T")
+
+# Dutch text for each status, used where a route gives no more specific message.
+MESSAGES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "Het verzoek is ongeldig."),
+    401: ("not_enrolled", "Dit apparaat is niet (meer) aangemeld. Vraag een nieuwe aanmeldlink."),
+    403: ("forbidden", "Dit mag u met dit apparaat niet doen."),
+    404: ("not_found", "Niet gevonden."),
+    405: ("method_not_allowed", "Deze methode is hier niet toegestaan."),
+    409: ("conflict", "Dit is intussen veranderd. Ververs het scherm."),
+    413: ("too_large", "Het verzoek is te groot."),
+    415: ("unsupported_media_type", "Stuur de gegevens als JSON."),
+    422: ("invalid", "De gegevens kloppen niet."),
+    429: ("rate_limited", "Te veel pogingen. Wacht even en probeer het opnieuw."),
+    500: ("server_error", "Er ging iets mis op de server. Probeer het opnieuw of bel."),
+}
+
+JSON_ENCODER = msgspec.json.Encoder()
+
+
+class ApiError(Exception):
+    """An error a client should see: status, a code for programs, a Dutch message for people."""
+
+    def __init__(
+        self, status: int, code: str | None = None, message: str | None = None, **extra: Any
+    ) -> None:
+        default_code, default_message = MESSAGES.get(status, MESSAGES[400])
+        self.status = status
+        self.code = code or default_code
+        self.message = message or default_message
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+        super().__init__(self.code)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(JSON_ENCODER.encode(data), status, headers, media_type="application/json")
+
+
+def error_body(status: int, code: str | None = None, message: str | None = None) -> bytes:
+    default_code, default_message = MESSAGES.get(status, MESSAGES[500])
+    return JSON_ENCODER.encode({"error": code or default_code,
+                                "message": message or default_message})
+
+
+async def api_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    body = {"error": exc.code, "message": exc.message, **exc.extra}
+    return json_response(body, exc.status, exc.headers)
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    return Response(error_body(exc.status_code), exc.status_code, headers,
+                    media_type="application/json")
+
+
+async def read_json(request: Request, model: type[T]) -> T:
+    """Decode a JSON body strictly: unknown fields, wrong types and bad UTF-8 are refused."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(415)
+    body = await request.body()
+    try:
+        return msgspec.json.decode(body, type=model, strict=True)
+    except msgspec.ValidationError as exc:
+        # msgspec names the field and the rule, never the value.
+        raise ApiError(422, detail=str(exc)) from None
+    except msgspec.DecodeError:
+        raise ApiError(400, "malformed_json", "Het verzoek is geen geldige JSON.") from None
+
+
+def route_templates(routes: list[Any]) -> dict[Any, str]:
+    """endpoint -> path template, so logs name the route and never the path's ids."""
+    return {getattr(r, "endpoint", getattr(r, "app", None)): r.path for r in routes}
+
+
+class ErrorGuard:
+    """Outermost layer: access log line per request, and a JSON 500 with an error id.
+
+    Logs method, route template, status and duration; never a body, query string, cookie or
+    exception message (a message can carry input).
+    """
+
+    def __init__(self, app: ASGIApp, templates: Callable[[], dict[Any, str]]) -> None:
+        self.app = app
+        self.templates = templates
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            error_id = secrets.token_hex(6)
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            error_log.error("error %s: %s\n%s", error_id, type(exc).__name__, frames)
+            if status == 0:
+                status = 500
+                await send_json(send, 500, {"error": "server_error",
+                                            "message": MESSAGES[500][1], "error_id": error_id})
+        route = self.templates().get(scope.get("endpoint"), "-")
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        access_log.info("%s %s %d %.1fms", scope["method"], route, status, elapsed_ms)
+
+
+async def send_json(send: Send, status: int, body: dict[str, Any],
+                    headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    payload = JSON_ENCODER.encode(body)
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
+        *(headers or [])]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"content-security-policy", CSP.encode()),
+    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy",
+     b"camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"),
+]
+PRIVATE_PREFIXES = ("/api/", "/admin", "/metrics", "/readyz", "/healthz")
+
+
+class SecurityHeaders:
+    """Security headers on every response; API and admin responses are never stored."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        no_store = scope["path"].startswith(PRIVATE_PREFIXES)
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0] != b"cache-control"]
+                headers += SECURITY_HEADERS
+                headers.append((b"cache-control", b"no-store" if no_store else b"no-cache"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+class RequestGuard:
+    """Refuses before the app reads anything: oversized bodies (413) and state changes that
+    lack the X-HWC header or come from another site (403) — a cross-site form cannot set it."""
+
+    SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        if scope["method"] not in self.SAFE_METHODS:
+            if headers.get(b"x-hwc") != b"1" or headers.get(b"sec-fetch-site") == b"cross-site":
+                await send_json(send, 403, {"error": "missing_header",
+                                            "message": MESSAGES[403][1]})
+                return
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            await send_json(send, 413, {"error": "too_large", "message": MESSAGES[413][1]},
+                            [(b"connection", b"close")])
+            return
+        await self.app(scope, self._limited(receive), send)
+
+    def _limited(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                # A chunked body with no Content-Length: stop reading at the limit.
+                raise HTTPException(413)
+            return message
+
+        return limited_receive

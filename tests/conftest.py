@@ -1,0 +1,92 @@
+"""Shared fixtures: an isolated app on a temporary SQLite file, served for real on loopback,
+and one headless Debian Chromium per test session."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.app import create_app
+from server.clock import Clock
+from server.settings import Settings
+from tests.support import World, base_url_of, free_socket, serving
+
+CHROMIUM = os.environ.get("HWC_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+
+
+class LogCapture(logging.Handler):
+    """Every log line of the run, formatted, for the forensic scans."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def log_capture() -> Iterator[LogCapture]:
+    handler = LogCapture()
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield handler
+    root.removeHandler(handler)
+    root.setLevel(previous)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "hwc.db"
+
+
+def make_settings(db_path: Path, base_url: str, **overrides: Any) -> Settings:
+    return Settings(database=str(db_path), base_url=base_url, **overrides)
+
+
+@pytest.fixture
+def world(db_path: Path) -> Iterator[World]:
+    """An app served on loopback (workers off), with helpers to populate it."""
+    with live_world(db_path) as w:
+        yield w
+
+
+@contextmanager
+def live_world(db_path: Path, clock: Clock | None = None, **overrides: Any) -> Iterator[World]:
+    """Serve a fresh app on a loopback port; background workers off unless asked for."""
+    sock = free_socket()
+    overrides.setdefault("run_workers", False)
+    app = create_app(make_settings(db_path, base_url_of(sock), **overrides), clock)
+    with serving(app, sock) as url:
+        w = World(app, url)
+        try:
+            yield w
+        finally:
+            w.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright. Missing Chromium fails; it never skips."""
+    if shutil.which(CHROMIUM) is None and not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -1,0 +1,123 @@
+// hwc-envelope-v1 in JavaScript: the committed vectors, strictness and a random round trip.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+import {
+  EnvelopeError, b64uDecode, b64uEncode, decodeContent, decryptEnvelope, encodeContent,
+  encryptEnvelope, generateDeviceKey, importKeyPairJwk, importPrivateKeyJwk,
+} from "../../pwa/envelope.js";
+
+const VECTORS = JSON.parse(
+  readFileSync(new URL("../vectors/envelope-v1.json", import.meta.url), "utf8"));
+const utf8 = new TextEncoder();
+
+for (const vector of VECTORS.positive) {
+  test(`positive vector decrypts: ${vector.description}`, async () => {
+    const key = await importPrivateKeyJwk(vector.recipient.jwk);
+    const plain = await decryptEnvelope(key, b64uDecode(vector.recipient.public_key),
+      vector.signal_id, vector.device_id, vector.envelope);
+    assert.deepEqual(plain, utf8.encode(vector.plaintext));
+    assert.deepEqual(decodeContent(plain), vector.content);
+    assert.deepEqual(encodeContent(vector.content.name, vector.content.birth_date), plain);
+  });
+
+  test(`positive vector re-encrypts identically: ${vector.description}`, async () => {
+    const envelope = await encryptEnvelope(b64uDecode(vector.recipient.public_key),
+      vector.signal_id, vector.device_id, utf8.encode(vector.plaintext), {
+        ephemeralKeyPair: await importKeyPairJwk(vector.ephemeral.jwk),
+        salt: b64uDecode(vector.salt),
+        iv: b64uDecode(vector.iv),
+      });
+    assert.equal(JSON.stringify(envelope), JSON.stringify(vector.envelope)); // key order too
+  });
+}
+
+for (const vector of VECTORS.negative) {
+  test(`negative vector fails: ${vector.description}`, async () => {
+    const key = await importPrivateKeyJwk(vector.recipient.jwk);
+    await assert.rejects(decryptEnvelope(key, b64uDecode(vector.recipient.public_key),
+      vector.signal_id, vector.device_id, vector.envelope), EnvelopeError);
+  });
+}
+
+test("a random device key round-trips random content", async () => {
+  const { privateKey, publicKeyRaw } = await generateDeviceKey();
+  assert.equal(privateKey.extractable, false);
+  assert.deepEqual(privateKey.usages, ["deriveBits"]);
+  assert.equal(publicKeyRaw.length, 65);
+  assert.equal(publicKeyRaw[0], 4);
+  const signalId = b64uEncode(crypto.getRandomValues(new Uint8Array(16)));
+  for (let i = 0; i < 20; i++) {
+    const codes = Array.from(crypto.getRandomValues(new Uint16Array(12)),
+      (c) => (c >= 0xd800 && c < 0xe000 ? 0x41 : c));
+    const name = String.fromCharCode(...codes) + "\u{1F9D2}";
+    const envelope = await encryptEnvelope(publicKeyRaw, signalId, "dev-1",
+      encodeContent(name, "2015-03-02"));
+    const plain = await decryptEnvelope(privateKey, publicKeyRaw, signalId, "dev-1", envelope);
+    assert.deepEqual(decodeContent(plain), { name, birth_date: "2015-03-02" });
+    await assert.rejects(decryptEnvelope(privateKey, publicKeyRaw, signalId, "dev-2", envelope),
+      EnvelopeError);
+  }
+});
+
+test("malformed envelopes are refused", async () => {
+  const { privateKey, publicKeyRaw } = await generateDeviceKey();
+  const good = await encryptEnvelope(publicKeyRaw, "sig", "dev", encodeContent("a", "b"));
+  const ct = (n) => b64uEncode(new Uint8Array(n));
+  const bad = [
+    null, [good], { ...good, x: 1 }, { ...good, v: true }, { ...good, v: "1" },
+    { ...good, v: 2 }, { ...good, salt: ct(15) }, { ...good, iv: ct(13) }, { ...good, ct: ct(16) },
+    { ...good, ct: ct(1025) }, { ...good, ct: `${good.ct}=` }, { ...good, epk: ct(65) },
+    { ...good, epk: good.epk.slice(0, -2) }, Object.assign(Object.create(null), good),
+  ];
+  for (const envelope of bad) {
+    await assert.rejects(decryptEnvelope(privateKey, publicKeyRaw, "sig", "dev", envelope),
+      EnvelopeError);
+  }
+  for (const [signalId, deviceId] of [["", "dev"], ["s|g", "dev"], ["sig", "\udc00"]]) {
+    await assert.rejects(decryptEnvelope(privateKey, publicKeyRaw, signalId, deviceId, good),
+      EnvelopeError);
+  }
+});
+
+test("byte mutations never open and only raise EnvelopeError", async () => {
+  const { privateKey, publicKeyRaw } = await generateDeviceKey();
+  const good = await encryptEnvelope(publicKeyRaw, "sig", "dev", encodeContent("Zoë", "b"));
+  for (const name of ["epk", "salt", "iv", "ct"]) {
+    const raw = b64uDecode(good[name]);
+    for (let i = 0; i < raw.length; i++) {
+      const changed = raw.slice();
+      changed[i] ^= 1 + (i % 255);
+      const envelope = { ...good, [name]: b64uEncode(changed) };
+      await assert.rejects(decryptEnvelope(privateKey, publicKeyRaw, "sig", "dev", envelope),
+        EnvelopeError);
+    }
+  }
+});
+
+test("b64u is strict", () => {
+  for (const text of ["AA==", "AA=", "A", "AAAAA", "AB", "AAB", "A+", "A/", "A A", "AA\n", "é"]) {
+    assert.throws(() => b64uDecode(text), EnvelopeError, text);
+  }
+  for (const value of [null, 1, new Uint8Array(2)]) {
+    assert.throws(() => b64uDecode(value), EnvelopeError);
+  }
+  assert.equal(b64uEncode(Uint8Array.of(0xfb, 0xff, 0xbf)), "-_-_");
+  assert.deepEqual(b64uDecode("AQ"), Uint8Array.of(1));
+  assert.equal(b64uEncode(new Uint8Array(0)), "");
+});
+
+test("content is compact, canonical and strict", () => {
+  assert.deepEqual(encodeContent("Zoë", "2015-03-02"),
+    utf8.encode('{"name":"Zoë","birth_date":"2015-03-02"}'));
+  assert.throws(() => encodeContent("\ud800", "x"), EnvelopeError);
+  const refused = [
+    '{"name":"a"}', '{"name":"a","birth_date":"b","x":"c"}', '{"name":1,"birth_date":"b"}',
+    '{"birth_date":"b","name":"a"}', '{"name": "a", "birth_date": "b"}',
+    '{"name":"a","name":"z","birth_date":"b"}', '{"name":"\\u00eb","birth_date":"b"}',
+    '{"name":"\\ud800","birth_date":"b"}', '\ufeff{"name":"a","birth_date":"b"}', '["a","b"]', "",
+  ];
+  for (const text of refused) assert.throws(() => decodeContent(utf8.encode(text)), EnvelopeError);
+  assert.throws(() => decodeContent(Uint8Array.of(0x22, 0xff, 0x22)), EnvelopeError);
+});

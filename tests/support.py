@@ -1,0 +1,173 @@
+"""Test support: real servers on loopback, and a small world of people with enrolled devices."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from server import auth, directory
+from server.envelope import (
+    b64u_decode,
+    b64u_encode,
+    decode_content,
+    decrypt_envelope,
+    encode_content,
+    encrypt_envelope,
+    generate_device_key,
+)
+from server.models import NewOrg, NewPerson
+
+
+def free_socket() -> socket.socket:
+    """A bound loopback socket, so the port is known before the app is made."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def base_url_of(sock: socket.socket) -> str:
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@contextmanager
+def serving(app: Any, sock: socket.socket, lifespan: str = "on") -> Iterator[str]:
+    """Run `app` with uvicorn in a background thread on `sock`; yield its base URL."""
+    config = uvicorn.Config(app, lifespan=lifespan, ws="none", access_log=False,
+                            log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(1000):  # up to 10 s; usually a few ms
+            if server.started or not thread.is_alive():
+                break
+            time.sleep(0.01)
+        if not server.started:
+            raise RuntimeError("server did not start")
+        yield base_url_of(sock)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@dataclass
+class Device:
+    """An enrolled device as a test holds it: its own key and its own cookie jar."""
+
+    person_id: str
+    role: str
+    http: httpx.Client
+    private_key: ec.EllipticCurvePrivateKey
+    public_key: bytes
+    device_id: str = ""
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.http.get(path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any) -> httpx.Response:
+        return self.http.post(path, json=json, **kwargs)
+
+    def open(self, signal_id: str) -> dict[str, str]:
+        response = self.post(f"/api/signals/{signal_id}/open")
+        assert response.status_code == 200, response.text
+        plaintext = decrypt_envelope(self.private_key, signal_id, self.device_id,
+                                     response.json()["envelope"])
+        return decode_content(plaintext)
+
+
+def seal(devices: list[dict], signal_id: str, name: str, birth_date: str) -> list[dict]:
+    """Encrypt the content to each {device_id, public_key} as the sending app does."""
+    content = encode_content(name, birth_date)
+    return [{"device_id": d["device_id"], "envelope": encrypt_envelope(
+        b64u_decode(d["public_key"]), signal_id, d["device_id"], content)} for d in devices]
+
+
+def new_signal_id() -> str:
+    return b64u_encode(secrets.token_bytes(16))
+
+
+@dataclass
+class World:
+    """Organisations and people made directly in the database, devices enrolled over HTTP."""
+
+    app: Any
+    url: str
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    @property
+    def db(self) -> Any:
+        return self.app.state.db
+
+    def now(self) -> float:
+        return float(self.app.state.clock.now())
+
+    def org(self, kind: str = "school", name: str = "Basisschool De Regenboog", **kw: Any) -> str:
+        if kind == "school":
+            kw.setdefault("code", "S" + secrets.token_hex(3).upper())
+            kw.setdefault("region", "midden")
+        return directory.create_org(self.db, NewOrg(kind=kind, name=name, **kw), self.now())
+
+    def person(self, role: str, org_id: str | None, name: str = "", class_label: str = "") -> str:
+        return directory.create_person(self.db, NewPerson(
+            name=name or f"{role.title()} {secrets.token_hex(2)}", role=role, org_id=org_id,
+            class_label=class_label), self.now())
+
+    def client(self, headers: dict[str, str] | None = None) -> httpx.Client:
+        client = httpx.Client(base_url=self.url, headers={"X-HWC": "1", **(headers or {})},
+                              timeout=10.0)
+        self.clients.append(client)
+        return client
+
+    def enrol_link_token(self, person_id: str) -> str:
+        return auth.make_enrol_token(self.db, self.app.state.secret_key, person_id, None,
+                                     self.now(), 7)
+
+    def device(self, person_id: str, push: dict | None = None) -> Device:
+        private_key, public_key = generate_device_key()
+        role = directory.person(self.db, person_id)["role"]
+        device = Device(person_id, role, self.client(), private_key, public_key)
+        response = device.post("/api/enrol", json={
+            "token": self.enrol_link_token(person_id), "public_key": b64u_encode(public_key),
+            "label": f"telefoon {role}", "push": push})
+        assert response.status_code == 201, response.text
+        device.device_id = response.json()["device"]["id"]
+        # httpx keeps the Secure cookie only over https; carry it by hand on loopback http.
+        device.http.cookies.set(auth.COOKIE, response.cookies[auth.COOKIE])
+        return device
+
+    def member(self, role: str, org_id: str | None, **kw: Any) -> Device:
+        return self.device(self.person(role, org_id, **kw))
+
+    def send(self, sender: Device, recipient_id: str, name: str, birth_date: str,
+             signal_id: str | None = None) -> httpx.Response:
+        signal_id = signal_id or new_signal_id()
+        devices = sender.get(f"/api/schools/{recipient_id}/recipients").json()["devices"]
+        return sender.post("/api/signals", json={
+            "id": signal_id, "recipient_id": recipient_id,
+            "envelopes": seal(devices, signal_id, name, birth_date)})
+
+    def forward(self, contact: Device, signal_id: str, school_id: str, teacher_ids: list[str],
+                name: str, birth_date: str) -> httpx.Response:
+        teachers = contact.get(f"/api/schools/{school_id}/teachers").json()
+        devices = [d for t in teachers if t["person_id"] in teacher_ids for d in t["devices"]]
+        return contact.post(f"/api/signals/{signal_id}/forward", json={
+            "teachers": teacher_ids, "envelopes": seal(devices, signal_id, name, birth_date)})
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
+Factory = Callable[..., Any]

@@ -1,0 +1,159 @@
+"""Write tests/vectors/envelope-v1.json: hwc-envelope-v1 test vectors from fixed inputs.
+
+Run from the repository root: `python tests/vectors/make_vectors.py`. The output is
+deterministic (ECDH, HKDF and AES-GCM have no randomness once the ephemeral key, salt and iv
+are fixed), so re-running it must leave the committed file unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from server.envelope import (  # noqa: E402 - after the path set-up above
+    EnvelopeError,
+    b64u_decode,
+    b64u_encode,
+    decrypt_envelope,
+    encode_content,
+    encrypt_envelope,
+    load_private_key_raw,
+    private_key_jwk,
+    private_key_raw,
+    public_key_raw,
+)
+
+OUT = Path(__file__).with_name("envelope-v1.json")
+
+# Fixed random-looking inputs (from os.urandom once): recipient d, ephemeral d, salt, iv, signal.
+POSITIVE = [
+    {
+        "description": "ASCII name",
+        "recipient_d": "0ce67cb1a67c0ed089bb3eab6493a534eb4a105bf8434f2af88a43afb57832ea",
+        "ephemeral_d": "2d35129c79c7fe2085b9ba35d0bfebf7973468fb096576889ccec51eb54137f0",
+        "salt": "0beecfe1cd2c45a3d1a1543bed448a17",
+        "iv": "a1d31fdc4ddb92e721cd82a6",
+        "signal": "12f10927a507a337295ef2a5e47df7fd",
+        "device_id": "dev-contact-1",
+        "name": "Jan Jansen",
+        "birth_date": "2014-09-30",
+    },
+    {
+        "description": "non-ASCII name",
+        "recipient_d": "0599e3eec3a263005e2af704d4b59e817c556a810bcfb7d9111cb3adb4e06b59",
+        "ephemeral_d": "b92a5488cd6302f1fc1cdc61e3109951e27a66d32a57700a55fdd682e8e9d4ae",
+        "salt": "ae31cb07a3fc15c446943a9f69843db7",
+        "iv": "4943f8e56785fd901c11a86b",
+        "signal": "e424bfebdd90ea2820f66b409c487f77",
+        "device_id": "5Q3YcWNi0s8kqZ6Lx4Tf1A",
+        "name": "Zoë Ömer de Vries-Ƙ",
+        "birth_date": "2015-03-02",
+    },
+    {
+        "description": "name with quotes, backslash, tab and an emoji (JSON escapes)",
+        "recipient_d": "9125aacf302526529759640213e8f31771d59f6c459d4321c69687835109d00e",
+        "ephemeral_d": "fe1b1da81e9d8e8dee381167861b1600372bf27180c72cc55d28e21ff4be92c6",
+        "salt": "98e08cb7918d13a03ea14c3d4698bb4b",
+        "iv": "23da08eebdec1332ae0536a6",
+        "signal": "26fe3b6d23cb4b6ba688e934783771aa",
+        "device_id": "teacher-device-42",
+        "name": 'Ay\u015fe "Ayi" O\'Neil\\\t\U0001f9d2 \u674e',
+        "birth_date": "2018-12-31",
+    },
+]
+
+
+def key_entry(d_hex: str) -> dict:
+    key = load_private_key_raw(bytes.fromhex(d_hex))
+    return {"d": b64u_encode(private_key_raw(key)),
+            "jwk": private_key_jwk(key), "public_key": b64u_encode(public_key_raw(key))}
+
+
+def positive(spec: dict) -> dict:
+    recipient = load_private_key_raw(bytes.fromhex(spec["recipient_d"]))
+    signal_id = b64u_encode(bytes.fromhex(spec["signal"]))
+    plaintext = encode_content(spec["name"], spec["birth_date"])
+    envelope = encrypt_envelope(
+        public_key_raw(recipient), signal_id, spec["device_id"], plaintext,
+        ephemeral_private_key=load_private_key_raw(bytes.fromhex(spec["ephemeral_d"])),
+        salt=bytes.fromhex(spec["salt"]), iv=bytes.fromhex(spec["iv"]))
+    assert decrypt_envelope(recipient, signal_id, spec["device_id"], envelope) == plaintext
+    return {
+        "description": spec["description"],
+        "recipient": key_entry(spec["recipient_d"]),
+        "ephemeral": key_entry(spec["ephemeral_d"]),
+        "salt": b64u_encode(bytes.fromhex(spec["salt"])),
+        "iv": b64u_encode(bytes.fromhex(spec["iv"])),
+        "signal_id": signal_id,
+        "device_id": spec["device_id"],
+        "content": {"name": spec["name"], "birth_date": spec["birth_date"]},
+        "plaintext": plaintext.decode("utf-8"),
+        "envelope": envelope,
+    }
+
+
+def _with_bytes(envelope: dict, name: str, change) -> dict:
+    return {**envelope, name: b64u_encode(change(bytearray(b64u_decode(envelope[name]))))}
+
+
+def _flip(index: int, mask: int):
+    def change(data: bytearray) -> bytearray:
+        data[index] ^= mask
+        return data
+    return change
+
+
+def negatives(base: dict) -> list[dict]:
+    """Each is the first positive vector with one thing wrong; each must fail to decrypt."""
+    env = base["envelope"]
+    cases = [
+        ("wrong signal id", {"signal_id": b64u_encode(bytes(16))}),
+        ("wrong device id", {"device_id": base["device_id"] + "x"}),
+        ("flipped ciphertext bit", {"envelope": _with_bytes(env, "ct", _flip(0, 0x01))}),
+        ("epk not on the curve", {"envelope": _with_bytes(env, "epk", _flip(64, 0x01))}),
+        ("wrong version", {"envelope": {**env, "v": 2}}),
+        ("truncated ct", {"envelope": _with_bytes(env, "ct", lambda d: d[:-1])}),
+        ("flipped tag bit", {"envelope": _with_bytes(env, "ct", _flip(-1, 0x80))}),
+        ("flipped salt bit", {"envelope": _with_bytes(env, "salt", _flip(3, 0x10))}),
+        ("flipped iv bit", {"envelope": _with_bytes(env, "iv", _flip(11, 0x02))}),
+        ("extra key", {"envelope": {**env, "x": 1}}),
+    ]
+    fields = ("recipient", "signal_id", "device_id", "envelope")
+    vectors = [{"description": text, **{k: base[k] for k in fields}, **change}
+               for text, change in cases]
+    for vector in vectors:
+        assert_fails(vector)
+    return vectors
+
+
+def assert_fails(vector: dict) -> None:
+    key = load_private_key_raw(b64u_decode(vector["recipient"]["d"]))
+    try:
+        decrypt_envelope(key, vector["signal_id"], vector["device_id"], vector["envelope"])
+    except EnvelopeError:
+        return
+    raise AssertionError(f"negative vector opened: {vector['description']}")
+
+
+def build() -> dict:
+    vectors = [positive(spec) for spec in POSITIVE]
+    return {
+        "scheme": "hwc-envelope-v1",
+        "about": "DESIGN.md section 4. Binary values are base64url without padding; "
+                 "plaintext is the UTF-8 text of the content JSON.",
+        "positive": vectors,
+        "negative": negatives(vectors[0]),
+    }
+
+
+def main() -> None:
+    text = json.dumps(build(), ensure_ascii=False, indent=2) + "\n"
+    OUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
