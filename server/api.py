@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server import auth, directory, signals
+from server.admin import ROLE_LABELS, qr_svg
 from server.auth import Actor, requires
 from server.envelope import b64u_encode
 from server.models import (
@@ -41,10 +42,12 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "-"
 
 
-def _wake_push(request: Request) -> None:
-    worker = getattr(request.app.state, "push_worker", None)
-    if worker is not None:
-        worker.wake()
+def _wake_workers(request: Request) -> None:
+    """Deliver new pushes at once, and let the timers see the new due moments."""
+    for name in ("push_worker", "timers"):
+        worker = getattr(request.app.state, name, None)
+        if worker is not None:
+            worker.wake()
 
 
 # --- health, keys, enrolment ---------------------------------------------------------------
@@ -96,6 +99,14 @@ async def me(request: Request, actor: Actor) -> Response:
 
 
 @requires(*auth.ROLES)
+async def me_key_lost(request: Request, actor: Actor) -> Response:
+    """The app found its key store wiped: this device can never open an envelope again."""
+    directory.revoke_device(_state(request).db, actor.device_id or "", _now(request),
+                            key_lost=True)
+    return json_response({"revoked": True})
+
+
+@requires(*auth.ROLES)
 async def me_push(request: Request, actor: Actor) -> Response:
     body = await read_json(request, PushUpdate)
     push = msgspec.json.encode(body.push).decode() if body.push else None
@@ -135,7 +146,7 @@ async def send_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewSignal)
     result = signals.send_signal(state.db, actor, body.id, body.recipient_id, body.envelopes,
                                  _now(request), state.timing)
-    _wake_push(request)
+    _wake_workers(request)
     return json_response(result, 201)
 
 
@@ -168,7 +179,7 @@ async def forward_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Forward)
     result = signals.forward_signal(_state(request).db, actor, request.path_params["id"],
                                     body.teachers, body.envelopes, _now(request))
-    _wake_push(request)
+    _wake_workers(request)
     return json_response(result)
 
 
@@ -177,7 +188,7 @@ async def relay_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Relay)
     result = signals.relay_signal(_state(request).db, actor, request.path_params["id"],
                                   body.school_id, body.envelopes, _now(request))
-    _wake_push(request)
+    _wake_workers(request)
     return json_response(result)
 
 
@@ -237,7 +248,10 @@ async def admin_enrol_link(request: Request, actor: Actor) -> Response:
     person = _may_manage(state.db, actor, request.path_params["id"])
     token = auth.make_enrol_token(state.db, state.secret_key, person["id"], actor.person_id,
                                   _now(request), state.settings.enrol_token_days)
-    return json_response({"link": auth.enrol_link(state.settings.base_url, token)}, 201)
+    link = auth.enrol_link(state.settings.base_url, token)
+    org = person["org_name"] or "beheer"
+    return json_response({"link": link, "qr": qr_svg(link), "name": person["name"],
+                          "role": ROLE_LABELS[person["role"]], "org": org}, 201)
 
 
 @requires("admin", "contact")
@@ -287,6 +301,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/api/enrol", enrol, "Enrol this device with a one-time token",
              EnrolRequest, (201, 400, 422, 429), public=True),
     ApiRoute("GET", "/api/me", me, "This device, its person and organisation"),
+    ApiRoute("POST", "/api/me/key-lost", me_key_lost,
+             "The app lost its key: revoke this device", statuses=(200,)),
     ApiRoute("PUT", "/api/me/push", me_push, "Replace this device's push subscription",
              PushUpdate),
     ApiRoute("GET", "/api/push/key", push_key, "The VAPID applicationServerKey", public=True),

@@ -7,7 +7,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,6 +23,7 @@ from server.calendar import Timing as CalendarTiming
 from server.clock import Clock
 from server.openapi import openapi
 from server.settings import Settings
+from server.timers import Timers
 from server.web import (
     ApiError,
     ErrorGuard,
@@ -33,8 +34,6 @@ from server.web import (
     route_templates,
 )
 
-PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
-
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings.from_env()
@@ -44,7 +43,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         Route("/api/openapi.json", openapi),
         *(r.route() for r in API_ROUTES),
         *pages.routes(),
-        Mount("/", app=pages.PwaFiles(directory=PWA_DIR), name="pwa"),
+        Mount("/", app=pages.PwaFiles(directory=pages.PWA_DIR), name="pwa"),
     ]
     templates = route_templates(routes)
     app = Starlette(
@@ -97,14 +96,16 @@ def _open_database(app: Starlette) -> None:
 @contextlib.asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     logging.getLogger("hwc").setLevel(app.state.settings.log_level)
-    workers = []
+    workers: list[Any] = []
     if app.state.settings.run_workers:
         from server.pushworker import PushWorker
 
         worker = PushWorker(app.state.db, app.state.settings, app.state.clock,
                             app.state.vapid_key)
         app.state.push_worker = worker
-        workers.append(worker)
+        app.state.timers = Timers(app.state.db, app.state.clock, app.state.timing,
+                                  on_fired=worker.wake)
+        workers += [worker, app.state.timers]
     async with contextlib.AsyncExitStack() as stack:
         for worker in workers:
             await stack.enter_async_context(worker)

@@ -142,6 +142,11 @@ MIGRATIONS: tuple[str, ...] = (
     ) STRICT;
     CREATE INDEX outbox_due ON outbox(state, due_at);
     """,
+    # 2: the app reports a wiped key store, so the admin sees why a device went quiet.
+    """
+    ALTER TABLE devices ADD COLUMN key_state TEXT NOT NULL DEFAULT 'ok'
+        CHECK (key_state IN ('ok', 'lost'));
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

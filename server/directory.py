@@ -86,11 +86,13 @@ def person(db: sqlite_utils.Database, person_id: str) -> sqlite3.Row | None:
                       [person_id]).fetchone()
 
 
-def revoke_device(db: sqlite_utils.Database, device_id: str, now: float) -> None:
+def revoke_device(db: sqlite_utils.Database, device_id: str, now: float,
+                  key_lost: bool = False) -> None:
     """A revoked device can do nothing more, and its envelopes go at once."""
     with transaction(db):
-        db.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, ?), push = NULL "
-                   "WHERE id = ?", [now, device_id])
+        db.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, ?), push = NULL, "
+                   "key_state = CASE WHEN ? THEN 'lost' ELSE key_state END WHERE id = ?",
+                   [now, key_lost, device_id])
         db.execute("DELETE FROM envelopes WHERE device_id = ?", [device_id])
         db.execute("DELETE FROM outbox WHERE device_id = ? AND state = 'pending'", [device_id])
 
@@ -137,8 +139,9 @@ def people_with_devices(db: sqlite_utils.Database, org_id: str | None = None,
         f"WHERE {where} ORDER BY o.name, p.role, p.name", params).fetchall()
     result = []
     for p in people:
-        devices = db.execute("SELECT id, label, push_state, created_at, last_seen_at, revoked_at "
-                             "FROM devices WHERE person_id = ? ORDER BY created_at",
+        devices = db.execute("SELECT id, label, push_state, key_state, created_at, "
+                             "last_seen_at, revoked_at FROM devices WHERE person_id = ? "
+                             "ORDER BY created_at",
                              [p["id"]]).fetchall()
         result.append(dict(p) | {"devices": [dict(d) for d in devices]})
     return result

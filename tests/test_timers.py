@@ -1,0 +1,130 @@
+"""Timers with an injected clock: each fires once, at the right moment, across a restart."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from server import timers
+from server.clock import AMSTERDAM, FrozenClock
+from tests.conftest import live_world
+from tests.support import World
+
+NAME, BORN = "Xylofoon Quaggazwemmer", "2015-06-01"
+SUBSCRIPTION = {"endpoint": "https://push.example.org/x", "keys": {
+    "p256dh": "B" + "A" * 86, "auth": "A" * 22}}
+# Tuesday 24 November 2026, 20:00 in Amsterdam: the deadline is Wednesday 08:15.
+SENT = datetime(2026, 11, 24, 20, 0, tzinfo=AMSTERDAM).timestamp()
+DEADLINE = datetime(2026, 11, 25, 8, 15, tzinfo=AMSTERDAM).timestamp()
+EXPIRY = datetime(2026, 11, 25, 17, 0, tzinfo=AMSTERDAM).timestamp()
+
+
+def _setup(w: World) -> dict:
+    school = w.org()
+    vt = w.org("veilig_thuis", "Veilig Thuis")
+    sender = w.device(w.person("sender", vt), push=SUBSCRIPTION)
+    contact = w.device(w.person("contact", school), push=SUBSCRIPTION)
+    teacher = w.device(w.person("teacher", school), push=SUBSCRIPTION)
+    sent = w.send(sender, school, NAME, BORN)
+    assert sent.status_code == 201, sent.text
+    return {"school": school, "sender": sender, "contact": contact, "teacher": teacher,
+            "id": sent.json()["id"]}
+
+
+def _pushes(w: World, kind: str) -> list[str]:
+    rows = w.db.execute("SELECT device_id FROM outbox WHERE kind = ? ORDER BY id", [kind])
+    return [r[0] for r in rows.fetchall()]
+
+
+def _fire(w: World, clock: FrozenClock, at: float) -> dict[str, int]:
+    clock.advance(at - clock.now())
+    return timers.run_due(w.db, clock.now(), w.app.state.timing)
+
+
+def test_deadline_and_expiry_follow_the_calendar(db_path: Path) -> None:
+    with live_world(db_path, FrozenClock(SENT)) as w:
+        s = _setup(w)
+        row = w.db.execute("SELECT deadline_at, expires_at FROM signals").fetchone()
+        assert (row[0], row[1]) == (DEADLINE, EXPIRY)
+        listed = s["sender"].get("/api/signals").json()[0]
+        assert listed["deadline"].startswith("2026-11-25T07:15")  # 08:15 Amsterdam, in UTC
+
+
+def test_reminder_escalation_and_expiry_fire_once(db_path: Path) -> None:
+    clock = FrozenClock(SENT)
+    with live_world(db_path, clock) as w:
+        s = _setup(w)
+        timing = w.app.state.timing
+        assert _fire(w, clock, SENT + timing.remind_after - 1)["reminded"] == 0
+        assert _fire(w, clock, SENT + timing.remind_after)["reminded"] == 1
+        assert _pushes(w, "reminder") == [s["contact"].device_id]
+        assert _fire(w, clock, SENT + timing.remind_after + 60)["reminded"] == 0
+
+        assert _fire(w, clock, DEADLINE - 1)["escalated"] == 0
+        assert _fire(w, clock, DEADLINE)["escalated"] == 1
+        assert _pushes(w, "escalation") == [s["sender"].device_id]
+        assert _pushes(w, "reminder") == [s["contact"].device_id] * 2
+        assert s["sender"].get("/api/signals").json()[0]["escalated"] is True
+        assert _fire(w, clock, DEADLINE + 60)["escalated"] == 0
+
+        assert _fire(w, clock, EXPIRY)["expired"] == 1
+        assert w.db.execute("SELECT count(*) FROM envelopes").fetchone()[0] == 0
+        assert s["contact"].post(f"/api/signals/{s['id']}/open").status_code == 404
+        kinds = [e["kind"] for e in s["sender"].get("/api/signals").json()[0]["timeline"]]
+        assert kinds == ["sent", "reminded", "escalated", "expired"]
+        assert _fire(w, clock, EXPIRY + 60)["expired"] == 0
+
+
+def test_teacher_late_and_self_destruct(db_path: Path) -> None:
+    clock = FrozenClock(SENT)
+    with live_world(db_path, clock) as w:
+        s = _setup(w)
+        s["contact"].open(s["id"])
+        forwarded = w.forward(s["contact"], s["id"], s["school"], [s["teacher"].person_id],
+                              NAME, BORN)
+        assert forwarded.status_code == 200
+        assert _fire(w, clock, DEADLINE)["teacher_late"] == 1
+        assert _pushes(w, "teacher_late") == [s["contact"].device_id]
+        assert s["teacher"].open(s["id"])["name"] == NAME
+        grace = w.app.state.timing.view_grace
+        assert _fire(w, clock, clock.now() + grace - 1)["destroyed"] == 0
+        assert _fire(w, clock, clock.now() + 1)["destroyed"] == 1
+        assert s["teacher"].post(f"/api/signals/{s['id']}/open").status_code == 404
+
+
+def test_timers_fire_once_across_a_restart(db_path: Path) -> None:
+    clock = FrozenClock(SENT)
+    with live_world(db_path, clock) as w:
+        _setup(w)
+        assert _fire(w, clock, DEADLINE)["escalated"] == 1
+    with live_world(db_path, clock) as w:
+        assert _fire(w, clock, DEADLINE + 3600)["escalated"] == 0
+        assert len(_pushes(w, "escalation")) == 1
+
+
+def test_purge_removes_status_rows_and_truncates_the_wal(db_path: Path) -> None:
+    clock = FrozenClock(SENT)
+    with live_world(db_path, clock) as w:
+        s = _setup(w)
+        envelope = w.db.execute("SELECT envelope FROM envelopes").fetchone()[0]
+        ciphertext = envelope.split('"ct":"')[1].split('"')[0].encode()
+        _fire(w, clock, EXPIRY)
+        retention = w.app.state.timing.retention
+        assert _fire(w, clock, EXPIRY + retention)["purged"] >= 1
+        wal = Path(f"{db_path}-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
+        assert ciphertext not in db_path.read_bytes()
+        assert s["id"].encode() not in db_path.read_bytes()
+        assert w.db.execute("SELECT count(*) FROM signals").fetchone()[0] == 0
+        assert s["sender"].get("/api/signals").json() == []
+
+
+def test_next_due_is_computed_from_the_rows(db_path: Path) -> None:
+    clock = FrozenClock(SENT)
+    with live_world(db_path, clock) as w:
+        assert timers.next_due(w.db, w.app.state.timing) is None
+        _setup(w)
+        timing = w.app.state.timing
+        assert timers.next_due(w.db, timing) == SENT + timing.remind_after
+        _fire(w, clock, SENT + timing.remind_after)
+        assert timers.next_due(w.db, timing) == DEADLINE
