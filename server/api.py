@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import auth, directory, signals
+from server import auth, directory, ops, signals
 from server.admin import ROLE_LABELS, qr_svg
 from server.auth import Actor, requires
 from server.envelope import b64u_encode
@@ -54,6 +54,11 @@ def _wake_workers(request: Request) -> None:
 
 async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    report = ops.readiness(request.app.state)
+    return json_response(report, 200 if report["status"] == "ready" else 503)
 
 
 async def push_key(request: Request) -> Response:

@@ -17,10 +17,11 @@ from starlette.routing import Mount, Route
 from server import db as database
 from server import pages, push
 from server import signals as lifecycle
-from server.api import API_ROUTES, healthz
+from server.api import API_ROUTES, healthz, readyz
 from server.auth import RateLimiter
 from server.calendar import Timing as CalendarTiming
 from server.clock import Clock
+from server.metrics import Metrics, metrics_endpoint
 from server.openapi import openapi
 from server.settings import Settings
 from server.timers import Timers
@@ -40,16 +41,19 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     clock = clock or Clock()
     routes = [
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
         Route("/api/openapi.json", openapi),
         *(r.route() for r in API_ROUTES),
         *pages.routes(),
         Mount("/", app=pages.PwaFiles(directory=pages.PWA_DIR), name="pwa"),
     ]
     templates = route_templates(routes)
+    metrics = Metrics()
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(ErrorGuard, templates=lambda: templates),
+            Middleware(ErrorGuard, templates=lambda: templates, observe=metrics.observe),
             Middleware(SecurityHeaders),
             Middleware(RequestGuard, max_body_bytes=settings.max_body_bytes),
         ],
@@ -57,6 +61,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         lifespan=_lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics
+    metrics.app_state = app.state
     app.state.clock = clock
     app.state.timing = lifecycle.Timing(
         calendar=CalendarTiming(school_start=settings.school_start_time,

@@ -52,6 +52,23 @@ def _parser() -> argparse.ArgumentParser:
     admin_link.add_argument("--database", default=None)
     admin_link.set_defaults(run=cmd_admin_link)
 
+    backup = commands.add_parser(
+        "backup", help="back up the directory, never signal data",
+        description="Write schools, organisations, people, devices (public keys), enrolment "
+                    "state and keys to PATH. Signals, envelopes and pushes are never copied.")
+    backup.add_argument("path", help="the backup file to write")
+    backup.add_argument("--database", default=None)
+    backup.set_defaults(run=cmd_backup)
+
+    restore = commands.add_parser(
+        "restore", help="restore a backup (stop the server first)",
+        description="Put a backup in place of the database. Pending signals are not in a "
+                    "backup: senders see them as lost and phone the school.")
+    restore.add_argument("path", help="the backup file")
+    restore.add_argument("--database", default=None)
+    restore.add_argument("--force", action="store_true", help="replace an existing database")
+    restore.set_defaults(run=cmd_restore)
+
     fake = commands.add_parser("fake-push", help="run a local fake push service (demos, tests)")
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=8123)
@@ -93,6 +110,31 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     db = database.connect(settings.database)  # connecting migrates
     print(f"{settings.database}: schema version {database.schema_version(db)}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from server import ops
+
+    counts = ops.backup(database.connect(_settings(args).database), Path(args.path))
+    print(f"Backup written to {args.path}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from server import ops
+
+    target = Path(_settings(args).database)
+    try:
+        ops.restore(Path(args.path), target, force=args.force)
+    except ops.RestoreRefused as refused:
+        print(f"Refused: {refused}", file=sys.stderr)
+        return 1
+    print(f"Restored {args.path} to {target}. Pending signals are not in a backup.")
     return 0
 
 

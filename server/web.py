@@ -106,9 +106,11 @@ class ErrorGuard:
     exception message (a message can carry input).
     """
 
-    def __init__(self, app: ASGIApp, templates: Callable[[], dict[Any, str]]) -> None:
+    def __init__(self, app: ASGIApp, templates: Callable[[], dict[Any, str]],
+                 observe: Callable[[str, str, float], None] | None = None) -> None:
         self.app = app
         self.templates = templates
+        self.observe = observe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -134,8 +136,10 @@ class ErrorGuard:
                 await send_json(send, 500, {"error": "server_error",
                                             "message": MESSAGES[500][1], "error_id": error_id})
         route = self.templates().get(scope.get("endpoint"), "-")
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        access_log.info("%s %s %d %.1fms", scope["method"], route, status, elapsed_ms)
+        elapsed = time.perf_counter() - started
+        access_log.info("%s %s %d %.1fms", scope["method"], route, status, elapsed * 1000)
+        if self.observe is not None:
+            self.observe(scope["method"], route, elapsed)
 
 
 async def send_json(send: Send, status: int, body: dict[str, Any],

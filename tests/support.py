@@ -72,6 +72,7 @@ class Device:
     private_key: ec.EllipticCurvePrivateKey
     public_key: bytes
     device_id: str = ""
+    credential: str = ""
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.http.get(path, **kwargs)
@@ -143,8 +144,9 @@ class World:
             "label": f"telefoon {role}", "push": push})
         assert response.status_code == 201, response.text
         device.device_id = response.json()["device"]["id"]
-        # httpx keeps the Secure cookie only over https; carry it by hand on loopback http.
-        device.http.cookies.set(auth.COOKIE, response.cookies[auth.COOKIE])
+        # httpx sends a Secure cookie only over https; carry it by hand on loopback http.
+        device.credential = response.cookies[auth.COOKIE]
+        device.http.cookies = httpx.Cookies({auth.COOKIE: device.credential})
         return device
 
     def member(self, role: str, org_id: str | None, **kw: Any) -> Device:
