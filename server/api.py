@@ -83,36 +83,44 @@ async def enrol(request: Request) -> Response:
 def me_body(db: Any, device_id: str) -> dict:
     row = db.execute(
         "SELECT d.id, d.label, d.public_key, d.push_state, p.id AS person_id, p.name, p.role, "
-        "p.class_label, o.id AS org_id, o.name AS org_name, o.kind AS org_kind FROM devices d "
+        "p.class_label, o.id AS org_id, o.name AS org_name, o.kind AS org_kind, "
+        "o.route AS org_route FROM devices d "
         "JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id "
         "WHERE d.id = ?", [device_id]).fetchone()
     return {
         "person": {"id": row["person_id"], "name": row["name"], "role": row["role"],
                    "class_label": row["class_label"]},
         "org": None if row["org_id"] is None else {
-            "id": row["org_id"], "name": row["org_name"], "kind": row["org_kind"]},
+            "id": row["org_id"], "name": row["org_name"], "kind": row["org_kind"],
+            "route": row["org_route"]},
         "device": {"id": row["id"], "label": row["label"],
                    "public_key": b64u_encode(row["public_key"]), "push": row["push_state"]},
     }
 
 
-@requires(*auth.ROLES)
-async def me(request: Request, actor: Actor) -> Response:
+def _own_device(actor: Actor) -> str:
+    """The caller's device; an organisation API key has none, so /api/me... is not for it."""
     if actor.device_id is None:
         raise ApiError(403)
-    return json_response(me_body(_state(request).db, actor.device_id))
+    return actor.device_id
+
+
+@requires(*auth.ROLES)
+async def me(request: Request, actor: Actor) -> Response:
+    return json_response(me_body(_state(request).db, _own_device(actor)))
 
 
 @requires(*auth.ROLES)
 async def me_key_lost(request: Request, actor: Actor) -> Response:
     """The app found its key store wiped: this device can never open an envelope again."""
-    directory.revoke_device(_state(request).db, actor.device_id or "", _now(request),
+    directory.revoke_device(_state(request).db, _own_device(actor), _now(request),
                             key_lost=True)
     return json_response({"revoked": True})
 
 
 @requires(*auth.ROLES)
 async def me_push(request: Request, actor: Actor) -> Response:
+    _own_device(actor)
     body = await read_json(request, PushUpdate)
     push = msgspec.json.encode(body.push).decode() if body.push else None
     _state(request).db.execute("UPDATE devices SET push = ?, push_state = ? WHERE id = ?",

@@ -329,8 +329,10 @@ def relay_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, school
     until that school opened it); the officers' copies go."""
     with transaction(db):
         signal = _signal_for(db, actor, signal_id)
+        at_office = (signal["holder_org_id"] == actor.org_id
+                     and signal["state"] in ("sent", "opened"))
         correcting = signal["state"] == "relayed" and signal["acted_by"] == actor.person_id
-        if actor.role != "officer" or not (signal["state"] in ("sent", "opened") or correcting):
+        if actor.role != "officer" or not (at_office or correcting):
             raise _conflict(db, signal_id, "already_handled",
                             "Een collega heeft dit signaal al doorgestuurd of afgesloten.")
         school = db.execute("SELECT kind FROM orgs WHERE id = ?", [school_id]).fetchone()

@@ -60,7 +60,17 @@ def remind_unopened(db: sqlite_utils.Database, now: float, timing: Timing) -> in
         add_event(db, signal["id"], now, "reminded")
         push.enqueue(db, _holders_devices(db, signal), signal["id"], "reminder",
                      signal["expires_at"], now)
+        if signal["state"] != "relayed" and _held_by_leerplicht(db, signal):
+            # Not relayed in time: the original sender hears it too, so they can phone.
+            add_event(db, signal["id"], now, "relay_late")
+            push.enqueue(db, _senders_devices(db, signal), signal["id"], "escalation",
+                         signal["expires_at"], now)
     return len(signals)
+
+
+def _held_by_leerplicht(db: sqlite_utils.Database, signal: Any) -> bool:
+    row = db.execute("SELECT kind FROM orgs WHERE id = ?", [signal["holder_org_id"]]).fetchone()
+    return bool(row and row[0] == "leerplicht")
 
 
 def escalate_late(db: sqlite_utils.Database, now: float) -> int:
