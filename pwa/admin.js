@@ -3,7 +3,8 @@
 
 const form_fields = (form) => {
   const body = {};
-  for (const [name, value] of new FormData(form)) body[name] = value;
+  // Empty optional fields are left out, so the server applies its defaults.
+  for (const [name, value] of new FormData(form)) if (value !== '') body[name] = value;
   return body;
 };
 

@@ -19,6 +19,8 @@ from server.models import (
     Close,
     EnrolRequest,
     Forward,
+    FreeDays,
+    FreeDaysCsv,
     NewApiKey,
     NewOrg,
     NewPerson,
@@ -235,6 +237,21 @@ async def admin_import_schools(request: Request, actor: Actor) -> Response:
     return json_response({"imported": count}, 201)
 
 
+@requires("admin")
+async def admin_free_days(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, FreeDays)
+    count = directory.add_free_days(_state(request).db, request.path_params["id"], body.start,
+                                    body.end)
+    return json_response({"added": count}, 201)
+
+
+@requires("admin")
+async def admin_import_free_days(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, FreeDaysCsv)
+    return json_response({"added": directory.import_free_days_csv(_state(request).db, body.csv)},
+                         201)
+
+
 @requires("admin", "contact")
 async def admin_create_person(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewPerson)
@@ -342,6 +359,10 @@ API_ROUTES: tuple[ApiRoute, ...] = (
              NewOrg, (201, 409, 422)),
     ApiRoute("POST", "/api/admin/schools/import", admin_import_schools, "Import schools (CSV)",
              SchoolCsv, (201, 422)),
+    ApiRoute("POST", "/api/admin/orgs/{id}/free-days", admin_free_days,
+             "Add a school's own free day(s)", FreeDays, (201, 404, 422)),
+    ApiRoute("POST", "/api/admin/free-days/import", admin_import_free_days,
+             "Import free days for many schools (CSV code,from,to)", FreeDaysCsv, (201, 422)),
     ApiRoute("POST", "/api/admin/people", admin_create_person, "Register a person", NewPerson,
              (201, 422)),
     ApiRoute("POST", "/api/admin/people/{id}/enrol-link", admin_enrol_link,

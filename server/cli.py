@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
                     "link; serve on http://localhost:8000.")
     _server_options(demo, host="127.0.0.1", database_default=DEMO_DATABASE)
     demo.add_argument("--no-serve", action="store_true", help="only create and print")
+    demo.add_argument("--speed", type=float, default=1.0,
+                      help="run the clock this many times faster (e.g. 600: a week in 17 min)")
     demo.set_defaults(run=cmd_demo)
 
     migrate = commands.add_parser("migrate", help="bring the database schema up to date")
@@ -166,10 +168,11 @@ def cmd_fake_push(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from server.app import create_app
+    from server.clock import Clock
     from server.demo import seed_demo
 
     settings = _settings(args).replace(base_url=f"http://localhost:{args.port}")
-    app = create_app(settings)
+    app = create_app(settings, Clock(speed=args.speed))
     for line in seed_demo(app):
         print(line)
     sys.stdout.flush()

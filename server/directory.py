@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+from datetime import date
 
 import sqlite_utils
 
+from server import calendar
 from server.auth import new_id
 from server.db import transaction
 from server.models import NewOrg, NewPerson
@@ -62,6 +64,38 @@ def _check_school_row(org: NewOrg) -> None:
     if not org.name.strip() or not org.code.isalnum() or org.region not in ("noord", "midden",
                                                                              "zuid"):
         raise ValueError("bad school row")
+
+
+def add_free_days(db: sqlite_utils.Database, org_id: str, start: date, end: date | None) -> int:
+    """A school's own free days (study days, a different holiday week)."""
+    if db.execute("SELECT 1 FROM orgs WHERE id = ? AND kind = 'school'", [org_id]).fetchone() \
+            is None:
+        raise ApiError(404, "unknown_school", "Deze school bestaat niet.")
+    try:
+        days = calendar.expand_ranges([(start, end or start)])
+    except ValueError:
+        raise ApiError(422, "bad_range", "De einddatum ligt vóór de begindatum.") from None
+    if len(days) > calendar.MAX_RANGE_DAYS:
+        raise ApiError(422, "bad_range", "Een periode mag hoogstens een jaar zijn.")
+    db.conn.executemany("INSERT OR IGNORE INTO free_days (org_id, day) VALUES (?, ?)",
+                        [(org_id, day.isoformat()) for day in sorted(days)])
+    return len(days)
+
+
+def import_free_days_csv(db: sqlite_utils.Database, text: str) -> int:
+    """Free days for many schools at once (code,from,to); the whole file or nothing."""
+    try:
+        ranges = calendar.parse_free_days_csv(text)
+    except ValueError as error:
+        raise ApiError(422, "csv_row", str(error)) from None
+    schools = {code: org_id for org_id, code in db.execute(
+        "SELECT id, code FROM orgs WHERE kind = 'school'").fetchall()}
+    unknown = sorted(set(ranges) - set(schools))
+    if unknown:
+        raise ApiError(422, "unknown_code", f"Onbekende schoolcode: {', '.join(unknown)}.")
+    with transaction(db):
+        return sum(add_free_days(db, schools[code], start, end)
+                   for code, periods in ranges.items() for start, end in periods)
 
 
 def create_person(db: sqlite_utils.Database, person: NewPerson, now: float) -> str:

@@ -5,9 +5,10 @@ These types are also the source of the OpenAPI document's request schemas.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
-from msgspec import Meta, Struct
+from msgspec import Meta, Struct, field
 
 B64U = "^[A-Za-z0-9_-]*$"
 Id = Annotated[str, Meta(min_length=1, max_length=32, pattern=B64U)]
@@ -94,6 +95,15 @@ class NewOrg(Strict):
 
 
 class SchoolCsv(Strict):
+    csv: Annotated[str, Meta(min_length=1, max_length=200_000)]
+
+
+class FreeDays(Strict):
+    start: date = field(name="from")
+    end: date | None = field(default=None, name="to")
+
+
+class FreeDaysCsv(Strict):
     csv: Annotated[str, Meta(min_length=1, max_length=200_000)]
 
 

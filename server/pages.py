@@ -11,8 +11,9 @@ from starlette.staticfiles import StaticFiles
 
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 
-# Paths the app handles itself; each answers with the same shell.
-APP_PATHS = ("/aanmelden", "/signaal/{id}", "/toegankelijkheid")
+# Paths the app handles itself; each answers with the same shell ("/" is the start_url,
+# "/nieuw" the officers' send screen).
+APP_PATHS = ("/", "/aanmelden", "/nieuw", "/signaal/{id}", "/toegankelijkheid")
 
 
 class PwaFiles(StaticFiles):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from server import timers
+from server.calendar import Timing as CalendarTiming
+from server.calendar import signal_times
 from server.clock import AMSTERDAM, FrozenClock
+from server.signals import org_calendar
 from tests.conftest import live_world
 from tests.support import World
 
@@ -128,3 +131,23 @@ def test_next_due_is_computed_from_the_rows(db_path: Path) -> None:
         assert timers.next_due(w.db, timing) == SENT + timing.remind_after
         _fire(w, clock, SENT + timing.remind_after)
         assert timers.next_due(w.db, timing) == DEADLINE
+
+
+def test_free_days_entered_by_the_admin_move_the_deadline(world: World) -> None:
+    school = world.org(code="FREE01")
+    admin = world.member("admin", None)
+    # Wednesday 13 May 2026 20:00 → Friday 15 May 08:15, or Monday 18 May with 15 May free.
+    added = admin.post(f"/api/admin/orgs/{school}/free-days", json={"from": "2026-05-15"})
+    assert (added.status_code, added.json()) == (201, {"added": 1})
+    assert org_calendar(world.db, school).free_days == frozenset({date(2026, 5, 15)})
+    sent = datetime(2026, 5, 13, 20, 0, tzinfo=AMSTERDAM)
+    deadline = signal_times(sent, org_calendar(world.db, school), CalendarTiming()).deadline
+    assert deadline == datetime(2026, 5, 18, 8, 15, tzinfo=AMSTERDAM)
+    imported = admin.post("/api/admin/free-days/import",
+                          json={"csv": "code,from,to\nFREE01,2031-06-02,2031-06-04\n"})
+    assert imported.json() == {"added": 3}
+    refused = admin.post("/api/admin/free-days/import",
+                         json={"csv": "code,from,to\nNOPE99,2026-06-01,\n"})
+    assert refused.status_code == 422 and "NOPE99" in refused.json()["message"]
+    page = admin.get(f"/admin/orgs/{school}")
+    assert "2031-06-03" in page.text
