@@ -14,44 +14,47 @@ from typing import Any
 class Setting:
     env: str
     field: str
-    default: Any
     help: str
+
+    @property
+    def default(self) -> Any:
+        return Settings.__dataclass_fields__[self.field].default
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("HWC_DATABASE", "database", "hwc.db", "SQLite database file (WAL mode)."),
-    Setting("HWC_BASE_URL", "base_url", "http://localhost:8000",
+    Setting("HWC_DATABASE", "database", "SQLite database file (WAL mode)."),
+    Setting("HWC_BASE_URL", "base_url",
             "Public origin of the app; used in links and as the VAPID audience."),
-    Setting("HWC_SECRET_KEY", "secret_key", "",
+    Setting("HWC_SECRET_KEY", "secret_key",
             "Signing key for enrolment links; made and kept in the database when empty."),
-    Setting("HWC_VAPID_PRIVATE_KEY", "vapid_private_key", "",
+    Setting("HWC_VAPID_PRIVATE_KEY", "vapid_private_key",
             "VAPID private key (base64url raw P-256); made and kept in the database when empty."),
-    Setting("HWC_VAPID_SUB", "vapid_sub", "mailto:beheer@example.org",
+    Setting("HWC_VAPID_SUB", "vapid_sub",
             "VAPID contact (mailto: or https:) sent to push services."),
-    Setting("HWC_SCHOOL_START", "school_start", "08:15", "When the school day starts (HH:MM)."),
-    Setting("HWC_SCHOOL_END", "school_end", "17:00", "When the school day ends (HH:MM)."),
-    Setting("HWC_MIN_LEAD_MINUTES", "min_lead_minutes", 60,
+    Setting("HWC_SCHOOL_START", "school_start", "When the school day starts (HH:MM)."),
+    Setting("HWC_SCHOOL_END", "school_end", "When the school day ends (HH:MM)."),
+    Setting("HWC_MIN_LEAD_MINUTES", "min_lead_minutes",
             "Minimum time between sending and the deadline."),
-    Setting("HWC_REMIND_AFTER_MINUTES", "remind_after_minutes", 30,
+    Setting("HWC_REMIND_AFTER_MINUTES", "remind_after_minutes",
             "Push a contact again when a signal is unopened this long."),
-    Setting("HWC_RELAY_REMIND_MINUTES", "relay_remind_minutes", 60,
+    Setting("HWC_RELAY_REMIND_MINUTES", "relay_remind_minutes",
             "Push a leerplicht officer again when a signal is not relayed this long."),
-    Setting("HWC_MAX_DAYS", "max_days", 7,
+    Setting("HWC_MAX_DAYS", "max_days",
             "A signal expires at most this many days after sending."),
-    Setting("HWC_VIEW_GRACE_MINUTES", "view_grace_minutes", 10,
+    Setting("HWC_VIEW_GRACE_MINUTES", "view_grace_minutes",
             "A teacher's copy survives a reload this long after the first view."),
-    Setting("HWC_STATUS_RETENTION_DAYS", "status_retention_days", 14,
+    Setting("HWC_STATUS_RETENTION_DAYS", "status_retention_days",
             "Status rows (no personal data) are purged after this many days."),
-    Setting("HWC_ENROL_TOKEN_DAYS", "enrol_token_days", 7, "Enrolment links expire after this."),
-    Setting("HWC_MAX_BODY_BYTES", "max_body_bytes", 64 * 1024, "Largest request body accepted."),
-    Setting("HWC_PUSH_CONCURRENCY", "push_concurrency", 50, "Pushes in flight at once."),
-    Setting("HWC_PUSH_TIMEOUT_SECONDS", "push_timeout_seconds", 10,
+    Setting("HWC_ENROL_TOKEN_DAYS", "enrol_token_days", "Enrolment links expire after this."),
+    Setting("HWC_MAX_BODY_BYTES", "max_body_bytes", "Largest request body accepted."),
+    Setting("HWC_PUSH_CONCURRENCY", "push_concurrency", "Pushes in flight at once."),
+    Setting("HWC_PUSH_TIMEOUT_SECONDS", "push_timeout_seconds",
             "Timeout of one request to a push service."),
-    Setting("HWC_METRICS_TOKEN", "metrics_token", "",
+    Setting("HWC_METRICS_TOKEN", "metrics_token",
             "Bearer token for /metrics; /metrics is off when empty."),
-    Setting("HWC_TRUSTED_PROXY", "trusted_proxy", "127.0.0.1",
+    Setting("HWC_TRUSTED_PROXY", "trusted_proxy",
             "Address whose X-Forwarded-* headers are trusted."),
-    Setting("HWC_LOG_LEVEL", "log_level", "INFO", "Log level of the hwc loggers."),
+    Setting("HWC_LOG_LEVEL", "log_level", "Log level of the hwc loggers."),
 )
 
 
