@@ -25,10 +25,12 @@ from server.models import (
     NewOrg,
     NewPerson,
     NewSignal,
+    PushSubscription,
     PushUpdate,
     Relay,
     SchoolCsv,
 )
+from server.push import check_endpoint
 from server.web import ApiError, json_response, read_json
 
 
@@ -73,13 +75,21 @@ async def enrol(request: Request) -> Response:
     body = await read_json(request, EnrolRequest)
     state.limits["enrol_token"].hit(body.token[-24:])
     public_key = auth.public_key_from_b64u(body.public_key)
-    push = msgspec.json.encode(body.push).decode() if body.push else None
+    push = _subscription(state, body.push)
     device_id, credential = auth.enrol_device(
         state.db, state.secret_key, body.token, public_key, body.label.strip(), push,
         _now(request), state.settings.enrol_token_days)
     response = json_response(me_body(state.db, device_id), 201)
     auth.set_device_cookie(response, credential)
     return response
+
+
+def _subscription(state: Any, subscription: PushSubscription | None) -> str | None:
+    """The subscription as stored, after checking the endpoint is a push service we may call."""
+    if subscription is None:
+        return None
+    check_endpoint(subscription.endpoint, state.settings.base_url)
+    return msgspec.json.encode(subscription).decode()
 
 
 def me_body(db: Any, device_id: str) -> dict:
@@ -124,7 +134,7 @@ async def me_key_lost(request: Request, actor: Actor) -> Response:
 async def me_push(request: Request, actor: Actor) -> Response:
     _own_device(actor)
     body = await read_json(request, PushUpdate)
-    push = msgspec.json.encode(body.push).decode() if body.push else None
+    push = _subscription(_state(request), body.push)
     _state(request).db.execute("UPDATE devices SET push = ?, push_state = ? WHERE id = ?",
                                [push, "active" if push else "none", actor.device_id])
     return json_response(me_body(_state(request).db, actor.device_id))

@@ -6,11 +6,15 @@ it; this module is the one place that writes them.
 
 from __future__ import annotations
 
+import ipaddress
+from urllib.parse import urlsplit
+
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from server.db import meta_get, meta_set
 from server.envelope import b64u_decode, b64u_encode
+from server.web import ApiError
 
 KINDS = ("new_signal", "teacher_signal", "reminder", "escalation", "teacher_late")
 
@@ -25,6 +29,37 @@ def enqueue(db: sqlite_utils.Database, device_ids: list[str], signal_id: str | N
         "AND revoked_at IS NULL",
         [(signal_id, kind, expires_at, now, now, device_id) for device_id in device_ids],
     )
+
+
+def check_endpoint(endpoint: str, base_url: str) -> None:
+    """The server POSTs to this URL, so it must be a public https push service (no SSRF into
+    the operator's network). A development server on loopback http accepts loopback endpoints,
+    which is how the fake push service is used in tests and demos."""
+    host = urlsplit(endpoint).hostname or ""
+    if _is_loopback(urlsplit(base_url).hostname or "") and _is_loopback(host):
+        return
+    if urlsplit(endpoint).scheme != "https" or not host or _is_internal(host):
+        raise ApiError(422, "bad_push_endpoint",
+                       "Deze meldingendienst wordt niet geaccepteerd. Zet meldingen opnieuw aan.")
+
+
+def _is_loopback(host: str) -> bool:
+    address = _ip(host)
+    return host == "localhost" or (address is not None and address.is_loopback)
+
+
+def _is_internal(host: str) -> bool:
+    address = _ip(host)
+    if address is None:
+        return host == "localhost" or host.endswith((".localhost", ".local", ".internal"))
+    return not address.is_global
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 def vapid_private_key(db: sqlite_utils.Database, configured: str) -> ec.EllipticCurvePrivateKey:

@@ -169,6 +169,8 @@ class PushWorker:
         self.lease = lease if lease is not None else max(30.0, 3 * self.timeout)
         self._vapid = Vapid(private_key=vapid_key)
         self.wall: Callable[[], float] = time.time  # real time, for JWT exp (see authorization)
+        # A bad HWC_VAPID_SUB would fail every push one by one: refuse it at start instead.
+        self._vapid.sign({"aud": "https://push.example", "sub": settings.vapid_sub})
         self._vapid_headers: dict[str, tuple[str, float]] = {}  # origin -> (header, exp)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -272,7 +274,8 @@ class PushWorker:
         ).fetchone()
         if row[0] is None:
             return None
-        return max(0.0, row[0] - self.clock.now()) / getattr(self.clock, "speed", 1.0)
+        speed = getattr(self.clock, "speed", 1.0) or 1.0  # a sped-up demo clock sleeps less
+        return max(0.0, row[0] - self.clock.now()) / speed
 
     def _claim(self, now: float, limit: int) -> list[Job]:
         busy = json.dumps(sorted(self._in_flight))
