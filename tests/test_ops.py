@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import httpx
@@ -122,3 +123,21 @@ def test_readyz_and_metrics(tmp_path: Path) -> None:
         routes = {s.labels.get("route") for s in families["hwc_request_seconds"].samples}
         assert "/api/signals" in routes
         assert NAME not in scrape.text and "/push/" not in scrape.text
+
+
+def test_readyz_goes_unready_when_the_push_worker_stops(tmp_path: Path) -> None:
+    with live_world(tmp_path / "r.db", run_workers=True) as w:
+        ready = httpx.get(f"{w.url}/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] | {"outbox_oldest_due_seconds": 0} == {
+            "database": True, "push_worker": True, "timers": True,
+            "outbox_oldest_due_seconds": 0}
+        task = w.app.state.push_worker._task
+        task.get_loop().call_soon_threadsafe(task.cancel)
+        for _ in range(100):
+            if task.done():
+                break
+            time.sleep(0.01)
+        unready = httpx.get(f"{w.url}/readyz")
+        assert unready.status_code == 503
+        assert unready.json()["checks"]["push_worker"] is False
