@@ -1,0 +1,79 @@
+"""Pushes end to end: state change → outbox → worker → a verifying, decrypting push service."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import live_world
+from tests.fakepush_server import running_fake_push
+
+NAME, BORN = "Xylofoon Quaggazwemmer", "2015-06-01"
+
+
+def _wait_for(condition: Any, timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def test_signal_and_forward_push_each_device_once_without_content(tmp_path: Path) -> None:
+    with running_fake_push() as (_, service), live_world(tmp_path / "p.db",
+                                                         run_workers=True) as w:
+        school = w.org()
+        sender = w.member("sender", w.org("veilig_thuis", "Veilig Thuis"))
+        contact_person = w.person("contact", school)
+        contacts = [w.device(contact_person, push=service.subscribe()) for _ in range(2)]
+        teacher = w.device(w.person("teacher", school), push=service.subscribe())
+        sent = w.send(sender, school, NAME, BORN)
+        assert sent.status_code == 201
+        signal_id = sent.json()["id"]
+        messages = _wait_for(lambda: len(service.messages) >= 2 and service.messages)
+        time.sleep(0.2)  # nothing more may arrive
+        assert len(service.messages) == 2
+        assert {m["sub_id"] for m in messages} == {
+            json.loads(w.db.execute("SELECT push FROM devices WHERE id = ?",
+                                    [c.device_id]).fetchone()[0])["endpoint"].rsplit("/", 1)[1]
+            for c in contacts}
+        for message in messages:
+            body = json.loads(message["payload"])
+            assert body["web_push"] == 8030 and body["kind"] == "new_signal"
+            assert body["signal_id"] == signal_id
+            assert body["notification"]["navigate"] == f"{w.url}/signaal/{signal_id}"
+            assert body["notification"]["title"] == "Nieuw signaal"
+            assert NAME not in message["payload"] and BORN not in message["payload"]
+            assert message["headers"]["Urgency"] == "high"
+            assert 0 < int(message["headers"]["TTL"]) <= 7 * 86400
+            assert len(message["headers"]["Topic"]) <= 32
+        assert len({m["body_length"] for m in messages}) == 1
+
+        contacts[0].open(signal_id)
+        forwarded = w.forward(contacts[0], signal_id, school, [teacher.person_id], NAME, BORN)
+        assert forwarded.status_code == 200
+        teacher_push = _wait_for(lambda: len(service.messages) >= 3 and service.messages[2])
+        assert json.loads(teacher_push["payload"])["kind"] == "teacher_signal"
+
+
+def test_a_gone_subscription_shows_notifications_off_to_the_admin(tmp_path: Path) -> None:
+    with running_fake_push() as (_, service), live_world(tmp_path / "g.db",
+                                                         run_workers=True) as w:
+        school = w.org()
+        sender = w.member("sender", w.org("veilig_thuis", "Veilig Thuis"))
+        subscription = service.subscribe()
+        service.set_answers(subscription["endpoint"].rsplit("/", 1)[1], [410])
+        contact = w.device(w.person("contact", school, name="Ingrid Bakker"), push=subscription)
+        admin = w.member("admin", None)
+        before = admin.get(f"/admin/orgs/{school}").text
+        assert "meldingen aan" in before and "meldingen uit" not in before
+        assert w.send(sender, school, NAME, BORN).status_code == 201
+        _wait_for(lambda: w.db.execute("SELECT push_state FROM devices WHERE id = ?",
+                                       [contact.device_id]).fetchone()[0] == "gone")
+        assert contact.get("/api/me").json()["device"]["push"] == "gone"
+        page = admin.get(f"/admin/orgs/{school}").text
+        assert "meldingen uit" in page
