@@ -213,14 +213,29 @@ def _statements(script: str) -> Iterator[str]:
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """One BEGIN IMMEDIATE transaction: a writer never upgrades from reader and deadlocks."""
+    """One BEGIN IMMEDIATE transaction: a writer never upgrades from reader and deadlocks.
+
+    When it erased signal content (see `erase`), the WAL is truncated right after the commit.
+    """
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
     except BaseException:
         db.conn.execute("ROLLBACK")
+        db.__dict__.pop("erased", None)
         raise
     db.conn.execute("COMMIT")
+    if db.__dict__.pop("erased", False):
+        checkpoint(db)
+
+
+def erase(db: sqlite_utils.Database, sql: str, params: list) -> int:
+    """Delete signal content. secure_delete zeroes the pages; the WAL would still hold their
+    earlier images, so the enclosing transaction truncates it when it commits."""
+    count = int(db.execute(sql, params).rowcount)
+    if count:
+        db.erased = True  # type: ignore[attr-defined]
+    return count
 
 
 def checkpoint(db: sqlite_utils.Database) -> None:
@@ -230,12 +245,8 @@ def checkpoint(db: sqlite_utils.Database) -> None:
 
 def purge(db: sqlite_utils.Database, statements: list[tuple[str, list]]) -> int:
     """Delete in one transaction, then truncate the WAL. Returns the rows deleted."""
-    deleted = 0
     with transaction(db):
-        for sql, params in statements:
-            deleted += db.execute(sql, params).rowcount
-    checkpoint(db)
-    return deleted
+        return sum(erase(db, sql, params) for sql, params in statements)
 
 
 def meta_get(db: sqlite_utils.Database, key: str) -> str | None:

@@ -11,7 +11,7 @@ import sqlite_utils
 
 from server import calendar
 from server.auth import new_id
-from server.db import transaction
+from server.db import erase, transaction
 from server.models import NewOrg, NewPerson
 from server.web import ApiError
 
@@ -127,7 +127,7 @@ def revoke_device(db: sqlite_utils.Database, device_id: str, now: float,
         db.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, ?), push = NULL, "
                    "key_state = CASE WHEN ? THEN 'lost' ELSE key_state END WHERE id = ?",
                    [now, key_lost, device_id])
-        db.execute("DELETE FROM envelopes WHERE device_id = ?", [device_id])
+        erase(db, "DELETE FROM envelopes WHERE device_id = ?", [device_id])
         db.execute("DELETE FROM outbox WHERE device_id = ? AND state = 'pending'", [device_id])
 
 

@@ -18,8 +18,8 @@ import sqlite_utils
 
 from server import calendar, push
 from server.auth import Actor
-from server.db import transaction
-from server.envelope import EnvelopeError, b64u_encode, check_envelope_shape
+from server.db import erase, transaction
+from server.envelope import EnvelopeError, b64u_decode, b64u_encode, check_envelope_shape
 from server.models import DeviceEnvelope
 from server.web import ApiError
 
@@ -124,8 +124,18 @@ def new_reference(db: sqlite_utils.Database) -> str:
             return ref
 
 
+def _is_signal_id(text: str) -> bool:
+    """16 bytes in canonical base64url: 22 characters alone let the last one carry junk bits."""
+    try:
+        return len(b64u_decode(text)) == 16
+    except EnvelopeError:
+        return False
+
+
 def send_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, recipient_id: str,
                 envelopes: list[DeviceEnvelope], now: float, timing: Timing) -> dict:
+    if not _is_signal_id(signal_id):
+        raise ApiError(422, "bad_signal_id", "Dit signaal-id is ongeldig.")
     org = db.execute("SELECT kind, name FROM orgs WHERE id = ?", [recipient_id]).fetchone()
     if org is None or org[0] not in RECEIVING_ROLE:
         raise ApiError(404, "unknown_recipient", "Deze school of dit bureau bestaat niet.")
@@ -184,8 +194,10 @@ def _signal_for(db: sqlite_utils.Database, actor: Actor, signal_id: str) -> sqli
 def _may_see(db: sqlite_utils.Database, actor: Actor, signal: sqlite3.Row) -> bool:
     if actor.role in ("contact", "officer") and actor.org_id == signal["holder_org_id"]:
         return True
-    if actor.role == "officer" and actor.person_id == signal["acted_by"]:
-        return True
+    if actor.role == "officer" and signal["acted_by"] is not None:
+        # Officers see what their own office relayed, so a late colleague learns it (409).
+        return db.execute("SELECT 1 FROM people WHERE id = ? AND org_id = ?",
+                          [signal["acted_by"], actor.org_id]).fetchone() is not None
     if actor.role == "teacher":
         return db.execute("SELECT 1 FROM signal_teachers WHERE signal_id = ? AND person_id = ?",
                           [signal["id"], actor.person_id]).fetchone() is not None
@@ -229,7 +241,7 @@ def _open_teacher_copy(db: sqlite_utils.Database, actor: Actor, signal_id: str, 
         if row is None:
             raise GONE
         # The teacher's other devices lose their copy at once.
-        db.execute("DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' "
+        erase(db, "DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' "
                    "AND device_id != ? AND device_id IN "
                    "(SELECT id FROM devices WHERE person_id = ?)",
                    [signal_id, actor.device_id, actor.person_id])
@@ -261,7 +273,7 @@ def teacher_done(db: sqlite_utils.Database, actor: Actor, signal_id: str, now: f
     """'Gelezen': the teacher's copy goes now instead of after the grace period."""
     with transaction(db):
         _signal_for(db, actor, signal_id)
-        db.execute("DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' AND device_id "
+        erase(db, "DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' AND device_id "
                    "IN (SELECT id FROM devices WHERE person_id = ?)",
                    [signal_id, actor.person_id])
     return {"state": _state(db, signal_id)}
@@ -283,7 +295,7 @@ def forward_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str,
         current = [d for t in teachers for d in t["devices"]]
         rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
         # The other contacts' copies go; the forwarding contact keeps theirs to phone parents.
-        db.execute("DELETE FROM envelopes WHERE signal_id = ? AND device_id NOT IN "
+        erase(db, "DELETE FROM envelopes WHERE signal_id = ? AND device_id NOT IN "
                    "(SELECT id FROM devices WHERE person_id = ?)", [signal_id, actor.person_id])
         _store_envelopes(db, signal_id, "teacher", rows)
         db.conn.executemany("INSERT INTO signal_teachers (signal_id, person_id) VALUES (?, ?)",
@@ -315,7 +327,7 @@ def close_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, reason
         if signal["state"] not in from_states:
             raise _conflict(db, signal_id, "already_handled",
                             "Dit signaal is intussen al door een collega afgehandeld.")
-        db.execute("DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
+        erase(db, "DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
         db.execute("UPDATE signals SET state = ?, close_reason = ?, ended_at = ?, "
                    "acted_by = coalesce(acted_by, ?) WHERE id = ?",
                    [new_state, reason, now, actor.person_id, signal_id])
@@ -343,7 +355,7 @@ def relay_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, school
             raise ApiError(409, "no_recipients",
                            "Deze school heeft nog geen aangemeld apparaat. Bel de school.")
         rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
-        db.execute("DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
+        erase(db, "DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
         _store_envelopes(db, signal_id, "contact", rows)
         db.execute("UPDATE signals SET state = 'relayed', holder_org_id = ?, school_id = ?, "
                    "acted_by = ? WHERE id = ?", [school_id, school_id, actor.person_id, signal_id])
@@ -359,8 +371,9 @@ def list_signals(db: sqlite_utils.Database, actor: Actor, now: float, timing: Ti
     if actor.role == "sender":
         return _sender_view(db, "s.sender_org_id = ?", [actor.org_id])
     if actor.role == "officer":
-        held = _holder_view(db, actor, "s.holder_org_id = ? OR s.acted_by = ?",
-                            [actor.org_id, actor.person_id])
+        held = _holder_view(db, actor, "s.holder_org_id = ? OR s.acted_by IN "
+                            "(SELECT id FROM people WHERE org_id = ?)",
+                            [actor.org_id, actor.org_id])
         sent = _sender_view(db, "s.sender_org_id = ?", [actor.org_id])
         return held + [s | {"sent_by_us": True} for s in sent]
     if actor.role == "contact":

@@ -17,7 +17,7 @@ import sqlite_utils
 
 from server import push
 from server.clock import Clock
-from server.db import checkpoint, transaction
+from server.db import erase, transaction
 from server.signals import OPEN_STATES, Timing, add_event
 
 log = logging.getLogger("hwc.timers")
@@ -100,8 +100,8 @@ def tell_contact_teacher_late(db: sqlite_utils.Database, now: float) -> int:
 
 def destroy_viewed_copies(db: sqlite_utils.Database, now: float, timing: Timing) -> int:
     """A teacher's copy goes when the grace period after the first view ends."""
-    return int(db.execute("DELETE FROM envelopes WHERE role = 'teacher' AND opened_at <= ?",
-                          [now - timing.view_grace]).rowcount)
+    return erase(db, "DELETE FROM envelopes WHERE role = 'teacher' AND opened_at <= ?",
+                 [now - timing.view_grace])
 
 
 def expire(db: sqlite_utils.Database, now: float) -> int:
@@ -110,7 +110,7 @@ def expire(db: sqlite_utils.Database, now: float) -> int:
                          f"WHERE state IN ({marks}) AND expires_at <= ?",
                      [now, *OPEN_STATES, now])
     for signal in signals:
-        db.execute("DELETE FROM envelopes WHERE signal_id = ?", [signal["id"]])
+        erase(db, "DELETE FROM envelopes WHERE signal_id = ?", [signal["id"]])
         add_event(db, signal["id"], now, "expired")
     return len(signals)
 
@@ -119,17 +119,17 @@ def purge_ended(db: sqlite_utils.Database, now: float, timing: Timing) -> int:
     """Status rows go after the retention period; no page image of them stays behind."""
     cutoff = now - timing.retention
     ended = "SELECT id FROM signals WHERE ended_at IS NOT NULL AND ended_at <= ?"
-    deleted = int(db.execute(f"DELETE FROM outbox WHERE signal_id IN ({ended})",  # noqa: S608
-                             [cutoff]).rowcount)
-    deleted += int(db.execute("DELETE FROM signals WHERE ended_at IS NOT NULL AND ended_at <= ?",
-                              [cutoff]).rowcount)
-    deleted += int(db.execute("DELETE FROM outbox WHERE state != 'pending' AND created_at <= ?",
-                              [cutoff]).rowcount)
+    deleted = erase(db, f"DELETE FROM outbox WHERE signal_id IN ({ended})",  # noqa: S608
+                     [cutoff])
+    deleted += erase(db, "DELETE FROM signals WHERE ended_at IS NOT NULL AND ended_at <= ?",
+                     [cutoff])
+    deleted += erase(db, "DELETE FROM outbox WHERE state != 'pending' AND created_at <= ?",
+                     [cutoff])
     return deleted
 
 
 def run_due(db: sqlite_utils.Database, now: float, timing: Timing) -> dict[str, int]:
-    """Fire everything that is due, in one transaction; truncate the WAL after deletions."""
+    """Fire everything that is due, in one transaction (which truncates the WAL after erasing)."""
     with transaction(db):
         fired = {
             "reminded": remind_unopened(db, now, timing),
@@ -139,8 +139,6 @@ def run_due(db: sqlite_utils.Database, now: float, timing: Timing) -> dict[str, 
             "expired": expire(db, now),
             "purged": purge_ended(db, now, timing),
         }
-    if fired["destroyed"] or fired["expired"] or fired["purged"]:
-        checkpoint(db)
     return fired
 
 

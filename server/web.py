@@ -16,6 +16,7 @@ import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("hwc.access")
@@ -75,8 +76,22 @@ async def api_error_handler(request: Request, exc: Exception) -> Response:
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers or {})
-    return Response(error_body(exc.status_code), exc.status_code, headers,
-                    media_type="application/json")
+    status = exc.status_code
+    allowed = _methods_of_path(request) if status in (404, 405) else set()
+    if allowed:
+        # The catch-all PWA mount answers a route's path called with another method: 404 for
+        # GET, 405 "Allow: GET, HEAD" (its own methods) for the rest; and Starlette's own 405
+        # names only the first of two routes on one path (GET and POST /api/signals).
+        status, headers["Allow"] = 405, ", ".join(sorted(allowed))
+    return Response(error_body(status), status, headers, media_type="application/json")
+
+
+def _methods_of_path(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is Match.PARTIAL:
+            methods |= route.methods or set()
+    return methods
 
 
 async def read_json(request: Request, model: type[T]) -> T:
@@ -90,7 +105,7 @@ async def read_json(request: Request, model: type[T]) -> T:
     except msgspec.ValidationError as exc:
         # msgspec names the field and the rule, never the value.
         raise ApiError(422, detail=str(exc)) from None
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises the latter for bad UTF-8
         raise ApiError(400, "malformed_json", "Het verzoek is geen geldige JSON.") from None
 
 
@@ -133,8 +148,10 @@ class ErrorGuard:
             error_log.error("error %s: %s\n%s", error_id, type(exc).__name__, frames)
             if status == 0:
                 status = 500
+                # Sent past SecurityHeaders (this layer is outside it): add them here.
                 await send_json(send, 500, {"error": "server_error",
-                                            "message": MESSAGES[500][1], "error_id": error_id})
+                                            "message": MESSAGES[500][1], "error_id": error_id},
+                                [*SECURITY_HEADERS, (b"cache-control", b"no-store")])
         route = self.templates().get(scope.get("endpoint"), "-")
         elapsed = time.perf_counter() - started
         access_log.info("%s %s %d %.1fms", scope["method"], route, status, elapsed * 1000)

@@ -90,3 +90,9 @@ def browser() -> Iterator[Any]:
                                              args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API leaves its event loop set on the main
+    thread for the rest of the session, which breaks asyncio.run() in later tests."""
+    items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))

@@ -48,7 +48,7 @@ def test_relay_to_school_with_correction(world: World) -> None:
     # The officers' copies are gone at once.
     assert s["officer2"].post(f"/api/signals/{s['id']}/open").status_code == 404
     # Only the officer who relayed may correct, and only until the school opens it.
-    assert _relay(s["officer2"], s["id"], s["school"]) == 404
+    assert _relay(s["officer2"], s["id"], s["school"]) == 409
     assert _relay(s["officer"], s["id"], s["school"]) == 200
     assert s["other_contact"].post(f"/api/signals/{s['id']}/open").status_code == 404
     assert s["contact"].open(s["id"])["name"] == NAME

@@ -1,0 +1,600 @@
+"""Who may call what: every route of `server.api.API_ROUTES` against every role, own and other
+school or organisation, no credential, a revoked device, the X-HWC header and Sec-Fetch-Site;
+plus the contact's management of their own teachers and the enrolment rate limits.
+
+"Allowed" means the request passed the gate (not 401/403); every allowed request below is a
+valid one, so it is also checked to succeed.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from server import auth
+from server.api import API_ROUTES
+from server.auth import COOKIE, RateLimiter
+from server.envelope import b64u_encode, generate_device_key
+from tests.conftest import live_world
+from tests.support import Device, World, seal
+
+NAME, BORN = "Kees Klaassen", "2015-05-05"
+SCOPES = ("own", "other")
+DEVICE_ROLES = frozenset({"admin", "sender", "contact", "teacher", "officer"})
+ROLES = ("admin", "sender", "contact", "teacher", "officer", "apikey")
+EVERYONE = DEVICE_ROLES | {"apikey"}
+SENDING = frozenset({"sender", "officer", "apikey"})
+
+# Who passes the gate of each route, from DESIGN.md section 5 and the @requires decorators.
+# Where the code gives more than the section 5 table, the design elsewhere implies it:
+#  - officer on schools/recipients/open: the leerplicht hop "finds the child's school" and
+#    decrypts on the device (section 1); officer on POST /api/signals and close
+#    ("not_in_municipality") go beyond the table (see the report);
+#  - contact on the people routes: "a contact person can enrol the teachers of their own
+#    school" (section 1);
+#  - an organisation API key is a machine sender: everything a sender may, except the
+#    device-only routes (/api/me...).
+ALLOWED: dict[tuple[str, str], frozenset[str]] = {
+    ("POST", "/api/enrol"): EVERYONE,
+    ("GET", "/api/me"): DEVICE_ROLES,
+    ("POST", "/api/me/key-lost"): DEVICE_ROLES,
+    ("PUT", "/api/me/push"): DEVICE_ROLES,
+    ("GET", "/api/push/key"): EVERYONE,
+    ("GET", "/api/schools"): SENDING,
+    ("GET", "/api/schools/{id}/recipients"): SENDING,
+    ("POST", "/api/signals"): SENDING,
+    ("GET", "/api/signals"): EVERYONE,
+    ("POST", "/api/signals/{id}/open"): frozenset({"contact", "teacher", "officer"}),
+    ("GET", "/api/schools/{id}/teachers"): frozenset({"contact"}),
+    ("POST", "/api/signals/{id}/forward"): frozenset({"contact"}),
+    ("POST", "/api/signals/{id}/relay"): frozenset({"officer"}),
+    ("POST", "/api/signals/{id}/close"): frozenset({"contact", "officer"}),
+    ("POST", "/api/signals/{id}/done"): frozenset({"teacher"}),
+    ("POST", "/api/admin/orgs"): frozenset({"admin"}),
+    ("POST", "/api/admin/schools/import"): frozenset({"admin"}),
+    ("POST", "/api/admin/orgs/{id}/free-days"): frozenset({"admin"}),
+    ("POST", "/api/admin/free-days/import"): frozenset({"admin"}),
+    ("POST", "/api/admin/people"): frozenset({"admin", "contact"}),
+    ("POST", "/api/admin/people/{id}/enrol-link"): frozenset({"admin", "contact"}),
+    ("POST", "/api/admin/people/{id}/revoke"): frozenset({"admin", "contact"}),
+    ("POST", "/api/admin/devices/{id}/revoke"): frozenset({"admin", "contact"}),
+    ("POST", "/api/admin/api-keys"): frozenset({"admin"}),
+}
+PUBLIC = {("POST", "/api/enrol"), ("GET", "/api/push/key")}
+
+# An allowed role aimed at another school's or organisation's thing: signals answer 404 (the
+# same as a nonexistent id, so ids cannot be probed), management answers 403.
+OTHER_SCOPE: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", "/api/schools/{id}/teachers"): {"contact": 403},
+    ("POST", "/api/signals/{id}/open"): {"contact": 404, "teacher": 404, "officer": 404},
+    ("POST", "/api/signals/{id}/forward"): {"contact": 404},
+    ("POST", "/api/signals/{id}/relay"): {"officer": 404},
+    ("POST", "/api/signals/{id}/close"): {"contact": 404, "officer": 404},
+    ("POST", "/api/signals/{id}/done"): {"teacher": 404},
+    ("POST", "/api/admin/people"): {"contact": 403},
+    ("POST", "/api/admin/people/{id}/enrol-link"): {"contact": 403},
+    ("POST", "/api/admin/people/{id}/revoke"): {"contact": 403},
+    ("POST", "/api/admin/devices/{id}/revoke"): {"contact": 403},
+}
+ROUTE_KEYS = [(r.method, r.path) for r in API_ROUTES]
+
+
+@dataclass
+class Call:
+    """One request, valid for the role it was built for; `ok` is its success status."""
+
+    method: str
+    url: str
+    json: Any = None
+    ok: int = 200
+    credential: dict[str, str] | None = field(default=None)  # overrides the caller's identity
+
+
+class Matrix:
+    """Two of everything (own and other), one caller per role on the own side."""
+
+    def __init__(self, world: World) -> None:
+        w = self.world = world
+        self.http = httpx.Client(base_url=world.url, timeout=10.0)
+        self.school = {"own": w.org(name="Basisschool Eigen"),
+                       "other": w.org(name="Basisschool Ander")}
+        self.lp = {s: w.org("leerplicht", f"Leerplicht {s}") for s in SCOPES}
+        self.vt = {s: w.org("veilig_thuis", f"Veilig Thuis {s}") for s in SCOPES}
+        self.admin = w.member("admin", None)
+        self.sender = w.member("sender", self.vt["own"])
+        self.contact = {s: w.member("contact", self.school[s]) for s in SCOPES}
+        self.teacher = {s: w.member("teacher", self.school[s], class_label="groep 3")
+                        for s in SCOPES}
+        self.officer = {s: w.member("officer", self.lp[s]) for s in SCOPES}
+        response = self.admin.post("/api/admin/api-keys",
+                                   json={"org_id": self.vt["own"], "label": "zaaksysteem"})
+        assert response.status_code == 201, response.text
+        self.identity = {
+            "admin": cookie_of(self.admin), "sender": cookie_of(self.sender),
+            "contact": cookie_of(self.contact["own"]), "teacher": cookie_of(self.teacher["own"]),
+            "officer": cookie_of(self.officer["own"]),
+            "apikey": {"Authorization": f"Bearer {response.json()['api_key']}"},
+        }
+
+    def close(self) -> None:
+        self.http.close()
+
+    def request(self, call: Call, identity: dict[str, str],
+                headers: dict[str, str] | None = None) -> httpx.Response:
+        sent = {"X-HWC": "1", **(call.credential if call.credential is not None else identity),
+                **(headers or {})}
+        sent = {k: v for k, v in sent.items() if v is not None}
+        response = self.http.request(call.method, call.url, json=call.json, headers=sent)
+        self.http.cookies.clear()  # never let a Set-Cookie change who the next caller is
+        return response
+
+    # --- things to act on --------------------------------------------------------------
+
+    def signal_to(self, org_id: str) -> str:
+        response = self.world.send(self.sender, org_id, NAME, BORN)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    def forwarded(self, scope: str) -> str:
+        signal_id = self.signal_to(self.school[scope])
+        response = self.world.forward(self.contact[scope], signal_id, self.school[scope],
+                                      [self.teacher[scope].person_id], NAME, BORN)
+        assert response.status_code == 200, response.text
+        return signal_id
+
+    def signal_for(self, role: str, scope: str) -> str:
+        """A fresh signal the role could act on, if it were theirs (own) or not (other)."""
+        if role == "teacher":
+            return self.forwarded(scope)
+        if role == "officer":
+            return self.signal_to(self.lp[scope])
+        return self.signal_to(self.school[scope])
+
+    def home_org(self, role: str) -> str | None:
+        return {"admin": None, "sender": self.vt["own"], "contact": self.school["own"],
+                "teacher": self.school["own"], "officer": self.lp["own"]}[role]
+
+
+def cookie_of(device: Device) -> dict[str, str]:
+    return {"Cookie": f"{COOKIE}={device.http.cookies[COOKIE]}"}
+
+
+def sealed_for(devices: list[dict], signal_id: str) -> list[dict]:
+    return seal(devices, signal_id, NAME, BORN)
+
+
+# --- one valid request per route ---------------------------------------------------------
+
+Builder = Callable[[Matrix, str, str], Call]
+
+
+def b_enrol(m: Matrix, role: str, scope: str) -> Call:
+    token = m.world.enrol_link_token(m.world.person("teacher", m.school[scope]))
+    return Call("POST", "/api/enrol", {"token": token, "label": "telefoon", "push": None,
+                                       "public_key": b64u_encode(generate_device_key()[1])}, 201)
+
+
+def b_me(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/me")
+
+
+def b_key_lost(m: Matrix, role: str, scope: str) -> Call:
+    # It revokes the calling device, so each device caller is a fresh device of that role.
+    credential = None if role == "apikey" else cookie_of(m.world.member(role, m.home_org(role)))
+    return Call("POST", "/api/me/key-lost", credential=credential)
+
+
+def b_me_push(m: Matrix, role: str, scope: str) -> Call:
+    return Call("PUT", "/api/me/push", {"push": None})
+
+
+def b_push_key(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/push/key")
+
+
+def b_find_schools(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/schools?q=Basisschool")
+
+
+def b_recipients(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", f"/api/schools/{m.school[scope]}/recipients")
+
+
+def b_send(m: Matrix, role: str, scope: str) -> Call:
+    signal_id = b64u_encode(secrets.token_bytes(16))
+    devices = m.sender.get(f"/api/schools/{m.school[scope]}/recipients").json()["devices"]
+    return Call("POST", "/api/signals", {"id": signal_id, "recipient_id": m.school[scope],
+                                         "envelopes": sealed_for(devices, signal_id)}, 201)
+
+
+def b_list(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/signals")
+
+
+def b_open(m: Matrix, role: str, scope: str) -> Call:
+    return Call("POST", f"/api/signals/{m.signal_for(role, scope)}/open")
+
+
+def b_teachers(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", f"/api/schools/{m.school[scope]}/teachers")
+
+
+def b_forward(m: Matrix, role: str, scope: str) -> Call:
+    signal_id = m.signal_to(m.school[scope])
+    teacher = m.teacher[scope]
+    devices = [{"device_id": teacher.device_id, "public_key": b64u_encode(teacher.public_key)}]
+    return Call("POST", f"/api/signals/{signal_id}/forward", {
+        "teachers": [teacher.person_id], "envelopes": sealed_for(devices, signal_id)})
+
+
+def b_relay(m: Matrix, role: str, scope: str) -> Call:
+    signal_id = m.signal_to(m.lp[scope])
+    devices = m.sender.get(f"/api/schools/{m.school['own']}/recipients").json()["devices"]
+    return Call("POST", f"/api/signals/{signal_id}/relay", {
+        "school_id": m.school["own"], "envelopes": sealed_for(devices, signal_id)})
+
+
+def b_close(m: Matrix, role: str, scope: str) -> Call:
+    reason = "not_in_municipality" if role == "officer" else "told_in_person"
+    return Call("POST", f"/api/signals/{m.signal_for(role, scope)}/close", {"reason": reason})
+
+
+def b_done(m: Matrix, role: str, scope: str) -> Call:
+    return Call("POST", f"/api/signals/{m.signal_for(role, scope)}/done")
+
+
+def b_create_org(m: Matrix, role: str, scope: str) -> Call:
+    return Call("POST", "/api/admin/orgs", {"kind": "veilig_thuis",
+                                            "name": f"Veilig Thuis {secrets.token_hex(3)}"}, 201)
+
+
+def b_import(m: Matrix, role: str, scope: str) -> Call:
+    code = "I" + secrets.token_hex(4).upper()
+    return Call("POST", "/api/admin/schools/import",
+                {"csv": f"name,place,code,region\nObs De Linde,Zeist,{code},midden\n"}, 201)
+
+
+def b_free_days(m: Matrix, role: str, scope: str) -> Call:
+    school = m.world.org(name="Basisschool Vrij")  # its own calendar, so no other test shifts
+    return Call("POST", f"/api/admin/orgs/{school}/free-days", {"from": "2031-03-03"}, 201)
+
+
+def b_import_free_days(m: Matrix, role: str, scope: str) -> Call:
+    school = m.world.org(name="Basisschool Vrij")
+    code = m.world.db.execute("SELECT code FROM orgs WHERE id = ?", [school]).fetchone()[0]
+    return Call("POST", "/api/admin/free-days/import",
+                {"csv": f"code,from,to\n{code},2031-03-03,2031-03-04\n"}, 201)
+
+
+def b_create_person(m: Matrix, role: str, scope: str) -> Call:
+    return Call("POST", "/api/admin/people", {"name": "Juf Ans", "role": "teacher",
+                                              "org_id": m.school[scope]}, 201)
+
+
+def b_enrol_link(m: Matrix, role: str, scope: str) -> Call:
+    person = m.world.person("teacher", m.school[scope])
+    return Call("POST", f"/api/admin/people/{person}/enrol-link", ok=201)
+
+
+def b_revoke_person(m: Matrix, role: str, scope: str) -> Call:
+    return Call("POST", f"/api/admin/people/{m.world.person('teacher', m.school[scope])}/revoke")
+
+
+def b_revoke_device(m: Matrix, role: str, scope: str) -> Call:
+    device = m.world.member("teacher", m.school[scope])
+    return Call("POST", f"/api/admin/devices/{device.device_id}/revoke")
+
+
+def b_api_key(m: Matrix, role: str, scope: str) -> Call:
+    return Call("POST", "/api/admin/api-keys", {"org_id": m.vt[scope], "label": "koppeling"}, 201)
+
+
+BUILDERS: dict[tuple[str, str], Builder] = {
+    ("POST", "/api/enrol"): b_enrol,
+    ("GET", "/api/me"): b_me,
+    ("POST", "/api/me/key-lost"): b_key_lost,
+    ("PUT", "/api/me/push"): b_me_push,
+    ("GET", "/api/push/key"): b_push_key,
+    ("GET", "/api/schools"): b_find_schools,
+    ("GET", "/api/schools/{id}/recipients"): b_recipients,
+    ("POST", "/api/signals"): b_send,
+    ("GET", "/api/signals"): b_list,
+    ("POST", "/api/signals/{id}/open"): b_open,
+    ("GET", "/api/schools/{id}/teachers"): b_teachers,
+    ("POST", "/api/signals/{id}/forward"): b_forward,
+    ("POST", "/api/signals/{id}/relay"): b_relay,
+    ("POST", "/api/signals/{id}/close"): b_close,
+    ("POST", "/api/signals/{id}/done"): b_done,
+    ("POST", "/api/admin/orgs"): b_create_org,
+    ("POST", "/api/admin/schools/import"): b_import,
+    ("POST", "/api/admin/orgs/{id}/free-days"): b_free_days,
+    ("POST", "/api/admin/free-days/import"): b_import_free_days,
+    ("POST", "/api/admin/people"): b_create_person,
+    ("POST", "/api/admin/people/{id}/enrol-link"): b_enrol_link,
+    ("POST", "/api/admin/people/{id}/revoke"): b_revoke_person,
+    ("POST", "/api/admin/devices/{id}/revoke"): b_revoke_device,
+    ("POST", "/api/admin/api-keys"): b_api_key,
+}
+
+
+def expected_status(key: tuple[str, str], role: str, scope: str, call: Call) -> int:
+    if role not in ALLOWED[key]:
+        return 403
+    if scope == "other" and role in OTHER_SCOPE.get(key, {}):
+        return OTHER_SCOPE[key][role]
+    return call.ok
+
+
+def table_dump(world: World) -> dict[str, list[tuple]]:
+    """Every row of every table; devices.last_seen_at may move on any authenticated request."""
+    dump = {}
+    for (table,) in world.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                     "ORDER BY name").fetchall():
+        columns = [c[1] for c in world.db.execute(f"PRAGMA table_info({table})").fetchall()
+                   if not (table == "devices" and c[1] == "last_seen_at")]
+        rows = world.db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+        dump[table] = sorted(tuple(r) for r in rows)
+    return dump
+
+
+def relax_limits(world: World) -> None:
+    """The matrix enrols and sends far more than one person would; limits have own tests."""
+    for name, limiter in list(world.app.state.limits.items()):
+        world.app.state.limits[name] = RateLimiter(10**9, limiter.window)
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+    with live_world(Path(tmp_path_factory.mktemp("auth")) / "hwc.db") as world:
+        relax_limits(world)
+        m = Matrix(world)
+        try:
+            yield m
+        finally:
+            m.close()
+
+
+# --- the matrix ----------------------------------------------------------------------------
+
+def test_every_route_is_in_the_table() -> None:
+    assert sorted(ROUTE_KEYS) == sorted(ALLOWED) == sorted(BUILDERS)
+    # The decorators say the same as the table, apart from the API key (a sender without a
+    # device) and the public routes, which have no decorator.
+    for route in API_ROUTES:
+        key = (route.method, route.path)
+        if key in PUBLIC:
+            assert route.public and not hasattr(route.endpoint, "roles")
+            continue
+        declared = set(route.endpoint.roles)  # type: ignore[attr-defined]
+        assert declared == set(ALLOWED[key] - {"apikey"}), key
+
+
+@pytest.mark.parametrize("key", ROUTE_KEYS, ids=[f"{m} {p}" for m, p in ROUTE_KEYS])
+def test_route_allows_exactly(matrix: Matrix, key: tuple[str, str]) -> None:
+    observed, expected, bodies = {}, {}, {}
+    for role in ROLES:
+        for scope in SCOPES:
+            call = BUILDERS[key](matrix, role, scope)
+            response = matrix.request(call, matrix.identity[role])
+            observed[role, scope] = response.status_code
+            expected[role, scope] = expected_status(key, role, scope, call)
+            bodies[role, scope] = response.text[:200]
+            if response.status_code >= 400:
+                body = response.json()
+                assert set(body) >= {"error", "message"}, body
+    assert observed == expected, {k: (observed[k], bodies[k]) for k in observed
+                                  if observed[k] != expected[k]}
+    allowed = {role for role in ROLES if observed[role, "own"] not in (401, 403)}
+    assert allowed == set(ALLOWED[key])
+
+
+@pytest.mark.parametrize("key", ROUTE_KEYS, ids=[f"{m} {p}" for m, p in ROUTE_KEYS])
+def test_no_credential_is_401(matrix: Matrix, key: tuple[str, str]) -> None:
+    role = sorted(ALLOWED[key] & DEVICE_ROLES)[0]
+    call = BUILDERS[key](matrix, role, "own")
+    call.credential = {}
+    response = matrix.request(call, {})
+    if key in PUBLIC:
+        assert response.status_code == call.ok, response.text
+    else:
+        assert response.status_code == 401, response.text
+        assert response.json()["error"] == "not_enrolled"
+    for forged in ({"Cookie": f"{COOKIE}=nothing.here"}, {"Authorization": "Bearer hwc_x.y"},
+                   {"Cookie": f"{COOKIE}={secrets.token_urlsafe(16)}"}):
+        call = BUILDERS[key](matrix, role, "own")
+        call.credential = forged
+        status = matrix.request(call, {}).status_code
+        assert status == (call.ok if key in PUBLIC else 401), (forged, status)
+
+
+def test_revoked_devices_get_401_everywhere_and_lose_their_envelopes(matrix: Matrix) -> None:
+    w = matrix.world
+    fresh = {role: w.member(role, matrix.home_org(role)) for role in sorted(DEVICE_ROLES)}
+    # Give the receiving ones something to hold: a signal each.
+    contact_signal = matrix.signal_to(matrix.school["own"])
+    officer_signal = matrix.signal_to(matrix.lp["own"])
+    teacher_signal = matrix.signal_to(matrix.school["own"])
+    forwarded = w.forward(matrix.contact["own"], teacher_signal, matrix.school["own"],
+                          [fresh["teacher"].person_id], NAME, BORN)
+    assert forwarded.status_code == 200, forwarded.text
+    for role in ("contact", "officer", "teacher"):
+        held = w.db.execute("SELECT count(*) FROM envelopes WHERE device_id = ?",
+                            [fresh[role].device_id]).fetchone()[0]
+        assert held == 1, role
+
+    for role, device in fresh.items():
+        revoked = matrix.admin.post(f"/api/admin/devices/{device.device_id}/revoke")
+        assert revoked.status_code == 200, revoked.text
+        assert w.db.execute("SELECT count(*) FROM envelopes WHERE device_id = ?",
+                            [device.device_id]).fetchone()[0] == 0
+        assert device.get("/api/me").status_code == 401
+        for key in ROUTE_KEYS:
+            call = BUILDERS[key](matrix, role, "own")
+            call.credential = cookie_of(device)
+            response = matrix.request(call, {})
+            want = call.ok if key in PUBLIC else 401
+            assert response.status_code == want, (role, key, response.text)
+    # The signals themselves live on for the others who hold them.
+    assert matrix.contact["own"].open(contact_signal)["name"] == NAME
+    assert matrix.officer["own"].open(officer_signal)["name"] == NAME
+
+
+STATE_CHANGING = [k for k in ROUTE_KEYS if k[0] != "GET"]
+SAFE = [k for k in ROUTE_KEYS if k[0] == "GET"]
+
+
+@pytest.mark.parametrize("key", STATE_CHANGING, ids=[f"{m} {p}" for m, p in STATE_CHANGING])
+def test_state_changes_need_x_hwc_and_same_site(matrix: Matrix, key: tuple[str, str]) -> None:
+    role = sorted(ALLOWED[key] - {"apikey"})[0]
+    call = BUILDERS[key](matrix, role, "own")
+    identity = matrix.identity[role]
+    before = table_dump(matrix.world)
+    for headers in ({"X-HWC": None}, {"X-HWC": "0"}, {"X-HWC": "true"},
+                    {"Sec-Fetch-Site": "cross-site"}, {"X-HWC": None, "Sec-Fetch-Site": "none"}):
+        response = matrix.request(call, identity, headers)
+        assert response.status_code == 403, (headers, response.text)
+        assert response.json()["error"] == "missing_header"
+    assert table_dump(matrix.world) == before
+    # The same request with the header from the same site goes through.
+    response = matrix.request(call, identity, {"Sec-Fetch-Site": "same-origin"})
+    assert response.status_code == call.ok, response.text
+
+
+@pytest.mark.parametrize("key", SAFE, ids=[f"{m} {p}" for m, p in SAFE])
+def test_reads_need_no_header(matrix: Matrix, key: tuple[str, str]) -> None:
+    role = sorted(ALLOWED[key] - {"apikey"})[0]
+    call = BUILDERS[key](matrix, role, "own")
+    for headers in ({"X-HWC": None}, {"X-HWC": None, "Sec-Fetch-Site": "cross-site"}):
+        response = matrix.request(call, matrix.identity[role], headers)
+        assert response.status_code == call.ok, (headers, response.text)
+
+
+# --- a contact manages only the teachers of their own school --------------------------------
+
+def test_contact_manages_only_own_teachers(matrix: Matrix) -> None:
+    w, contact = matrix.world, matrix.contact["own"]
+    own_school, other_school = matrix.school["own"], matrix.school["other"]
+    fellow_contact = w.member("contact", own_school)
+    not_teachers = [fellow_contact.person_id, matrix.admin.person_id,
+                    matrix.sender.person_id, matrix.officer["own"].person_id,
+                    matrix.teacher["other"].person_id]
+    for person_id in not_teachers:
+        for action in ("enrol-link", "revoke"):
+            response = contact.post(f"/api/admin/people/{person_id}/{action}")
+            assert response.status_code == 403, (person_id, action, response.text)
+    for device in (fellow_contact, matrix.teacher["other"], matrix.officer["own"]):
+        response = contact.post(f"/api/admin/devices/{device.device_id}/revoke")
+        assert response.status_code == 403, response.text
+        assert device.get("/api/me").status_code == 200  # still enrolled
+    for body in ({"name": "Meester Bas", "role": "contact", "org_id": own_school},
+                 {"name": "Meester Bas", "role": "teacher", "org_id": other_school},
+                 {"name": "Meester Bas", "role": "admin"},
+                 {"name": "Meester Bas", "role": "sender", "org_id": matrix.vt["own"]}):
+        assert contact.post("/api/admin/people", json=body).status_code == 403, body
+    assert contact.post(f"/api/admin/people/{secrets.token_hex(8)}/revoke").status_code == 404
+
+    # What a contact may do works end to end: register a teacher, enrol them, revoke them.
+    made = contact.post("/api/admin/people", json={"name": "Juf Noor", "role": "teacher",
+                                                   "org_id": own_school, "class_label": "1/2"})
+    assert made.status_code == 201, made.text
+    teacher_id = made.json()["id"]
+    link = contact.post(f"/api/admin/people/{teacher_id}/enrol-link")
+    assert link.status_code == 201, link.text
+    token = link.json()["link"].split("#", 1)[1]
+    body = {"token": token, "label": "telefoon", "push": None,
+            "public_key": b64u_encode(generate_device_key()[1])}
+    enrolled = matrix.http.post("/api/enrol", json=body, headers={"X-HWC": "1"})
+    assert enrolled.status_code == 201, enrolled.text
+    assert enrolled.json()["person"]["role"] == "teacher"
+    assert enrolled.json()["org"]["id"] == own_school
+    credential = enrolled.cookies[COOKIE]
+    matrix.http.cookies.clear()
+    again = matrix.http.post("/api/enrol", json=body, headers={"X-HWC": "1"})
+    assert again.status_code == 400 and again.json()["error"] == "token_invalid"
+    teacher_device = enrolled.json()["device"]["id"]
+    listed = contact.get(f"/api/schools/{own_school}/teachers").json()
+    assert teacher_device in [d["device_id"] for t in listed for d in t["devices"]]
+    assert contact.post(f"/api/admin/devices/{teacher_device}/revoke").status_code == 200
+    me = matrix.http.get("/api/me", headers={"Cookie": f"{COOKIE}={credential}"})
+    assert me.status_code == 401
+
+
+# --- rate limits ---------------------------------------------------------------------------
+
+def enrol_attempt(world: World, token: str) -> httpx.Response:
+    client = world.client()
+    return client.post("/api/enrol", json={
+        "token": token, "label": "telefoon", "push": None,
+        "public_key": b64u_encode(generate_device_key()[1])})
+
+
+def assert_rate_limited(response: httpx.Response, window: int = 600) -> None:
+    assert response.status_code == 429, response.text
+    assert response.json()["error"] == "rate_limited"
+    assert re.search(r"\b(even|opnieuw)\b", response.json()["message"])
+    assert 1 <= int(response.headers["Retry-After"]) <= window + 1
+
+
+class StepClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_enrolment_rate_limited_per_ip(world: World) -> None:
+    clock = StepClock()
+    world.app.state.limits["enrol_ip"].clock = clock
+    teacher = world.person("teacher", world.org())
+    for attempt in range(20):
+        response = enrol_attempt(world, f"guess-{attempt}-{secrets.token_hex(12)}")
+        assert response.status_code == 400, (attempt, response.text)
+    good_token = world.enrol_link_token(teacher)
+    assert_rate_limited(enrol_attempt(world, good_token))
+    assert_rate_limited(enrol_attempt(world, "yet-another-guess-" + secrets.token_hex(12)))
+    # The refused attempt did not spend the token: after the window it still works.
+    clock.now += 601
+    assert enrol_attempt(world, good_token).status_code == 201
+
+
+def test_enrolment_rate_limited_per_token(world: World) -> None:
+    teacher = world.person("teacher", world.org())
+    token = world.enrol_link_token(teacher)
+    # Guesses at one link: the signature part (its end) is what the limit counts.
+    for attempt in range(5):
+        forged = secrets.token_urlsafe(8) + token[10:]
+        assert enrol_attempt(world, forged).status_code == 400, attempt
+    assert_rate_limited(enrol_attempt(world, token))
+    # Another link from the same address is not held back by it (7 < 20 per address).
+    other = world.enrol_link_token(world.person("teacher", world.org()))
+    assert enrol_attempt(world, other).status_code == 201
+
+
+def test_token_limit_counts_even_valid_tokens_once_spent(world: World) -> None:
+    token = world.enrol_link_token(world.person("teacher", world.org()))
+    assert enrol_attempt(world, token).status_code == 201
+    for _ in range(4):
+        response = enrol_attempt(world, token)
+        assert response.status_code == 400 and response.json()["error"] == "token_invalid"
+    assert_rate_limited(enrol_attempt(world, token))
+
+
+def test_enrolment_sets_a_host_only_strict_cookie(world: World) -> None:
+    response = enrol_attempt(world, world.enrol_link_token(world.person("admin", None)))
+    assert response.status_code == 201, response.text
+    cookie = response.headers["set-cookie"]
+    name, _, rest = cookie.partition("=")
+    attributes = {a.strip().split("=")[0].lower(): a.strip() for a in rest.split(";")[1:]}
+    assert name == auth.COOKIE == "__Host-hwc"
+    assert {"secure", "httponly", "samesite", "path"} <= set(attributes)
+    assert attributes["samesite"].lower() == "samesite=strict"
+    assert attributes["path"] == "Path=/"
+    assert "domain" not in attributes
