@@ -316,8 +316,16 @@ async def admin_revoke_device(request: Request, actor: Actor) -> Response:
 @requires("admin")
 async def admin_create_api_key(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewApiKey)
+    org = _state(request).db.execute("SELECT kind FROM orgs WHERE id = ?",
+                                     [body.org_id]).fetchone()
+    if org is None or org[0] not in ("veilig_thuis", "leerplicht"):
+        raise ApiError(422, "not_a_sender",
+                       "Alleen Veilig Thuis en leerplicht kunnen een API-sleutel krijgen.")
     key = auth.make_api_key(_state(request).db, body.org_id, body.label, _now(request))
     return json_response({"api_key": key}, 201)
+
+
+CSV_IMPORT_PATHS = ("/api/admin/schools/import", "/api/admin/free-days/import")
 
 
 # --- the route table (also the source of the OpenAPI document) -----------------------------

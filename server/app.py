@@ -12,16 +12,18 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount, Route
 
 from server import db as database
 from server import pages, push
 from server import signals as lifecycle
-from server.api import API_ROUTES, healthz, readyz
+from server.api import API_ROUTES, CSV_IMPORT_PATHS, healthz, readyz
 from server.auth import RateLimiter
 from server.calendar import Timing as CalendarTiming
 from server.clock import Clock
 from server.metrics import Metrics, metrics_endpoint
+from server.models import CSV_MAX_BYTES
 from server.openapi import openapi
 from server.settings import Settings
 from server.timers import Timers
@@ -46,7 +48,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         Route("/api/openapi.json", openapi),
         *(r.route() for r in API_ROUTES),
         *pages.routes(),
-        Mount("/", app=pages.PwaFiles(directory=pages.PWA_DIR), name="pwa"),
+        # Only the static shell is compressed: API bodies never are (no BREACH-style leaks).
+        Mount("/", app=GZipMiddleware(pages.PwaFiles(directory=pages.PWA_DIR), minimum_size=512),
+              name="pwa"),
     ]
     templates = route_templates(routes)
     metrics = Metrics()
@@ -55,7 +59,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         middleware=[
             Middleware(ErrorGuard, templates=lambda: templates, observe=metrics.observe),
             Middleware(SecurityHeaders),
-            Middleware(RequestGuard, max_body_bytes=settings.max_body_bytes),
+            Middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
+                       large_bodies=dict.fromkeys(CSV_IMPORT_PATHS, CSV_MAX_BYTES + 1024)),
         ],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
         lifespan=_lifespan,

@@ -103,7 +103,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, proxy_headers=True,
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, server_header=False,
+                proxy_headers=True,
                 forwarded_allow_ips=settings.trusted_proxy, log_level="warning")
     return 0
 

@@ -11,13 +11,18 @@ from typing import Annotated, Literal
 from msgspec import Meta, Struct, field
 
 B64U = "^[A-Za-z0-9_-]*$"
+# No control characters (NUL, escape sequences...) in anything a person types on one line;
+# a CSV may hold tabs and line breaks, nothing else below U+0020.
+LINE = r"^[^\u0000-\u001f\u007f]*$"
+CSV_TEXT = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
 Id = Annotated[str, Meta(min_length=1, max_length=32, pattern=B64U)]
 SignalId = Annotated[str, Meta(min_length=22, max_length=22, pattern=B64U)]
 PublicKey = Annotated[str, Meta(min_length=87, max_length=87, pattern=B64U)]
-Label = Annotated[str, Meta(min_length=1, max_length=60)]
-Text = Annotated[str, Meta(min_length=1, max_length=120)]
-OptionalText = Annotated[str, Meta(max_length=120)]
+Label = Annotated[str, Meta(min_length=1, max_length=60, pattern=LINE)]
+Text = Annotated[str, Meta(min_length=1, max_length=120, pattern=LINE)]
+OptionalText = Annotated[str, Meta(max_length=120, pattern=LINE)]
 Region = Literal["noord", "midden", "zuid"]
+CSV_MAX_BYTES = 2_000_000  # every school in the country fits; bulk imports only
 
 
 class Strict(Struct, forbid_unknown_fields=True):
@@ -30,13 +35,15 @@ class PushKeys(Strict):
 
 
 class PushSubscription(Strict):
-    endpoint: Annotated[str, Meta(min_length=10, max_length=1000, pattern="^https?://")]
+    # A URL: no spaces or control characters (http only for the loopback fake in tests).
+    endpoint: Annotated[str, Meta(min_length=10, max_length=1000,
+                                  pattern=r"^https?://[^\u0000-\u0020\u007f]+$")]
     keys: PushKeys
     expirationTime: int | None = None  # noqa: N815 - the browser's own field name
 
 
 class EnrolRequest(Strict):
-    token: Annotated[str, Meta(min_length=10, max_length=300)]
+    token: Annotated[str, Meta(min_length=10, max_length=300, pattern=LINE)]
     public_key: PublicKey
     label: Label
     push: PushSubscription | None = None
@@ -90,12 +97,12 @@ class NewOrg(Strict):
     place: OptionalText = ""
     code: Annotated[str, Meta(max_length=12, pattern="^[0-9A-Z]*$")] = ""
     region: Region | None = None
-    municipalities: Annotated[str, Meta(max_length=500)] = ""
+    municipalities: Annotated[str, Meta(max_length=500, pattern=LINE)] = ""
     route: Literal["school", "leerplicht"] = "school"
 
 
 class SchoolCsv(Strict):
-    csv: Annotated[str, Meta(min_length=1, max_length=200_000)]
+    csv: Annotated[str, Meta(min_length=1, max_length=CSV_MAX_BYTES, pattern=CSV_TEXT)]
 
 
 class FreeDays(Strict):
@@ -104,16 +111,169 @@ class FreeDays(Strict):
 
 
 class FreeDaysCsv(Strict):
-    csv: Annotated[str, Meta(min_length=1, max_length=200_000)]
+    csv: Annotated[str, Meta(min_length=1, max_length=CSV_MAX_BYTES, pattern=CSV_TEXT)]
 
 
 class NewPerson(Strict):
     name: Text
     role: Literal["admin", "sender", "contact", "teacher", "officer"]
     org_id: Id | None = None
-    class_label: Annotated[str, Meta(max_length=40)] = ""
+    class_label: Annotated[str, Meta(max_length=40, pattern=LINE)] = ""
 
 
 class NewApiKey(Strict):
     org_id: Id
     label: Label
+
+
+# --- responses -----------------------------------------------------------------------------
+# The routes build plain dicts; these types only describe them in the OpenAPI document, and
+# tests/test_schema_fuzz.py checks every live response against them. Unknown fields are
+# refused there too, so nothing (least of all content) slips into a response undocumented.
+
+class Reply(Struct, forbid_unknown_fields=True):
+    pass
+
+
+SignalState = Literal["sent", "opened", "relayed", "forwarded", "viewed", "done", "closed",
+                      "expired", "gone"]
+
+
+class PersonInfo(Reply):
+    id: str
+    name: str
+    role: Literal["admin", "sender", "contact", "teacher", "officer"]
+    class_label: str
+
+
+class OrgInfo(Reply):
+    id: str
+    name: str
+    kind: Literal["school", "veilig_thuis", "leerplicht"]
+    route: Literal["school", "leerplicht"]
+
+
+class DeviceInfo(Reply):
+    id: str
+    label: str
+    public_key: str
+    push: Literal["none", "active", "gone"]
+
+
+class Me(Reply):
+    person: PersonInfo
+    org: OrgInfo | None
+    device: DeviceInfo
+
+
+class Revoked(Reply):
+    revoked: bool
+
+
+class PushKey(Reply):
+    public_key: str
+
+
+class SchoolHit(Reply):
+    id: str
+    kind: Literal["school", "veilig_thuis", "leerplicht"]
+    name: str
+    place: str
+    code: str | None
+    municipalities: str
+
+
+class RecipientDevice(Reply):
+    device_id: str
+    public_key: str
+
+
+class Recipients(Reply):
+    devices: list[RecipientDevice]
+    deadline: str
+    expires_at: str
+    holiday_warning: str | None
+
+
+class Sent(Reply):
+    id: str
+    ref: str
+    deadline: str
+    expires_at: str
+    holiday_warning: str | None
+
+
+class TimelineEvent(Reply):
+    at: str
+    kind: str
+    count: int | None
+    detail: str | None
+
+
+class ChosenTeacher(Reply):
+    name: str
+    class_label: str
+    viewed: bool
+
+
+class SignalSummary(Reply):
+    """Status and timeline, never content; the optional fields depend on the caller's role."""
+
+    id: str
+    ref: str
+    state: SignalState
+    sent_at: str
+    deadline: str
+    expires_at: str
+    escalated: bool
+    close_reason: str | None
+    school: str | None
+    holder: str
+    holder_kind: str
+    timeline: list[TimelineEvent] = []
+    has_copy: bool = False
+    acted_by: str | None = None
+    acted_by_me: bool = False
+    teachers: list[ChosenTeacher] = []
+    sent_by_us: bool = False
+
+
+class Opened(Reply):
+    envelope: Envelope
+    state: SignalState
+    delete_at: float | None = None  # a teacher's copy: when it self-destructs
+
+
+class TeacherDevices(Reply):
+    person_id: str
+    name: str
+    class_label: str
+    devices: list[RecipientDevice]
+
+
+class StateReply(Reply):
+    state: SignalState
+
+
+class Created(Reply):
+    id: str
+
+
+class Imported(Reply):
+    imported: int
+
+
+class Added(Reply):
+    added: int
+
+
+class EnrolLink(Reply):
+    link: str
+    qr: str
+    name: str
+    role: str
+    org: str
+
+
+class ApiKey(Reply):
+    api_key: str

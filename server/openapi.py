@@ -8,12 +8,42 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server import models
 from server.web import MESSAGES, json_response
 
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error", "message"],
-    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+    "properties": {"error": {"type": "string"}, "message": {"type": "string"},
+                   "error_id": {"type": "string"}},
+}
+
+# The success body of each route, by endpoint name (the routes build plain dicts).
+RESPONSES: dict[str, Any] = {
+    "enrol": models.Me,
+    "me": models.Me,
+    "me_key_lost": models.Revoked,
+    "me_push": models.Me,
+    "push_key": models.PushKey,
+    "find_schools": list[models.SchoolHit],
+    "school_recipients": models.Recipients,
+    "send_signal": models.Sent,
+    "list_signals": list[models.SignalSummary],
+    "open_signal": models.Opened,
+    "school_teachers": list[models.TeacherDevices],
+    "forward_signal": models.StateReply,
+    "relay_signal": models.StateReply,
+    "close_signal": models.StateReply,
+    "teacher_done": models.StateReply,
+    "admin_create_org": models.Created,
+    "admin_import_schools": models.Imported,
+    "admin_free_days": models.Added,
+    "admin_import_free_days": models.Added,
+    "admin_create_person": models.Created,
+    "admin_enrol_link": models.EnrolLink,
+    "admin_revoke_person": models.Revoked,
+    "admin_revoke_device": models.Revoked,
+    "admin_create_api_key": models.ApiKey,
 }
 
 
@@ -21,16 +51,21 @@ def build_openapi() -> dict[str, Any]:
     from server.api import API_ROUTES
 
     bodies = sorted({r.body for r in API_ROUTES if r.body is not None}, key=lambda t: t.__name__)
-    _, components = msgspec.json.schema_components(
-        bodies, ref_template="#/components/schemas/{name}")
+    replies = [RESPONSES.get(r.endpoint.__name__, Any) for r in API_ROUTES]
+    schemas, components = msgspec.json.schema_components(
+        [*bodies, *replies], ref_template="#/components/schemas/{name}")
+    reply_schemas = schemas[len(bodies):]
     components["Error"] = ERROR_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
-    for route in API_ROUTES:
+    for route, reply in zip(API_ROUTES, reply_schemas, strict=True):
         operation: dict[str, Any] = {
             "summary": route.summary,
             "operationId": route.endpoint.__name__,
-            "responses": _responses(route.statuses, route.public, route.method != "GET"),
+            "responses": _responses(route.statuses, route.public, route.method != "GET",
+                                    route.body is not None, reply),
         }
+        if route.public:
+            operation["security"] = []  # no credential needed (enrolment is how one gets it)
         params = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
                   ] if "{id}" in route.path else []
         params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
@@ -59,20 +94,28 @@ def build_openapi() -> dict[str, Any]:
     }
 
 
-def _responses(statuses: tuple[int, ...], public: bool, has_body: bool) -> dict[str, Any]:
+def _responses(statuses: tuple[int, ...], public: bool, changes_state: bool,
+               has_body: bool, reply: dict[str, Any]) -> dict[str, Any]:
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    extra = set(statuses) | {500}
+    # 413: RequestGuard refuses any request whose declared body is too large, before routing.
+    extra = set(statuses) | {413, 500}
     if not public:
         extra |= {401, 403}
+    if changes_state:
+        extra |= {403}  # the X-HWC header is missing, or Sec-Fetch-Site says cross-site
     if has_body:
-        extra |= {400, 403, 413, 415, 422}
+        extra |= {400, 415, 422}
     result: dict[str, Any] = {}
     for status in sorted(extra):
         if status < 300:
             result[str(status)] = {"description": "OK",
-                                   "content": {"application/json": {"schema": {}}}}
+                                   "content": {"application/json": {"schema": reply}}}
         else:
             result[str(status)] = {"description": MESSAGES.get(status, ("", ""))[1], **error}
+    if "429" in result:
+        result["429"]["headers"] = {"Retry-After": {
+            "required": True, "description": "Seconds to wait",
+            "schema": {"type": "integer", "minimum": 1}}}
     return result
 
 

@@ -35,12 +35,17 @@ def check_endpoint(endpoint: str, base_url: str) -> None:
     """The server POSTs to this URL, so it must be a public https push service (no SSRF into
     the operator's network). A development server on loopback http accepts loopback endpoints,
     which is how the fake push service is used in tests and demos."""
-    host = urlsplit(endpoint).hostname or ""
+    refused = ApiError(422, "bad_push_endpoint",
+                       "Deze meldingendienst wordt niet geaccepteerd. Zet meldingen opnieuw aan.")
+    try:
+        url = urlsplit(endpoint)
+        host = url.hostname or ""
+    except ValueError:  # e.g. an unbalanced '[' in the host
+        raise refused from None
     if _is_loopback(urlsplit(base_url).hostname or "") and _is_loopback(host):
         return
-    if urlsplit(endpoint).scheme != "https" or not host or _is_internal(host):
-        raise ApiError(422, "bad_push_endpoint",
-                       "Deze meldingendienst wordt niet geaccepteerd. Zet meldingen opnieuw aan.")
+    if url.scheme != "https" or not host or _is_internal(host):
+        raise refused
 
 
 def _is_loopback(host: str) -> bool:
