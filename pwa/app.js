@@ -1,0 +1,175 @@
+// The app: the startup device check, a small router on location.pathname, and refresh events.
+//
+// Routes: /aanmelden#token (enrol), /toegankelijkheid, and for an enrolled device / (the role's
+// home), /signaal/{id} (one signal; where a notification leads) and /nieuw (officers: send).
+
+import { api, isOffline } from "./api.js";
+import { b64uEncode } from "./envelope.js";
+import { loadDevice } from "./keystore.js";
+import { startServiceWorker } from "./updates.js";
+import { button, clearScreen, loadingScreen, notice, screen } from "./views/common.js";
+import * as accessibility from "./views/accessibility.js";
+import * as admin from "./views/admin.js";
+import * as contact from "./views/contact.js";
+import * as enrol from "./views/enrol.js";
+import * as officer from "./views/officer.js";
+import * as sender from "./views/sender.js";
+import * as teacher from "./views/teacher.js";
+
+const REFRESH_EVERY_MS = 60_000;
+const RECHECK_AFTER_MS = 5 * 60_000;
+const SIGNAL_PATH = /^\/signaal\/([A-Za-z0-9_-]{1,64})$/;
+const APP_PATH = /^\/(|aanmelden|nieuw|toegankelijkheid|signaal\/[A-Za-z0-9_-]{1,64})$/;
+
+const ROLE_VIEWS = {
+  admin: { home: admin.home },
+  sender: {
+    home: (ctx) => sender.render(ctx),
+    signal: (ctx, id) => sender.render(ctx, { focusId: id }),
+  },
+  contact: { home: contact.home, signal: contact.signal },
+  teacher: { home: teacher.home, signal: teacher.signal },
+  officer: {
+    home: officer.home,
+    signal: officer.signal,
+    send: (ctx) => sender.render(ctx, { officer: true }),
+  },
+};
+
+let me = null; // the checked GET /api/me body, for this page's lifetime
+let current = null; // the context of the screen on display
+let lastCheck = 0;
+
+// --- screen contexts ------------------------------------------------------------------------
+
+/** What a view gets: whether it is still on screen, hooks for leaving and refreshing, me. */
+function newContext() {
+  const ctx = {
+    active: true,
+    me,
+    leave: [],
+    onLeave: (fn) => ctx.leave.push(fn),
+    onRefresh: (fn) => {
+      window.addEventListener("hwc:refresh", fn);
+      ctx.leave.push(() => window.removeEventListener("hwc:refresh", fn));
+    },
+    navigate,
+    refresh: () => route(),
+    setMe: (next) => {
+      me = next;
+      ctx.me = next;
+    },
+  };
+  return ctx;
+}
+
+function leaveCurrent() {
+  if (!current) return;
+  current.active = false;
+  for (const fn of current.leave.splice(0)) fn();
+}
+
+export function navigate(path, { replace = false } = {}) {
+  history[replace ? "replaceState" : "pushState"](null, "", path);
+  route();
+}
+
+// --- the startup check ----------------------------------------------------------------------
+
+/** 'ok', 'not_enrolled', or an ApiError when the server could not be asked. */
+async function checkDevice() {
+  const device = await loadDevice();
+  if (!device) return "not_enrolled"; // no key here: nothing to ask the server
+  try {
+    const body = await api("/api/me");
+    const sameKey = body.device.id === device.deviceId &&
+      body.device.public_key === b64uEncode(device.publicKeyRaw);
+    if (!sameKey) return "not_enrolled";
+    me = body;
+    lastCheck = Date.now();
+    return "ok";
+  } catch (error) {
+    if (error.status === 401 || error.status === 403) return "not_enrolled";
+    return error;
+  }
+}
+
+function problemScreen(error) {
+  screen(isOffline(error) ? "Geen verbinding" : "Er ging iets mis",
+    notice("error", error.message),
+    button("Opnieuw proberen", () => route(), "primary"));
+}
+
+// --- routing --------------------------------------------------------------------------------
+
+async function route() {
+  leaveCurrent();
+  const ctx = newContext();
+  current = ctx;
+  const path = location.pathname;
+  if (path === "/aanmelden") return enrol.render(ctx);
+  if (path === "/toegankelijkheid") return accessibility.render(ctx);
+  if (!me) {
+    loadingScreen("Handle with Care", "Even controleren of dit apparaat is aangemeld.");
+    const result = await checkDevice();
+    if (!ctx.active) return undefined;
+    if (result === "not_enrolled") return enrol.notEnrolled(ctx);
+    if (result !== "ok") return problemScreen(result);
+    ctx.me = me;
+  }
+  const views = ROLE_VIEWS[me.person.role];
+  if (!views) return enrol.notEnrolled(ctx);
+  const signal = path.match(SIGNAL_PATH);
+  if (signal && views.signal) return views.signal(ctx, signal[1]);
+  if (path === "/nieuw" && views.send) return views.send(ctx);
+  if (path !== "/") history.replaceState(null, "", "/");
+  return views.home(ctx);
+}
+
+/** Back in view after a while: check the device again, then refresh what is shown. */
+async function recheck() {
+  if (!me || Date.now() - lastCheck < RECHECK_AFTER_MS) {
+    window.dispatchEvent(new Event("hwc:refresh"));
+    return;
+  }
+  const result = await checkDevice();
+  if (result === "not_enrolled") {
+    me = null;
+    route();
+  } else {
+    window.dispatchEvent(new Event("hwc:refresh"));
+  }
+}
+
+function interceptAppLinks(event) {
+  const link = event.target.closest?.("a[href]");
+  if (!link || event.defaultPrevented || event.button !== 0 || event.ctrlKey || event.metaKey ||
+    event.shiftKey || link.target) return;
+  const url = new URL(link.href);
+  if (url.origin !== location.origin || !APP_PATH.test(url.pathname)) return;
+  event.preventDefault();
+  navigate(url.pathname + url.hash);
+}
+
+function start() {
+  window.addEventListener("popstate", () => route());
+  document.addEventListener("click", interceptAppLinks);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") recheck();
+  });
+  // Leaving the page (or the back-forward cache keeping it): content leaves the DOM first.
+  window.addEventListener("pagehide", () => {
+    leaveCurrent();
+    clearScreen();
+  });
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) route();
+  });
+  setInterval(() => {
+    if (document.visibilityState === "visible") window.dispatchEvent(new Event("hwc:refresh"));
+  }, REFRESH_EVERY_MS);
+  startServiceWorker(() => window.dispatchEvent(new Event("hwc:refresh")));
+  route();
+}
+
+start();

@@ -1,0 +1,175 @@
+// The service worker: an offline app shell, notifications for pushes, and the way back into
+// the app from a notification. It never caches /api/ or /admin, nor anything but the shell
+// below: a signal's content can never end up in Cache Storage.
+//
+// Bump VERSION whenever any file in SHELL changes: the new worker then installs, the app offers
+// "Nieuwe versie — herladen", and only on that tap does it take over.
+
+const VERSION = "hwc-shell-v1";
+const SHELL = [
+  "/",
+  "/app.js",
+  "/api.js",
+  "/envelope.js",
+  "/keystore.js",
+  "/push.js",
+  "/sealing.js",
+  "/updates.js",
+  "/views/accessibility.js",
+  "/views/admin.js",
+  "/views/child.js",
+  "/views/common.js",
+  "/views/contact.js",
+  "/views/device.js",
+  "/views/enrol.js",
+  "/views/lists.js",
+  "/views/officer.js",
+  "/views/schoolsearch.js",
+  "/views/sender.js",
+  "/views/teacher.js",
+  "/views/timeline.js",
+  "/style.css",
+  "/manifest.webmanifest",
+  "/icons/icon-192.png",
+  "/icons/icon-512.png",
+  "/icons/maskable-512.png",
+  "/icons/apple-touch-icon.png",
+];
+const NEUTRAL = { title: "Nieuw signaal", body: "Open de app.", navigate: "/", tag: "hwc" };
+const NEVER_CACHED = ["/api/", "/admin", "/healthz", "/metrics", "/readyz"];
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(caches.open(VERSION).then((cache) =>
+    cache.addAll(SHELL.map((path) => new Request(path, { cache: "reload" })))));
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil((async () => {
+    const names = await caches.keys();
+    await Promise.all(names.filter((name) => name !== VERSION).map((name) => caches.delete(name)));
+    // Page loads start on the network while the worker boots, not after.
+    await self.registration.navigationPreload?.enable();
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener("message", (event) => {
+  if (event.data?.type === "skipWaiting") self.skipWaiting();
+});
+
+// --- requests -------------------------------------------------------------------------------
+
+self.addEventListener("fetch", (event) => {
+  const { request } = event;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (NEVER_CACHED.some((prefix) => url.pathname.startsWith(prefix))) return;
+  if (request.mode === "navigate") {
+    event.respondWith(networkFirstShell(event));
+  } else if (SHELL.includes(url.pathname)) {
+    event.respondWith(cacheFirst(request));
+  }
+});
+
+/** Pages: always the network when there is one; offline, the cached shell (the app routes). */
+async function networkFirstShell(event) {
+  try {
+    return (await event.preloadResponse) ?? await fetch(event.request);
+  } catch (error) {
+    const shell = await caches.match("/", { cacheName: VERSION });
+    if (shell) return shell;
+    throw error;
+  }
+}
+
+async function cacheFirst(request) {
+  const cached = await caches.match(request, { cacheName: VERSION, ignoreSearch: true });
+  return cached ?? fetch(request);
+}
+
+// --- push -----------------------------------------------------------------------------------
+
+/** The notification to show: the payload's neutral text, or our own when it is unusable. */
+function notificationFrom(data) {
+  const given = data?.notification;
+  const text = (value, fallback) => (typeof value === "string" && value.trim() ? value : fallback);
+  return {
+    title: text(given?.title, NEUTRAL.title),
+    body: text(given?.body, NEUTRAL.body),
+    tag: text(given?.tag, NEUTRAL.tag),
+    url: sameOriginUrl(given?.navigate),
+  };
+}
+
+function sameOriginUrl(value) {
+  if (typeof value !== "string" || !value) return self.location.origin + "/";
+  try {
+    const url = new URL(value, self.location.origin);
+    return url.origin === self.location.origin ? url.href : self.location.origin + "/";
+  } catch {
+    return self.location.origin + "/";
+  }
+}
+
+function readPayload(event) {
+  try {
+    return event.data ? event.data.json() : null;
+  } catch {
+    return null;
+  }
+}
+
+self.addEventListener("push", (event) => {
+  const data = readPayload(event);
+  const shown = notificationFrom(data);
+  // Every push shows a notification: browsers revoke permission for silent ones.
+  event.waitUntil((async () => {
+    await self.registration.showNotification(shown.title, {
+      body: shown.body, tag: shown.tag, renotify: true, data: { url: shown.url },
+      icon: "/icons/icon-192.png", badge: "/icons/icon-192.png", lang: "nl",
+    });
+    const windows = await self.clients.matchAll({ type: "window" });
+    for (const client of windows) {
+      client.postMessage({ type: "push", kind: data?.kind ?? null, signal_id: data?.signal_id ?? null });
+    }
+  })());
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = sameOriginUrl(event.notification.data?.url);
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    const open = windows.find((client) => new URL(client.url).origin === self.location.origin);
+    if (open) {
+      await open.focus().catch(() => {}); // may be refused without a real user gesture
+      const navigated = await open.navigate(url).catch(() => null); // only controlled windows
+      if (navigated) return navigated;
+    }
+    return self.clients.openWindow(url);
+  })());
+});
+
+// --- a subscription the push service replaced -----------------------------------------------
+
+function b64uDecode(text) {
+  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+self.addEventListener("pushsubscriptionchange", (event) => {
+  event.waitUntil((async () => {
+    const response = await fetch("/api/push/key", { credentials: "include" });
+    const { public_key: key } = await response.json();
+    const subscription = await self.registration.pushManager.subscribe({ userVisibleOnly: true,
+      applicationServerKey: b64uDecode(key) });
+    const json = subscription.toJSON();
+    await fetch("/api/me/push", {
+      method: "PUT",
+      credentials: "include",
+      headers: { "Content-Type": "application/json", "X-HWC": "1" },
+      body: JSON.stringify({ push: { endpoint: json.endpoint, expirationTime: json.expirationTime ?? null,
+        keys: { p256dh: json.keys.p256dh, auth: json.keys.auth } } }),
+    });
+  })());
+});

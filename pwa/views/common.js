@@ -1,0 +1,203 @@
+// DOM helpers and Dutch formatting shared by every screen. Text only ever enters the page
+// through textContent or text nodes: never innerHTML, so no data can become markup.
+
+const TIME_ZONE = "Europe/Amsterdam";
+const MONTHS = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+  "september", "oktober", "november", "december"];
+
+// --- elements -------------------------------------------------------------------------------
+
+/** h("p", {class: "x", onclick: fn}, "text", child...). Strings become text nodes. */
+export function h(tag, props = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(props ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") element.className = value;
+    else if (key.startsWith("on") && typeof value === "function") {
+      element.addEventListener(key.slice(2), value);
+    } else if (key === "value") element.value = value;
+    else if (value === true && !(key in element)) element.setAttribute(key, ""); // novalidate
+    else if (typeof value === "boolean") element[key] = value; // hidden, checked, disabled
+    else element.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined && child !== false) element.append(child);
+  }
+  return element;
+}
+
+let uniqueCounter = 0;
+export const uniqueId = (prefix) => `${prefix}-${++uniqueCounter}`;
+
+const main = () => document.getElementById("main");
+
+// A message for the next screen, e.g. "a colleague was first" after a refresh.
+let flash = null;
+export function setFlash(text) {
+  flash = text;
+}
+
+/**
+ * Replace the screen: a heading (focused, so screen readers announce the new screen) and
+ * content. The document title follows the heading; never put a child's name in either.
+ */
+export function screen(title, ...children) {
+  const heading = h("h1", { tabindex: "-1" }, title);
+  const message = flash && notice("warning", flash);
+  flash = null;
+  const content = children.flat().filter((c) => c !== null && c !== undefined && c !== false);
+  main().replaceChildren(heading, ...(message ? [message] : []), ...content);
+  document.title = `${title} · Handle with Care`;
+  window.scrollTo({ top: 0, behavior: "instant" }); // a new screen starts at its top
+  heading.focus({ preventScroll: true });
+  return main();
+}
+
+/** A placeholder while a screen loads; keeps any flash message for the real screen. */
+export function loadingScreen(title, text) {
+  main().replaceChildren(h("h1", { tabindex: "-1" }, title), h("p", { class: "loading" }, text));
+  document.title = `${title} · Handle with Care`;
+}
+
+/** Empty the screen (used when content must leave the DOM at once). */
+export function clearScreen() {
+  main().replaceChildren();
+}
+
+/** Say something to screen reader users without moving focus. */
+export function announce(text) {
+  const live = document.getElementById("live");
+  live.textContent = "";
+  // A new text node in a later task is announced even when the text repeats.
+  setTimeout(() => { live.textContent = text; }, 50);
+}
+
+/** A message block. kind: info | success | warning | error (errors are alerts). */
+export function notice(kind, ...content) {
+  return h("div", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" },
+    ...content.map((c) => (typeof c === "string" ? h("p", {}, c) : c)));
+}
+
+export function button(text, onclick, kind = "secondary", props = {}) {
+  return h("button", { type: "button", class: `button button-${kind}`, onclick, ...props }, text);
+}
+
+/** Run `task` with the button disabled and marked busy; a second tap does nothing. */
+export async function whileBusy(buttonElement, task) {
+  if (buttonElement.getAttribute("aria-busy") === "true") return undefined;
+  buttonElement.setAttribute("aria-busy", "true");
+  buttonElement.disabled = true;
+  try {
+    return await task();
+  } finally {
+    buttonElement.removeAttribute("aria-busy");
+    buttonElement.disabled = false;
+  }
+}
+
+/** A place where one status or error message at a time is shown. */
+export function messageSlot() {
+  const slot = h("div", { class: "message-slot" });
+  slot.show = (kind, text) => {
+    slot.replaceChildren(notice(kind, text));
+    if (kind === "error") slot.firstChild.setAttribute("tabindex", "-1");
+  };
+  slot.clear = () => slot.replaceChildren();
+  return slot;
+}
+
+/** A link inside the app: navigates without reloading the page. */
+export function appLink(text, path, navigate, props = {}) {
+  return h("a", { href: path, ...props, onclick: (event) => {
+    if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+    event.preventDefault();
+    navigate(path);
+  } }, text);
+}
+
+/** A labelled definition list from [[term, value], ...]. */
+export function facts(rows, className = "facts") {
+  return h("dl", { class: className }, rows.flatMap(([term, value]) => [h("dt", {}, term),
+    h("dd", {}, value)]));
+}
+
+// --- confirmation ---------------------------------------------------------------------------
+
+/** A modal question for irreversible actions; resolves true only on the confirm button. */
+export function confirmAction({ title, text, confirm, cancel = "Annuleren", danger = false }) {
+  const opener = document.activeElement;
+  const titleId = uniqueId("dialog-title");
+  const textId = uniqueId("dialog-text");
+  const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId, "aria-describedby": textId },
+    h("h2", { id: titleId }, title),
+    h("div", { id: textId }, ...[text].flat().map((t) => h("p", {}, t))),
+    h("div", { class: "actions" },
+      button(confirm, () => dialog.close("yes"), danger ? "danger" : "primary"),
+      button(cancel, () => dialog.close("no"))));
+  document.body.append(dialog);
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      resolve(dialog.returnValue === "yes");
+      dialog.remove();
+      if (opener?.isConnected) opener.focus();
+    });
+  });
+}
+
+// --- Dutch dates ----------------------------------------------------------------------------
+
+// Made on first use: building Intl formatters costs time a screen without dates can skip.
+let momentFormat;
+let dayKeyFormat;
+
+function parts(date) {
+  momentFormat ??= new Intl.DateTimeFormat("nl-NL", { timeZone: TIME_ZONE, weekday: "long",
+    day: "numeric", month: "long", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  return Object.fromEntries(momentFormat.formatToParts(date).map((p) => [p.type, p.value]));
+}
+
+function dayKey(date) {
+  dayKeyFormat ??= new Intl.DateTimeFormat("en-CA", { timeZone: TIME_ZONE, year: "numeric",
+    month: "2-digit", day: "2-digit" });
+  return dayKeyFormat.format(date);
+}
+
+/** "woensdag 25 november 08:15" (Amsterdam time). */
+export function formatMoment(iso) {
+  const p = parts(new Date(iso));
+  return `${p.weekday} ${p.day} ${p.month} ${p.hour}:${p.minute}`;
+}
+
+/** "08:15" (Amsterdam time). */
+export function formatTime(iso) {
+  const p = parts(new Date(iso));
+  return `${p.hour}:${p.minute}`;
+}
+
+/** "vandaag 08:15", "morgen 08:15" or "woensdag 25 november 08:15". */
+export function formatNear(iso, now = new Date()) {
+  const when = new Date(iso);
+  const days = Math.round((Date.parse(dayKey(when)) - Date.parse(dayKey(now))) / 864e5);
+  if (days === 0) return `vandaag ${formatTime(iso)}`;
+  if (days === 1) return `morgen ${formatTime(iso)}`;
+  return formatMoment(iso);
+}
+
+/** "2016-03-04" -> "4 maart 2016" (a calendar date: no time zone involved). */
+export function formatBirthDate(isoDate) {
+  const [year, month, day] = isoDate.split("-").map(Number);
+  return `${day} ${MONTHS[month - 1]} ${year}`;
+}
+
+/** Age in whole years on `today` for a "YYYY-MM-DD" birth date. */
+export function ageOn(isoDate, today = new Date()) {
+  const [year, month, day] = isoDate.split("-").map(Number);
+  let age = today.getFullYear() - year;
+  if (today.getMonth() + 1 < month || (today.getMonth() + 1 === month && today.getDate() < day)) {
+    age -= 1;
+  }
+  return age;
+}
+
+export const plural = (count, one, many) => `${count} ${count === 1 ? one : many}`;

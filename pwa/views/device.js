@@ -1,0 +1,77 @@
+// This device and its notifications, visible on every home screen: a person must know whether
+// a new signal will reach them, and how to fix it when it will not.
+
+import { PushError, isIos, isStandalone, permissionState, turnOnNotifications } from "../push.js";
+import { button, facts, h, messageSlot, whileBusy } from "./common.js";
+
+export const ROLE_NAMES = {
+  admin: "beheerder",
+  sender: "verzender",
+  contact: "intern begeleider",
+  teacher: "leerkracht",
+  officer: "leerplichtambtenaar",
+};
+
+/** 'on' | 'off' | 'gone' | 'denied': what the server and this browser know together. */
+export function notificationStatus(me) {
+  const local = permissionState();
+  if (local === "denied") return "denied";
+  if (me.device.push === "gone") return "gone";
+  return me.device.push === "active" && local === "on" ? "on" : "off";
+}
+
+const STATUS_TEXT = {
+  on: "Meldingen staan aan.",
+  off: "Meldingen staan uit. U ziet nieuwe signalen alleen als u de app opent.",
+  gone: "Meldingen werken niet meer op dit apparaat. Zet ze opnieuw aan.",
+  denied: "Meldingen zijn geblokkeerd. Zet ze aan in de instellingen van uw telefoon.",
+};
+
+/**
+ * The notification line with, when off, the button that turns them on.
+ * `onUpdated(me)` receives the new /api/me body after a change.
+ */
+export function notificationControl(me, onUpdated, buttonKind = "primary") {
+  const status = notificationStatus(me);
+  const slot = messageSlot();
+  const text = h("p", { class: `push-status push-${status}` }, STATUS_TEXT[status]);
+  const children = [text];
+  if (status === "off" || status === "gone") {
+    if (isIos() && !isStandalone()) {
+      children.push(h("p", { class: "hint" }, "Op een iPhone werken meldingen alleen vanuit de app " +
+        "op het beginscherm: kies in Safari Deel en dan Zet op beginscherm."));
+    }
+    const turnOn = button("Meldingen aanzetten", () => whileBusy(turnOn, async () => {
+      slot.clear();
+      try {
+        onUpdated(await turnOnNotifications());
+      } catch (error) {
+        slot.show("error", error instanceof PushError || error.name === "ApiError"
+          ? error.message : "Meldingen aanzetten is niet gelukt. Probeer het later opnieuw.");
+      }
+    }), buttonKind);
+    children.push(turnOn);
+  }
+  return h("div", { class: "push-control" }, ...children, slot);
+}
+
+/** The "Dit apparaat" section: who is enrolled here, and (by default) notifications. */
+export function devicePanel(me, onUpdated, { notifications = true } = {}) {
+  const who = [me.person.name, ROLE_NAMES[me.person.role]].filter(Boolean).join(", ");
+  return h("section", { class: "device-panel", id: "dit-apparaat", "aria-labelledby": "device-heading" },
+    h("h2", { id: "device-heading" }, "Dit apparaat"),
+    facts([
+      ["Aangemeld als", who],
+      ...(me.org ? [["Organisatie", me.org.name]] : []),
+      ["Apparaat", me.device.label],
+    ]),
+    notifications ? notificationControl(me, onUpdated, "secondary") : null);
+}
+
+/** At the top of a home screen when notifications are not on: a link down to the panel. */
+export function pushReminder(me) {
+  const status = notificationStatus(me);
+  if (status === "on") return null;
+  return h("p", { class: "push-reminder" }, STATUS_TEXT[status].split(".")[0] + ". ",
+    h("a", { href: "#dit-apparaat" }, "Meldingen regelen"));
+}

@@ -1,0 +1,176 @@
+// Enrolment (/aanmelden#token): make this device's key, register it, and afterwards offer
+// notifications. Also the screen for a device that is not (or no longer) enrolled.
+
+import { api } from "../api.js";
+import { b64uEncode, generateDeviceKey } from "../envelope.js";
+import { saveDevice } from "../keystore.js";
+import { isIos, isStandalone } from "../push.js";
+import { button, h, messageSlot, notice, screen, uniqueId, whileBusy } from "./common.js";
+import { ROLE_NAMES, notificationControl, notificationStatus } from "./device.js";
+
+const DEFAULT_LABEL = "Mijn telefoon";
+const TOKEN_PATTERN = /^[A-Za-z0-9_.-]{10,300}$/;
+
+/** The token from the URL fragment (never sent to the server in a URL). */
+export function tokenFromLocation() {
+  const token = decodeURIComponent(location.hash.slice(1)).trim();
+  return TOKEN_PATTERN.test(token) ? token : "";
+}
+
+/** A pasted enrolment link (or bare token) -> the token, or "". */
+function tokenFromPaste(text) {
+  const value = text.trim();
+  const token = value.includes("#") ? value.slice(value.indexOf("#") + 1) : value;
+  return TOKEN_PATTERN.test(token) ? token : "";
+}
+
+export function render(ctx) {
+  const token = tokenFromLocation();
+  if (!token) return incompleteLink(ctx);
+  if (isIos() && !isStandalone()) return homeScreenFirst(ctx, token);
+  return enrolForm(ctx, token);
+}
+
+function intro() {
+  return [
+    h("p", {}, "Met deze link meldt u dit apparaat aan voor Handle with Care. " +
+      "Daarna ontvangt u hier signalen over kinderen die op school extra aandacht nodig hebben."),
+    h("p", {}, "Het apparaat maakt een eigen sleutel. Die sleutel blijft op dit apparaat. " +
+      "Alleen dit apparaat kan signalen voor u openen."),
+  ];
+}
+
+function enrolForm(ctx, token) {
+  const labelId = uniqueId("label");
+  const hintId = uniqueId("hint");
+  const slot = messageSlot();
+  const labelInput = h("input", { id: labelId, type: "text", value: DEFAULT_LABEL, maxlength: "60",
+    autocomplete: "off", "aria-describedby": hintId });
+  const submit = h("button", { type: "submit", class: "button button-primary" },
+    "Dit apparaat aanmelden");
+  const form = h("form", { class: "form", novalidate: true },
+    h("div", { class: "field" }, h("label", { for: labelId }, "Naam van dit apparaat"),
+      h("p", { class: "hint", id: hintId }, "Zo herkent de beheerder dit apparaat, bijvoorbeeld " +
+        "‘Telefoon werk’."), labelInput),
+    submit, slot);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    whileBusy(submit, () => enrolDevice(ctx, token, labelInput.value.trim() || DEFAULT_LABEL, slot));
+  });
+  screen("Dit apparaat aanmelden", ...intro(), form);
+}
+
+async function enrolDevice(ctx, token, label, slot) {
+  slot.clear();
+  let key;
+  try {
+    key = await generateDeviceKey();
+  } catch {
+    slot.show("error", "Dit apparaat kan geen sleutel maken. Gebruik een recente browser, " +
+      "niet in een privévenster.");
+    return;
+  }
+  let me;
+  try {
+    me = await api("/api/enrol", { method: "POST", body: { token, label: label.slice(0, 60),
+      public_key: b64uEncode(key.publicKeyRaw), push: null } });
+  } catch (error) {
+    slot.show("error", error.message);
+    slot.firstChild.focus();
+    return;
+  }
+  try {
+    await saveDevice({ privateKey: key.privateKey, publicKeyRaw: key.publicKeyRaw,
+      deviceId: me.device.id });
+  } catch {
+    slot.show("error", "De sleutel kon niet op dit apparaat worden bewaard. Gebruik geen " +
+      "privévenster en vraag een nieuwe aanmeldlink.");
+    return;
+  }
+  navigator.storage?.persist?.().catch(() => {}); // ask the browser not to evict the key
+  history.replaceState(null, "", "/"); // the spent token leaves the address bar and history
+  ctx.setMe(me);
+  enrolled(ctx, me);
+}
+
+/** After enrolment: confirm, and offer notifications (asked only on this tap). */
+function enrolled(ctx, me) {
+  const role = ROLE_NAMES[me.person.role] ?? me.person.role;
+  const next = button("Verder naar de app", () => ctx.navigate("/", { replace: true }),
+    notificationStatus(me) === "on" ? "primary" : "secondary");
+  const control = notificationControl(me, (updated) => {
+    ctx.setMe(updated);
+    enrolled(ctx, updated);
+  });
+  screen("Dit apparaat is aangemeld",
+    notice("success", `U bent aangemeld als ${me.person.name} (${role})` +
+      `${me.org ? `, ${me.org.name}` : ""}.`),
+    h("section", { class: "stack", "aria-labelledby": "push-heading" },
+      h("h2", { id: "push-heading" }, "Meldingen"),
+      h("p", {}, "Met meldingen hoort u het meteen als er een signaal is. De melding noemt " +
+        "nooit een naam."),
+      control),
+    next);
+}
+
+function homeScreenFirst(ctx, token) {
+  const slot = messageSlot();
+  const copy = button("Kopieer de aanmeldlink", async () => {
+    try {
+      await navigator.clipboard.writeText(location.href);
+      slot.show("success", "De link is gekopieerd. Plak hem straks in de app.");
+    } catch {
+      slot.show("error", "Kopiëren lukte niet. Houd de link in uw bericht ingedrukt en kies Kopieer.");
+    }
+  }, "primary");
+  screen("Zet de app eerst op uw beginscherm",
+    h("p", {}, "Op een iPhone of iPad werken meldingen alleen als Handle with Care op het " +
+      "beginscherm staat. Doe dit eerst:"),
+    h("ol", { class: "steps" },
+      h("li", {}, "Kopieer de aanmeldlink met de knop hieronder."),
+      h("li", {}, "Tik onderin Safari op Deel (het vierkantje met de pijl omhoog)."),
+      h("li", {}, "Kies Zet op beginscherm en tik op Voeg toe."),
+      h("li", {}, "Open Handle with Care vanaf uw beginscherm en plak daar de link.")),
+    copy, slot,
+    h("p", {}, "Wilt u geen meldingen? Dan kunt u ook hier in Safari aanmelden."),
+    button("Toch hier aanmelden, zonder meldingen", () => enrolForm(ctx, token)));
+}
+
+/** The link-paste form: for a link that lost its token, and in a freshly installed app. */
+export function pasteLinkForm(ctx) {
+  const id = uniqueId("link");
+  const input = h("input", { id, type: "text", autocomplete: "off", spellcheck: "false",
+    inputmode: "url" });
+  const slot = messageSlot();
+  const form = h("form", { class: "form", novalidate: true },
+    h("div", { class: "field" }, h("label", { for: id }, "Aanmeldlink"), input),
+    h("button", { type: "submit", class: "button button-secondary" }, "Aanmelden met deze link"),
+    slot);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = tokenFromPaste(input.value);
+    if (!token) {
+      slot.show("error", "Dit is geen aanmeldlink. Plak de hele link uit het bericht.");
+      return;
+    }
+    ctx.navigate(`/aanmelden#${token}`);
+  });
+  return h("section", { class: "stack", "aria-labelledby": "paste-heading" },
+    h("h2", { id: "paste-heading" }, "Heeft u een nieuwe aanmeldlink?"),
+    h("p", {}, "Open de link op dit apparaat, of plak hem hier."), form);
+}
+
+function incompleteLink(ctx) {
+  screen("Aanmeldlink niet compleet",
+    notice("error", "Deze aanmeldlink is niet compleet. Open de link opnieuw vanuit het bericht, " +
+      "of vraag uw beheerder of intern begeleider om een nieuwe link."),
+    pasteLinkForm(ctx));
+}
+
+/** The startup check failed: no key here, a different key, or the device was revoked. */
+export function notEnrolled(ctx) {
+  screen("Niet aangemeld",
+    notice("warning", "Dit apparaat is niet (meer) aangemeld. Vraag uw beheerder of intern " +
+      "begeleider om een nieuwe aanmeldlink."),
+    pasteLinkForm(ctx));
+}

@@ -1,0 +1,50 @@
+// Helpers for the receiving roles' lists: loading with a visible error, refreshing, and
+// announcing a newly arrived signal in the live region.
+
+import { api } from "../api.js";
+import { announce, button, h, notice, whileBusy } from "./common.js";
+
+// Signal ids already seen as pending in this page's lifetime, to announce only new ones.
+const knownPending = new Set();
+let firstLoad = true;
+
+/** Remember which signals are pending; announce when one appears that was not there before. */
+export function notePending(ids) {
+  const fresh = ids.filter((id) => !knownPending.has(id));
+  ids.forEach((id) => knownPending.add(id));
+  if (!firstLoad && fresh.length) {
+    announce(fresh.length === 1 ? "Er is een nieuw signaal." : `Er zijn ${fresh.length} nieuwe signalen.`);
+  }
+  firstLoad = false;
+}
+
+/**
+ * A section whose body is (re)built from GET /api/signals on load and on every refresh.
+ * `build(signals)` returns the nodes to show.
+ */
+export function liveSection(ctx, { title, id }, build) {
+  // A placeholder line keeps the layout from jumping when the list arrives.
+  const body = h("div", { class: "stack" }, h("p", { class: "loading" }, "Signalen worden geladen."));
+  const refreshButton = button("Vernieuwen", () => whileBusy(refreshButton, load), "link");
+  const section = h("section", { class: "stack", "aria-labelledby": id },
+    h("div", { class: "section-head" }, h("h2", { id }, title), refreshButton), body);
+
+  async function load() {
+    try {
+      const signals = await api("/api/signals");
+      if (ctx.active) body.replaceChildren(...build(signals).filter(Boolean));
+    } catch (error) {
+      if (ctx.active) body.replaceChildren(notice("error", error.message));
+    }
+  }
+
+  load();
+  ctx.onRefresh(load);
+  return section;
+}
+
+/** Fetch one signal's summary from the list (the API has no GET per signal). */
+export async function findSignal(id) {
+  const signals = await api("/api/signals");
+  return signals.find((signal) => signal.id === id && !signal.sent_by_us) ?? null;
+}

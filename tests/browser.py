@@ -1,0 +1,179 @@
+"""Browser helpers: one phone (a Playwright context of its own) per person, enrolled through the
+app's own enrolment screen, with its console watched and screenshots at phone size."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
+
+from tests.support import World
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "screenshots"
+PHONE = {"width": 390, "height": 844}
+TIMEOUT_MS = 10_000
+
+# Everything a page can keep on the device, as one JSON text: for "no name anywhere" checks.
+STORAGE_DUMP_JS = """async () => {
+  const out = {local: {...localStorage}, session: {...sessionStorage}, caches: {}, idb: {}};
+  for (const name of await caches.keys()) {
+    const cache = await caches.open(name);
+    for (const request of await cache.keys()) {
+      const response = await cache.match(request);
+      out.caches[`${name} ${request.url}`] = await response.text();
+    }
+  }
+  for (const info of await indexedDB.databases()) {
+    const db = await new Promise((ok, fail) => {
+      const r = indexedDB.open(info.name); r.onsuccess = () => ok(r.result); r.onerror = fail;
+    });
+    for (const store of db.objectStoreNames) {
+      const rows = await new Promise((ok, fail) => {
+        const r = db.transaction(store).objectStore(store).getAll();
+        r.onsuccess = () => ok(r.result); r.onerror = fail;
+      });
+      const plain = (k, v) => (v instanceof Uint8Array ? Array.from(v)
+        : (v instanceof CryptoKey ? `CryptoKey ${v.type}` : v));
+      out.idb[`${info.name}/${store}`] = rows.map((row) => JSON.stringify(row, plain));
+    }
+    db.close();
+  }
+  return JSON.stringify(out);
+}"""
+
+HAS_DEVICE_KEY_JS = """async () => {
+  const dbs = await indexedDB.databases();
+  if (!dbs.some((d) => d.name === 'hwc-device')) return false;
+  const db = await new Promise((ok, fail) => {
+    const r = indexedDB.open('hwc-device'); r.onsuccess = () => ok(r.result); r.onerror = fail;
+  });
+  const found = await new Promise((ok) => {
+    if (!db.objectStoreNames.contains('device')) return ok(false);
+    const r = db.transaction('device').objectStore('device').get('self');
+    r.onsuccess = () => ok(Boolean(r.result)); r.onerror = () => ok(false);
+  });
+  db.close();
+  return found;
+}"""
+
+
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+               "resultTypes": ["violations"]}
+
+
+def axe_violations(page: Page) -> list[str]:
+    """WCAG 2.1 A/AA problems axe-core finds on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(Axe().axe_script)
+    results = page.evaluate(f"axe.run(document, {json.dumps(AXE_OPTIONS)})")
+    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+            for v in results["violations"]]
+
+
+@dataclass
+class Phone:
+    """A person's phone: its own browser context (cookies, IndexedDB, service worker)."""
+
+    context: BrowserContext
+    page: Page
+    base_url: str
+    person_id: str = ""
+    name: str = ""
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.base_url + path)
+
+    def shot(self, name: str) -> None:
+        """Save a phone-size screenshot, and check the screen with axe while it is there."""
+        SCREENSHOTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+        problems = axe_violations(self.page)
+        assert problems == [], f"{name}: {problems}"
+
+    def storage(self) -> str:
+        return str(self.page.evaluate(STORAGE_DUMP_JS))
+
+    def has_device_key(self) -> bool:
+        return bool(self.page.evaluate(HAS_DEVICE_KEY_JS))
+
+    def wait_for_service_worker(self) -> None:
+        self.page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+
+    def csp_problems(self) -> list[str]:
+        """Page errors and CSP violations; 'Failed to load resource' for an expected 4xx is fine."""
+        csp = [e for e in self.console_errors if "Content Security Policy" in e]
+        return self.page_errors + csp
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def new_phone(browser: Any, base_url: str, **context_options: Any) -> Phone:
+    context = browser.new_context(viewport=PHONE, locale="nl-NL", timezone_id="Europe/Amsterdam",
+                                  **context_options)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    phone = Phone(context, page, base_url)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            phone.console_errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: phone.page_errors.append(str(error)))
+    return phone
+
+
+def enrol_phone(browser: Any, world: World, role: str, org_id: str | None, name: str = "",
+                class_label: str = "", shot: str | None = None) -> Phone:
+    """Register a person and enrol a fresh phone for them through the enrolment screen."""
+    person_id = world.person(role, org_id, name=name, class_label=class_label)
+    phone = new_phone(browser, world.url)
+    phone.person_id = person_id
+    phone.name = name
+    phone.goto(f"/aanmelden#{world.enrol_link_token(person_id)}")
+    page = phone.page
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat aanmelden")
+    if shot:
+        phone.shot(f"{shot}-01-aanmelden")
+    page.get_by_role("button", name="Dit apparaat aanmelden").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat is aangemeld")
+    expect(page.get_by_text("Meldingen staan uit")).to_be_visible()
+    assert "#" not in page.url and page.url.rstrip("/") == world.url, page.url
+    if shot:
+        phone.shot(f"{shot}-02-aangemeld")
+    page.get_by_role("button", name="Verder naar de app").click()
+    return phone
+
+
+def years_ago(years: int, today: date | None = None) -> date:
+    today = today or date.today()
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - years, day=28)
+
+
+DUTCH_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+                "september", "oktober", "november", "december")
+
+
+def dutch_date(day: date) -> str:
+    return f"{day.day} {DUTCH_MONTHS[day.month - 1]} {day.year}"
+
+
+REF = re.compile(r"HWC-[2-9A-HJ-NP-Z]{4}")
+
+
+def as_json(value: Any) -> str:
+    return json.dumps(value)

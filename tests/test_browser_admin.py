@@ -1,0 +1,156 @@
+"""The admin as a person would: enrolled with `hwc admin-link`, builds the directory in the admin
+pages, hands out enrolment links; each person enrols their own phone (browser context)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from server.cli import main as hwc
+from tests.browser import Phone, axe_violations, new_phone
+from tests.conftest import live_world
+
+LINK = re.compile(r"http://\S+/aanmelden#\S+")
+
+
+def _enrol_via_link(browser: Any, url: str, link: str) -> Phone:
+    phone = new_phone(browser, url)
+    phone.page.goto(link)
+    phone.page.get_by_role("button", name="Dit apparaat aanmelden").click()
+    expect(phone.page.get_by_role("heading", level=1)).to_have_text("Dit apparaat is aangemeld")
+    return phone
+
+
+def _me(page: Page) -> dict:
+    return dict(page.evaluate("fetch('/api/me').then(r => r.json())"))
+
+
+def _submit(page: Page, summary: str, fields: dict[str, str], button: str) -> None:
+    section = page.locator("details").filter(
+        has=page.locator("summary").filter(has_text=re.compile(f"^{summary}$")))
+    section.locator("summary").click()
+    for label, value in fields.items():
+        field = section.get_by_label(label, exact=True)
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(label=value)
+        else:
+            field.fill(value)
+    with page.expect_navigation():
+        section.get_by_role("button", name=button).click()
+
+
+def _link_for(page: Page, person: str) -> str:
+    card = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=person))
+    card.get_by_role("button", name="Aanmeldlink maken").click()
+    sheet = page.locator("#aanmeldlink")
+    expect(sheet).to_be_visible()
+    expect(sheet.get_by_text(person)).to_be_visible()
+    expect(sheet.locator("svg")).to_be_visible()  # the QR code
+    assert axe_violations(page) == []
+    return str(sheet.get_by_role("link").get_attribute("href"))
+
+
+def _no_axe_problems(page: Page) -> None:
+    assert axe_violations(page) == [], page.url
+
+
+def test_admin_builds_the_directory_and_everyone_enrols(
+        browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    db_path = tmp_path / "hwc.db"
+    with live_world(db_path) as world:
+        monkeypatch.setenv("HWC_BASE_URL", world.url)
+        assert hwc(["admin-link", "Anna Beheer", "--database", str(db_path)]) == 0
+        admin_link = LINK.search(capsys.readouterr().out)
+        assert admin_link is not None
+        admin = _enrol_via_link(browser, world.url, admin_link.group(0))
+        assert _me(admin.page)["person"]["role"] == "admin"
+        page = admin.page
+        page.on("dialog", lambda dialog: dialog.accept())
+        admin.goto("/admin")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Beheer")
+        _no_axe_problems(page)
+
+        _submit(page, "School toevoegen", {"Naam": "Basisschool De Regenboog",
+                                           "Plaats": "Utrecht",
+                                           "BRIN-/vestigingscode": "12AB00"}, "School toevoegen")
+        _submit(page, "Organisatie toevoegen", {"Naam": "Veilig Thuis Utrecht"},
+                "Organisatie toevoegen")
+        page.get_by_role("link", name="Veilig Thuis Utrecht").click()
+        _submit(page, "Persoon toevoegen", {"Naam": "Sanne de Melder"}, "Persoon toevoegen")
+        sender_link = _link_for(page, "Sanne de Melder")
+        _no_axe_problems(page)
+
+        admin.goto("/admin")
+        page.get_by_role("link", name="Basisschool De Regenboog").click()
+        _submit(page, "Persoon toevoegen", {"Naam": "Ingrid Bakker",
+                                            "Rol": "intern begeleider"}, "Persoon toevoegen")
+        _submit(page, "Persoon toevoegen", {"Naam": "Tom Jansen", "Rol": "leerkracht",
+                                            "Groep of klas (leerkracht)": "groep 5b"},
+                "Persoon toevoegen")
+        contact_link = _link_for(page, "Ingrid Bakker")
+        teacher_link = _link_for(page, "Tom Jansen")
+        _no_axe_problems(page)
+
+        phones = {}
+        for role, link in (("sender", sender_link), ("contact", contact_link),
+                           ("teacher", teacher_link)):
+            phone = _enrol_via_link(browser, world.url, link)
+            assert phone.has_device_key()
+            assert _me(phone.page)["person"]["role"] == role
+            phones[role] = phone
+        assert _me(phones["teacher"].page)["person"]["class_label"] == "groep 5b"
+
+        # The admin sees each device, with notifications off (none were allowed here).
+        page.reload()
+        expect(page.get_by_role("cell", name="meldingen uit")).to_have_count(2)
+
+        # A spent link, opened on a fifth phone, fails with a Dutch message and no device.
+        stranger = new_phone(browser, world.url)
+        stranger.page.goto(teacher_link)
+        stranger.page.get_by_role("button", name="Dit apparaat aanmelden").click()
+        expect(stranger.page.get_by_text("Deze aanmeldlink werkt niet (meer)")).to_be_visible()
+        assert not stranger.has_device_key()
+        assert stranger.page.evaluate("fetch('/api/me').then(r => r.status)") == 401
+
+        # Revoking the teacher's device: its next request is refused.
+        revoke = page.get_by_role("button").filter(has_text=re.compile("^Intrekken: .* van Tom"))
+        revoke.click()
+        expect(page.get_by_role("cell", name="ingetrokken")).to_be_visible()
+        assert phones["teacher"].page.evaluate("fetch('/api/me').then(r => r.status)") == 401
+        for phone in [admin, stranger, *phones.values()]:
+            assert phone.csp_problems() == []
+            phone.close()
+
+
+def test_contact_invites_and_revokes_teachers_of_their_own_school(browser: Any,
+                                                                   tmp_path: Path) -> None:
+    with live_world(tmp_path / "hwc.db") as world:
+        school = world.org()
+        contact = _enrol_via_link(browser, world.url, f"{world.url}/aanmelden#"
+                                  f"{world.enrol_link_token(world.person('contact', school))}")
+        page = contact.page
+        page.on("dialog", lambda dialog: dialog.accept())
+        contact.goto("/admin/school")
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Leerkrachten van")
+        page.get_by_label("Naam", exact=True).fill("Tom Jansen")
+        page.get_by_label("Groep of klas").fill("groep 5b")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Leerkracht toevoegen").click()
+        link = _link_for(page, "Tom Jansen")
+        teacher = _enrol_via_link(browser, world.url, link)
+        assert _me(teacher.page)["person"]["role"] == "teacher"
+        page.reload()
+        _no_axe_problems(page)
+        page.get_by_role("button", name="Persoon intrekken").click()
+        expect(page.get_by_text("Ingetrokken op")).to_be_visible()
+        assert teacher.page.evaluate("fetch('/api/me').then(r => r.status)") == 401
+        # The contact cannot open the admin's pages.
+        contact.goto("/admin")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Geen toegang")
+        teacher.close()
+        contact.close()

@@ -1,0 +1,336 @@
+"""The served app in Debian's Chromium: service worker, the envelope vectors in WebCrypto, CSP,
+the manifest and icons, offline start, and notifications from pushes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import struct
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.browser import ROOT, enrol_phone, new_phone
+from tests.support import World
+
+VECTORS = json.loads((ROOT / "tests/vectors/envelope-v1.json").read_text())
+PWA = ROOT / "pwa"
+
+RUN_VECTORS_JS = """async (vectors) => {
+  const m = await import('/envelope.js');
+  const utf8 = new TextEncoder();
+  const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const results = [];
+  for (const v of vectors.positive) {
+    const key = await m.importPrivateKeyJwk(v.recipient.jwk);
+    const recipient = m.b64uDecode(v.recipient.public_key);
+    const plain = await m.decryptEnvelope(key, recipient, v.signal_id, v.device_id, v.envelope);
+    const content = m.decodeContent(plain);
+    const again = await m.encryptEnvelope(recipient, v.signal_id, v.device_id,
+      utf8.encode(v.plaintext), {
+      ephemeralKeyPair: await m.importKeyPairJwk(v.ephemeral.jwk),
+      salt: m.b64uDecode(v.salt), iv: m.b64uDecode(v.iv)});
+    results.push({description: v.description, kind: 'positive',
+      ok: same(plain, utf8.encode(v.plaintext)) && content.name === v.content.name &&
+        content.birth_date === v.content.birth_date &&
+        JSON.stringify(again) === JSON.stringify(v.envelope)});
+  }
+  for (const v of vectors.negative) {
+    const key = await m.importPrivateKeyJwk(v.recipient.jwk);
+    let failed = false;
+    try {
+      await m.decryptEnvelope(key, m.b64uDecode(v.recipient.public_key), v.signal_id, v.device_id,
+        v.envelope);
+    } catch (error) {
+      failed = error.name === 'EnvelopeError';
+    }
+    results.push({description: v.description, kind: 'negative', ok: failed});
+  }
+  return results;
+}"""
+
+
+def test_service_worker_controls_the_app_and_csp_holds(browser: Any, world: World) -> None:
+    phone = new_phone(browser, world.url)
+    phone.goto("/")
+    phone.wait_for_service_worker()
+    page = phone.page
+    # No key stored on this device: the startup check says so without asking the server.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Niet aangemeld")
+    expect(page.get_by_text("Dit apparaat is niet (meer) aangemeld.")).to_be_visible()
+    phone.shot("algemeen-niet-aangemeld")
+    page.get_by_role("link", name="Toegankelijkheid").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheid")
+    expect(page.get_by_text("WCAG) 2.1, niveau A en AA")).to_be_visible()
+    expect(page.get_by_text("EN 301 549")).to_be_visible()
+    phone.shot("algemeen-toegankelijkheid")
+    page.reload()  # now served through the worker
+    expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheid")
+    phone.goto("/aanmelden")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Aanmeldlink niet compleet")
+    phone.shot("algemeen-aanmeldlink-niet-compleet")
+    assert phone.page_errors == []
+    assert phone.console_errors == []
+    phone.close()
+
+
+def test_envelope_vectors_pass_in_chromium(browser: Any, world: World) -> None:
+    phone = new_phone(browser, world.url)
+    phone.goto("/toegankelijkheid")
+    results = phone.page.evaluate(RUN_VECTORS_JS, VECTORS)
+    assert len(results) == len(VECTORS["positive"]) + len(VECTORS["negative"])
+    assert [r for r in results if not r["ok"]] == []
+    assert phone.page_errors == [] and phone.console_errors == []
+    phone.close()
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_manifest_and_icons(browser: Any, world: World) -> None:
+    phone = new_phone(browser, world.url)
+    phone.goto("/")
+    cdp = phone.context.new_cdp_session(phone.page)
+    manifest = cdp.send("Page.getAppManifest")
+    assert manifest["errors"] == [], manifest["errors"]
+    assert manifest["url"].endswith("/manifest.webmanifest")
+    data = json.loads(manifest["data"])
+    assert data["name"] == "Handle with Care" and data["display"] == "standalone"
+    assert data["start_url"] == "/" and data["scope"] == "/" and data["lang"] == "nl"
+    purposes = {(icon["sizes"], icon["purpose"]) for icon in data["icons"]}
+    assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= purposes
+    for icon in data["icons"]:
+        response = phone.context.request.get(world.url + icon["src"])
+        assert response.status == 200 and response.headers["content-type"] == "image/png"
+        size = int(icon["sizes"].split("x")[0])
+        assert png_size(response.body()) == (size, size)
+    phone.close()
+
+
+def test_shell_lists_every_app_file() -> None:
+    """The worker precaches exactly the app's files, so an offline start has them all."""
+    shell = re.search(r"const SHELL = \[(.*?)\];", (PWA / "sw.js").read_text(), re.S)
+    assert shell
+    listed = set(re.findall(r'"(/[^"]*)"', shell.group(1)))
+    files = {"/" + str(p.relative_to(PWA)) for p in PWA.rglob("*")
+             if p.is_file() and p.suffix in (".js", ".css", ".png", ".webmanifest")}
+    # The worker itself is never precached; the server-rendered admin pages' files are no
+    # part of the app shell (and /admin* is never cached).
+    assert listed == (files - {"/sw.js", "/admin.js", "/admin.css"}) | {"/"}
+    # index.html preloads every module, so a phone fetches them at once, not level by level.
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">',
+                               (PWA / "index.html").read_text()))
+    modules = {f for f in files if f.endswith(".js")}
+    assert preloaded == modules - {"/app.js", "/sw.js", "/admin.js"}
+
+
+def test_offline_start_shows_the_shell(browser: Any, world: World) -> None:
+    school = world.org()
+    phone = enrol_phone(browser, world, "teacher", school, name="Juf Offline",
+                        class_label="groep 3")
+    phone.wait_for_service_worker()
+    expect(phone.page.get_by_role("heading", level=1)).to_have_text("Signalen")
+    phone.context.set_offline(True)
+    phone.page.reload()
+    expect(phone.page.get_by_role("heading", level=1)).to_have_text("Geen verbinding")
+    phone.shot("algemeen-geen-verbinding")
+    phone.context.set_offline(False)
+    phone.page.get_by_role("button", name="Opnieuw proberen").click()
+    expect(phone.page.get_by_role("heading", level=1)).to_have_text("Signalen")
+    assert phone.csp_problems() == []
+    phone.close()
+
+
+def test_notifications_fail_gracefully_without_push(browser: Any, world: World) -> None:
+    """Headless Chromium cannot subscribe: the app says so and keeps working."""
+    school = world.org()
+    phone = enrol_phone(browser, world, "contact", school, name="Ans Zonderpush")
+    phone.context.grant_permissions(["notifications"], origin=world.url)
+    page = phone.page
+    page.get_by_role("button", name="Meldingen aanzetten").click()
+    expect(page.get_by_role("alert")).to_contain_text("Meldingen aanzetten is niet gelukt")
+    expect(page.get_by_text("Meldingen staan uit").first).to_be_visible()
+    phone.close()
+
+
+# A stand-in for the push service's subscription (headless Chromium cannot make a real one).
+FAKE_SUBSCRIPTION_JS = """
+PushManager.prototype.subscribe = async function () {
+  const json = {endpoint: 'https://push.example.test/send/abc', expirationTime: null,
+                keys: {p256dh: '%s', auth: 'AAAAAAAAAAAAAAAAAAAAAA'}};
+  return {endpoint: json.endpoint, options: {}, toJSON: () => json, unsubscribe: async () => true};
+};
+PushManager.prototype.getSubscription = async function () { return null; };
+"""
+
+
+WAIT_FOR_NOTIFICATION_JS = """async (tag) => {
+  const registration = await navigator.serviceWorker.ready;
+  for (let i = 0; i < 400; i++) {
+    const [shown] = await registration.getNotifications({tag});
+    if (shown) return {title: shown.title, body: shown.body, url: shown.data.url};
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return null;
+}"""
+
+
+def test_notifications_turn_on_and_pushes_show_neutral_text(browser: Any, world: World) -> None:
+    school = world.org()
+    p256dh = base64.urlsafe_b64encode(b"\x04" + b"\x01" * 64).rstrip(b"=").decode()
+    phone = new_phone(browser, world.url)
+    phone.context.add_init_script(FAKE_SUBSCRIPTION_JS % p256dh)
+    phone.context.grant_permissions(["notifications"], origin=world.url)
+    person = world.person("teacher", school, name="Meester Push", class_label="groep 7")
+    phone.goto(f"/aanmelden#{world.enrol_link_token(person)}")
+    page = phone.page
+    page.get_by_role("button", name="Dit apparaat aanmelden").click()
+    page.get_by_role("button", name="Meldingen aanzetten").click()
+    expect(page.get_by_text("Meldingen staan aan.")).to_be_visible()
+    phone.shot("algemeen-meldingen-aan")
+    row = world.db.execute("SELECT push_state, push FROM devices WHERE person_id = ?",
+                           [person]).fetchone()
+    assert row[0] == "active" and "push.example.test" in row[1]
+    phone.wait_for_service_worker()
+
+    cdp = phone.context.new_cdp_session(page)
+    registrations: list[dict] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated",
+           lambda event: registrations.extend(event["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    page.wait_for_function("() => true")  # let the replayed events arrive
+    registration_id = next(r["registrationId"] for r in registrations if not r["isDeleted"])
+    payload = {"web_push": 8030, "kind": "teacher_signal", "signal_id": "S" * 22,
+               "notification": {"title": "Handle with Care", "body": "Nieuw signaal — open de app",
+                                "navigate": f"{world.url}/signaal/{'S' * 22}", "tag": "s1"}}
+    shown = {}
+    for data, tag in ((json.dumps(payload), "s1"), ("not json", "hwc")):
+        cdp.send("ServiceWorker.deliverPushMessage", {"origin": world.url,
+                                                      "registrationId": registration_id,
+                                                      "data": data})
+        shown[tag] = page.evaluate(WAIT_FOR_NOTIFICATION_JS, tag)
+    assert shown["s1"] == {"title": "Handle with Care", "body": "Nieuw signaal — open de app",
+                           "url": f"{world.url}/signaal/{'S' * 22}"}
+    # An unreadable payload still shows a notification, with neutral text of our own.
+    assert shown["hwc"] == {"title": "Nieuw signaal", "body": "Open de app.",
+                            "url": f"{world.url}/"}
+
+    # A click on the notification brings the open window to the signal.
+    worker = phone.context.service_workers[0]
+    worker.evaluate("""async () => {
+      const [n] = (await self.registration.getNotifications()).filter((n) => n.tag === 's1');
+      self.dispatchEvent(new NotificationEvent('notificationclick', {notification: n}));
+    }""")
+    page.wait_for_url(f"{world.url}/signaal/{'S' * 22}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Signaal verwijderd")
+    assert phone.csp_problems() == []
+    phone.close()
+
+
+def test_pwa_has_no_inline_script_or_style() -> None:
+    """CSP forbids them; catch them before a browser does."""
+    html = (PWA / "index.html").read_text()
+    assert "<style" not in html and " style=" not in html
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
+    markup = re.compile(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|eval\(")
+    for path in Path(PWA).rglob("*.js"):
+        if path.name == "admin.js":  # the server-rendered admin pages' script, not the app
+            continue
+        text = path.read_text()
+        assert not markup.search(text), path
+        assert "localStorage" not in text and "sessionStorage" not in text, path
+
+
+VALIDATION_JS = """async () => {
+  const { nameProblem, cleanName, checkBirthDate } = await import('/views/sender.js');
+  const today = new Date(2026, 10, 24);
+  const names = ['Zoë', 'Ömer', "de Vries-Ƙ", "O'Brien", 'J. de Vries', 'Anne-Marie van den Berg',
+                 'Zoe\\u0308', '', 'Jan2', 'Jan <b>', '-Jan', 'A'.repeat(100), 'A'.repeat(101)];
+  const dates = [['4', '3', '2016'], ['31', '2', '2016'], ['', '', ''], ['1', '1', '2026'],
+                 ['25', '11', '2024'], ['25', '11', '2004'], ['24', '11', '2004'],
+                 ['4', '3', '16']];
+  return {
+    names: names.map((n) => [n, nameProblem(cleanName(n))]),
+    dates: dates.map(([d, m, y]) => checkBirthDate(d, m, y, today)),
+  };
+}"""
+
+
+def test_form_validation_rules(browser: Any, world: World) -> None:
+    """Names: Unicode letters, spaces, hyphens, apostrophes, dots, 1-100; ages 2 to 21."""
+    phone = new_phone(browser, world.url)
+    phone.goto("/toegankelijkheid")
+    result = phone.page.evaluate(VALIDATION_JS)
+    valid = [name for name, problem in result["names"] if problem is None]
+    assert valid == ["Zoë", "Ömer", "de Vries-Ƙ", "O'Brien", "J. de Vries",
+                     "Anne-Marie van den Berg", "Zoe\u0308", "A" * 100]
+    dates = result["dates"]
+    assert dates[0] == {"iso": "2016-03-04"}
+    assert "geen bestaande datum" in dates[1]["error"]
+    assert dates[2]["error"] == "Vul de geboortedatum in."
+    assert "0 jaar" in dates[3]["error"] and "1 jaar" in dates[4]["error"]
+    assert dates[5] == {"iso": "2004-11-25"}  # 21 until tomorrow
+    assert "22 jaar" in dates[6]["error"]
+    assert "geen bestaande datum" in dates[7]["error"]  # a two-digit year is refused
+    phone.close()
+
+
+def test_screens_reflow_at_320_px_and_in_dark_mode(browser: Any, world: World) -> None:
+    """WCAG reflow: no sideways scrolling at 320 CSS px (= 1280 px at 400 %), dark mode too."""
+    school = world.org(name="Openbare Basisschool Het Lange Woord Voorbeeld", place="Utrecht")
+    for scheme in ("light", "dark"):
+        phone = new_phone(browser, world.url, color_scheme=scheme)
+        phone.page.set_viewport_size({"width": 320, "height": 640})
+        person = world.person("contact", school, name="Wilhelmina Langenaam-Achternaam")
+        phone.goto(f"/aanmelden#{world.enrol_link_token(person)}")
+        phone.page.get_by_role("button", name="Dit apparaat aanmelden").click()
+        phone.page.get_by_role("button", name="Verder naar de app").click()
+        expect(phone.page.get_by_text("Geen nieuwe signalen.")).to_be_visible()
+        overflow = phone.page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0
+        phone.shot(f"algemeen-320px-{scheme}")
+        phone.close()
+
+
+def test_iphone_outside_home_screen_is_told_to_add_it_first(browser: Any, world: World) -> None:
+    iphone = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_4 like Mac OS X) AppleWebKit/605.1.15 "
+              "(KHTML, like Gecko) Version/18.4 Mobile/15E148 Safari/604.1")
+    phone = new_phone(browser, world.url, user_agent=iphone)
+    person = world.person("teacher", world.org(), name="Juf iPhone", class_label="groep 1")
+    phone.goto(f"/aanmelden#{world.enrol_link_token(person)}")
+    page = phone.page
+    expect(page.get_by_role("heading", level=1)).to_have_text("Zet de app eerst op uw beginscherm")
+    expect(page.get_by_text("Kies Zet op beginscherm")).to_be_visible()
+    phone.shot("algemeen-iphone-beginscherm")
+    page.get_by_role("button", name="Toch hier aanmelden, zonder meldingen").click()
+    page.get_by_role("button", name="Dit apparaat aanmelden").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat is aangemeld")
+    phone.close()
+
+
+def test_new_version_waits_until_the_user_reloads(browser: Any, world: World) -> None:
+    phone = new_phone(browser, world.url)
+    phone.goto("/toegankelijkheid")
+    phone.wait_for_service_worker()
+    page = phone.page
+    first_script = page.evaluate("() => navigator.serviceWorker.controller.scriptURL")
+    # Another script URL for the same scope installs a new worker, as a changed sw.js would.
+    page.evaluate("""() => navigator.serviceWorker.register('/sw.js?next-version', {scope: '/',
+        updateViaCache: 'none'})""")
+    bar = page.get_by_role("button", name="Nieuwe versie — herladen")
+    expect(bar).to_be_visible()
+    phone.shot("algemeen-nieuwe-versie")
+    # Still the old worker in control until the tap.
+    assert page.evaluate("() => navigator.serviceWorker.controller.scriptURL") == first_script
+    with page.expect_navigation():
+        bar.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheid")
+    expect(page.get_by_role("button", name="Nieuwe versie — herladen")).to_have_count(0)
+    assert phone.csp_problems() == []
+    phone.close()
