@@ -8,31 +8,36 @@ import { b64uEncode } from "./envelope.js";
 import { loadDevice } from "./keystore.js";
 import { startServiceWorker } from "./updates.js";
 import { button, clearScreen, loadingScreen, notice, screen } from "./views/common.js";
-import * as accessibility from "./views/accessibility.js";
-import * as admin from "./views/admin.js";
-import * as contact from "./views/contact.js";
 import * as enrol from "./views/enrol.js";
-import * as officer from "./views/officer.js";
-import * as sender from "./views/sender.js";
-import * as teacher from "./views/teacher.js";
 
 const REFRESH_EVERY_MS = 60_000;
 const RECHECK_AFTER_MS = 5 * 60_000;
 const SIGNAL_PATH = /^\/signaal\/([A-Za-z0-9_-]{1,64})$/;
 const APP_PATH = /^\/(|aanmelden|nieuw|toegankelijkheid|signaal\/[A-Za-z0-9_-]{1,64})$/;
 
+// Each role's screens load on demand, so a phone fetches and runs only what its person uses.
 const ROLE_VIEWS = {
-  admin: { home: admin.home },
-  sender: {
-    home: (ctx) => sender.render(ctx),
-    signal: (ctx, id) => sender.render(ctx, { focusId: id }),
+  admin: async () => {
+    const admin = await import("./views/admin.js");
+    return { home: admin.home };
   },
-  contact: { home: contact.home, signal: contact.signal },
-  teacher: { home: teacher.home, signal: teacher.signal },
-  officer: {
-    home: officer.home,
-    signal: officer.signal,
-    send: (ctx) => sender.render(ctx, { officer: true }),
+  sender: async () => {
+    const sender = await import("./views/sender.js");
+    return {
+      home: (ctx) => sender.render(ctx),
+      signal: (ctx, id) => sender.render(ctx, { focusId: id }),
+    };
+  },
+  contact: () => import("./views/contact.js"),
+  teacher: () => import("./views/teacher.js"),
+  officer: async () => {
+    const [officer, sender] = await Promise.all([import("./views/officer.js"),
+      import("./views/sender.js")]);
+    return {
+      home: officer.home,
+      signal: officer.signal,
+      send: (ctx) => sender.render(ctx, { officer: true }),
+    };
   },
 };
 
@@ -108,7 +113,9 @@ async function route() {
   current = ctx;
   const path = location.pathname;
   if (path === "/aanmelden") return enrol.render(ctx);
-  if (path === "/toegankelijkheid") return accessibility.render(ctx);
+  if (path === "/toegankelijkheid") {
+    return (await import("./views/accessibility.js")).render(ctx);
+  }
   if (!me) {
     loadingScreen("Handle with Care", "Even controleren of dit apparaat is aangemeld.");
     const result = await checkDevice();
@@ -117,8 +124,10 @@ async function route() {
     if (result !== "ok") return problemScreen(result);
     ctx.me = me;
   }
-  const views = ROLE_VIEWS[me.person.role];
-  if (!views) return enrol.notEnrolled(ctx);
+  const load = ROLE_VIEWS[me.person.role];
+  if (!load) return enrol.notEnrolled(ctx);
+  const views = await load();
+  if (!ctx.active) return undefined;
   const signal = path.match(SIGNAL_PATH);
   if (signal && views.signal) return views.signal(ctx, signal[1]);
   if (path === "/nieuw" && views.send) return views.send(ctx);
