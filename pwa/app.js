@@ -84,17 +84,21 @@ export function navigate(path, { replace = false } = {}) {
 /** 'ok', 'not_enrolled', or an ApiError when the server could not be asked. */
 async function checkDevice() {
   const device = await loadDevice();
-  if (!device) return "not_enrolled"; // no key here: nothing to ask the server
   try {
     const body = await api("/api/me");
-    const sameKey = body.device.id === device.deviceId &&
+    const sameKey = device && body.device.id === device.deviceId &&
       body.device.public_key === b64uEncode(device.publicKeyRaw);
-    if (!sameKey) return "not_enrolled";
+    if (!sameKey) {
+      // The server knows this device but its key is gone (storage wiped): it can never open a
+      // signal again, so it is revoked and the admin sees why ("sleutel kwijt").
+      await api("/api/me/key-lost", { method: "POST" }).catch(() => {});
+      return "not_enrolled";
+    }
     me = body;
     lastCheck = Date.now();
     return "ok";
   } catch (error) {
-    if (error.status === 401 || error.status === 403) return "not_enrolled";
+    if (!device || error.status === 401 || error.status === 403) return "not_enrolled";
     return error;
   }
 }

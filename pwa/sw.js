@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL changes: the new worker then installs, the app offers
 // "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v2";
+const VERSION = "hwc-shell-v3";
 const SHELL = [
   "/",
   "/app.js",

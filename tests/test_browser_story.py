@@ -386,6 +386,10 @@ def test_device_without_its_key_is_told_to_ask_for_a_new_link(browser: Any, worl
     expect(heading(phone.page)).to_have_text("Niet aangemeld")
     expect(phone.page.get_by_text("Vraag uw beheerder of intern begeleider om een nieuwe "
                                   "aanmeldlink.")).to_be_visible()
+    # The app told the server, so the admin sees the lost key and nobody encrypts to it.
+    row = world.db.execute("SELECT d.key_state, d.revoked_at FROM devices d JOIN people p "
+                           "ON p.id = d.person_id WHERE p.name = 'Juf Anna'").fetchone()
+    assert row[0] == "lost" and row[1] is not None
     phone.close()
 
 
