@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL changes: the new worker then installs, the app offers
 // "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v3";
+const VERSION = "hwc-shell-v4";
 const SHELL = [
   "/",
   "/app.js",
@@ -31,16 +31,14 @@ const SHELL = [
   "/style.css",
   "/manifest.webmanifest",
   "/icons/icon-192.png",
-  "/icons/icon-512.png",
-  "/icons/maskable-512.png",
-  "/icons/apple-touch-icon.png",
 ];
 const NEUTRAL = { title: "Nieuw signaal", body: "Open de app.", navigate: "/", tag: "hwc" };
 const NEVER_CACHED = ["/api/", "/admin", "/healthz", "/metrics", "/readyz"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(VERSION).then((cache) =>
-    cache.addAll(SHELL.map((path) => new Request(path, { cache: "reload" })))));
+    // "no-cache" revalidates with the ETag: files the page just loaded are not fetched twice.
+    cache.addAll(SHELL.map((path) => new Request(path, { cache: "no-cache" })))));
 });
 
 self.addEventListener("activate", (event) => {

@@ -147,6 +147,17 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE devices ADD COLUMN key_state TEXT NOT NULL DEFAULT 'ok'
         CHECK (key_state IN ('ok', 'lost'));
     """,
+    # 3: partial indexes for every timer query, so a timers pass stays cheap at 10^5 signals.
+    """
+    CREATE INDEX signals_ended ON signals(ended_at) WHERE ended_at IS NOT NULL;
+    CREATE INDEX signals_unreminded ON signals(state, sent_at) WHERE reminded_at IS NULL;
+    CREATE INDEX signals_unescalated ON signals(state, deadline_at) WHERE escalated_at IS NULL;
+    CREATE INDEX signals_teacher_unlate ON signals(state, deadline_at)
+        WHERE teacher_late_at IS NULL;
+    CREATE INDEX envelopes_viewed ON envelopes(opened_at) WHERE role = 'teacher';
+    CREATE INDEX outbox_signal ON outbox(signal_id);
+    CREATE INDEX outbox_done ON outbox(created_at) WHERE state != 'pending';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

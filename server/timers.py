@@ -22,7 +22,7 @@ from server.signals import OPEN_STATES, Timing, add_event
 
 log = logging.getLogger("hwc.timers")
 
-MAX_SLEEP = 60.0  # also re-check now and then: a cheap guard against a missed wake
+MAX_SLEEP = 60.0  # seconds of simulated time: new rows are seen within this, however fast the clock
 
 
 def _devices_of(db: sqlite_utils.Database, where: str, params: list) -> list[str]:
@@ -216,4 +216,5 @@ class Timers:
         if idle and wait <= 0:
             wait = 1.0  # due but nothing fired (a row changed meanwhile): never spin
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=min(max(wait, 0.0), MAX_SLEEP))
+            await asyncio.wait_for(self._wake.wait(),
+                                   timeout=min(max(wait, 0.0), MAX_SLEEP / self.clock.speed))

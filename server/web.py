@@ -111,7 +111,7 @@ async def read_json(request: Request, model: type[T]) -> T:
 
 def route_templates(routes: list[Any]) -> dict[Any, str]:
     """endpoint -> path template, so logs name the route and never the path's ids."""
-    return {getattr(r, "endpoint", getattr(r, "app", None)): r.path for r in routes}
+    return {getattr(r, "endpoint", getattr(r, "app", None)): r.path or "/*" for r in routes}
 
 
 class ErrorGuard:

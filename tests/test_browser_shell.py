@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import posixpath
 import re
 import struct
 from pathlib import Path
@@ -57,7 +58,8 @@ def test_service_worker_controls_the_app_and_csp_holds(browser: Any, world: Worl
     phone.goto("/")
     phone.wait_for_service_worker()
     page = phone.page
-    # No key stored on this device: the startup check says so without asking the server.
+    # No key stored on this device: the startup check asks the server (a known device whose
+    # key store was wiped is reported as lost) and, refused with 401, says it is not enrolled.
     expect(page.get_by_role("heading", level=1)).to_have_text("Niet aangemeld")
     expect(page.get_by_text("Dit apparaat is niet (meer) aangemeld.")).to_be_visible()
     phone.shot("algemeen-niet-aangemeld")
@@ -72,7 +74,8 @@ def test_service_worker_controls_the_app_and_csp_holds(browser: Any, world: Worl
     expect(page.get_by_role("heading", level=1)).to_have_text("Aanmeldlink niet compleet")
     phone.shot("algemeen-aanmeldlink-niet-compleet")
     assert phone.page_errors == []
-    assert phone.console_errors == []
+    expected_401 = "Failed to load resource: the server responded with a status of 401"
+    assert [e for e in phone.console_errors if not e.startswith(expected_401)] == []
     phone.close()
 
 
@@ -120,13 +123,31 @@ def test_shell_lists_every_app_file() -> None:
     files = {"/" + str(p.relative_to(PWA)) for p in PWA.rglob("*")
              if p.is_file() and p.suffix in (".js", ".css", ".png", ".webmanifest")}
     # The worker itself is never precached; the server-rendered admin pages' files are no
-    # part of the app shell (and /admin* is never cached).
-    assert listed == (files - {"/sw.js", "/admin.js", "/admin.css"}) | {"/"}
-    # index.html preloads every module, so a phone fetches them at once, not level by level.
+    # part of the app shell (and /admin* is never cached); the large install icons are
+    # fetched by the browser when it installs, not on every phone's first visit.
+    large_icons = {"/icons/icon-512.png", "/icons/maskable-512.png",
+                   "/icons/apple-touch-icon.png"}
+    assert listed == (files - {"/sw.js", "/admin.js", "/admin.css"} - large_icons) | {"/"}
+    # index.html preloads what app.js needs to start, so a phone fetches it at once rather
+    # than level by level; each role's screens load on demand (dynamic import).
     preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">',
                                (PWA / "index.html").read_text()))
-    modules = {f for f in files if f.endswith(".js")}
-    assert preloaded == modules - {"/app.js", "/sw.js", "/admin.js"}
+    assert preloaded == static_imports("/app.js")
+
+
+def static_imports(module: str) -> set[str]:
+    """Every module reachable from `module` through static import statements."""
+    found: set[str] = set()
+    todo = [module]
+    while todo:
+        current = todo.pop()
+        text = (PWA / current.lstrip("/")).read_text()
+        for target in re.findall(r'^import[^;]*?from\s+"([^"]+)"', text, re.M):
+            path = posixpath.normpath(posixpath.join(posixpath.dirname(current), target))
+            if path not in found:
+                found.add(path)
+                todo.append(path)
+    return found
 
 
 def test_offline_start_shows_the_shell(browser: Any, world: World) -> None:
