@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from server import timers
+from server.clock import AMSTERDAM, FrozenClock
 from tests.conftest import live_world
 from tests.fakepush_server import running_fake_push
 
@@ -77,3 +80,34 @@ def test_a_gone_subscription_shows_notifications_off_to_the_admin(tmp_path: Path
         assert contact.get("/api/me").json()["device"]["push"] == "gone"
         page = admin.get(f"/admin/orgs/{school}").text
         assert "meldingen uit" in page
+
+
+def test_timer_pushes_reach_the_push_service(tmp_path: Path) -> None:
+    """Escalation at the deadline: the sender's device gets the escalation push and the
+    unopened contact a reminder, both delivered by the worker and verified by the service."""
+    sent = datetime(2026, 11, 24, 20, 0, tzinfo=AMSTERDAM).timestamp()
+    clock = FrozenClock(sent)
+    with running_fake_push() as (_, service), live_world(tmp_path / "t.db", clock,
+                                                         run_workers=True) as w:
+        school = w.org()
+        sender_sub, contact_sub = service.subscribe(), service.subscribe()
+        sender = w.device(w.person("sender", w.org("veilig_thuis", "VT")), push=sender_sub)
+        w.device(w.person("contact", school), push=contact_sub)
+        assert w.send(sender, school, NAME, BORN).status_code == 201
+        _wait_for(lambda: len(service.messages) == 1)
+        deadline = datetime(2026, 11, 25, 8, 15, tzinfo=AMSTERDAM).timestamp()
+        clock.advance(deadline - clock.now())
+        fired = timers.run_due(w.db, clock.now(), w.app.state.timing)
+        assert fired["escalated"] == 1 and fired["reminded"] == 1
+        worker = w.app.state.push_worker
+        worker._task.get_loop().call_soon_threadsafe(worker.wake)  # from the test's thread
+        _wait_for(lambda: len(service.messages) == 4)
+        by_subscription = {}
+        for message in service.messages[1:]:
+            by_subscription.setdefault(message["sub_id"], []).append(
+                json.loads(message["payload"])["kind"])
+        sender_id = sender_sub["endpoint"].rsplit("/", 1)[1]
+        contact_id = contact_sub["endpoint"].rsplit("/", 1)[1]
+        assert by_subscription == {sender_id: ["escalation"],
+                                   contact_id: ["reminder", "reminder"]}
+        assert all(NAME not in m["payload"] for m in service.messages)
