@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -292,7 +293,9 @@ def test_leerplicht_officer_relays_to_the_school(browser: Any, world: World) -> 
     sender = enrol_sender(browser, world)
     officer = enrol_phone(browser, world, "officer", office, name="Omar Leerplicht",
                           shot="leerplicht")
-    contact = world.member("contact", school)
+    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
+    teacher = enrol_phone(browser, world, "teacher", school, name="Juf Anna",
+                          class_label="groep 5b")
     born = years_ago(9)
     fill_and_check(sender, NAME, born, recipient="Leerplicht Utrecht", query="Nieuwegein",
                    office=True)
@@ -314,7 +317,6 @@ def test_leerplicht_officer_relays_to_the_school(browser: Any, world: World) -> 
     officer.shot("leerplicht-05-doorgestuurd")
     assert NAME not in page.content()
     assert NAME not in officer.storage()
-    assert contact.open(signal_id)["name"] == NAME
 
     officer.goto("/")
     expect(page.get_by_text(f"Doorgestuurd naar {SCHOOL}")).to_be_visible()
@@ -323,15 +325,47 @@ def test_leerplicht_officer_relays_to_the_school(browser: Any, world: World) -> 
     expect(page.get_by_text("Nog geen verstuurde signalen.")).to_be_visible()
     officer.shot("leerplicht-06-nieuw-signaal")
 
+    # The school takes it from there: the contact forwards, the teacher reads, it is finished.
+    contact.goto("/")
+    contact.page.get_by_role("link", name=f"Signaal {ref} openen").click()
+    expect(contact.page.locator(".child-name")).to_have_text(NAME)
+    contact.page.get_by_role("button", name="Doorsturen naar leerkracht").click()
+    contact.page.get_by_role("checkbox", name="Juf Anna (groep 5b)").check()
+    contact.page.get_by_role("button", name="Doorsturen", exact=True).click()
+    confirm(contact.page, "Doorsturen naar Juf Anna (groep 5b)?", "Ja, doorsturen")
+    expect(heading(contact.page)).to_have_text("Doorgestuurd")
+    teacher.goto("/")
+    teacher.page.get_by_role("link", name="Signaal openen").click()
+    expect(teacher.page.locator(".child-name")).to_have_text(NAME)
+    teacher.page.get_by_role("button", name="Gelezen").click()
+    confirm(teacher.page, "Het signaal wordt nu verwijderd.", "Ja, verwijderen")
+    expect(heading(teacher.page)).to_have_text("Signaal verwijderd")
+    contact.page.reload()
+    contact.page.get_by_role("button", name="Afronden").click()
+    confirm(contact.page, "de ouders zijn geïnformeerd", "Ja, afronden")
+    expect(heading(contact.page)).to_have_text("Signaal afgerond")
+
     card = sender_card(sender, ref)
     for step in ("afgeleverd op 1 apparaat", "geopend door leerplicht",
-                 "doorgestuurd naar school (1 apparaat)", "geopend door school"):
+                 "doorgestuurd naar school (1 apparaat)", "geopend door school",
+                 "doorgestuurd naar 1 leerkracht", "gezien door leerkracht", "afgerond"):
         expect(card).to_contain_text(step)
     expect(card).to_contain_text(f"Aan: {SCHOOL} (via leerplicht)")
     sender.shot("verzender-13-overzicht-via-leerplicht")
-    for phone in (sender, officer):
+    for phone in (sender, officer, contact, teacher):
         assert phone.csp_problems() == []
+        assert NAME not in phone.storage()
         phone.close()
+    # Forensic: after the whole leerplicht route no envelope is left, and the name is in no
+    # byte the server keeps.
+    assert world.db.execute("SELECT count(*) FROM envelopes WHERE signal_id = ?",
+                            [signal_id]).fetchone()[0] == 0
+    world.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    stored = b"".join(path.read_bytes() for path in Path(world.app.state.settings.database)
+                      .parent.glob("hwc.db*"))
+    for needle in (NAME.encode(), NAME.encode("utf-16-le"), NAME.encode("utf-16-be"),
+                   born.isoformat().encode()):
+        assert needle not in stored
 
 
 def test_officer_closes_not_in_municipality(browser: Any, world: World) -> None:
