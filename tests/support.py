@@ -135,12 +135,15 @@ class World:
         return auth.make_enrol_token(self.db, self.app.state.secret_key, person_id, None,
                                      self.now(), 7)
 
-    def device(self, person_id: str, push: dict | None = None) -> Device:
+    def device(self, person_id: str, push: dict | None = None,
+               token: str | None = None) -> Device:
+        """Enrol a new device over HTTP, with a fresh enrolment token unless one is given."""
         private_key, public_key = generate_device_key()
         role = directory.person(self.db, person_id)["role"]
         device = Device(person_id, role, self.client(), private_key, public_key)
         response = device.post("/api/enrol", json={
-            "token": self.enrol_link_token(person_id), "public_key": b64u_encode(public_key),
+            "token": token or self.enrol_link_token(person_id),
+            "public_key": b64u_encode(public_key),
             "label": f"telefoon {role}", "push": push})
         assert response.status_code == 201, response.text
         device.device_id = response.json()["device"]["id"]

@@ -19,7 +19,6 @@ from starlette.routing import Route
 
 from server import auth
 from server.app import create_app
-from server.envelope import b64u_encode, generate_device_key
 from server.settings import Settings
 from tests.conftest import LogCapture, live_world
 from tests.fakepush_server import running_fake_push
@@ -102,7 +101,7 @@ def test_a_full_story_logs_nothing_secret(tmp_path: Path, log_capture: LogCaptur
             link = _api(admin.post(f"/api/admin/people/{person}/enrol-link"))["link"]
             token = link.split("#", 1)[1]
             subscription = push_service.subscribe() if push else None
-            device = _enrol(world, person, role, token, subscription)
+            device = world.device(person, push=subscription, token=token)
             secrets_.extend([token, device.credential, device.credential.split(".", 1)[1]])
             if subscription:
                 secrets_.extend([subscription["endpoint"],
@@ -147,20 +146,6 @@ def test_a_full_story_logs_nothing_secret(tmp_path: Path, log_capture: LogCaptur
 def _api(response: httpx.Response) -> Any:
     assert response.status_code in (200, 201), response.text
     return response.json()
-
-
-def _enrol(world: World, person_id: str, role: str, token: str,
-           push: dict | None) -> Device:
-    private_key, public_key = generate_device_key()
-    device = Device(person_id, role, world.client(), private_key, public_key)
-    response = device.post("/api/enrol", json={"token": token,
-                                               "public_key": b64u_encode(public_key),
-                                               "label": f"telefoon {role}", "push": push})
-    assert response.status_code == 201, response.text
-    device.device_id = response.json()["device"]["id"]
-    device.credential = response.cookies[auth.COOKIE]
-    device.http.cookies = httpx.Cookies({auth.COOKIE: device.credential})
-    return device
 
 
 def _wait_for_pushes(world: World, service: Any, expected: int) -> None:
