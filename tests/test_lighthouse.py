@@ -91,31 +91,35 @@ def _audit(endpoint: str, url: str, out: Path) -> dict[str, float]:
     return {name: category["score"] for name, category in report["categories"].items()}
 
 
-def _audit_screen(endpoint: str, url: str, out: Path) -> dict[str, float]:
+def _audit_screen(endpoint: str, url: str, out: Path) -> list[dict[str, float]]:
+    """Every audit of one screen; a performance miss is audited again, up to the limit."""
     runs = [_audit(endpoint, url, out)]
     while max(r["performance"] for r in runs) < TARGETS["performance"] \
             and len(runs) < PERFORMANCE_RUNS:
         runs.append(_audit(endpoint, url, out))
-    if len(runs) > 1:
-        print(f"  ({out.stem}: performance runs {[round(r['performance'] * 100) for r in runs]})")
-    return max(runs, key=lambda r: r["performance"])
+    return runs
 
 
 def test_lighthouse_scores_on_the_main_screens(browser: Any, world: World,
-                                               debug_chromium: str, tmp_path: Path) -> None:
+                                               debug_chromium: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
     if shutil.which("npm") is None:
         pytest.fail("npm is needed to install Lighthouse")
     school = world.org()
-    scores = {"aanmelden": _audit_screen(debug_chromium, f"{world.url}/aanmelden",
-                                         tmp_path / "aanmelden.json")}
+    runs = {"aanmelden": _audit_screen(debug_chromium, f"{world.url}/aanmelden",
+                                       tmp_path / "aanmelden.json")}
     for role, org in (("sender", world.org("veilig_thuis", "Veilig Thuis")),
                       ("contact", school), ("teacher", school)):
         _enrol(browser, debug_chromium, world, world.person(role, org))
-        scores[role] = _audit_screen(debug_chromium, f"{world.url}/",
-                                     tmp_path / f"{role}.json")
-    print("\nLighthouse (mobile):")
-    for screen, score in scores.items():
-        print(f"  {screen:10} " + "  ".join(f"{k} {v * 100:.0f}" for k, v in score.items()))
+        runs[role] = _audit_screen(debug_chromium, f"{world.url}/", tmp_path / f"{role}.json")
+    scores = {screen: max(audits, key=lambda r: r["performance"])
+              for screen, audits in runs.items()}
+    with capsys.disabled():  # the scores belong in every run's output, passing or not
+        print("\nLighthouse (mobile):")
+        for screen, score in scores.items():
+            every = [round(r["performance"] * 100) for r in runs[screen]]
+            print(f"  {screen:10} " + "  ".join(f"{k} {v * 100:.0f}" for k, v in score.items())
+                  + (f"  (performance runs {every})" if len(every) > 1 else ""))
 
     def target(screen: str, category: str) -> float:
         if category == "performance":
