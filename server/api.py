@@ -14,6 +14,7 @@ from starlette.routing import Route
 from server import auth, directory, ops, signals
 from server.admin import ROLE_LABELS, qr_svg
 from server.auth import Actor, requires
+from server.calendar import holiday_warning_text
 from server.envelope import b64u_encode
 from server.models import (
     Close,
@@ -157,8 +158,6 @@ async def school_recipients(request: Request, actor: Actor) -> Response:
         raise ApiError(409, "no_recipients",
                        "Deze school heeft nog geen aangemeld apparaat. Bel de school.")
     times = signals.signal_times(_state(request).db, org_id, _now(request), _state(request).timing)
-    from server.calendar import holiday_warning_text
-
     return json_response({"devices": devices, "deadline": times.deadline.isoformat(),
                           "expires_at": times.expires_at.isoformat(),
                           "holiday_warning": holiday_warning_text(times)})

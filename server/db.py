@@ -1,4 +1,4 @@
-"""The SQLite store: connection settings, the whole schema and its migrations, transactions, purge.
+"""The SQLite store: connection settings, the whole schema and its migrations, transactions, erasure.
 
 The schema is read top to bottom in MIGRATIONS; a database keeps its version in `meta`.
 Times are epoch seconds (REAL). No column ever holds a child's name or birth date:
@@ -252,12 +252,6 @@ def erase(db: sqlite_utils.Database, sql: str, params: list) -> int:
 def checkpoint(db: sqlite_utils.Database) -> None:
     """Fold the WAL into the main file and truncate it, so no old page images remain."""
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
-def purge(db: sqlite_utils.Database, statements: list[tuple[str, list]]) -> int:
-    """Delete in one transaction, then truncate the WAL. Returns the rows deleted."""
-    with transaction(db):
-        return sum(erase(db, sql, params) for sql, params in statements)
 
 
 def meta_get(db: sqlite_utils.Database, key: str) -> str | None:

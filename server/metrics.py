@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.push import oldest_due_age
 from server.web import ApiError
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -50,10 +51,9 @@ class _StateCollector(Collector):
                        db.execute("SELECT state, count(*) FROM signals GROUP BY state"))
         yield _grouped("hwc_pushes", "Outbox rows by state (sent, failed, gone, pending)",
                        "state", db.execute("SELECT state, count(*) FROM outbox GROUP BY state"))
-        oldest = db.execute("SELECT min(due_at) FROM outbox WHERE state = 'pending'").fetchone()[0]
         yield GaugeMetricFamily("hwc_outbox_oldest_due_seconds",
                                 "Age of the oldest pending push that is due",
-                                value=0.0 if oldest is None else max(0.0, now - oldest))
+                                value=oldest_due_age(db, now))
         escalated = db.execute("SELECT count(*) FROM signals WHERE escalated_at IS NOT NULL")
         yield GaugeMetricFamily("hwc_signals_escalated", "Signals escalated to the sender",
                                 value=escalated.fetchone()[0])

@@ -16,6 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from server import db as database
+from server import push
 
 DIRECTORY_TABLES = ("meta", "orgs", "free_days", "people", "devices", "enrol_tokens",
                     "api_keys")
@@ -82,8 +83,7 @@ def readiness(app_state: Any) -> dict[str, Any]:
     for name in ("push_worker", "timers"):
         worker = getattr(app_state, name, None)
         checks[name] = worker is not None and worker.alive
-    oldest = db.execute("SELECT min(due_at) FROM outbox WHERE state = 'pending'").fetchone()[0]
-    age = 0.0 if oldest is None else max(0.0, now - oldest)
+    age = push.oldest_due_age(db, now)
     checks["outbox_oldest_due_seconds"] = round(age, 1)
     ready = all(v for k, v in checks.items() if isinstance(v, bool)) and age < STUCK_AFTER
     return {"status": "ready" if ready else "unready", "checks": checks}

@@ -31,6 +31,12 @@ def enqueue(db: sqlite_utils.Database, device_ids: list[str], signal_id: str | N
     )
 
 
+def oldest_due_age(db: sqlite_utils.Database, now: float) -> float:
+    """Seconds the oldest pending push has been due: 0 when nothing waits (readiness, metrics)."""
+    oldest = db.execute("SELECT min(due_at) FROM outbox WHERE state = 'pending'").fetchone()[0]
+    return 0.0 if oldest is None else max(0.0, now - oldest)
+
+
 def check_endpoint(endpoint: str, base_url: str) -> None:
     """The server POSTs to this URL, so it must be a public https push service (no SSRF into
     the operator's network). A development server on loopback http accepts loopback endpoints,
