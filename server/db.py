@@ -1,4 +1,4 @@
-"""The SQLite store: connection settings, the whole schema and its migrations, transactions, erasure.
+"""The SQLite store: connection settings, the whole schema and migrations, transactions, erasure.
 
 The schema is read top to bottom in MIGRATIONS; a database keeps its version in `meta`.
 Times are epoch seconds (REAL). No column ever holds a child's name or birth date:
