@@ -113,6 +113,8 @@ function problemScreen(error) {
 
 async function route() {
   leaveCurrent();
+  // The screen left takes its content with it at once; the next may wait for the network.
+  if (current) loadingScreen("Handle with Care", "Even geduld, de app wordt geladen.");
   const ctx = newContext();
   current = ctx;
   const path = location.pathname;

@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL changes: the new worker then installs, the app offers
 // "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v4";
+const VERSION = "hwc-shell-v5";
 const SHELL = [
   "/",
   "/app.js",

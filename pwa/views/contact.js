@@ -43,10 +43,13 @@ const teacherText = (t) => (t.class_label ? `${t.name} (${t.class_label})` : t.n
 
 // --- home -----------------------------------------------------------------------------------
 
-export function home(ctx) {
+export async function home(ctx) {
+  const list = await liveSection(ctx, { title: "Signalen", id: uniqueId("signals") },
+    (signals) => buildLists(ctx, signals));
+  if (!ctx.active) return;
   screen("Signalen voor uw school",
     pushReminder(ctx.me),
-    liveSection(ctx, { title: "Signalen", id: uniqueId("signals") }, (all) => buildLists(ctx, all)),
+    list,
     h("p", {}, h("a", { href: "/admin/school", class: "button button-secondary" }, "Leerkrachten beheren")),
     devicePanel(ctx.me, (me) => { ctx.setMe(me); ctx.refresh(); }));
 }

@@ -19,12 +19,12 @@ export function notePending(ids) {
 }
 
 /**
- * A section whose body is (re)built from GET /api/signals on load and on every refresh.
- * `build(signals)` returns the nodes to show.
+ * A section whose body is (re)built from GET /api/signals on every refresh. Resolves with the
+ * section once the first load is in, so a home screen appears in one piece: nothing below the
+ * list jumps when it arrives. `build(signals)` returns the nodes to show.
  */
-export function liveSection(ctx, { title, id }, build) {
-  // A placeholder line keeps the layout from jumping when the list arrives.
-  const body = h("div", { class: "stack" }, h("p", { class: "loading" }, "Signalen worden geladen."));
+export async function liveSection(ctx, { title, id }, build) {
+  const body = h("div", { class: "stack" });
   const refreshButton = button("Vernieuwen", () => whileBusy(refreshButton, load), "link");
   const section = h("section", { class: "stack", "aria-labelledby": id },
     h("div", { class: "section-head" }, h("h2", { id }, title), refreshButton), body);
@@ -38,7 +38,7 @@ export function liveSection(ctx, { title, id }, build) {
     }
   }
 
-  load();
+  await load();
   ctx.onRefresh(load);
   return section;
 }

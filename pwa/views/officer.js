@@ -18,10 +18,13 @@ const AT_OFFICE = new Set(["sent", "opened"]);
 const back = (ctx) => appLink("Terug naar het overzicht", "/", ctx.navigate, { class: "back-link" });
 const held = (s) => !s.sent_by_us && s.holder_kind === "leerplicht" && AT_OFFICE.has(s.state);
 
-export function home(ctx) {
+export async function home(ctx) {
+  const list = await liveSection(ctx, { title: "Signalen", id: uniqueId("signals") },
+    (signals) => buildLists(ctx, signals));
+  if (!ctx.active) return;
   screen("Signalen voor leerplicht",
     pushReminder(ctx.me),
-    liveSection(ctx, { title: "Signalen", id: uniqueId("signals") }, (signals) => buildLists(ctx, signals)),
+    list,
     h("section", { class: "stack", "aria-labelledby": "send-heading" },
       h("h2", { id: "send-heading" }, "Zelf een signaal versturen"),
       appLink("Nieuw signaal versturen", "/nieuw", ctx.navigate, { class: "button button-secondary" })),

@@ -21,21 +21,26 @@ const GUIDANCE = [
 
 const back = (ctx) => appLink("Terug naar het overzicht", "/", ctx.navigate, { class: "back-link" });
 
-export function home(ctx) {
+export async function home(ctx) {
+  const list = await liveSection(ctx, { title: "Nieuwe signalen", id: uniqueId("signals") },
+    (signals) => pendingCards(ctx, signals));
+  if (!ctx.active) return;
   screen("Signalen",
     pushReminder(ctx.me),
-    liveSection(ctx, { title: "Nieuwe signalen", id: uniqueId("signals") }, (signals) => {
-      const pending = signals.filter((s) => s.has_copy);
-      notePending(pending.map((s) => s.id));
-      if (!pending.length) return [h("p", { class: "empty" }, "Geen nieuwe signalen.")];
-      return [h("ul", { class: "cards" }, pending.map((s) => h("li", { class: "card" },
-        h("h3", { class: "card-title" }, "Nieuw signaal"),
-        h("p", { class: "muted" }, `Ontvangen: ${formatMoment(s.sent_at)}`),
-        h("p", {}, "U kunt het één keer openen. Doe dat vlak voor de les."),
-        appLink("Openen", `/signaal/${segment(s.id)}`, ctx.navigate,
-          { class: "button button-primary", "aria-label": "Signaal openen" }))))];
-    }),
+    list,
     devicePanel(ctx.me, (me) => { ctx.setMe(me); ctx.refresh(); }));
+}
+
+function pendingCards(ctx, signals) {
+  const pending = signals.filter((s) => s.has_copy);
+  notePending(pending.map((s) => s.id));
+  if (!pending.length) return [h("p", { class: "empty" }, "Geen nieuwe signalen.")];
+  return [h("ul", { class: "cards" }, pending.map((s) => h("li", { class: "card" },
+    h("h3", { class: "card-title" }, "Nieuw signaal"),
+    h("p", { class: "muted" }, `Ontvangen: ${formatMoment(s.sent_at)}`),
+    h("p", {}, "U kunt het één keer openen. Doe dat vlak voor de les."),
+    appLink("Openen", `/signaal/${segment(s.id)}`, ctx.navigate,
+      { class: "button button-primary", "aria-label": "Signaal openen" }))))];
 }
 
 export async function signal(ctx, id) {
