@@ -7,9 +7,11 @@ signal content exists only as envelopes (ciphertext to device keys).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 
 import sqlite_utils
 
@@ -226,8 +228,15 @@ def _statements(script: str) -> Iterator[str]:
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """One BEGIN IMMEDIATE transaction: a writer never upgrades from reader and deadlocks.
 
-    When it erased signal content (see `erase`), the WAL is truncated right after the commit.
+    On the serving event loop (see GroupCommit) it is a savepoint of the loop turn's shared
+    transaction instead. When it erased signal content (see `erase`), the WAL is truncated right
+    after the commit.
     """
+    group = db.__dict__.get("group")
+    if group is not None and group.is_current():
+        with group.savepoint():
+            yield db
+        return
     db.conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
@@ -235,9 +244,95 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         db.conn.execute("ROLLBACK")
         db.__dict__.pop("erased", None)
         raise
+    _commit(db)
+
+
+def _commit(db: sqlite_utils.Database) -> None:
     db.conn.execute("COMMIT")
     if db.__dict__.pop("erased", False):
         checkpoint(db)
+
+
+class GroupCommit:
+    """Group commit: the transactions of one event-loop turn share one COMMIT, so one fsync.
+
+    `synchronous=FULL` makes each COMMIT wait for the disk; one per request would bound intake
+    by the disk's flush time on the single event-loop thread. Instead the first transaction of a
+    turn opens BEGIN IMMEDIATE and schedules the COMMIT after everything already ready on the
+    loop; each transaction runs in its own SAVEPOINT, so a failing one rolls back alone. Nothing
+    leaves before the COMMIT: responses wait for it (`durable`, in web.ResponseGuard) and so
+    do pushes, so a request is acknowledged, and uncommitted state is shown, only once it is on
+    disk. If the COMMIT fails, every response waiting on it becomes an error.
+    """
+
+    def __init__(self, db: sqlite_utils.Database, loop: asyncio.AbstractEventLoop) -> None:
+        self.db = db
+        self.loop = loop
+        self.pending: asyncio.Future[None] | None = None
+
+    def is_current(self) -> bool:
+        try:
+            return asyncio.get_running_loop() is self.loop
+        except RuntimeError:  # a thread without a loop (the CLI, a test's own calls)
+            return False
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        if self.pending is None:
+            self.db.conn.execute("BEGIN IMMEDIATE")
+            self.pending = self.loop.create_future()
+            self.loop.call_soon(self.commit)
+        _joined.set(self.pending)
+        self.db.conn.execute("SAVEPOINT tx")
+        try:
+            yield
+        except BaseException:
+            self.db.conn.execute("ROLLBACK TO tx")
+            self.db.conn.execute("RELEASE tx")
+            raise
+        self.db.conn.execute("RELEASE tx")
+
+    def commit(self) -> None:
+        done, self.pending = self.pending, None
+        if done is None:
+            return
+        try:
+            _commit(self.db)
+        except sqlite3.Error as error:
+            with suppress(sqlite3.Error):
+                self.db.conn.execute("ROLLBACK")
+            self.db.__dict__.pop("erased", None)
+            done.set_exception(error)
+            done.exception()  # retrieved here: every waiter gets it, none may be left
+            return
+        done.set_result(None)
+
+
+def start_group_commit(db: sqlite_utils.Database) -> None:
+    """From now on, transactions on the running loop share one COMMIT per loop turn."""
+    db.group = GroupCommit(db, asyncio.get_running_loop())  # type: ignore[attr-defined]
+
+
+def stop_group_commit(db: sqlite_utils.Database) -> None:
+    group = db.__dict__.pop("group", None)
+    if group is not None:
+        group.commit()
+
+
+# The commit that this task's (request's) own last transaction joined: it may have run, and
+# failed, before the task asks whether its work is durable.
+_joined: ContextVar[asyncio.Future[None] | None] = ContextVar("hwc_joined_commit", default=None)
+
+
+async def durable(db: sqlite_utils.Database) -> None:
+    """Wait until this task's transactions, and every other one that it may have read, are on
+    disk; raises the commit's error if that failed."""
+    group = db.__dict__.get("group")
+    if group is None:
+        return
+    for commit in (_joined.get(), group.pending):
+        if commit is not None:
+            await asyncio.shield(commit)
 
 
 def erase(db: sqlite_utils.Database, sql: str, params: list) -> int:

@@ -44,7 +44,7 @@ from py_vapid import Vapid
 from pywebpush import WebPushException, webpush_async
 
 from server.clock import Clock
-from server.db import transaction
+from server.db import durable, transaction
 from server.envelope import b64u_encode
 from server.settings import Settings
 
@@ -350,6 +350,11 @@ class PushWorker:
         send.add_done_callback(self._sends.discard)
 
     async def _send(self, job: Job) -> None:
+        try:
+            await durable(self.db)  # the claim, and what caused the push, are on disk first
+        except sqlite3.Error:  # that commit failed: the claim never happened
+            self._in_flight.discard(job.id)
+            return
         try:
             outcome = await self._attempt(job)
         except Exception as error:  # unusable subscription data: retrying cannot help

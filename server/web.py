@@ -19,6 +19,8 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.db import durable
+
 access_log = logging.getLogger("hwc.access")
 error_log = logging.getLogger("hwc.error")
 
@@ -148,7 +150,7 @@ class ErrorGuard:
             error_log.error("error %s: %s\n%s", error_id, type(exc).__name__, frames)
             if status == 0:
                 status = 500
-                # Sent past SecurityHeaders (this layer is outside it): add them here.
+                # Sent past ResponseGuard (this layer is outside it): add the headers here.
                 await send_json(send, 500, {"error": "server_error",
                                             "message": MESSAGES[500][1], "error_id": error_id},
                                 [*SECURITY_HEADERS, (b"cache-control", b"no-store")])
@@ -187,8 +189,11 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 PRIVATE_PREFIXES = ("/api/", "/admin", "/metrics", "/readyz", "/healthz")
 
 
-class SecurityHeaders:
-    """Security headers on every response; API and admin responses are never stored."""
+class ResponseGuard:
+    """Every response on its way out. It starts only once the transactions it may depend on
+    are on disk: its request's own, and any other that it may have read (see db.GroupCommit);
+    a failed commit raises here, and ErrorGuard answers 500 instead. It carries the security
+    headers, and API and admin responses are never stored."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -197,10 +202,12 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        db = scope["app"].state.db
         no_store = scope["path"].startswith(PRIVATE_PREFIXES)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
+                await durable(db)
                 headers = [h for h in message.get("headers", []) if h[0] != b"cache-control"]
                 headers += SECURITY_HEADERS
                 headers.append((b"cache-control", b"no-store" if no_store else b"no-cache"))

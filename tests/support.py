@@ -16,6 +16,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from server import auth, directory
+from server import db as database
 from server.envelope import (
     b64u_decode,
     b64u_encode,
@@ -107,9 +108,15 @@ class World:
     url: str
     clients: list[httpx.Client] = field(default_factory=list)
 
+    _db: Any = None
+
     @property
     def db(self) -> Any:
-        return self.app.state.db
+        """The test's own connection to the app's database file, as a second process would
+        have: it sees what the server committed (the server's one connection is its own)."""
+        if self._db is None:
+            self._db = database.connect(self.app.state.settings.database)
+        return self._db
 
     def now(self) -> float:
         return float(self.app.state.clock.now())
@@ -173,6 +180,8 @@ class World:
     def close(self) -> None:
         for client in self.clients:
             client.close()
+        if self._db is not None:
+            self._db.close()
 
 
 Factory = Callable[..., Any]
