@@ -47,14 +47,6 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "-"
 
 
-def _wake_workers(request: Request) -> None:
-    """Deliver new pushes at once. The timers need no wake: nothing a route does is due
-    sooner than their next regular look (at most MAX_SLEEP of simulated time)."""
-    worker = getattr(request.app.state, "push_worker", None)
-    if worker is not None:
-        worker.wake()
-
-
 # --- health, keys, enrolment ---------------------------------------------------------------
 
 async def healthz(request: Request) -> Response:
@@ -170,7 +162,6 @@ async def send_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewSignal)
     result = signals.send_signal(state.db, actor, body.id, body.recipient_id, body.envelopes,
                                  _now(request), state.timing)
-    _wake_workers(request)
     return json_response(result, 201)
 
 
@@ -203,7 +194,6 @@ async def forward_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Forward)
     result = signals.forward_signal(_state(request).db, actor, request.path_params["id"],
                                     body.teachers, body.envelopes, _now(request))
-    _wake_workers(request)
     return json_response(result)
 
 
@@ -212,7 +202,6 @@ async def relay_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Relay)
     result = signals.relay_signal(_state(request).db, actor, request.path_params["id"],
                                   body.school_id, body.envelopes, _now(request))
-    _wake_workers(request)
     return json_response(result)
 
 

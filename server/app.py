@@ -115,8 +115,8 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         worker = PushWorker(app.state.db, app.state.settings, app.state.clock,
                             app.state.vapid_key)
         app.state.push_worker = worker
-        app.state.timers = Timers(app.state.db, app.state.clock, app.state.timing,
-                                  on_fired=worker.wake)
+        push.wake_on_enqueue(app.state.db, worker.wake)
+        app.state.timers = Timers(app.state.db, app.state.clock, app.state.timing)
         workers += [worker, app.state.timers]
     database.start_group_commit(app.state.db)
     try:

@@ -151,7 +151,8 @@ def device_actor(db: sqlite_utils.Database, credential: str, now: float) -> Acto
         return None
     if row["last_seen_at"] is None or now - row["last_seen_at"] > LAST_SEEN_EVERY:
         # At most one write a minute per device, however many requests it makes.
-        db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [now, device_id])
+        with transaction(db):
+            db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [now, device_id])
     return Actor(role=row["role"], org_id=row["org_id"], org_kind=row["org_kind"],
                  person_id=row["person_id"], person_name=row["name"], device_id=row["id"],
                  public_key=row["public_key"])

@@ -7,6 +7,8 @@ it; this module is the one place that writes them.
 from __future__ import annotations
 
 import ipaddress
+import json
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import sqlite_utils
@@ -21,14 +23,23 @@ KINDS = ("new_signal", "teacher_signal", "reminder", "escalation", "teacher_late
 
 def enqueue(db: sqlite_utils.Database, device_ids: list[str], signal_id: str | None, kind: str,
             expires_at: float, now: float) -> None:
-    """Queue one push per device that has a live subscription (call inside the transaction)."""
+    """Queue one push per device that has a live subscription (call inside the transaction),
+    and wake the delivery worker: its sends wait until this transaction is on disk."""
     assert kind in KINDS, kind
-    db.conn.executemany(
+    queued = db.execute(
         "INSERT INTO outbox (device_id, signal_id, kind, expires_at, due_at, created_at) "
-        "SELECT id, ?, ?, ?, ?, ? FROM devices WHERE id = ? AND push_state = 'active' "
-        "AND revoked_at IS NULL",
-        [(signal_id, kind, expires_at, now, now, device_id) for device_id in device_ids],
-    )
+        "SELECT id, ?, ?, ?, ?, ? FROM devices WHERE id IN (SELECT value FROM json_each(?)) "
+        "AND push_state = 'active' AND revoked_at IS NULL",
+        [signal_id, kind, expires_at, now, now, json.dumps(device_ids)],
+    ).rowcount
+    wake = db.__dict__.get("wake_push_worker")
+    if queued and wake is not None:
+        wake()
+
+
+def wake_on_enqueue(db: sqlite_utils.Database, wake: Callable[[], None] | None) -> None:
+    """Have `enqueue` on this connection call `wake` (the serving app's push worker)."""
+    db.wake_push_worker = wake  # type: ignore[attr-defined]
 
 
 def oldest_due_age(db: sqlite_utils.Database, now: float) -> float:

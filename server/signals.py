@@ -8,6 +8,7 @@ holds envelopes (ciphertext): no function here sees a name.
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -103,12 +104,13 @@ def _checked_envelopes(envelopes: list[DeviceEnvelope], expected: set[str],
 # --- sending -------------------------------------------------------------------------------
 
 def org_calendar(db: sqlite_utils.Database, org_id: str) -> calendar.SchoolCalendar:
-    row = db.execute("SELECT region FROM orgs WHERE id = ?", [org_id]).fetchone()
-    days = db.execute("SELECT day FROM free_days WHERE org_id = ?", [org_id]).fetchall()
+    row = db.execute("SELECT region, (SELECT json_group_array(day) FROM free_days "
+                     "WHERE org_id = orgs.id) FROM orgs WHERE id = ?", [org_id]).fetchone()
+    days = json.loads(row[1]) if row else []
     # A leerplicht office has no region: its deadline is the same school-morning deadline,
     # counted on the midden calendar (the middle region's holidays).
     return calendar.SchoolCalendar(region=(row[0] if row and row[0] else "midden"),
-                                   free_days=frozenset(date.fromisoformat(d[0]) for d in days))
+                                   free_days=frozenset(date.fromisoformat(d) for d in days))
 
 
 def signal_times(db: sqlite_utils.Database, org_id: str, now: float,

@@ -169,10 +169,8 @@ def next_due(db: sqlite_utils.Database, timing: Timing) -> float | None:
 class Timers:
     """The scheduler in the app's lifespan: sleeps until the next due moment or a wake()."""
 
-    def __init__(self, db: sqlite_utils.Database, clock: Clock, timing: Timing,
-                 on_fired: Any = None) -> None:
+    def __init__(self, db: sqlite_utils.Database, clock: Clock, timing: Timing) -> None:
         self.db, self.clock, self.timing = db, clock, timing
-        self.on_fired = on_fired
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.last_run: float | None = None
@@ -204,8 +202,6 @@ class Timers:
                 self.last_run = self.clock.now()
                 if any(fired.values()):
                     log.info("timers fired %s", {k: v for k, v in fired.items() if v})
-                    if self.on_fired is not None:
-                        self.on_fired()
             except Exception as exc:  # keep the scheduler alive; the next round retries
                 log.error("timers failed: %s", type(exc).__name__)
             await self._sleep_until_due(idle=not any(fired.values()))
