@@ -97,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="before each measured phase wait until other processes use less "
                              "than half a core, spending at most this much in the whole run "
                              "(default: 45 with --quick, 300 without)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="repeat the whole run this many times and judge every target on "
+                             "the median (the targets are set for the median of 3)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (databases, logs)")
     args = parser.parse_args(argv)
 
@@ -116,6 +119,31 @@ def main(argv: list[str] | None = None) -> int:
           f"{info['python']}, SQLite {info['sqlite']}; load average "
           f"{info['loadavg_start'][0]:.1f}; nice {args.nice}", flush=True)
     budget = args.quiet_budget if args.quiet_budget is not None else (45 if args.quick else 300)
+    documents = []
+    try:
+        for number in range(1, args.runs + 1):
+            if args.runs > 1:
+                print(f"\nrun {number} of {args.runs}", flush=True)
+            documents.append(_one_run(args, info, budget, mode))
+    finally:
+        if restore_autogroup is not None:
+            _autogroup_nice(restore_autogroup)
+    document = documents[-1]
+    if args.runs > 1:
+        merged = report.median_of_runs([d["targets"] for d in documents])
+        print(f"\nmedian of {args.runs} runs")
+        print(report.median_table(merged))
+        print(f"\n{_verdicts(merged)}")
+        document = {**document, "targets": merged, "runs": documents}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(_clean(document), indent=2, default=str) + "\n")
+    print(f"figures written to {out}")
+    return 0
+
+
+def _one_run(args: argparse.Namespace, info: dict[str, Any], budget: float,
+             mode: str) -> dict[str, Any]:
     bench = Bench(QUICK if args.quick else FULL, args.quick, args.profile,
                   log=lambda text: print(f"  [{time.strftime('%H:%M:%S')}] {text}", flush=True),
                   quiet_budget=budget)
@@ -123,25 +151,20 @@ def main(argv: list[str] | None = None) -> int:
         results = bench.run()
     finally:
         bench.cleanup(args.keep)
-        if restore_autogroup is not None:
-            _autogroup_nice(restore_autogroup)
-    info["loadavg_end"] = os.getloadavg()
+    info = {**info, "loadavg_end": os.getloadavg()}
     rows, targets = report.rows(results, args.quick)
     text = report.table(rows)
     print()
     print(text)
     print(LEGEND)
-    print(f"\n{sum(t['result'] == 'PASS' for t in targets)} PASS, "
-          f"{sum(t['result'] == 'MISS' for t in targets)} MISS, "
-          f"{sum(t['result'] == 'n/a' for t in targets)} n/a; "
-          f"run took {results['duration_s']:.0f} s")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    document = {"mode": mode, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": info,
-                "targets": targets, "table": text, "figures": results}
-    out.write_text(json.dumps(_clean(document), indent=2, default=str) + "\n")
-    print(f"figures written to {out}")
-    return 0
+    print(f"\n{_verdicts(targets)}; run took {results['duration_s']:.0f} s")
+    return {"mode": mode, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": info,
+            "targets": targets, "table": text, "figures": results}
+
+
+def _verdicts(targets: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{sum(t['result'] == v for t in targets)} {v}"
+                     for v in ("PASS", "MISS", "n/a"))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ beside each target. A missed target is reported, never an error."""
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -249,4 +250,36 @@ def table(all_rows: list[Row]) -> str:
     lines.append(fmt(HEAD))
     lines.append("-" * (sum(WIDTHS) + len(WIDTHS) - 1))
     lines += [fmt(row) for row in all_rows]
+    return "\n".join(lines)
+
+
+def median_of_runs(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Each target over several whole runs: the median value and the majority verdict (for a
+    threshold, the median run's verdict). Non-numeric values (the contention counts) are kept
+    per run."""
+    merged = []
+    for per_run in zip(*runs, strict=True):
+        values = [t["value"] for t in per_run]
+        numeric = all(isinstance(v, int | float) for v in values)
+        verdicts = [t["result"] for t in per_run]
+        merged.append({"figure": per_run[0]["figure"], "target": per_run[0]["target"],
+                       "values": values,
+                       "value": statistics.median(values) if numeric else "-",
+                       "result": max(set(verdicts), key=verdicts.count)})
+    return merged
+
+
+def median_table(merged: list[dict[str, Any]]) -> str:
+    def show(value: Any) -> str:
+        if isinstance(value, float):
+            return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+        return str(value)
+
+    lines = [f"{'target figure':32} {'each run':34} {'median':>10}  {'target':18} result"]
+    for t in merged:
+        each = ", ".join(show(v) for v in t["values"])
+        if len(each) > 34:
+            each = each[:31] + "..."
+        lines.append(f"{t['figure']:32} {each:34} {show(t['value']):>10}  {t['target']:18} "
+                     f"{t['result']}")
     return "\n".join(lines)
