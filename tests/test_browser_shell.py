@@ -13,7 +13,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser import ROOT, enrol_phone, new_phone
+from tests.browser import ROOT, enrol_phone, new_phone, sw_list
 from tests.support import World
 
 VECTORS = json.loads((ROOT / "tests/vectors/envelope-v1.json").read_text())
@@ -115,19 +115,24 @@ def test_manifest_and_icons(browser: Any, world: World) -> None:
     phone.close()
 
 
-def test_shell_lists_every_app_file() -> None:
-    """The worker precaches exactly the app's files, so an offline start has them all."""
-    shell = re.search(r"const SHELL = \[(.*?)\];", (PWA / "sw.js").read_text(), re.S)
-    assert shell
-    listed = set(re.findall(r'"(/[^"]*)"', shell.group(1)))
+def test_worker_lists_every_app_file_once() -> None:
+    """The worker precaches what every phone needs to start and to enrol (SHELL) and caches
+    each other app file the first time the app loads it (ON_DEMAND): every app file is in
+    exactly one of the two lists, and nothing else is."""
+    shell, on_demand = set(sw_list("SHELL")), set(sw_list("ON_DEMAND"))
     files = {"/" + str(p.relative_to(PWA)) for p in PWA.rglob("*")
              if p.is_file() and p.suffix in (".js", ".css", ".png", ".webmanifest")}
-    # The worker itself is never precached; the server-rendered admin pages' files are no
-    # part of the app shell (and /admin* is never cached); the large install icons are
-    # fetched by the browser when it installs, not on every phone's first visit.
+    # The worker itself is never cached; the server-rendered admin pages' files are no part of
+    # the app (and /admin* is never cached); the large install icons are fetched by the
+    # browser when it installs, not on every phone's first visit.
     large_icons = {"/icons/icon-512.png", "/icons/maskable-512.png",
                    "/icons/apple-touch-icon.png"}
-    assert listed == (files - {"/sw.js", "/admin.js", "/admin.css"} - large_icons) | {"/"}
+    app_files = files - {"/sw.js", "/admin.js", "/admin.css"} - large_icons
+    # The shell: the page, app.js and what it imports statically, its CSS, manifest and icon.
+    assert shell == {"/", "/app.js", *static_imports("/app.js"), "/style.css",
+                     "/manifest.webmanifest", "/icons/icon-192.png"}
+    assert on_demand == app_files - shell
+    assert not shell & on_demand
     # index.html preloads what app.js needs to start, so a phone fetches it at once rather
     # than level by level; each role's screens load on demand (dynamic import).
     preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">',
