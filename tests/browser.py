@@ -166,6 +166,15 @@ def sw_list(name: str) -> list[str]:
     return re.findall(r'"([^"]*)"', found.group(1))
 
 
+def release_next_version(pwa: Path, version: str = "hwc-shell-next") -> None:
+    """What a deployment of changed app files does: sw.js with another VERSION."""
+    sw = pwa / "sw.js"
+    text, count = re.subn(r'const VERSION = "[^"]+";', f'const VERSION = "{version}";',
+                          sw.read_text())
+    assert count == 1
+    sw.write_text(text)
+
+
 def years_ago(years: int, today: date | None = None) -> date:
     today = today or date.today()
     try:

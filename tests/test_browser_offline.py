@@ -6,7 +6,6 @@ weight (bench/weight.py) counts at least what Chromium really fetched on that fi
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,10 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from bench import weight
-from server import pages
 from server.pages import APP_PATHS
-from tests.browser import SERVICE_WORKER, Phone, enrol_phone, sw_list
-from tests.conftest import live_world
+from tests.browser import Phone, enrol_phone, release_next_version, sw_list
 from tests.support import World
 
 HOME = {"admin": "Beheer", "sender": "Nieuw signaal", "contact": "Signalen voor uw school",
@@ -140,51 +137,44 @@ def test_officers_send_form_loads_when_first_opened(browser: Any, world: World) 
         phone.close()
 
 
-def test_a_new_version_keeps_this_phones_screens(browser: Any, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_version_keeps_this_phones_screens(browser: Any,
+                                                 own_pwa_world: tuple[World, Path]) -> None:
     """A new version's worker installs with the screens this phone used, fetched anew from
     the new version: after "Nieuwe versie — herladen" they are still there offline, and no
     old file is kept."""
-    pwa = tmp_path / "pwa"
-    shutil.copytree(pages.PWA_DIR, pwa)
-    monkeypatch.setattr(pages, "PWA_DIR", pwa)
-    source = SERVICE_WORKER.read_text()
-    version = re.search(r'const VERSION = "([^"]+)";', source)
-    assert version
-    with live_world(tmp_path / "hwc.db") as world:
-        phone = enrol_phone(browser, world, "teacher", world.org(), name="Juf Update",
-                            class_label="groep 2")
-        page = phone.page
-        try:
-            expect(page.get_by_role("heading", level=1)).to_have_text(HOME["teacher"])
-            phone.wait_for_service_worker()
-            screens = role_files(world, "teacher")
-            shell = sw_list("SHELL")
-            cached_paths(phone, shell + screens)
-            # The next version: another VERSION, and a changed screen of this role.
-            (pwa / "sw.js").write_text(source.replace(version.group(0),
-                                                  'const VERSION = "hwc-shell-next";'))
-            with (pwa / "views" / "teacher.js").open("a") as script:
-                script.write("// the next version\n")
-            page.evaluate("async () => (await navigator.serviceWorker.getRegistration()).update()")
-            bar = page.get_by_role("button", name="Nieuwe versie — herladen")
-            expect(bar).to_be_visible()
-            # Installed and waiting: its cache already holds this phone's screens.
-            installed = page.evaluate("""async () => (await (await caches.open('hwc-shell-next'))
-                .keys()).map((request) => new URL(request.url).pathname)""")
-            assert sorted(installed) == sorted(set(shell) | set(screens))
-            with page.expect_navigation():
-                bar.click()
-            expect(page.get_by_role("heading", level=1)).to_have_text(HOME["teacher"])
-            assert page.evaluate("caches.keys()") == ["hwc-shell-next"]
-            assert sorted(cached_paths(phone)) == sorted(set(shell) | set(screens))
-            kept = page.evaluate("""async () => (await (await caches.open('hwc-shell-next'))
-                .match('/views/teacher.js')).text()""")
-            assert kept.endswith("// the next version\n")
-            phone.context.set_offline(True)
-            page.reload()
-            expect(page.get_by_role("heading", level=1)).to_have_text("Geen verbinding")
-            assert page.evaluate(IMPORT_JS, screens)
-            assert phone.csp_problems() == []
-        finally:
-            phone.close()
+    world, pwa = own_pwa_world
+    phone = enrol_phone(browser, world, "teacher", world.org(), name="Juf Update",
+                        class_label="groep 2")
+    page = phone.page
+    try:
+        expect(page.get_by_role("heading", level=1)).to_have_text(HOME["teacher"])
+        phone.wait_for_service_worker()
+        screens = role_files(world, "teacher")
+        shell = sw_list("SHELL")
+        cached_paths(phone, shell + screens)
+        # The next version: another VERSION, and a changed screen of this role.
+        release_next_version(pwa)
+        with (pwa / "views" / "teacher.js").open("a") as script:
+            script.write("// the next version\n")
+        page.evaluate("async () => (await navigator.serviceWorker.getRegistration()).update()")
+        bar = page.get_by_role("button", name="Nieuwe versie — herladen")
+        expect(bar).to_be_visible()
+        # Installed and waiting: its cache already holds this phone's screens.
+        installed = page.evaluate("""async () => (await (await caches.open('hwc-shell-next'))
+            .keys()).map((request) => new URL(request.url).pathname)""")
+        assert sorted(installed) == sorted(set(shell) | set(screens))
+        with page.expect_navigation():
+            bar.click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(HOME["teacher"])
+        assert page.evaluate("caches.keys()") == ["hwc-shell-next"]
+        assert sorted(cached_paths(phone)) == sorted(set(shell) | set(screens))
+        kept = page.evaluate("""async () => (await (await caches.open('hwc-shell-next'))
+            .match('/views/teacher.js')).text()""")
+        assert kept.endswith("// the next version\n")
+        phone.context.set_offline(True)
+        page.reload()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Geen verbinding")
+        assert page.evaluate(IMPORT_JS, screens)
+        assert phone.csp_problems() == []
+    finally:
+        phone.close()

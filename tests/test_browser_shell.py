@@ -13,7 +13,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser import ROOT, enrol_phone, new_phone, sw_list
+from tests.browser import ROOT, enrol_phone, new_phone, release_next_version, sw_list
 from tests.support import World
 
 VECTORS = json.loads((ROOT / "tests/vectors/envelope-v1.json").read_text())
@@ -340,23 +340,35 @@ def test_iphone_outside_home_screen_is_told_to_add_it_first(browser: Any, world:
     phone.close()
 
 
-def test_new_version_waits_until_the_user_reloads(browser: Any, world: World) -> None:
+WORKERS_JS = """async () => {
+  const registration = await navigator.serviceWorker.getRegistration();
+  return {waiting: registration.waiting !== null, caches: await caches.keys(),
+          inControl: navigator.serviceWorker.controller === registration.active};
+}"""
+
+
+def test_new_version_waits_until_the_user_reloads(browser: Any,
+                                                  own_pwa_world: tuple[World, Path]) -> None:
+    world, pwa = own_pwa_world
     phone = new_phone(browser, world.url)
     phone.goto("/toegankelijkheid")
     phone.wait_for_service_worker()
     page = phone.page
-    first_script = page.evaluate("() => navigator.serviceWorker.controller.scriptURL")
-    # Another script URL for the same scope installs a new worker, as a changed sw.js would.
-    page.evaluate("""() => navigator.serviceWorker.register('/sw.js?next-version', {scope: '/',
-        updateViaCache: 'none'})""")
+    old_version = page.evaluate("caches.keys()")
+    release_next_version(pwa)
+    # The app checks for a new worker when it comes back into view; this is that check.
+    page.evaluate("async () => (await navigator.serviceWorker.getRegistration()).update()")
     bar = page.get_by_role("button", name="Nieuwe versie — herladen")
     expect(bar).to_be_visible()
     phone.shot("algemeen-nieuwe-versie")
-    # Still the old worker in control until the tap.
-    assert page.evaluate("() => navigator.serviceWorker.controller.scriptURL") == first_script
+    # Still the old worker in control until the tap; the new one waits with its own cache.
+    assert page.evaluate(WORKERS_JS) == {"waiting": True, "inControl": True,
+                                         "caches": [*old_version, "hwc-shell-next"]}
     with page.expect_navigation():
         bar.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheid")
+    assert page.evaluate(WORKERS_JS) == {"waiting": False, "inControl": True,
+                                         "caches": ["hwc-shell-next"]}
     expect(page.get_by_role("button", name="Nieuwe versie — herladen")).to_have_count(0)
     assert phone.csp_problems() == []
     phone.close()
