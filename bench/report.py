@@ -159,21 +159,25 @@ def rows(r: dict[str, Any], quick: bool) -> tuple[list[Row], list[dict[str, Any]
     section("5 first-load weight")
     if "weight" in r:
         wt = r["weight"]
-        compressed = wt["wire_bytes_unique"] if wt["server_compresses"] else \
-            wt["gzip_bytes_unique"]
+        key = "wire" if wt["server_compresses"] else "gzip"
+        compressed = wt[f"{key}_bytes_unique"]
         how = "as served" if wt["server_compresses"] else "gzip -6 (server sends raw)"
         missing = f", missing: {' '.join(wt['missing'])}" if wt["missing"] else ""
-        out.append(Row("requests: page + sw.js / + precache",
+        out.append(Row("requests: page + sw.js + role's screens / + precache",
                        f"{wt['requests_page']} / {wt['requests_total']} "
                        f"({wt['unique_files']} files{missing})"))
         out.append(Row("bytes raw (unique files)", f"{wt['raw_bytes_unique'] / 1024:.1f} KB"))
-        row = Row(f"bytes compressed, {how}", f"{compressed / 1024:.1f} KB")
+        row = Row(f"bytes compressed, {how}, heaviest role ({wt['heaviest_role']})",
+                  f"{compressed / 1024:.1f} KB")
         out.append(target(row, "< 40 KB", compressed < 40 * 1024, "first load compressed",
                           compressed))
-        first = wt["wire_bytes_first_visit"] if wt["server_compresses"] else \
-            wt["gzip_bytes_first_visit"]
+        first = wt[f"{key}_bytes_first_visit"]
         out.append(Row("first visit incl. sw install refetch",
                        f"{first / 1024:.1f} KB (raw {wt['raw_bytes_first_visit'] / 1024:.1f} KB)"))
+        out.append(Row("first visit per role", ", ".join(
+            f"{role} {v[f'{key}_bytes'] / 1024:.1f} KB" for role, v in wt["roles"].items())))
+        out.append(Row("every app file (all roles and later screens)",
+                       f"{wt[f'app_{key}_bytes'] / 1024:.1f} KB in {wt['app_files']} files"))
 
     section("6 memory")
     peaks = {k: v for k, v in r.get("peak_rss_kb", {}).items() if v}

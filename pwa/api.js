@@ -15,6 +15,7 @@ export class ApiError extends Error {
 }
 
 export const isOffline = (error) => error instanceof ApiError && error.status === 0;
+export const offlineError = () => new ApiError(0, "offline", OFFLINE_MESSAGE);
 
 /** Call the API. A state change (POST/PUT) carries X-HWC and a JSON body, as the server asks. */
 export async function api(path, { method = "GET", body } = {}) {
@@ -29,7 +30,7 @@ export async function api(path, { method = "GET", body } = {}) {
   try {
     response = await fetch(path, init);
   } catch {
-    throw new ApiError(0, "offline", OFFLINE_MESSAGE);
+    throw offlineError();
   }
   const data = await readJson(response);
   if (!response.ok) {

@@ -3,7 +3,7 @@
 // Routes: /aanmelden#token (enrol), /toegankelijkheid, and for an enrolled device / (the role's
 // home), /signaal/{id} (one signal; where a notification leads) and /nieuw (officers: send).
 
-import { api, isOffline } from "./api.js";
+import { api, isOffline, offlineError } from "./api.js";
 import { b64uEncode } from "./envelope.js";
 import { loadDevice } from "./keystore.js";
 import { startServiceWorker } from "./updates.js";
@@ -16,6 +16,8 @@ const SIGNAL_PATH = /^\/signaal\/([A-Za-z0-9_-]{1,64})$/;
 const APP_PATH = /^\/(|aanmelden|nieuw|toegankelijkheid|signaal\/[A-Za-z0-9_-]{1,64})$/;
 
 // Each role's screens load on demand, so a phone fetches and runs only what its person uses.
+// What an entry imports is that role's first visit (bench/weight.py reads this table); a later
+// screen's module (the officers' send form) loads when it first opens.
 const ROLE_VIEWS = {
   admin: async () => {
     const admin = await import("./views/admin.js");
@@ -30,15 +32,7 @@ const ROLE_VIEWS = {
   },
   contact: () => import("./views/contact.js"),
   teacher: () => import("./views/teacher.js"),
-  officer: async () => {
-    const [officer, sender] = await Promise.all([import("./views/officer.js"),
-      import("./views/sender.js")]);
-    return {
-      home: officer.home,
-      signal: officer.signal,
-      send: (ctx) => sender.render(ctx, { officer: true }),
-    };
-  },
+  officer: () => import("./views/officer.js"),
 };
 
 let me = null; // the checked GET /api/me body, for this page's lifetime
@@ -111,6 +105,18 @@ function problemScreen(error) {
 
 // --- routing --------------------------------------------------------------------------------
 
+/** What `load` gives (a screen's modules), or null: offline and never loaded on this phone,
+ * the offline notice. */
+async function loading(ctx, load) {
+  try {
+    const loaded = await load();
+    return ctx.active ? loaded : null;
+  } catch {
+    if (ctx.active) problemScreen(offlineError());
+    return null;
+  }
+}
+
 async function route() {
   leaveCurrent();
   // The screen left takes its content with it at once; the next may wait for the network.
@@ -120,7 +126,8 @@ async function route() {
   const path = location.pathname;
   if (path === "/aanmelden") return enrol.render(ctx);
   if (path === "/toegankelijkheid") {
-    return (await import("./views/accessibility.js")).render(ctx);
+    const accessibility = await loading(ctx, () => import("./views/accessibility.js"));
+    return accessibility?.render(ctx);
   }
   if (!me) {
     loadingScreen("Handle with Care", "Even controleren of dit apparaat is aangemeld.");
@@ -132,11 +139,11 @@ async function route() {
   }
   const load = ROLE_VIEWS[me.person.role];
   if (!load) return enrol.notEnrolled(ctx);
-  const views = await load();
-  if (!ctx.active) return undefined;
+  const views = await loading(ctx, load);
+  if (!views) return undefined;
   const signal = path.match(SIGNAL_PATH);
   if (signal && views.signal) return views.signal(ctx, signal[1]);
-  if (path === "/nieuw" && views.send) return views.send(ctx);
+  if (path === "/nieuw" && views.send) return (await loading(ctx, views.send))?.(ctx);
   if (path !== "/") history.replaceState(null, "", "/");
   return views.home(ctx);
 }

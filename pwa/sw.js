@@ -1,11 +1,12 @@
 // The service worker: an offline app shell, notifications for pushes, and the way back into
-// the app from a notification. It never caches /api/ or /admin, nor anything but the shell
-// below: a signal's content can never end up in Cache Storage.
+// the app from a notification. It never caches /api/ or /admin, nor anything but the app's own
+// files listed below: a signal's content can never end up in Cache Storage.
 //
-// Bump VERSION whenever any file in SHELL changes: the new worker then installs, the app offers
-// "Nieuwe versie — herladen", and only on that tap does it take over.
+// Bump VERSION whenever any file in SHELL or ON_DEMAND changes: the new worker then installs,
+// the app offers "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v5";
+const VERSION = "hwc-shell-v6";
+// What every phone needs to start (and to enrol): precached at install.
 const SHELL = [
   "/",
   "/app.js",
@@ -13,33 +14,54 @@ const SHELL = [
   "/envelope.js",
   "/keystore.js",
   "/push.js",
-  "/sealing.js",
   "/updates.js",
+  "/views/common.js",
+  "/views/device.js",
+  "/views/enrol.js",
+  "/style.css",
+  "/manifest.webmanifest",
+  "/icons/icon-192.png",
+];
+// Each role's screens (and the accessibility statement): cached the first time the app loads
+// them, so a phone downloads only its own role's. A phone loads its role's screens online first
+// (enrolment needs the network); a new version fetches at install those this phone has used.
+const ON_DEMAND = [
+  "/sealing.js",
   "/views/accessibility.js",
   "/views/admin.js",
   "/views/child.js",
-  "/views/common.js",
   "/views/contact.js",
-  "/views/device.js",
-  "/views/enrol.js",
   "/views/lists.js",
   "/views/officer.js",
   "/views/schoolsearch.js",
   "/views/sender.js",
   "/views/teacher.js",
   "/views/timeline.js",
-  "/style.css",
-  "/manifest.webmanifest",
-  "/icons/icon-192.png",
 ];
 const NEUTRAL = { title: "Nieuw signaal", body: "Open de app.", navigate: "/", tag: "hwc" };
 const NEVER_CACHED = ["/api/", "/admin", "/healthz", "/metrics", "/readyz"];
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(caches.open(VERSION).then((cache) =>
+  event.waitUntil((async () => {
+    const paths = [...SHELL, ...await onDemandUsedBefore()];
+    const cache = await caches.open(VERSION);
     // "no-cache" revalidates with the ETag: files the page just loaded are not fetched twice.
-    cache.addAll(SHELL.map((path) => new Request(path, { cache: "no-cache" })))));
+    await cache.addAll(paths.map((path) => new Request(path, { cache: "no-cache" })));
+  })());
 });
+
+/** The ON_DEMAND files an earlier version's cache holds: the screens this phone uses. */
+async function onDemandUsedBefore() {
+  const used = new Set();
+  for (const name of await caches.keys()) {
+    if (name === VERSION) continue;
+    for (const request of await (await caches.open(name)).keys()) {
+      const path = new URL(request.url).pathname;
+      if (ON_DEMAND.includes(path)) used.add(path);
+    }
+  }
+  return [...used];
+}
 
 self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
@@ -66,6 +88,8 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(networkFirstShell(event));
   } else if (SHELL.includes(url.pathname)) {
     event.respondWith(cacheFirst(request));
+  } else if (ON_DEMAND.includes(url.pathname)) {
+    event.respondWith(cacheOnFirstUse(event, url.pathname));
   }
 });
 
@@ -83,6 +107,18 @@ async function networkFirstShell(event) {
 async function cacheFirst(request) {
   const cached = await caches.match(request, { cacheName: VERSION, ignoreSearch: true });
   return cached ?? fetch(request);
+}
+
+/** An ON_DEMAND file: from the cache, or from the network and then kept under its path. */
+async function cacheOnFirstUse(event, path) {
+  const cached = await caches.match(path, { cacheName: VERSION });
+  if (cached) return cached;
+  const response = await fetch(event.request);
+  if (response.ok && response.type === "basic") {
+    const copy = response.clone();
+    event.waitUntil(caches.open(VERSION).then((cache) => cache.put(path, copy)));
+  }
+  return response;
 }
 
 // --- push -----------------------------------------------------------------------------------

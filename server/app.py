@@ -13,7 +13,6 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount, Route
 
 from server import db as database
@@ -42,16 +41,16 @@ from server.web import (
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     clock = clock or Clock()
+    pwa_files = pages.PwaFiles(pages.PWA_DIR)
     routes = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
         Route("/api/openapi.json", openapi),
         *(r.route() for r in API_ROUTES),
-        *pages.routes(),
-        # Only the static shell is compressed: API bodies never are (no BREACH-style leaks).
-        Mount("/", app=GZipMiddleware(pages.PwaFiles(directory=pages.PWA_DIR), minimum_size=512),
-              name="pwa"),
+        *pages.routes(pwa_files),
+        # Only the app's own files are compressed: API bodies never are (no BREACH-style leaks).
+        Mount("/", app=pwa_files, name="pwa"),
     ]
     templates = route_templates(routes)
     metrics = Metrics()

@@ -1,37 +1,144 @@
-"""What the server serves to browsers besides the API: the PWA shell and its app routes."""
+"""What the server serves to browsers besides the API: the PWA shell and its app routes.
+
+The app's text files are compressed once, when the app is made (Brotli for browsers that accept
+it, gzip for the rest; again only for a file changed on disk since), and served from memory with
+an ETag per encoding. Only these static
+files are compressed: API bodies never are (no BREACH-style leaks).
+"""
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import mimetypes
+from dataclasses import dataclass
+from functools import lru_cache, partial
 from pathlib import Path
 
-from starlette.middleware.gzip import GZipMiddleware
+import brotli  # type: ignore[import-untyped]
+from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Route, request_response
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 
 # Paths the app handles itself; each answers with the same shell ("/" is the start_url,
 # "/nieuw" the officers' send screen).
 APP_PATHS = ("/", "/aanmelden", "/nieuw", "/signaal/{id}", "/toegankelijkheid")
+SHELL_PAGE = "/index.html"
+
+COMPRESSIBLE = (".html", ".js", ".css", ".webmanifest", ".json", ".svg")
+MIN_COMPRESS_BYTES = 512  # below this, compression saves less than its header costs
+PREFERENCE = ("br", "gzip")  # Brotli is about 15 % smaller than gzip -9 on these files
 
 
-class PwaFiles(StaticFiles):
-    """The app's static files; no directory listings, ETags for revalidation."""
+@dataclass(frozen=True)
+class CompressedFile:
+    media_type: str
+    digest: str  # of the content; each encoding's ETag adds the encoding's name
+    bodies: dict[str, bytes]  # "identity", and "br" / "gzip" where they are smaller
+
+    def etag(self, encoding: str) -> str:
+        return f'"{self.digest}"' if encoding == "identity" else f'"{self.digest}-{encoding}"'
 
 
-async def app_shell(request: Request) -> Response:
-    return FileResponse(PWA_DIR / "index.html", media_type="text/html; charset=utf-8")
+@lru_cache(maxsize=256)
+def _compress(path: Path, mtime_ns: int, size: int) -> CompressedFile:
+    """One file, compressed at the highest levels (a one-off cost); cached per process by
+    modification time and size, so every app a test makes reuses the work."""
+    raw = path.read_bytes()
+    bodies = {"identity": raw}
+    if len(raw) >= MIN_COMPRESS_BYTES:
+        candidates = {"br": brotli.compress(raw, mode=brotli.MODE_TEXT, quality=11),
+                      "gzip": gzip.compress(raw, compresslevel=9, mtime=0)}
+        bodies |= {name: body for name, body in candidates.items() if len(body) < len(raw)}
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return CompressedFile(media_type, hashlib.sha256(raw).hexdigest()[:24], bodies)
 
 
-def _compressed_shell() -> GZipMiddleware:
-    # One wrapper per path, so the access log can still name each route.
-    return GZipMiddleware(request_response(app_shell), minimum_size=512)
+def _accepted_encodings(header: str) -> set[str]:
+    """The codings of an Accept-Encoding header, less those refused with q=0."""
+    accepted = set()
+    for item in header.split(","):
+        coding, *params = (part.strip().lower() for part in item.split(";"))
+        if coding and not any(_is_zero_q(param) for param in params):
+            accepted.add(coding)
+    return accepted
 
 
-def routes() -> list[BaseRoute]:
+def _is_zero_q(param: str) -> bool:
+    name, _, value = param.partition("=")
+    try:
+        return name.strip() == "q" and float(value) == 0
+    except ValueError:
+        return False
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+class PwaFiles:
+    """The app's static files: text files precompressed in memory, the rest (icons) through
+    Starlette's StaticFiles; no directory listings, ETags for revalidation."""
+
+    def __init__(self, directory: Path) -> None:
+        self.static = StaticFiles(directory=directory)
+        self.sources = {"/" + path.relative_to(directory).as_posix(): path
+                        for path in sorted(directory.rglob("*"))
+                        if path.is_file() and path.suffix in COMPRESSIBLE}
+        for path in self.sources:
+            self.compressed(path)  # all of them now, rather than on the first requests
+
+    def compressed(self, path: str) -> CompressedFile | None:
+        """A file of the app, compressed; again only when it changed on disk since."""
+        source = self.sources.get(path)
+        if source is None:
+            return None
+        try:
+            stat = source.stat()
+        except OSError:  # removed since: StaticFiles answers 404
+            return None
+        return _compress(source, stat.st_mtime_ns, stat.st_size)
+
+    def response(self, file: CompressedFile, headers: Headers, head: bool = False) -> Response:
+        accepted = _accepted_encodings(headers.get("accept-encoding", ""))
+        encoding = next((e for e in PREFERENCE if e in file.bodies and
+                         (e in accepted or "*" in accepted)), "identity")
+        body = file.bodies[encoding]
+        etag = file.etag(encoding)
+        sent = {"etag": etag, "vary": "Accept-Encoding"}
+        if encoding != "identity":
+            sent["content-encoding"] = encoding
+        if _matches(headers.get("if-none-match", ""), etag):
+            return Response(status_code=304, headers=sent)
+        sent["content-length"] = str(len(body))
+        return Response(b"" if head else body, headers=sent, media_type=file.media_type)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        file = self.compressed(scope["path"]) if scope["type"] == "http" \
+            and scope["method"] in ("GET", "HEAD") else None
+        if file:
+            response = self.response(file, Headers(scope=scope), scope["method"] == "HEAD")
+            await response(scope, receive, send)
+        else:
+            await self.static(scope, receive, send)
+
+
+async def app_shell(files: PwaFiles, request: Request) -> Response:
+    file = files.compressed(SHELL_PAGE)
+    assert file, "the app's index.html is missing"
+    return files.response(file, request.headers, request.method == "HEAD")
+
+
+def routes(files: PwaFiles) -> list[BaseRoute]:
     from server import admin
 
-    return [*(Route(path, _compressed_shell(), methods=["GET", "HEAD"]) for path in APP_PATHS),
+    # One endpoint object per path, so the access log can still name each route.
+    return [*(Route(path, partial(app_shell, files), methods=["GET", "HEAD"])
+              for path in APP_PATHS),
             *admin.routes()]

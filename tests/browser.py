@@ -15,6 +15,7 @@ from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 from tests.support import World
 
 ROOT = Path(__file__).resolve().parents[1]
+SERVICE_WORKER = ROOT / "pwa" / "sw.js"
 SCREENSHOTS = ROOT / "screenshots"
 PHONE = {"width": 390, "height": 844}
 TIMEOUT_MS = 10_000
@@ -88,6 +89,7 @@ class Phone:
     person_id: str = ""
     name: str = ""
     console_errors: list[str] = field(default_factory=list)
+    requested: list[str] = field(default_factory=list)  # every URL the page or worker asked for
     page_errors: list[str] = field(default_factory=list)
 
     def goto(self, path: str) -> None:
@@ -131,6 +133,7 @@ def new_phone(browser: Any, base_url: str, **context_options: Any) -> Phone:
 
     page.on("console", on_console)
     page.on("pageerror", lambda error: phone.page_errors.append(str(error)))
+    context.on("request", lambda request: phone.requested.append(request.url))
     return phone
 
 
@@ -154,6 +157,22 @@ def enrol_phone(browser: Any, world: World, role: str, org_id: str | None, name:
         phone.shot(f"{shot}-02-aangemeld")
     page.get_by_role("button", name="Verder naar de app").click()
     return phone
+
+
+def sw_list(name: str) -> list[str]:
+    """The paths of one of sw.js's lists (`const SHELL = [...]`, `const ON_DEMAND = [...]`)."""
+    found = re.search(rf"const {name} = \[(.*?)\];", SERVICE_WORKER.read_text(), re.S)
+    assert found, f"sw.js must list `const {name} = [...]`"
+    return re.findall(r'"([^"]*)"', found.group(1))
+
+
+def release_next_version(pwa: Path, version: str = "hwc-shell-next") -> None:
+    """What a deployment of changed app files does: sw.js with another VERSION."""
+    sw = pwa / "sw.js"
+    text, count = re.subn(r'const VERSION = "[^"]+";', f'const VERSION = "{version}";',
+                          sw.read_text())
+    assert count == 1
+    sw.write_text(text)
 
 
 def years_ago(years: int, today: date | None = None) -> date:

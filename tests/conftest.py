@@ -64,6 +64,18 @@ def world(db_path: Path) -> Iterator[World]:
         yield w
 
 
+@pytest.fixture
+def own_pwa_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[World, Path]]:
+    """An app serving its own copy of pwa/, which the test may change (a new version)."""
+    from server import pages
+
+    pwa = tmp_path / "pwa"
+    shutil.copytree(pages.PWA_DIR, pwa)
+    monkeypatch.setattr(pages, "PWA_DIR", pwa)
+    with live_world(tmp_path / "hwc.db") as world:
+        yield world, pwa
+
+
 @contextmanager
 def live_world(db_path: Path, clock: Clock | None = None, **overrides: Any) -> Iterator[World]:
     """Serve a fresh app on a loopback port; background workers off unless asked for."""

@@ -13,7 +13,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser import ROOT, enrol_phone, new_phone
+from tests.browser import ROOT, enrol_phone, new_phone, release_next_version, sw_list
 from tests.support import World
 
 VECTORS = json.loads((ROOT / "tests/vectors/envelope-v1.json").read_text())
@@ -115,19 +115,24 @@ def test_manifest_and_icons(browser: Any, world: World) -> None:
     phone.close()
 
 
-def test_shell_lists_every_app_file() -> None:
-    """The worker precaches exactly the app's files, so an offline start has them all."""
-    shell = re.search(r"const SHELL = \[(.*?)\];", (PWA / "sw.js").read_text(), re.S)
-    assert shell
-    listed = set(re.findall(r'"(/[^"]*)"', shell.group(1)))
+def test_worker_lists_every_app_file_once() -> None:
+    """The worker precaches what every phone needs to start and to enrol (SHELL) and caches
+    each other app file the first time the app loads it (ON_DEMAND): every app file is in
+    exactly one of the two lists, and nothing else is."""
+    shell, on_demand = set(sw_list("SHELL")), set(sw_list("ON_DEMAND"))
     files = {"/" + str(p.relative_to(PWA)) for p in PWA.rglob("*")
              if p.is_file() and p.suffix in (".js", ".css", ".png", ".webmanifest")}
-    # The worker itself is never precached; the server-rendered admin pages' files are no
-    # part of the app shell (and /admin* is never cached); the large install icons are
-    # fetched by the browser when it installs, not on every phone's first visit.
+    # The worker itself is never cached; the server-rendered admin pages' files are no part of
+    # the app (and /admin* is never cached); the large install icons are fetched by the
+    # browser when it installs, not on every phone's first visit.
     large_icons = {"/icons/icon-512.png", "/icons/maskable-512.png",
                    "/icons/apple-touch-icon.png"}
-    assert listed == (files - {"/sw.js", "/admin.js", "/admin.css"} - large_icons) | {"/"}
+    app_files = files - {"/sw.js", "/admin.js", "/admin.css"} - large_icons
+    # The shell: the page, app.js and what it imports statically, its CSS, manifest and icon.
+    assert shell == {"/", "/app.js", *static_imports("/app.js"), "/style.css",
+                     "/manifest.webmanifest", "/icons/icon-192.png"}
+    assert on_demand == app_files - shell
+    assert not shell & on_demand
     # index.html preloads what app.js needs to start, so a phone fetches it at once rather
     # than level by level; each role's screens load on demand (dynamic import).
     preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">',
@@ -335,23 +340,35 @@ def test_iphone_outside_home_screen_is_told_to_add_it_first(browser: Any, world:
     phone.close()
 
 
-def test_new_version_waits_until_the_user_reloads(browser: Any, world: World) -> None:
+WORKERS_JS = """async () => {
+  const registration = await navigator.serviceWorker.getRegistration();
+  return {waiting: registration.waiting !== null, caches: await caches.keys(),
+          inControl: navigator.serviceWorker.controller === registration.active};
+}"""
+
+
+def test_new_version_waits_until_the_user_reloads(browser: Any,
+                                                  own_pwa_world: tuple[World, Path]) -> None:
+    world, pwa = own_pwa_world
     phone = new_phone(browser, world.url)
     phone.goto("/toegankelijkheid")
     phone.wait_for_service_worker()
     page = phone.page
-    first_script = page.evaluate("() => navigator.serviceWorker.controller.scriptURL")
-    # Another script URL for the same scope installs a new worker, as a changed sw.js would.
-    page.evaluate("""() => navigator.serviceWorker.register('/sw.js?next-version', {scope: '/',
-        updateViaCache: 'none'})""")
+    old_version = page.evaluate("caches.keys()")
+    release_next_version(pwa)
+    # The app checks for a new worker when it comes back into view; this is that check.
+    page.evaluate("async () => (await navigator.serviceWorker.getRegistration()).update()")
     bar = page.get_by_role("button", name="Nieuwe versie — herladen")
     expect(bar).to_be_visible()
     phone.shot("algemeen-nieuwe-versie")
-    # Still the old worker in control until the tap.
-    assert page.evaluate("() => navigator.serviceWorker.controller.scriptURL") == first_script
+    # Still the old worker in control until the tap; the new one waits with its own cache.
+    assert page.evaluate(WORKERS_JS) == {"waiting": True, "inControl": True,
+                                         "caches": [*old_version, "hwc-shell-next"]}
     with page.expect_navigation():
         bar.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheid")
+    assert page.evaluate(WORKERS_JS) == {"waiting": False, "inControl": True,
+                                         "caches": ["hwc-shell-next"]}
     expect(page.get_by_role("button", name="Nieuwe versie — herladen")).to_have_count(0)
     assert phone.csp_problems() == []
     phone.close()

@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 from server import admin, auth
 from server.api import API_ROUTES
 from server.pages import APP_PATHS, PWA_DIR
-from tests.browser import enrol_phone
+from tests.browser import enrol_phone, sw_list
 from tests.support import Device, World
 
 PAGES = ("/", "/aanmelden", "/nieuw", "/signaal/x", "/toegankelijkheid", "/admin",
@@ -222,23 +222,31 @@ SW = PWA_DIR / "sw.js"
 
 
 def test_service_worker_never_caches_api_or_admin() -> None:
-    """Read sw.js: the only thing it ever writes to Cache Storage is the static shell."""
+    """Read sw.js: the only things it ever writes to Cache Storage are the app's own files in
+    its two lists (test_browser_offline.py checks Cache Storage itself, role by role)."""
     source = SW.read_text()
-    shell = re.search(r"const SHELL = \[(.*?)\];", source, re.S)
-    assert shell, "sw.js must list its shell in `const SHELL = [...]`"
-    entries = re.findall(r"\"([^\"]+)\"", shell.group(1))
-    assert entries and all(e.startswith("/") for e in entries)
-    private = ("/api/", "/admin", "/metrics", "/healthz", "/readyz", "/signaal/")
-    assert not [e for e in entries if e.startswith(private)], entries
+    for name in ("SHELL", "ON_DEMAND"):
+        entries = sw_list(name)
+        assert entries and all(e.startswith("/") for e in entries)
+        private = ("/api/", "/admin", "/metrics", "/healthz", "/readyz", "/signaal/")
+        assert not [e for e in entries if e.startswith(private)], entries
     never = re.search(r"const NEVER_CACHED = \[(.*?)\];", source, re.S)
     assert never and {"/api/", "/admin"} <= set(re.findall(r"\"([^\"]+)\"", never.group(1)))
-    # Writes to Cache Storage: only `cache.addAll(SHELL...)` at install (Cache.put/add/addAll;
-    # a Set's add is not a write, so `.add(` counts only on something named like a cache).
+    # Writes to Cache Storage (Cache.put/add/addAll; a Set's add is not a write, so `.add(`
+    # counts only on something named like a cache): the install's addAll of SHELL and the ON_DEMAND
+    # files used before, and one put of an ON_DEMAND path as the app first loads it.
     writes = re.findall(r"\.(put|addAll)\(\s*(\w+)?|[Cc]ache\w*\.(add)\(", source)
-    assert [(w[0] or w[2], w[1]) for w in writes] == [("addAll", "SHELL")], writes
-    # The fetch handler gives up on private paths before anything else.
+    assert [(w[0] or w[2], w[1]) for w in writes] == [("addAll", "paths"), ("put", "path")]
+    assert "const paths = [...SHELL, ...await onDemandUsedBefore()];" in source
+    used_before = source[source.index("async function onDemandUsedBefore"):]
+    assert "if (ON_DEMAND.includes(path)) used.add(path);" in used_before[:600]
+    # The fetch handler gives up on private paths before anything else, and caches on first
+    # use only a path in ON_DEMAND.
     handler = source[source.index('addEventListener("fetch"'):]
     assert handler.index("NEVER_CACHED") < handler.index("respondWith")
+    assert handler.count("cacheOnFirstUse(") == 2  # the one call, and the function itself
+    assert re.search(r"else if \(ON_DEMAND\.includes\(url\.pathname\)\) \{\s*"
+                     r"event\.respondWith\(cacheOnFirstUse\(event, url\.pathname\)\)", handler)
 
 
 def test_browser_caches_hold_no_api_or_admin_response(browser: Any, world: World) -> None:

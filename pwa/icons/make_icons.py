@@ -39,9 +39,9 @@ def coverage(size: int, px: int, py: int, test) -> float:
     return hits / (SAMPLES * SAMPLES)
 
 
-def draw(size: int, heart_scale: float, corner: float) -> bytes:
-    """RGBA rows. heart_scale: the heart's width as a fraction of the icon."""
-    rows = bytearray()
+def draw(size: int, heart_scale: float, corner: float) -> list[list[tuple[int, ...]]]:
+    """Rows of RGBA pixels. heart_scale: the heart's width as a fraction of the icon."""
+    rows = []
     half_width = 1.14  # the curve's extent in x
 
     def heart(u: float, v: float) -> bool:
@@ -53,23 +53,35 @@ def draw(size: int, heart_scale: float, corner: float) -> bytes:
         return corner == 0 or inside_rounded_square(u, v, corner)
 
     for py in range(size):
-        rows.append(0)  # PNG filter type "none"
+        row = []
         for px in range(size):
             alpha = coverage(size, px, py, background)
             mix = coverage(size, px, py, heart) if alpha else 0.0
             colour = [round(t + (w - t) * mix) for t, w in zip(TEAL, WHITE, strict=True)]
-            rows.extend([*colour, round(255 * alpha)])
-    return bytes(rows)
+            row.append((*colour, round(255 * alpha)))
+        rows.append(row)
+    return rows
 
 
-def png(size: int, rgba_rows: bytes) -> bytes:
+def png(size: int, rows: list[list[tuple[int, ...]]]) -> bytes:
+    """An indexed-colour PNG: two colours and their blends make a few dozen RGBA values, so one
+    byte a pixel (a palette with transparency) is about half the size of RGBA."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)  # 8-bit RGBA
+    # Opaque colours first, teal to white (the order that compresses best, measured).
+    palette = sorted({pixel for row in rows for pixel in row}, key=lambda p: (p[3] != 255, p))
+    assert len(palette) <= 256, "too many colours for a palette"
+    index = {pixel: i for i, pixel in enumerate(palette)}
+    # Filter type "none" on each row: smallest for palette images (measured against the others).
+    pixels = b"".join(b"\x00" + bytes(index[pixel] for pixel in row) for row in rows)
+    alphas = bytes(p[3] for p in palette).rstrip(b"\xff")  # entries past it are opaque
+    header = struct.pack(">IIBBBBB", size, size, 8, 3, 0, 0, 0)  # 8-bit palette indices
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(rgba_rows, 9)) + chunk(b"IEND", b""))
+            + chunk(b"PLTE", b"".join(bytes(p[:3]) for p in palette))
+            + (chunk(b"tRNS", alphas) if alphas else b"")
+            + chunk(b"IDAT", zlib.compress(pixels, 9)) + chunk(b"IEND", b""))
 
 
 ICONS = {

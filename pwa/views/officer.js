@@ -18,6 +18,12 @@ const AT_OFFICE = new Set(["sent", "opened"]);
 const back = (ctx) => appLink("Terug naar het overzicht", "/", ctx.navigate, { class: "back-link" });
 const held = (s) => !s.sent_by_us && s.holder_kind === "leerplicht" && AT_OFFICE.has(s.state);
 
+/** "/nieuw", the senders' form: its module loads the first time an officer opens it. */
+export async function send() {
+  const sender = await import("./sender.js");
+  return (ctx) => sender.render(ctx, { officer: true });
+}
+
 export async function home(ctx) {
   const list = await liveSection(ctx, { title: "Signalen", id: uniqueId("signals") },
     (signals) => buildLists(ctx, signals));

@@ -1,0 +1,121 @@
+"""The app's files as served: compressed once (Brotli or gzip, whichever the browser takes),
+an ETag per encoding, HEAD without a body, a changed file served anew, API bodies never
+compressed."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import brotli  # type: ignore[import-untyped]
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from server.pages import PWA_DIR, PwaFiles
+from tests.support import World, free_socket, serving
+
+SCRIPT = "// a module\n" + "export const line = 'Handle with Care';\n" * 40
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
+    """PwaFiles alone on a directory of its own, served on loopback."""
+    (tmp_path / "app.js").write_text(SCRIPT)
+    (tmp_path / "tiny.css").write_text("p { margin: 0; }\n")
+    (tmp_path / "icon.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(600))
+    app = Starlette(routes=[Mount("/", app=PwaFiles(tmp_path))])
+    with serving(app, free_socket()) as url, httpx.Client(base_url=url, timeout=10) as client:
+        yield client, tmp_path
+
+
+def raw_get(client: httpx.Client, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and the body exactly as sent (not decoded)."""
+    with client.stream("GET", path, headers=headers) as response:
+        return response.status_code, dict(response.headers), b"".join(response.iter_raw())
+
+
+@pytest.mark.parametrize("accept,encoding", [
+    ("gzip, deflate, br, zstd", "br"),  # what Chromium sends
+    ("gzip, deflate", "gzip"),
+    ("br;q=0, gzip", "gzip"),
+    ("identity", None),
+    ("", None),
+    ("*", "br"),
+])
+def test_each_browser_gets_the_encoding_it_accepts(files: tuple[httpx.Client, Path], accept: str,
+                                                   encoding: str | None) -> None:
+    client, _ = files
+    status, headers, body = raw_get(client, "/app.js", **{"Accept-Encoding": accept})
+    assert status == 200
+    assert headers.get("content-encoding") == encoding
+    assert headers["vary"] == "Accept-Encoding"
+    assert headers["content-type"].startswith("text/javascript")
+    assert int(headers["content-length"]) == len(body)
+    decoded = {"br": brotli.decompress, "gzip": gzip.decompress, None: bytes}[encoding](body)
+    assert decoded == SCRIPT.encode()
+    if encoding:
+        assert len(body) < len(SCRIPT) // 4
+
+
+def test_each_encoding_has_its_own_etag_and_revalidates(files: tuple[httpx.Client, Path]) -> None:
+    client, _ = files
+    tags = {}
+    for accept in ("br", "gzip", "identity"):
+        status, headers, _ = raw_get(client, "/app.js", **{"Accept-Encoding": accept})
+        tags[accept] = headers["etag"]
+        again = client.get("/app.js", headers={"Accept-Encoding": accept,
+                                               "If-None-Match": f'W/"x", {headers["etag"]}'})
+        assert again.status_code == 304 and again.content == b""
+        assert again.headers["etag"] == headers["etag"]
+    assert len(set(tags.values())) == 3
+    # A tag of another encoding is another representation: sent in full.
+    status, _, _ = raw_get(client, "/app.js", **{"Accept-Encoding": "br",
+                                                 "If-None-Match": tags["gzip"]})
+    assert status == 200
+
+
+def test_head_sends_the_headers_only(files: tuple[httpx.Client, Path]) -> None:
+    client, _ = files
+    get = client.get("/app.js", headers={"Accept-Encoding": "br"})
+    head = client.head("/app.js", headers={"Accept-Encoding": "br"})
+    assert head.status_code == 200 and head.content == b""
+    for name in ("content-length", "content-encoding", "etag", "content-type"):
+        assert head.headers[name] == get.headers[name]
+
+
+def test_small_files_and_images_are_sent_as_they_are(files: tuple[httpx.Client, Path]) -> None:
+    client, _ = files
+    for path in ("/tiny.css", "/icon.png"):
+        status, headers, _ = raw_get(client, path, **{"Accept-Encoding": "br, gzip"})
+        assert status == 200 and "content-encoding" not in headers, path
+        assert headers["etag"]
+    assert client.get("/missing.js").status_code == 404
+
+
+def test_a_changed_file_is_served_anew(files: tuple[httpx.Client, Path]) -> None:
+    client, directory = files
+    first = client.get("/app.js", headers={"Accept-Encoding": "br"})
+    changed = SCRIPT.replace("Care", "Zorg")
+    (directory / "app.js").write_text(changed)
+    stat = (directory / "app.js").stat()
+    os.utime(directory / "app.js", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    second = client.get("/app.js", headers={"Accept-Encoding": "br"})
+    assert second.text == changed and second.headers["etag"] != first.headers["etag"]
+
+
+def test_the_served_app_is_compressed_and_the_api_never(world: World) -> None:
+    client = world.client()
+    accept = {"Accept-Encoding": "gzip, deflate, br, zstd"}
+    for path in ("/", "/aanmelden", "/signaal/abc", "/app.js", "/style.css",
+                 "/manifest.webmanifest"):
+        response = client.get(path, headers=accept)
+        assert response.status_code == 200, path
+        assert response.headers["content-encoding"] == "br", path
+    assert client.get("/", headers=accept).text == (PWA_DIR / "index.html").read_text()
+    for path in ("/api/push/key", "/api/openapi.json", "/healthz"):
+        response = client.get(path, headers=accept)
+        assert "content-encoding" not in response.headers, path
