@@ -1,9 +1,10 @@
 """The push delivery worker: drains the outbox to the push services (DESIGN.md section 7).
 
-One background task per process. It claims due outbox rows with a lease, sends them with one
-shared aiohttp session through pywebpush (bounded concurrency, explicit timeout, TTL, Urgency,
-Topic, a VAPID header signed once per push service), and records each outcome. All state is in
-the `outbox` table, so a restart resumes exactly where the last process stopped.
+One background task per process. It claims due outbox rows with a lease, encrypts each push
+(server/webpush.py), sends it with one shared aiohttp session (bounded concurrency, explicit
+timeout, TTL, Urgency, Topic, a VAPID header signed once per push service), and records each
+outcome. All state is in the `outbox` table, so a restart resumes exactly where the last
+process stopped.
 
 Exactly-once in practice. A row is claimed (attempts + 1, due_at = now + lease) in one
 BEGIN IMMEDIATE transaction, so two workers (threads or processes) never claim the same row,
@@ -41,11 +42,11 @@ import aiohttp
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
-from pywebpush import WebPushException, webpush_async
 
+from server import webpush
 from server.clock import Clock
 from server.db import transaction
-from server.envelope import b64u_encode
+from server.envelope import b64u_decode, b64u_encode
 from server.settings import Settings
 
 log = logging.getLogger("hwc.push")
@@ -71,6 +72,8 @@ VAPID_LIFETIME = 12 * 3600  # RFC 8292 allows at most 24 h
 VAPID_RENEW_BEFORE = 3600  # re-sign this long before exp, so no request carries a stale JWT
 MIN_TTL = 60  # TTL 0 drops the message for a phone that is offline at this moment
 MAX_TTL = 28 * 86400  # what the big push services accept at most
+# RFC 8030 section 5.3 and RFC 8188: the same on every push; TTL, Topic and VAPID are added.
+PUSH_HEADERS = {"Content-Encoding": "aes128gcm", "Urgency": "high"}
 GONE = frozenset({404, 410})  # RFC 8030 section 7.3: the subscription no longer exists
 MAX_RETRY_AFTER = 86400.0
 
@@ -361,26 +364,22 @@ class PushWorker:
     async def _attempt(self, job: Job) -> Outcome:
         assert self._session is not None
         subscription = json.loads(job.subscription)
-        now = self.clock.now()
-        headers: dict[str, str | int | float] = {
-            "Authorization": self.authorization(subscription["endpoint"]),
-            "Urgency": "high",
-            "Topic": topic(job.signal_id or job.kind),
-        }
-        ttl = int(min(MAX_TTL, max(MIN_TTL, job.expires_at - now)))
+        endpoint, keys = subscription["endpoint"], subscription["keys"]
+        body = webpush.encrypt(payload(self.settings.base_url, job.kind, job.signal_id).encode(),
+                               b64u_decode(keys["p256dh"]), b64u_decode(keys["auth"]))
+        ttl = int(min(MAX_TTL, max(MIN_TTL, job.expires_at - self.clock.now())))
+        headers = {**PUSH_HEADERS, "Authorization": self.authorization(endpoint),
+                   "TTL": str(ttl), "Topic": topic(job.signal_id or job.kind)}
         retry_after: float | None = None
         try:
-            response = await webpush_async(
-                subscription, payload(self.settings.base_url, job.kind, job.signal_id),
-                headers=headers, ttl=ttl, timeout=self.timeout, aiohttp_session=self._session,
-            )
-            assert not isinstance(response, str)  # only with curl=True
-            status: int | None = response.status
-        except WebPushException as refused:  # any status above 202
-            if refused.response is None:
-                raise
-            status = refused.status_code
-            retry_after = parse_retry_after(refused.retry_after, self.wall())
+            async with self._session.post(endpoint, data=body, headers=headers) as response:
+                status: int | None = response.status
+                if response.status >= 300:
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"),
+                                                    self.wall())
+                # Read to the end so the connection is reused; the status already counts.
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
             log.info("push %d %s network error: %s", job.id, job.kind, type(error).__name__)
             status = None
