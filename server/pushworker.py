@@ -76,6 +76,7 @@ MAX_TTL = 28 * 86400  # what the big push services accept at most
 PUSH_HEADERS = {"Content-Encoding": "aes128gcm", "Urgency": "high"}
 GONE = frozenset({404, 410})  # RFC 8030 section 7.3: the subscription no longer exists
 MAX_RETRY_AFTER = 86400.0
+BATCH_WAIT = 0.02  # longest a finished push waits for its outcome to be committed
 
 _jitter = random.SystemRandom()
 
@@ -182,6 +183,9 @@ class PushWorker:
         # Claimed by this worker and not yet committed: never claimed twice by ourselves.
         self._in_flight: set[int] = set()
         self._done: list[tuple[Job, Outcome]] = []
+        # An eighth of the slots: fewer commits, while the other slots keep the pipe full.
+        self._batch = max(1, self.concurrency // 8)
+        self._flush: asyncio.TimerHandle | None = None  # a pending BATCH_WAIT wake
         self._counts = {"sent": 0, "failed": 0, "gone": 0, "retried": 0}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -254,6 +258,9 @@ class PushWorker:
         until woken.
         """
         done, self._done = self._done, []
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
         now = self.clock.now()
         free = self.concurrency - len(self._in_flight) + len(done)
         try:
@@ -282,8 +289,31 @@ class PushWorker:
 
     def _claim(self, now: float, limit: int) -> list[Job]:
         busy = json.dumps(sorted(self._in_flight))
-        # Rows that can no longer be delivered end here without a request: expired, or the
-        # device is revoked, unsubscribed or known gone.
+        rows = self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, due_at = ? WHERE id IN ("
+            "SELECT o.id FROM outbox AS o JOIN devices AS d ON d.id = o.device_id "
+            "WHERE o.state = 'pending' AND o.due_at <= ? AND o.expires_at > ? "
+            "AND o.id NOT IN (SELECT value FROM json_each(?)) AND d.revoked_at IS NULL "
+            "AND d.push IS NOT NULL AND d.push_state = 'active' ORDER BY o.due_at LIMIT ?) "
+            "RETURNING id, device_id, kind, signal_id, expires_at, attempts",
+            [now + self.lease, now, now, busy, limit],
+        ).fetchall()
+        if len(rows) < limit:
+            # Every deliverable due row is claimed, so what is still due can no longer be
+            # delivered. Only now: during a burst this sweep would rescan the queue each time.
+            self._end_undeliverable(now, busy)
+        if not rows:
+            return []
+        pushes = dict(self.db.execute(
+            "SELECT id, push FROM devices WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps([row[1] for row in rows])],
+        ).fetchall())
+        return [Job(id=r[0], kind=r[2], signal_id=r[3], expires_at=r[4], attempts=r[5],
+                    subscription=pushes[r[1]]) for r in rows]
+
+    def _end_undeliverable(self, now: float, busy: str) -> None:
+        """End due rows without a request: expired, or the device is revoked, unsubscribed or
+        known gone."""
         ended = self.db.execute(
             "UPDATE outbox SET state = CASE WHEN d.push_state = 'gone' THEN 'gone' "
             "ELSE 'failed' END FROM devices AS d "
@@ -296,45 +326,22 @@ class PushWorker:
         for row_id, kind, state in ended:
             self._counts[state] += 1
             log.info("push %d %s %s without sending", row_id, kind, state)
-        rows = self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, due_at = ? WHERE id IN ("
-            "SELECT id FROM outbox WHERE state = 'pending' AND due_at <= ? "
-            "AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY due_at LIMIT ?) "
-            "RETURNING id, device_id, kind, signal_id, expires_at, attempts",
-            [now + self.lease, now, busy, limit],
-        ).fetchall()
-        if not rows:
-            return []
-        pushes = dict(self.db.execute(
-            "SELECT id, push FROM devices WHERE id IN (SELECT value FROM json_each(?))",
-            [json.dumps([row[1] for row in rows])],
-        ).fetchall())
-        return [Job(id=r[0], kind=r[2], signal_id=r[3], expires_at=r[4], attempts=r[5],
-                    subscription=pushes[r[1]]) for r in rows]
 
     def _record(self, done: list[tuple[Job, Outcome]]) -> None:
-        for job, outcome in done:
-            # `attempts = ?` fences out a stale answer to a claim that expired meanwhile.
-            if outcome.state == "pending":
-                self.db.execute(
-                    "UPDATE outbox SET due_at = ?, last_status = ? "
-                    "WHERE id = ? AND attempts = ? AND state = 'pending'",
-                    [outcome.due_at, outcome.status, job.id, job.attempts],
-                )
-                continue
-            self.db.execute(
-                "UPDATE outbox SET state = ?, last_status = ? "
-                "WHERE id = ? AND attempts = ? AND state = 'pending'",
-                [outcome.state, outcome.status, job.id, job.attempts],
-            )
-            if outcome.state == "gone":
-                # Only the subscription that answered 404/410; a newer one stays active.
-                self.db.execute(
-                    "UPDATE devices SET push_state = 'gone' "
-                    "WHERE push = ? AND push_state = 'active' AND id = "
-                    "(SELECT device_id FROM outbox WHERE id = ?)",
-                    [job.subscription, job.id],
-                )
+        # `attempts = ?` fences out a stale answer to a claim that expired meanwhile; a retry
+        # stays pending with its new due_at.
+        self.db.conn.executemany(
+            "UPDATE outbox SET state = ?, due_at = coalesce(?, due_at), last_status = ? "
+            "WHERE id = ? AND attempts = ? AND state = 'pending'",
+            [(outcome.state, outcome.due_at, outcome.status, job.id, job.attempts)
+             for job, outcome in done],
+        )
+        # Only the subscription that answered 404/410; a newer one stays active.
+        self.db.conn.executemany(
+            "UPDATE devices SET push_state = 'gone' WHERE push = ? AND push_state = 'active' "
+            "AND id = (SELECT device_id FROM outbox WHERE id = ?)",
+            [(job.subscription, job.id) for job, outcome in done if outcome.state == "gone"],
+        )
 
     def _count(self, done: list[tuple[Job, Outcome]]) -> None:
         for job, outcome in done:
@@ -359,7 +366,12 @@ class PushWorker:
             log.warning("push %d %s failed: %s", job.id, job.kind, type(error).__name__)
             outcome = Outcome("failed", None)
         self._done.append((job, outcome))
-        self._wake.set()
+        # Outcomes are committed in batches (one fsync each): a batch, all that is in flight,
+        # or whatever finished BATCH_WAIT ago.
+        if len(self._done) >= self._batch or len(self._done) >= len(self._in_flight):
+            self._wake.set()
+        elif self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(BATCH_WAIT, self._wake.set)
 
     async def _attempt(self, job: Job) -> Outcome:
         assert self._session is not None
