@@ -381,12 +381,14 @@ class Bench:
         for tag, delay in (("loopback", 0.0), ("delay30ms", 0.03)):
             self.log(f"fan-out of {n} pushes, fake push service answering after "
                      f"{delay * 1000:.0f} ms: outbox worker")
+            self.wait_quiet()
             worker = fanout.worker_rate(fake, subs, delay, self.tmp, tag,
                                         profile=lambda pid, t=tag: self.profile(pid, f"fanout_{t}"))
             self.peaks[f"fanout_{tag}"] = worker.pop("peak_rss_kb")
             if not vapid:
                 vapid = _vapid_of(os.path.join(self.tmp, f"fanout-{tag}.db"))
             self.log(f"fan-out of {n} pushes, {delay * 1000:.0f} ms: sequential webpush()")
+            self.wait_quiet()
             baseline = fanout.sequential_baseline(fake, subs, delay, vapid)
             out[tag] = {"worker": worker, "baseline": baseline,
                         "ratio": worker["rate"] / baseline["rate"]}

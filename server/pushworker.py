@@ -1,9 +1,10 @@
 """The push delivery worker: drains the outbox to the push services (DESIGN.md section 7).
 
-One background task per process. It claims due outbox rows with a lease, sends them with one
-shared aiohttp session through pywebpush (bounded concurrency, explicit timeout, TTL, Urgency,
-Topic, a VAPID header signed once per push service), and records each outcome. All state is in
-the `outbox` table, so a restart resumes exactly where the last process stopped.
+One background task per process. It claims due outbox rows with a lease, encrypts each push
+(server/webpush.py), sends it with one shared aiohttp session (bounded concurrency, explicit
+timeout, TTL, Urgency, Topic, a VAPID header signed once per push service), and records each
+outcome. All state is in the `outbox` table, so a restart resumes exactly where the last
+process stopped.
 
 Exactly-once in practice. A row is claimed (attempts + 1, due_at = now + lease) in one
 BEGIN IMMEDIATE transaction, so two workers (threads or processes) never claim the same row,
@@ -41,11 +42,11 @@ import aiohttp
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
-from pywebpush import WebPushException, webpush_async
 
+from server import webpush
 from server.clock import Clock
 from server.db import durable, transaction
-from server.envelope import b64u_encode
+from server.envelope import b64u_decode, b64u_encode
 from server.settings import Settings
 
 log = logging.getLogger("hwc.push")
@@ -71,8 +72,11 @@ VAPID_LIFETIME = 12 * 3600  # RFC 8292 allows at most 24 h
 VAPID_RENEW_BEFORE = 3600  # re-sign this long before exp, so no request carries a stale JWT
 MIN_TTL = 60  # TTL 0 drops the message for a phone that is offline at this moment
 MAX_TTL = 28 * 86400  # what the big push services accept at most
+# RFC 8030 section 5.3 and RFC 8188: the same on every push; TTL, Topic and VAPID are added.
+PUSH_HEADERS = {"Content-Encoding": "aes128gcm", "Urgency": "high"}
 GONE = frozenset({404, 410})  # RFC 8030 section 7.3: the subscription no longer exists
 MAX_RETRY_AFTER = 86400.0
+BATCH_WAIT = 0.02  # longest a finished push waits for its outcome to be committed
 
 _jitter = random.SystemRandom()
 
@@ -179,6 +183,9 @@ class PushWorker:
         # Claimed by this worker and not yet committed: never claimed twice by ourselves.
         self._in_flight: set[int] = set()
         self._done: list[tuple[Job, Outcome]] = []
+        # An eighth of the slots: fewer commits, while the other slots keep the pipe full.
+        self._batch = max(1, self.concurrency // 8)
+        self._flush: asyncio.TimerHandle | None = None  # a pending BATCH_WAIT wake
         self._counts = {"sent": 0, "failed": 0, "gone": 0, "retried": 0}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -251,6 +258,9 @@ class PushWorker:
         until woken.
         """
         done, self._done = self._done, []
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
         now = self.clock.now()
         free = self.concurrency - len(self._in_flight) + len(done)
         try:
@@ -279,8 +289,31 @@ class PushWorker:
 
     def _claim(self, now: float, limit: int) -> list[Job]:
         busy = json.dumps(sorted(self._in_flight))
-        # Rows that can no longer be delivered end here without a request: expired, or the
-        # device is revoked, unsubscribed or known gone.
+        rows = self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, due_at = ? WHERE id IN ("
+            "SELECT o.id FROM outbox AS o JOIN devices AS d ON d.id = o.device_id "
+            "WHERE o.state = 'pending' AND o.due_at <= ? AND o.expires_at > ? "
+            "AND o.id NOT IN (SELECT value FROM json_each(?)) AND d.revoked_at IS NULL "
+            "AND d.push IS NOT NULL AND d.push_state = 'active' ORDER BY o.due_at LIMIT ?) "
+            "RETURNING id, device_id, kind, signal_id, expires_at, attempts",
+            [now + self.lease, now, now, busy, limit],
+        ).fetchall()
+        if len(rows) < limit:
+            # Every deliverable due row is claimed, so what is still due can no longer be
+            # delivered. Only now: during a burst this sweep would rescan the queue each time.
+            self._end_undeliverable(now, busy)
+        if not rows:
+            return []
+        pushes = dict(self.db.execute(
+            "SELECT id, push FROM devices WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps([row[1] for row in rows])],
+        ).fetchall())
+        return [Job(id=r[0], kind=r[2], signal_id=r[3], expires_at=r[4], attempts=r[5],
+                    subscription=pushes[r[1]]) for r in rows]
+
+    def _end_undeliverable(self, now: float, busy: str) -> None:
+        """End due rows without a request: expired, or the device is revoked, unsubscribed or
+        known gone."""
         ended = self.db.execute(
             "UPDATE outbox SET state = CASE WHEN d.push_state = 'gone' THEN 'gone' "
             "ELSE 'failed' END FROM devices AS d "
@@ -293,45 +326,22 @@ class PushWorker:
         for row_id, kind, state in ended:
             self._counts[state] += 1
             log.info("push %d %s %s without sending", row_id, kind, state)
-        rows = self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, due_at = ? WHERE id IN ("
-            "SELECT id FROM outbox WHERE state = 'pending' AND due_at <= ? "
-            "AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY due_at LIMIT ?) "
-            "RETURNING id, device_id, kind, signal_id, expires_at, attempts",
-            [now + self.lease, now, busy, limit],
-        ).fetchall()
-        if not rows:
-            return []
-        pushes = dict(self.db.execute(
-            "SELECT id, push FROM devices WHERE id IN (SELECT value FROM json_each(?))",
-            [json.dumps([row[1] for row in rows])],
-        ).fetchall())
-        return [Job(id=r[0], kind=r[2], signal_id=r[3], expires_at=r[4], attempts=r[5],
-                    subscription=pushes[r[1]]) for r in rows]
 
     def _record(self, done: list[tuple[Job, Outcome]]) -> None:
-        for job, outcome in done:
-            # `attempts = ?` fences out a stale answer to a claim that expired meanwhile.
-            if outcome.state == "pending":
-                self.db.execute(
-                    "UPDATE outbox SET due_at = ?, last_status = ? "
-                    "WHERE id = ? AND attempts = ? AND state = 'pending'",
-                    [outcome.due_at, outcome.status, job.id, job.attempts],
-                )
-                continue
-            self.db.execute(
-                "UPDATE outbox SET state = ?, last_status = ? "
-                "WHERE id = ? AND attempts = ? AND state = 'pending'",
-                [outcome.state, outcome.status, job.id, job.attempts],
-            )
-            if outcome.state == "gone":
-                # Only the subscription that answered 404/410; a newer one stays active.
-                self.db.execute(
-                    "UPDATE devices SET push_state = 'gone' "
-                    "WHERE push = ? AND push_state = 'active' AND id = "
-                    "(SELECT device_id FROM outbox WHERE id = ?)",
-                    [job.subscription, job.id],
-                )
+        # `attempts = ?` fences out a stale answer to a claim that expired meanwhile; a retry
+        # stays pending with its new due_at.
+        self.db.conn.executemany(
+            "UPDATE outbox SET state = ?, due_at = coalesce(?, due_at), last_status = ? "
+            "WHERE id = ? AND attempts = ? AND state = 'pending'",
+            [(outcome.state, outcome.due_at, outcome.status, job.id, job.attempts)
+             for job, outcome in done],
+        )
+        # Only the subscription that answered 404/410; a newer one stays active.
+        self.db.conn.executemany(
+            "UPDATE devices SET push_state = 'gone' WHERE push = ? AND push_state = 'active' "
+            "AND id = (SELECT device_id FROM outbox WHERE id = ?)",
+            [(job.subscription, job.id) for job, outcome in done if outcome.state == "gone"],
+        )
 
     def _count(self, done: list[tuple[Job, Outcome]]) -> None:
         for job, outcome in done:
@@ -361,31 +371,32 @@ class PushWorker:
             log.warning("push %d %s failed: %s", job.id, job.kind, type(error).__name__)
             outcome = Outcome("failed", None)
         self._done.append((job, outcome))
-        self._wake.set()
+        # Outcomes are committed in batches (one fsync each): a batch, all that is in flight,
+        # or whatever finished BATCH_WAIT ago.
+        if len(self._done) >= self._batch or len(self._done) >= len(self._in_flight):
+            self._wake.set()
+        elif self._flush is None:
+            self._flush = asyncio.get_running_loop().call_later(BATCH_WAIT, self._wake.set)
 
     async def _attempt(self, job: Job) -> Outcome:
         assert self._session is not None
         subscription = json.loads(job.subscription)
-        now = self.clock.now()
-        headers: dict[str, str | int | float] = {
-            "Authorization": self.authorization(subscription["endpoint"]),
-            "Urgency": "high",
-            "Topic": topic(job.signal_id or job.kind),
-        }
-        ttl = int(min(MAX_TTL, max(MIN_TTL, job.expires_at - now)))
+        endpoint, keys = subscription["endpoint"], subscription["keys"]
+        body = webpush.encrypt(payload(self.settings.base_url, job.kind, job.signal_id).encode(),
+                               b64u_decode(keys["p256dh"]), b64u_decode(keys["auth"]))
+        ttl = int(min(MAX_TTL, max(MIN_TTL, job.expires_at - self.clock.now())))
+        headers = {**PUSH_HEADERS, "Authorization": self.authorization(endpoint),
+                   "TTL": str(ttl), "Topic": topic(job.signal_id or job.kind)}
         retry_after: float | None = None
         try:
-            response = await webpush_async(
-                subscription, payload(self.settings.base_url, job.kind, job.signal_id),
-                headers=headers, ttl=ttl, timeout=self.timeout, aiohttp_session=self._session,
-            )
-            assert not isinstance(response, str)  # only with curl=True
-            status: int | None = response.status
-        except WebPushException as refused:  # any status above 202
-            if refused.response is None:
-                raise
-            status = refused.status_code
-            retry_after = parse_retry_after(refused.retry_after, self.wall())
+            async with self._session.post(endpoint, data=body, headers=headers) as response:
+                status: int | None = response.status
+                if response.status >= 300:
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"),
+                                                    self.wall())
+                # Read to the end so the connection is reused; the status already counts.
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
             log.info("push %d %s network error: %s", job.id, job.kind, type(error).__name__)
             status = None

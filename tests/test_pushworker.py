@@ -24,6 +24,7 @@ from server.clock import Clock
 from server.db import connect, transaction
 from server.fakepush import FakePushService
 from server.pushworker import (
+    BATCH_WAIT,
     PAYLOAD_SIZE,
     TEXTS,
     VAPID_LIFETIME,
@@ -305,6 +306,31 @@ def test_one_vapid_signature_serves_many_pushes_until_near_expiry(db, service) -
     worker.wall = lambda: real() + VAPID_LIFETIME - 1800
     assert worker.authorization(endpoint) != header  # 30 min left: signed anew
     assert worker.authorization("https://other.example/x") != worker.authorization(endpoint)
+
+
+def test_outcomes_are_committed_in_batches_but_never_wait_for_a_hanging_push(
+    db, service
+) -> None:
+    with socket.socket() as silent:  # accepts the connection, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        hanging = subscribe(service, f"http://127.0.0.1:{silent.getsockname()[1]}")
+        devices = [add_device(db, hanging)] + [add_device(db, subscribe(service))
+                                               for _ in range(3)]
+        enqueue(db, devices, "sig-batch")
+
+        async def scenario() -> float:
+            async with make_worker(db, timeout=5, concurrency=50):
+                await until(lambda: len(service.messages) == 3)
+                received = time.monotonic()
+                await until(lambda: sorted(v[0] for v in rows(db).values()).count("sent") == 3)
+                return time.monotonic() - received
+
+        committed_after = asyncio.run(scenario())
+
+    assert committed_after < BATCH_WAIT + 0.2  # fewer than a batch done: BATCH_WAIT at most
+    outcome = {v[3]: v[0] for v in rows(db).values()}
+    assert outcome[devices[0]] == "pending"  # still on the wire when the worker stopped
 
 
 def test_wake_delivers_at_once_while_a_retry_waits_minutes(db, service) -> None:
