@@ -10,7 +10,6 @@ copied from server/signals.py, server/push.py and server/auth.py; keep them in s
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
 import time
 
@@ -23,8 +22,8 @@ from starlette.routing import Route
 
 from server import db as database
 from server.db import transaction
+from server.signals import random_reference
 
-REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 ENCODER = msgspec.json.Encoder()
 VIEW_GRACE = 600.0
 
@@ -76,7 +75,7 @@ def bare_intake(db: sqlite_utils.Database, sender_org: str, body: dict, now: flo
     with transaction(db):
         db.execute(RECIPIENTS, [school_id]).fetchall()
         while True:
-            ref = "HWC-" + "".join(secrets.choice(REF_ALPHABET) for _ in range(4))
+            ref = random_reference()
             if db.execute("SELECT 1 FROM signals WHERE ref = ?", [ref]).fetchone() is None:
                 break
         try:

@@ -23,7 +23,7 @@ from bench.common import proc_cpu_seconds
 from bench.procs import Proc, get, post_json, real_server
 from bench.seed import intake_body, seed
 from server import db as database
-from server.auth import new_id
+from server.envelope import new_signal_id
 from server.pushworker import payload, topic
 
 
@@ -72,10 +72,10 @@ def worker_rate(fake: Proc, subs: list[dict], delay: float, tmp: str, tag: str,
         sender = world.senders[0]
         # A first signal warms the server up (the first send imports the holiday calendars,
         # a few hundred ms once per process); the timed wake is the second one.
-        _post_signal(server.port, sender.cookie, intake_body(world.push_school, new_id()))
+        _post_signal(server.port, sender.cookie, intake_body(world.push_school, new_signal_id()))
         time.sleep(0.5)
         _reset(fake, delay)  # count from the wake on: the warm-up's two pushes have arrived
-        body = intake_body(world.push_school, new_id())
+        body = intake_body(world.push_school, new_signal_id())
         cpu = {"server": proc_cpu_seconds(server.pid), "fake": proc_cpu_seconds(fake.pid)}
         db = database.connect(path)
         now = time.time()
@@ -130,7 +130,7 @@ def sequential_baseline(fake: Proc, subs: list[dict], delay: float, vapid_privat
     cpu_fake = proc_cpu_seconds(fake.pid)
     start = time.perf_counter()
     for sub in subs:
-        signal_id = new_id()
+        signal_id = new_signal_id()
         try:
             webpush(sub, payload(base_url, "new_signal", signal_id),
                     vapid_private_key=vapid_private_key,

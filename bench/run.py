@@ -20,7 +20,7 @@ from bench import fanout, weight
 from bench.common import HOST, http_request, machine_cpu_seconds, percentile, proc_cpu_seconds
 from bench.procs import Proc, bare_server, fake_push, prioritize, real_server, run_loadgen
 from bench.seed import Dev, OpenItem, School, World, intake_body, seed
-from server.auth import new_id
+from server.envelope import new_signal_id
 
 SEND_LIMIT_SHARE = 100  # requests per sender device per server lifetime (limit: 120/min)
 OPEN_LIMIT_SHARE = 50  # opens per teacher device per server lifetime (limit: 60/min)
@@ -172,7 +172,7 @@ class Bench:
         """(device, body, signal id): bodies sealed by the Python envelope, fresh signal ids."""
         items = []
         for i in range(count):
-            sid = new_id()
+            sid = new_signal_id()
             items.append((devs[i % len(devs)], intake_body(schools[i % len(schools)], sid),
                           sid))
         return items

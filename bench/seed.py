@@ -22,7 +22,13 @@ from server import db as database
 from server import directory, push
 from server.auth import COOKIE, new_id, secret_hash
 from server.db import transaction
-from server.envelope import b64u_encode, encode_content, encrypt_envelope, generate_device_key
+from server.envelope import (
+    b64u_encode,
+    encode_content,
+    encrypt_envelope,
+    generate_device_key,
+    new_signal_id,
+)
 from server.models import NewOrg, NewPerson
 from server.signals import REF_ALPHABET
 
@@ -161,7 +167,7 @@ def seed(path: str, *, schools: int = 100, senders: int = 0, open_teachers: int 
             contact = school.contacts[0]
             items = []
             for _ in range(opens_per_teacher):
-                sid = new_id()
+                sid = new_signal_id(now)
                 _forwarded(signals, events, teachers, envelopes, sid, refs.next(), sender_org,
                            school.id, contact, person, now)
                 envelopes += [(sid, d.id, "teacher", text, None)
@@ -175,7 +181,7 @@ def seed(path: str, *, schools: int = 100, senders: int = 0, open_teachers: int 
             devs = [_device(db, person, now) for _ in range(contention_devices)]
             texts = [_envelope_text(d) for d in devs]
             for _ in range(contention_trials):
-                sid = new_id()
+                sid = new_signal_id(now)
                 _forwarded(signals, events, teachers, envelopes, sid, refs.next(), sender_org,
                            school.id, school.contacts[0], person, now)
                 envelopes += [(sid, d.id, "teacher", text, None) for d, text in zip(devs, texts,
@@ -192,8 +198,8 @@ def seed(path: str, *, schools: int = 100, senders: int = 0, open_teachers: int 
             person = _person(db, "contact", org, now, 0)
             for sub in fanout_subs:
                 dev = _device(db, person, now, push=sub)
-                outbox.append((dev.id, new_id(), "new_signal", now + 86400, "pending", 0, now,
-                               now))
+                outbox.append((dev.id, new_signal_id(now), "new_signal", now + 86400, "pending",
+                               0, now, now))
             world.fanout = len(fanout_subs)
         db.conn.executemany(
             "INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
@@ -248,11 +254,11 @@ def _history(db: sqlite_utils.Database, world: World, rng: random.Random, refs: 
     for i in range(count):
         school = world.schools[i % len(world.schools)]
         state = states[i % len(states)]
-        sid = new_id()
         ended = state in ("done", "closed", "expired")
         # Ended ones within the last 13 days (not yet purged); open ones from this morning,
         # already reminded, with their deadline and expiry ahead: no timer is due.
         sent = now - rng.uniform(3600, 13 * 86400) if ended else now - rng.uniform(2400, 7200)
+        sid = new_signal_id(sent)
         ended_at = min(sent + rng.uniform(600, 86400), now - 60) if ended else None
         contact = school.contacts[0]
         signals.append((sid, refs.next(), world.sender_org, school.id, school.id, state, sent,

@@ -34,6 +34,17 @@ export function b64uEncode(bytes) {
 }
 
 /** Strict: one text per byte string, so a re-encoded field can never differ from the input. */
+/**
+ * A new signal id: 6 bytes of the time in milliseconds, then 10 random bytes; base64url (22
+ * characters). Time first, so a new signal's rows land beside those of other recent signals in
+ * the server's indexes, not on a random page of each (server/envelope.py makes them alike).
+ */
+export function newSignalId(now = Date.now()) {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  for (let i = 5, t = now; i >= 0; i -= 1, t = Math.floor(t / 256)) bytes[i] = t % 256;
+  return b64uEncode(bytes);
+}
+
 export function b64uDecode(text) {
   if (typeof text !== "string" || !B64U.test(text) || text.length % 4 === 1) {
     throw new EnvelopeError("not base64url without padding");

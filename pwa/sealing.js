@@ -2,15 +2,12 @@
 // Content lives only in memory: callers render it and drop it, nothing here stores it.
 
 import {
-  b64uDecode, b64uEncode, decodeContent, decryptEnvelope, encodeContent, encryptEnvelope,
+  b64uDecode, decodeContent, decryptEnvelope, encodeContent, encryptEnvelope,
 } from "./envelope.js";
 import { ApiError, api, segment } from "./api.js";
 import { loadDevice } from "./keystore.js";
 
 const NOT_OPENED = "Dit signaal kan op dit apparaat niet worden geopend. Vraag uw beheerder om hulp.";
-
-/** A new signal id: 16 random bytes, base64url (22 characters), made by the sending client. */
-export const newSignalId = () => b64uEncode(crypto.getRandomValues(new Uint8Array(16)));
 
 /** One envelope per device [{device_id, public_key}] for content {name, birth_date}. */
 export async function sealFor(devices, signalId, content) {

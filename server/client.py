@@ -8,14 +8,18 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import secrets
 import sys
 from datetime import date
 from typing import Any
 
 import httpx
 
-from server.envelope import b64u_decode, b64u_encode, encode_content, encrypt_envelope
+from server.envelope import (
+    b64u_decode,
+    encode_content,
+    encrypt_envelope,
+    new_signal_id,
+)
 
 NAME_PATTERN = re.compile(r"^[^\W\d_]+(?:[ .'\u2019-]+[^\W\d_]*)*$")
 
@@ -56,7 +60,7 @@ class Client:
     def send(self, school_code: str, name: str, birth_date: str) -> dict:
         school = self.find_school(school_code)
         content = encode_content(name.strip(), birth_date)
-        signal_id = b64u_encode(secrets.token_bytes(16))
+        signal_id = new_signal_id()
         for _attempt in range(2):  # the device list may change in between: re-encrypt once
             devices = self._json(self.http.get(f"/api/schools/{school['id']}/recipients"))
             envelopes = [{"device_id": d["device_id"], "envelope": encrypt_envelope(

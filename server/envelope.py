@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import re
+import time
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -44,6 +45,16 @@ class EnvelopeError(ValueError):
 
 def b64u_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def new_signal_id(now: float | None = None) -> str:
+    """A new signal id as the sending clients make it: 6 bytes of the time in milliseconds, then
+    10 random bytes; base64url (22 characters). Time first, so a new signal's rows land beside
+    those of other recent signals in every index on signal ids, instead of on a random page of
+    each: the database writes far fewer pages per signal (pwa/envelope.js makes them alike).
+    """
+    millis = int((time.time() if now is None else now) * 1000)
+    return b64u_encode(millis.to_bytes(6, "big") + os.urandom(10))
 
 
 def b64u_decode(text: str) -> bytes:

@@ -119,9 +119,15 @@ def signal_times(db: sqlite_utils.Database, org_id: str, now: float,
     return calendar.signal_times(sent, org_calendar(db, org_id), timing.calendar)
 
 
+def random_reference() -> str:
+    """"HWC-" and 4 characters of REF_ALPHABET (32 of them: 5 bits each), from one random draw."""
+    bits = secrets.randbits(20)
+    return "HWC-" + "".join(REF_ALPHABET[bits >> shift & 31] for shift in (15, 10, 5, 0))
+
+
 def new_reference(db: sqlite_utils.Database) -> str:
     while True:
-        ref = "HWC-" + "".join(secrets.choice(REF_ALPHABET) for _ in range(4))
+        ref = random_reference()
         if db.execute("SELECT 1 FROM signals WHERE ref = ?", [ref]).fetchone() is None:
             return ref
 

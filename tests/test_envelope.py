@@ -21,6 +21,7 @@ from server.envelope import (
     encrypt_envelope,
     generate_device_key,
     load_private_key_raw,
+    new_signal_id,
     private_key_jwk,
     private_key_raw,
 )
@@ -322,3 +323,12 @@ def test_private_key_loading_refuses_bad_scalars() -> None:
 def test_generated_key_is_p256_point() -> None:
     key, public = generate_device_key()
     assert len(public) == 65 and public[0] == 4 and len(private_key_raw(key)) == 32
+
+
+def test_signal_ids_start_with_the_time() -> None:
+    # The same 8 characters as in tests/js/envelope.test.mjs: both clients lay ids out alike.
+    ids = [new_signal_id(1_790_000_000.5) for _ in range(100)]
+    assert all(i.startswith("AaDEUG30") and len(b64u_decode(i)) == 16 for i in ids)
+    assert len({b64u_decode(i)[6:] for i in ids}) == 100  # the other 10 bytes are random
+    later = b64u_decode(new_signal_id(1_790_000_000.501))
+    assert all(later > b64u_decode(i) for i in ids)

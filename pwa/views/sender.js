@@ -3,7 +3,8 @@
 // only in this module's memory until it is sent, and is dropped right after.
 
 import { api } from "../api.js";
-import { newSignalId, postSealed } from "../sealing.js";
+import { newSignalId } from "../envelope.js";
+import { postSealed } from "../sealing.js";
 import {
   ageOn, appLink, button, facts, formatBirthDate, formatMoment, h, messageSlot, notice, screen,
   uniqueId, whileBusy,

@@ -5,7 +5,7 @@ import { test } from "node:test";
 
 import {
   EnvelopeError, b64uDecode, b64uEncode, decodeContent, decryptEnvelope, encodeContent,
-  encryptEnvelope, generateDeviceKey, importKeyPairJwk, importPrivateKeyJwk,
+  encryptEnvelope, generateDeviceKey, importKeyPairJwk, importPrivateKeyJwk, newSignalId,
 } from "../../pwa/envelope.js";
 
 const VECTORS = JSON.parse(
@@ -120,4 +120,15 @@ test("content is compact, canonical and strict", () => {
   ];
   for (const text of refused) assert.throws(() => decodeContent(utf8.encode(text)), EnvelopeError);
   assert.throws(() => decodeContent(Uint8Array.of(0x22, 0xff, 0x22)), EnvelopeError);
+});
+
+test("a signal id starts with the time in milliseconds, then random bytes", () => {
+  // The same 8 characters as in tests/test_envelope.py: both clients lay ids out alike.
+  const ids = Array.from({ length: 100 }, () => newSignalId(1_790_000_000_500));
+  for (const id of ids) {
+    assert.ok(id.startsWith("AaDEUG30"), id);
+    assert.equal(b64uDecode(id).length, 16);
+  }
+  assert.equal(new Set(ids).size, 100);
+  assert.equal(Buffer.compare(b64uDecode(newSignalId(1_790_000_000_501)), b64uDecode(ids[0])), 1);
 });
