@@ -229,6 +229,9 @@ def test_sigkill_loses_nothing_acknowledged_and_leaves_nothing_half_written(
     outcomes = Outcomes()
     stop = threading.Event()
     with running_fake_push() as (_, push_service):
+        # Answering after 0.2 s, as a push service across the internet may: pushes are in
+        # flight at every kill (on bare loopback the worker often had the queue empty by then).
+        push_service.delay = 0.2
         server.start()
         try:
             contacts = [enrol(server.url, ids[f"contact{n}_token"], ids[f"contact{n}_person"],
