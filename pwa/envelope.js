@@ -33,7 +33,6 @@ export function b64uEncode(bytes) {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-/** Strict: one text per byte string, so a re-encoded field can never differ from the input. */
 /**
  * A new signal id: 6 bytes of the time in milliseconds, then 10 random bytes; base64url (22
  * characters). Time first, so a new signal's rows land beside those of other recent signals in
@@ -45,6 +44,7 @@ export function newSignalId(now = Date.now()) {
   return b64uEncode(bytes);
 }
 
+/** Strict: one text per byte string, so a re-encoded field can never differ from the input. */
 export function b64uDecode(text) {
   if (typeof text !== "string" || !B64U.test(text) || text.length % 4 === 1) {
     throw new EnvelopeError("not base64url without padding");
