@@ -4,7 +4,9 @@ the same SQL as `server.signals.send_signal` and the teacher's claim in
 rate limit, no schema validation, no envelope checks, no calendar, no worker wake-ups.
 
 Served by `uvicorn --factory bench.bare:create_app` with BENCH_BARE_DATABASE set. The SQL is
-copied from server/signals.py, server/push.py and server/auth.py; keep them in step.
+copied from server/signals.py and server/auth.py (keep them in step); the outbox rows and the
+calendar row and the reference come from the server's own `push.enqueue`,
+`signals.CALENDAR_ROW` and `signals.new_reference`.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from server import db as database
+from server import push
 from server.db import transaction
-from server.signals import random_reference
+from server.signals import CALENDAR_ROW, new_reference
 
 ENCODER = msgspec.json.Encoder()
 VIEW_GRACE = 600.0
@@ -70,14 +73,10 @@ def bare_intake(db: sqlite_utils.Database, sender_org: str, body: dict, now: flo
     signal_id, school_id = body["id"], body["recipient_id"]
     # send_signal before its transaction: the org, the calendar's region and free days.
     db.execute("SELECT kind, name FROM orgs WHERE id = ?", [school_id]).fetchone()
-    db.execute("SELECT region FROM orgs WHERE id = ?", [school_id]).fetchone()
-    db.execute("SELECT day FROM free_days WHERE org_id = ?", [school_id]).fetchall()
+    db.execute(CALENDAR_ROW, [school_id]).fetchone()
     with transaction(db):
         db.execute(RECIPIENTS, [school_id]).fetchall()
-        while True:
-            ref = random_reference()
-            if db.execute("SELECT 1 FROM signals WHERE ref = ?", [ref]).fetchone() is None:
-                break
+        ref = new_reference(db)
         try:
             db.execute(
                 "INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
@@ -93,11 +92,7 @@ def bare_intake(db: sqlite_utils.Database, sender_org: str, body: dict, now: flo
              for e in body["envelopes"]])
         db.execute("INSERT INTO signal_events (signal_id, at, kind, count, detail) "
                    "VALUES (?, ?, ?, ?, ?)", [signal_id, now, "sent", len(devices), None])
-        db.conn.executemany(
-            "INSERT INTO outbox (device_id, signal_id, kind, expires_at, due_at, created_at) "
-            "SELECT id, ?, ?, ?, ?, ? FROM devices WHERE id = ? AND push_state = 'active' "
-            "AND revoked_at IS NULL",
-            [(signal_id, "new_signal", now + 2 * 86400, now, now, d) for d in devices])
+        push.enqueue(db, devices, signal_id, "new_signal", now + 2 * 86400, now)  # no worker here
     return {"id": signal_id, "ref": ref}
 
 

@@ -103,9 +103,13 @@ def _checked_envelopes(envelopes: list[DeviceEnvelope], expected: set[str],
 
 # --- sending -------------------------------------------------------------------------------
 
+# An organisation's region and free days (a JSON array), in one query.
+CALENDAR_ROW = ("SELECT region, (SELECT json_group_array(day) FROM free_days "
+                "WHERE org_id = orgs.id) FROM orgs WHERE id = ?")
+
+
 def org_calendar(db: sqlite_utils.Database, org_id: str) -> calendar.SchoolCalendar:
-    row = db.execute("SELECT region, (SELECT json_group_array(day) FROM free_days "
-                     "WHERE org_id = orgs.id) FROM orgs WHERE id = ?", [org_id]).fetchone()
+    row = db.execute(CALENDAR_ROW, [org_id]).fetchone()
     days = json.loads(row[1]) if row else []
     # A leerplicht office has no region: its deadline is the same school-morning deadline,
     # counted on the midden calendar (the middle region's holidays).
@@ -119,15 +123,11 @@ def signal_times(db: sqlite_utils.Database, org_id: str, now: float,
     return calendar.signal_times(sent, org_calendar(db, org_id), timing.calendar)
 
 
-def random_reference() -> str:
-    """"HWC-" and 4 characters of REF_ALPHABET (32 of them: 5 bits each), from one random draw."""
-    bits = secrets.randbits(20)
-    return "HWC-" + "".join(REF_ALPHABET[bits >> shift & 31] for shift in (15, 10, 5, 0))
-
-
 def new_reference(db: sqlite_utils.Database) -> str:
+    """An unused "HWC-" and 4 characters of REF_ALPHABET (32: 5 bits each, one random draw)."""
     while True:
-        ref = random_reference()
+        bits = secrets.randbits(20)
+        ref = "HWC-" + "".join(REF_ALPHABET[bits >> shift & 31] for shift in (15, 10, 5, 0))
         if db.execute("SELECT 1 FROM signals WHERE ref = ?", [ref]).fetchone() is None:
             return ref
 
