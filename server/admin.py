@@ -46,6 +46,8 @@ def qr_svg(link: str) -> str:
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    # Every duration a page states comes from settings.
+    context = {"enrol_token_days": request.app.state.settings.enrol_token_days, **context}
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 

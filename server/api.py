@@ -72,7 +72,7 @@ async def enrol(request: Request) -> Response:
     device_id, credential = auth.enrol_device(
         state.db, state.secret_key, body.token, public_key, body.label.strip(), push,
         _now(request), state.settings.enrol_token_days)
-    response = json_response(me_body(state.db, device_id), 201)
+    response = json_response(me_body(state, device_id), 201)
     auth.set_device_cookie(response, credential)
     return response
 
@@ -85,8 +85,8 @@ def _subscription(state: Any, subscription: PushSubscription | None) -> str | No
     return msgspec.json.encode(subscription).decode()
 
 
-def me_body(db: Any, device_id: str) -> dict:
-    row = db.execute(
+def me_body(state: Any, device_id: str) -> dict:
+    row = state.db.execute(
         "SELECT d.id, d.label, d.public_key, d.push_state, p.id AS person_id, p.name, p.role, "
         "p.class_label, o.id AS org_id, o.name AS org_name, o.kind AS org_kind, "
         "o.route AS org_route FROM devices d "
@@ -100,7 +100,14 @@ def me_body(db: Any, device_id: str) -> dict:
             "route": row["org_route"]},
         "device": {"id": row["id"], "label": row["label"],
                    "public_key": b64u_encode(row["public_key"]), "push": row["push_state"]},
+        "times": times_body(state.settings),
     }
+
+
+def times_body(settings: Any) -> dict:
+    """The durations the app states in its texts: from settings, never written into the app."""
+    return {"view_grace_minutes": settings.view_grace_minutes,
+            "enrol_token_days": settings.enrol_token_days}
 
 
 def _own_device(actor: Actor) -> str:
@@ -112,7 +119,7 @@ def _own_device(actor: Actor) -> str:
 
 @requires(*auth.ROLES)
 async def me(request: Request, actor: Actor) -> Response:
-    return json_response(me_body(_state(request).db, _own_device(actor)))
+    return json_response(me_body(_state(request), _own_device(actor)))
 
 
 @requires(*auth.ROLES)
@@ -130,7 +137,7 @@ async def me_push(request: Request, actor: Actor) -> Response:
     push = _subscription(_state(request), body.push)
     _state(request).db.execute("UPDATE devices SET push = ?, push_state = ? WHERE id = ?",
                                [push, "active" if push else "none", actor.device_id])
-    return json_response(me_body(_state(request).db, actor.device_id))
+    return json_response(me_body(_state(request), actor.device_id))
 
 
 # --- sending -------------------------------------------------------------------------------

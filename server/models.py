@@ -160,10 +160,18 @@ class DeviceInfo(Reply):
     push: Literal["none", "active", "gone"]
 
 
+class Times(Reply):
+    """Durations the app states in its texts, from settings."""
+
+    view_grace_minutes: int
+    enrol_token_days: int
+
+
 class Me(Reply):
     person: PersonInfo
     org: OrgInfo | None
     device: DeviceInfo
+    times: Times
 
 
 class Revoked(Reply):

@@ -6,7 +6,7 @@ import { api, segment } from "../api.js";
 import { openSignal } from "../sealing.js";
 import {
   appLink, button, clearScreen, confirmAction, formatMoment, formatTime, h, loadingScreen,
-  messageSlot, notice, screen, uniqueId, whileBusy,
+  messageSlot, notice, plural, screen, uniqueId, whileBusy,
 } from "./common.js";
 import { childBlock } from "./child.js";
 import { devicePanel, pushReminder } from "./device.js";
@@ -62,11 +62,12 @@ function removed(ctx, message, kind = "info") {
 
 function showContent(ctx, id, opened) {
   const deleteAt = opened.deleteAt ? new Date(opened.deleteAt * 1000) : null;
+  const grace = plural(ctx.me.times.view_grace_minutes, "minuut", "minuten");
   if (deleteAt) {
     // The server deletes the copy then; the screen lets go of it at the same moment.
     const timer = setTimeout(() => {
       clearScreen();
-      removed(ctx, "Het signaal is na 10 minuten vanzelf verwijderd.");
+      removed(ctx, `Het signaal is na ${grace} vanzelf verwijderd.`);
     }, Math.max(0, deleteAt - Date.now()));
     ctx.onLeave(() => clearTimeout(timer));
   }
@@ -85,8 +86,8 @@ function showContent(ctx, id, opened) {
       h("p", {}, "De intern begeleider informeert de ouders. U hoeft niets op te schrijven of " +
         "te bewaren.")),
     h("p", { class: "muted" }, deleteAt
-      ? `Dit signaal verdwijnt vanzelf om ${formatTime(deleteAt.toISOString())}, 10 minuten na openen.`
-      : "Dit signaal verdwijnt vanzelf 10 minuten na openen."),
+      ? `Dit signaal verdwijnt vanzelf om ${formatTime(deleteAt.toISOString())}, ${grace} na openen.`
+      : `Dit signaal verdwijnt vanzelf ${grace} na openen.`),
     slot,
     h("div", { class: "actions" }, read),
     back(ctx));
