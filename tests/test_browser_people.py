@@ -12,7 +12,8 @@ from playwright.sync_api import expect
 
 from tests.browser import enrol_phone, years_ago
 from tests.conftest import live_world
-from tests.test_browser_story import NAME, SCHOOL, heading
+from tests.support import World
+from tests.test_browser_story import NAME, SCHOOL, enrol_sender, heading
 
 
 def test_grace_period_text_follows_the_setting(browser: Any, tmp_path: Path) -> None:
@@ -49,3 +50,43 @@ def test_grace_period_text_follows_the_setting(browser: Any, tmp_path: Path) -> 
         for phone in (teacher, school_page):
             assert phone.csp_problems() == []
             phone.close()
+
+
+def test_form_errors_go_when_the_field_is_right(browser: Any, world: World) -> None:
+    world.org(name=SCHOOL, place="Utrecht")
+    sender = enrol_sender(browser, world)
+    page = sender.page
+    page.get_by_role("button", name="Controleren").click()
+    name = page.get_by_label("Naam van het kind")
+    day, month, year = (page.get_by_label(part, exact=True) for part in ("Dag", "Maand", "Jaar"))
+    school = page.get_by_role("combobox", name="School")
+    # Screen readers hear which fields are wrong, and why (the message describes the field).
+    for field in (school, name, day, month, year):
+        expect(field).to_have_attribute("aria-invalid", "true")
+    expect(name).to_have_accessible_description("Vul de naam van het kind in.")
+    expect(day).to_have_accessible_description(re.compile("Vul de geboortedatum in."))
+    sender.shot("verzender-14-formulier-fouten-aria")
+
+    name.fill("Xylofoon 42")  # still wrong: the message says what is wrong now
+    expect(page.get_by_text("Gebruik alleen letters")).to_be_visible()
+    expect(name).to_have_attribute("aria-invalid", "true")
+    name.fill(NAME)  # right: the message and the invalid mark go at once, no new "Controleren"
+    expect(page.get_by_text("Vul de naam van het kind in.")).to_have_count(0)
+    expect(page.get_by_text("Gebruik alleen letters")).to_have_count(0)
+    expect(name).not_to_have_attribute("aria-invalid", re.compile(".*"))
+
+    born = years_ago(10)
+    day.fill(str(born.day))
+    month.fill(str(born.month))
+    expect(page.get_by_text("Dit is geen bestaande datum", exact=False)).to_be_visible()
+    year.fill(str(born.year))
+    expect(page.locator(".field-error:visible")).to_have_count(1)  # only the school's is left
+    for field in (day, month, year):
+        expect(field).not_to_have_attribute("aria-invalid", re.compile(".*"))
+    school.fill("regenboog")
+    page.get_by_role("option", name=re.compile(SCHOOL)).click()
+    expect(page.locator(".field-error:visible")).to_have_count(0)
+    expect(school).not_to_have_attribute("aria-invalid", re.compile(".*"))
+    sender.shot("verzender-15-formulier-hersteld")
+    assert sender.csp_problems() == []
+    sender.close()

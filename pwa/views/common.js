@@ -106,6 +106,19 @@ export function messageSlot() {
   return slot;
 }
 
+/**
+ * Show (or with no text, clear) a field's error: its inputs are announced as invalid
+ * (aria-invalid="true"; a bare attribute reads as false) only while the message is shown.
+ */
+export function setFieldError(error, inputs, text) {
+  error.hidden = !text;
+  error.textContent = text ?? "";
+  for (const input of [inputs].flat()) {
+    if (text) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+}
+
 /** A link inside the app: navigates without reloading the page. */
 export function appLink(text, path, navigate, props = {}) {
   return h("a", { href: path, ...props, onclick: (event) => {

@@ -7,7 +7,7 @@ import { newSignalId } from "../envelope.js";
 import { postSealed } from "../sealing.js";
 import {
   ageOn, appLink, button, facts, formatBirthDate, formatMoment, h, messageSlot, notice, screen,
-  uniqueId, whileBusy,
+  setFieldError, uniqueId, whileBusy,
 } from "./common.js";
 import { describeOrg, schoolSearch } from "./schoolsearch.js";
 import { sentSignalCard } from "./timeline.js";
@@ -69,12 +69,17 @@ function errorFor(input) {
   const error = h("p", { class: "field-error", id: `${input.id}-error`, hidden: true });
   const described = [input.getAttribute("aria-describedby"), error.id].filter(Boolean).join(" ");
   input.setAttribute("aria-describedby", described);
-  error.set = (text) => {
-    error.hidden = !text;
-    error.textContent = text ?? "";
-    input.toggleAttribute("aria-invalid", Boolean(text));
-  };
+  error.set = (text) => setFieldError(error, input, text);
   return error;
+}
+
+/** Once a field's error shows, check it again on every change: the error goes when it is right. */
+function recheckWhileWrong(inputs, error, problem) {
+  for (const input of inputs) {
+    input.addEventListener("input", () => {
+      if (!error.hidden) setFieldError(error, inputs, problem());
+    });
+  }
 }
 
 function kindChoice(current, onChange) {
@@ -107,6 +112,9 @@ function showForm(ctx, opts) {
   const dateHintId = uniqueId("date-hint");
   const dateError = h("p", { class: "field-error", id: uniqueId("date-error"), hidden: true });
   dateParts.forEach((input) => input.setAttribute("aria-describedby", `${dateHintId} ${dateError.id}`));
+  recheckWhileWrong([nameInput], nameError, () => nameProblem(cleanName(nameInput.value)));
+  recheckWhileWrong(dateParts, dateError,
+    () => checkBirthDate(...dateParts.map((input) => input.value.trim())).error);
   const slot = messageSlot();
   const submit = h("button", { type: "submit", class: "button button-primary" }, "Controleren");
 
@@ -152,9 +160,7 @@ function validate(values, { search, nameInput, nameError, dateError, dateParts }
   nameError.set(nameText);
   if (nameText) problems.push(nameInput);
   const date = checkBirthDate(values.day, values.month, values.year);
-  dateError.hidden = !date.error;
-  dateError.textContent = date.error ?? "";
-  dateParts.forEach((input) => input.toggleAttribute("aria-invalid", Boolean(date.error)));
+  setFieldError(dateError, dateParts, date.error);
   if (date.error) problems.push(dateParts.find((input) => !input.value.trim()) ?? dateParts[0]);
   else values.birthDate = date.iso;
   return problems;
