@@ -26,6 +26,7 @@ from server.models import (
     NewOrg,
     NewPerson,
     NewSignal,
+    OrgPhone,
     PushSubscription,
     PushUpdate,
     Relay,
@@ -152,10 +153,7 @@ async def find_schools(request: Request, actor: Actor) -> Response:
 @requires("sender", "officer")
 async def school_recipients(request: Request, actor: Actor) -> Response:
     org_id = request.path_params["id"]
-    devices = signals.recipients(_state(request).db, org_id)
-    if not devices:
-        raise ApiError(409, "no_recipients",
-                       "Deze school heeft nog geen aangemeld apparaat. Bel de school.")
+    devices = signals.receiving_devices(_state(request).db, org_id)
     times = signals.signal_times(_state(request).db, org_id, _now(request), _state(request).timing)
     return json_response({"devices": devices, "deadline": times.deadline.isoformat(),
                           "expires_at": times.expires_at.isoformat(),
@@ -233,6 +231,13 @@ async def admin_create_org(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewOrg)
     return json_response({"id": directory.create_org(_state(request).db, body, _now(request))},
                          201)
+
+
+@requires("admin")
+async def admin_org_phone(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, OrgPhone)
+    directory.set_phone(_state(request).db, request.path_params["id"], body.phone)
+    return json_response({"id": request.path_params["id"]})
 
 
 @requires("admin")
@@ -370,6 +375,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
              statuses=(200, 404)),
     ApiRoute("POST", "/api/admin/orgs", admin_create_org, "Create a school or organisation",
              NewOrg, (201, 409, 422)),
+    ApiRoute("POST", "/api/admin/orgs/{id}/phone", admin_org_phone,
+             "Set an organisation's phone number", OrgPhone, (200, 404, 422)),
     ApiRoute("POST", "/api/admin/schools/import", admin_import_schools, "Import schools (CSV)",
              SchoolCsv, (201, 422)),
     ApiRoute("POST", "/api/admin/orgs/{id}/free-days", admin_free_days,

@@ -160,6 +160,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_signal ON outbox(signal_id);
     CREATE INDEX outbox_done ON outbox(created_at) WHERE state != 'pending';
     """,
+    # 4: a phone number per organisation, shown wherever someone is told to phone it.
+    """
+    ALTER TABLE orgs ADD COLUMN phone TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

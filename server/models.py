@@ -22,6 +22,8 @@ Label = Annotated[str, Meta(min_length=1, max_length=60, pattern=LINE)]
 Text = Annotated[str, Meta(min_length=1, max_length=120, pattern=LINE)]
 OptionalText = Annotated[str, Meta(max_length=120, pattern=LINE)]
 Region = Literal["noord", "midden", "zuid"]
+# A phone number as people write it: digits, spaces, +, -, brackets.
+PhoneNumber = Annotated[str, Meta(max_length=20, pattern=r"^[0-9+() -]*$")]
 CSV_MAX_BYTES = 2_000_000  # every school in the country fits; bulk imports only
 
 
@@ -99,6 +101,11 @@ class NewOrg(Strict):
     region: Region | None = None
     municipalities: Annotated[str, Meta(max_length=500, pattern=LINE)] = ""
     route: Literal["school", "leerplicht"] = "school"
+    phone: PhoneNumber = ""
+
+
+class OrgPhone(Strict):
+    phone: PhoneNumber = ""  # empty (the admin pages leave an empty field out): no number
 
 
 class SchoolCsv(Strict):
@@ -238,6 +245,9 @@ class SignalSummary(Reply):
     school: str | None
     holder: str
     holder_kind: str
+    holder_phone: str
+    sender: str
+    sender_phone: str
     timeline: list[TimelineEvent] = []
     has_copy: bool = False
     acted_by: str | None = None

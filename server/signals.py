@@ -62,6 +62,19 @@ def recipients(db: sqlite_utils.Database, org_id: str) -> list[dict]:
     return [{"device_id": r[0], "public_key": b64u_encode(r[1])} for r in rows]
 
 
+def receiving_devices(db: sqlite_utils.Database, org_id: str) -> list[dict]:
+    """`recipients`, or 409 telling the sender to phone, with the number when there is one."""
+    devices = recipients(db, org_id)
+    if devices:
+        return devices
+    row = db.execute("SELECT kind, phone FROM orgs WHERE id = ?", [org_id]).fetchone()
+    office = row is not None and row[0] == "leerplicht"
+    phone = row[1] if row else ""
+    who = ("Dit leerplichtbureau", "Bel het bureau") if office else ("Deze school", "Bel de school")
+    raise ApiError(409, "no_recipients", f"{who[0]} heeft nog geen aangemeld apparaat. "
+                   f"{who[1]}{': ' + phone if phone else ''}.", phone=phone)
+
+
 def teacher_devices(db: sqlite_utils.Database, school_id: str,
                     teacher_ids: list[str] | None = None) -> list[dict]:
     """The school's teachers with their active devices (for forwarding)."""
@@ -149,10 +162,7 @@ def send_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, recipie
         raise ApiError(404, "unknown_recipient", "Deze school of dit bureau bestaat niet.")
     times = signal_times(db, recipient_id, now, timing)
     with transaction(db):
-        current = recipients(db, recipient_id)
-        if not current:
-            raise ApiError(409, "no_recipients",
-                           "Deze school heeft nog geen aangemeld apparaat. Bel de school.")
+        current = receiving_devices(db, recipient_id)
         rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
         ref = new_reference(db)
         try:
@@ -358,10 +368,7 @@ def relay_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, school
         school = db.execute("SELECT kind FROM orgs WHERE id = ?", [school_id]).fetchone()
         if school is None or school[0] != "school":
             raise ApiError(404, "unknown_recipient", "Deze school bestaat niet.")
-        current = recipients(db, school_id)
-        if not current:
-            raise ApiError(409, "no_recipients",
-                           "Deze school heeft nog geen aangemeld apparaat. Bel de school.")
+        current = receiving_devices(db, school_id)
         rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
         erase(db, "DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
         _store_envelopes(db, signal_id, "contact", rows)
@@ -393,9 +400,11 @@ def list_signals(db: sqlite_utils.Database, actor: Actor, now: float, timing: Ti
 
 SIGNAL_COLUMNS = """s.id, s.ref, s.state, s.sent_at, s.deadline_at, s.expires_at,
     s.escalated_at, s.close_reason, s.ended_at, s.acted_by, s.holder_org_id,
-    school.name AS school_name, holder.name AS holder_name, holder.kind AS holder_kind"""
+    school.name AS school_name, holder.name AS holder_name, holder.kind AS holder_kind,
+    holder.phone AS holder_phone, sender.name AS sender_name, sender.phone AS sender_phone"""
 SIGNAL_FROM = """FROM signals s LEFT JOIN orgs school ON school.id = s.school_id
-    JOIN orgs holder ON holder.id = s.holder_org_id"""
+    JOIN orgs holder ON holder.id = s.holder_org_id
+    JOIN orgs sender ON sender.id = s.sender_org_id"""
 
 
 def _summary(row: sqlite3.Row) -> dict:
@@ -403,7 +412,9 @@ def _summary(row: sqlite3.Row) -> dict:
             "sent_at": _iso(row["sent_at"]), "deadline": _iso(row["deadline_at"]),
             "expires_at": _iso(row["expires_at"]), "escalated": row["escalated_at"] is not None,
             "close_reason": row["close_reason"], "school": row["school_name"],
-            "holder": row["holder_name"], "holder_kind": row["holder_kind"]}
+            "holder": row["holder_name"], "holder_kind": row["holder_kind"],
+            "holder_phone": row["holder_phone"], "sender": row["sender_name"],
+            "sender_phone": row["sender_phone"]}
 
 
 def _iso(at: float | None) -> str | None:

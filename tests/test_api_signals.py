@@ -261,9 +261,13 @@ def test_envelopes_must_cover_exactly_the_school_devices(office: Office) -> None
     assert office.sender.post("/api/signals", json=full).status_code == 201
 
 
+PHONE = frozenset({"phone"})  # the number to phone instead, "" when the directory has none
+
+
 def test_no_recipients_is_409_and_nothing_is_stored(office: Office) -> None:
-    refused(office.sender.get(f"/api/schools/{office.empty_school}/recipients"), 409,
-            "no_recipients")
+    body = refused(office.sender.get(f"/api/schools/{office.empty_school}/recipients"), 409,
+                   "no_recipients", PHONE)
+    assert body["phone"] == ""  # none in the directory: the message says "Bel de school."
     # A contact whose only device was revoked counts as none.
     lonely = office.world.org(name="Basisschool Een Contact")
     contact = office.world.member("contact", lonely)
@@ -274,7 +278,7 @@ def test_no_recipients_is_409_and_nothing_is_stored(office: Office) -> None:
         signal_id = new_signal_id()
         refused(office.sender.post("/api/signals", json={
             "id": signal_id, "recipient_id": school,
-            "envelopes": seal(devices, signal_id, NAME, BORN)}), 409, "no_recipients")
+            "envelopes": seal(devices, signal_id, NAME, BORN)}), 409, "no_recipients", PHONE)
     assert counts(office.world) == before
 
 

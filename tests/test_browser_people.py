@@ -10,10 +10,19 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from server.timers import escalate_late
 from tests.browser import enrol_phone, years_ago
 from tests.conftest import live_world
 from tests.support import World
-from tests.test_browser_story import NAME, SCHOOL, enrol_sender, heading
+from tests.test_browser_story import (
+    NAME,
+    SCHOOL,
+    enrol_sender,
+    fill_and_check,
+    heading,
+    open_pending,
+    sender_card,
+)
 
 
 def test_grace_period_text_follows_the_setting(browser: Any, tmp_path: Path) -> None:
@@ -90,3 +99,63 @@ def test_form_errors_go_when_the_field_is_right(browser: Any, world: World) -> N
     sender.shot("verzender-15-formulier-hersteld")
     assert sender.csp_problems() == []
     sender.close()
+
+
+def test_phone_numbers_are_tel_links_wherever_someone_must_phone(browser: Any,
+                                                                 world: World) -> None:
+    school = world.org(name=SCHOOL, place="Utrecht", phone="030 123 45 67")
+    veilig_thuis = world.org("veilig_thuis", "Veilig Thuis Utrecht", phone="0800-2000")
+    sender = enrol_phone(browser, world, "sender", veilig_thuis, name="Sanne Verzender")
+
+    # No enrolled contact yet: the sender is told to phone, and can, with one tap.
+    fill_and_check(sender, NAME, years_ago(10))
+    alert = sender.page.get_by_role("alert")
+    expect(alert).to_contain_text("Deze school heeft nog geen aangemeld apparaat. Bel de school: "
+                                  "030 123 45 67.")
+    expect(alert.get_by_role("link", name="030 123 45 67")).to_have_attribute(
+        "href", "tel:0301234567")
+    sender.shot("verzender-16-bel-de-school-nummer")
+
+    # The school did not act in time: the flag on the sender's card has the number too.
+    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
+    ref = world.send(world.member("sender", veilig_thuis), school, NAME,
+                     years_ago(10).isoformat()).json()["ref"]
+    escalate_late(world.db, world.now() + 8 * 86400)
+    card = sender_card(sender, ref)
+    expect(card.locator(".flag")).to_have_text("Let op: de school heeft niet op tijd gereageerd. "
+                                               "Bel de school: 030 123 45 67.")
+    expect(card.get_by_role("link", name="030 123 45 67")).to_have_attribute(
+        "href", "tel:0301234567")
+    sender.shot("verzender-17-te-laat-met-nummer")
+
+    # The school, with a question about the signal, can phone the sender.
+    open_pending(contact, ref)
+    expect(contact.page.locator(".child-name")).to_have_text(NAME)
+    expect(contact.page.get_by_text("Vragen over dit signaal? Bel Veilig Thuis Utrecht: "
+                                    "0800-2000.")).to_be_visible()
+    expect(contact.page.get_by_role("link", name="0800-2000")).to_have_attribute(
+        "href", "tel:08002000")
+    contact.shot("contact-14-signaal-met-nummer-melder")
+
+    # The admin keeps the numbers in the directory: on the organisation's page and by CSV.
+    admin = enrol_phone(browser, world, "admin", None, name="Bea Beheer")
+    admin.goto(f"/admin/orgs/{school}")
+    field = admin.page.get_by_label("Telefoonnummer")
+    expect(field).to_have_value("030 123 45 67")
+    field.fill("030 765 43 21")
+    with admin.page.expect_navigation():
+        admin.page.get_by_role("button", name="Telefoonnummer opslaan").click()
+    expect(admin.page.get_by_label("Telefoonnummer")).to_have_value("030 765 43 21")
+    admin.goto("/admin")
+    expect(admin.page.get_by_text("030 765 43 21")).to_be_visible()
+    admin.page.get_by_text("Scholen importeren (CSV)").click()
+    admin.page.get_by_label(re.compile("kopregel name,place")).fill(
+        "name,place,code,region,phone\nDe Linde,Zeist,99ZZ00,midden,030 999 00 11\n")
+    with admin.page.expect_navigation():
+        admin.page.get_by_role("button", name="Importeren").first.click()
+    expect(admin.page.get_by_text("030 999 00 11")).to_be_visible()
+    assert world.db.execute("SELECT phone FROM orgs WHERE code = '99ZZ00'").fetchone()[0] == \
+        "030 999 00 11"
+    for phone in (sender, contact, admin):
+        assert phone.csp_problems() == []
+        phone.close()

@@ -102,8 +102,25 @@ export function messageSlot() {
     slot.replaceChildren(notice(kind, text));
     if (kind === "error") slot.firstChild.setAttribute("tabindex", "-1");
   };
+  // An API error, its phone number (if any) a tel: link; focused so it is read out.
+  slot.showError = (error) => {
+    slot.show("error", withPhone(error.message, error.body?.phone));
+    slot.firstChild.focus();
+  };
   slot.clear = () => slot.replaceChildren();
   return slot;
+}
+
+/** A tel: link for a phone number as people write it ("030 123 45 67"). */
+export function phoneLink(phone) {
+  return h("a", { href: `tel:${phone.replace(/[^0-9+]/g, "")}`, class: "phone" }, phone);
+}
+
+/** A paragraph of `text` in which `phone`, where it occurs, is a tel: link. */
+export function withPhone(text, phone) {
+  const at = phone ? text.indexOf(phone) : -1;
+  if (at < 0) return h("p", {}, text);
+  return h("p", {}, text.slice(0, at), phoneLink(phone), text.slice(at + phone.length));
 }
 
 /**

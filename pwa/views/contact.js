@@ -6,7 +6,7 @@ import { api, segment } from "../api.js";
 import { openSignal, postSealed } from "../sealing.js";
 import {
   appLink, button, confirmAction, formatMoment, formatNear, h, loadingScreen, messageSlot, notice,
-  plural, screen, setFlash, uniqueId, whileBusy,
+  plural, screen, setFlash, uniqueId, whileBusy, withPhone,
 } from "./common.js";
 import { childBlock } from "./child.js";
 import { devicePanel, pushReminder } from "./device.js";
@@ -155,11 +155,19 @@ function actionsScreen(ctx, summary, content) {
   screen("Nieuw signaal",
     childBlock(content),
     h("p", { class: "deadline" }, `Vóór ${formatNear(summary.deadline)} doorsturen of afsluiten.`),
+    senderLine(summary),
     slot,
     h("div", { class: "actions" }, forward,
       closeButton(ctx, summary, "told_in_person", "Ik vertel het de leerkracht zelf", slot),
       closeButton(ctx, summary, "not_our_pupil", "Geen leerling van ons", slot)),
     back(ctx));
+}
+
+/** Who sent it and, when the directory has it, their number: the school phones with questions. */
+function senderLine(summary) {
+  if (!summary.sender_phone) return h("p", { class: "muted" }, `Verstuurd door ${summary.sender}.`);
+  return withPhone(`Vragen over dit signaal? Bel ${summary.sender}: ${summary.sender_phone}.`,
+    summary.sender_phone);
 }
 
 function closeButton(ctx, summary, reason, text, slot) {
@@ -185,8 +193,7 @@ function conflictOrError(ctx, summary, error, slot) {
     setFlash(error.message);
     return ctx.refresh();
   }
-  slot.show("error", error.message);
-  return slot.firstChild.focus();
+  return slot.showError(error);
 }
 
 // --- forwarding -----------------------------------------------------------------------------

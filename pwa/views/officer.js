@@ -125,8 +125,7 @@ async function relayTo(ctx, summary, content, search, slot) {
   try {
     recipients = await api(`/api/schools/${segment(school.id)}/recipients`);
   } catch (error) {
-    slot.show("error", error.message);
-    return slot.firstChild.focus();
+    return slot.showError(error);
   }
   const ok = await confirmAction({ title: `Doorsturen naar ${school.name}?`,
     text: [`School: ${describeOrg(school)}.`, `De school moet reageren vóór ${formatMoment(recipients.deadline)}.`,
@@ -160,6 +159,5 @@ function failed(ctx, error, slot) {
     setFlash(error.message);
     return ctx.refresh();
   }
-  slot.show("error", error.message);
-  return slot.firstChild.focus();
+  return slot.showError(error);
 }

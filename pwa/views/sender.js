@@ -172,9 +172,7 @@ async function prepareCheck(ctx, opts, slot) {
   try {
     recipients = await api(`/api/schools/${encodeURIComponent(draft.org.id)}/recipients`);
   } catch (error) {
-    slot.show("error", error.code === "no_recipients" && draft.kind === "leerplicht"
-      ? "Dit leerplichtbureau heeft nog geen aangemeld apparaat. Bel het bureau." : error.message);
-    slot.firstChild.focus();
+    slot.showError(error);
     return;
   }
   if (ctx.active) showCheck(ctx, opts, recipients);
@@ -211,8 +209,7 @@ async function sendSignal(ctx, opts, recipients, slot) {
     result = await postSealed("/api/signals", recipients.devices, signalId, content,
       (envelopes) => ({ id: signalId, recipient_id: draft.org.id, envelopes }));
   } catch (error) {
-    slot.show("error", error.message);
-    slot.firstChild.focus();
+    slot.showError(error);
     return;
   }
   draft = null; // the name leaves memory and, with the next screen, the DOM
