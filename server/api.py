@@ -364,7 +364,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/api/signals/{id}/open", open_signal, "This device's envelope",
              statuses=(200, 404, 429)),
     ApiRoute("GET", "/api/schools/{id}/teachers", school_teachers,
-             "Teachers of the own school with their devices"),
+             "Teachers of the own school with their devices (none: not enrolled yet)"),
     ApiRoute("POST", "/api/signals/{id}/forward", forward_signal, "Forward to teacher(s)",
              Forward, (200, 404, 409, 422)),
     ApiRoute("POST", "/api/signals/{id}/relay", relay_signal,

@@ -77,10 +77,11 @@ def receiving_devices(db: sqlite_utils.Database, org_id: str) -> list[dict]:
 
 def teacher_devices(db: sqlite_utils.Database, school_id: str,
                     teacher_ids: list[str] | None = None) -> list[dict]:
-    """The school's teachers with their active devices (for forwarding)."""
+    """The school's teachers with their active devices (for forwarding); a teacher without
+    one is listed with none, so the contact sees who is not in the app yet."""
     rows = db.execute(
         """SELECT p.id, p.name, p.class_label, d.id, d.public_key
-           FROM people p JOIN devices d ON d.person_id = p.id AND d.revoked_at IS NULL
+           FROM people p LEFT JOIN devices d ON d.person_id = p.id AND d.revoked_at IS NULL
            WHERE p.org_id = ? AND p.role = 'teacher' AND p.revoked_at IS NULL
            ORDER BY p.class_label, p.name, d.id""",
         [school_id],
@@ -91,7 +92,9 @@ def teacher_devices(db: sqlite_utils.Database, school_id: str,
             continue
         teacher = teachers.setdefault(person_id, {"person_id": person_id, "name": name,
                                                   "class_label": class_label, "devices": []})
-        teacher["devices"].append({"device_id": device_id, "public_key": b64u_encode(public_key)})
+        if device_id is not None:
+            teacher["devices"].append({"device_id": device_id,
+                                       "public_key": b64u_encode(public_key)})
     return list(teachers.values())
 
 
@@ -306,7 +309,8 @@ def forward_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str,
         if actor.role != "contact" or signal["state"] not in UNHANDLED_STATES:
             raise _conflict(db, signal_id, "already_handled",
                             "Een collega heeft dit signaal al doorgestuurd of afgesloten.")
-        teachers = teacher_devices(db, signal["school_id"], teacher_ids)
+        teachers = [t for t in teacher_devices(db, signal["school_id"], teacher_ids)
+                     if t["devices"]]
         if len(teachers) != len(set(teacher_ids)):
             raise ApiError(422, "unknown_teacher",
                            "Kies een leerkracht van uw school met een aangemeld apparaat.")

@@ -60,6 +60,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/admin/orgs"): frozenset({"admin"}),
     ("POST", "/api/admin/schools/import"): frozenset({"admin"}),
     ("POST", "/api/admin/orgs/{id}/free-days"): frozenset({"admin"}),
+    ("POST", "/api/admin/orgs/{id}/phone"): frozenset({"admin"}),
     ("POST", "/api/admin/free-days/import"): frozenset({"admin"}),
     ("POST", "/api/admin/people"): frozenset({"admin", "contact"}),
     ("POST", "/api/admin/people/{id}/enrol-link"): frozenset({"admin", "contact"}),
@@ -266,6 +267,11 @@ def b_free_days(m: Matrix, role: str, scope: str) -> Call:
     return Call("POST", f"/api/admin/orgs/{school}/free-days", {"from": "2031-03-03"}, 201)
 
 
+def b_org_phone(m: Matrix, role: str, scope: str) -> Call:
+    school = m.world.org(name="Basisschool Bel Mij")
+    return Call("POST", f"/api/admin/orgs/{school}/phone", {"phone": "030 123 45 67"}, 200)
+
+
 def b_import_free_days(m: Matrix, role: str, scope: str) -> Call:
     school = m.world.org(name="Basisschool Vrij")
     code = m.world.db.execute("SELECT code FROM orgs WHERE id = ?", [school]).fetchone()[0]
@@ -315,6 +321,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/admin/orgs"): b_create_org,
     ("POST", "/api/admin/schools/import"): b_import,
     ("POST", "/api/admin/orgs/{id}/free-days"): b_free_days,
+    ("POST", "/api/admin/orgs/{id}/phone"): b_org_phone,
     ("POST", "/api/admin/free-days/import"): b_import_free_days,
     ("POST", "/api/admin/people"): b_create_person,
     ("POST", "/api/admin/people/{id}/enrol-link"): b_enrol_link,

@@ -10,13 +10,16 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from server.pushworker import payload
 from server.timers import escalate_late
-from tests.browser import enrol_phone, years_ago
+from tests.browser import Phone, enrol_phone, new_phone, years_ago
 from tests.conftest import live_world
 from tests.support import World
+from tests.test_browser_push import NOTIFICATIONS_JS, _registration_id
 from tests.test_browser_story import (
     NAME,
     SCHOOL,
+    confirm,
     enrol_sender,
     fill_and_check,
     heading,
@@ -157,5 +160,130 @@ def test_phone_numbers_are_tel_links_wherever_someone_must_phone(browser: Any,
     assert world.db.execute("SELECT phone FROM orgs WHERE code = '99ZZ00'").fetchone()[0] == \
         "030 999 00 11"
     for phone in (sender, contact, admin):
+        assert phone.csp_problems() == []
+        phone.close()
+
+
+def _notification_for(phone: Phone, world: World, kind: str, signal_id: str) -> None:
+    """A push as the worker sends it, delivered to the phone's service worker; it shows."""
+    phone.context.grant_permissions(["notifications"], origin=world.url)
+    cdp, registration_id = _registration_id(phone)
+    cdp.send("ServiceWorker.deliverPushMessage", {
+        "origin": world.url, "registrationId": registration_id,
+        "data": payload(world.url, kind, signal_id)})
+    [shown] = phone.page.evaluate(NOTIFICATIONS_JS)
+    assert shown["tag"] == signal_id and NAME not in str(shown)
+
+
+def _tap_notification(phone: Phone) -> None:
+    phone.context.service_workers[0].evaluate("""async () => {
+      const [n] = await self.registration.getNotifications();
+      self.dispatchEvent(new NotificationEvent('notificationclick', {notification: n}));
+    }""")
+
+
+def test_forward_in_three_taps_from_the_notification(browser: Any, world: World) -> None:
+    school = world.org(name=SCHOOL, place="Utrecht")
+    sender = world.member("sender", world.org("veilig_thuis", "Veilig Thuis Utrecht"))
+    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
+    anna = world.member("teacher", school, name="Juf Anna", class_label="groep 5b")
+    kees = world.member("teacher", school, name="Meester Kees", class_label="groep 5b")
+    world.member("teacher", school, name="Juf Fatima", class_label="groep 7")
+    born = years_ago(9).isoformat()
+    signal_id = world.send(sender, school, NAME, born).json()["id"]
+    _notification_for(contact, world, "new_signal", signal_id)
+    contact.goto("/toegankelijkheid")  # the phone was elsewhere when the notification came
+    page = contact.page
+    taps = 0
+
+    def tap(target: Any) -> None:
+        nonlocal taps
+        taps += 1
+        target() if callable(target) else target.click()
+
+    tap(lambda: _tap_notification(contact))
+    page.wait_for_url(f"{world.url}/signaal/{signal_id}")
+    expect(page.locator(".child-name")).to_have_text(NAME)
+    # The signal screen itself lists the school's teachers, with a filter on name and group.
+    teachers = page.locator(".teacher-list")
+    expect(teachers.get_by_role("button")).to_have_count(3)
+    page.get_by_label("Zoek op naam of groep").fill("5B")
+    expect(teachers.get_by_role("button", name="Juf Fatima")).to_be_hidden()
+    expect(teachers.get_by_role("button", name="Meester Kees (groep 5b)")).to_be_visible()
+    page.get_by_label("Zoek op naam of groep").fill("")
+    contact.shot("contact-15-signaal-met-leerkrachten")
+    tap(teachers.get_by_role("button", name="Juf Anna (groep 5b)"))
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Doorsturen naar Juf Anna (groep 5b)?")
+    contact.shot("contact-16-bevestigen-een-tik")
+    tap(dialog.get_by_role("button", name="Ja, doorsturen"))
+    expect(heading(page)).to_have_text("Doorgestuurd")
+    expect(page.get_by_text("Doorgestuurd naar Juf Anna (groep 5b).")).to_be_visible()
+    assert taps == 3
+    assert anna.open(signal_id)["name"] == NAME
+    contact.shot("contact-17-doorgestuurd-in-drie-tikken")
+
+    # A duo-baan: the confirmation adds the second teacher.
+    second_id = world.send(sender, school, NAME, born).json()["id"]
+    contact.goto(f"/signaal/{second_id}")
+    page.locator(".teacher-list").get_by_role("button", name="Juf Anna (groep 5b)").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Duo-baan? Ook naar").select_option(label="Meester Kees (groep 5b)")
+    contact.shot("contact-18-duobaan")
+    dialog.get_by_role("button", name="Ja, doorsturen").click()
+    expect(page.get_by_text("Doorgestuurd naar Juf Anna (groep 5b) en Meester Kees "
+                            "(groep 5b).")).to_be_visible()
+    assert kees.open(second_id)["name"] == NAME and anna.open(second_id)["name"] == NAME
+    assert contact.csp_problems() == []
+    contact.close()
+
+
+def test_a_teacher_without_a_device_is_listed_with_a_next_step(browser: Any,
+                                                               world: World) -> None:
+    school = world.org(name=SCHOOL, place="Utrecht")
+    sender = world.member("sender", world.org("veilig_thuis", "Veilig Thuis Utrecht"))
+    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
+    piet = world.person("teacher", school, name="Meester Piet", class_label="groep 3")
+    world.person("teacher", school, name="Juf Els", class_label="groep 4")
+    born = years_ago(7).isoformat()
+    signal_id = world.send(sender, school, NAME, born).json()["id"]
+    contact.goto(f"/signaal/{signal_id}")
+    page = contact.page
+    missing = page.get_by_role("button", name="Meester Piet (groep 3) nog geen apparaat")
+    expect(missing).to_have_class(re.compile("teacher-missing"))
+    contact.shot("contact-19-leerkracht-zonder-apparaat")
+
+    # The contact makes the teacher's enrolment link right there; the teacher scans it.
+    missing.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Meester Piet heeft nog geen apparaat")
+    contact.shot("contact-20-nog-geen-apparaat")
+    dialog.get_by_role("button", name="Aanmeldlink maken").click()
+    expect(heading(page)).to_have_text("Aanmeldlink voor Meester Piet")
+    expect(page.locator(".qr svg")).to_be_visible()
+    expect(page.get_by_text(re.compile("verloopt na 7 dagen"))).to_be_visible()
+    contact.shot("contact-21-aanmeldlink-leerkracht")
+    link = page.locator(".enrol-link").text_content() or ""
+    assert re.fullmatch(rf"{re.escape(world.url)}/aanmelden#\S+", link), link
+    assert NAME not in page.content()
+    teacher = new_phone(browser, world.url)
+    teacher.page.goto(link)
+    teacher.page.get_by_role("button", name="Dit apparaat aanmelden").click()
+    expect(heading(teacher.page)).to_have_text("Dit apparaat is aangemeld")
+    page.get_by_role("button", name="Terug naar het signaal").click()
+    expect(page.locator(".child-name")).to_have_text(NAME)
+    expect(page.get_by_role("button", name="Meester Piet (groep 3)")).not_to_have_class(
+        re.compile("teacher-missing"))
+
+    # Or the contact tells the teacher in person, from the same place.
+    page.get_by_role("button", name="Juf Els (groep 4) nog geen apparaat").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Ik vertel het de leerkracht zelf").click()
+    confirm(page, "Vertelt u het de leerkracht zelf?", "Ja, ik vertel het zelf")
+    expect(heading(page)).to_have_text("Signaal gesloten")
+    assert world.db.execute("SELECT state, close_reason FROM signals WHERE id = ?",
+                            [signal_id]).fetchone()[:] == ("closed", "told_in_person")
+    assert piet == teacher.page.evaluate("fetch('/api/me').then(r => r.json())")["person"]["id"]
+    for phone in (contact, teacher):
         assert phone.csp_problems() == []
         phone.close()

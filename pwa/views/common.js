@@ -153,26 +153,37 @@ export function facts(rows, className = "facts") {
 
 // --- confirmation ---------------------------------------------------------------------------
 
-/** A modal question for irreversible actions; resolves true only on the confirm button. */
-export function confirmAction({ title, text, confirm, cancel = "Annuleren", danger = false }) {
+/**
+ * A modal question: resolves with the value of the choice tapped ([value, text, kind] each),
+ * or null on cancel or Escape. `extra` is shown below the text (e.g. a field).
+ */
+export function chooseAction({ title, text, choices, cancel = "Annuleren", extra = null }) {
   const opener = document.activeElement;
   const titleId = uniqueId("dialog-title");
   const textId = uniqueId("dialog-text");
   const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId, "aria-describedby": textId },
     h("h2", { id: titleId }, title),
     h("div", { id: textId }, ...[text].flat().map((t) => h("p", {}, t))),
+    extra,
     h("div", { class: "actions" },
-      button(confirm, () => dialog.close("yes"), danger ? "danger" : "primary"),
-      button(cancel, () => dialog.close("no"))));
+      ...choices.map(([value, label, kind = "secondary"]) => button(label, () => dialog.close(value), kind)),
+      button(cancel, () => dialog.close(""))));
   document.body.append(dialog);
   dialog.showModal();
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => {
-      resolve(dialog.returnValue === "yes");
+      resolve(dialog.returnValue || null);
       dialog.remove();
       if (opener?.isConnected) opener.focus();
     });
   });
+}
+
+/** A modal question for irreversible actions; resolves true only on the confirm button. */
+export async function confirmAction({ title, text, confirm, cancel, danger = false, extra }) {
+  const choice = await chooseAction({ title, text, cancel, extra,
+    choices: [["yes", confirm, danger ? "danger" : "primary"]] });
+  return choice === "yes";
 }
 
 // --- Dutch dates ----------------------------------------------------------------------------
