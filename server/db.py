@@ -160,9 +160,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_signal ON outbox(signal_id);
     CREATE INDEX outbox_done ON outbox(created_at) WHERE state != 'pending';
     """,
-    # 4: a phone number per organisation, shown wherever someone is told to phone it.
+    # 4: a phone number per organisation, shown wherever someone is told to phone it; the
+    # device on which a teacher opened a signal, so their other devices can say where.
     """
     ALTER TABLE orgs ADD COLUMN phone TEXT NOT NULL DEFAULT '';
+    ALTER TABLE signal_teachers ADD COLUMN viewed_device_id TEXT;
     """,
 )
 

@@ -260,19 +260,35 @@ def _open_teacher_copy(db: sqlite_utils.Database, actor: Actor, signal_id: str, 
             [now, signal_id, actor.device_id, now - timing.view_grace],
         ).fetchone()
         if row is None:
-            raise GONE
+            raise _opened_elsewhere(db, signal_id, actor) or GONE
         # The teacher's other devices lose their copy at once.
         erase(db, "DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' "
                    "AND device_id != ? AND device_id IN "
                    "(SELECT id FROM devices WHERE person_id = ?)",
                    [signal_id, actor.device_id, actor.person_id])
         first_view = db.execute(
-            "UPDATE signal_teachers SET viewed_at = ? WHERE signal_id = ? AND person_id = ? "
-            "AND viewed_at IS NULL", [now, signal_id, actor.person_id]).rowcount
+            "UPDATE signal_teachers SET viewed_at = ?, viewed_device_id = ? WHERE signal_id = ? "
+            "AND person_id = ? AND viewed_at IS NULL",
+            [now, actor.device_id, signal_id, actor.person_id]).rowcount
         if first_view:
             _after_teacher_view(db, signal_id, now)
     return {"envelope": msgspec.json.decode(row[0]), "state": _state(db, signal_id),
             "delete_at": row[1] + timing.view_grace}
+
+
+def _opened_elsewhere(db: sqlite_utils.Database, signal_id: str,
+                      actor: Actor) -> ApiError | None:
+    """The teacher opened it on another of their devices: say which, and when."""
+    row = db.execute(
+        "SELECT d.label, t.viewed_at FROM signal_teachers t JOIN devices d "
+        "ON d.id = t.viewed_device_id WHERE t.signal_id = ? AND t.person_id = ? "
+        "AND t.viewed_device_id != ?", [signal_id, actor.person_id, actor.device_id]).fetchone()
+    if row is None:
+        return None
+    return ApiError(404, "opened_elsewhere",
+                    "Dit signaal is al geopend op uw andere apparaat en daarna verwijderd. "
+                    "Dat hoort zo: het blijft niet bewaard.",
+                    opened_on=row[0], opened_at=_iso(row[1]))
 
 
 def _after_teacher_view(db: sqlite_utils.Database, signal_id: str, now: float) -> None:

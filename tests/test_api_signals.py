@@ -591,6 +591,9 @@ def test_close_with_an_unknown_reason(office: Office) -> None:
 
 # --- the teacher's copy --------------------------------------------------------------------------
 
+OPENED_ELSEWHERE = frozenset({"opened_on", "opened_at"})  # the teacher's device that opened it
+
+
 def test_teacher_done_deletes_now(office: Office) -> None:
     signal_id = office.send()
     office.forward(signal_id, [office.t1a])
@@ -599,7 +602,9 @@ def test_teacher_done_deletes_now(office: Office) -> None:
     response = office.t1a.post(f"/api/signals/{signal_id}/done")
     assert response.status_code == 200 and response.json() == {"state": "viewed"}
     refused(office.t1a.post(f"/api/signals/{signal_id}/open"), 404, "removed")
-    refused(office.t1b.post(f"/api/signals/{signal_id}/open"), 404, "removed")
+    elsewhere = refused(office.t1b.post(f"/api/signals/{signal_id}/open"), 404,
+                        "opened_elsewhere", OPENED_ELSEWHERE)
+    assert elsewhere["opened_on"] == "telefoon teacher" and elsewhere["opened_at"]
     # Only the forwarding contact's own copy is left, until they finish.
     assert office.envelope_holders(signal_id) == {office.c1.device_id}
     refused(office.t2.post(f"/api/signals/{signal_id}/done"), 404, "not_found")
@@ -639,7 +644,8 @@ def test_teacher_copy_one_device_then_grace_then_gone(db_path: Path) -> None:
         first = phone.post(f"/api/signals/{signal_id}/open")
         assert first.status_code == 200
         assert first.json()["delete_at"] == pytest.approx(start + grace)
-        refused(laptop.post(f"/api/signals/{signal_id}/open"), 404, "removed")
+        refused(laptop.post(f"/api/signals/{signal_id}/open"), 404, "opened_elsewhere",
+                OPENED_ELSEWHERE)
         held = {r[0] for r in world.db.execute(
             "SELECT device_id FROM envelopes WHERE signal_id = ? AND role = 'teacher'",
             [signal_id]).fetchall()}

@@ -5,8 +5,10 @@ errors, phone numbers, forwarding in three taps, the teacher's other device, off
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
@@ -287,3 +289,57 @@ def test_a_teacher_without_a_device_is_listed_with_a_next_step(browser: Any,
     for phone in (contact, teacher):
         assert phone.csp_problems() == []
         phone.close()
+
+
+def _enrol_labelled(browser: Any, world: World, person_id: str, label: str) -> Phone:
+    phone = new_phone(browser, world.url)
+    phone.goto(f"/aanmelden#{world.enrol_link_token(person_id)}")
+    phone.page.get_by_label("Naam van dit apparaat").fill(label)
+    phone.page.get_by_role("button", name="Dit apparaat aanmelden").click()
+    expect(heading(phone.page)).to_have_text("Dit apparaat is aangemeld")
+    phone.page.get_by_role("button", name="Verder naar de app").click()
+    return phone
+
+
+def test_the_teachers_other_device_says_where_it_was_opened(browser: Any,
+                                                            world: World) -> None:
+    school = world.org(name=SCHOOL, place="Utrecht")
+    sender = world.member("sender", world.org("veilig_thuis", "Veilig Thuis Utrecht"))
+    contact = world.member("contact", school)
+    teacher = world.person("teacher", school, name="Juf Anna", class_label="groep 5b")
+    phone = _enrol_labelled(browser, world, teacher, "Telefoon")
+    tablet = _enrol_labelled(browser, world, teacher, "Tablet")
+    born = years_ago(9).isoformat()
+    signal_id = world.send(sender, school, NAME, born).json()["id"]
+    contact.open(signal_id)
+    assert world.forward(contact, signal_id, school, [teacher], NAME, born).status_code == 200
+    _notification_for(tablet, world, "teacher_signal", signal_id)
+
+    phone.goto(f"/signaal/{signal_id}")
+    expect(phone.page.locator(".child-name")).to_have_text(NAME)
+    viewed_at = world.db.execute("SELECT viewed_at FROM signal_teachers WHERE signal_id = ?",
+                                 [signal_id]).fetchone()[0]
+    at = datetime.fromtimestamp(viewed_at, UTC).astimezone(ZoneInfo("Europe/Amsterdam"))
+
+    # The old notification on the tablet leads to what happened, not to a bare "removed".
+    _tap_notification(tablet)
+    tablet.page.wait_for_url(f"{world.url}/signaal/{signal_id}")
+    expect(heading(tablet.page)).to_have_text("Signaal verwijderd")
+    expect(tablet.page.get_by_text(f"Geopend op ‘Telefoon’ om {at:%H:%M}.")).to_be_visible()
+    tablet.shot("leerkracht-09-geopend-op-ander-apparaat")
+    assert NAME not in tablet.page.content()
+
+    # A notification still up when the tablet's app opens its list is closed there too.
+    second_id = world.send(sender, school, NAME, born).json()["id"]
+    contact.open(second_id)
+    assert world.forward(contact, second_id, school, [teacher], NAME, born).status_code == 200
+    _notification_for(tablet, world, "teacher_signal", second_id)
+    phone.goto(f"/signaal/{second_id}")
+    expect(phone.page.locator(".child-name")).to_have_text(NAME)
+    tablet.goto("/")
+    expect(tablet.page.get_by_text("Geen nieuwe signalen.")).to_be_visible()
+    tablet.page.wait_for_function("""async () => (await (await navigator.serviceWorker.ready)
+      .getNotifications()).length === 0""")
+    for each in (phone, tablet):
+        assert each.csp_problems() == []
+        each.close()

@@ -43,6 +43,14 @@ export async function liveSection(ctx, { title, id }, build) {
   return section;
 }
 
+/** Close this app's notifications whose tag (a signal id) `stale(tag)` says is no longer
+ * current: it must not lead to a signal that is gone. */
+export async function closeNotifications(stale) {
+  const registration = await navigator.serviceWorker?.getRegistration().catch(() => null);
+  const shown = await registration?.getNotifications().catch(() => []) ?? [];
+  for (const notification of shown) if (stale(notification.tag)) notification.close();
+}
+
 /** Fetch one signal's summary from the list (the API has no GET per signal). */
 export async function findSignal(id) {
   const signals = await api("/api/signals");
