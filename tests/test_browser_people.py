@@ -16,7 +16,7 @@ from server.pushworker import payload
 from server.timers import escalate_late
 from tests.browser import Phone, enrol_phone, new_phone, years_ago
 from tests.conftest import live_world
-from tests.support import World
+from tests.support import Device, World
 from tests.test_browser_push import NOTIFICATIONS_JS, _registration_id
 from tests.test_browser_story import (
     NAME,
@@ -30,6 +30,17 @@ from tests.test_browser_story import (
 )
 
 
+def _at_teacher(world: World, sender: Device, contact: Device, school: str,
+                teacher_id: str) -> str:
+    """A signal sent, opened by the contact and forwarded to the teacher (over the API)."""
+    born = years_ago(9).isoformat()
+    signal_id = world.send(sender, school, NAME, born).json()["id"]
+    contact.open(signal_id)
+    forwarded = world.forward(contact, signal_id, school, [teacher_id], NAME, born)
+    assert forwarded.status_code == 200, forwarded.text
+    return str(signal_id)
+
+
 def test_grace_period_text_follows_the_setting(browser: Any, tmp_path: Path) -> None:
     with live_world(tmp_path / "hwc.db", view_grace_minutes=1, enrol_token_days=1) as world:
         school = world.org(name=SCHOOL, place="Utrecht")
@@ -37,11 +48,7 @@ def test_grace_period_text_follows_the_setting(browser: Any, tmp_path: Path) -> 
         contact = world.member("contact", school)
         teacher = enrol_phone(browser, world, "teacher", school, name="Juf Anna",
                               class_label="groep 5b")
-        born = years_ago(9).isoformat()
-        signal_id = world.send(sender, school, NAME, born).json()["id"]
-        contact.open(signal_id)
-        forwarded = world.forward(contact, signal_id, school, [teacher.person_id], NAME, born)
-        assert forwarded.status_code == 200, forwarded.text
+        signal_id = _at_teacher(world, sender, contact, school, teacher.person_id)
 
         page = teacher.page
         page.clock.install()  # in-page timers under the test's control, time still running
@@ -309,10 +316,7 @@ def test_the_teachers_other_device_says_where_it_was_opened(browser: Any,
     teacher = world.person("teacher", school, name="Juf Anna", class_label="groep 5b")
     phone = _enrol_labelled(browser, world, teacher, "Telefoon")
     tablet = _enrol_labelled(browser, world, teacher, "Tablet")
-    born = years_ago(9).isoformat()
-    signal_id = world.send(sender, school, NAME, born).json()["id"]
-    contact.open(signal_id)
-    assert world.forward(contact, signal_id, school, [teacher], NAME, born).status_code == 200
+    signal_id = _at_teacher(world, sender, contact, school, teacher)
     _notification_for(tablet, world, "teacher_signal", signal_id)
 
     phone.goto(f"/signaal/{signal_id}")
@@ -330,9 +334,7 @@ def test_the_teachers_other_device_says_where_it_was_opened(browser: Any,
     assert NAME not in tablet.page.content()
 
     # A notification still up when the tablet's app opens its list is closed there too.
-    second_id = world.send(sender, school, NAME, born).json()["id"]
-    contact.open(second_id)
-    assert world.forward(contact, second_id, school, [teacher], NAME, born).status_code == 200
+    second_id = _at_teacher(world, sender, contact, school, teacher)
     _notification_for(tablet, world, "teacher_signal", second_id)
     phone.goto(f"/signaal/{second_id}")
     expect(phone.page.locator(".child-name")).to_have_text(NAME)
