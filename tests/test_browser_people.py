@@ -269,7 +269,7 @@ def test_a_teacher_without_a_device_is_listed_with_a_next_step(browser: Any,
     contact.shot("contact-20-nog-geen-apparaat")
     dialog.get_by_role("button", name="Aanmeldlink maken").click()
     expect(heading(page)).to_have_text("Aanmeldlink voor Meester Piet")
-    expect(page.locator(".qr svg")).to_be_visible()
+    _assert_qr_drawn(page.locator(".qr svg"))
     expect(page.get_by_text(re.compile("verloopt na 7 dagen"))).to_be_visible()
     contact.shot("contact-21-aanmeldlink-leerkracht")
     link = page.locator(".enrol-link").text_content() or ""
@@ -345,3 +345,50 @@ def test_the_teachers_other_device_says_where_it_was_opened(browser: Any,
     for each in (phone, tablet):
         assert each.csp_problems() == []
         each.close()
+
+
+def _assert_qr_drawn(svg: Any) -> None:
+    """An SVG element the browser draws (a bare <svg> parsed as XML is no image at all)."""
+    expect(svg).to_be_visible()
+    assert svg.evaluate("e => e.namespaceURI") == "http://www.w3.org/2000/svg"
+    box = svg.bounding_box()
+    assert box and box["width"] >= 150 and box["height"] >= 150, box
+
+
+def _scroll_width(phone: Phone) -> tuple[int, int]:
+    return tuple(phone.page.evaluate(  # type: ignore[return-value]
+        "() => [document.documentElement.scrollWidth, window.innerWidth]"))
+
+
+def test_admin_pages_fit_a_phone(browser: Any, world: World) -> None:
+    school = world.org(name="Openbare Basisschool De Wilgenhoeve-Zuid", place="Utrecht",
+                       phone="030 123 45 67")
+    office = world.org("leerplicht", "Leerplicht Utrechtse Heuvelrug",
+                       municipalities="Utrechtse Heuvelrug, Wijk bij Duurstede, Zeist")
+    teacher = world.person("teacher", school, name="Annemarie van Oostveen-Hoogenboom",
+                           class_label="groep 5b")
+    world.device(teacher)
+    admin = enrol_phone(browser, world, "admin", None, name="Bea Beheer")
+    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
+    pages = [(admin, "/admin"), (admin, f"/admin/orgs/{school}"), (admin, f"/admin/orgs/{office}"),
+             (contact, "/admin/school")]
+    for width in (320, 390):
+        for phone, path in pages:
+            phone.page.set_viewport_size({"width": width, "height": 844})
+            phone.goto(path)
+            for summary in phone.page.locator("summary").all():
+                summary.click()  # every form open, as wide as the page ever gets
+            assert _scroll_width(phone) == (width, width), (path, width)
+        # With an enrolment link and its QR code on screen.
+        contact.page.get_by_role("button", name="Aanmeldlink maken").first.click()
+        _assert_qr_drawn(contact.page.locator("#aanmeldlink svg"))
+        assert _scroll_width(contact) == (width, width), ("aanmeldlink", width)
+    contact.page.set_viewport_size({"width": 320, "height": 844})
+    contact.shot("beheer-04-school-320px")
+    # Still printable: on paper only the link sheet with its QR code.
+    contact.page.emulate_media(media="print")
+    expect(contact.page.locator("#aanmeldlink svg")).to_be_visible()
+    expect(contact.page.locator(".people")).to_be_hidden()
+    for phone in (admin, contact):
+        assert phone.csp_problems() == []
+        phone.close()
