@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -11,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import auth, directory, ops, signals
+from server import auth, directory, ops, push, signals
 from server.admin import ROLE_LABELS, qr_svg
 from server.auth import Actor, requires
-from server.calendar import holiday_warning_text
+from server.calendar import QuietHours, holiday_warning_text
 from server.envelope import b64u_encode
 from server.models import (
     Close,
@@ -29,6 +30,7 @@ from server.models import (
     OrgPhone,
     PushSubscription,
     PushUpdate,
+    QuietUpdate,
     Relay,
     SchoolCsv,
 )
@@ -88,7 +90,8 @@ def _subscription(state: Any, subscription: PushSubscription | None) -> str | No
 
 def me_body(state: Any, device_id: str) -> dict:
     row = state.db.execute(
-        "SELECT d.id, d.label, d.public_key, d.push_state, p.id AS person_id, p.name, p.role, "
+        "SELECT d.id, d.label, d.public_key, d.push_state, d.quiet_hours, p.id AS person_id, "
+        "p.name, p.role, "
         "p.class_label, o.id AS org_id, o.name AS org_name, o.kind AS org_kind, "
         "o.route AS org_route FROM devices d "
         "JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id "
@@ -100,7 +103,8 @@ def me_body(state: Any, device_id: str) -> dict:
             "id": row["org_id"], "name": row["org_name"], "kind": row["org_kind"],
             "route": row["org_route"]},
         "device": {"id": row["id"], "label": row["label"],
-                   "public_key": b64u_encode(row["public_key"]), "push": row["push_state"]},
+                   "public_key": b64u_encode(row["public_key"]), "push": row["push_state"],
+                   "quiet_hours": row["quiet_hours"]},
         "times": times_body(state.settings),
     }
 
@@ -108,7 +112,7 @@ def me_body(state: Any, device_id: str) -> dict:
 def times_body(settings: Any) -> dict:
     """The durations the app states in its texts: from settings, never written into the app."""
     return {"view_grace_minutes": settings.view_grace_minutes,
-            "enrol_token_days": settings.enrol_token_days}
+            "enrol_token_days": settings.enrol_token_days, "quiet_hours": settings.quiet_hours}
 
 
 def _own_device(actor: Actor) -> str:
@@ -141,6 +145,22 @@ async def me_push(request: Request, actor: Actor) -> Response:
     return json_response(me_body(_state(request), actor.device_id))
 
 
+@requires(*auth.ROLES)
+async def me_quiet(request: Request, actor: Actor) -> Response:
+    """This device's own quiet hours: null (the default), "off", or "HH:MM-HH:MM"."""
+    _own_device(actor)
+    body = await read_json(request, QuietUpdate)
+    if body.quiet_hours and body.quiet_hours != "off":
+        try:
+            QuietHours.parse(body.quiet_hours)
+        except ValueError:
+            raise ApiError(422, "bad_quiet_hours",
+                           "Begin en einde van de nachtrust moeten verschillen.") from None
+    _state(request).db.execute("UPDATE devices SET quiet_hours = ? WHERE id = ?",
+                               [body.quiet_hours, actor.device_id])
+    return json_response(me_body(_state(request), actor.device_id))
+
+
 # --- sending -------------------------------------------------------------------------------
 
 @requires("sender", "officer")
@@ -154,10 +174,14 @@ async def find_schools(request: Request, actor: Actor) -> Response:
 async def school_recipients(request: Request, actor: Actor) -> Response:
     org_id = request.path_params["id"]
     devices = signals.receiving_devices(_state(request).db, org_id)
-    times = signals.signal_times(_state(request).db, org_id, _now(request), _state(request).timing)
+    state = _state(request)
+    times = signals.signal_times(state.db, org_id, _now(request), state.timing)
+    notify = push.first_send_at(state.db, [d["device_id"] for d in devices], _now(request),
+                                state.timing.quiet, times.deadline.timestamp())
     return json_response({"devices": devices, "deadline": times.deadline.isoformat(),
                           "expires_at": times.expires_at.isoformat(),
-                          "holiday_warning": holiday_warning_text(times)})
+                          "holiday_warning": holiday_warning_text(times),
+                          "notify_at": datetime.fromtimestamp(notify, UTC).isoformat()})
 
 
 @requires("sender", "officer")
@@ -198,7 +222,8 @@ async def school_teachers(request: Request, actor: Actor) -> Response:
 async def forward_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Forward)
     result = signals.forward_signal(_state(request).db, actor, request.path_params["id"],
-                                    body.teachers, body.envelopes, _now(request))
+                                    body.teachers, body.envelopes, _now(request),
+                                    _state(request).timing)
     return json_response(result)
 
 
@@ -206,7 +231,8 @@ async def forward_signal(request: Request, actor: Actor) -> Response:
 async def relay_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Relay)
     result = signals.relay_signal(_state(request).db, actor, request.path_params["id"],
-                                  body.school_id, body.envelopes, _now(request))
+                                  body.school_id, body.envelopes, _now(request),
+                                  _state(request).timing)
     return json_response(result)
 
 
@@ -353,6 +379,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
              "The app lost its key: revoke this device", statuses=(200,)),
     ApiRoute("PUT", "/api/me/push", me_push, "Replace this device's push subscription",
              PushUpdate),
+    ApiRoute("PUT", "/api/me/quiet", me_quiet, "This device's own quiet hours", QuietUpdate,
+             (200, 422)),
     ApiRoute("GET", "/api/push/key", push_key, "The VAPID applicationServerKey", public=True),
     ApiRoute("GET", "/api/schools", find_schools, "Find schools or leerplicht offices",
              query=("q", "kind")),

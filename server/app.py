@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         remind_after=settings.remind_after_minutes * 60.0,
         relay_remind_after=settings.relay_remind_minutes * 60.0,
         retention=settings.status_retention_days * 86400.0,
+        quiet=settings.quiet,
     )
     app.state.limits = {
         "enrol_ip": RateLimiter(20, 600),

@@ -161,10 +161,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_done ON outbox(created_at) WHERE state != 'pending';
     """,
     # 4: a phone number per organisation, shown wherever someone is told to phone it; the
-    # device on which a teacher opened a signal, so their other devices can say where.
+    # device on which a teacher opened a signal, so their other devices can say where; a
+    # device's own quiet hours (NULL: the setting; 'off': always at once) and when a signal's
+    # reminder is due (counted in school-day time outside quiet hours; NULL in older rows).
     """
     ALTER TABLE orgs ADD COLUMN phone TEXT NOT NULL DEFAULT '';
     ALTER TABLE signal_teachers ADD COLUMN viewed_device_id TEXT;
+    ALTER TABLE devices ADD COLUMN quiet_hours TEXT;
+    ALTER TABLE signals ADD COLUMN remind_at REAL;
     """,
 )
 

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct, field
 
+from server.calendar import QUIET_OFF, QUIET_PATTERN
+
 B64U = "^[A-Za-z0-9_-]*$"
 # No control characters (NUL, escape sequences...) in anything a person types on one line;
 # a CSV may hold tabs and line breaks, nothing else below U+0020.
@@ -53,6 +55,11 @@ class EnrolRequest(Strict):
 
 class PushUpdate(Strict):
     push: PushSubscription | None
+
+
+class QuietUpdate(Strict):
+    # null: the default hours; "off": always at once ("altijd direct"); or other hours.
+    quiet_hours: Annotated[str, Meta(pattern=f"^({QUIET_OFF}|{QUIET_PATTERN.pattern})$")] | None
 
 
 class Envelope(Strict):
@@ -165,6 +172,7 @@ class DeviceInfo(Reply):
     label: str
     public_key: str
     push: Literal["none", "active", "gone"]
+    quiet_hours: str | None
 
 
 class Times(Reply):
@@ -172,6 +180,7 @@ class Times(Reply):
 
     view_grace_minutes: int
     enrol_token_days: int
+    quiet_hours: str
 
 
 class Me(Reply):
@@ -208,6 +217,7 @@ class Recipients(Reply):
     deadline: str
     expires_at: str
     holiday_warning: str | None
+    notify_at: str  # when the first of these devices would get its push (quiet hours)
 
 
 class Sent(Reply):

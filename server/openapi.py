@@ -24,6 +24,7 @@ RESPONSES: dict[str, Any] = {
     "me": models.Me,
     "me_key_lost": models.Revoked,
     "me_push": models.Me,
+    "me_quiet": models.Me,
     "push_key": models.PushKey,
     "find_schools": list[models.SchoolHit],
     "school_recipients": models.Recipients,

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
+from server.calendar import QuietHours
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -36,11 +38,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HWC_MIN_LEAD_MINUTES", "min_lead_minutes",
             "Minimum time between sending and the deadline."),
     Setting("HWC_REMIND_AFTER_MINUTES", "remind_after_minutes",
-            "Push a contact again when a signal is unopened this long."),
+            "Push a contact again when a signal is unopened this long (school-day time outside "
+            "quiet hours: never at night, at the weekend or on a free day)."),
     Setting("HWC_RELAY_REMIND_MINUTES", "relay_remind_minutes",
-            "Push a leerplicht officer again when a signal is not relayed this long."),
+            "Push a leerplicht officer again when a signal is not relayed this long (counted "
+            "like HWC_REMIND_AFTER_MINUTES)."),
     Setting("HWC_MAX_DAYS", "max_days",
             "A signal expires at most this many days after sending."),
+    Setting("HWC_QUIET_HOURS", "quiet_hours",
+            "Pushes to schools and leerplicht wait until these hours end (HH:MM-HH:MM, or off); "
+            "each person can choose other hours on their device. Escalations to the sender "
+            "never wait."),
     Setting("HWC_VIEW_GRACE_MINUTES", "view_grace_minutes",
             "A teacher's copy survives a reload this long after the first view."),
     Setting("HWC_STATUS_RETENTION_DAYS", "status_retention_days",
@@ -71,6 +79,7 @@ class Settings:
     remind_after_minutes: int = 30
     relay_remind_minutes: int = 60
     max_days: int = 7
+    quiet_hours: str = "21:00-06:30"
     view_grace_minutes: int = 10
     status_retention_days: int = 14
     enrol_token_days: int = 7
@@ -103,6 +112,10 @@ class Settings:
     @property
     def school_end_time(self) -> time:
         return time.fromisoformat(self.school_end)
+
+    @property
+    def quiet(self) -> QuietHours | None:
+        return QuietHours.parse(self.quiet_hours)
 
 
 def _parse(setting: Setting, raw: str) -> Any:

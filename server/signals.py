@@ -39,6 +39,7 @@ class Timing:
     remind_after: float
     relay_remind_after: float
     retention: float
+    quiet: calendar.QuietHours | None = None  # default quiet hours; a device may have its own
 
 
 def _conflict(db: sqlite_utils.Database, signal_id: str, code: str, message: str) -> ApiError:
@@ -139,6 +140,16 @@ def signal_times(db: sqlite_utils.Database, org_id: str, now: float,
     return calendar.signal_times(sent, org_calendar(db, org_id), timing.calendar)
 
 
+def remind_time(db: sqlite_utils.Database, org_id: str, now: float, timing: Timing) -> float:
+    """When the receivers are reminded: after REMIND_AFTER (an office: RELAY_REMIND) of
+    school-day time outside quiet hours, so never at night, at the weekend or on free days."""
+    cal = org_calendar(db, org_id)
+    office = db.execute("SELECT kind = 'leerplicht' FROM orgs WHERE id = ?", [org_id]).fetchone()
+    after = timing.relay_remind_after if office and office[0] else timing.remind_after
+    start = datetime.fromtimestamp(now, UTC)
+    return calendar.after_wakeful(start, after, cal, timing.quiet).timestamp()
+
+
 def new_reference(db: sqlite_utils.Database) -> str:
     """An unused "HWC-" and 4 characters of REF_ALPHABET (32: 5 bits each, one random draw)."""
     while True:
@@ -171,10 +182,12 @@ def send_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, recipie
         try:
             db.execute(
                 "INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
-                "sent_at, deadline_at, expires_at) VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?)",
+                "sent_at, deadline_at, expires_at, remind_at) "
+                "VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?, ?)",
                 [signal_id, ref, actor.org_id, recipient_id,
                  recipient_id if org[0] == "school" else None, now,
-                 times.deadline.timestamp(), times.expires_at.timestamp()],
+                 times.deadline.timestamp(), times.expires_at.timestamp(),
+                 remind_time(db, recipient_id, now, timing)],
             )
         except sqlite3.IntegrityError:
             raise ApiError(409, "id_reused", "Dit signaal-id is al gebruikt.") from None
@@ -182,7 +195,7 @@ def send_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, recipie
         _store_envelopes(db, signal_id, role, rows)
         add_event(db, signal_id, now, "sent", len(rows))
         push.enqueue(db, [d for d, _ in rows], signal_id, "new_signal",
-                     times.expires_at.timestamp(), now)
+                     times.expires_at.timestamp(), now, timing.quiet, times.deadline.timestamp())
     return {"id": signal_id, "ref": ref, "deadline": times.deadline.isoformat(),
             "expires_at": times.expires_at.isoformat(),
             "holiday_warning": calendar.holiday_warning_text(times)}
@@ -319,7 +332,8 @@ def teacher_done(db: sqlite_utils.Database, actor: Actor, signal_id: str, now: f
 # --- acting on it --------------------------------------------------------------------------
 
 def forward_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str,
-                   teacher_ids: list[str], envelopes: list[DeviceEnvelope], now: float) -> dict:
+                   teacher_ids: list[str], envelopes: list[DeviceEnvelope], now: float,
+                   timing: Timing) -> dict:
     with transaction(db):
         signal = _signal_for(db, actor, signal_id)
         if actor.role != "contact" or signal["state"] not in UNHANDLED_STATES:
@@ -342,7 +356,7 @@ def forward_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str,
                    [actor.person_id, signal_id])
         add_event(db, signal_id, now, "forwarded", len(teachers))
         push.enqueue(db, [d for d, _ in rows], signal_id, "teacher_signal",
-                     signal["expires_at"], now)
+                     signal["expires_at"], now, timing.quiet, signal["deadline_at"])
     return {"state": "forwarded"}
 
 
@@ -374,7 +388,7 @@ def close_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, reason
 
 
 def relay_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, school_id: str,
-                 envelopes: list[DeviceEnvelope], now: float) -> dict:
+                 envelopes: list[DeviceEnvelope], now: float, timing: Timing) -> dict:
     """A leerplicht officer passes the signal on to the child's school (or corrects the school
     until that school opened it); the officers' copies go."""
     with transaction(db):
@@ -393,9 +407,12 @@ def relay_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, school
         erase(db, "DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
         _store_envelopes(db, signal_id, "contact", rows)
         db.execute("UPDATE signals SET state = 'relayed', holder_org_id = ?, school_id = ?, "
-                   "acted_by = ? WHERE id = ?", [school_id, school_id, actor.person_id, signal_id])
+                   "acted_by = ?, remind_at = ? WHERE id = ?",
+                   [school_id, school_id, actor.person_id, remind_time(db, school_id, now, timing),
+                    signal_id])
         add_event(db, signal_id, now, "relayed", len(rows))
-        push.enqueue(db, [d for d, _ in rows], signal_id, "new_signal", signal["expires_at"], now)
+        push.enqueue(db, [d for d, _ in rows], signal_id, "new_signal", signal["expires_at"], now,
+                     timing.quiet, signal["deadline_at"])
     return {"state": "relayed"}
 
 

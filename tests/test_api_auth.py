@@ -46,6 +46,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/me"): DEVICE_ROLES,
     ("POST", "/api/me/key-lost"): DEVICE_ROLES,
     ("PUT", "/api/me/push"): DEVICE_ROLES,
+    ("PUT", "/api/me/quiet"): DEVICE_ROLES,
     ("GET", "/api/push/key"): EVERYONE,
     ("GET", "/api/schools"): SENDING,
     ("GET", "/api/schools/{id}/recipients"): SENDING,
@@ -196,6 +197,10 @@ def b_me_push(m: Matrix, role: str, scope: str) -> Call:
     return Call("PUT", "/api/me/push", {"push": None})
 
 
+def b_me_quiet(m: Matrix, role: str, scope: str) -> Call:
+    return Call("PUT", "/api/me/quiet", {"quiet_hours": "22:00-07:00"})
+
+
 def b_push_key(m: Matrix, role: str, scope: str) -> Call:
     return Call("GET", "/api/push/key")
 
@@ -307,6 +312,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("GET", "/api/me"): b_me,
     ("POST", "/api/me/key-lost"): b_key_lost,
     ("PUT", "/api/me/push"): b_me_push,
+    ("PUT", "/api/me/quiet"): b_me_quiet,
     ("GET", "/api/push/key"): b_push_key,
     ("GET", "/api/schools"): b_find_schools,
     ("GET", "/api/schools/{id}/recipients"): b_recipients,
