@@ -5,7 +5,7 @@ errors, phone numbers, forwarding in three taps, the teacher's other device, off
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from tests.test_browser_story import (
     open_pending,
     sender_card,
 )
+from tests.test_quiet_hours import SUBSCRIPTION
 
 
 def _at_teacher(world: World, sender: Device, contact: Device, school: str,
@@ -392,3 +393,40 @@ def test_admin_pages_fit_a_phone(browser: Any, world: World) -> None:
     for phone in (admin, contact):
         assert phone.csp_problems() == []
         phone.close()
+
+
+def test_quiet_hours_on_the_check_screen_and_the_device_screen(browser: Any,
+                                                               tmp_path: Path) -> None:
+    # Quiet hours around this very moment, so the real clocks of server and browser agree.
+    now = datetime.now(ZoneInfo("Europe/Amsterdam"))
+    start, end = now - timedelta(hours=1), now + timedelta(hours=1)
+    with live_world(tmp_path / "hwc.db", quiet_hours=f"{start:%H:%M}-{end:%H:%M}") as world:
+        school = world.org(name=SCHOOL, place="Utrecht")
+        world.device(world.person("contact", school), push=SUBSCRIPTION)
+        sender = enrol_sender(browser, world)
+        fill_and_check(sender, NAME, years_ago(10))
+        expect(heading(sender.page)).to_have_text("Controleer het signaal")
+        expect(sender.page.get_by_text(re.compile(
+            rf"^De school krijgt (vandaag|morgen) om {end:%H:%M} een melding"))).to_be_visible()
+        sender.shot("verzender-18-controleren-nachtrust")
+
+        contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
+        quiet = contact.page.get_by_label("Nachtrust voor meldingen")
+        expect(quiet).to_have_value("")
+        expect(quiet.locator("option:checked")).to_have_text(
+            f"Standaard: {start:%H:%M}–{end:%H:%M}")
+        quiet.select_option(label="Altijd direct")
+        expect(contact.page.get_by_text("Opgeslagen.")).to_be_visible()
+        row = world.db.execute("SELECT quiet_hours FROM devices d JOIN people p ON "
+                               "p.id = d.person_id WHERE p.name = 'Ilse Begeleider'").fetchone()
+        assert row[0] == "off"
+        contact.page.reload()
+        expect(contact.page.get_by_label("Nachtrust voor meldingen")).to_have_value("off")
+        contact.page.get_by_label("Nachtrust voor meldingen").select_option("22:00-07:00")
+        expect(contact.page.get_by_text("Opgeslagen.")).to_be_visible()
+        contact.shot("contact-22-nachtrust")
+        # The sender's own screen has no quiet hours: escalations reach them at once.
+        expect(sender.page.get_by_label("Nachtrust voor meldingen")).to_have_count(0)
+        for phone in (sender, contact):
+            assert phone.csp_problems() == []
+            phone.close()

@@ -6,7 +6,8 @@ import { api } from "../api.js";
 import { newSignalId } from "../envelope.js";
 import { postSealed } from "../sealing.js";
 import {
-  ageOn, appLink, button, facts, formatBirthDate, formatMoment, h, messageSlot, notice, screen,
+  ageOn, appLink, button, facts, formatBirthDate, formatMoment, formatNear, h, messageSlot, notice,
+  screen,
   setFieldError, uniqueId, whileBusy,
 } from "./common.js";
 import { describeOrg, schoolSearch } from "./schoolsearch.js";
@@ -191,6 +192,7 @@ function showCheck(ctx, opts, recipients) {
       [draft.kind === "school" ? "School" : "Leerplichtbureau", describeOrg(draft.org)],
     ], "facts facts-large"),
     h("p", {}, `${who} moet reageren vóór ${formatMoment(recipients.deadline)}.`),
+    h("p", {}, notifyText(who, recipients.notify_at)),
     recipients.holiday_warning ? notice("warning", recipients.holiday_warning) : null,
     h("p", { class: "muted" }, `Het signaal gaat versleuteld naar ${recipients.devices.length === 1
       ? "1 aangemeld apparaat" : `${recipients.devices.length} aangemelde apparaten`}. ` +
@@ -198,6 +200,13 @@ function showCheck(ctx, opts, recipients) {
     slot,
     h("div", { class: "actions" }, send,
       button("Terug en aanpassen", () => showForm(ctx, opts))));
+}
+
+/** When the receivers hear of it: at once, or after their quiet hours (at night). */
+function notifyText(who, iso) {
+  if (Date.parse(iso) - Date.now() < 60_000) return `${who} krijgt direct een melding.`;
+  return `${who} krijgt ${formatNear(iso).replace(/ (\d\d:\d\d)$/, " om $1")} een melding, ` +
+    "na de nachtrust.";
 }
 
 async function sendSignal(ctx, opts, recipients, slot) {
