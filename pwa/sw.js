@@ -83,6 +83,10 @@ self.addEventListener("fetch", (event) => {
   const { request } = event;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  if (request.mode === "navigate" && url.pathname.startsWith("/admin")) {
+    event.respondWith(fromNetwork(event).catch(adminOffline));
+    return;
+  }
   if (NEVER_CACHED.some((prefix) => url.pathname.startsWith(prefix))) return;
   if (request.mode === "navigate") {
     event.respondWith(networkFirstShell(event));
@@ -93,10 +97,25 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
+/** A page from the network (the preload the worker started, if any). */
+async function fromNetwork(event) {
+  return (await event.preloadResponse) ?? fetch(event.request);
+}
+
+/** The admin pages are never cached; offline they get this page of the app's own. */
+function adminOffline() {
+  return new Response('<!doctype html><html lang="nl"><meta charset="utf-8"><meta name="viewport" ' +
+    'content="width=device-width, initial-scale=1"><title>Geen verbinding · Handle with Care</title>' +
+    '<link rel="stylesheet" href="/style.css"><main id="main"><h1>Geen verbinding</h1><p>Het ' +
+    "beheer werkt alleen met verbinding. Controleer uw internet en laad de pagina opnieuw.</p>" +
+    '<p><a href="/">Naar de app</a></p></main>', { status: 503,
+    headers: { "Content-Type": "text/html; charset=utf-8" } });
+}
+
 /** Pages: always the network when there is one; offline, the cached shell (the app routes). */
 async function networkFirstShell(event) {
   try {
-    return (await event.preloadResponse) ?? await fetch(event.request);
+    return await fromNetwork(event);
   } catch (error) {
     const shell = await caches.match("/", { cacheName: VERSION });
     if (shell) return shell;

@@ -430,3 +430,44 @@ def test_quiet_hours_on_the_check_screen_and_the_device_screen(browser: Any,
         for phone in (sender, contact):
             assert phone.csp_problems() == []
             phone.close()
+
+
+def test_offline_home_shows_the_last_list(browser: Any, world: World) -> None:
+    school = world.org(name=SCHOOL, place="Utrecht")
+    sender = world.member("sender", world.org("veilig_thuis", "Veilig Thuis Utrecht"))
+    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
+    ref = world.send(sender, school, NAME, years_ago(9).isoformat()).json()["ref"]
+    page = contact.page
+    contact.goto("/")
+    expect(page.get_by_role("link", name=f"Signaal {ref} openen")).to_be_visible()
+    contact.wait_for_service_worker()
+    fetched = datetime.now(ZoneInfo("Europe/Amsterdam"))
+
+    contact.context.set_offline(True)
+    page.reload()
+    expect(heading(page)).to_have_text("Signalen voor uw school")
+    notice = page.get_by_role("status").filter(has_text="Geen verbinding")
+    expect(notice).to_contain_text(re.compile(r"Geen verbinding — bijgewerkt om "
+                                              rf"({fetched:%H:%M}|\d\d:\d\d)\."))
+    expect(notice).to_contain_text("Een signaal openen of versturen kan pas weer met verbinding.")
+    expect(page.get_by_text(ref)).to_be_visible()  # the list it had, no child's data in it
+    contact.shot("contact-23-offline-lijst")
+    assert NAME not in contact.storage()
+    # Opening needs the connection, and says so.
+    page.get_by_role("link", name=f"Signaal {ref} openen").click()
+    expect(page.get_by_text("Geen verbinding. Controleer uw internet")).to_be_visible()
+
+    # The admin pages: the app's own offline page, not the browser's.
+    contact.goto("/admin/school")
+    expect(heading(page)).to_have_text("Geen verbinding")
+    expect(page.get_by_text("Het beheer werkt alleen met verbinding.")).to_be_visible()
+    assert page.evaluate("document.documentElement.lang") == "nl"
+    contact.shot("beheer-05-offline")
+
+    # Back online: the list is live again, without the notice.
+    contact.context.set_offline(False)
+    contact.goto("/")
+    expect(page.get_by_role("link", name=f"Signaal {ref} openen")).to_be_visible()
+    expect(page.get_by_text("Geen verbinding")).to_have_count(0)
+    assert contact.csp_problems() == []
+    contact.close()

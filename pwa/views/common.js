@@ -72,6 +72,12 @@ export function announce(text) {
   setTimeout(() => { live.textContent = text; }, 50);
 }
 
+/** Above a list kept from the last time there was a connection (`at`: ms). */
+export function offlineNotice(at) {
+  return notice("warning", `Geen verbinding — bijgewerkt om ${formatTime(new Date(at))}.`,
+    "Een signaal openen of versturen kan pas weer met verbinding.");
+}
+
 /** A message block. kind: info | success | warning | error (errors are alerts). */
 export function notice(kind, ...content) {
   return h("div", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" },

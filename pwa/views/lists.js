@@ -1,8 +1,8 @@
 // Helpers for the receiving roles' lists: loading with a visible error, refreshing, and
 // announcing a newly arrived signal in the live region.
 
-import { api } from "../api.js";
-import { announce, button, h, notice, whileBusy } from "./common.js";
+import { api, apiOrKept } from "../api.js";
+import { announce, button, h, notice, offlineNotice, whileBusy } from "./common.js";
 
 // Signal ids already seen as pending in this page's lifetime, to announce only new ones.
 const knownPending = new Set();
@@ -31,8 +31,10 @@ export async function liveSection(ctx, { title, id }, build) {
 
   async function load() {
     try {
-      const signals = await api("/api/signals");
-      if (ctx.active) body.replaceChildren(...build(signals).filter(Boolean));
+      const { value: signals, at } = await apiOrKept("/api/signals");
+      if (ctx.active) {
+        body.replaceChildren(at ? offlineNotice(at) : "", ...build(signals).filter(Boolean));
+      }
     } catch (error) {
       if (ctx.active) body.replaceChildren(notice("error", error.message));
     }

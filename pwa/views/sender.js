@@ -2,12 +2,12 @@
 // fill in, check, sent — and below it the progress of everything sent. The child's name lives
 // only in this module's memory until it is sent, and is dropped right after.
 
-import { api } from "../api.js";
+import { api, apiOrKept } from "../api.js";
 import { newSignalId } from "../envelope.js";
 import { postSealed } from "../sealing.js";
 import {
   ageOn, appLink, button, facts, formatBirthDate, formatMoment, formatNear, h, messageSlot, notice,
-  screen,
+  offlineNotice, screen,
   setFieldError, uniqueId, whileBusy,
 } from "./common.js";
 import { describeOrg, schoolSearch } from "./schoolsearch.js";
@@ -250,14 +250,16 @@ function sentList(ctx, opts) {
 
   async function load() {
     let signals;
+    let at;
     try {
-      signals = await api("/api/signals");
+      ({ value: signals, at } = await apiOrKept("/api/signals"));
     } catch (error) {
       status.replaceChildren(notice("error", error.message));
       return;
     }
     const mine = opts.officer ? signals.filter((s) => s.sent_by_us) : signals;
-    status.replaceChildren(mine.length ? "" : h("p", { class: "empty" }, "Nog geen verstuurde signalen."));
+    status.replaceChildren(at ? offlineNotice(at) : "",
+      mine.length ? "" : h("p", { class: "empty" }, "Nog geen verstuurde signalen."));
     list.replaceChildren(...mine.map((signal) => {
       const card = sentSignalCard(signal);
       card.id = `signaal-${signal.id}`;
