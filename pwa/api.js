@@ -1,6 +1,8 @@
 // The JSON API client: one fetch wrapper, so every call sends the same headers and every
 // failure becomes an ApiError with a Dutch message that can be shown as is.
 
+import { keepAnswer, keptAnswer } from "./keystore.js";
+
 const OFFLINE_MESSAGE = "Geen verbinding. Controleer uw internet en probeer het opnieuw.";
 const FALLBACK_MESSAGE = "Er ging iets mis. Probeer het opnieuw.";
 
@@ -48,30 +50,21 @@ async function readJson(response) {
   }
 }
 
-// Answers kept on the device to show offline: only these two, which hold no child's data.
-const KEPT = ["/api/me", "/api/signals"];
-
 /**
- * GET one of KEPT: {value, at: null}; offline, what it answered last, with when (ms) as `at`.
- * Anything else (no connection and nothing kept, or an error) is thrown.
+ * GET /api/me or /api/signals: {value, at: null}; offline, what it answered last (kept without
+ * names, see keystore.js), with when (ms) as `at`. Other failures are thrown.
  */
 export async function apiOrKept(path) {
   try {
     const value = await api(path);
-    keep(path, value);
+    await keepAnswer(path, value);
     return { value, at: null };
   } catch (error) {
-    const kept = isOffline(error) && JSON.parse(localStorage.getItem(path) ?? "null");
+    const kept = isOffline(error) && await keptAnswer(path);
     if (!kept) throw error;
     return kept;
   }
 }
-
-/** Keep what one of KEPT answered now (e.g. /api/me as enrolment returned it). */
-export const keep = (path, value) => localStorage.setItem(path, JSON.stringify({ value, at: Date.now() }));
-
-/** This device is not (or no longer) enrolled: nothing of it stays. */
-export const forgetKept = () => KEPT.forEach((path) => localStorage.removeItem(path));
 
 /** A path segment for an id that came from a URL or the server. */
 export const segment = (id) => encodeURIComponent(id);

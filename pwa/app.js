@@ -3,9 +3,9 @@
 // Routes: /aanmelden#token (enrol), /toegankelijkheid, and for an enrolled device / (the role's
 // home), /signaal/{id} (one signal; where a notification leads) and /nieuw (officers: send).
 
-import { api, apiOrKept, forgetKept, isOffline, keep, offlineError } from "./api.js";
+import { api, apiOrKept, isOffline, offlineError } from "./api.js";
 import { b64uEncode } from "./envelope.js";
-import { loadDevice } from "./keystore.js";
+import { forgetAnswers, keepAnswer, loadDevice } from "./keystore.js";
 import { startServiceWorker } from "./updates.js";
 import { button, clearScreen, loadingScreen, notice, screen } from "./views/common.js";
 import * as enrol from "./views/enrol.js";
@@ -57,7 +57,7 @@ function newContext() {
     setMe: (next) => {
       me = next;
       ctx.me = next;
-      keep("/api/me", next);
+      keepAnswer("/api/me", next);
     },
   };
   return ctx;
@@ -88,7 +88,7 @@ async function checkDevice() {
       // The server knows this device but its key is gone (storage wiped): it can never open a
       // signal again, so it is revoked and the admin sees why ("sleutel kwijt").
       await api("/api/me/key-lost", { method: "POST" }).catch(() => {});
-      forgetKept();
+      await forgetAnswers();
       return "not_enrolled";
     }
     me = body;
@@ -96,7 +96,7 @@ async function checkDevice() {
     return "ok";
   } catch (error) {
     if (!device || error.status === 401 || error.status === 403) {
-      forgetKept();
+      await forgetAnswers();
       return "not_enrolled";
     }
     return error;

@@ -1,5 +1,6 @@
 // This device's key in IndexedDB: the non-extractable private CryptoKey, its public point and
-// the device id. Nothing else is ever stored on the device: no signal content, no names.
+// the device id; and, to show offline, the last device check and list the server gave, with
+// every person's name taken out. Nothing else is ever stored: no signal content, no names.
 
 const DB_NAME = "hwc-device";
 const STORE = "device";
@@ -47,3 +48,24 @@ export async function loadDevice() {
 export function saveDevice({ privateKey, publicKeyRaw, deviceId }) {
   return withStore("readwrite", (store) => store.put({ privateKey, publicKeyRaw, deviceId }, KEY));
 }
+
+const unnamed = (teacher) => ({ ...teacher, name: "leerkracht" });
+// What each kept answer may hold: the same, without people's names.
+const WITHOUT_NAMES = {
+  "/api/me": (me) => ({ ...me, person: { ...me.person, name: "" } }),
+  "/api/signals": (list) => list.map((s) => ({ ...s, acted_by: null,
+    teachers: s.teachers?.map(unnamed) })),
+};
+
+/** Keep an answer of a path in WITHOUT_NAMES, names taken out, with the time (ms). */
+export function keepAnswer(path, value) {
+  const kept = { value: WITHOUT_NAMES[path](value), at: Date.now() };
+  return withStore("readwrite", (store) => store.put(kept, path)).catch(() => {});
+}
+
+/** {value, at} as kept, or undefined. */
+export const keptAnswer = (path) => withStore("readonly", (store) => store.get(path))
+  .catch(() => undefined);
+
+export const forgetAnswers = () => Promise.all(Object.keys(WITHOUT_NAMES).map((path) =>
+  withStore("readwrite", (store) => store.delete(path)).catch(() => {})));

@@ -452,7 +452,9 @@ def test_offline_home_shows_the_last_list(browser: Any, world: World) -> None:
     expect(notice).to_contain_text("Een signaal openen of versturen kan pas weer met verbinding.")
     expect(page.get_by_text(ref)).to_be_visible()  # the list it had, no child's data in it
     contact.shot("contact-23-offline-lijst")
-    assert NAME not in contact.storage()
+    kept = contact.storage()
+    assert ref in kept and NAME not in kept
+    assert "Ilse Begeleider" not in kept  # names are taken out of what is kept
     # Opening needs the connection, and says so.
     page.get_by_role("link", name=f"Signaal {ref} openen").click()
     expect(page.get_by_text("Geen verbinding. Controleer uw internet")).to_be_visible()
