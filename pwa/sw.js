@@ -83,11 +83,13 @@ self.addEventListener("fetch", (event) => {
   const { request } = event;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
-  if (request.mode === "navigate" && url.pathname.startsWith("/admin")) {
-    event.respondWith(fromNetwork(event).catch(adminOffline));
+  if (NEVER_CACHED.some((prefix) => url.pathname.startsWith(prefix))) {
+    // Never cached; an admin page offline gets a page of the app's own, not the browser's.
+    if (request.mode === "navigate" && url.pathname.startsWith("/admin")) {
+      event.respondWith(fromNetwork(event).catch(adminOffline));
+    }
     return;
   }
-  if (NEVER_CACHED.some((prefix) => url.pathname.startsWith(prefix))) return;
   if (request.mode === "navigate") {
     event.respondWith(networkFirstShell(event));
   } else if (SHELL.includes(url.pathname)) {
