@@ -124,6 +124,11 @@ def _parse(setting: Setting, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise SystemExit(f"{setting.env} must be a whole number, got {raw!r}") from None
+    if setting.field == "quiet_hours":
+        try:
+            QuietHours.parse(raw)
+        except ValueError as error:
+            raise SystemExit(f"{setting.env}: {error}") from None
     return raw
 
 
