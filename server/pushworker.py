@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import hmac
 import json
 import logging
 import random
@@ -81,9 +81,12 @@ BATCH_WAIT = 0.02  # longest a finished push waits for its outcome to be committ
 _jitter = random.SystemRandom()
 
 
-def topic(signal_id: str) -> str:
-    """RFC 8030 Topic: at most 32 base64url characters; the same for every push of a signal."""
-    return b64u_encode(hashlib.sha256(signal_id.encode()).digest())[:32]
+def topic(key: bytes, device_id: str, subject: str) -> str:
+    """RFC 8030 Topic (32 base64url characters): the same for every push of one signal to one
+    device, so a repeat replaces the undelivered one; keyed with the server's secret and
+    different per device, so the push service cannot link the recipients of one case."""
+    message = f"hwc-push-topic\x00{device_id}\x00{subject}".encode()
+    return b64u_encode(hmac.digest(key, message, "sha256"))[:32]
 
 
 def payload(base_url: str, kind: str, signal_id: str | None) -> str:
@@ -131,6 +134,7 @@ class Job:
     """One claimed outbox row and the subscription it goes to."""
 
     id: int
+    device_id: str
     kind: str
     signal_id: str | None
     expires_at: float
@@ -155,6 +159,7 @@ class PushWorker:
         clock: Clock,
         vapid_key: ec.EllipticCurvePrivateKey,
         *,
+        topic_key: bytes,
         concurrency: int | None = None,
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
@@ -172,6 +177,7 @@ class PushWorker:
         # Another process may re-claim a row after the lease: keep it well above one request.
         self.lease = lease if lease is not None else max(30.0, 3 * self.timeout)
         self._vapid = Vapid(private_key=vapid_key)
+        self._topic_key = topic_key
         self.wall: Callable[[], float] = time.time  # real time, for JWT exp (see authorization)
         # A bad HWC_VAPID_SUB would fail every push one by one: refuse it at start instead.
         self._vapid.sign({"aud": "https://push.example", "sub": settings.vapid_sub})
@@ -308,8 +314,8 @@ class PushWorker:
             "SELECT id, push FROM devices WHERE id IN (SELECT value FROM json_each(?))",
             [json.dumps([row[1] for row in rows])],
         ).fetchall())
-        return [Job(id=r[0], kind=r[2], signal_id=r[3], expires_at=r[4], attempts=r[5],
-                    subscription=pushes[r[1]]) for r in rows]
+        return [Job(id=r[0], device_id=r[1], kind=r[2], signal_id=r[3], expires_at=r[4],
+                    attempts=r[5], subscription=pushes[r[1]]) for r in rows]
 
     def _end_undeliverable(self, now: float, busy: str) -> None:
         """End due rows without a request: expired, or the device is revoked, unsubscribed or
@@ -386,7 +392,8 @@ class PushWorker:
                                b64u_decode(keys["p256dh"]), b64u_decode(keys["auth"]))
         ttl = int(min(MAX_TTL, max(MIN_TTL, job.expires_at - self.clock.now())))
         headers = {**PUSH_HEADERS, "Authorization": self.authorization(endpoint),
-                   "TTL": str(ttl), "Topic": topic(job.signal_id or job.kind)}
+                   "TTL": str(ttl),
+                   "Topic": topic(self._topic_key, job.device_id, job.signal_id or job.kind)}
         retry_after: float | None = None
         try:
             async with self._session.post(endpoint, data=body, headers=headers) as response:

@@ -61,6 +61,9 @@ def test_signal_and_forward_push_each_device_once_without_content(tmp_path: Path
         assert forwarded.status_code == 200
         teacher_push = _wait_for(lambda: len(service.messages) >= 3 and service.messages[2])
         assert json.loads(teacher_push["payload"])["kind"] == "teacher_signal"
+        # Each recipient's pushes carry a Topic of their own: the push service cannot link
+        # the contacts and the teacher of one case.
+        assert len({m["headers"]["Topic"] for m in service.messages[:3]}) == 3
 
 
 def test_a_gone_subscription_shows_notifications_off_to_the_admin(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ from tests.fakepush_server import running_fake_push
 BASE_URL = "https://hwc.example.nl"
 NAME = "Jantje Geheimnaam"  # the person's name: it must never reach a push
 VAPID_KEY = ec.generate_private_key(ec.SECP256R1())
+TOPIC_KEY = b"test-server-secret"
 SERVER_KEY = push.application_server_key(VAPID_KEY)
 
 
@@ -98,7 +99,7 @@ def make_worker(db: sqlite_utils.Database, timeout: int = 5, **options: Any) -> 
     settings = Settings(base_url=BASE_URL, push_timeout_seconds=timeout)
     options.setdefault("backoff_base", 0.05)
     options.setdefault("lease", 0.5)
-    return PushWorker(db, settings, Clock(), VAPID_KEY, **options)
+    return PushWorker(db, settings, Clock(), VAPID_KEY, topic_key=TOPIC_KEY, **options)
 
 
 def rows(db: sqlite_utils.Database) -> dict[int, tuple[str, int, int | None, str]]:
@@ -155,13 +156,14 @@ def test_one_verified_push_per_device_with_a_neutral_declarative_payload(db, ser
         headers = message["headers"]
         assert headers["Urgency"] == "high"
         assert 3590 <= int(headers["TTL"]) <= 3600
-        assert headers["Topic"] == topic("sig-1")
+        device = devices[[sub_id(s) for s in subscriptions].index(message["sub_id"])]
+        assert headers["Topic"] == topic(TOPIC_KEY, device, "sig-1")
         assert re.fullmatch(r"[A-Za-z0-9_-]{1,32}", headers["Topic"])
     assert {v[:3] for v in rows(db).values()} == {("sent", 1, 201)}
     assert service.distinct_jwts == 1
 
 
-def test_every_kind_has_the_same_length_and_one_topic_per_signal(db, service) -> None:
+def test_every_kind_has_the_same_length_and_one_topic_per_signal_and_device(db, service) -> None:
     subscription = subscribe(service)
     device = add_device(db, subscription)
     for i, kind in enumerate(push.KINDS):
@@ -178,12 +180,34 @@ def test_every_kind_has_the_same_length_and_one_topic_per_signal(db, service) ->
         assert (content["notification"]["title"], content["notification"]["body"]) == \
             TEXTS[content["kind"]]
         topics.setdefault(content["signal_id"], set()).add(message["headers"]["Topic"])
-    assert topics == {"sig-0": {topic("sig-0")}, "sig-1": {topic("sig-1")}}
-    assert topic("sig-0") != topic("sig-1")
+    assert topics == {"sig-0": {topic(TOPIC_KEY, device, "sig-0")},
+                      "sig-1": {topic(TOPIC_KEY, device, "sig-1")}}
+    assert topic(TOPIC_KEY, device, "sig-0") != topic(TOPIC_KEY, device, "sig-1")
     # Even a long base URL and an id-less push keep to the one size.
     sizes = {len(payload(BASE_URL + "/x" * 150, kind, signal).encode())
              for kind in push.KINDS for signal in ("a", "b" * 22, None)}
     assert sizes == {PAYLOAD_SIZE}
+
+
+def test_no_two_recipients_of_a_signal_share_a_topic_and_only_the_server_can_make_one(
+        db, service) -> None:
+    subscriptions = [subscribe(service) for _ in range(3)]
+    devices = [add_device(db, s) for s in subscriptions]
+    enqueue(db, devices, "sig-t")
+    enqueue(db, devices, "sig-t", "reminder")
+
+    deliver(db)
+
+    topics: dict[str, set[str]] = {}
+    for message in service.messages:
+        topics.setdefault(message["sub_id"], set()).add(message["headers"]["Topic"])
+    # A repeat to one device replaces its earlier push; no two devices share a Topic, so the
+    # push service cannot tell which of its users are on the same case.
+    assert all(len(t) == 1 for t in topics.values()) and len(topics) == 3
+    assert len(set.union(*topics.values())) == 3
+    # Keyed with the server's secret: not computable from the signal and device ids alone.
+    assert topic(b"another-secret", devices[0], "sig-t") != topic(TOPIC_KEY, devices[0], "sig-t")
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}", t) for t in set.union(*topics.values()))
 
 
 def test_ttl_is_never_below_a_minute(db, service) -> None:
@@ -428,4 +452,4 @@ def test_parse_retry_after() -> None:
 def test_a_bad_vapid_sub_is_refused_at_start(db) -> None:
     settings = Settings(base_url=BASE_URL, vapid_sub="beheer@example.org")  # no mailto:
     with pytest.raises(VapidException, match="sub"):
-        PushWorker(db, settings, Clock(), VAPID_KEY)
+        PushWorker(db, settings, Clock(), VAPID_KEY, topic_key=TOPIC_KEY)
