@@ -31,7 +31,7 @@ from server.models import (
     Relay,
     SchoolCsv,
 )
-from server.push import check_endpoint
+from server.push import EndpointPolicy, check_endpoint
 from server.web import ApiError, json_response, read_json
 
 
@@ -81,7 +81,7 @@ def _subscription(state: Any, subscription: PushSubscription | None) -> str | No
     """The subscription as stored, after checking the endpoint is a push service we may call."""
     if subscription is None:
         return None
-    check_endpoint(subscription.endpoint, state.settings.base_url)
+    check_endpoint(subscription.endpoint, EndpointPolicy.of(state.settings))
     return msgspec.json.encode(subscription).decode()
 
 

@@ -2,7 +2,8 @@
 
 One background task per process. It claims due outbox rows with a lease, encrypts each push
 (server/webpush.py), sends it with one shared aiohttp session (bounded concurrency, explicit
-timeout, TTL, Urgency, Topic, a VAPID header signed once per push service), and records each
+timeout, TTL, Urgency, Topic, a VAPID header signed once per push service; only to allowed
+endpoints at checked addresses, never following a redirect: server/push.py), and records each
 outcome. All state is in the `outbox` table, so a restart resumes exactly where the last
 process stopped.
 
@@ -47,6 +48,7 @@ from server import webpush
 from server.clock import Clock
 from server.db import durable, transaction
 from server.envelope import b64u_decode, b64u_encode
+from server.push import EndpointPolicy, RefusedAddress, checked_connector
 from server.settings import Settings
 
 log = logging.getLogger("hwc.push")
@@ -177,6 +179,7 @@ class PushWorker:
         # Another process may re-claim a row after the lease: keep it well above one request.
         self.lease = lease if lease is not None else max(30.0, 3 * self.timeout)
         self._vapid = Vapid(private_key=vapid_key)
+        self._policy = EndpointPolicy.of(settings)
         self._topic_key = topic_key
         self.wall: Callable[[], float] = time.time  # real time, for JWT exp (see authorization)
         # A bad HWC_VAPID_SUB would fail every push one by one: refuse it at start instead.
@@ -233,7 +236,7 @@ class PushWorker:
     # -- the loop --------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.concurrency)
+        connector = checked_connector(self._policy, self.concurrency, self.concurrency)
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             self._session = session
@@ -388,6 +391,9 @@ class PushWorker:
         assert self._session is not None
         subscription = json.loads(job.subscription)
         endpoint, keys = subscription["endpoint"], subscription["keys"]
+        if not self._policy.allows_url(endpoint):  # stored before the check, or now disallowed
+            log.warning("push %d %s refused: endpoint not allowed", job.id, job.kind)
+            return Outcome("failed", None)
         body = webpush.encrypt(payload(self.settings.base_url, job.kind, job.signal_id).encode(),
                                b64u_decode(keys["p256dh"]), b64u_decode(keys["auth"]))
         ttl = int(min(MAX_TTL, max(MIN_TTL, job.expires_at - self.clock.now())))
@@ -396,7 +402,9 @@ class PushWorker:
                    "Topic": topic(self._topic_key, job.device_id, job.signal_id or job.kind)}
         retry_after: float | None = None
         try:
-            async with self._session.post(endpoint, data=body, headers=headers) as response:
+            # A redirect is never followed (it could point anywhere) and fails the push below.
+            async with self._session.post(endpoint, data=body, headers=headers,
+                                          allow_redirects=False) as response:
                 status: int | None = response.status
                 if response.status >= 300:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"),
@@ -405,6 +413,9 @@ class PushWorker:
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
+            if isinstance(getattr(error, "os_error", None), RefusedAddress):
+                log.warning("push %d %s refused: address not allowed", job.id, job.kind)
+                return Outcome("failed", None)
             log.info("push %d %s network error: %s", job.id, job.kind, type(error).__name__)
             status = None
         if status is not None and 200 <= status < 300:

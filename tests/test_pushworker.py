@@ -36,7 +36,7 @@ from server.pushworker import (
 from server.settings import Settings
 from tests.fakepush_server import running_fake_push
 
-BASE_URL = "https://hwc.example.nl"
+BASE_URL = "http://127.0.0.1:8000"  # a loopback development server: the fake is on loopback
 NAME = "Jantje Geheimnaam"  # the person's name: it must never reach a push
 VAPID_KEY = ec.generate_private_key(ec.SECP256R1())
 TOPIC_KEY = b"test-server-secret"
@@ -95,8 +95,9 @@ def enqueue(db: sqlite_utils.Database, devices: list[str], signal_id: str,
         push.enqueue(db, devices, signal_id, kind, now + ttl, now)
 
 
-def make_worker(db: sqlite_utils.Database, timeout: int = 5, **options: Any) -> PushWorker:
-    settings = Settings(base_url=BASE_URL, push_timeout_seconds=timeout)
+def make_worker(db: sqlite_utils.Database, timeout: int = 5, settings: Settings | None = None,
+                **options: Any) -> PushWorker:
+    settings = settings or Settings(base_url=BASE_URL, push_timeout_seconds=timeout)
     options.setdefault("backoff_base", 0.05)
     options.setdefault("lease", 0.5)
     return PushWorker(db, settings, Clock(), VAPID_KEY, topic_key=TOPIC_KEY, **options)
@@ -247,6 +248,42 @@ def test_a_gone_subscription_marks_the_row_and_the_device(db, service) -> None:
     assert [a["status"] for a in service.attempts if a["sub_id"] == sub_id(dead)] == [410]
     states = dict(db.execute("SELECT id, push_state FROM devices").fetchall())
     assert states == {dead_device: "gone", alive_device: "active"}
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_never_followed_and_fails_the_push_without_marking_it_gone(
+        db, service, status) -> None:
+    subscription = subscribe(service)
+    device = add_device(db, subscription)
+    service.set_answers(sub_id(subscription), [status])  # Location: the same URL again
+    enqueue(db, [device], "sig-redirect")
+
+    deliver(db)
+
+    assert [a["status"] for a in service.attempts] == [status]  # not followed
+    assert [v[:3] for v in rows(db).values()] == [("failed", 1, status)]
+    state = db.execute("SELECT push_state FROM devices WHERE id = ?", [device]).fetchone()[0]
+    assert state == "active"  # a 3xx says nothing about the subscription: no one-bit oracle
+
+
+def test_a_production_worker_calls_no_internal_address_whatever_was_stored(
+        db, service, live) -> None:
+    """Endpoints stored before the registration check (or allowed by a careless
+    HWC_PUSH_HOSTS) are checked again before every push, and the names' resolved addresses
+    at connect time: nothing reaches the service on loopback."""
+    port = live[0].rsplit(":", 1)[1]
+    stored = [f"http://127.0.0.1:{port}", f"https://localhost:{port}",
+              f"https://0x7f000001:{port}", f"https://127.1:{port}",
+              f"https://[::ffff:127.0.0.1]:{port}"]
+    devices = [add_device(db, subscribe(service, origin)) for origin in stored]
+    enqueue(db, devices, "sig-ssrf")
+    production = Settings(base_url="https://hwc.example.nl", push_timeout_seconds=2,
+                          push_hosts="localhost fcm.googleapis.com")
+
+    deliver(db, settings=production)
+
+    assert service.attempts == []
+    assert {v[:3] for v in rows(db).values()} == {("failed", 1, None)}  # not retried
 
 
 def test_other_client_errors_fail_at_once_and_retries_stop(db, service) -> None:
