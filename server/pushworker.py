@@ -10,8 +10,9 @@ process stopped.
 Exactly-once in practice. A row is claimed (attempts + 1, due_at = now + lease) in one
 BEGIN IMMEDIATE transaction, so two workers (threads or processes) never claim the same row,
 and a row that is claimed but never marked becomes due again when the lease runs out: nothing
-is ever lost. If the process dies after the push service answered 201 but before the outcome
-was committed, the row is sent once more after the lease. That is at most one duplicate push,
+is ever lost; a clean stop (SIGTERM) releases its unfinished claims at once instead. If the
+process dies after the push service answered 201 but before the outcome was committed, the
+row is sent once more after the lease. That is at most one duplicate push,
 and it is harmless: it has the same Topic (the push service replaces the undelivered copy)
 and the same notification tag (the phone replaces the shown one). Outcomes are committed with
 the attempt number they were claimed with, so a late answer to a claim that already expired
@@ -190,7 +191,7 @@ class PushWorker:
         self._session: aiohttp.ClientSession | None = None
         self._sends: set[asyncio.Task[None]] = set()
         # Claimed by this worker and not yet committed: never claimed twice by ourselves.
-        self._in_flight: set[int] = set()
+        self._in_flight: dict[int, Job] = {}
         self._done: list[tuple[Job, Outcome]] = []
         # An eighth of the slots: fewer commits, while the other slots keep the pipe full.
         self._batch = max(1, self.concurrency // 8)
@@ -254,8 +255,8 @@ class PushWorker:
                 for send in self._sends:
                     send.cancel()
                 await asyncio.gather(*self._sends, return_exceptions=True)
-                # Record what did finish, so a clean stop re-sends nothing already delivered;
-                # cancelled sends stay claimed and become due again after the lease.
+                # Record what did finish, so a clean stop re-sends nothing already delivered,
+                # and release what did not, so the next start sends it at once.
                 with contextlib.suppress(sqlite3.Error):
                     self._step(claim=False)
                 self._session = None
@@ -276,11 +277,13 @@ class PushWorker:
             with transaction(self.db):
                 self._record(done)
                 jobs = self._claim(now, free) if claim and free > 0 else []
+                if not claim:
+                    self._release(done, now)
         except BaseException:
             self._done = done + self._done  # keep them for the next try
             raise
         for job, _ in done:
-            self._in_flight.discard(job.id)
+            self._in_flight.pop(job.id, None)
         self._count(done)
         for job in jobs:
             self._start(job)
@@ -336,6 +339,17 @@ class PushWorker:
             self._counts[state] += 1
             log.info("push %d %s %s without sending", row_id, kind, state)
 
+    def _release(self, done: list[tuple[Job, Outcome]], now: float) -> None:
+        """A clean stop (SIGTERM): claimed rows whose sends were cut off are due now, not when
+        their lease runs out, so a restart sends them at once. A row another worker claimed
+        meanwhile has a newer attempt number and is left alone."""
+        finished = {job.id for job, _ in done}
+        self.db.conn.executemany(
+            "UPDATE outbox SET due_at = ? WHERE id = ? AND attempts = ? AND state = 'pending'",
+            [(now, job.id, job.attempts) for job in self._in_flight.values()
+             if job.id not in finished],
+        )
+
     def _record(self, done: list[tuple[Job, Outcome]]) -> None:
         # `attempts = ?` fences out a stale answer to a claim that expired meanwhile; a retry
         # stays pending with its new due_at.
@@ -363,7 +377,7 @@ class PushWorker:
     # -- one push --------------------------------------------------------------------------
 
     def _start(self, job: Job) -> None:
-        self._in_flight.add(job.id)
+        self._in_flight[job.id] = job
         send = asyncio.create_task(self._send(job))
         self._sends.add(send)
         send.add_done_callback(self._sends.discard)
@@ -372,7 +386,7 @@ class PushWorker:
         try:
             await durable(self.db)  # the claim, and what caused the push, are on disk first
         except sqlite3.Error:  # that commit failed: the claim never happened
-            self._in_flight.discard(job.id)
+            self._in_flight.pop(job.id, None)
             return
         try:
             outcome = await self._attempt(job)
