@@ -128,8 +128,9 @@ async def me_push(request: Request, actor: Actor) -> Response:
     _own_device(actor)
     body = await read_json(request, PushUpdate)
     push = _subscription(_state(request), body.push)
-    _state(request).db.execute("UPDATE devices SET push = ?, push_state = ? WHERE id = ?",
-                               [push, "active" if push else "none", actor.device_id])
+    _state(request).db.execute(
+        "UPDATE devices SET push = ?, push_state = ?, push_failing_since = NULL WHERE id = ?",
+        [push, "active" if push else "none", actor.device_id])
     return json_response(me_body(_state(request).db, actor.device_id))
 
 

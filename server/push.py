@@ -56,6 +56,20 @@ def oldest_due_age(db: sqlite_utils.Database, now: float) -> float:
     return 0.0 if oldest is None else max(0.0, now - oldest)
 
 
+FAILING_LONG = 3600.0  # the admin is shown devices whose pushes have failed at least this long
+
+
+def failing_devices(db: sqlite_utils.Database, since: float) -> list[dict]:
+    """Live devices whose pushes have all failed since `since` or earlier (never an endpoint)."""
+    rows = db.execute(
+        "SELECT d.id AS device_id, d.label, d.push_failing_since AS since, p.name AS person, "
+        "p.role, o.id AS org_id, o.name AS org_name FROM devices d "
+        "JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id "
+        "WHERE d.push_failing_since <= ? AND d.push_state = 'active' "
+        "AND d.revoked_at IS NULL ORDER BY d.push_failing_since", [since]).fetchall()
+    return [dict(row) for row in rows]
+
+
 def check_endpoint(endpoint: str, policy: EndpointPolicy) -> None:
     """Refuse a subscription whose endpoint the server may not POST to (no SSRF into the
     operator's network); the worker checks again before every push."""

@@ -166,7 +166,6 @@ class PushWorker:
         concurrency: int | None = None,
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
-        max_attempts: int = 8,
         lease: float | None = None,
     ) -> None:
         self.db = db
@@ -176,7 +175,6 @@ class PushWorker:
         self.timeout = float(settings.push_timeout_seconds)
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
-        self.max_attempts = max_attempts
         # Another process may re-claim a row after the lease: keep it well above one request.
         self.lease = lease if lease is not None else max(30.0, 3 * self.timeout)
         self._vapid = Vapid(private_key=vapid_key)
@@ -275,7 +273,7 @@ class PushWorker:
         free = self.concurrency - len(self._in_flight) + len(done)
         try:
             with transaction(self.db):
-                self._record(done)
+                self._record(done, now)
                 jobs = self._claim(now, free) if claim and free > 0 else []
                 if not claim:
                     self._release(done, now)
@@ -306,6 +304,9 @@ class PushWorker:
             "SELECT o.id FROM outbox AS o JOIN devices AS d ON d.id = o.device_id "
             "WHERE o.state = 'pending' AND o.due_at <= ? AND o.expires_at > ? "
             "AND o.id NOT IN (SELECT value FROM json_each(?)) AND d.revoked_at IS NULL "
+            # A finished, closed or expired signal's pushes are no longer wanted.
+            "AND NOT EXISTS (SELECT 1 FROM signals AS s WHERE s.id = o.signal_id "
+            "AND s.ended_at IS NOT NULL) "
             "AND d.push IS NOT NULL AND d.push_state = 'active' ORDER BY o.due_at LIMIT ?) "
             "RETURNING id, device_id, kind, signal_id, expires_at, attempts",
             [now + self.lease, now, now, busy, limit],
@@ -324,15 +325,17 @@ class PushWorker:
                     attempts=r[5], subscription=pushes[r[1]]) for r in rows]
 
     def _end_undeliverable(self, now: float, busy: str) -> None:
-        """End due rows without a request: expired, or the device is revoked, unsubscribed or
-        known gone."""
+        """End due rows without a request: expired, its signal ended, or the device is revoked,
+        unsubscribed or known gone."""
         ended = self.db.execute(
             "UPDATE outbox SET state = CASE WHEN d.push_state = 'gone' THEN 'gone' "
             "ELSE 'failed' END FROM devices AS d "
             "WHERE d.id = outbox.device_id AND outbox.state = 'pending' AND outbox.due_at <= ? "
             "AND outbox.id NOT IN (SELECT value FROM json_each(?)) "
             "AND (outbox.expires_at <= ? OR d.revoked_at IS NOT NULL OR d.push IS NULL "
-            "OR d.push_state != 'active') RETURNING outbox.id, outbox.kind, outbox.state",
+            "OR d.push_state != 'active' OR EXISTS (SELECT 1 FROM signals AS s "
+            "WHERE s.id = outbox.signal_id AND s.ended_at IS NOT NULL)) "
+            "RETURNING outbox.id, outbox.kind, outbox.state",
             [now, busy, now],
         ).fetchall()
         for row_id, kind, state in ended:
@@ -350,7 +353,7 @@ class PushWorker:
              if job.id not in finished],
         )
 
-    def _record(self, done: list[tuple[Job, Outcome]]) -> None:
+    def _record(self, done: list[tuple[Job, Outcome]], now: float) -> None:
         # `attempts = ?` fences out a stale answer to a claim that expired meanwhile; a retry
         # stays pending with its new due_at.
         self.db.conn.executemany(
@@ -364,6 +367,13 @@ class PushWorker:
             "UPDATE devices SET push_state = 'gone' WHERE push = ? AND push_state = 'active' "
             "AND id = (SELECT device_id FROM outbox WHERE id = ?)",
             [(job.subscription, job.id) for job, outcome in done if outcome.state == "gone"],
+        )
+        # Since when this subscription's pushes fail, for the admin; one that arrives clears it.
+        self.db.conn.executemany(
+            "UPDATE devices SET push_failing_since = CASE WHEN ? THEN NULL "
+            "ELSE coalesce(push_failing_since, ?) END WHERE id = ? AND push = ?",
+            [(outcome.state == "sent", now, job.device_id, job.subscription)
+             for job, outcome in done if outcome.state != "gone"],
         )
 
     def _count(self, done: list[tuple[Job, Outcome]]) -> None:
@@ -437,14 +447,20 @@ class PushWorker:
         if status in GONE:
             return Outcome("gone", status)
         if status is None or status in (408, 429) or status >= 500:
-            if job.attempts >= self.max_attempts:
-                return Outcome("failed", status)
-            delay = min(self.backoff_cap, self.backoff_base * 2 ** (job.attempts - 1))
-            delay *= _jitter.uniform(0.5, 1.0)  # spread a burst of retries apart
-            if retry_after is not None:
-                delay = max(delay, retry_after)
-            return Outcome("pending", status, self.clock.now() + delay)
+            return self._retry(job, status, retry_after)
         return Outcome("failed", status)  # 400/401/403/413...: the same request fails again
+
+    def _retry(self, job: Job, status: int | None, retry_after: float | None) -> Outcome:
+        """Try again for as long as the push can still matter: capped exponential backoff, or
+        later when the push service says so; a retry due after the row expires ends it now."""
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** min(job.attempts - 1, 40))
+        delay *= _jitter.uniform(0.5, 1.0)  # spread a burst of retries apart
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        due = self.clock.now() + delay
+        if due >= job.expires_at:
+            return Outcome("failed", status)
+        return Outcome("pending", status, due)
 
     def authorization(self, endpoint: str) -> str:
         """The VAPID header for the endpoint's push service, signed once and reused.

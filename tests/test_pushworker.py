@@ -286,18 +286,93 @@ def test_a_production_worker_calls_no_internal_address_whatever_was_stored(
     assert {v[:3] for v in rows(db).values()} == {("failed", 1, None)}  # not retried
 
 
-def test_other_client_errors_fail_at_once_and_retries_stop(db, service) -> None:
+def test_other_client_errors_fail_at_once_and_retries_stop_at_expiry(db, service) -> None:
     refused, broken = subscribe(service), subscribe(service)
     refused_device, broken_device = add_device(db, refused), add_device(db, broken)
     service.set_answers(sub_id(refused), [403])
-    service.set_answers(sub_id(broken), [500] * 5)
-    enqueue(db, [refused_device, broken_device], "sig-f")
+    service.set_answers(sub_id(broken), [500] * 1000)
+    enqueue(db, [refused_device, broken_device], "sig-f", ttl=1.0)
 
-    deliver(db, max_attempts=3)
+    started = time.time()
+    deliver(db, backoff_cap=0.2)
 
     outcome = {v[3]: v[:3] for v in rows(db).values()}
-    assert outcome == {refused_device: ("failed", 1, 403), broken_device: ("failed", 3, 500)}
-    assert len(service.attempts) == 4 and service.messages == []
+    assert outcome[refused_device] == ("failed", 1, 403)
+    state, attempts, status = outcome[broken_device]
+    assert (state, status) == ("failed", 500) and attempts >= 4  # tried until it expired
+    assert time.time() - started < 2.0
+    last = max(a["time"] for a in service.attempts)
+    assert last < started + 1.0  # never tried after the row's expiry
+    assert service.messages == []
+
+
+def test_an_outage_longer_than_any_fixed_number_of_tries_loses_no_push(db, service) -> None:
+    """Issue 25: 8 tries (about 2.5 minutes at the real backoff) lost the push for good,
+    although its signal lives for days. Retries go on while the signal lives."""
+    subscription = subscribe(service)
+    enqueue(db, [add_device(db, subscription)], "sig-outage")
+    service.set_answers(sub_id(subscription), [503] * 15)
+
+    deliver(db, backoff_base=0.005, backoff_cap=0.02)
+
+    assert [v[:3] for v in rows(db).values()] == [("sent", 16, 201)]
+    assert len(service.messages) == 1
+
+
+def test_a_retry_after_beyond_the_expiry_ends_the_push_at_once(db, service) -> None:
+    subscription = subscribe(service)
+    enqueue(db, [add_device(db, subscription)], "sig-later", ttl=30)
+    service.set_answers(sub_id(subscription), [429], retry_after=3600)
+
+    deliver(db)
+
+    assert [v[:3] for v in rows(db).values()] == [("failed", 1, 429)]
+
+
+def test_retries_stop_when_the_signal_ends(db, service) -> None:
+    subscription = subscribe(service)
+    device = add_device(db, subscription)
+    now = time.time()
+    db.execute("INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
+               "sent_at, deadline_at, expires_at) VALUES ('sig-end', 'REF1', 'school', "
+               "'school', 'school', 'sent', ?, ?, ?)", [now, now + 3600, now + 7200])
+    enqueue(db, [device], "sig-end")
+    service.set_answers(sub_id(subscription), [500] * 1000)
+
+    async def scenario() -> None:
+        async with make_worker(db, backoff_base=0.02, backoff_cap=0.05):
+            await until(lambda: len(service.attempts) >= 3)
+            # Closed by the school: its pushes are no longer wanted.
+            db.execute("UPDATE signals SET state = 'closed', ended_at = ? "
+                       "WHERE id = 'sig-end'", [time.time()])
+            closed_after = len(service.attempts)
+            await until(lambda: pending(db) == 0)
+            await asyncio.sleep(0.3)
+            assert len(service.attempts) <= closed_after + 1  # at most the one on the wire
+
+    asyncio.run(scenario())
+    assert [v[0] for v in rows(db).values()] == ["failed"]
+
+
+def test_the_admin_learns_since_when_a_device_s_pushes_fail(db, service) -> None:
+    failing, fine = subscribe(service), subscribe(service)
+    failing_device, fine_device = add_device(db, failing), add_device(db, fine)
+    service.set_answers(sub_id(failing), [503, 503])
+    started = time.time()
+    enqueue(db, [failing_device, fine_device], "sig-since")
+
+    async def scenario() -> None:
+        async with make_worker(db, backoff_base=0.3, backoff_cap=0.3):
+            await until(lambda: len(service.attempts) >= 3)  # two first tries, one retry
+            await asyncio.sleep(0.1)
+            failing_now = push.failing_devices(db, time.time())
+            assert [d["device_id"] for d in failing_now] == [failing_device]
+            assert started <= failing_now[0]["since"] <= started + 0.2  # the first failure
+            assert push.failing_devices(db, started) == []  # not failing for that long
+            await until(lambda: pending(db) == 0)
+
+    asyncio.run(scenario())
+    assert push.failing_devices(db, time.time()) == []  # it got through: no longer failing
 
 
 def test_expired_rows_and_revoked_devices_fail_without_a_request(db, service) -> None:
@@ -323,11 +398,11 @@ def test_network_errors_and_timeouts_are_retried_and_nothing_secret_is_logged(
     unreachable, slow, dead = subscribe(service, closed), subscribe(service), subscribe(service)
     service.set_answers(sub_id(dead), [404])
     devices = [add_device(db, s) for s in (unreachable, slow, dead)]
-    enqueue(db, devices, "sig-secret-id")
+    enqueue(db, devices, "sig-secret-id", ttl=3)
     service.delay = 1.5  # longer than the 1 s timeout
 
     async def scenario() -> None:
-        async with make_worker(db, timeout=1, max_attempts=3):
+        async with make_worker(db, timeout=1):
             await asyncio.sleep(0.5)
             service.delay = 0.0  # the retries find a fast service again
             await until(lambda: pending(db) == 0)
@@ -336,7 +411,7 @@ def test_network_errors_and_timeouts_are_retried_and_nothing_secret_is_logged(
     asyncio.run(scenario())
 
     outcome = {v[3]: v[:3] for v in rows(db).values()}
-    assert outcome[devices[0]] == ("failed", 3, None)
+    assert outcome[devices[0]][0::2] == ("failed", None)  # retried until it expired
     assert outcome[devices[1]] == ("sent", 2, 201)
     assert outcome[devices[2]][0] == "gone"
     logged = caplog.text
