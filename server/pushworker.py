@@ -1,7 +1,7 @@
 """The push delivery worker: drains the outbox to the push services (DESIGN.md section 7).
 
 One background task per process. It claims due outbox rows with a lease, encrypts each push
-(server/webpush.py), sends it with one shared aiohttp session (bounded concurrency, explicit
+(server/webpush.py), sends it with one shared aiohttp session (slots per push service, explicit
 timeout, TTL, Urgency, Topic, a VAPID header signed once per push service; only to allowed
 endpoints at checked addresses, never following a redirect: server/push.py), and records each
 outcome. All state is in the `outbox` table, so a restart resumes exactly where the last
@@ -33,6 +33,7 @@ import logging
 import random
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -79,6 +80,25 @@ MAX_TTL = 28 * 86400  # what the big push services accept at most
 PUSH_HEADERS = {"Content-Encoding": "aes128gcm", "Urgency": "high"}
 GONE = frozenset({404, 410})  # RFC 8030 section 7.3: the subscription no longer exists
 MAX_RETRY_AFTER = 86400.0
+ORIGINS_AT_FULL_SPEED = 4  # in flight to all push services together: this many origins' slots
+# Deliverable due rows, oldest first, with the origin of their endpoint (scheme://host:port,
+# cut at the first '/' after '://'), leaving out given rows and origins.
+PICK_DUE = """
+SELECT id, CASE instr(substr(e, instr(e, '://') + 3), '/') WHEN 0 THEN e
+    ELSE substr(e, 1, instr(e, '://') + 1 + instr(substr(e, instr(e, '://') + 3), '/')) END
+    AS origin
+FROM (SELECT o.id, o.due_at, json_extract(d.push, '$.endpoint') AS e
+      FROM outbox AS o JOIN devices AS d ON d.id = o.device_id
+      WHERE o.state = 'pending' AND o.due_at <= ? AND o.expires_at > ?
+      AND o.id NOT IN (SELECT value FROM json_each(?))
+      AND o.id NOT IN (SELECT value FROM json_each(?))
+      AND d.revoked_at IS NULL AND d.push IS NOT NULL AND d.push_state = 'active'
+      -- a finished, closed or expired signal's pushes are no longer wanted
+      AND NOT EXISTS (SELECT 1 FROM signals AS s WHERE s.id = o.signal_id
+                      AND s.ended_at IS NOT NULL))
+WHERE origin NOT IN (SELECT value FROM json_each(?))
+ORDER BY due_at LIMIT ?
+"""
 BATCH_WAIT = 0.02  # longest a finished push waits for its outcome to be committed
 
 _jitter = random.SystemRandom()
@@ -143,6 +163,7 @@ class Job:
     expires_at: float
     attempts: int
     subscription: str  # devices.push as claimed; parsed only when sending
+    origin: str  # the push service's, which has its own slots
 
 
 @dataclass(frozen=True)
@@ -171,7 +192,10 @@ class PushWorker:
         self.db = db
         self.settings = settings
         self.clock = clock
+        # Slots per push service origin, so a slow or hanging service never holds those of
+        # the others; all origins together get a few times that.
         self.concurrency = max(1, concurrency or settings.push_concurrency)
+        self.max_in_flight = ORIGINS_AT_FULL_SPEED * self.concurrency
         self.timeout = float(settings.push_timeout_seconds)
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -235,7 +259,7 @@ class PushWorker:
     # -- the loop --------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        connector = checked_connector(self._policy, self.concurrency, self.concurrency)
+        connector = checked_connector(self._policy, self.max_in_flight, self.concurrency)
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             self._session = session
@@ -270,11 +294,12 @@ class PushWorker:
             self._flush.cancel()
             self._flush = None
         now = self.clock.now()
-        free = self.concurrency - len(self._in_flight) + len(done)
+        free = self.max_in_flight - len(self._in_flight) + len(done)
         try:
             with transaction(self.db):
                 self._record(done, now)
-                jobs = self._claim(now, free) if claim and free > 0 else []
+                finished = {job.id for job, _ in done}
+                jobs = self._claim(now, free, finished) if claim and free > 0 else []
                 if not claim:
                     self._release(done, now)
         except BaseException:
@@ -287,42 +312,62 @@ class PushWorker:
             self._start(job)
         if not claim or len(jobs) == free:
             return None  # all slots busy: a finishing send wakes us
+        # Rows due now were claimed or wait for their origin's slots: a finishing send wakes us.
         row = self.db.execute(
-            "SELECT MIN(due_at) FROM outbox WHERE state = 'pending' "
+            "SELECT MIN(due_at) FROM outbox WHERE state = 'pending' AND due_at > ? "
             "AND id NOT IN (SELECT value FROM json_each(?))",
-            [json.dumps(sorted(self._in_flight))],
+            [now, json.dumps(sorted(self._in_flight))],
         ).fetchone()
         if row[0] is None:
             return None
         speed = getattr(self.clock, "speed", 1.0) or 1.0  # a sped-up demo clock sleeps less
         return max(0.0, row[0] - self.clock.now()) / speed
 
-    def _claim(self, now: float, limit: int) -> list[Job]:
+    def _claim(self, now: float, limit: int, finished: set[int]) -> list[Job]:
         busy = json.dumps(sorted(self._in_flight))
-        rows = self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, due_at = ? WHERE id IN ("
-            "SELECT o.id FROM outbox AS o JOIN devices AS d ON d.id = o.device_id "
-            "WHERE o.state = 'pending' AND o.due_at <= ? AND o.expires_at > ? "
-            "AND o.id NOT IN (SELECT value FROM json_each(?)) AND d.revoked_at IS NULL "
-            # A finished, closed or expired signal's pushes are no longer wanted.
-            "AND NOT EXISTS (SELECT 1 FROM signals AS s WHERE s.id = o.signal_id "
-            "AND s.ended_at IS NOT NULL) "
-            "AND d.push IS NOT NULL AND d.push_state = 'active' ORDER BY o.due_at LIMIT ?) "
-            "RETURNING id, device_id, kind, signal_id, expires_at, attempts",
-            [now + self.lease, now, now, busy, limit],
-        ).fetchall()
-        if len(rows) < limit:
-            # Every deliverable due row is claimed, so what is still due can no longer be
-            # delivered. Only now: during a burst this sweep would rescan the queue each time.
+        origins, seen_all = self._pick(now, limit, busy, finished)
+        if seen_all:
+            # Every deliverable due row is claimed or waits for a slot, so what else is due
+            # can no longer be delivered. Only now: during a burst this sweep would rescan
+            # the queue each time.
             self._end_undeliverable(now, busy)
-        if not rows:
+        if not origins:
             return []
+        rows = self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, due_at = ? "
+            "WHERE id IN (SELECT value FROM json_each(?)) "
+            "RETURNING id, device_id, kind, signal_id, expires_at, attempts",
+            [now + self.lease, json.dumps(list(origins))],
+        ).fetchall()
         pushes = dict(self.db.execute(
             "SELECT id, push FROM devices WHERE id IN (SELECT value FROM json_each(?))",
             [json.dumps([row[1] for row in rows])],
         ).fetchall())
         return [Job(id=r[0], device_id=r[1], kind=r[2], signal_id=r[3], expires_at=r[4],
-                    attempts=r[5], subscription=pushes[r[1]]) for r in rows]
+                    attempts=r[5], subscription=pushes[r[1]], origin=origins[r[0]])
+                for r in rows]
+
+    def _pick(self, now: float, limit: int, busy: str,
+              finished: set[int]) -> tuple[dict[int, str], bool]:
+        """Up to `limit` deliverable due rows, oldest first, with their push service origin,
+        skipping those whose origin has all its slots in flight; and whether every due row
+        was seen. Each pass leaves out the origins already full (in SQL, so a long queue for
+        one slow service costs little); another pass follows only when one filled up."""
+        load = Counter(job.origin for job in self._in_flight.values() if job.id not in finished)
+        picked: dict[int, str] = {}
+        while True:
+            want = limit - len(picked)
+            full = [origin for origin, n in load.items() if n >= self.concurrency]
+            rows = self.db.execute(PICK_DUE, [now, now, busy, json.dumps(list(picked)),
+                                              json.dumps(full), want]).fetchall()
+            for row_id, origin in rows:
+                if load[origin] < self.concurrency:
+                    load[origin] += 1
+                    picked[row_id] = origin
+            if len(rows) < want:
+                return picked, True
+            if len(picked) == limit:
+                return picked, False
 
     def _end_undeliverable(self, now: float, busy: str) -> None:
         """End due rows without a request: expired, its signal ended, or the device is revoked,

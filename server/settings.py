@@ -47,7 +47,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Status rows (no personal data) are purged after this many days."),
     Setting("HWC_ENROL_TOKEN_DAYS", "enrol_token_days", "Enrolment links expire after this."),
     Setting("HWC_MAX_BODY_BYTES", "max_body_bytes", "Largest request body accepted."),
-    Setting("HWC_PUSH_CONCURRENCY", "push_concurrency", "Pushes in flight at once."),
+    Setting("HWC_PUSH_CONCURRENCY", "push_concurrency",
+            "Pushes in flight at once to one push service (each has its own slots, so a slow "
+            "one never delays another); to all of them together four times this."),
     Setting("HWC_PUSH_TIMEOUT_SECONDS", "push_timeout_seconds",
             "Timeout of one request to a push service."),
     Setting("HWC_PUSH_HOSTS", "push_hosts",

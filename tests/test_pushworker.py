@@ -469,6 +469,37 @@ def test_outcomes_are_committed_in_batches_but_never_wait_for_a_hanging_push(
     assert outcome[devices[0]] == "pending"  # still on the wire when the worker stopped
 
 
+def test_a_hanging_push_service_never_delays_another(db, service) -> None:
+    """Issue 25: 100 pushes to one hanging push service held every slot, and a push to a
+    healthy one waited 21 s. Each push service origin now has slots of its own."""
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(200)
+        hanging_origin = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        enqueue(db, [add_device(db, subscribe(service, hanging_origin)) for _ in range(100)],
+                "sig-hang")
+        healthy = add_device(db, subscribe(service))
+
+        async def scenario() -> tuple[float, int]:
+            async with make_worker(db, timeout=10, concurrency=50) as worker:
+                await until(lambda: worker.stats()["in_flight"] == 50)
+                await asyncio.sleep(0.3)  # the hanging service holds its fifty
+                started = time.monotonic()
+                enqueue(db, [healthy], "sig-healthy")
+                worker.wake()
+                await until(lambda: len(service.messages) == 1, timeout=5)
+                elapsed = time.monotonic() - started
+                await until(lambda: worker.stats()["sent"] == 1)
+                return elapsed, worker.stats()["in_flight"]
+
+        elapsed, in_flight = asyncio.run(scenario())
+
+    assert elapsed < 1.0
+    assert in_flight == 50  # the other fifty wait for the hanging service's own slots
+    assert service.messages[0]["sub_id"] in {sub_id(json.loads(r[0])) for r in db.execute(
+        "SELECT push FROM devices WHERE id = ?", [healthy])}
+
+
 def test_wake_delivers_at_once_while_a_retry_waits_minutes(db, service) -> None:
     waiting, fresh = add_device(db, subscribe(service)), add_device(db, subscribe(service))
     enqueue(db, [waiting], "sig-later")
