@@ -12,9 +12,9 @@ BEGIN IMMEDIATE transaction, so two workers (threads or processes) never claim t
 and a row that is claimed but never marked becomes due again when the lease runs out: nothing
 is ever lost; a clean stop (SIGTERM) releases its unfinished claims at once instead. If the
 process dies after the push service answered 201 but before the outcome was committed, the
-row is sent once more after the lease. That is at most one duplicate push,
-and it is harmless: it has the same Topic (the push service replaces the undelivered copy)
-and the same notification tag (the phone replaces the shown one). Outcomes are committed with
+row is sent once more after the lease. That is at most one duplicate push, and it is
+harmless: it has the same Topic (the push service replaces the undelivered copy) and the
+same notification tag (the phone replaces the shown one). Outcomes are committed with
 the attempt number they were claimed with, so a late answer to a claim that already expired
 never overwrites a newer attempt's outcome.
 
@@ -87,7 +87,7 @@ PICK_DUE = """
 SELECT id, CASE instr(substr(e, instr(e, '://') + 3), '/') WHEN 0 THEN e
     ELSE substr(e, 1, instr(e, '://') + 1 + instr(substr(e, instr(e, '://') + 3), '/')) END
     AS origin
-FROM (SELECT o.id, o.due_at, json_extract(d.push, '$.endpoint') AS e
+FROM (SELECT o.id, o.due_at, coalesce(json_extract(d.push, '$.endpoint'), '') AS e
       FROM outbox AS o JOIN devices AS d ON d.id = o.device_id
       WHERE o.state = 'pending' AND o.due_at <= ? AND o.expires_at > ?
       AND o.id NOT IN (SELECT value FROM json_each(?))
@@ -301,7 +301,7 @@ class PushWorker:
                 finished = {job.id for job, _ in done}
                 jobs = self._claim(now, free, finished) if claim and free > 0 else []
                 if not claim:
-                    self._release(done, now)
+                    self._release(finished, now)
         except BaseException:
             self._done = done + self._done  # keep them for the next try
             raise
@@ -387,11 +387,10 @@ class PushWorker:
             self._counts[state] += 1
             log.info("push %d %s %s without sending", row_id, kind, state)
 
-    def _release(self, done: list[tuple[Job, Outcome]], now: float) -> None:
+    def _release(self, finished: set[int], now: float) -> None:
         """A clean stop (SIGTERM): claimed rows whose sends were cut off are due now, not when
         their lease runs out, so a restart sends them at once. A row another worker claimed
         meanwhile has a newer attempt number and is left alone."""
-        finished = {job.id for job, _ in done}
         self.db.conn.executemany(
             "UPDATE outbox SET due_at = ? WHERE id = ? AND attempts = ? AND state = 'pending'",
             [(now, job.id, job.attempts) for job in self._in_flight.values()
