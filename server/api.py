@@ -31,7 +31,7 @@ from server.models import (
     Relay,
     SchoolCsv,
 )
-from server.push import check_endpoint
+from server.push import EndpointPolicy, check_endpoint
 from server.web import ApiError, json_response, read_json
 
 
@@ -81,7 +81,7 @@ def _subscription(state: Any, subscription: PushSubscription | None) -> str | No
     """The subscription as stored, after checking the endpoint is a push service we may call."""
     if subscription is None:
         return None
-    check_endpoint(subscription.endpoint, state.settings.base_url)
+    check_endpoint(subscription.endpoint, EndpointPolicy.of(state.settings))
     return msgspec.json.encode(subscription).decode()
 
 
@@ -128,8 +128,9 @@ async def me_push(request: Request, actor: Actor) -> Response:
     _own_device(actor)
     body = await read_json(request, PushUpdate)
     push = _subscription(_state(request), body.push)
-    _state(request).db.execute("UPDATE devices SET push = ?, push_state = ? WHERE id = ?",
-                               [push, "active" if push else "none", actor.device_id])
+    _state(request).db.execute(
+        "UPDATE devices SET push = ?, push_state = ?, push_failing_since = NULL WHERE id = ?",
+        [push, "active" if push else "none", actor.device_id])
     return json_response(me_body(_state(request).db, actor.device_id))
 
 

@@ -112,7 +112,7 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
         from server.pushworker import PushWorker
 
         worker = PushWorker(app.state.db, app.state.settings, app.state.clock,
-                            app.state.vapid_key)
+                            app.state.vapid_key, topic_key=app.state.secret_key.encode())
         app.state.push_worker = worker
         push.wake_on_enqueue(app.state.db, worker.wake)
         app.state.timers = Timers(app.state.db, app.state.clock, app.state.timing)

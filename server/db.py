@@ -160,6 +160,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_signal ON outbox(signal_id);
     CREATE INDEX outbox_done ON outbox(created_at) WHERE state != 'pending';
     """,
+    # 4: since when a device's pushes fail (cleared when one gets through), for the admin.
+    """
+    ALTER TABLE devices ADD COLUMN push_failing_since REAL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -47,9 +47,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Status rows (no personal data) are purged after this many days."),
     Setting("HWC_ENROL_TOKEN_DAYS", "enrol_token_days", "Enrolment links expire after this."),
     Setting("HWC_MAX_BODY_BYTES", "max_body_bytes", "Largest request body accepted."),
-    Setting("HWC_PUSH_CONCURRENCY", "push_concurrency", "Pushes in flight at once."),
+    Setting("HWC_PUSH_CONCURRENCY", "push_concurrency",
+            "Pushes in flight at once to one push service (each has its own slots, so a slow "
+            "one never delays another); to all of them together four times this."),
     Setting("HWC_PUSH_TIMEOUT_SECONDS", "push_timeout_seconds",
             "Timeout of one request to a push service."),
+    Setting("HWC_PUSH_HOSTS", "push_hosts",
+            "Push service hosts the server may call, space-separated: a name, `*.` and a "
+            "domain for its subdomains, or `*` for any public host. Every address a host "
+            "resolves to must be public; loopback only when HWC_BASE_URL is on loopback."),
     Setting("HWC_METRICS_TOKEN", "metrics_token",
             "Bearer token for /metrics; /metrics is off when empty."),
     Setting("HWC_TRUSTED_PROXY", "trusted_proxy",
@@ -77,6 +83,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     push_concurrency: int = 50
     push_timeout_seconds: int = 10
+    push_hosts: str = ("fcm.googleapis.com *.push.services.mozilla.com *.push.apple.com "
+                       "*.notify.windows.com")
     metrics_token: str = ""
     trusted_proxy: str = "127.0.0.1"
     log_level: str = "INFO"

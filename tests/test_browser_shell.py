@@ -187,7 +187,7 @@ def test_notifications_fail_gracefully_without_push(browser: Any, world: World) 
 # A stand-in for the push service's subscription (headless Chromium cannot make a real one).
 FAKE_SUBSCRIPTION_JS = """
 PushManager.prototype.subscribe = async function () {
-  const json = {endpoint: 'https://push.example.test/send/abc', expirationTime: null,
+  const json = {endpoint: 'https://fcm.googleapis.com/fcm/send/abc', expirationTime: null,
                 keys: {p256dh: '%s', auth: 'AAAAAAAAAAAAAAAAAAAAAA'}};
   return {endpoint: json.endpoint, options: {}, toJSON: () => json, unsubscribe: async () => true};
 };
@@ -221,7 +221,7 @@ def test_notifications_turn_on_and_pushes_show_neutral_text(browser: Any, world:
     phone.shot("algemeen-meldingen-aan")
     row = world.db.execute("SELECT push_state, push FROM devices WHERE person_id = ?",
                            [person]).fetchone()
-    assert row[0] == "active" and "push.example.test" in row[1]
+    assert row[0] == "active" and "fcm.googleapis.com" in row[1]
     phone.wait_for_service_worker()
 
     cdp = phone.context.new_cdp_session(page)
