@@ -335,7 +335,7 @@ class ApiRoute:
 
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/api/enrol", enrol, "Enrol this device with a one-time token",
-             EnrolRequest, (201, 400, 422, 429), public=True),
+             EnrolRequest, (201, 400, 409, 422, 429), public=True),
     ApiRoute("GET", "/api/me", me, "This device, its person and organisation"),
     ApiRoute("POST", "/api/me/key-lost", me_key_lost,
              "The app lost its key: revoke this device", statuses=(200,)),

@@ -90,6 +90,13 @@ def _token_id(secret_key: str, token: str, max_age: int) -> str:
         raise TOKEN_REFUSED from None
 
 
+KEY_TAKEN = ApiError(
+    409, "key_in_use",
+    "Dit apparaat kan zo niet worden aangemeld: zijn sleutel hoort al bij een ander apparaat. "
+    "Open de aanmeldlink opnieuw; de app maakt dan een nieuwe sleutel.",
+)
+
+
 def public_key_from_b64u(text: str) -> bytes:
     """A P-256 public key as 65-byte uncompressed point; refused unless it is on the curve."""
     try:
@@ -118,6 +125,8 @@ def enrol_device(db: sqlite_utils.Database, secret_key: str, token: str, public_
         ).fetchone()
         if row is None:
             raise TOKEN_REFUSED
+        if db.execute("SELECT 1 FROM devices WHERE public_key = ?", [public_key]).fetchone():
+            raise KEY_TAKEN  # rolls back: the token is not spent
         db.execute(
             "INSERT INTO devices (id, person_id, label, public_key, credential_hash, push, "
             "push_state, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -146,12 +146,17 @@ def cmd_admin_link(args: argparse.Namespace) -> int:
 
     from server import auth, directory
     from server.app import create_app
-    from server.models import NewPerson
+    from server.models import NewPerson, TextRefused
 
+    try:
+        admin = NewPerson(name=args.name, role="admin")
+    except TextRefused as refused:
+        print(refused, file=sys.stderr)
+        return 1
     settings = _settings(args).replace(run_workers=False)
     app = create_app(settings)
     db, now = app.state.db, time.time()
-    person_id = directory.create_person(db, NewPerson(name=args.name, role="admin"), now)
+    person_id = directory.create_person(db, admin, now)
     token = auth.make_enrol_token(db, app.state.secret_key, person_id, None, now,
                                   settings.enrol_token_days)
     link = auth.enrol_link(settings.base_url, token)

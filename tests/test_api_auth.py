@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server import auth
+from server import auth, directory
 from server.api import API_ROUTES
 from server.auth import COOKIE, RateLimiter
 from server.envelope import b64u_encode, generate_device_key
@@ -585,6 +586,29 @@ def test_token_limit_counts_even_valid_tokens_once_spent(world: World) -> None:
         response = enrol_attempt(world, token)
         assert response.status_code == 400 and response.json()["error"] == "token_invalid"
     assert_rate_limited(enrol_attempt(world, token))
+
+
+def test_one_public_key_belongs_to_one_device(world: World) -> None:
+    contact = world.member("contact", world.org())
+    token = world.enrol_link_token(world.person("teacher", world.org()))
+    body = {"token": token, "label": "telefoon", "push": None,
+            "public_key": b64u_encode(contact.public_key)}
+    taken = world.client().post("/api/enrol", json=body)
+    assert (taken.status_code, taken.json()["error"]) == (409, "key_in_use"), taken.text
+    assert "sleutel hoort al bij een ander apparaat" in taken.json()["message"]
+    # A revoked device's key stays its own; the same person's next device needs its own too.
+    directory.revoke_device(world.db, contact.device_id, world.now())
+    again = world.client().post("/api/enrol", json=body | {
+        "token": world.enrol_link_token(contact.person_id)})
+    assert again.status_code == 409, again.text
+    # The refusal spent nothing: the link enrols with a key of its own.
+    fresh = world.client().post("/api/enrol", json=body | {
+        "public_key": b64u_encode(generate_device_key()[1])})
+    assert fresh.status_code == 201, fresh.text
+    # And the database holds the rule itself, whatever code writes to it.
+    with pytest.raises(sqlite3.IntegrityError):
+        world.db.execute("UPDATE devices SET public_key = ? WHERE id = ?",
+                         [contact.public_key, fresh.json()["device"]["id"]])
 
 
 def test_enrolment_sets_a_host_only_strict_cookie(world: World) -> None:
