@@ -53,7 +53,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HWC_METRICS_TOKEN", "metrics_token",
             "Bearer token for /metrics; /metrics is off when empty."),
     Setting("HWC_TRUSTED_PROXY", "trusted_proxy",
-            "Address whose X-Forwarded-* headers are trusted."),
+            "Addresses or networks (comma-separated) of the reverse proxy whose X-Forwarded-For "
+            "and -Proto headers are trusted; none when empty."),
+    Setting("HWC_HEADER_TIMEOUT_SECONDS", "header_timeout_seconds",
+            "A connection's request line and headers must arrive within this many seconds (of "
+            "connecting, or of its previous response); else it is closed."),
+    Setting("HWC_MAX_CONNECTIONS", "max_connections",
+            "Open connections at most; one more is answered 503 and closed. Keep it below the "
+            "process's open-file limit."),
     Setting("HWC_LOG_LEVEL", "log_level", "Log level of the hwc loggers."),
 )
 
@@ -78,7 +85,9 @@ class Settings:
     push_concurrency: int = 50
     push_timeout_seconds: int = 10
     metrics_token: str = ""
-    trusted_proxy: str = "127.0.0.1"
+    trusted_proxy: str = ""
+    header_timeout_seconds: int = 10
+    max_connections: int = 1000
     log_level: str = "INFO"
     # Not environment settings: injected by tests and `hwc demo`.
     run_workers: bool = True

@@ -40,6 +40,7 @@ MESSAGES: dict[int, tuple[str, str]] = {
     422: ("invalid", "De gegevens kloppen niet."),
     429: ("rate_limited", "Te veel pogingen. Wacht even en probeer het opnieuw."),
     500: ("server_error", "Er ging iets mis op de server. Probeer het opnieuw of bel."),
+    503: ("busy", "De server is even te druk. Probeer het over een paar seconden opnieuw."),
 }
 
 JSON_ENCODER = msgspec.json.Encoder()
