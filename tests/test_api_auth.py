@@ -551,30 +551,41 @@ class StepClock:
         return self.now
 
 
-def test_enrolment_rate_limited_per_ip(world: World) -> None:
+def test_junk_is_limited_per_address_and_never_holds_a_real_link_back(world: World) -> None:
+    """Every client here shares 127.0.0.1, as they do behind a router that is not trusted."""
     clock = StepClock()
     world.app.state.limits["enrol_ip"].clock = clock
     teacher = world.person("teacher", world.org())
     for attempt in range(20):
         response = enrol_attempt(world, f"guess-{attempt}-{secrets.token_hex(12)}")
         assert response.status_code == 400, (attempt, response.text)
-    good_token = world.enrol_link_token(teacher)
-    assert_rate_limited(enrol_attempt(world, good_token))
-    assert_rate_limited(enrol_attempt(world, "yet-another-guess-" + secrets.token_hex(12)))
-    # The refused attempt did not spend the token: after the window it still works.
-    clock.now += 601
-    assert enrol_attempt(world, good_token).status_code == 201
+    assert_rate_limited(enrol_attempt(world, "yet-another-guess-" + secrets.token_hex(12)),
+                        window=30)
+    junk = world.client().post("/api/enrol", content=b"{not json", headers={
+        "Content-Type": "application/json"})
+    assert_rate_limited(junk, window=30)  # a body that does not even parse is junk too
+    # A link this server made still enrols from the same address.
+    assert enrol_attempt(world, world.enrol_link_token(teacher)).status_code == 201
+    # The junk budget comes back at one try per 30 s (20 per 10 minutes).
+    clock.now += 30
+    assert enrol_attempt(world, "guess-after-" + secrets.token_hex(12)).status_code == 400
+    assert_rate_limited(enrol_attempt(world, "guess-again-" + secrets.token_hex(12)), window=30)
 
 
 def test_enrolment_rate_limited_per_token(world: World) -> None:
     teacher = world.person("teacher", world.org())
     token = world.enrol_link_token(teacher)
-    # Guesses at one link: the signature part (its end) is what the limit counts.
+    # Forgeries of one link's signature are junk: counted per address, not against the link.
     for attempt in range(5):
         forged = secrets.token_urlsafe(8) + token[10:]
         assert enrol_attempt(world, forged).status_code == 400, attempt
+    # A real link counts its own tries (here: a key that is not on the curve).
+    bad_key = {"token": token, "label": "telefoon", "push": None, "public_key": "A" * 87}
+    for attempt in range(5):
+        refused = world.client().post("/api/enrol", json=bad_key)
+        assert refused.status_code == 422, (attempt, refused.text)
     assert_rate_limited(enrol_attempt(world, token))
-    # Another link from the same address is not held back by it (7 < 20 per address).
+    # Another link from the same address is not held back by it.
     other = world.enrol_link_token(world.person("teacher", world.org()))
     assert enrol_attempt(world, other).status_code == 201
 
