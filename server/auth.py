@@ -250,6 +250,7 @@ class RateLimiter:
         spent_until = max(self.spent_until.get(key, now), now)
         wait = spent_until + self.interval - now - self.window
         if wait > 1e-9:
+            self.spent_until.move_to_end(key)  # a key held back is in use: keep it longest
             error = ApiError(429)
             error.headers["Retry-After"] = str(max(1, math.ceil(wait)))
             raise error
