@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -120,7 +121,19 @@ def _parse(setting: Setting, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise SystemExit(f"{setting.env} must be a whole number, got {raw!r}") from None
+    if setting.field == "trusted_proxy" and raw.strip() not in ("", "*"):
+        _check_networks(setting.env, raw)
     return raw
+
+
+def _check_networks(env: str, raw: str) -> None:
+    """uvicorn takes what is not an address or network as a name that never matches."""
+    try:
+        for item in raw.split(","):
+            ipaddress.ip_network(item.strip())
+    except ValueError:
+        raise SystemExit(f"{env} must be '*' or addresses or networks separated by commas, "
+                         f"got {raw!r}") from None
 
 
 def settings_table_markdown() -> str:
