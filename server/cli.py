@@ -115,7 +115,8 @@ def run_server(app: Any, settings: Settings, host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, access_log=False, server_header=False,
                 proxy_headers=bool(settings.trusted_proxy),
                 forwarded_allow_ips=settings.trusted_proxy or None,
-                http=bounded_protocol(settings.header_timeout_seconds, settings.max_connections),
+                http=bounded_protocol(settings.header_timeout_seconds,
+                                      settings.body_timeout_seconds, settings.max_connections),
                 log_level="warning")
 
 

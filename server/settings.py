@@ -59,6 +59,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HWC_HEADER_TIMEOUT_SECONDS", "header_timeout_seconds",
             "A connection's request line and headers must arrive within this many seconds (of "
             "connecting, or of its previous response); else it is closed."),
+    Setting("HWC_BODY_TIMEOUT_SECONDS", "body_timeout_seconds",
+            "A request body still arriving at the header timeout must be complete this many "
+            "seconds later; else the connection is closed."),
     Setting("HWC_MAX_CONNECTIONS", "max_connections",
             "Open connections at most; one more is answered 503 and closed. Keep it below the "
             "process's open-file limit."),
@@ -88,6 +91,7 @@ class Settings:
     metrics_token: str = ""
     trusted_proxy: str = ""
     header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 30
     max_connections: int = 1000
     log_level: str = "INFO"
     # Not environment settings: injected by tests and `hwc demo`.

@@ -1,6 +1,7 @@
 """Slow and idle clients, against the real `hwc serve` process (as the Procfile runs it) on
-loopback with raw sockets: a connection that trickles header lines is dropped, half-open
-connections are closed after the header timeout, and no more than the cap are held at once."""
+loopback with raw sockets: a connection that trickles header lines or its body is dropped,
+half-open connections are closed after the header timeout, and no more than the cap are held
+at once."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from server.settings import Settings
 from tests.support import base_url_of, free_socket, hwc_serve
 
 HEADER_TIMEOUT = 1.0
+BODY_TIMEOUT = 1.0
 MAX_CONNECTIONS = 40
 HALF_OPEN = 300
 
@@ -25,7 +27,7 @@ HALF_OPEN = 300
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with hwc_serve(tmp_path_factory.mktemp("slow"), HWC_HEADER_TIMEOUT_SECONDS="1",
-                   HWC_MAX_CONNECTIONS=str(MAX_CONNECTIONS)) as base:
+                   HWC_BODY_TIMEOUT_SECONDS="1", HWC_MAX_CONNECTIONS=str(MAX_CONNECTIONS)) as base:
         yield base
 
 
@@ -66,6 +68,24 @@ def test_trickled_header_lines_are_dropped(url: str) -> None:
         elapsed = time.monotonic() - started
     assert closed, f"a trickling client was still held after {elapsed:.1f} s"
     assert HEADER_TIMEOUT * 0.8 <= elapsed <= HEADER_TIMEOUT + 2.5, elapsed
+
+
+def test_a_trickled_body_is_dropped(url: str) -> None:
+    with connect(url) as sock:
+        sock.sendall(b"POST /api/enrol HTTP/1.1\r\nHost: 127.0.0.1\r\nX-HWC: 1\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{")
+        started = time.monotonic()
+        closed = False
+        while not closed and time.monotonic() - started < 8 * (HEADER_TIMEOUT + BODY_TIMEOUT):
+            try:
+                sock.sendall(b" ")  # a byte every 0.2 s of a body that never ends
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            closed, _ = read_until_closed(sock, 0.2)
+        elapsed = time.monotonic() - started
+    assert closed, f"a trickled body was still held after {elapsed:.1f} s"
+    assert elapsed <= HEADER_TIMEOUT + BODY_TIMEOUT + 2.5, elapsed
 
 
 def test_half_open_connections_are_not_all_held(url: str) -> None:
@@ -118,7 +138,8 @@ def test_the_h11_protocol_gets_the_same_bounds() -> None:
 
     sock = free_socket()
     config = uvicorn.Config(create_app(Settings(database=":memory:", run_workers=False)),
-                            http=bounded_protocol(HEADER_TIMEOUT, 3, base=H11Protocol),
+                            http=bounded_protocol(HEADER_TIMEOUT, BODY_TIMEOUT, 3,
+                                                  base=H11Protocol),
                             lifespan="off", log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -127,6 +148,7 @@ def test_the_h11_protocol_gets_the_same_bounds() -> None:
         while not server.started:
             time.sleep(0.01)
         test_trickled_header_lines_are_dropped(base_url_of(sock))
+        test_a_trickled_body_is_dropped(base_url_of(sock))
         held = [connect(base_url_of(sock)) for _ in range(3)]
         with connect(base_url_of(sock)) as extra:
             assert read_until_closed(extra, 2)[1].startswith(b"HTTP/1.1 503 ")
