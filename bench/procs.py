@@ -110,9 +110,9 @@ class Proc:
 def real_server(database: str, log_dir: str) -> Proc:
     """The app as the Procfile runs it, on a file database; deployment settings otherwise."""
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app",
-            "--host", HOST, "--port", str(port), "--proxy-headers",
-            "--forwarded-allow-ips", "127.0.0.1", *uvicorn_flags()]
+    # `hwc serve`: uvicorn with uvloop and httptools (when installed), one process, no access
+    # log, and the header timeout and connection cap of server/connections.py.
+    argv = [sys.executable, "-m", "server.cli", "serve", "--host", HOST, "--port", str(port)]
     env = {"HWC_DATABASE": database, "HWC_BASE_URL": f"http://{HOST}:{port}"}
     return Proc("server", argv, env, port, log_dir)
 

@@ -63,15 +63,22 @@ async def push_key(request: Request) -> Response:
 
 
 async def enrol(request: Request) -> Response:
+    """Junk (no token this server signed) is limited per client address, and a real link per
+    its own id: junk from a shared address (a platform router) never holds a real link back."""
     state = _state(request)
-    state.limits["enrol_ip"].hit(_client_ip(request))
-    body = await read_json(request, EnrolRequest)
-    state.limits["enrol_token"].hit(body.token[-24:])
+    try:
+        body = await read_json(request, EnrolRequest)
+        token_id = auth.token_id(state.secret_key, body.token, state.settings.enrol_token_days)
+        if token_id is None:
+            raise auth.TOKEN_REFUSED
+    except ApiError:
+        state.limits["enrol_ip"].hit(auth.address_key(_client_ip(request)))
+        raise
+    state.limits["enrol_token"].hit(token_id)
     public_key = auth.public_key_from_b64u(body.public_key)
     push = _subscription(state, body.push)
-    device_id, credential = auth.enrol_device(
-        state.db, state.secret_key, body.token, public_key, body.label.strip(), push,
-        _now(request), state.settings.enrol_token_days)
+    device_id, credential = auth.enrol_device(state.db, token_id, public_key, body.label.strip(),
+                                              push, _now(request))
     response = json_response(me_body(state.db, device_id), 201)
     auth.set_device_cookie(response, credential)
     return response
@@ -336,7 +343,7 @@ class ApiRoute:
 
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/api/enrol", enrol, "Enrol this device with a one-time token",
-             EnrolRequest, (201, 400, 422, 429), public=True),
+             EnrolRequest, (201, 400, 409, 422, 429), public=True),
     ApiRoute("GET", "/api/me", me, "This device, its person and organisation"),
     ApiRoute("POST", "/api/me/key-lost", me_key_lost,
              "The app lost its key: revoke this device", statuses=(200,)),

@@ -10,9 +10,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import ipaddress
+import math
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -83,11 +85,19 @@ TOKEN_REFUSED = ApiError(
 )
 
 
-def _token_id(secret_key: str, token: str, max_age: int) -> str:
+def token_id(secret_key: str, token: str, max_age_days: int) -> str | None:
+    """The id in a token this server signed that has not expired; None for anything else."""
     try:
-        return str(_serializer(secret_key).loads(token, max_age=max_age))
+        return str(_serializer(secret_key).loads(token, max_age=max_age_days * 86400))
     except (SignatureExpired, BadSignature):
-        raise TOKEN_REFUSED from None
+        return None
+
+
+KEY_TAKEN = ApiError(
+    409, "key_in_use",
+    "Dit apparaat kan zo niet worden aangemeld: zijn sleutel hoort al bij een ander apparaat. "
+    "Open de aanmeldlink opnieuw; de app maakt dan een nieuwe sleutel.",
+)
 
 
 def public_key_from_b64u(text: str) -> bytes:
@@ -102,10 +112,9 @@ def public_key_from_b64u(text: str) -> bytes:
     return raw
 
 
-def enrol_device(db: sqlite_utils.Database, secret_key: str, token: str, public_key: bytes,
-                 label: str, push: str | None, now: float, max_age_days: int) -> tuple[str, str]:
-    """Spend the token and make the device. Returns (device id, cookie credential)."""
-    token_id = _token_id(secret_key, token, max_age_days * 86400)
+def enrol_device(db: sqlite_utils.Database, token_id: str, public_key: bytes, label: str,
+                 push: str | None, now: float) -> tuple[str, str]:
+    """Spend the (verified) token and make the device. Returns (device id, cookie credential)."""
     device_id = new_id()
     secret = secrets.token_urlsafe(32)
     with transaction(db):
@@ -118,6 +127,8 @@ def enrol_device(db: sqlite_utils.Database, secret_key: str, token: str, public_
         ).fetchone()
         if row is None:
             raise TOKEN_REFUSED
+        if db.execute("SELECT 1 FROM devices WHERE public_key = ?", [public_key]).fetchone():
+            raise KEY_TAKEN  # rolls back: the token is not spent
         db.execute(
             "INSERT INTO devices (id, person_id, label, public_key, credential_hash, push, "
             "push_state, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -219,27 +230,45 @@ def requires(*roles: str) -> Callable[[Endpoint], Callable[[Request], Awaitable[
 # --- rate limits ---------------------------------------------------------------------------
 
 class RateLimiter:
-    """At most `limit` events per `window` seconds per key (a sliding log; keys are few)."""
+    """At most `limit` events per `window` seconds per key: a burst of `limit`, then one every
+    window/limit (GCRA). One number per key and constant work per event, whatever the number
+    of keys; the table keeps the `capacity` keys used last. Forgetting a key can only give its
+    owner a fresh start, which `capacity` other keys' worth of addresses would give them too."""
 
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic,
+                 capacity: int = 50_000) -> None:
         self.limit = limit
         self.window = window
         self.clock = clock
-        self.events: dict[str, deque[float]] = {}
+        self.capacity = capacity
+        self.interval = window / limit
+        # When each key's budget is used up to; a key whose time has passed has all of it.
+        self.spent_until: OrderedDict[str, float] = OrderedDict()
 
     def hit(self, key: str) -> None:
         now = self.clock()
-        log = self.events.setdefault(key, deque())
-        while log and log[0] <= now - self.window:
-            log.popleft()
-        if len(log) >= self.limit:
+        spent_until = max(self.spent_until.get(key, now), now)
+        wait = spent_until + self.interval - now - self.window
+        if wait > 1e-9:
+            self.spent_until.move_to_end(key)  # a key held back is in use: keep it longest
             error = ApiError(429)
-            error.headers["Retry-After"] = str(int(log[0] + self.window - now) + 1)
+            error.headers["Retry-After"] = str(max(1, math.ceil(wait)))
             raise error
-        log.append(now)
-        if len(self.events) > 10_000:
-            self._forget_idle(now)
+        self.spent_until[key] = spent_until + self.interval
+        self.spent_until.move_to_end(key)
+        if len(self.spent_until) > self.capacity:
+            self.spent_until.popitem(last=False)
 
-    def _forget_idle(self, now: float) -> None:
-        for key in [k for k, log in self.events.items() if not log or log[-1] <= now - self.window]:
-            del self.events[key]
+
+def address_key(host: str) -> str:
+    """The client's address as rate limits count it: an IPv6 client by its /64, which one
+    subscriber gets whole, and an IPv4-mapped address as the IPv4 address it is."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

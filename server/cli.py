@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from server import db as database
 from server.settings import Settings
@@ -97,16 +98,26 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from server.app import create_app
 
     settings = _settings(args)
-    app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, server_header=False,
-                proxy_headers=True,
-                forwarded_allow_ips=settings.trusted_proxy, log_level="warning")
+    run_server(create_app(settings), settings, args.host, args.port)
     return 0
+
+
+def run_server(app: Any, settings: Settings, host: str, port: int) -> None:
+    """uvicorn as `hwc serve`, `hwc demo` and the Procfile run it: X-Forwarded-* only from the
+    configured proxy, and a bound on slow and idle connections (server/connections.py)."""
+    import uvicorn
+
+    from server.connections import bounded_protocol
+
+    uvicorn.run(app, host=host, port=port, access_log=False, server_header=False,
+                proxy_headers=bool(settings.trusted_proxy),
+                forwarded_allow_ips=settings.trusted_proxy or None,
+                http=bounded_protocol(settings.header_timeout_seconds,
+                                      settings.body_timeout_seconds, settings.max_connections),
+                log_level="warning")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -146,12 +157,17 @@ def cmd_admin_link(args: argparse.Namespace) -> int:
 
     from server import auth, directory
     from server.app import create_app
-    from server.models import NewPerson
+    from server.models import NewPerson, TextRefused
 
+    try:
+        admin = NewPerson(name=args.name, role="admin")
+    except TextRefused as refused:
+        print(refused, file=sys.stderr)
+        return 1
     settings = _settings(args).replace(run_workers=False)
     app = create_app(settings)
     db, now = app.state.db, time.time()
-    person_id = directory.create_person(db, NewPerson(name=args.name, role="admin"), now)
+    person_id = directory.create_person(db, admin, now)
     token = auth.make_enrol_token(db, app.state.secret_key, person_id, None, now,
                                   settings.enrol_token_days)
     link = auth.enrol_link(settings.base_url, token)
@@ -179,10 +195,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     if args.no_serve:
         return 0
-    import uvicorn
-
     print(f"\nDe demo draait op http://localhost:{args.port} (stoppen: Ctrl+C)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    run_server(app, settings, args.host, args.port)
     return 0
 
 

@@ -164,6 +164,22 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE devices ADD COLUMN push_failing_since REAL;
     """,
+    # 5: one public key belongs to one device. A key an older database holds twice stays with
+    # the device that had it first; every later one is revoked (its envelopes and pushes go)
+    # and its key replaced by a marker that is unique and no point, so the index can hold.
+    """
+    DELETE FROM envelopes WHERE device_id IN (SELECT d.id FROM devices d WHERE EXISTS (
+        SELECT 1 FROM devices e WHERE e.public_key = d.public_key
+        AND (e.created_at, e.id) < (d.created_at, d.id)));
+    DELETE FROM outbox WHERE state = 'pending' AND device_id IN (SELECT d.id FROM devices d
+        WHERE EXISTS (SELECT 1 FROM devices e WHERE e.public_key = d.public_key
+        AND (e.created_at, e.id) < (d.created_at, d.id)));
+    UPDATE devices SET revoked_at = coalesce(revoked_at, unixepoch()), push = NULL,
+        public_key = CAST('duplicate:' || id AS BLOB)
+        WHERE EXISTS (SELECT 1 FROM devices e WHERE e.public_key = devices.public_key
+        AND (e.created_at, e.id) < (devices.created_at, devices.id));
+    CREATE UNIQUE INDEX devices_public_key ON devices(public_key);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -61,6 +65,47 @@ def serving(app: Any, sock: socket.socket, lifespan: str = "on") -> Iterator[str
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def hwc_serve(tmp_path: Path, **env: str) -> Iterator[str]:
+    """`hwc serve` in a process of its own, as the Procfile runs it, on a loopback port with a
+    database in tmp_path; HWC_* settings only from `env`. Yields its base URL."""
+    with free_socket() as sock:
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("HWC_")}
+    environment |= {"HWC_DATABASE": str(tmp_path / "serve.db"), "HWC_BASE_URL": url,
+                    "PYTHONPATH": str(ROOT), **env}
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port",
+                                    str(port)], cwd=ROOT, env=environment, stdout=output,
+                                   stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(url):
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "hwc serve did not start"
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=0.5).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 @dataclass

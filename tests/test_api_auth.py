@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server import auth
+from server import auth, directory
 from server.api import API_ROUTES
 from server.auth import COOKIE, RateLimiter
 from server.envelope import b64u_encode, generate_device_key
@@ -550,30 +551,41 @@ class StepClock:
         return self.now
 
 
-def test_enrolment_rate_limited_per_ip(world: World) -> None:
+def test_junk_is_limited_per_address_and_never_holds_a_real_link_back(world: World) -> None:
+    """Every client here shares 127.0.0.1, as they do behind a router that is not trusted."""
     clock = StepClock()
     world.app.state.limits["enrol_ip"].clock = clock
     teacher = world.person("teacher", world.org())
     for attempt in range(20):
         response = enrol_attempt(world, f"guess-{attempt}-{secrets.token_hex(12)}")
         assert response.status_code == 400, (attempt, response.text)
-    good_token = world.enrol_link_token(teacher)
-    assert_rate_limited(enrol_attempt(world, good_token))
-    assert_rate_limited(enrol_attempt(world, "yet-another-guess-" + secrets.token_hex(12)))
-    # The refused attempt did not spend the token: after the window it still works.
-    clock.now += 601
-    assert enrol_attempt(world, good_token).status_code == 201
+    assert_rate_limited(enrol_attempt(world, "yet-another-guess-" + secrets.token_hex(12)),
+                        window=30)
+    junk = world.client().post("/api/enrol", content=b"{not json", headers={
+        "Content-Type": "application/json"})
+    assert_rate_limited(junk, window=30)  # a body that does not even parse is junk too
+    # A link this server made still enrols from the same address.
+    assert enrol_attempt(world, world.enrol_link_token(teacher)).status_code == 201
+    # The junk budget comes back at one try per 30 s (20 per 10 minutes).
+    clock.now += 30
+    assert enrol_attempt(world, "guess-after-" + secrets.token_hex(12)).status_code == 400
+    assert_rate_limited(enrol_attempt(world, "guess-again-" + secrets.token_hex(12)), window=30)
 
 
 def test_enrolment_rate_limited_per_token(world: World) -> None:
     teacher = world.person("teacher", world.org())
     token = world.enrol_link_token(teacher)
-    # Guesses at one link: the signature part (its end) is what the limit counts.
+    # Forgeries of one link's signature are junk: counted per address, not against the link.
     for attempt in range(5):
         forged = secrets.token_urlsafe(8) + token[10:]
         assert enrol_attempt(world, forged).status_code == 400, attempt
+    # A real link counts its own tries (here: a key that is not on the curve).
+    bad_key = {"token": token, "label": "telefoon", "push": None, "public_key": "A" * 87}
+    for attempt in range(5):
+        refused = world.client().post("/api/enrol", json=bad_key)
+        assert refused.status_code == 422, (attempt, refused.text)
     assert_rate_limited(enrol_attempt(world, token))
-    # Another link from the same address is not held back by it (7 < 20 per address).
+    # Another link from the same address is not held back by it.
     other = world.enrol_link_token(world.person("teacher", world.org()))
     assert enrol_attempt(world, other).status_code == 201
 
@@ -585,6 +597,29 @@ def test_token_limit_counts_even_valid_tokens_once_spent(world: World) -> None:
         response = enrol_attempt(world, token)
         assert response.status_code == 400 and response.json()["error"] == "token_invalid"
     assert_rate_limited(enrol_attempt(world, token))
+
+
+def test_one_public_key_belongs_to_one_device(world: World) -> None:
+    contact = world.member("contact", world.org())
+    token = world.enrol_link_token(world.person("teacher", world.org()))
+    body = {"token": token, "label": "telefoon", "push": None,
+            "public_key": b64u_encode(contact.public_key)}
+    taken = world.client().post("/api/enrol", json=body)
+    assert (taken.status_code, taken.json()["error"]) == (409, "key_in_use"), taken.text
+    assert "sleutel hoort al bij een ander apparaat" in taken.json()["message"]
+    # A revoked device's key stays its own; the same person's next device needs its own too.
+    directory.revoke_device(world.db, contact.device_id, world.now())
+    again = world.client().post("/api/enrol", json=body | {
+        "token": world.enrol_link_token(contact.person_id)})
+    assert again.status_code == 409, again.text
+    # The refusal spent nothing: the link enrols with a key of its own.
+    fresh = world.client().post("/api/enrol", json=body | {
+        "public_key": b64u_encode(generate_device_key()[1])})
+    assert fresh.status_code == 201, fresh.text
+    # And the database holds the rule itself, whatever code writes to it.
+    with pytest.raises(sqlite3.IntegrityError):
+        world.db.execute("UPDATE devices SET public_key = ? WHERE id = ?",
+                         [contact.public_key, fresh.json()["device"]["id"]])
 
 
 def test_enrolment_sets_a_host_only_strict_cookie(world: World) -> None:

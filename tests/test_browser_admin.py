@@ -30,17 +30,22 @@ def _me(page: Page) -> dict:
 
 
 def _submit(page: Page, summary: str, fields: dict[str, str], button: str) -> None:
+    with page.expect_navigation():
+        _fill_and_click(page, summary, fields, button)
+
+
+def _fill_and_click(page: Page, summary: str, fields: dict[str, str], button: str) -> None:
     section = page.locator("details").filter(
         has=page.locator("summary").filter(has_text=re.compile(f"^{summary}$")))
-    section.locator("summary").click()
+    if not section.evaluate("e => e.open"):
+        section.locator("summary").click()
     for label, value in fields.items():
         field = section.get_by_label(label, exact=True)
         if field.evaluate("e => e.tagName") == "SELECT":
             field.select_option(label=value)
         else:
             field.fill(value)
-    with page.expect_navigation():
-        section.get_by_role("button", name=button).click()
+    section.get_by_role("button", name=button).click()
 
 
 def _link_for(page: Page, person: str) -> str:
@@ -81,6 +86,10 @@ def test_admin_builds_the_directory_and_everyone_enrols(
         _submit(page, "Organisatie toevoegen", {"Naam": "Veilig Thuis Utrecht"},
                 "Organisatie toevoegen")
         page.get_by_role("link", name="Veilig Thuis Utrecht").click()
+        # A name with a right-to-left override in it is refused on the page, in Dutch.
+        _fill_and_click(page, "Persoon toevoegen", {"Naam": "Sanne \u202erednleM"},
+                        "Persoon toevoegen")
+        expect(page.get_by_text("De naam bevat een onzichtbaar teken")).to_be_visible()
         _submit(page, "Persoon toevoegen", {"Naam": "Sanne de Melder"}, "Persoon toevoegen")
         sender_link = _link_for(page, "Sanne de Melder")
         _no_axe_problems(page)

@@ -1,8 +1,8 @@
 """Crash safety: the real server process is killed with SIGKILL in the middle of traffic.
 
-The server runs as `python -m uvicorn --factory server.app:create_app` (as the Procfile does) on
-a temporary database. Client threads in this process send signals and forward them while the
-test kills the server at random moments and starts it again. Afterwards: every signal that got
+The server runs as `hwc serve` (as the Procfile does) on a temporary database. Client threads
+in this process send signals and forward them while the test kills the server at random moments
+and starts it again. Afterwards: every signal that got
 an answer is there with all its envelopes, events and outbox rows; no signal is half-written;
 every queued push reaches the fake push service after the last restart; the database is intact.
 """
@@ -79,8 +79,7 @@ class Server:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app",
-                 "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"],
+                [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import sqlite_utils
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -91,6 +92,29 @@ def test_oldest_schema_migrates_with_nothing_lost(tmp_path: Path) -> None:
     row = migrated.execute("SELECT d.label, d.key_state, p.name FROM devices d "
                            "JOIN people p ON p.id = d.person_id").fetchone()
     assert tuple(row) == ("tel", "ok", "Ina")
+
+
+def test_a_key_held_twice_stays_with_the_first_device_on_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "twice.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    database.migrate(db, target=3)  # before one key was one device
+    db.execute("INSERT INTO people (id, name, role, created_at) VALUES ('p1', 'Ina', 'admin', 0)")
+    for device_id, created in (("first", 1), ("later", 2), ("last", 3), ("own", 4)):
+        key = "x'05'" if device_id == "own" else "x'04'"
+        db.execute("INSERT INTO devices (id, person_id, label, public_key, credential_hash, "  # noqa: S608
+                   f"push, created_at) VALUES (?, 'p1', 'tel', {key}, ?, 'sub', ?)",
+                   [device_id, device_id.encode(), created])
+    conn.close()
+    migrated = database.connect(str(path))
+    rows = {r["id"]: r for r in migrated.execute("SELECT * FROM devices").fetchall()}
+    assert rows["first"]["revoked_at"] is None and rows["first"]["public_key"] == b"\x04"
+    assert rows["own"]["revoked_at"] is None and rows["own"]["public_key"] == b"\x05"
+    for device_id in ("later", "last"):
+        assert rows[device_id]["revoked_at"] is not None and rows[device_id]["push"] is None
+        assert rows[device_id]["public_key"] != b"\x04"
+    with pytest.raises(sqlite3.IntegrityError):
+        migrated.execute("UPDATE devices SET public_key = x'04' WHERE id = 'own'")
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
