@@ -6,13 +6,15 @@ It encrypts on the sender's side with the Python envelope, so the server never s
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import date
 from typing import Any
-
-import httpx
 
 from server.envelope import (
     b64u_decode,
@@ -40,18 +42,38 @@ def check_child(name: str, birth_date: str, today: date) -> str | None:
 
 
 class Client:
-    def __init__(self, url: str, api_key: str) -> None:
-        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=15.0, headers={
-            "Authorization": f"Bearer {api_key}", "X-HWC": "1"})
+    """The API of a case-management system: find a school, send a signal, read its status.
 
-    def _json(self, response: httpx.Response) -> Any:
-        body = response.json()
-        if response.status_code >= 400:
-            raise SystemExit(f"{body.get('message', 'Fout')} ({response.status_code})")
-        return body
+    Plain urllib (the standard library), so `pip install` without extras gives a working client.
+    """
+
+    def __init__(self, url: str, api_key: str, timeout: float = 15.0) -> None:
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise SystemExit(f"HWC_URL moet met https:// beginnen, niet {url!r}.")
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.headers = {"Authorization": f"Bearer {api_key}", "X-HWC": "1",
+                        "Accept": "application/json"}
+
+    def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """(status, decoded JSON) of one request; an HTTP error status is an answer too."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = self.headers if data is None else {**self.headers,
+                                                     "Content-Type": "application/json"}
+        # The scheme is http(s), checked in __init__: no file: or ftp: URL reaches urlopen.
+        request = urllib.request.Request(self.url + path, data, headers, method=method)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310  # nosec B310
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, json.load(error)
+
+    def _json(self, method: str, path: str, body: Any = None) -> Any:
+        return _checked(*self._request(method, path, body))
 
     def find_school(self, code: str) -> dict:
-        schools = self._json(self.http.get("/api/schools", params={"q": code}))
+        schools = self._json("GET", "/api/schools?" + urllib.parse.urlencode({"q": code}))
         exact = [s for s in schools if (s.get("code") or "").upper() == code.upper()]
         if len(exact) != 1:
             raise SystemExit(f"Geen school gevonden met code {code}.")
@@ -62,21 +84,28 @@ class Client:
         content = encode_content(name.strip(), birth_date)
         signal_id = new_signal_id()
         for _attempt in range(2):  # the device list may change in between: re-encrypt once
-            devices = self._json(self.http.get(f"/api/schools/{school['id']}/recipients"))
+            devices = self._json("GET", f"/api/schools/{school['id']}/recipients")
             envelopes = [{"device_id": d["device_id"], "envelope": encrypt_envelope(
                 b64u_decode(d["public_key"]), signal_id, d["device_id"], content)}
                 for d in devices["devices"]]
-            response = self.http.post("/api/signals", json={
+            status, answer = self._request("POST", "/api/signals", {
                 "id": signal_id, "recipient_id": school["id"], "envelopes": envelopes})
-            if response.status_code != 409 or response.json().get("error") != "devices_changed":
-                return dict(self._json(response))
-        return dict(self._json(response))
+            if status != 409 or answer.get("error") != "devices_changed":
+                break
+        return dict(_checked(status, answer))
 
     def status(self, ref: str) -> dict:
-        for signal in self._json(self.http.get("/api/signals")):
+        for signal in self._json("GET", "/api/signals"):
             if signal["ref"] == ref.upper():
                 return dict(signal)
         raise SystemExit(f"Geen signaal met kenmerk {ref}.")
+
+
+def _checked(status: int, answer: Any) -> Any:
+    """The answer, or the server's Dutch message as the command's exit."""
+    if status >= 400:
+        raise SystemExit(f"{answer.get('message', 'Fout')} ({status})")
+    return answer
 
 
 def add_commands(commands: Any) -> None:
