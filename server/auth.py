@@ -2,7 +2,7 @@
 
 A device credential is `<device id>.<secret>` in the `__Host-hwc` cookie; the server keeps only
 SHA-256 of the secret and compares it in constant time. Enrolment tokens are itsdangerous-signed
-ids of a row that can be spent once.
+ids of a row that can be spent once; the row keeps only the id's hash.
 """
 
 from __future__ import annotations
@@ -60,13 +60,19 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt="hwc-enrol")
 
 
+def stored_token_id(token_id: str) -> str:
+    """What the database keeps of a token's id: its hash. A backup holds the signing key, so
+    an id in clear there would let its holder sign a working link."""
+    return b64u_encode(secret_hash(token_id))
+
+
 def make_enrol_token(db: sqlite_utils.Database, secret_key: str, person_id: str,
                      created_by: str | None, now: float, days: int) -> str:
     token_id = new_id()
     db.execute(
         "INSERT INTO enrol_tokens (id, person_id, created_by, created_at, expires_at) "
         "VALUES (?, ?, ?, ?, ?)",
-        [token_id, person_id, created_by, now, now + days * 86400],
+        [stored_token_id(token_id), person_id, created_by, now, now + days * 86400],
     )
     return _serializer(secret_key).dumps(token_id)
 
@@ -114,7 +120,7 @@ def enrol_device(db: sqlite_utils.Database, secret_key: str, token: str, public_
             "WHERE id = ? AND spent_at IS NULL AND expires_at > ? "
             "AND person_id IN (SELECT id FROM people WHERE revoked_at IS NULL) "
             "RETURNING person_id",
-            [now, device_id, token_id, now],
+            [now, device_id, stored_token_id(token_id), now],
         ).fetchone()
         if row is None:
             raise TOKEN_REFUSED

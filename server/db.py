@@ -160,6 +160,12 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_signal ON outbox(signal_id);
     CREATE INDEX outbox_done ON outbox(created_at) WHERE state != 'pending';
     """,
+    # 4: enrolment tokens are kept as hashes of their ids (a backup holds the signing key), so
+    # unspent links of before, kept in clear, are void; API keys show when they were last used.
+    """
+    DELETE FROM enrol_tokens WHERE spent_at IS NULL;
+    ALTER TABLE api_keys ADD COLUMN last_used_at REAL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
