@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -155,14 +156,25 @@ def device_actor(db: sqlite_utils.Database, credential: str, now: float) -> Acto
     row = db.execute(DEVICE_QUERY, [device_id]).fetchone()
     if row is None or not hmac.compare_digest(row["credential_hash"], secret_hash(secret)):
         return None
-    if row["last_seen_at"] is None or now - row["last_seen_at"] > LAST_SEEN_EVERY:
-        # At most one write a minute per device, however many requests it makes.
-        with transaction(db):
-            db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [now, device_id])
+    _note_use(db, "devices", device_id, row["last_seen_at"], now)
     return Actor(role=row["role"], org_id=row["org_id"], org_kind=row["org_kind"],
                  person_id=row["person_id"], person_name=row["name"], device_id=row["id"],
                  public_key=row["public_key"])
 
+
+NOTE_USE = {"devices": "UPDATE devices SET last_seen_at = ? WHERE id = ?",
+            "api_keys": "UPDATE api_keys SET last_used_at = ? WHERE id = ?"}
+
+
+def _note_use(db: sqlite_utils.Database, table: str, row_id: str, last: float | None,
+              now: float) -> None:
+    """When a credential was last used: at most one write a minute, however many requests."""
+    if last is None or now - last > LAST_SEEN_EVERY:
+        with transaction(db):
+            db.execute(NOTE_USE[table], [now, row_id])
+
+
+# --- organisation API keys (`hwc send`, case-management systems) ----------------------------
 
 def make_api_key(db: sqlite_utils.Database, org_id: str, label: str, now: float) -> str:
     key_id = new_id()
@@ -174,17 +186,41 @@ def make_api_key(db: sqlite_utils.Database, org_id: str, label: str, now: float)
     return f"hwc_{key_id}.{secret}"
 
 
-def api_key_actor(db: sqlite_utils.Database, header: str) -> Actor | None:
+def api_key_id(key: str) -> str:
+    """The id part of `hwc_<id>.<secret>`; also takes the id alone (as the admin page shows)."""
+    return key.strip().removeprefix("hwc_").partition(".")[0]
+
+
+def api_key_actor(db: sqlite_utils.Database, header: str, now: float) -> Actor | None:
     scheme, _, key = header.partition(" ")
-    key_id, _, secret = key.removeprefix("hwc_").partition(".")
+    secret = key.partition(".")[2]
     if scheme.lower() != "bearer" or not secret:
         return None
+    key_id = api_key_id(key)
     row = db.execute(
-        "SELECT k.key_hash, k.org_id, o.kind FROM api_keys k JOIN orgs o ON o.id = k.org_id "
-        "WHERE k.id = ? AND k.revoked_at IS NULL", [key_id]).fetchone()
+        "SELECT k.key_hash, k.org_id, o.kind, k.last_used_at FROM api_keys k "
+        "JOIN orgs o ON o.id = k.org_id WHERE k.id = ? AND k.revoked_at IS NULL",
+        [key_id]).fetchone()
     if row is None or not hmac.compare_digest(row[0], secret_hash(secret)):
         return None
+    _note_use(db, "api_keys", key_id, row[3], now)
     return Actor(role="sender", org_id=row[1], org_kind=row[2])
+
+
+def api_keys(db: sqlite_utils.Database, org_id: str | None = None) -> list[Any]:
+    """The API keys (of one organisation, or all), oldest first; never their secrets."""
+    return db.execute(
+        "SELECT k.id, k.label, k.created_at, k.last_used_at, k.revoked_at, o.name AS org_name "
+        "FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE ? IS NULL OR k.org_id = ? "
+        "ORDER BY k.created_at, k.id", [org_id, org_id]).fetchall()
+
+
+def revoke_api_key(db: sqlite_utils.Database, key_id: str, now: float) -> bool:
+    """Revoke a key at once (the next request with it gets 401); False when there is none."""
+    with transaction(db):
+        row = db.execute("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) "
+                         "WHERE id = ? RETURNING id", [now, key_id]).fetchone()
+    return row is not None
 
 
 def authenticate(request: Request) -> Actor:
@@ -192,7 +228,7 @@ def authenticate(request: Request) -> Actor:
     now = app_state.clock.now()
     actor = None
     if "authorization" in request.headers:
-        actor = api_key_actor(app_state.db, request.headers["authorization"])
+        actor = api_key_actor(app_state.db, request.headers["authorization"], now)
     elif COOKIE in request.cookies:
         actor = device_actor(app_state.db, request.cookies[COOKIE], now)
     if actor is None:
