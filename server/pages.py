@@ -34,7 +34,7 @@ SHELL_PAGE = "/index.html"
 # developer script, notes) is never served. tests/test_pages.py checks this list against what
 # the app, its service worker, its manifest and the admin pages load.
 PWA_FILES = (
-    "/index.html", "/manifest.webmanifest", "/sw.js", "/style.css",
+    "/index.html", "/linktoken.js", "/manifest.webmanifest", "/sw.js", "/style.css",
     "/app.js", "/api.js", "/envelope.js", "/keystore.js", "/push.js", "/sealing.js",
     "/updates.js",
     "/views/accessibility.js", "/views/admin.js", "/views/child.js", "/views/common.js",
