@@ -2,7 +2,7 @@
 
 A device credential is `<device id>.<secret>` in the `__Host-hwc` cookie; the server keeps only
 SHA-256 of the secret and compares it in constant time. Enrolment tokens are itsdangerous-signed
-ids of a row that can be spent once.
+ids of a row that can be spent once; the row keeps only the id's hash.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -62,13 +63,19 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt="hwc-enrol")
 
 
+def stored_token_id(token_id: str) -> str:
+    """What the database keeps of a token's id: its hash. A backup holds the signing key, so
+    an id in clear there would let its holder sign a working link."""
+    return b64u_encode(secret_hash(token_id))
+
+
 def make_enrol_token(db: sqlite_utils.Database, secret_key: str, person_id: str,
                      created_by: str | None, now: float, days: int) -> str:
     token_id = new_id()
     db.execute(
         "INSERT INTO enrol_tokens (id, person_id, created_by, created_at, expires_at) "
         "VALUES (?, ?, ?, ?, ?)",
-        [token_id, person_id, created_by, now, now + days * 86400],
+        [stored_token_id(token_id), person_id, created_by, now, now + days * 86400],
     )
     return _serializer(secret_key).dumps(token_id)
 
@@ -123,7 +130,7 @@ def enrol_device(db: sqlite_utils.Database, token_id: str, public_key: bytes, la
             "WHERE id = ? AND spent_at IS NULL AND expires_at > ? "
             "AND person_id IN (SELECT id FROM people WHERE revoked_at IS NULL) "
             "RETURNING person_id",
-            [now, device_id, token_id, now],
+            [now, device_id, stored_token_id(token_id), now],
         ).fetchone()
         if row is None:
             raise TOKEN_REFUSED
@@ -160,14 +167,25 @@ def device_actor(db: sqlite_utils.Database, credential: str, now: float) -> Acto
     row = db.execute(DEVICE_QUERY, [device_id]).fetchone()
     if row is None or not hmac.compare_digest(row["credential_hash"], secret_hash(secret)):
         return None
-    if row["last_seen_at"] is None or now - row["last_seen_at"] > LAST_SEEN_EVERY:
-        # At most one write a minute per device, however many requests it makes.
-        with transaction(db):
-            db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [now, device_id])
+    _note_use(db, "devices", device_id, row["last_seen_at"], now)
     return Actor(role=row["role"], org_id=row["org_id"], org_kind=row["org_kind"],
                  person_id=row["person_id"], person_name=row["name"], device_id=row["id"],
                  public_key=row["public_key"])
 
+
+NOTE_USE = {"devices": "UPDATE devices SET last_seen_at = ? WHERE id = ?",
+            "api_keys": "UPDATE api_keys SET last_used_at = ? WHERE id = ?"}
+
+
+def _note_use(db: sqlite_utils.Database, table: str, row_id: str, last: float | None,
+              now: float) -> None:
+    """When a credential was last used: at most one write a minute, however many requests."""
+    if last is None or now - last > LAST_SEEN_EVERY:
+        with transaction(db):
+            db.execute(NOTE_USE[table], [now, row_id])
+
+
+# --- organisation API keys (`hwc send`, case-management systems) ----------------------------
 
 def make_api_key(db: sqlite_utils.Database, org_id: str, label: str, now: float) -> str:
     key_id = new_id()
@@ -179,17 +197,41 @@ def make_api_key(db: sqlite_utils.Database, org_id: str, label: str, now: float)
     return f"hwc_{key_id}.{secret}"
 
 
-def api_key_actor(db: sqlite_utils.Database, header: str) -> Actor | None:
+def api_key_id(key: str) -> str:
+    """The id part of `hwc_<id>.<secret>`; also takes the id alone (as the admin page shows)."""
+    return key.strip().removeprefix("hwc_").partition(".")[0]
+
+
+def api_key_actor(db: sqlite_utils.Database, header: str, now: float) -> Actor | None:
     scheme, _, key = header.partition(" ")
-    key_id, _, secret = key.removeprefix("hwc_").partition(".")
+    secret = key.partition(".")[2]
     if scheme.lower() != "bearer" or not secret:
         return None
+    key_id = api_key_id(key)
     row = db.execute(
-        "SELECT k.key_hash, k.org_id, o.kind FROM api_keys k JOIN orgs o ON o.id = k.org_id "
-        "WHERE k.id = ? AND k.revoked_at IS NULL", [key_id]).fetchone()
+        "SELECT k.key_hash, k.org_id, o.kind, k.last_used_at FROM api_keys k "
+        "JOIN orgs o ON o.id = k.org_id WHERE k.id = ? AND k.revoked_at IS NULL",
+        [key_id]).fetchone()
     if row is None or not hmac.compare_digest(row[0], secret_hash(secret)):
         return None
+    _note_use(db, "api_keys", key_id, row[3], now)
     return Actor(role="sender", org_id=row[1], org_kind=row[2])
+
+
+def api_keys(db: sqlite_utils.Database, org_id: str | None = None) -> list[Any]:
+    """The API keys (of one organisation, or all), oldest first; never their secrets."""
+    return db.execute(
+        "SELECT k.id, k.label, k.created_at, k.last_used_at, k.revoked_at, o.name AS org_name "
+        "FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE ? IS NULL OR k.org_id = ? "
+        "ORDER BY k.created_at, k.id", [org_id, org_id]).fetchall()
+
+
+def revoke_api_key(db: sqlite_utils.Database, key_id: str, now: float) -> bool:
+    """Revoke a key at once (the next request with it gets 401); False when there is none."""
+    with transaction(db):
+        row = db.execute("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) "
+                         "WHERE id = ? RETURNING id", [now, key_id]).fetchone()
+    return row is not None
 
 
 def authenticate(request: Request) -> Actor:
@@ -197,7 +239,7 @@ def authenticate(request: Request) -> Actor:
     now = app_state.clock.now()
     actor = None
     if "authorization" in request.headers:
-        actor = api_key_actor(app_state.db, request.headers["authorization"])
+        actor = api_key_actor(app_state.db, request.headers["authorization"], now)
     elif COOKIE in request.cookies:
         actor = device_actor(app_state.db, request.cookies[COOKIE], now)
     if actor is None:

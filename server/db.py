@@ -180,6 +180,12 @@ MIGRATIONS: tuple[str, ...] = (
         AND (e.created_at, e.id) < (devices.created_at, devices.id));
     CREATE UNIQUE INDEX devices_public_key ON devices(public_key);
     """,
+    # 6: enrolment tokens are kept as hashes of their ids (a backup holds the signing key), so
+    # unspent links of before, kept in clear, are void; API keys show when they were last used.
+    """
+    DELETE FROM enrol_tokens WHERE spent_at IS NULL;
+    ALTER TABLE api_keys ADD COLUMN last_used_at REAL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -19,6 +17,8 @@ import httpx
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bench.common import HOST, free_port
+from bench.procs import ROOT, Proc
 from server import auth, directory
 from server import db as database
 from server.envelope import (
@@ -67,45 +67,53 @@ def serving(app: Any, sock: socket.socket, lifespan: str = "on") -> Iterator[str
         sock.close()
 
 
-ROOT = Path(__file__).resolve().parent.parent
+def procfile_web_command() -> str:
+    """The Procfile's `web:` command, as a platform runs it (with a shell, $PORT set)."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith("web:"):
+            return line.removeprefix("web:").strip()
+    raise AssertionError("the Procfile has no web: line")
+
+
+# How a deployment starts the server: `hwc serve` (the README), or the Procfile's command.
+SERVE_COMMANDS: dict[str, Callable[[int], list[str]]] = {
+    "hwc serve": lambda port: [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
+    "Procfile": lambda port: ["bash", "-c", "exec " + procfile_web_command()],
+}
+
+
+@dataclass
+class ServerProcess:
+    """A real server process on loopback; what it wrote is read once it has stopped."""
+
+    url: str
+    stdout: Path
+    stderr: Path
+
+    def output(self) -> tuple[str, str]:
+        return self.stdout.read_text(), self.stderr.read_text()
+
+
+@contextmanager
+def server_process(db_path: Path, command: str = "hwc serve",
+                   **env: str) -> Iterator[ServerProcess]:
+    """Start the server as a deployment does (SERVE_COMMANDS) on db_path, until /healthz
+    answers; SIGTERM at the end. Its stdout and stderr are kept apart."""
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    process = Proc(command.replace(" ", "-"), SERVE_COMMANDS[command](port), {
+        "HWC_DATABASE": str(db_path), "HWC_BASE_URL": url, "PORT": str(port),
+        "PYTHONPATH": str(ROOT), **env}, port, str(db_path.parent), stderr_apart=True)
+    with process:
+        yield ServerProcess(url, Path(process.log_path), Path(str(process.stderr_path)))
 
 
 @contextmanager
 def hwc_serve(tmp_path: Path, **env: str) -> Iterator[str]:
     """`hwc serve` in a process of its own, as the Procfile runs it, on a loopback port with a
-    database in tmp_path; HWC_* settings only from `env`. Yields its base URL."""
-    with free_socket() as sock:
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("HWC_")}
-    environment |= {"HWC_DATABASE": str(tmp_path / "serve.db"), "HWC_BASE_URL": url,
-                    "PYTHONPATH": str(ROOT), **env}
-    log = tmp_path / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--port",
-                                    str(port)], cwd=ROOT, env=environment, stdout=output,
-                                   stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while not _answers(url):
-            assert process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "hwc serve did not start"
-            time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url + "/healthz", timeout=0.5).status_code == 200
-    except httpx.TransportError:
-        return False
+    database in tmp_path. Yields its base URL."""
+    with server_process(tmp_path / "serve.db", **env) as server:
+        yield server.url
 
 
 @dataclass

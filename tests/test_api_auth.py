@@ -22,6 +22,7 @@ import pytest
 from server import auth, directory
 from server.api import API_ROUTES
 from server.auth import COOKIE, RateLimiter
+from server.cli import main as hwc
 from server.envelope import b64u_encode, generate_device_key
 from tests.conftest import live_world
 from tests.support import Device, World, seal
@@ -67,6 +68,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/admin/people/{id}/revoke"): frozenset({"admin", "contact"}),
     ("POST", "/api/admin/devices/{id}/revoke"): frozenset({"admin", "contact"}),
     ("POST", "/api/admin/api-keys"): frozenset({"admin"}),
+    ("POST", "/api/admin/api-keys/{id}/revoke"): frozenset({"admin"}),
 }
 PUBLIC = {("POST", "/api/enrol"), ("GET", "/api/push/key")}
 
@@ -297,6 +299,11 @@ def b_api_key(m: Matrix, role: str, scope: str) -> Call:
     return Call("POST", "/api/admin/api-keys", {"org_id": m.vt[scope], "label": "koppeling"}, 201)
 
 
+def b_revoke_api_key(m: Matrix, role: str, scope: str) -> Call:
+    key = auth.make_api_key(m.world.db, m.vt[scope], "oude koppeling", m.world.now())
+    return Call("POST", f"/api/admin/api-keys/{auth.api_key_id(key)}/revoke")
+
+
 BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/enrol"): b_enrol,
     ("GET", "/api/me"): b_me,
@@ -322,6 +329,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/admin/people/{id}/revoke"): b_revoke_person,
     ("POST", "/api/admin/devices/{id}/revoke"): b_revoke_device,
     ("POST", "/api/admin/api-keys"): b_api_key,
+    ("POST", "/api/admin/api-keys/{id}/revoke"): b_revoke_api_key,
 }
 
 
@@ -333,13 +341,16 @@ def expected_status(key: tuple[str, str], role: str, scope: str, call: Call) -> 
     return call.ok
 
 
+LAST_USE_COLUMNS = {("devices", "last_seen_at"), ("api_keys", "last_used_at")}
+
+
 def table_dump(world: World) -> dict[str, list[tuple]]:
-    """Every row of every table; devices.last_seen_at may move on any authenticated request."""
+    """Every row of every table; when a credential was last used may move on any request."""
     dump = {}
     for (table,) in world.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                      "ORDER BY name").fetchall():
         columns = [c[1] for c in world.db.execute(f"PRAGMA table_info({table})").fetchall()
-                   if not (table == "devices" and c[1] == "last_seen_at")]
+                   if (table, c[1]) not in LAST_USE_COLUMNS]
         rows = world.db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
         dump[table] = sorted(tuple(r) for r in rows)
     return dump
@@ -445,6 +456,71 @@ def test_revoked_devices_get_401_everywhere_and_lose_their_envelopes(matrix: Mat
     # The signals themselves live on for the others who hold them.
     assert matrix.contact["own"].open(contact_signal)["name"] == NAME
     assert matrix.officer["own"].open(officer_signal)["name"] == NAME
+
+
+def test_revoked_api_keys_get_401_everywhere(matrix: Matrix, tmp_path: Path) -> None:
+    """Revoked on the admin page (its API route) or with `hwc revoke-api-key`: dead at once."""
+    w = matrix.world
+
+    def by_page(key: str) -> None:
+        revoked = matrix.admin.post(f"/api/admin/api-keys/{auth.api_key_id(key)}/revoke")
+        assert revoked.status_code == 200, revoked.text
+
+    def by_command(key: str) -> None:
+        database = w.app.state.settings.database
+        assert hwc(["revoke-api-key", auth.api_key_id(key), "--database", database]) == 0
+
+    for revoke in (by_page, by_command):
+        made = matrix.admin.post("/api/admin/api-keys",
+                                 json={"org_id": matrix.vt["own"], "label": revoke.__name__})
+        key = made.json()["api_key"]
+        identity = {"Authorization": f"Bearer {key}"}
+        assert matrix.request(Call("GET", "/api/signals"), identity).status_code == 200
+        revoke(key)
+        for route_key in ROUTE_KEYS:
+            call = BUILDERS[route_key](matrix, "apikey", "own")
+            call.credential = identity
+            response = matrix.request(call, {})
+            want = call.ok if route_key in PUBLIC else 401
+            assert response.status_code == want, (revoke.__name__, route_key, response.text)
+    # The organisation's other key, and its people, are untouched.
+    assert matrix.request(Call("GET", "/api/signals"), matrix.identity["apikey"]).status_code \
+        == 200
+    assert matrix.admin.post(f"/api/admin/api-keys/{secrets.token_hex(8)}/revoke"
+                             ).status_code == 404
+    assert hwc(["revoke-api-key", "hwc_nothing.x", "--database",
+                w.app.state.settings.database]) == 1
+
+
+def test_admin_page_lists_api_keys_with_creation_and_last_use(matrix: Matrix,
+                                                             capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    w, org = matrix.world, matrix.vt["other"]
+    used = auth.make_api_key(w.db, org, "Zaaksysteem Noord", w.now() - 3 * 86400)
+    unused = auth.make_api_key(w.db, org, "Zaaksysteem Zuid", w.now() - 86400)
+    gone = auth.make_api_key(w.db, org, "Oude koppeling", w.now() - 5 * 86400)
+    assert auth.revoke_api_key(w.db, auth.api_key_id(gone), w.now())
+    assert matrix.request(Call("GET", "/api/signals"),
+                          {"Authorization": f"Bearer {used}"}).status_code == 200
+    page = matrix.request(Call("GET", f"/admin/orgs/{org}"), matrix.identity["admin"])
+    assert page.status_code == 200
+    rows = {label: next(row for row in page.text.split("<tr>")[1:] if label in row)
+            for label in ("Zaaksysteem Noord", "Zaaksysteem Zuid", "Oude koppeling")}
+    today = w.app.state.clock.local().strftime("%d-%m-%Y")
+    used_row, unused_row, gone_row = rows.values()
+    assert used_row.count(today) == 1 and "actief" in used_row  # made 3 days ago, used today
+    assert "nooit" in unused_row
+    assert f"/api/admin/api-keys/{auth.api_key_id(unused)}/revoke" in unused_row
+    assert "ingetrokken op" in gone_row and "/revoke" not in gone_row
+    for key in (used, unused, gone):  # ids are shown, secrets never
+        assert key.split(".", 1)[1] not in page.text
+    assert auth.api_key_id(used) in page.text
+    # `hwc api-keys` lists the same.
+    assert hwc(["api-keys", "--database", w.app.state.settings.database]) == 0
+    listed = capsys.readouterr().out
+    line = next(x for x in listed.splitlines() if auth.api_key_id(gone) in x)
+    assert "Oude koppeling" in line and "ingetrokken" in line
+    assert used.split(".", 1)[1] not in listed
 
 
 STATE_CHANGING = [k for k in ROUTE_KEYS if k[0] != "GET"]

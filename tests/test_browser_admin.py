@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -93,6 +94,17 @@ def test_admin_builds_the_directory_and_everyone_enrols(
         _submit(page, "Persoon toevoegen", {"Naam": "Sanne de Melder"}, "Persoon toevoegen")
         sender_link = _link_for(page, "Sanne de Melder")
         _no_axe_problems(page)
+        # An API key for the case-management system: made, listed with its use, revoked.
+        page.get_by_label("Omschrijving").fill("Zaaksysteem")
+        page.get_by_role("button", name="Sleutel maken").click()
+        expect(page.locator("#api-key")).to_be_visible()
+        bearer = {"Authorization": f"Bearer {page.locator('#api-key code').inner_text()}"}
+        assert httpx.get(f"{world.url}/api/signals", headers=bearer).status_code == 200
+        page.reload()
+        _no_axe_problems(page)
+        page.get_by_role("button").filter(has_text="Intrekken: API-sleutel Zaaksysteem").click()
+        expect(page.get_by_role("cell", name=re.compile("^ingetrokken op"))).to_be_visible()
+        assert httpx.get(f"{world.url}/api/signals", headers=bearer).status_code == 401
 
         admin.goto("/admin")
         page.get_by_role("link", name="Basisschool De Regenboog").click()
