@@ -28,7 +28,7 @@ from tests.test_browser_story import (
     open_pending,
     sender_card,
 )
-from tests.test_quiet_hours import SUBSCRIPTION
+from tests.test_timers import SUBSCRIPTION
 
 
 def _at_teacher(world: World, sender: Device, contact: Device, school: str,

@@ -12,10 +12,9 @@ from server import timers
 from server.clock import AMSTERDAM, FrozenClock
 from tests.conftest import live_world
 from tests.support import Device, World
+from tests.test_timers import SUBSCRIPTION
 
 NAME, BORN = "Xylofoon Quaggazwemmer", "2015-06-01"
-SUBSCRIPTION = {"endpoint": "https://push.example.org/x", "keys": {
-    "p256dh": "B" + "A" * 86, "auth": "A" * 22}}
 
 
 def at(month: int, day: int, hour: int, minute: int = 0) -> float:

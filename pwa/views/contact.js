@@ -9,8 +9,8 @@ import {
   messageSlot, notice, plural, screen, setFlash, uniqueId, whileBusy, withPhone,
 } from "./common.js";
 import { childBlock } from "./child.js";
-import { devicePanel, pushReminder } from "./device.js";
-import { findSignal, liveSection, notePending } from "./lists.js";
+import { pushReminder } from "./device.js";
+import { findSignal, liveSection, notePending, receiverPanel } from "./lists.js";
 import { CLOSE_REASONS, STATE_LABELS, isFinished } from "./timeline.js";
 
 const UNHANDLED = new Set(["sent", "opened", "relayed"]);
@@ -51,7 +51,7 @@ export async function home(ctx) {
     pushReminder(ctx.me),
     list,
     h("p", {}, h("a", { href: "/admin/school", class: "button button-secondary" }, "Leerkrachten beheren")),
-    devicePanel(ctx.me, (me) => { ctx.setMe(me); ctx.refresh(); }));
+    receiverPanel(ctx));
 }
 
 function buildLists(ctx, signals) {

@@ -1,9 +1,8 @@
 // This device and its notifications, visible on every home screen: a person must know whether
 // a new signal will reach them, and how to fix it when it will not.
 
-import { api } from "../api.js";
 import { PushError, isIos, isStandalone, permissionState, turnOnNotifications } from "../push.js";
-import { button, facts, h, messageSlot, uniqueId, whileBusy } from "./common.js";
+import { button, facts, h, messageSlot, whileBusy } from "./common.js";
 
 export const ROLE_NAMES = {
   admin: "beheerder",
@@ -56,38 +55,9 @@ export function notificationControl(me, onUpdated, buttonKind = "primary") {
   return h("div", { class: "push-control" }, ...children, slot);
 }
 
-const QUIET_CHOICES = ["off", "22:00-07:00", "20:00-07:00", "23:00-06:00"];
-const RECEIVING = new Set(["contact", "teacher", "officer"]);
-const hours = (value) => value.replace("-", "–");
-
-/** Quiet hours on this device: the default, "altijd direct", or other hours. Saved on
- * change, in place (focus stays on the field). */
-function quietControl(me) {
-  const id = uniqueId("quiet");
-  const slot = messageSlot();
-  const own = me.device.quiet_hours ?? "";
-  const values = ["", ...QUIET_CHOICES, ...(own && !QUIET_CHOICES.includes(own) ? [own] : [])];
-  const select = h("select", { id, "aria-describedby": `${id}-hint` }, values.map((value) =>
-    h("option", { value, selected: value === own }, value === "" ? `Standaard: ${hours(me.times.quiet_hours)}`
-      : value === "off" ? "Altijd direct" : hours(value))));
-  select.addEventListener("change", async () => {
-    try {
-      const updated = await api("/api/me/quiet", { method: "PUT",
-        body: { quiet_hours: select.value || null } });
-      me.device.quiet_hours = updated.device.quiet_hours;
-      slot.show("success", "Opgeslagen.");
-    } catch (error) {
-      slot.show("error", error.message);
-    }
-  });
-  return h("div", { class: "field" }, h("label", { for: id }, "Nachtrust voor meldingen"),
-    h("p", { class: "hint", id: `${id}-hint` }, "Een melding in deze uren komt aan het eind " +
-      "ervan, tenzij het signaal dan te laat zou zijn. De verzender ziet wanneer."),
-    select, slot);
-}
-
-/** The "Dit apparaat" section: who is enrolled here, and (by default) notifications. */
-export function devicePanel(me, onUpdated, { notifications = true } = {}) {
+/** The "Dit apparaat" section: who is enrolled here, (by default) notifications, and `extra`
+ * (a receiver's quiet hours). */
+export function devicePanel(me, onUpdated, { notifications = true, extra = null } = {}) {
   const who = [me.person.name, ROLE_NAMES[me.person.role]].filter(Boolean).join(", ");
   return h("section", { class: "device-panel", id: "dit-apparaat", "aria-labelledby": "device-heading" },
     h("h2", { id: "device-heading" }, "Dit apparaat"),
@@ -96,8 +66,7 @@ export function devicePanel(me, onUpdated, { notifications = true } = {}) {
       ...(me.org ? [["Organisatie", me.org.name]] : []),
       ["Apparaat", me.device.label],
     ]),
-    notifications ? notificationControl(me, onUpdated, "secondary") : null,
-    RECEIVING.has(me.person.role) ? quietControl(me) : null);
+    notifications ? notificationControl(me, onUpdated, "secondary") : null, extra);
 }
 
 /** At the top of a home screen when notifications are not on: a link down to the panel. */

@@ -9,8 +9,8 @@ import {
   screen, setFlash, uniqueId, whileBusy,
 } from "./common.js";
 import { childBlock } from "./child.js";
-import { devicePanel, pushReminder } from "./device.js";
-import { findSignal, liveSection, notePending } from "./lists.js";
+import { pushReminder } from "./device.js";
+import { findSignal, liveSection, notePending, receiverPanel } from "./lists.js";
 import { describeOrg, schoolSearch } from "./schoolsearch.js";
 import { CLOSE_REASONS, STATE_LABELS } from "./timeline.js";
 
@@ -34,7 +34,7 @@ export async function home(ctx) {
     h("section", { class: "stack", "aria-labelledby": "send-heading" },
       h("h2", { id: "send-heading" }, "Zelf een signaal versturen"),
       appLink("Nieuw signaal versturen", "/nieuw", ctx.navigate, { class: "button button-secondary" })),
-    devicePanel(ctx.me, (me) => { ctx.setMe(me); ctx.refresh(); }));
+    receiverPanel(ctx));
 }
 
 function buildLists(ctx, signals) {

@@ -9,8 +9,8 @@ import {
   messageSlot, notice, plural, screen, uniqueId, whileBusy,
 } from "./common.js";
 import { childBlock } from "./child.js";
-import { devicePanel, pushReminder } from "./device.js";
-import { closeNotifications, liveSection, notePending } from "./lists.js";
+import { pushReminder } from "./device.js";
+import { closeNotifications, liveSection, notePending, receiverPanel } from "./lists.js";
 
 const GUIDANCE = [
   "Zorg voor een rustig plekje als het kind dat nodig heeft.",
@@ -28,7 +28,7 @@ export async function home(ctx) {
   screen("Signalen",
     pushReminder(ctx.me),
     list,
-    devicePanel(ctx.me, (me) => { ctx.setMe(me); ctx.refresh(); }));
+    receiverPanel(ctx));
 }
 
 function pendingCards(ctx, signals) {
