@@ -73,6 +73,32 @@ const fill = (section, values) => {
   section.focus();
 };
 
+const element = (tag, props, text = '') => Object.assign(document.createElement(tag), props,
+  text ? { textContent: text } : {});
+
+/**
+ * The page's own confirmation (not the browser's confirm(), which focuses OK): focus starts on
+ * "Annuleren", the safe choice, and goes back to the button that asked. Resolves true on yes.
+ */
+const ask = (question, yes_text) => new Promise((resolve) => {
+  const opener = document.activeElement;
+  const dialog = element('dialog', { className: 'confirm' });
+  const text = element('p', { id: 'confirm-question' }, question);
+  const choices = element('form', { method: 'dialog', className: 'actions' });
+  const no = element('button', { value: 'no', autofocus: true }, 'Annuleren');
+  choices.append(element('button', { value: 'yes', className: 'danger' }, yes_text), no);
+  dialog.setAttribute('aria-labelledby', text.id);
+  dialog.append(text, choices);
+  dialog.addEventListener('close', () => {
+    resolve(dialog.returnValue === 'yes');
+    dialog.remove();
+    opener?.focus();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  no.focus();
+});
+
 const THEN = {
   reload: (result, form) => {
     if (form.dataset.done) sessionStorage.setItem(DONE_KEY, form.dataset.done);
@@ -89,7 +115,7 @@ async function submit(event) {
   const button = form.querySelector('button[type="submit"]');
   // Busy, not disabled: a disabled button would drop keyboard focus to the page body.
   if (button.getAttribute('aria-disabled') === 'true') return;
-  if (form.dataset.confirm && !confirm(form.dataset.confirm)) return;
+  if (form.dataset.confirm && !await ask(form.dataset.confirm, form.dataset.confirmYes || 'Ja')) return;
   button.setAttribute('aria-disabled', 'true');
   try {
     const response = await fetch(form.dataset.api, {

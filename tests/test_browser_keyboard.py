@@ -320,6 +320,18 @@ def test_admin_pages_with_the_keyboard_only(browser: Any, world: World) -> None:
     in_live_region(sheet.get_by_text("Aanmeldlink voor Meester Kees"))
     targets_big_enough(page)
     no_axe_problems(page)
+    # Revoking asks first, in the page's own dialog: Escape goes back to the button.
+    activate(page, "Persoon intrekken: Meester Kees")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("button", name="Annuleren")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    assert focus_is_meaningful(page)["name"] == "Persoon intrekken: Meester Kees"
+    page.keyboard.press("Enter")
+    with page.expect_navigation():
+        confirm_safely(page, "Meester Kees en alle apparaten intrekken?", "Ja, intrekken")
+    expect(status).to_have_text("De persoon is ingetrokken.")
+    expect(status).to_be_focused()
     assert admin.csp_problems() == []
     admin.close()
 

@@ -90,9 +90,6 @@ export async function render(ctx) {
         "Op een iPhone of iPad krijgt u alleen meldingen als de app op het beginscherm staat. Dat " +
           "bepaalt Apple; wij kunnen het niet veranderen. Zonder meldingen ziet u nieuwe signalen " +
           "als u de app opent. De app legt uit hoe u haar op het beginscherm zet.",
-        "Op de beheerpagina's vraagt de browser zelf om een bevestiging bij intrekken. Daarin " +
-          "staat de focus op OK, niet op Annuleren. Plan: een eigen bevestiging zoals in de app, " +
-          "in de volgende versie.",
         "De app is nog niet getest door mensen die een schermlezer (VoiceOver, TalkBack, NVDA) of " +
           "spraakbediening gebruiken. Plan: een test met ervaringsdeskundigen vóór het " +
           "onafhankelijke onderzoek.",
