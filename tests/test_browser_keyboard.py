@@ -107,6 +107,18 @@ def describes_focused_field(page: Page, error: Locator) -> None:
     assert error.get_attribute("id") in described, (error.get_attribute("id"), described)
 
 
+def cancel_then_reopen(page: Page, opener: str, key: str) -> None:
+    """Open a confirmation from the button `opener`, cancel it with `key` (Enter on the focused
+    "Annuleren", or Escape): focus is back on that button; Enter opens it again."""
+    activate(page, opener)
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("button", name="Annuleren")).to_be_focused()
+    page.keyboard.press(key)
+    expect(dialog).to_have_count(0)
+    assert focus_is_meaningful(page)["name"] == opener
+    page.keyboard.press("Enter")
+
+
 def confirm_safely(page: Page, question: str, answer: str) -> None:
     """A confirmation opens on its safe choice; Shift+Tab reaches the answer, Enter gives it."""
     dialog = page.get_by_role("dialog")
@@ -169,14 +181,7 @@ def forward_by_keyboard(contact: Phone, ref: str) -> None:
     in_live_region(error)
     activate(page, "Juf Anna (groep 5b)", key="Space")
     expect(page.get_by_role("checkbox", name="Juf Anna (groep 5b)")).to_be_checked()
-    activate(page, "Doorsturen")
-    # Cancelled: focus goes back to the button that opened the dialog.
-    dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_role("button", name="Annuleren")).to_be_focused()
-    page.keyboard.press("Enter")
-    expect(dialog).to_have_count(0)
-    assert focus_is_meaningful(page)["name"] == "Doorsturen"
-    page.keyboard.press("Enter")
+    cancel_then_reopen(page, "Doorsturen", "Enter")
     confirm_safely(page, "Doorsturen naar Juf Anna (groep 5b)?", "Ja, doorsturen")
     heading_has_focus(page, "Doorgestuurd")
     in_live_region(page.get_by_text("Doorgestuurd naar 1 leerkracht."))
@@ -201,13 +206,15 @@ def read_by_keyboard(teacher: Phone) -> None:
     expect(page.get_by_text(re.compile(r"verdwijnt vanzelf om \d\d:\d\d van uw scherm"))) \
         .to_be_visible()
     targets_big_enough(page)
-    tab_to(page, "Gelezen")
-    # A minute before the end: a warning, read out at once; focus stays where the reader was.
+    # A minute before the end: a warning, read out at once and in view while the reader is at
+    # the top; focus stays where the reader was.
     page.clock.fast_forward("09:01")
     warning = page.get_by_role("alert").filter(has_text="Over een minuut")
     in_live_region(warning)
-    assert focus_is_meaningful(page)["name"] == "Gelezen"
-    expect(page.locator(".child-name")).to_have_text(NAME)
+    expect(warning).to_be_in_viewport()
+    heading_has_focus(page, "Signaal")
+    expect(page.locator(".child-name")).to_be_in_viewport()
+    teacher.shot("leerkracht-08-tijd-bijna-om")
     activate(page, "Nog 5 minuten laten staan")
     kept = page.locator(".notice", has_text=re.compile(r"Het signaal blijft tot \d\d:\d\d op"))
     expect(kept).to_be_focused()
@@ -250,7 +257,7 @@ def test_officer_relays_with_the_keyboard_only(browser: Any, world: World) -> No
     assert sent.status_code == 201, sent.text
     page = officer.page
     officer.goto("/")
-    expect(page.get_by_role("heading", level=1)).to_be_focused()
+    heading_has_focus(page, "Signalen voor leerplicht")
     activate(page, f"Signaal {sent.json()['ref']} openen")
     heading_has_focus(page, "Signaal voor leerplicht")
     activate(page, "Doorsturen naar school")  # no school chosen: the search field says so
@@ -320,14 +327,8 @@ def test_admin_pages_with_the_keyboard_only(browser: Any, world: World) -> None:
     in_live_region(sheet.get_by_text("Aanmeldlink voor Meester Kees"))
     targets_big_enough(page)
     no_axe_problems(page)
-    # Revoking asks first, in the page's own dialog: Escape goes back to the button.
-    activate(page, "Persoon intrekken: Meester Kees")
-    dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_role("button", name="Annuleren")).to_be_focused()
-    page.keyboard.press("Escape")
-    expect(dialog).to_have_count(0)
-    assert focus_is_meaningful(page)["name"] == "Persoon intrekken: Meester Kees"
-    page.keyboard.press("Enter")
+    # Revoking asks first, in the page's own dialog (not the browser's confirm()).
+    cancel_then_reopen(page, "Persoon intrekken: Meester Kees", "Escape")
     with page.expect_navigation():
         confirm_safely(page, "Meester Kees en alle apparaten intrekken?", "Ja, intrekken")
     expect(status).to_have_text("De persoon is ingetrokken.")
@@ -339,6 +340,7 @@ def test_admin_pages_with_the_keyboard_only(browser: Any, world: World) -> None:
 def test_statement_names_the_operator_and_its_parts(browser: Any, world: World) -> None:
     phone = enrol_phone(browser, world, "teacher", world.org(), name="Juf Anna")
     page = phone.page
+    heading_has_focus(page, "Signalen")  # the home screen first: it takes focus when it comes
     activate(page, "Toegankelijkheid")
     heading_has_focus(page, "Toegankelijkheidsverklaring")
     for part in ("Status: C — eerste maatregelen genomen", "Laatste onderzoek",

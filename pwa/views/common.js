@@ -172,22 +172,31 @@ export function confirmAction({ title, text, confirm, cancel = "Annuleren", dang
   const opener = document.activeElement;
   const titleId = uniqueId("dialog-title");
   const textId = uniqueId("dialog-text");
-  const safe = button(cancel, () => dialog.close("no"), "secondary", { autofocus: true });
-  const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId, "aria-describedby": textId },
+  let answer;
+  const answered = new Promise((resolve) => { answer = resolve; });
+  // Answered at once, not on the dialog's later "close" event: by then focus is already back on
+  // the opener, which would still be busy for a key pressed in between.
+  const finish = (yes) => {
+    dialog.close();
+    dialog.remove();
+    focusAfterAction(opener);
+    answer(yes);
+  };
+  const safe = button(cancel, () => finish(false), "secondary", { autofocus: true });
+  const onEscape = (event) => {
+    event.preventDefault();
+    finish(false);
+  };
+  const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId,
+    "aria-describedby": textId, oncancel: onEscape },
     h("h2", { id: titleId }, title),
     h("div", { id: textId }, ...[text].flat().map((t) => h("p", {}, t))),
     h("div", { class: "actions" },
-      button(confirm, () => dialog.close("yes"), danger ? "danger" : "primary"), safe));
+      button(confirm, () => finish(true), danger ? "danger" : "primary"), safe));
   document.body.append(dialog);
   dialog.showModal();
   safe.focus();
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => {
-      resolve(dialog.returnValue === "yes");
-      dialog.remove();
-      focusAfterAction(opener);
-    });
-  });
+  return answered;
 }
 
 // --- Dutch dates ----------------------------------------------------------------------------

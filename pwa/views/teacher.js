@@ -74,6 +74,7 @@ function removed(ctx, message, kind = "info") {
 function showContent(ctx, id, opened) {
   const slot = messageSlot();
   const limitSlot = messageSlot();
+  limitSlot.classList.add("time-limit"); // stays in view at the bottom while the reader scrolls
   const limitLine = h("p", { class: "muted" }, `Dit signaal verdwijnt vanzelf ${graceText(ctx.me)} ` +
     "na het eerste openen.");
   if (opened.deleteAt) timeLimit(ctx, opened.deleteAt * 1000, limitSlot, limitLine);
