@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import base64
 import re
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser import REF, Phone, axe_violations, enrol_phone, years_ago
+from tests.browser import REF, Phone, axe_violations, enrol_phone, new_phone, years_ago
+from tests.conftest import live_world
 from tests.support import World
 from tests.test_browser_shell import FAKE_SUBSCRIPTION_JS
 
@@ -28,6 +30,9 @@ ACTIVE_JS = """() => {
     text(el.labels[0].textContent) : '') || text(el.textContent);
   return {tag: el.tagName.toLowerCase(), name: text(label), id: el.id || ''};
 }"""
+
+OVERFLOW_JS = ("() => document.documentElement.scrollWidth - "
+               "document.documentElement.clientWidth")
 
 IN_LIVE_REGION_JS = """(el) => Boolean(el.closest(
   '[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"], [role="log"]'))"""
@@ -171,6 +176,11 @@ def forward_by_keyboard(contact: Phone, ref: str) -> None:
     contact.goto("/")
     heading_has_focus(page, "Signalen voor uw school")
     targets_big_enough(page)
+    # The skip link moves focus into the content, without drawing the screen anew.
+    tab_to(page, "Naar de inhoud", backwards=True)
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Signalen voor uw school")
     activate(page, f"Signaal {ref} openen")
     heading_has_focus(page, "Nieuw signaal")
     activate(page, "Doorsturen naar leerkracht")
@@ -195,8 +205,13 @@ def read_by_keyboard(teacher: Phone) -> None:
     teacher.goto("/")
     heading_has_focus(page, "Signalen")
     expect(page.get_by_text("Na het openen staat het 10 minuten op uw scherm")).to_be_visible()
-    # Notifications on: the new state is a status, and focus is on it.
-    activate(page, "Meldingen aanzetten")
+    # "Meldingen regelen" at the top leads focus down to the device panel; notifications on:
+    # the new state is a status, and focus is on it.
+    activate(page, "Meldingen regelen")
+    expect(page.locator("#dit-apparaat")).to_be_focused()
+    page.keyboard.press("Tab")
+    assert focus_is_meaningful(page)["name"] == "Meldingen aanzetten"
+    page.keyboard.press("Enter")
     status = page.get_by_text("Meldingen staan aan.")
     expect(status).to_be_focused()
     in_live_region(status)
@@ -356,4 +371,26 @@ def test_statement_names_the_operator_and_its_parts(browser: Any, world: World) 
     expect(page.get_by_text("nog in te vullen met HWC_OPERATOR_EMAIL")).to_be_visible()
     targets_big_enough(page)
     phone.shot("algemeen-toegankelijkheidsverklaring")
+    page.set_viewport_size({"width": 320, "height": 640})
+    assert page.evaluate(OVERFLOW_JS) <= 0
     phone.close()
+
+
+def test_statement_with_the_operators_details(browser: Any, tmp_path: Path) -> None:
+    """Filled in, the details are links to write or phone, and the warning is gone."""
+    with live_world(tmp_path / "hwc.db", operator_name="Gemeente Voorbeeldstad",
+                    operator_email="toegankelijkheid@voorbeeldstad.nl",
+                    operator_phone="030 123 45 67") as world:
+        phone = new_phone(browser, world.url)
+        phone.goto("/toegankelijkheid")
+        page = phone.page
+        heading_has_focus(page, "Toegankelijkheidsverklaring")
+        expect(page.get_by_text("Gemeente Voorbeeldstad wil dat iedereen")).to_be_visible()
+        expect(page.get_by_role("link", name="toegankelijkheid@voorbeeldstad.nl")) \
+            .to_have_attribute("href", "mailto:toegankelijkheid@voorbeeldstad.nl")
+        expect(page.get_by_role("link", name="030 123 45 67")).to_have_attribute(
+            "href", "tel:0301234567")
+        expect(page.get_by_text("nog niet ingevuld")).to_have_count(0)
+        targets_big_enough(page)
+        no_axe_problems(page)
+        phone.close()

@@ -62,7 +62,9 @@ export function notificationControl(me, onUpdated, buttonKind = "primary") {
 /** The "Dit apparaat" section: who is enrolled here, and (by default) notifications. */
 export function devicePanel(me, onUpdated, { notifications = true } = {}) {
   const who = [me.person.name, ROLE_NAMES[me.person.role]].filter(Boolean).join(", ");
-  return h("section", { class: "device-panel", id: "dit-apparaat", "aria-labelledby": "device-heading" },
+  // Focusable, so "Meldingen regelen" (a link to #dit-apparaat) moves focus here.
+  return h("section", { class: "device-panel", id: "dit-apparaat", tabindex: "-1",
+    "aria-labelledby": "device-heading" },
     h("h2", { id: "device-heading" }, "Dit apparaat"),
     facts([
       ["Aangemeld als", who],
