@@ -31,7 +31,7 @@ from server.models import (
     Relay,
     SchoolCsv,
 )
-from server.push import check_endpoint
+from server.push import EndpointPolicy, check_endpoint
 from server.web import ApiError, json_response, read_json
 
 
@@ -73,15 +73,22 @@ async def accessibility(request: Request) -> Response:
 
 
 async def enrol(request: Request) -> Response:
+    """Junk (no token this server signed) is limited per client address, and a real link per
+    its own id: junk from a shared address (a platform router) never holds a real link back."""
     state = _state(request)
-    state.limits["enrol_ip"].hit(_client_ip(request))
-    body = await read_json(request, EnrolRequest)
-    state.limits["enrol_token"].hit(body.token[-24:])
+    try:
+        body = await read_json(request, EnrolRequest)
+        token_id = auth.token_id(state.secret_key, body.token, state.settings.enrol_token_days)
+        if token_id is None:
+            raise auth.TOKEN_REFUSED
+    except ApiError:
+        state.limits["enrol_ip"].hit(auth.address_key(_client_ip(request)))
+        raise
+    state.limits["enrol_token"].hit(token_id)
     public_key = auth.public_key_from_b64u(body.public_key)
     push = _subscription(state, body.push)
-    device_id, credential = auth.enrol_device(
-        state.db, state.secret_key, body.token, public_key, body.label.strip(), push,
-        _now(request), state.settings.enrol_token_days)
+    device_id, credential = auth.enrol_device(state.db, token_id, public_key, body.label.strip(),
+                                              push, _now(request))
     response = json_response(me_body(state, device_id), 201)
     auth.set_device_cookie(response, credential)
     return response
@@ -91,7 +98,7 @@ def _subscription(state: Any, subscription: PushSubscription | None) -> str | No
     """The subscription as stored, after checking the endpoint is a push service we may call."""
     if subscription is None:
         return None
-    check_endpoint(subscription.endpoint, state.settings.base_url)
+    check_endpoint(subscription.endpoint, EndpointPolicy.of(state.settings))
     return msgspec.json.encode(subscription).decode()
 
 
@@ -140,8 +147,9 @@ async def me_push(request: Request, actor: Actor) -> Response:
     _own_device(actor)
     body = await read_json(request, PushUpdate)
     push = _subscription(_state(request), body.push)
-    _state(request).db.execute("UPDATE devices SET push = ?, push_state = ? WHERE id = ?",
-                               [push, "active" if push else "none", actor.device_id])
+    _state(request).db.execute(
+        "UPDATE devices SET push = ?, push_state = ?, push_failing_since = NULL WHERE id = ?",
+        [push, "active" if push else "none", actor.device_id])
     return json_response(me_body(_state(request), actor.device_id))
 
 
@@ -325,6 +333,13 @@ async def admin_create_api_key(request: Request, actor: Actor) -> Response:
     return json_response({"api_key": key}, 201)
 
 
+@requires("admin")
+async def admin_revoke_api_key(request: Request, actor: Actor) -> Response:
+    if not auth.revoke_api_key(_state(request).db, request.path_params["id"], _now(request)):
+        raise ApiError(404)
+    return json_response({"revoked": True})
+
+
 CSV_IMPORT_PATHS = ("/api/admin/schools/import", "/api/admin/free-days/import")
 
 
@@ -347,7 +362,7 @@ class ApiRoute:
 
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/api/enrol", enrol, "Enrol this device with a one-time token",
-             EnrolRequest, (201, 400, 422, 429), public=True),
+             EnrolRequest, (201, 400, 409, 422, 429), public=True),
     ApiRoute("GET", "/api/me", me, "This device, its person and organisation"),
     ApiRoute("POST", "/api/me/key-lost", me_key_lost,
              "The app lost its key: revoke this device", statuses=(200,)),
@@ -393,4 +408,6 @@ API_ROUTES: tuple[ApiRoute, ...] = (
              statuses=(200, 404)),
     ApiRoute("POST", "/api/admin/api-keys", admin_create_api_key,
              "Make an organisation API key for `hwc send`", NewApiKey, (201, 422)),
+    ApiRoute("POST", "/api/admin/api-keys/{id}/revoke", admin_revoke_api_key,
+             "Revoke an organisation API key", statuses=(200, 404)),
 )

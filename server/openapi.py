@@ -47,6 +47,7 @@ RESPONSES: dict[str, Any] = {
     "admin_revoke_person": models.Revoked,
     "admin_revoke_device": models.Revoked,
     "admin_create_api_key": models.ApiKey,
+    "admin_revoke_api_key": models.Revoked,
 }
 
 

@@ -21,6 +21,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.db import durable
+from server.models import TextRefused
 
 access_log = logging.getLogger("hwc.access")
 error_log = logging.getLogger("hwc.error")
@@ -40,6 +41,7 @@ MESSAGES: dict[int, tuple[str, str]] = {
     422: ("invalid", "De gegevens kloppen niet."),
     429: ("rate_limited", "Te veel pogingen. Wacht even en probeer het opnieuw."),
     500: ("server_error", "Er ging iets mis op de server. Probeer het opnieuw of bel."),
+    503: ("busy", "De server is even te druk. Probeer het over een paar seconden opnieuw."),
 }
 
 JSON_ENCODER = msgspec.json.Encoder()
@@ -110,8 +112,11 @@ async def read_json(request: Request, model: type[T]) -> T:
         # msgspec names the field and the rule, never the value; a top-level field is also
         # given on its own, so a form can mark it.
         detail = str(exc)
-        field = FIELD_IN_DETAIL.search(detail)
-        raise ApiError(422, detail=detail, **({"field": field[1]} if field else {})) from None
+        found = FIELD_IN_DETAIL.search(detail)
+        field = {"field": found[1]} if found else {}
+        if isinstance(exc.__cause__, TextRefused):  # raised by models.Form, in Dutch
+            raise ApiError(422, "hidden_character", str(exc.__cause__), **field) from None
+        raise ApiError(422, detail=detail, **field) from None
     except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises the latter for bad UTF-8
         raise ApiError(400, "malformed_json", "Het verzoek is geen geldige JSON.") from None
 

@@ -281,7 +281,7 @@ NUL_FIELDS = {
     "school csv": ("admin", "/api/admin/schools/import",
                    {"csv": "name,place,code,region\nDe \x00School,Ede,NUL2,midden\n"}),
     "push endpoint": ("contact", "/api/me/push", {"push": {
-        "endpoint": "https://push.example/\x00x", "keys": {"p256dh": "A" * 87,
+        "endpoint": "https://fcm.googleapis.com/\x00x", "keys": {"p256dh": "A" * 87,
                                                           "auth": "A" * 22}}}),
 }
 
