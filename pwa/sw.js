@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL or ON_DEMAND changes: the new worker then installs,
 // the app offers "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v9";
+const VERSION = "hwc-shell-v10";
 // What every phone needs to start (and to enrol): precached at install.
 const SHELL = [
   "/",
@@ -32,11 +32,13 @@ const ON_DEMAND = [
   "/views/admin.js",
   "/views/child.js",
   "/views/contact.js",
+  "/views/dialog.js",
   "/views/lists.js",
   "/views/officer.js",
   "/views/schoolsearch.js",
   "/views/sender.js",
   "/views/teacher.js",
+  "/views/teacherlink.js",
   "/views/timeline.js",
 ];
 const NEUTRAL = { title: "Nieuw signaal", body: "Open de app.", navigate: "/", tag: "hwc" };
@@ -108,11 +110,10 @@ async function fromNetwork(event) {
 /** The admin pages are never cached; offline they get this page of the app's own. */
 function adminOffline() {
   return new Response('<!doctype html><html lang="nl"><meta charset="utf-8"><meta name="viewport" ' +
-    'content="width=device-width, initial-scale=1"><title>Geen verbinding · Handle with Care</title>' +
-    '<link rel="stylesheet" href="/style.css"><main id="main"><h1>Geen verbinding</h1><p>Het ' +
-    "beheer werkt alleen met verbinding. Controleer uw internet en laad de pagina opnieuw.</p>" +
-    '<p><a href="/">Naar de app</a></p></main>', { status: 503,
-    headers: { "Content-Type": "text/html; charset=utf-8" } });
+    'content="width=device-width"><title>Geen verbinding</title><link rel="stylesheet" ' +
+    'href="/style.css"><main><h1>Geen verbinding</h1><p>Het beheer werkt alleen met verbinding.' +
+    '</p><p><a href="/">Naar de app</a></p></main>',
+  { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } });
 }
 
 /** Pages: always the network when there is one; offline, the cached shell (the app routes). */

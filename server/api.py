@@ -65,6 +65,16 @@ async def push_key(request: Request) -> Response:
     return json_response({"public_key": _state(request).vapid_public_key})
 
 
+async def accessibility(request: Request) -> Response:
+    """What the accessibility statement takes from the settings: who answers for it, and the
+    teacher's time limit it explains."""
+    settings = _state(request).settings
+    return json_response({"organisation": settings.operator_name,
+                          "email": settings.operator_email, "phone": settings.operator_phone,
+                          "configured": settings.operator_configured,
+                          "view_grace_minutes": settings.view_grace_minutes})
+
+
 async def enrol(request: Request) -> Response:
     """Junk (no token this server signed) is limited per client address, and a real link per
     its own id: junk from a shared address (a platform router) never holds a real link back."""
@@ -112,14 +122,11 @@ def me_body(state: Any, device_id: str) -> dict:
         "device": {"id": row["id"], "label": row["label"],
                    "public_key": b64u_encode(row["public_key"]), "push": row["push_state"],
                    "quiet_hours": row["quiet_hours"]},
-        "times": times_body(state.settings),
+        # what the app states as times and durations comes from the settings
+        "view_grace_minutes": state.settings.view_grace_minutes,
+        "enrol_token_days": state.settings.enrol_token_days,
+        "default_quiet_hours": state.settings.quiet_hours,
     }
-
-
-def times_body(settings: Any) -> dict:
-    """The durations the app states in its texts: from settings, never written into the app."""
-    return {"view_grace_minutes": settings.view_grace_minutes,
-            "enrol_token_days": settings.enrol_token_days, "quiet_hours": settings.quiet_hours}
 
 
 def _own_device(actor: Actor) -> str:
@@ -397,6 +404,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("PUT", "/api/me/quiet", me_quiet, "This device's own quiet hours", QuietUpdate,
              (200, 422)),
     ApiRoute("GET", "/api/push/key", push_key, "The VAPID applicationServerKey", public=True),
+    ApiRoute("GET", "/api/accessibility", accessibility,
+             "The deploying organisation named in the accessibility statement", public=True),
     ApiRoute("GET", "/api/schools", find_schools, "Find schools or leerplicht offices",
              query=("q", "kind")),
     ApiRoute("GET", "/api/schools/{id}/recipients", school_recipients,

@@ -217,19 +217,21 @@ class DeviceInfo(Reply):
     quiet_hours: str | None
 
 
-class Times(Reply):
-    """Durations the app states in its texts, from settings."""
-
-    view_grace_minutes: int
-    enrol_token_days: int
-    quiet_hours: str
-
-
 class Me(Reply):
     person: PersonInfo
     org: OrgInfo | None
     device: DeviceInfo
-    times: Times
+    view_grace_minutes: int
+    enrol_token_days: int
+    default_quiet_hours: str  # quiet_hours of a device that has none of its own
+
+
+class Statement(Reply):
+    organisation: str
+    email: str
+    phone: str
+    configured: bool
+    view_grace_minutes: int
 
 
 class Revoked(Reply):

@@ -50,6 +50,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("PUT", "/api/me/push"): DEVICE_ROLES,
     ("PUT", "/api/me/quiet"): DEVICE_ROLES,
     ("GET", "/api/push/key"): EVERYONE,
+    ("GET", "/api/accessibility"): EVERYONE,
     ("GET", "/api/schools"): SENDING,
     ("GET", "/api/schools/{id}/recipients"): SENDING,
     ("POST", "/api/signals"): SENDING,
@@ -72,7 +73,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/admin/api-keys"): frozenset({"admin"}),
     ("POST", "/api/admin/api-keys/{id}/revoke"): frozenset({"admin"}),
 }
-PUBLIC = {("POST", "/api/enrol"), ("GET", "/api/push/key")}
+PUBLIC = {("POST", "/api/enrol"), ("GET", "/api/push/key"), ("GET", "/api/accessibility")}
 
 # An allowed role aimed at another school's or organisation's thing: signals answer 404 (the
 # same as a nonexistent id, so ids cannot be probed), management answers 403.
@@ -208,6 +209,10 @@ def b_push_key(m: Matrix, role: str, scope: str) -> Call:
     return Call("GET", "/api/push/key")
 
 
+def b_accessibility(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/accessibility")
+
+
 def b_find_schools(m: Matrix, role: str, scope: str) -> Call:
     return Call("GET", "/api/schools?q=Basisschool")
 
@@ -322,6 +327,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("PUT", "/api/me/push"): b_me_push,
     ("PUT", "/api/me/quiet"): b_me_quiet,
     ("GET", "/api/push/key"): b_push_key,
+    ("GET", "/api/accessibility"): b_accessibility,
     ("GET", "/api/schools"): b_find_schools,
     ("GET", "/api/schools/{id}/recipients"): b_recipients,
     ("POST", "/api/signals"): b_send,

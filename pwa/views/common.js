@@ -37,6 +37,22 @@ export function setFlash(text) {
   flash = text;
 }
 
+// Where focus goes on the next screen instead of its heading (a selector), so an action that
+// redraws the screen leaves focus on its own result rather than at the top.
+let nextFocus = null;
+export function focusOnNextScreen(selector) {
+  nextFocus = selector;
+}
+
+/** Focus `element` if it is still on the page and can take focus, else the screen's heading. */
+export function focusAfterAction(element) {
+  if (element?.isConnected && !element.closest("[hidden]")) {
+    element.focus({ preventScroll: false });
+    if (document.activeElement === element) return;
+  }
+  main().querySelector("h1")?.focus();
+}
+
 /**
  * Replace the screen: a heading (focused, so screen readers announce the new screen) and
  * content. The document title follows the heading; never put a child's name in either.
@@ -49,7 +65,10 @@ export function screen(title, ...children) {
   main().replaceChildren(heading, ...(message ? [message] : []), ...content);
   document.title = `${title} · Handle with Care`;
   window.scrollTo({ top: 0, behavior: "instant" }); // a new screen starts at its top
-  heading.focus({ preventScroll: true });
+  const target = nextFocus && main().querySelector(nextFocus);
+  nextFocus = null;
+  if (target) target.focus();
+  else heading.focus({ preventScroll: true });
   return main();
 }
 
@@ -64,8 +83,11 @@ export function clearScreen() {
   main().replaceChildren();
 }
 
+let announcements = 0;
+
 /** Say something to screen reader users without moving focus. */
 export function announce(text) {
+  announcements += 1;
   const live = document.getElementById("live");
   live.textContent = "";
   // A new text node in a later task is announced even when the text repeats.
@@ -88,25 +110,44 @@ export function button(text, onclick, kind = "secondary", props = {}) {
   return h("button", { type: "button", class: `button button-${kind}`, onclick, ...props }, text);
 }
 
-/** Run `task` with the button disabled and marked busy; a second tap does nothing. */
+/**
+ * Run `task` with the button marked busy; a second tap does nothing. The button is only
+ * aria-disabled, never disabled: a disabled button drops keyboard focus to the page body.
+ */
 export async function whileBusy(buttonElement, task) {
   if (buttonElement.getAttribute("aria-busy") === "true") return undefined;
   buttonElement.setAttribute("aria-busy", "true");
-  buttonElement.disabled = true;
+  buttonElement.setAttribute("aria-disabled", "true");
   try {
     return await task();
   } finally {
     buttonElement.removeAttribute("aria-busy");
-    buttonElement.disabled = false;
+    buttonElement.removeAttribute("aria-disabled");
   }
 }
 
-/** A place where one status or error message at a time is shown. */
+/** "Vernieuwen": runs `load`, then says so unless the load said more (a new signal); focus
+ * stays on the button. */
+export function refreshButton(load) {
+  const refresh = button("Vernieuwen", () => whileBusy(refresh, async () => {
+    const before = announcements;
+    await load();
+    if (announcements === before) announce("De lijst is bijgewerkt.");
+  }), "link");
+  return refresh;
+}
+
+/**
+ * A place where one status or error message at a time is shown. It is a live region from the
+ * start (a region added together with its text is not reliably read out); errors are alerts.
+ */
 export function messageSlot() {
-  const slot = h("div", { class: "message-slot" });
-  slot.show = (kind, text) => {
-    slot.replaceChildren(notice(kind, text));
-    if (kind === "error") slot.firstChild.setAttribute("tabindex", "-1");
+  const slot = h("div", { class: "message-slot", "aria-live": "polite" });
+  // Returns the message, which can take focus (after an action that removed what had it).
+  slot.show = (kind, ...content) => {
+    slot.replaceChildren(notice(kind, ...content));
+    slot.firstChild.setAttribute("tabindex", "-1");
+    return slot.firstChild;
   };
   // An API error, its phone number (if any) a tel: link; focused so it is read out.
   slot.showError = (error) => {
@@ -157,40 +198,13 @@ export function facts(rows, className = "facts") {
     h("dd", {}, value)]));
 }
 
-// --- confirmation ---------------------------------------------------------------------------
+// --- questions ------------------------------------------------------------------------------
 
-/**
- * A modal question: resolves with the value of the choice tapped ([value, text, kind] each),
- * or null on cancel or Escape. `extra` is shown below the text (e.g. a field).
- */
-export function chooseAction({ title, text, choices, cancel = "Annuleren", extra = null }) {
-  const opener = document.activeElement;
-  const titleId = uniqueId("dialog-title");
-  const textId = uniqueId("dialog-text");
-  const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId, "aria-describedby": textId },
-    h("h2", { id: titleId }, title),
-    h("div", { id: textId }, ...[text].flat().map((t) => h("p", {}, t))),
-    extra,
-    h("div", { class: "actions" },
-      ...choices.map(([value, label, kind = "secondary"]) => button(label, () => dialog.close(value), kind)),
-      button(cancel, () => dialog.close(""))));
-  document.body.append(dialog);
-  dialog.showModal();
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => {
-      resolve(dialog.returnValue || null);
-      dialog.remove();
-      if (opener?.isConnected) opener.focus();
-    });
-  });
-}
-
-/** A modal question for irreversible actions; resolves true only on the confirm button. */
-export async function confirmAction({ title, text, confirm, cancel, danger = false, extra }) {
-  const choice = await chooseAction({ title, text, cancel, extra,
-    choices: [["yes", confirm, danger ? "danger" : "primary"]] });
-  return choice === "yes";
-}
+// Modal questions live in views/dialog.js, fetched the first time one is asked: only the
+// screens that act on a signal ask them (see there for what each resolves with).
+const dialogs = () => import("./dialog.js");
+export const chooseAction = async (options) => (await dialogs()).chooseAction(options);
+export const confirmAction = async (options) => (await dialogs()).confirmAction(options);
 
 // --- Dutch dates ----------------------------------------------------------------------------
 

@@ -2,11 +2,11 @@
 // actions — forward to the teacher(s), tell the teacher in person, or not our pupil — then
 // "Afronden" once the teacher knows and the parents are informed.
 
-import { api, segment } from "../api.js";
+import { api, offlineError, segment } from "../api.js";
 import { openSignal, postSealed } from "../sealing.js";
 import {
-  appLink, button, chooseAction, confirmAction, formatMoment, formatNear, h, loadingScreen,
-  messageSlot, notice, plural, screen, setFlash, uniqueId, whileBusy, withPhone,
+  appLink, button, confirmAction, formatMoment, formatNear, h, loadingScreen, messageSlot, notice,
+  screen, setFlash, uniqueId, whileBusy, withPhone,
 } from "./common.js";
 import { childBlock } from "./child.js";
 import { pushReminder } from "./device.js";
@@ -245,10 +245,21 @@ function teacherButton(ctx, summary, content, teacher, teachers, slot) {
   const ready = teacher.devices.length > 0;
   const tap = button(teacherText(teacher), () => (ready
     ? confirmForward(ctx, summary, content, teacher, teachers, slot, tap)
-    : notInApp(ctx, summary, teacher, slot, tap)), "secondary",
+    : notInApp(ctx, teacher, slot, tap, () => closeWith(ctx, summary, "told_in_person", slot, tap))),
+  "secondary",
   { class: `button button-secondary teacher-choice${ready ? "" : " teacher-missing"}` });
-  if (!ready) tap.append(h("span", { class: "teacher-note" }, "nog geen apparaat"));
+  if (!ready) tap.append(h("span", {}, "nog geen apparaat"));
   return tap;
+}
+
+/** A teacher not in the app yet: what to do instead (loaded when first needed). */
+async function notInApp(ctx, teacher, slot, tap, tellInPerson) {
+  try {
+    const link = await import("./teacherlink.js").catch(() => { throw offlineError(); });
+    await link.notInApp(ctx, teacher, tap, tellInPerson);
+  } catch (error) {
+    slot.showError(error);
+  }
 }
 
 /** A second teacher for a duo-baan, chosen inside the confirmation. */
@@ -292,46 +303,6 @@ async function forwardTo(ctx, summary, content, chosen, slot) {
   return forwardedScreen(ctx, updated ?? { ...summary, state: "forwarded", acted_by_me: true,
     teachers: chosen.map((t) => ({ ...t, viewed: false })) }, content,
   `Doorgestuurd naar ${chosen.map(teacherText).join(" en ")}.`);
-}
-
-/** A teacher not in the app yet: make their enrolment link here, or tell them in person. */
-async function notInApp(ctx, summary, teacher, slot, tap) {
-  const choice = await chooseAction({
-    title: `${teacher.name} heeft nog geen apparaat`,
-    text: ["Deze leerkracht staat nog niet in de app. Doorsturen kan pas als de leerkracht een " +
-      "telefoon heeft aangemeld.",
-    "Maak een aanmeldlink: de leerkracht scant de QR-code met de eigen telefoon. Of vertel het " +
-      "de leerkracht zelf."],
-    choices: [["link", "Aanmeldlink maken", "primary"], ["told", "Ik vertel het de leerkracht zelf"]],
-  });
-  if (choice === "told") return closeWith(ctx, summary, "told_in_person", slot, tap);
-  if (choice !== "link") return undefined;
-  return whileBusy(tap, async () => {
-    try {
-      const made = await api(`/api/admin/people/${segment(teacher.person_id)}/enrol-link`,
-        { method: "POST" });
-      if (ctx.active) enrolLinkScreen(ctx, made);
-    } catch (error) {
-      slot.showError(error);
-    }
-  });
-}
-
-function enrolLinkScreen(ctx, made) {
-  const svg = new DOMParser().parseFromString(made.qr, "image/svg+xml").documentElement;
-  const days = plural(ctx.me.times.enrol_token_days, "dag", "dagen");
-  screen(`Aanmeldlink voor ${made.name}`,
-    h("div", { class: "qr" }, document.importNode(svg, true)),
-    h("ol", {},
-      h("li", {}, "Laat de leerkracht deze QR-code scannen met de camera van de eigen telefoon."),
-      h("li", {}, "Op een iPhone: eerst Deel → Zet op beginscherm, en de app vanaf het " +
-        "beginscherm openen."),
-      h("li", {}, "Daarna tikt de leerkracht op \"Dit apparaat aanmelden\" en zet meldingen aan.")),
-    h("p", { class: "enrol-link" }, made.link),
-    h("p", { class: "muted" }, `De link werkt één keer en verloopt na ${days}. Deel hem niet ` +
-      "met anderen."),
-    h("div", { class: "actions" },
-      button("Terug naar het signaal", () => ctx.refresh(), "primary")));
 }
 
 function forwardedScreen(ctx, summary, content, success = null) {

@@ -2,7 +2,7 @@
 // newly arrived signal announced in the live region; their device panel with quiet hours.
 
 import { api, apiOrKept } from "../api.js";
-import { announce, button, h, messageSlot, notice, offlineNotice, uniqueId, whileBusy } from "./common.js";
+import { announce, h, messageSlot, notice, offlineNotice, refreshButton, uniqueId } from "./common.js";
 import { devicePanel } from "./device.js";
 
 // Signal ids already seen as pending in this page's lifetime, to announce only new ones.
@@ -26,9 +26,8 @@ export function notePending(ids) {
  */
 export async function liveSection(ctx, { title, id }, build) {
   const body = h("div", { class: "stack" });
-  const refreshButton = button("Vernieuwen", () => whileBusy(refreshButton, load), "link");
   const section = h("section", { class: "stack", "aria-labelledby": id },
-    h("div", { class: "section-head" }, h("h2", { id }, title), refreshButton), body);
+    h("div", { class: "section-head" }, h("h2", { id }, title), refreshButton(() => load())), body);
 
   async function load() {
     try {
@@ -73,7 +72,7 @@ function quietControl(me) {
   const own = me.device.quiet_hours ?? "";
   const values = ["", ...QUIET_CHOICES, ...(own && !QUIET_CHOICES.includes(own) ? [own] : [])];
   const select = h("select", { id, "aria-describedby": `${id}-hint` }, values.map((value) =>
-    h("option", { value, selected: value === own }, value === "" ? `Standaard: ${hours(me.times.quiet_hours)}`
+    h("option", { value, selected: value === own }, value === "" ? `Standaard: ${hours(me.default_quiet_hours)}`
       : value === "off" ? "Altijd direct" : hours(value))));
   select.addEventListener("change", async () => {
     try {
