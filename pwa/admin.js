@@ -42,6 +42,7 @@ const THEN = {
   reload: () => location.reload(),
   link: (result) => fill(document.getElementById('aanmeldlink'), result),
   key: (result) => fill(document.getElementById('api-key'), { key: result.api_key }),
+  leave: (result, form) => location.assign(form.dataset.next),
 };
 
 async function submit(event) {
@@ -63,7 +64,7 @@ async function submit(event) {
       show_error(form, result.message || 'Dat lukte niet.');
       return;
     }
-    (THEN[form.dataset.then] || THEN.reload)(result);
+    (THEN[form.dataset.then] || THEN.reload)(result, form);
   } catch {
     show_error(form, 'Geen verbinding met de server. Probeer het opnieuw.');
   } finally {

@@ -14,10 +14,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from server import auth, directory
+from server import auth, directory, privacy
 from server.auth import Actor
 from server.clock import AMSTERDAM
-from server.web import ApiError
+from server.web import ApiError, json_response
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -26,6 +26,15 @@ ROLE_LABELS = {"admin": "beheerder", "sender": "melder", "contact": "intern bege
 KIND_LABELS = {"school": "School", "veilig_thuis": "Veilig Thuis",
                "leerplicht": "Leerplicht (gemeente)"}
 PUSH_LABELS = {"active": "meldingen aan", "none": "meldingen uit", "gone": "meldingen uit"}
+PUSH_KIND_LABELS = {"new_signal": "nieuw signaal", "teacher_signal": "signaal voor leerkracht",
+                    "reminder": "herinnering", "escalation": "niet op tijd opgepakt",
+                    "teacher_late": "leerkracht heeft nog niet gekeken"}
+OUTBOX_STATE_LABELS = {"pending": "wacht", "sent": "verstuurd", "failed": "niet gelukt",
+                       "gone": "abonnement vervallen"}
+SIGNAL_STATE_LABELS = {"sent": "verstuurd", "opened": "geopend", "relayed": "doorgestuurd naar "
+                       "school", "forwarded": "bij de leerkracht", "viewed": "gezien door "
+                       "leerkracht", "done": "afgerond", "closed": "gesloten",
+                       "expired": "verlopen"}
 
 
 def _when(at: float | None) -> str:
@@ -36,7 +45,9 @@ def _when(at: float | None) -> str:
 
 templates.env.filters["when"] = _when
 templates.env.globals.update(ROLE_LABELS=ROLE_LABELS, KIND_LABELS=KIND_LABELS,
-                             PUSH_LABELS=PUSH_LABELS)
+                             PUSH_LABELS=PUSH_LABELS, PUSH_KIND_LABELS=PUSH_KIND_LABELS,
+                             OUTBOX_STATE_LABELS=OUTBOX_STATE_LABELS,
+                             SIGNAL_STATE_LABELS=SIGNAL_STATE_LABELS)
 
 
 def qr_svg(link: str) -> str:
@@ -93,6 +104,39 @@ def _upcoming_free_days(db: Any, org_id: str, now: float) -> list[str]:
     return [r[0] for r in rows]
 
 
+def _person_record(request: Request) -> tuple[Actor, dict] | Response:
+    actor = _actor(request, "admin")
+    if isinstance(actor, Response):
+        return actor
+    record = privacy.person_record(request.app.state.db, request.path_params["id"])
+    if record is None:
+        return _page(request, "error.html", {"message": "Deze persoon bestaat niet (meer)."}, 404)
+    return actor, record
+
+
+async def person_page(request: Request) -> Response:
+    """Everything held about one person, printable, with erasure (AVG articles 15 and 17)."""
+    found = _person_record(request)
+    if isinstance(found, Response):
+        return found
+    actor, record = found
+    org_id = record["person"]["org_id"]
+    settings = request.app.state.settings
+    return _page(request, "person.html", {
+        "actor": actor, "record": record, "now": request.app.state.clock.now(),
+        "back": f"/admin/orgs/{org_id}" if org_id else "/admin",
+        "revoked_days": settings.revoked_retention_days,
+        "status_days": settings.status_retention_days})
+
+
+async def person_export(request: Request) -> Response:
+    """The same as JSON, to hand to the person."""
+    found = _person_record(request)
+    if isinstance(found, Response):
+        return found
+    return json_response(found[1])
+
+
 async def school_teachers_page(request: Request) -> Response:
     """A contact person's page: the teachers of their own school, nothing else."""
     actor = _actor(request, "contact")
@@ -109,5 +153,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/admin", admin_home),
         Route("/admin/orgs/{id}", admin_org),
+        Route("/admin/people/{id}", person_page),
+        Route("/admin/people/{id}/export.json", person_export),
         Route("/admin/school", school_teachers_page),
     ]

@@ -160,6 +160,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_signal ON outbox(signal_id);
     CREATE INDEX outbox_done ON outbox(created_at) WHERE state != 'pending';
     """,
+    # 4: indexes for the directory's retention rules and erasure (server/privacy.py).
+    """
+    CREATE INDEX people_revoked ON people(revoked_at) WHERE revoked_at IS NOT NULL;
+    CREATE INDEX devices_revoked ON devices(revoked_at) WHERE revoked_at IS NOT NULL;
+    CREATE INDEX devices_push_gone ON devices(id) WHERE push_state = 'gone' AND push IS NOT NULL;
+    CREATE INDEX api_keys_revoked ON api_keys(revoked_at) WHERE revoked_at IS NOT NULL;
+    CREATE INDEX enrol_tokens_done ON enrol_tokens(coalesce(spent_at, expires_at));
+    CREATE INDEX signals_acted_by ON signals(acted_by) WHERE acted_by IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
