@@ -7,10 +7,12 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from server import timers
+from server import privacy, timers
 from server.clock import AMSTERDAM, FrozenClock
 from tests.conftest import live_world
 from tests.support import Device, World
+from tests.test_api_auth import relax_limits
+from tests.test_inventory import schema_columns
 
 NAME, BORN = "Xylofoon Quaggazwemmer", "2015-06-01"
 TEACHER = "Gerritdina Vondelpark-Quist"
@@ -147,3 +149,191 @@ def test_each_directory_rule_fires_at_its_moment_and_not_before(db_path: Path) -
         assert _count(w, tokens) == 0
         assert stayer.get("/api/me").status_code == 200
         assert _count(w, "SELECT count(*) FROM people") == 2  # the admin and the stayer
+
+
+# --- a year --------------------------------------------------------------------------------
+
+# What each table's rule allows no longer, at :now (the inventory states each rule). `orgs` has
+# no time rule: an organisation stays while it takes part (docs/gegevens.md says why).
+FORBIDDEN = {
+    "meta": "SELECT key FROM meta WHERE key NOT IN ('schema_version', 'secret_key', "
+            "'vapid_private_key')",
+    "free_days": "SELECT day FROM free_days WHERE day < :today",
+    "people": "SELECT id FROM people WHERE revoked_at <= :now - :revoked",
+    "devices": "SELECT id FROM devices WHERE revoked_at <= :now - :revoked OR (push IS NOT NULL "
+               "AND (push_state != 'active' OR revoked_at IS NOT NULL))",
+    "enrol_tokens": "SELECT id FROM enrol_tokens WHERE coalesce(spent_at, expires_at) <= "
+                    ":now - :tokens OR person_id NOT IN (SELECT id FROM people) "
+                    "OR created_by NOT IN (SELECT id FROM people)",
+    "api_keys": "SELECT id FROM api_keys WHERE revoked_at <= :now - :revoked",
+    "signals": "SELECT id FROM signals WHERE ended_at <= :now - :status "
+               "OR (ended_at IS NULL AND expires_at <= :now) "
+               "OR acted_by NOT IN (SELECT id FROM people)",
+    "signal_events": "SELECT signal_id FROM signal_events "
+                     "WHERE signal_id NOT IN (SELECT id FROM signals)",
+    "signal_teachers": "SELECT signal_id FROM signal_teachers WHERE signal_id NOT IN "
+                       "(SELECT id FROM signals) OR person_id NOT IN (SELECT id FROM people)",
+    "envelopes": "SELECT signal_id FROM envelopes WHERE signal_id NOT IN (SELECT id FROM "
+                 "signals WHERE ended_at IS NULL) OR device_id IN (SELECT id FROM devices "
+                 "WHERE revoked_at IS NOT NULL) OR (role = 'teacher' AND opened_at <= :now - "
+                 ":grace)",
+    "outbox": "SELECT id FROM outbox WHERE (state != 'pending' AND created_at <= :now - :status) "
+              "OR signal_id NOT IN (SELECT id FROM signals) "
+              "OR device_id NOT IN (SELECT id FROM devices)",
+}
+KEPT_WHILE_IN_USE = {"orgs"}
+HOUR = 3600.0
+# Monday 4 January 2027, 09:00: a year of Mondays from here (school holidays included).
+YEAR_START = datetime(2027, 1, 4, 9, 0, tzinfo=AMSTERDAM).timestamp()
+
+
+def forbidden_rows(w: World, now: float) -> dict[str, list]:
+    timing = w.app.state.timing
+    params = {"now": now, "revoked": timing.revoked_retention, "tokens": timing.token_retention,
+              "status": timing.retention, "grace": timing.view_grace,
+              "today": privacy.local_date(now)}
+    found = {table: [r[0] for r in w.db.execute(sql, params).fetchall()]
+             for table, sql in FORBIDDEN.items()}
+    return {table: rows for table, rows in found.items() if rows}
+
+
+def run_timers_until(w: World, clock: FrozenClock, target: float) -> None:
+    """What the scheduler does: wake at every due moment up to `target`, and at `target`."""
+    timing = w.app.state.timing
+    while (due := timers.next_due(w.db, timing)) is not None and due <= target:
+        clock.advance(max(due - clock.now(), 0.0))
+        fired = timers.run_due(w.db, clock.now(), timing)
+        assert any(fired.values()), f"due at {due} but nothing fired"
+    clock.advance(target - clock.now())
+    timers.run_due(w.db, clock.now(), timing)
+
+
+class Year:
+    """A school, a Veilig Thuis team and an admin through a year of weekly signals, with
+    teachers who come, change phones and leave. It notes when each thing should end."""
+
+    def __init__(self, w: World, clock: FrozenClock) -> None:
+        self.w, self.clock = w, clock
+        self.school = w.org(name="Basisschool Het Jaar")
+        self.vt = w.org("veilig_thuis", "Veilig Thuis Jaarland")
+        self.admin = w.member("admin", None)
+        self.sender = w.member("sender", self.vt)
+        self.contact = w.member("contact", self.school)
+        self.teachers: list[Device] = []  # active, oldest first
+        self.revoked: dict[str, float] = {}  # person or device id: when revoked
+        self.erased: set[str] = set()
+        self.ended: dict[str, float] = {}  # signal id: when it ends
+
+    def at(self, moment: float) -> None:
+        run_timers_until(self.w, self.clock, moment)
+        assert forbidden_rows(self.w, moment) == {}
+
+    def new_teacher(self, week: int) -> Device:
+        made = self.admin.post("/api/admin/people", json={
+            "name": f"Leerkracht week {week}", "role": "teacher", "org_id": self.school,
+            "class_label": f"groep {week % 8 + 1}"})
+        person_id = made.json()["id"]
+        link = self.admin.post(f"/api/admin/people/{person_id}/enrol-link").json()["link"]
+        teacher = self.w.device(person_id, push=SUBSCRIPTION, token=link.split("#", 1)[1])
+        self.teachers.append(teacher)
+        return teacher
+
+    def send(self) -> tuple[str, float]:
+        sent = self.w.send(self.sender, self.school, NAME, BORN)
+        assert sent.status_code == 201, sent.text
+        return sent.json()["id"], datetime.fromisoformat(sent.json()["expires_at"]).timestamp()
+
+    def handle(self, week: int, monday: float) -> None:
+        """Four ways a signal goes: finished, left to expire, teacher never looks, closed."""
+        signal_id, expires = self.send()
+        self.at(monday + 22 * HOUR)  # Tuesday 07:00, before school
+        way = week % 4
+        if way in (0, 2):
+            self.contact.open(signal_id)
+            teacher = self.teachers[-1]
+            assert self.w.forward(self.contact, signal_id, self.school, [teacher.person_id],
+                                  NAME, BORN).status_code == 200
+            if way == 0:
+                assert teacher.open(signal_id)["name"] == NAME
+                self.at(self.clock.now() + 4 * HOUR)
+                self.close(signal_id, "done")
+                return
+        elif way == 3:
+            self.contact.open(signal_id)
+            self.close(signal_id, "told_in_person")
+            return
+        self.ended[signal_id] = expires
+
+    def close(self, signal_id: str, reason: str) -> None:
+        closed = self.contact.post(f"/api/signals/{signal_id}/close", json={"reason": reason})
+        assert closed.status_code == 200, closed.text
+        self.ended[signal_id] = self.clock.now()
+
+    def revoke_oldest_teacher(self) -> None:
+        teacher = self.teachers.pop(0)
+        assert self.admin.post(f"/api/admin/people/{teacher.person_id}/revoke").status_code == 200
+        self.revoked[teacher.person_id] = self.clock.now()
+
+    def lose_a_phone(self) -> None:
+        """A teacher's second phone is wiped: the app reports the lost key, which revokes it."""
+        spare = self.w.device(self.teachers[-1].person_id)
+        self.at(self.clock.now() + 24 * HOUR)
+        assert spare.post("/api/me/key-lost").status_code == 200
+        self.revoked[spare.device_id] = self.clock.now()
+
+    def erase_a_leaver(self) -> None:
+        teacher = self.teachers.pop(0)
+        assert self.admin.post(f"/api/admin/people/{teacher.person_id}/erase").status_code == 200
+        self.erased.add(teacher.person_id)
+
+
+def test_a_year_leaves_only_what_each_rule_allows(db_path: Path) -> None:
+    clock = FrozenClock(YEAR_START)
+    with live_world(db_path, clock) as w:
+        relax_limits(w)
+        timing = w.app.state.timing
+        year = Year(w, clock)
+        for week in range(52):
+            monday = YEAR_START + week * 7 * DAY
+            year.at(monday)
+            year.new_teacher(week)
+            if week % 4 == 1:
+                year.admin.post(f"/api/admin/people/{year.teachers[0].person_id}/enrol-link")
+                year.admin.post(f"/api/admin/orgs/{year.school}/free-days",
+                                json={"from": privacy.local_date(monday + 4 * DAY)})
+            if week % 6 == 5:  # the push service answered 410, as the worker records it
+                w.db.execute("UPDATE devices SET push_state = 'gone' WHERE id = ?",
+                             [year.teachers[0].device_id])
+            if week == 20:
+                year.admin.post("/api/admin/api-keys", json={"org_id": year.vt, "label": "zs"})
+            if week == 30:  # there is no revoke route for API keys yet
+                w.db.execute("UPDATE api_keys SET revoked_at = ?", [clock.now()])
+            year.at(monday + 11 * HOUR)  # Monday 20:00
+            year.handle(week, monday)
+            year.at(monday + 2 * DAY + HOUR)  # Wednesday 10:00
+            if week % 3 == 2:
+                year.revoke_oldest_teacher()
+            if week % 5 == 4:
+                year.lose_a_phone()
+            if week == 40:
+                year.erase_a_leaver()
+        end = YEAR_START + 365 * DAY
+        year.at(end)
+
+        assert set(FORBIDDEN) | KEPT_WHILE_IN_USE == {t for t, _ in schema_columns(w.db)}
+        people = {r[0] for r in w.db.execute("SELECT id FROM people")}
+        kept = {i for i, at in year.revoked.items() if at > end - timing.revoked_retention}
+        active = {t.person_id for t in year.teachers} | {
+            d.person_id for d in (year.admin, year.sender, year.contact)}
+        assert people == active | (kept & people) and kept & people
+        assert not year.erased & people
+        assert len(year.revoked) >= 25 and people.isdisjoint(set(year.revoked) - kept)
+        devices = {r[0] for r in w.db.execute("SELECT id FROM devices WHERE revoked_at IS NULL")}
+        assert devices == {t.device_id for t in year.teachers} | {
+            d.device_id for d in (year.admin, year.sender, year.contact)}
+        signals = {r[0] for r in w.db.execute("SELECT id FROM signals")}
+        assert signals == {s for s, at in year.ended.items() if at > end - timing.retention}
+        assert len(year.ended) == 52 and 1 <= len(signals) <= 3
+        assert w.db.execute("SELECT count(*) FROM envelopes").fetchone()[0] == 0
+        tokens = w.db.execute("SELECT min(coalesce(spent_at, expires_at)) FROM enrol_tokens")
+        assert tokens.fetchone()[0] > end - timing.token_retention
