@@ -27,7 +27,7 @@ PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 
 # Paths the app handles itself; each answers with the same shell ("/" is the start_url,
 # "/nieuw" the officers' send screen).
-APP_PATHS = ("/", "/aanmelden", "/nieuw", "/signaal/{id}", "/toegankelijkheid")
+APP_PATHS = ("/", "/aanmelden", "/nieuw", "/signaal/{id}", "/toegankelijkheid", "/privacy")
 SHELL_PAGE = "/index.html"
 
 COMPRESSIBLE = (".html", ".js", ".css", ".webmanifest", ".json", ".svg")

@@ -1,11 +1,8 @@
 // The accessibility statement (toegankelijkheidsverklaring), reachable without enrolment.
 
-import { h, screen } from "./common.js";
+import { h, screen, textSection as section } from "./common.js";
 
 const STATEMENT_DATE = "24 november 2026";
-
-const section = (title, ...content) => h("section", { class: "stack" }, h("h2", {}, title),
-  ...content.map((c) => (typeof c === "string" ? h("p", {}, c) : c)));
 
 export function render() {
   screen("Toegankelijkheid",
