@@ -31,10 +31,10 @@ PUSH_KIND_LABELS = {"new_signal": "nieuw signaal", "teacher_signal": "signaal vo
                     "teacher_late": "leerkracht heeft nog niet gekeken"}
 OUTBOX_STATE_LABELS = {"pending": "wacht", "sent": "verstuurd", "failed": "niet gelukt",
                        "gone": "abonnement vervallen"}
-SIGNAL_STATE_LABELS = {"sent": "verstuurd", "opened": "geopend", "relayed": "doorgestuurd naar "
-                       "school", "forwarded": "bij de leerkracht", "viewed": "gezien door "
-                       "leerkracht", "done": "afgerond", "closed": "gesloten",
-                       "expired": "verlopen"}
+SIGNAL_STATE_LABELS = {"sent": "verstuurd", "opened": "geopend",
+                       "relayed": "doorgestuurd naar school", "forwarded": "bij de leerkracht",
+                       "viewed": "gezien door leerkracht", "done": "afgerond",
+                       "closed": "gesloten", "expired": "verlopen"}
 
 
 def _when(at: float | None) -> str:
