@@ -71,10 +71,11 @@ class Cast:
         return device
 
     def _revoked(self, device: Device) -> bool:
+        """Revoked, or erased altogether (the erase route is fuzzed with these ids too)."""
         row = self.world.db.execute(
             "SELECT d.revoked_at IS NOT NULL OR p.revoked_at IS NOT NULL FROM devices d "
             "JOIN people p ON p.id = d.person_id WHERE d.id = ?", [device.device_id]).fetchone()
-        return bool(row[0])
+        return row is None or bool(row[0])  # None: erased
 
     def signals(self) -> list[str]:
         """A few real signals in different states, so ids in paths sometimes exist."""
