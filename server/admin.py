@@ -94,7 +94,10 @@ async def admin_org(request: Request) -> Response:
     return _page(request, "admin_org.html", {
         "actor": actor, "org": org, "roles": directory.ORG_ROLES[org["kind"]],
         "people": directory.people_with_devices(db, org_id=org["id"]),
-        "free_days": _upcoming_free_days(db, org["id"], request.app.state.clock.now())})
+        "free_days": _upcoming_free_days(db, org["id"], request.app.state.clock.now()),
+        "revoked_days": request.app.state.settings.revoked_retention_days,
+        "api_keys": db.execute("SELECT id, label, created_at, revoked_at FROM api_keys "
+                               "WHERE org_id = ? ORDER BY created_at", [org["id"]]).fetchall()})
 
 
 def _upcoming_free_days(db: Any, org_id: str, now: float) -> list[str]:

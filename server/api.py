@@ -327,6 +327,13 @@ async def admin_create_api_key(request: Request, actor: Actor) -> Response:
     return json_response({"api_key": key}, 201)
 
 
+@requires("admin")
+async def admin_revoke_api_key(request: Request, actor: Actor) -> Response:
+    if not auth.revoke_api_key(_state(request).db, request.path_params["id"], _now(request)):
+        raise ApiError(404)
+    return json_response({"revoked": True})
+
+
 CSV_IMPORT_PATHS = ("/api/admin/schools/import", "/api/admin/free-days/import")
 
 
@@ -395,4 +402,6 @@ API_ROUTES: tuple[ApiRoute, ...] = (
              statuses=(200, 404)),
     ApiRoute("POST", "/api/admin/api-keys", admin_create_api_key,
              "Make an organisation API key for `hwc send`", NewApiKey, (201, 422)),
+    ApiRoute("POST", "/api/admin/api-keys/{id}/revoke", admin_revoke_api_key,
+             "Revoke an organisation API key", statuses=(200, 404)),
 )

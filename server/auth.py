@@ -168,6 +168,13 @@ def make_api_key(db: sqlite_utils.Database, org_id: str, label: str, now: float)
     return f"hwc_{key_id}.{secret}"
 
 
+def revoke_api_key(db: sqlite_utils.Database, key_id: str, now: float) -> bool:
+    """The key works no more; its row goes after the revoked retention (server/privacy.py)."""
+    with transaction(db):
+        return db.execute("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) "
+                          "WHERE id = ? RETURNING id", [now, key_id]).fetchone() is not None
+
+
 def api_key_actor(db: sqlite_utils.Database, header: str) -> Actor | None:
     scheme, _, key = header.partition(" ")
     key_id, _, secret = key.removeprefix("hwc_").partition(".")

@@ -45,6 +45,7 @@ RESPONSES: dict[str, Any] = {
     "admin_erase_person": models.Erased,
     "admin_revoke_device": models.Revoked,
     "admin_create_api_key": models.ApiKey,
+    "admin_revoke_api_key": models.Revoked,
 }
 
 

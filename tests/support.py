@@ -96,6 +96,11 @@ def seal(devices: list[dict], signal_id: str, name: str, birth_date: str) -> lis
         b64u_decode(d["public_key"]), signal_id, d["device_id"], content)} for d in devices]
 
 
+def key_id(api_key: str) -> str:
+    """The id in an organisation API key `hwc_<id>.<secret>`."""
+    return api_key.removeprefix("hwc_").split(".")[0]
+
+
 def new_signal_id() -> str:
     return b64u_encode(secrets.token_bytes(16))
 

@@ -23,7 +23,7 @@ from server.api import API_ROUTES
 from server.auth import COOKIE, RateLimiter
 from server.envelope import b64u_encode, generate_device_key
 from tests.conftest import live_world
-from tests.support import Device, World, seal
+from tests.support import Device, World, key_id, seal
 
 NAME, BORN = "Kees Klaassen", "2015-05-05"
 SCOPES = ("own", "other")
@@ -67,6 +67,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/admin/people/{id}/erase"): frozenset({"admin"}),
     ("POST", "/api/admin/devices/{id}/revoke"): frozenset({"admin", "contact"}),
     ("POST", "/api/admin/api-keys"): frozenset({"admin"}),
+    ("POST", "/api/admin/api-keys/{id}/revoke"): frozenset({"admin"}),
 }
 PUBLIC = {("POST", "/api/enrol"), ("GET", "/api/push/key")}
 
@@ -301,6 +302,11 @@ def b_api_key(m: Matrix, role: str, scope: str) -> Call:
     return Call("POST", "/api/admin/api-keys", {"org_id": m.vt[scope], "label": "koppeling"}, 201)
 
 
+def b_revoke_api_key(m: Matrix, role: str, scope: str) -> Call:
+    key = auth.make_api_key(m.world.db, m.vt[scope], "oud", m.world.now())
+    return Call("POST", f"/api/admin/api-keys/{key_id(key)}/revoke")
+
+
 BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/enrol"): b_enrol,
     ("GET", "/api/me"): b_me,
@@ -327,6 +333,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/admin/people/{id}/erase"): b_erase_person,
     ("POST", "/api/admin/devices/{id}/revoke"): b_revoke_device,
     ("POST", "/api/admin/api-keys"): b_api_key,
+    ("POST", "/api/admin/api-keys/{id}/revoke"): b_revoke_api_key,
 }
 
 

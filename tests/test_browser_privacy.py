@@ -3,6 +3,7 @@ admin who looks up everything held about a teacher and erases it when the teache
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import expect
@@ -61,4 +62,24 @@ def test_admin_views_and_erases_a_teacher_who_leaves(browser: Any, world: World)
     teacher.page.reload()
     expect(teacher.page.get_by_role("heading", level=1)).to_have_text("Niet aangemeld")
     teacher.close()
+    admin.close()
+
+
+def test_admin_revokes_an_api_key(browser: Any, world: World) -> None:
+    office = world.org("veilig_thuis", "Veilig Thuis Sleutelstad")
+    admin = enrol_phone(browser, world, "admin", None, name="Anna Beheer")
+    page = admin.page
+    page.on("dialog", lambda dialog: dialog.accept())
+    admin.goto(f"/admin/orgs/{office}")
+    page.get_by_label("Omschrijving").fill("zaaksysteem")
+    page.get_by_role("button", name="Sleutel maken").click()
+    expect(page.locator("#api-key code")).to_have_text(re.compile(r"^hwc_"))
+    page.reload()
+    row = page.get_by_role("row").filter(has_text="zaaksysteem")
+    expect(row.get_by_role("cell", name="actief")).to_be_visible()
+    assert axe_violations(page) == []
+    with page.expect_navigation():
+        row.get_by_role("button", name="Intrekken").click()
+    expect(page.get_by_role("row").filter(has_text="zaaksysteem")).to_contain_text("ingetrokken op")
+    assert world.db.execute("SELECT revoked_at IS NOT NULL FROM api_keys").fetchone()[0] == 1
     admin.close()

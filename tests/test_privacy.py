@@ -10,7 +10,7 @@ from pathlib import Path
 from server import privacy, timers
 from server.clock import AMSTERDAM, FrozenClock
 from tests.conftest import live_world
-from tests.support import Device, World
+from tests.support import Device, World, key_id
 from tests.test_api_auth import relax_limits
 from tests.test_inventory import schema_columns
 
@@ -120,9 +120,13 @@ def test_each_directory_rule_fires_at_its_moment_and_not_before(db_path: Path) -
         admin.post(f"/api/admin/people/{leaver.person_id}/revoke")
         admin.post(f"/api/admin/devices/{lost.device_id}/revoke")
         admin.post(f"/api/admin/orgs/{school}/free-days", json={"from": "2026-12-09"})
-        admin.post("/api/admin/api-keys", json={"org_id": w.org("veilig_thuis", "VT"),
-                                                "label": "zaaksysteem"})
-        w.db.execute("UPDATE api_keys SET revoked_at = ?", [START])  # no revoke route yet
+        key = admin.post("/api/admin/api-keys", json={"org_id": w.org("veilig_thuis", "VT"),
+                                                      "label": "zaaksysteem"}).json()["api_key"]
+        machine = w.client({"Authorization": f"Bearer {key}"})
+        assert machine.get("/api/signals").status_code == 200
+        assert admin.post(f"/api/admin/api-keys/{key_id(key)}/revoke").status_code == 200
+        assert machine.get("/api/signals").status_code == 401
+        assert admin.post("/api/admin/api-keys/nokey/revoke").status_code == 404
         # The push service answered 410: the worker marks the subscription gone.
         w.db.execute("UPDATE devices SET push_state = 'gone' WHERE id = ?", [stayer.device_id])
 
@@ -305,9 +309,10 @@ def test_a_year_leaves_only_what_each_rule_allows(db_path: Path) -> None:
                 w.db.execute("UPDATE devices SET push_state = 'gone' WHERE id = ?",
                              [year.teachers[0].device_id])
             if week == 20:
-                year.admin.post("/api/admin/api-keys", json={"org_id": year.vt, "label": "zs"})
-            if week == 30:  # there is no revoke route for API keys yet
-                w.db.execute("UPDATE api_keys SET revoked_at = ?", [clock.now()])
+                key = year.admin.post("/api/admin/api-keys",
+                                      json={"org_id": year.vt, "label": "zs"}).json()["api_key"]
+            if week == 30:
+                year.admin.post(f"/api/admin/api-keys/{key_id(key)}/revoke")
             year.at(monday + 11 * HOUR)  # Monday 20:00
             year.handle(week, monday)
             year.at(monday + 2 * DAY + HOUR)  # Wednesday 10:00

@@ -31,7 +31,7 @@ from server.api import API_ROUTES
 from server.auth import COOKIE, RateLimiter
 from server.openapi import RESPONSES
 from tests.conftest import live_world
-from tests.support import Device, World
+from tests.support import Device, World, key_id
 
 ROLES = ("admin", "sender", "contact", "teacher", "officer")
 CALLERS = (*ROLES, "api_key", "nobody")
@@ -112,12 +112,14 @@ def schema(cast: Cast) -> Any:
 def path_ids(cast: Cast) -> dict[str, list[str]]:
     """Real ids for each kind of path, so generated requests sometimes find something."""
     victim = cast.world.member("teacher", cast.school)
+    spare_key = auth.make_api_key(cast.world.db, cast.veilig_thuis, "fuzz 2", cast.world.now())
     return {
         "/api/schools/": [cast.school, cast.leerplicht],
         "/api/signals/": cast.signals(),
         "/api/admin/orgs/": [cast.school, cast.veilig_thuis],
         "/api/admin/people/": [victim.person_id, cast.device("teacher").person_id],
         "/api/admin/devices/": [victim.device_id, cast.device("contact").device_id],
+        "/api/admin/api-keys/": [key_id(spare_key)],
     }
 
 
