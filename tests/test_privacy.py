@@ -7,7 +7,10 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from server import privacy, timers
+from server.cli import main as hwc
 from server.clock import AMSTERDAM, FrozenClock
 from tests.conftest import live_world
 from tests.support import Device, World, key_id
@@ -95,6 +98,27 @@ def test_erasure_leaves_no_row_and_no_byte_of_the_person(world: World) -> None:
     admin_id = s["admin"].person_id
     refused = s["admin"].post(f"/api/admin/people/{admin_id}/erase")
     assert (refused.status_code, refused.json()["error"]) == (409, "erase_self")
+
+
+def test_a_restore_tells_the_operator_to_erase_again(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A backup made before an erasure still holds the person (README: keep backups no longer
+    than the revoked retention); restoring it says so."""
+    db_path, backup = tmp_path / "live.db", tmp_path / "backup.db"
+    with live_world(db_path) as w:
+        admin = w.member("admin", None)
+        teacher = w.person("teacher", w.org(), name=TEACHER)
+        assert hwc(["backup", str(backup), "--database", str(db_path)]) == 0
+        assert admin.post(f"/api/admin/people/{teacher}/erase").status_code == 200
+        assert TEACHER not in _every_value(w)
+    capsys.readouterr()
+    assert hwc(["restore", str(backup), "--database", str(db_path), "--force"]) == 0
+    assert "erase them again" in capsys.readouterr().out
+    with live_world(db_path) as w:
+        assert TEACHER in _every_value(w)
+        again = w.member("admin", None).post(f"/api/admin/people/{teacher}/erase")
+        assert again.status_code == 200
+        assert TEACHER not in _every_value(w)
 
 
 def _fire(w: World, clock: FrozenClock, at: float) -> dict[str, int]:
