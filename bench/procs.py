@@ -3,6 +3,7 @@ and the load generator. Each is stopped by its own pid, never by name."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import importlib.util
 import json
@@ -47,10 +48,12 @@ class Proc:
     """A child process listening on a loopback port."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int,
-                 log_dir: str, ready_path: str = "/healthz") -> None:
+                 log_dir: str, ready_path: str = "/healthz", stderr_apart: bool = False) -> None:
         self.name, self.argv, self.env, self.port = name, argv, env, port
         self.ready_path = ready_path
         self.log_path = os.path.join(log_dir, f"{name}-{port}.log")
+        # stdout only, with stderr in a file of its own (tests of what goes to which stream)
+        self.stderr_path = self.log_path + ".stderr" if stderr_apart else None
         self.popen: subprocess.Popen[bytes] | None = None
         self.peak_rss_kb: int | None = None
 
@@ -64,9 +67,12 @@ class Proc:
         return f"http://{HOST}:{self.port}"
 
     def start(self, timeout: float = 30.0) -> Proc:
-        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the fd
+        with contextlib.ExitStack() as files:  # the child keeps its own copies of the fds
+            log = files.enter_context(open(self.log_path, "ab"))
+            errors = files.enter_context(open(self.stderr_path, "ab")) if self.stderr_path \
+                else subprocess.STDOUT
             self.popen = subprocess.Popen(self.argv, env={**os.environ, **self.env}, cwd=ROOT,
-                                          stdout=log, stderr=subprocess.STDOUT)
+                                          stdout=log, stderr=errors)
         prioritize(self.popen.pid)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -110,9 +116,9 @@ class Proc:
 def real_server(database: str, log_dir: str) -> Proc:
     """The app as the Procfile runs it, on a file database; deployment settings otherwise."""
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app",
-            "--host", HOST, "--port", str(port), "--proxy-headers",
-            "--forwarded-allow-ips", "127.0.0.1", *uvicorn_flags()]
+    # `hwc serve`: uvicorn with uvloop and httptools (when installed), one process, no access
+    # log, and the header timeout and connection cap of server/connections.py.
+    argv = [sys.executable, "-m", "server.cli", "serve", "--host", HOST, "--port", str(port)]
     env = {"HWC_DATABASE": database, "HWC_BASE_URL": f"http://{HOST}:{port}"}
     return Proc("server", argv, env, port, log_dir)
 

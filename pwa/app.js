@@ -199,4 +199,5 @@ function start() {
   route();
 }
 
-start();
+// Not on a page linktoken.js is replacing with a token-free one.
+if (!self.hwcLeaving) start();

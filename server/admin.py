@@ -14,9 +14,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from server import auth, directory, privacy
+from server import auth, directory, privacy, push
 from server.auth import Actor
-from server.clock import AMSTERDAM
+from server.clock import AMSTERDAM, local_text
 from server.web import ApiError, json_response
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -37,13 +37,7 @@ SIGNAL_STATE_LABELS = {"sent": "verstuurd", "opened": "geopend",
                        "closed": "gesloten", "expired": "verlopen"}
 
 
-def _when(at: float | None) -> str:
-    if at is None:
-        return "nooit"
-    return datetime.fromtimestamp(at, UTC).astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
-
-
-templates.env.filters["when"] = _when
+templates.env.filters["when"] = local_text
 templates.env.globals.update(ROLE_LABELS=ROLE_LABELS, KIND_LABELS=KIND_LABELS,
                              PUSH_LABELS=PUSH_LABELS, PUSH_KIND_LABELS=PUSH_KIND_LABELS,
                              OUTBOX_STATE_LABELS=OUTBOX_STATE_LABELS,
@@ -78,7 +72,8 @@ async def admin_home(request: Request) -> Response:
         return actor
     db = request.app.state.db
     return _page(request, "admin_home.html", {
-        "actor": actor, "schools": directory.orgs(db, "school"),
+        "actor": actor, "failing": _failing_long(request),
+        "schools": directory.orgs(db, "school"),
         "senders": [*directory.orgs(db, "veilig_thuis"), *directory.orgs(db, "leerplicht")],
         "admins": directory.people_with_devices(db, role="admin")})
 
@@ -94,10 +89,15 @@ async def admin_org(request: Request) -> Response:
     return _page(request, "admin_org.html", {
         "actor": actor, "org": org, "roles": directory.ORG_ROLES[org["kind"]],
         "people": directory.people_with_devices(db, org_id=org["id"]),
-        "free_days": _upcoming_free_days(db, org["id"], request.app.state.clock.now()),
+        "failing": {d["device_id"]: d["since"] for d in _failing_long(request)},
+        "api_keys": auth.api_keys(db, org["id"]) if org["kind"] != "school" else [],
         "revoked_days": request.app.state.settings.revoked_retention_days,
-        "api_keys": db.execute("SELECT id, label, created_at, revoked_at FROM api_keys "
-                               "WHERE org_id = ? ORDER BY created_at", [org["id"]]).fetchall()})
+        "free_days": _upcoming_free_days(db, org["id"], request.app.state.clock.now())})
+
+
+def _failing_long(request: Request) -> list[dict]:
+    now = request.app.state.clock.now()
+    return push.failing_devices(request.app.state.db, now - push.FAILING_LONG)
 
 
 def _upcoming_free_days(db: Any, org_id: str, now: float) -> list[str]:

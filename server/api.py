@@ -32,7 +32,7 @@ from server.models import (
     Relay,
     SchoolCsv,
 )
-from server.push import check_endpoint
+from server.push import EndpointPolicy, check_endpoint
 from server.web import ApiError, json_response, read_json
 
 
@@ -64,15 +64,22 @@ async def push_key(request: Request) -> Response:
 
 
 async def enrol(request: Request) -> Response:
+    """Junk (no token this server signed) is limited per client address, and a real link per
+    its own id: junk from a shared address (a platform router) never holds a real link back."""
     state = _state(request)
-    state.limits["enrol_ip"].hit(_client_ip(request))
-    body = await read_json(request, EnrolRequest)
-    state.limits["enrol_token"].hit(body.token[-24:])
+    try:
+        body = await read_json(request, EnrolRequest)
+        token_id = auth.token_id(state.secret_key, body.token, state.settings.enrol_token_days)
+        if token_id is None:
+            raise auth.TOKEN_REFUSED
+    except ApiError:
+        state.limits["enrol_ip"].hit(auth.address_key(_client_ip(request)))
+        raise
+    state.limits["enrol_token"].hit(token_id)
     public_key = auth.public_key_from_b64u(body.public_key)
     push = _subscription(state, body.push)
-    device_id, credential = auth.enrol_device(
-        state.db, state.secret_key, body.token, public_key, body.label.strip(), push,
-        _now(request), state.settings.enrol_token_days)
+    device_id, credential = auth.enrol_device(state.db, token_id, public_key, body.label.strip(),
+                                              push, _now(request))
     response = json_response(me_body(state.db, device_id), 201)
     auth.set_device_cookie(response, credential)
     return response
@@ -82,7 +89,7 @@ def _subscription(state: Any, subscription: PushSubscription | None) -> str | No
     """The subscription as stored, after checking the endpoint is a push service we may call."""
     if subscription is None:
         return None
-    check_endpoint(subscription.endpoint, state.settings.base_url)
+    check_endpoint(subscription.endpoint, EndpointPolicy.of(state.settings))
     return msgspec.json.encode(subscription).decode()
 
 
@@ -129,8 +136,9 @@ async def me_push(request: Request, actor: Actor) -> Response:
     _own_device(actor)
     body = await read_json(request, PushUpdate)
     push = _subscription(_state(request), body.push)
-    _state(request).db.execute("UPDATE devices SET push = ?, push_state = ? WHERE id = ?",
-                               [push, "active" if push else "none", actor.device_id])
+    _state(request).db.execute(
+        "UPDATE devices SET push = ?, push_state = ?, push_failing_since = NULL WHERE id = ?",
+        [push, "active" if push else "none", actor.device_id])
     return json_response(me_body(_state(request).db, actor.device_id))
 
 
@@ -356,7 +364,7 @@ class ApiRoute:
 
 API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/api/enrol", enrol, "Enrol this device with a one-time token",
-             EnrolRequest, (201, 400, 422, 429), public=True),
+             EnrolRequest, (201, 400, 409, 422, 429), public=True),
     ApiRoute("GET", "/api/me", me, "This device, its person and organisation"),
     ApiRoute("POST", "/api/me/key-lost", me_key_lost,
              "The app lost its key: revoke this device", statuses=(200,)),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import logging
 import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -16,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
 from server import db as database
-from server import pages, push
+from server import logs, pages, push
 from server import signals as lifecycle
 from server.api import API_ROUTES, CSV_IMPORT_PATHS, healthz, readyz
 from server.auth import RateLimiter
@@ -108,13 +107,13 @@ def _open_database(app: Starlette) -> None:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: Starlette) -> AsyncIterator[None]:
-    logging.getLogger("hwc").setLevel(app.state.settings.log_level)
+    logs.configure(app.state.settings.log_level)
     workers: list[Any] = []
     if app.state.settings.run_workers:
         from server.pushworker import PushWorker
 
         worker = PushWorker(app.state.db, app.state.settings, app.state.clock,
-                            app.state.vapid_key)
+                            app.state.vapid_key, topic_key=app.state.secret_key.encode())
         app.state.push_worker = worker
         push.wake_on_enqueue(app.state.db, worker.wake)
         app.state.timers = Timers(app.state.db, app.state.clock, app.state.timing)

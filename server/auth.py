@@ -2,7 +2,7 @@
 
 A device credential is `<device id>.<secret>` in the `__Host-hwc` cookie; the server keeps only
 SHA-256 of the secret and compares it in constant time. Enrolment tokens are itsdangerous-signed
-ids of a row that can be spent once.
+ids of a row that can be spent once; the row keeps only the id's hash.
 """
 
 from __future__ import annotations
@@ -10,11 +10,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import ipaddress
+import math
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -60,13 +63,19 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt="hwc-enrol")
 
 
+def stored_token_id(token_id: str) -> str:
+    """What the database keeps of a token's id: its hash. A backup holds the signing key, so
+    an id in clear there would let its holder sign a working link."""
+    return b64u_encode(secret_hash(token_id))
+
+
 def make_enrol_token(db: sqlite_utils.Database, secret_key: str, person_id: str,
                      created_by: str | None, now: float, days: int) -> str:
     token_id = new_id()
     db.execute(
         "INSERT INTO enrol_tokens (id, person_id, created_by, created_at, expires_at) "
         "VALUES (?, ?, ?, ?, ?)",
-        [token_id, person_id, created_by, now, now + days * 86400],
+        [stored_token_id(token_id), person_id, created_by, now, now + days * 86400],
     )
     return _serializer(secret_key).dumps(token_id)
 
@@ -83,11 +92,19 @@ TOKEN_REFUSED = ApiError(
 )
 
 
-def _token_id(secret_key: str, token: str, max_age: int) -> str:
+def token_id(secret_key: str, token: str, max_age_days: int) -> str | None:
+    """The id in a token this server signed that has not expired; None for anything else."""
     try:
-        return str(_serializer(secret_key).loads(token, max_age=max_age))
+        return str(_serializer(secret_key).loads(token, max_age=max_age_days * 86400))
     except (SignatureExpired, BadSignature):
-        raise TOKEN_REFUSED from None
+        return None
+
+
+KEY_TAKEN = ApiError(
+    409, "key_in_use",
+    "Dit apparaat kan zo niet worden aangemeld: zijn sleutel hoort al bij een ander apparaat. "
+    "Open de aanmeldlink opnieuw; de app maakt dan een nieuwe sleutel.",
+)
 
 
 def public_key_from_b64u(text: str) -> bytes:
@@ -102,10 +119,9 @@ def public_key_from_b64u(text: str) -> bytes:
     return raw
 
 
-def enrol_device(db: sqlite_utils.Database, secret_key: str, token: str, public_key: bytes,
-                 label: str, push: str | None, now: float, max_age_days: int) -> tuple[str, str]:
-    """Spend the token and make the device. Returns (device id, cookie credential)."""
-    token_id = _token_id(secret_key, token, max_age_days * 86400)
+def enrol_device(db: sqlite_utils.Database, token_id: str, public_key: bytes, label: str,
+                 push: str | None, now: float) -> tuple[str, str]:
+    """Spend the (verified) token and make the device. Returns (device id, cookie credential)."""
     device_id = new_id()
     secret = secrets.token_urlsafe(32)
     with transaction(db):
@@ -114,10 +130,12 @@ def enrol_device(db: sqlite_utils.Database, secret_key: str, token: str, public_
             "WHERE id = ? AND spent_at IS NULL AND expires_at > ? "
             "AND person_id IN (SELECT id FROM people WHERE revoked_at IS NULL) "
             "RETURNING person_id",
-            [now, device_id, token_id, now],
+            [now, device_id, stored_token_id(token_id), now],
         ).fetchone()
         if row is None:
             raise TOKEN_REFUSED
+        if db.execute("SELECT 1 FROM devices WHERE public_key = ?", [public_key]).fetchone():
+            raise KEY_TAKEN  # rolls back: the token is not spent
         db.execute(
             "INSERT INTO devices (id, person_id, label, public_key, credential_hash, push, "
             "push_state, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -149,14 +167,25 @@ def device_actor(db: sqlite_utils.Database, credential: str, now: float) -> Acto
     row = db.execute(DEVICE_QUERY, [device_id]).fetchone()
     if row is None or not hmac.compare_digest(row["credential_hash"], secret_hash(secret)):
         return None
-    if row["last_seen_at"] is None or now - row["last_seen_at"] > LAST_SEEN_EVERY:
-        # At most one write a minute per device, however many requests it makes.
-        with transaction(db):
-            db.execute("UPDATE devices SET last_seen_at = ? WHERE id = ?", [now, device_id])
+    _note_use(db, "devices", device_id, row["last_seen_at"], now)
     return Actor(role=row["role"], org_id=row["org_id"], org_kind=row["org_kind"],
                  person_id=row["person_id"], person_name=row["name"], device_id=row["id"],
                  public_key=row["public_key"])
 
+
+NOTE_USE = {"devices": "UPDATE devices SET last_seen_at = ? WHERE id = ?",
+            "api_keys": "UPDATE api_keys SET last_used_at = ? WHERE id = ?"}
+
+
+def _note_use(db: sqlite_utils.Database, table: str, row_id: str, last: float | None,
+              now: float) -> None:
+    """When a credential was last used: at most one write a minute, however many requests."""
+    if last is None or now - last > LAST_SEEN_EVERY:
+        with transaction(db):
+            db.execute(NOTE_USE[table], [now, row_id])
+
+
+# --- organisation API keys (`hwc send`, case-management systems) ----------------------------
 
 def make_api_key(db: sqlite_utils.Database, org_id: str, label: str, now: float) -> str:
     key_id = new_id()
@@ -168,24 +197,41 @@ def make_api_key(db: sqlite_utils.Database, org_id: str, label: str, now: float)
     return f"hwc_{key_id}.{secret}"
 
 
-def revoke_api_key(db: sqlite_utils.Database, key_id: str, now: float) -> bool:
-    """The key works no more; its row goes after the revoked retention (server/privacy.py)."""
-    with transaction(db):
-        return db.execute("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) "
-                          "WHERE id = ? RETURNING id", [now, key_id]).fetchone() is not None
+def api_key_id(key: str) -> str:
+    """The id part of `hwc_<id>.<secret>`; also takes the id alone (as the admin page shows)."""
+    return key.strip().removeprefix("hwc_").partition(".")[0]
 
 
-def api_key_actor(db: sqlite_utils.Database, header: str) -> Actor | None:
+def api_key_actor(db: sqlite_utils.Database, header: str, now: float) -> Actor | None:
     scheme, _, key = header.partition(" ")
-    key_id, _, secret = key.removeprefix("hwc_").partition(".")
+    secret = key.partition(".")[2]
     if scheme.lower() != "bearer" or not secret:
         return None
+    key_id = api_key_id(key)
     row = db.execute(
-        "SELECT k.key_hash, k.org_id, o.kind FROM api_keys k JOIN orgs o ON o.id = k.org_id "
-        "WHERE k.id = ? AND k.revoked_at IS NULL", [key_id]).fetchone()
+        "SELECT k.key_hash, k.org_id, o.kind, k.last_used_at FROM api_keys k "
+        "JOIN orgs o ON o.id = k.org_id WHERE k.id = ? AND k.revoked_at IS NULL",
+        [key_id]).fetchone()
     if row is None or not hmac.compare_digest(row[0], secret_hash(secret)):
         return None
+    _note_use(db, "api_keys", key_id, row[3], now)
     return Actor(role="sender", org_id=row[1], org_kind=row[2])
+
+
+def api_keys(db: sqlite_utils.Database, org_id: str | None = None) -> list[Any]:
+    """The API keys (of one organisation, or all), oldest first; never their secrets."""
+    return db.execute(
+        "SELECT k.id, k.label, k.created_at, k.last_used_at, k.revoked_at, o.name AS org_name "
+        "FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE ? IS NULL OR k.org_id = ? "
+        "ORDER BY k.created_at, k.id", [org_id, org_id]).fetchall()
+
+
+def revoke_api_key(db: sqlite_utils.Database, key_id: str, now: float) -> bool:
+    """Revoke a key at once (the next request with it gets 401); False when there is none."""
+    with transaction(db):
+        row = db.execute("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) "
+                         "WHERE id = ? RETURNING id", [now, key_id]).fetchone()
+    return row is not None
 
 
 def authenticate(request: Request) -> Actor:
@@ -193,7 +239,7 @@ def authenticate(request: Request) -> Actor:
     now = app_state.clock.now()
     actor = None
     if "authorization" in request.headers:
-        actor = api_key_actor(app_state.db, request.headers["authorization"])
+        actor = api_key_actor(app_state.db, request.headers["authorization"], now)
     elif COOKIE in request.cookies:
         actor = device_actor(app_state.db, request.cookies[COOKIE], now)
     if actor is None:
@@ -226,27 +272,45 @@ def requires(*roles: str) -> Callable[[Endpoint], Callable[[Request], Awaitable[
 # --- rate limits ---------------------------------------------------------------------------
 
 class RateLimiter:
-    """At most `limit` events per `window` seconds per key (a sliding log; keys are few)."""
+    """At most `limit` events per `window` seconds per key: a burst of `limit`, then one every
+    window/limit (GCRA). One number per key and constant work per event, whatever the number
+    of keys; the table keeps the `capacity` keys used last. Forgetting a key can only give its
+    owner a fresh start, which `capacity` other keys' worth of addresses would give them too."""
 
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic,
+                 capacity: int = 50_000) -> None:
         self.limit = limit
         self.window = window
         self.clock = clock
-        self.events: dict[str, deque[float]] = {}
+        self.capacity = capacity
+        self.interval = window / limit
+        # When each key's budget is used up to; a key whose time has passed has all of it.
+        self.spent_until: OrderedDict[str, float] = OrderedDict()
 
     def hit(self, key: str) -> None:
         now = self.clock()
-        log = self.events.setdefault(key, deque())
-        while log and log[0] <= now - self.window:
-            log.popleft()
-        if len(log) >= self.limit:
+        spent_until = max(self.spent_until.get(key, now), now)
+        wait = spent_until + self.interval - now - self.window
+        if wait > 1e-9:
+            self.spent_until.move_to_end(key)  # a key held back is in use: keep it longest
             error = ApiError(429)
-            error.headers["Retry-After"] = str(int(log[0] + self.window - now) + 1)
+            error.headers["Retry-After"] = str(max(1, math.ceil(wait)))
             raise error
-        log.append(now)
-        if len(self.events) > 10_000:
-            self._forget_idle(now)
+        self.spent_until[key] = spent_until + self.interval
+        self.spent_until.move_to_end(key)
+        if len(self.spent_until) > self.capacity:
+            self.spent_until.popitem(last=False)
 
-    def _forget_idle(self, now: float) -> None:
-        for key in [k for k, log in self.events.items() if not log or log[-1] <= now - self.window]:
-            del self.events[key]
+
+def address_key(host: str) -> str:
+    """The client's address as rate limits count it: an IPv6 client by its /64, which one
+    subscriber gets whole, and an IPv4-mapped address as the IPv4 address it is."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)

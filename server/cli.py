@@ -1,4 +1,5 @@
-"""`hwc`: serve, demo, migrate, admin-link, send, status, fake-push."""
+"""`hwc`: serve, demo, migrate, admin-link, backup, restore, api-keys, revoke-api-key,
+send, status, fake-push."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from server import db as database
 from server.settings import Settings
@@ -44,32 +46,32 @@ def _parser() -> argparse.ArgumentParser:
                       help="run the clock this many times faster (e.g. 600: a week in 17 min)")
     demo.set_defaults(run=cmd_demo)
 
-    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
-    migrate.add_argument("--database", default=None, help="SQLite file (default HWC_DATABASE)")
-    migrate.set_defaults(run=cmd_migrate)
+    _database_command(commands, "migrate", cmd_migrate, "bring the database schema up to date")
 
-    admin_link = commands.add_parser(
-        "admin-link", help="make the first admin and print an enrolment link and QR code")
+    admin_link = _database_command(
+        commands, "admin-link", cmd_admin_link,
+        "make the first admin and print an enrolment link and QR code")
     admin_link.add_argument("name", help="the admin's name")
-    admin_link.add_argument("--database", default=None)
-    admin_link.set_defaults(run=cmd_admin_link)
 
-    backup = commands.add_parser(
-        "backup", help="back up the directory, never signal data",
-        description="Write schools, organisations, people, devices (public keys), enrolment "
-                    "state and keys to PATH. Signals, envelopes and pushes are never copied.")
+    backup = _database_command(
+        commands, "backup", cmd_backup, "back up the directory, never signal data",
+        "Write schools, organisations, people, devices (public keys), enrolment state and keys "
+        "to PATH. Signals, envelopes and pushes are never copied.")
     backup.add_argument("path", help="the backup file to write")
-    backup.add_argument("--database", default=None)
-    backup.set_defaults(run=cmd_backup)
 
-    restore = commands.add_parser(
-        "restore", help="restore a backup (stop the server first)",
-        description="Put a backup in place of the database. Pending signals are not in a "
-                    "backup: senders see them as lost and phone the school.")
+    restore = _database_command(
+        commands, "restore", cmd_restore, "restore a backup (stop the server first)",
+        "Put a backup in place of the database. Pending signals are not in a backup: senders "
+        "see them as lost and phone the school.")
     restore.add_argument("path", help="the backup file")
-    restore.add_argument("--database", default=None)
     restore.add_argument("--force", action="store_true", help="replace an existing database")
-    restore.set_defaults(run=cmd_restore)
+
+    _database_command(commands, "api-keys", cmd_api_keys,
+                      "list organisation API keys: id, label, creation, last use (no secrets)")
+    revoke_key = _database_command(
+        commands, "revoke-api-key", cmd_revoke_api_key, "revoke an organisation API key at once",
+        "Revoke an API key; its next request gets 401. Works while the server runs.")
+    revoke_key.add_argument("key", help="the key's id (hwc api-keys, the admin page)")
 
     fake = commands.add_parser("fake-push", help="run a local fake push service (demos, tests)")
     fake.add_argument("--host", default="127.0.0.1")
@@ -79,6 +81,16 @@ def _parser() -> argparse.ArgumentParser:
     from server import client
 
     client.add_commands(commands)
+    return parser
+
+
+def _database_command(commands: Any, name: str, run: Callable[[argparse.Namespace], int],
+                      help: str, description: str | None = None) -> argparse.ArgumentParser:
+    """A command that works on the database file (HWC_DATABASE unless --database)."""
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=help,
+                                                          description=description)
+    parser.add_argument("--database", default=None, help="SQLite file (default HWC_DATABASE)")
+    parser.set_defaults(run=run)
     return parser
 
 
@@ -97,16 +109,26 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from server.app import create_app
 
     settings = _settings(args)
-    app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, server_header=False,
-                proxy_headers=True,
-                forwarded_allow_ips=settings.trusted_proxy, log_level="warning")
+    run_server(create_app(settings), settings, args.host, args.port)
     return 0
+
+
+def run_server(app: Any, settings: Settings, host: str, port: int) -> None:
+    """uvicorn as `hwc serve`, `hwc demo` and the Procfile run it: X-Forwarded-* only from the
+    configured proxy, and a bound on slow and idle connections (server/connections.py)."""
+    import uvicorn
+
+    from server.connections import bounded_protocol
+
+    uvicorn.run(app, host=host, port=port, access_log=False, server_header=False,
+                proxy_headers=bool(settings.trusted_proxy),
+                forwarded_allow_ips=settings.trusted_proxy or None,
+                http=bounded_protocol(settings.header_timeout_seconds,
+                                      settings.body_timeout_seconds, settings.max_connections),
+                log_level="warning")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -151,17 +173,45 @@ def cmd_admin_link(args: argparse.Namespace) -> int:
 
     from server import auth, directory
     from server.app import create_app
-    from server.models import NewPerson
+    from server.models import NewPerson, TextRefused
 
+    try:
+        admin = NewPerson(name=args.name, role="admin")
+    except TextRefused as refused:
+        print(refused, file=sys.stderr)
+        return 1
     settings = _settings(args).replace(run_workers=False)
     app = create_app(settings)
     db, now = app.state.db, time.time()
-    person_id = directory.create_person(db, NewPerson(name=args.name, role="admin"), now)
+    person_id = directory.create_person(db, admin, now)
     token = auth.make_enrol_token(db, app.state.secret_key, person_id, None, now,
                                   settings.enrol_token_days)
     link = auth.enrol_link(settings.base_url, token)
     print(f"Aanmeldlink voor {args.name} (beheerder), eenmalig te gebruiken:\n{link}\n")
     segno.make(link, error="m").terminal(compact=True)
+    return 0
+
+
+def cmd_api_keys(args: argparse.Namespace) -> int:
+    from server import auth
+    from server.clock import local_text
+
+    for key in auth.api_keys(database.connect(_settings(args).database)):
+        state = f"ingetrokken {local_text(key['revoked_at'])}" if key["revoked_at"] else "actief"
+        print(f"{key['id']}  {key['org_name']} · {key['label']}  gemaakt "
+              f"{local_text(key['created_at'])}  laatst gebruikt "
+              f"{local_text(key['last_used_at'])}  {state}")
+    return 0
+
+
+def cmd_revoke_api_key(args: argparse.Namespace) -> int:
+    from server import auth
+
+    key_id = auth.api_key_id(args.key)
+    if not auth.revoke_api_key(database.connect(_settings(args).database), key_id, time.time()):
+        print(f"Geen API-sleutel met id {key_id}.", file=sys.stderr)
+        return 1
+    print(f"API-sleutel {key_id} is ingetrokken.")
     return 0
 
 
@@ -184,10 +234,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     if args.no_serve:
         return 0
-    import uvicorn
-
     print(f"\nDe demo draait op http://localhost:{args.port} (stoppen: Ctrl+C)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    run_server(app, settings, args.host, args.port)
     return 0
 
 

@@ -1,18 +1,24 @@
 """`hwc send` and `hwc status`: the Python client for a case-management system.
 
 It encrypts on the sender's side with the Python envelope, so the server never sees the name.
+`hwc send` reads the name and birth date from standard input (a prompt on a terminal), never
+from its arguments: those land in shell history and in every process listing of the host.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import os
 import re
 import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
 from datetime import date
-from typing import Any
-
-import httpx
+from typing import Any, TextIO
 
 from server.envelope import (
     b64u_decode,
@@ -20,6 +26,11 @@ from server.envelope import (
     encrypt_envelope,
     new_signal_id,
 )
+
+
+class ClientError(Exception):
+    """What went wrong, in Dutch, for the person at the case system; never the child's name."""
+
 
 NAME_PATTERN = re.compile(r"^[^\W\d_]+(?:[ .'\u2019-]+[^\W\d_]*)*$")
 
@@ -40,21 +51,41 @@ def check_child(name: str, birth_date: str, today: date) -> str | None:
 
 
 class Client:
-    def __init__(self, url: str, api_key: str) -> None:
-        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=15.0, headers={
-            "Authorization": f"Bearer {api_key}", "X-HWC": "1"})
+    """The API of a case-management system: find a school, send a signal, read its status.
 
-    def _json(self, response: httpx.Response) -> Any:
-        body = response.json()
-        if response.status_code >= 400:
-            raise SystemExit(f"{body.get('message', 'Fout')} ({response.status_code})")
-        return body
+    Plain urllib (the standard library), so `pip install` without extras gives a working client.
+    """
+
+    def __init__(self, url: str, api_key: str, timeout: float = 15.0) -> None:
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise ClientError(f"HWC_URL moet met https:// beginnen, niet {url!r}.")
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.headers = {"Authorization": f"Bearer {api_key}", "X-HWC": "1",
+                        "Accept": "application/json"}
+
+    def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """(status, decoded JSON) of one request; an HTTP error status is an answer too."""
+        data = None if body is None else json.dumps(body).encode()
+        headers = self.headers if data is None else {**self.headers,
+                                                     "Content-Type": "application/json"}
+        # The scheme is http(s), checked in __init__: no file: or ftp: URL reaches urlopen.
+        request = urllib.request.Request(self.url + path, data, headers, method=method)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310  # nosec B310
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, json.load(error)
+
+    def _json(self, method: str, path: str, body: Any = None) -> Any:
+        return _checked(*self._request(method, path, body))
 
     def find_school(self, code: str) -> dict:
-        schools = self._json(self.http.get("/api/schools", params={"q": code}))
+        schools = self._json("GET", "/api/schools?" + urllib.parse.urlencode({"q": code}))
         exact = [s for s in schools if (s.get("code") or "").upper() == code.upper()]
         if len(exact) != 1:
-            raise SystemExit(f"Geen school gevonden met code {code}.")
+            raise ClientError(f"Geen school gevonden met code {code}.")
         return exact[0]
 
     def send(self, school_code: str, name: str, birth_date: str) -> dict:
@@ -62,50 +93,87 @@ class Client:
         content = encode_content(name.strip(), birth_date)
         signal_id = new_signal_id()
         for _attempt in range(2):  # the device list may change in between: re-encrypt once
-            devices = self._json(self.http.get(f"/api/schools/{school['id']}/recipients"))
+            devices = self._json("GET", f"/api/schools/{school['id']}/recipients")
             envelopes = [{"device_id": d["device_id"], "envelope": encrypt_envelope(
                 b64u_decode(d["public_key"]), signal_id, d["device_id"], content)}
                 for d in devices["devices"]]
-            response = self.http.post("/api/signals", json={
+            status, answer = self._request("POST", "/api/signals", {
                 "id": signal_id, "recipient_id": school["id"], "envelopes": envelopes})
-            if response.status_code != 409 or response.json().get("error") != "devices_changed":
-                return dict(self._json(response))
-        return dict(self._json(response))
+            if status != 409 or answer.get("error") != "devices_changed":
+                break
+        return dict(_checked(status, answer))
 
     def status(self, ref: str) -> dict:
-        for signal in self._json(self.http.get("/api/signals")):
+        for signal in self._json("GET", "/api/signals"):
             if signal["ref"] == ref.upper():
                 return dict(signal)
-        raise SystemExit(f"Geen signaal met kenmerk {ref}.")
+        raise ClientError(f"Geen signaal met kenmerk {ref}.")
+
+
+def _checked(status: int, answer: Any) -> Any:
+    """The answer, or the server's Dutch message as a ClientError."""
+    if status >= 400:
+        raise ClientError(f"{answer.get('message', 'Fout')} ({status})")
+    return answer
 
 
 def add_commands(commands: Any) -> None:
     send = commands.add_parser(
         "send", help="send a signal from a case-management system (encrypts locally)",
         description="Encrypt name and birth date locally to the school's devices and send. "
-                    "Needs HWC_URL and HWC_API_KEY (an organisation API key from the admin).")
+                    "Reads the name and then the birth date (YYYY-MM-DD) as two lines from "
+                    "standard input, with a prompt on a terminal; never from arguments. Needs "
+                    "HWC_URL and HWC_API_KEY (an organisation API key from the admin).")
     send.add_argument("--school", required=True, help="the school's BRIN/vestiging code")
-    send.add_argument("--name", required=True, help="the child's name")
-    send.add_argument("--birth-date", required=True, help="YYYY-MM-DD")
-    send.set_defaults(run=cmd_send)
+    send.set_defaults(run=_reported(cmd_send))
     status = commands.add_parser("status", help="print a signal's timeline by reference code")
     status.add_argument("ref", help="reference code, e.g. HWC-7K3P")
-    status.set_defaults(run=cmd_status)
+    status.set_defaults(run=_reported(cmd_status))
+
+
+def _reported(command: Callable[[argparse.Namespace], int]
+              ) -> Callable[[argparse.Namespace], int]:
+    """A ClientError ends the command with its Dutch message on stderr and status 1."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except ClientError as error:
+            print(error, file=sys.stderr)
+            return 1
+
+    return run
 
 
 def _client() -> Client:
     url, key = os.environ.get("HWC_URL", "http://localhost:8000"), os.environ.get("HWC_API_KEY")
     if not key:
-        raise SystemExit("Zet HWC_API_KEY (de API-sleutel van uw organisatie).")
+        raise ClientError("Zet HWC_API_KEY (de API-sleutel van uw organisatie).")
     return Client(url, key)
 
 
+def read_child(stream: TextIO) -> tuple[str, str]:
+    """Name, then birth date: one line each from `stream`, asked for on a terminal."""
+    asking = stream.isatty()
+    name = _read_line(stream, "Naam van het kind: " if asking else "")
+    birth_date = _read_line(stream, "Geboortedatum (JJJJ-MM-DD): " if asking else "")
+    return name, birth_date
+
+
+def _read_line(stream: TextIO, prompt: str) -> str:
+    if prompt:
+        print(prompt, end="", file=sys.stderr, flush=True)  # stdout stays for the result
+    return stream.readline().rstrip("\r\n")
+
+
 def cmd_send(args: argparse.Namespace) -> int:
-    problem = check_child(args.name, args.birth_date, date.today())
+    name, birth_date = read_child(sys.stdin)
+    problem = check_child(name, birth_date, date.today())
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    result = _client().send(args.school, args.name, args.birth_date)
+    result = _client().send(args.school, name, birth_date)
     print(f"Verstuurd. Kenmerk: {result['ref']}  (uiterlijk opgepakt: {result['deadline']})")
     if result.get("holiday_warning"):
         print(result["holiday_warning"])

@@ -28,6 +28,13 @@ class Clock:
         return datetime.fromtimestamp(self.now() if at is None else at, UTC).astimezone(AMSTERDAM)
 
 
+def local_text(at: float | None) -> str:
+    """A moment as people here read it (dd-mm-jjjj uu:mm, Amsterdam time); "nooit" for none."""
+    if at is None:
+        return "nooit"
+    return datetime.fromtimestamp(at, UTC).astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M")
+
+
 class FrozenClock(Clock):
     """Stands still until advanced: what timer tests need."""
 

@@ -160,7 +160,33 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_signal ON outbox(signal_id);
     CREATE INDEX outbox_done ON outbox(created_at) WHERE state != 'pending';
     """,
-    # 4: indexes for the directory's retention rules and erasure (server/privacy.py).
+    # 4: since when a device's pushes fail (cleared when one gets through), for the admin.
+    """
+    ALTER TABLE devices ADD COLUMN push_failing_since REAL;
+    """,
+    # 5: one public key belongs to one device. A key an older database holds twice stays with
+    # the device that had it first; every later one is revoked (its envelopes and pushes go)
+    # and its key replaced by a marker that is unique and no point, so the index can hold.
+    """
+    DELETE FROM envelopes WHERE device_id IN (SELECT d.id FROM devices d WHERE EXISTS (
+        SELECT 1 FROM devices e WHERE e.public_key = d.public_key
+        AND (e.created_at, e.id) < (d.created_at, d.id)));
+    DELETE FROM outbox WHERE state = 'pending' AND device_id IN (SELECT d.id FROM devices d
+        WHERE EXISTS (SELECT 1 FROM devices e WHERE e.public_key = d.public_key
+        AND (e.created_at, e.id) < (d.created_at, d.id)));
+    UPDATE devices SET revoked_at = coalesce(revoked_at, unixepoch()), push = NULL,
+        public_key = CAST('duplicate:' || id AS BLOB)
+        WHERE EXISTS (SELECT 1 FROM devices e WHERE e.public_key = devices.public_key
+        AND (e.created_at, e.id) < (devices.created_at, devices.id));
+    CREATE UNIQUE INDEX devices_public_key ON devices(public_key);
+    """,
+    # 6: enrolment tokens are kept as hashes of their ids (a backup holds the signing key), so
+    # unspent links of before, kept in clear, are void; API keys show when they were last used.
+    """
+    DELETE FROM enrol_tokens WHERE spent_at IS NULL;
+    ALTER TABLE api_keys ADD COLUMN last_used_at REAL;
+    """,
+    # 7: indexes for the directory's retention rules and erasure (server/privacy.py).
     """
     CREATE INDEX people_revoked ON people(revoked_at) WHERE revoked_at IS NOT NULL;
     CREATE INDEX devices_revoked ON devices(revoked_at) WHERE revoked_at IS NOT NULL;

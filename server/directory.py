@@ -12,7 +12,7 @@ import sqlite_utils
 from server import calendar
 from server.auth import new_id
 from server.db import erase, transaction
-from server.models import NewOrg, NewPerson
+from server.models import NewOrg, NewPerson, TextRefused
 from server.web import ApiError
 
 ORG_ROLES = {
@@ -54,7 +54,8 @@ def import_schools_csv(db: sqlite_utils.Database, text: str, now: float) -> int:
                 _check_school_row(org)
                 create_org(db, org, now)
             except (ApiError, ValueError, TypeError) as exc:
-                message = exc.message if isinstance(exc, ApiError) else "ongeldige waarde"
+                message = (exc.message if isinstance(exc, ApiError) else
+                           str(exc) if isinstance(exc, TextRefused) else "ongeldige waarde")
                 raise ApiError(422, "csv_row", f"Regel {line}: {message}") from None
             count += 1
     return count

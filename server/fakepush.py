@@ -242,8 +242,7 @@ class FakePushService:
         if status in GONE:
             sub.gone_status = status
         if status != 201:
-            retry = {"Retry-After": str(sub.retry_after)} if sub.retry_after is not None else {}
-            return _error(status, "scripted answer", retry if status in (429, 503) else {})
+            return _error(status, "scripted answer", _scripted_headers(sub, status))
         self.messages.append(
             {
                 "sub_id": sub_id,
@@ -254,6 +253,14 @@ class FakePushService:
             }
         )
         return Response(status_code=201, headers={"Location": f"/message/{secrets.token_hex(8)}"})
+
+
+def _scripted_headers(sub: FakeSubscription, status: int) -> dict[str, str]:
+    if 300 <= status < 400:  # back to this same URL: a sender that follows it posts again
+        return {"Location": f"/push/{sub.id}"}
+    if status in (429, 503) and sub.retry_after is not None:
+        return {"Retry-After": str(sub.retry_after)}
+    return {}
 
 
 def _origin_of(request: Request) -> str:

@@ -5,28 +5,61 @@ These types are also the source of the OpenAPI document's request schemas.
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from msgspec import Meta, Struct, field
 
 B64U = "^[A-Za-z0-9_-]*$"
-# No control characters (NUL, escape sequences...) in anything a person types on one line;
+# No control characters (NUL, escape sequences...) in a one-line value such as a token;
 # a CSV may hold tabs and line breaks, nothing else below U+0020.
 LINE = r"^[^\u0000-\u001f\u007f]*$"
 CSV_TEXT = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
+# What a person's name or a label must never hold, because it is invisible or disguises the
+# text around it: controls (C0, DEL, C1), line and paragraph separators, bidi embeddings,
+# overrides, isolates and marks (U+061C, U+200E/F, U+202A-202E, U+2066-2069), and zero-width
+# characters (U+200B-200D, U+2060-2064, U+FEFF). "\u202eevil" would show as "live".
+HIDDEN = (r"\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064"
+          r"\u2066-\u2069\ufeff")
+HIDDEN_CHARACTER = re.compile(f"[{HIDDEN}]")
+# Checked by Form.__post_init__ (with a Dutch message); the pattern only documents the rule.
+FREE_TEXT = {"pattern": f"^[^{HIDDEN}]*$"}
 Id = Annotated[str, Meta(min_length=1, max_length=32, pattern=B64U)]
 SignalId = Annotated[str, Meta(min_length=22, max_length=22, pattern=B64U)]
 PublicKey = Annotated[str, Meta(min_length=87, max_length=87, pattern=B64U)]
-Label = Annotated[str, Meta(min_length=1, max_length=60, pattern=LINE)]
-Text = Annotated[str, Meta(min_length=1, max_length=120, pattern=LINE)]
-OptionalText = Annotated[str, Meta(max_length=120, pattern=LINE)]
+Label = Annotated[str, Meta(min_length=1, max_length=60, extra_json_schema=FREE_TEXT)]
+Text = Annotated[str, Meta(min_length=1, max_length=120, extra_json_schema=FREE_TEXT)]
+OptionalText = Annotated[str, Meta(max_length=120, extra_json_schema=FREE_TEXT)]
 Region = Literal["noord", "midden", "zuid"]
 CSV_MAX_BYTES = 2_000_000  # every school in the country fits; bulk imports only
 
 
 class Strict(Struct, forbid_unknown_fields=True):
     pass
+
+
+class TextRefused(ValueError):
+    """A free-text value holds a hidden character; the message says so in Dutch."""
+
+
+def check_text(what: str, value: str) -> None:
+    if HIDDEN_CHARACTER.search(value):
+        raise TextRefused(
+            f"{what} bevat een onzichtbaar teken, een stuurteken of een teken dat de "
+            "leesrichting omdraait. Typ de tekst opnieuw in, zonder kopiëren en plakken.")
+
+
+class Form(Strict):
+    """A body with text a person typed. Its free-text fields (name -> how the message names
+    it) are checked however the struct is made: decoded from JSON, read from a CSV row or
+    built by the CLI, so the API, the admin pages and the imports share one rule."""
+
+    free_text: ClassVar[dict[str, str]] = {}
+
+    def __post_init__(self) -> None:
+        for name, what in self.free_text.items():
+            check_text(what, getattr(self, name))
 
 
 class PushKeys(Strict):
@@ -42,7 +75,9 @@ class PushSubscription(Strict):
     expirationTime: int | None = None  # noqa: N815 - the browser's own field name
 
 
-class EnrolRequest(Strict):
+class EnrolRequest(Form):
+    free_text: ClassVar[dict[str, str]] = {"label": "De naam van dit apparaat"}
+
     token: Annotated[str, Meta(min_length=10, max_length=300, pattern=LINE)]
     public_key: PublicKey
     label: Label
@@ -91,13 +126,16 @@ class Close(Strict):
 
 # --- admin ---------------------------------------------------------------------------------
 
-class NewOrg(Strict):
+class NewOrg(Form):
+    free_text: ClassVar[dict[str, str]] = {"name": "De naam", "place": "De plaats",
+                                            "municipalities": "De lijst van gemeenten"}
+
     kind: Literal["school", "veilig_thuis", "leerplicht"]
     name: Text
     place: OptionalText = ""
     code: Annotated[str, Meta(max_length=12, pattern="^[0-9A-Z]*$")] = ""
     region: Region | None = None
-    municipalities: Annotated[str, Meta(max_length=500, pattern=LINE)] = ""
+    municipalities: Annotated[str, Meta(max_length=500, extra_json_schema=FREE_TEXT)] = ""
     route: Literal["school", "leerplicht"] = "school"
 
 
@@ -114,14 +152,18 @@ class FreeDaysCsv(Strict):
     csv: Annotated[str, Meta(min_length=1, max_length=CSV_MAX_BYTES, pattern=CSV_TEXT)]
 
 
-class NewPerson(Strict):
+class NewPerson(Form):
+    free_text: ClassVar[dict[str, str]] = {"name": "De naam", "class_label": "De groep"}
+
     name: Text
     role: Literal["admin", "sender", "contact", "teacher", "officer"]
     org_id: Id | None = None
-    class_label: Annotated[str, Meta(max_length=40, pattern=LINE)] = ""
+    class_label: Annotated[str, Meta(max_length=40, extra_json_schema=FREE_TEXT)] = ""
 
 
-class NewApiKey(Strict):
+class NewApiKey(Form):
+    free_text: ClassVar[dict[str, str]] = {"label": "De omschrijving van de sleutel"}
+
     org_id: Id
     label: Label
 

@@ -1,9 +1,9 @@
 """What the server serves to browsers besides the API: the PWA shell and its app routes.
 
-The app's text files are compressed once, when the app is made (Brotli for browsers that accept
-it, gzip for the rest; again only for a file changed on disk since), and served from memory with
-an ETag per encoding. Only these static
-files are compressed: API bodies never are (no BREACH-style leaks).
+Only the files in PWA_FILES are served. The text files among them are compressed once, when
+the app is made (Brotli for browsers that accept it, gzip for the rest; again only for a file
+changed on disk since), and every file is served from memory with an ETag per encoding. Only
+these static files are compressed: API bodies never are (no BREACH-style leaks).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import brotli  # type: ignore[import-untyped]
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
@@ -29,6 +29,22 @@ PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 # "/nieuw" the officers' send screen).
 APP_PATHS = ("/", "/aanmelden", "/nieuw", "/signaal/{id}", "/toegankelijkheid", "/privacy")
 SHELL_PAGE = "/index.html"
+
+# Every file the app needs, and nothing else: a file in pwa/ that is not listed here (a
+# developer script, notes) is never served. tests/test_pages.py checks this list against what
+# the app, its service worker, its manifest and the admin pages load.
+PWA_FILES = (
+    "/index.html", "/linktoken.js", "/manifest.webmanifest", "/sw.js", "/style.css",
+    "/app.js", "/api.js", "/envelope.js", "/keystore.js", "/push.js", "/sealing.js",
+    "/updates.js",
+    "/views/accessibility.js", "/views/admin.js", "/views/child.js", "/views/common.js",
+    "/views/contact.js", "/views/device.js", "/views/enrol.js", "/views/lists.js",
+    "/views/officer.js", "/views/privacy.js", "/views/schoolsearch.js", "/views/sender.js",
+    "/views/teacher.js", "/views/timeline.js",
+    "/icons/icon-192.png", "/icons/icon-512.png", "/icons/maskable-512.png",
+    "/icons/apple-touch-icon.png",
+    "/admin.css", "/admin.js",  # the server-rendered admin pages
+)
 
 COMPRESSIBLE = (".html", ".js", ".css", ".webmanifest", ".json", ".svg")
 MIN_COMPRESS_BYTES = 512  # below this, compression saves less than its header costs
@@ -51,7 +67,7 @@ def _compress(path: Path, mtime_ns: int, size: int) -> CompressedFile:
     modification time and size, so every app a test makes reuses the work."""
     raw = path.read_bytes()
     bodies = {"identity": raw}
-    if len(raw) >= MIN_COMPRESS_BYTES:
+    if len(raw) >= MIN_COMPRESS_BYTES and path.suffix in COMPRESSIBLE:
         candidates = {"br": brotli.compress(raw, mode=brotli.MODE_TEXT, quality=11),
                       "gzip": gzip.compress(raw, compresslevel=9, mtime=0)}
         bodies |= {name: body for name, body in candidates.items() if len(body) < len(raw)}
@@ -83,14 +99,11 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 
 class PwaFiles:
-    """The app's static files: text files precompressed in memory, the rest (icons) through
-    Starlette's StaticFiles; no directory listings, ETags for revalidation."""
+    """The app's listed files, served from memory: text files precompressed, ETags for
+    revalidation. Any other path is 404, whatever lies in the directory."""
 
-    def __init__(self, directory: Path) -> None:
-        self.static = StaticFiles(directory=directory)
-        self.sources = {"/" + path.relative_to(directory).as_posix(): path
-                        for path in sorted(directory.rglob("*"))
-                        if path.is_file() and path.suffix in COMPRESSIBLE}
+    def __init__(self, directory: Path, paths: tuple[str, ...] = PWA_FILES) -> None:
+        self.sources = {path: directory / path.lstrip("/") for path in paths}
         for path in self.sources:
             self.compressed(path)  # all of them now, rather than on the first requests
 
@@ -101,7 +114,7 @@ class PwaFiles:
             return None
         try:
             stat = source.stat()
-        except OSError:  # removed since: StaticFiles answers 404
+        except OSError:  # removed since: 404
             return None
         return _compress(source, stat.st_mtime_ns, stat.st_size)
 
@@ -120,13 +133,13 @@ class PwaFiles:
         return Response(b"" if head else body, headers=sent, media_type=file.media_type)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        file = self.compressed(scope["path"]) if scope["type"] == "http" \
-            and scope["method"] in ("GET", "HEAD") else None
-        if file:
-            response = self.response(file, Headers(scope=scope), scope["method"] == "HEAD")
-            await response(scope, receive, send)
-        else:
-            await self.static(scope, receive, send)
+        if scope.get("method") not in ("GET", "HEAD"):
+            raise HTTPException(405, headers={"Allow": "GET, HEAD"})
+        file = self.compressed(scope["path"])
+        if file is None:
+            raise HTTPException(404)
+        response = self.response(file, Headers(scope=scope), scope["method"] == "HEAD")
+        await response(scope, receive, send)
 
 
 async def app_shell(files: PwaFiles, request: Request) -> Response:

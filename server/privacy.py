@@ -99,9 +99,9 @@ def person_record(db: sqlite_utils.Database, person_id: str) -> dict[str, Any] |
                         "ON o.id = p.org_id WHERE p.id = ?", [person_id]).fetchone()
     if person is None:
         return None
-    devices = _rows(db, "SELECT id, label, push_state, push, key_state, created_at, "
-                        "last_seen_at, revoked_at, (SELECT count(*) FROM envelopes e WHERE "
-                        "e.device_id = devices.id) AS envelopes_waiting FROM devices "
+    devices = _rows(db, "SELECT id, label, push_state, push, push_failing_since, key_state, "
+                        "created_at, last_seen_at, revoked_at, (SELECT count(*) FROM envelopes "
+                        "e WHERE e.device_id = devices.id) AS envelopes_waiting FROM devices "
                         "WHERE person_id = ? ORDER BY created_at", [person_id])
     for device in devices:
         device["push_service"] = _push_service(device.pop("push"))

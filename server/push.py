@@ -1,4 +1,5 @@
-"""Web push: the VAPID key and the outbox. The delivery worker lives in server/pushworker.py.
+"""Web push: the VAPID key, the outbox, and which push endpoints the server may call (SSRF).
+The delivery worker lives in server/pushworker.py.
 
 Every push is an outbox row written in the same transaction as the state change that causes
 it; this module is the one place that writes them.
@@ -8,14 +9,21 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
+import socket
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from dataclasses import dataclass
 
+import aiohttp
 import sqlite_utils
+import yarl
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from server.db import meta_get, meta_set
 from server.envelope import b64u_decode, b64u_encode
+from server.settings import Settings
 from server.web import ApiError
 
 KINDS = ("new_signal", "teacher_signal", "reminder", "escalation", "teacher_late")
@@ -48,40 +56,152 @@ def oldest_due_age(db: sqlite_utils.Database, now: float) -> float:
     return 0.0 if oldest is None else max(0.0, now - oldest)
 
 
-def check_endpoint(endpoint: str, base_url: str) -> None:
-    """The server POSTs to this URL, so it must be a public https push service (no SSRF into
-    the operator's network). A development server on loopback http accepts loopback endpoints,
-    which is how the fake push service is used in tests and demos."""
-    refused = ApiError(422, "bad_push_endpoint",
+FAILING_LONG = 3600.0  # the admin is shown devices whose pushes have failed at least this long
+
+
+def failing_devices(db: sqlite_utils.Database, since: float) -> list[dict]:
+    """Live devices whose pushes have all failed since `since` or earlier (never an endpoint)."""
+    rows = db.execute(
+        "SELECT d.id AS device_id, d.label, d.push_failing_since AS since, p.name AS person, "
+        "p.role, o.id AS org_id, o.name AS org_name FROM devices d "
+        "JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id "
+        "WHERE d.push_failing_since <= ? AND d.push_state = 'active' "
+        "AND d.revoked_at IS NULL ORDER BY d.push_failing_since", [since]).fetchall()
+    return [dict(row) for row in rows]
+
+
+def check_endpoint(endpoint: str, policy: EndpointPolicy) -> None:
+    """Refuse a subscription whose endpoint the server may not POST to (no SSRF into the
+    operator's network); the worker checks again before every push."""
+    if not policy.allows_url(endpoint):
+        raise ApiError(422, "bad_push_endpoint",
                        "Deze meldingendienst wordt niet geaccepteerd. Zet meldingen opnieuw aan.")
-    try:
-        url = urlsplit(endpoint)
-        host = url.hostname or ""
-    except ValueError:  # e.g. an unbalanced '[' in the host
-        raise refused from None
-    if _is_loopback(urlsplit(base_url).hostname or "") and _is_loopback(host):
-        return
-    if url.scheme != "https" or not host or _is_internal(host):
-        raise refused
+
+
+class RefusedAddress(OSError):
+    """A push service's name resolved to an address the server may not call."""
+
+
+# Names that never belong to a push service on the internet (RFC 6761, 6762, 8375, ICANN).
+INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan", ".intranet")
+DNS_NAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*")
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
+REFUSED_V6 = (ipaddress.ip_network("::/96"),  # IPv4-compatible, deprecated
+              ipaddress.ip_network("64:ff9b:1::/48"))  # RFC 8215: local-use NAT64
+
+
+@dataclass(frozen=True)
+class EndpointPolicy:
+    """Which push endpoints the server may call (HWC_PUSH_HOSTS), and whether loopback is one.
+
+    A host is allowed by name: exactly, as a subdomain of a `*.` pattern, or by `*` (any
+    public name or address). Loopback is allowed only for a development server that itself
+    runs on loopback (the fake push service in tests and `hwc demo`).
+    """
+
+    hosts: tuple[str, ...]
+    loopback: bool
+
+    @classmethod
+    def of(cls, settings: Settings) -> EndpointPolicy:
+        base = yarl.URL(settings.base_url).raw_host or ""
+        return cls(tuple(settings.push_hosts.lower().split()), _is_loopback(base))
+
+    def allows_url(self, endpoint: str) -> bool:
+        """The URL as aiohttp will read it (yarl): scheme, no user info, port and host."""
+        try:
+            url = yarl.URL(endpoint)
+        except (ValueError, TypeError):
+            return False
+        host = url.raw_host or ""
+        if url.user is not None or url.password is not None or not url.absolute:
+            return False
+        if self.loopback and url.scheme in ("http", "https") and _is_loopback(host):
+            return True
+        if url.scheme != "https" or url.explicit_port not in (None, 443):
+            return False
+        if _is_numeric(host):  # only a canonical public address, and only when "*" allows it
+            address = _address(host)
+            return "*" in self.hosts and address is not None and self.allows_address(address)
+        return DNS_NAME.fullmatch(host) is not None and self._listed(host)
+
+    def _listed(self, host: str) -> bool:
+        return any(host == pattern
+                   or (pattern.startswith("*.") and host.endswith(pattern[1:]))
+                   or (pattern == "*" and "." in host and not host.endswith(INTERNAL_SUFFIXES))
+                   for pattern in self.hosts)
+
+    def allows_address(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        """Every address a push service name resolves to must pass, in every IPv6 form that
+        carries an IPv4 address (mapped, NAT64, 6to4)."""
+        if self.loopback and address.is_loopback:
+            return True
+        if isinstance(address, ipaddress.IPv6Address):
+            embedded = address.ipv4_mapped or address.sixtofour or _nat64(address)
+            if embedded is not None:
+                return self.allows_address(embedded)
+            if any(address in network for network in REFUSED_V6):
+                return False
+        return address.is_global and not address.is_multicast
+
+
+def _nat64(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF) if address in NAT64 else None
+
+
+class CheckedResolver(AbstractResolver):
+    """Resolves like aiohttp's own resolver and hands the connector only addresses the policy
+    allows, so the address checked is the address connected to (no second lookup)."""
+
+    def __init__(self, policy: EndpointPolicy) -> None:
+        self._policy = policy
+        self._resolver = ThreadedResolver()
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        results = await self._resolver.resolve(host, port, family)
+        # One internal address among public ones is refused too: no push service has one.
+        if not results or not all(self._allows(r["host"]) for r in results):
+            raise RefusedAddress("push service address not allowed")
+        return results
+
+    def _allows(self, resolved: str) -> bool:
+        address = _address(resolved)
+        return address is not None and self._policy.allows_address(address)
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+def checked_connector(policy: EndpointPolicy, limit: int,
+                      limit_per_host: int) -> aiohttp.TCPConnector:
+    """The worker's connector: only checked addresses (call inside the event loop)."""
+    return aiohttp.TCPConnector(limit=limit, limit_per_host=limit_per_host,
+                                resolver=CheckedResolver(policy))
 
 
 def _is_loopback(host: str) -> bool:
-    address = _ip(host)
+    address = _address(host)
     return host == "localhost" or (address is not None and address.is_loopback)
 
 
-def _is_internal(host: str) -> bool:
-    address = _ip(host)
-    if address is None:
-        return host == "localhost" or host.endswith((".localhost", ".local", ".internal"))
-    return not address.is_global
-
-
-def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host literally is, in its canonical spelling only."""
     try:
         return ipaddress.ip_address(host)
     except ValueError:
         return None
+
+
+def _is_numeric(host: str) -> bool:
+    """Any spelling a resolver reads as an address: 127.1, 0x7f000001, 2130706433, 0, [::1]."""
+    if ":" in host or host.replace(".", "").isdigit():
+        return True
+    try:
+        socket.inet_aton(host)
+    except OSError:
+        return False
+    return True
 
 
 def vapid_private_key(db: sqlite_utils.Database, configured: str) -> ec.EllipticCurvePrivateKey:

@@ -1,18 +1,20 @@
 """The push delivery worker: drains the outbox to the push services (DESIGN.md section 7).
 
 One background task per process. It claims due outbox rows with a lease, encrypts each push
-(server/webpush.py), sends it with one shared aiohttp session (bounded concurrency, explicit
-timeout, TTL, Urgency, Topic, a VAPID header signed once per push service), and records each
+(server/webpush.py), sends it with one shared aiohttp session (slots per push service, explicit
+timeout, TTL, Urgency, Topic, a VAPID header signed once per push service; only to allowed
+endpoints at checked addresses, never following a redirect: server/push.py), and records each
 outcome. All state is in the `outbox` table, so a restart resumes exactly where the last
 process stopped.
 
 Exactly-once in practice. A row is claimed (attempts + 1, due_at = now + lease) in one
 BEGIN IMMEDIATE transaction, so two workers (threads or processes) never claim the same row,
 and a row that is claimed but never marked becomes due again when the lease runs out: nothing
-is ever lost. If the process dies after the push service answered 201 but before the outcome
-was committed, the row is sent once more after the lease. That is at most one duplicate push,
-and it is harmless: it has the same Topic (the push service replaces the undelivered copy)
-and the same notification tag (the phone replaces the shown one). Outcomes are committed with
+is ever lost; a clean stop (SIGTERM) releases its unfinished claims at once instead. If the
+process dies after the push service answered 201 but before the outcome was committed, the
+row is sent once more after the lease. That is at most one duplicate push, and it is
+harmless: it has the same Topic (the push service replaces the undelivered copy) and the
+same notification tag (the phone replaces the shown one). Outcomes are committed with
 the attempt number they were claimed with, so a late answer to a claim that already expired
 never overwrites a newer attempt's outcome.
 
@@ -25,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
+import hmac
 import json
 import logging
 import random
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -47,6 +50,7 @@ from server import webpush
 from server.clock import Clock
 from server.db import durable, transaction
 from server.envelope import b64u_decode, b64u_encode
+from server.push import EndpointPolicy, RefusedAddress, checked_connector
 from server.settings import Settings
 
 log = logging.getLogger("hwc.push")
@@ -76,14 +80,36 @@ MAX_TTL = 28 * 86400  # what the big push services accept at most
 PUSH_HEADERS = {"Content-Encoding": "aes128gcm", "Urgency": "high"}
 GONE = frozenset({404, 410})  # RFC 8030 section 7.3: the subscription no longer exists
 MAX_RETRY_AFTER = 86400.0
+ORIGINS_AT_FULL_SPEED = 4  # in flight to all push services together: this many origins' slots
+# Deliverable due rows, oldest first, with the origin of their endpoint (scheme://host:port,
+# cut at the first '/' after '://'), leaving out given rows and origins.
+PICK_DUE = """
+SELECT id, CASE instr(substr(e, instr(e, '://') + 3), '/') WHEN 0 THEN e
+    ELSE substr(e, 1, instr(e, '://') + 1 + instr(substr(e, instr(e, '://') + 3), '/')) END
+    AS origin
+FROM (SELECT o.id, o.due_at, coalesce(json_extract(d.push, '$.endpoint'), '') AS e
+      FROM outbox AS o JOIN devices AS d ON d.id = o.device_id
+      WHERE o.state = 'pending' AND o.due_at <= ? AND o.expires_at > ?
+      AND o.id NOT IN (SELECT value FROM json_each(?))
+      AND o.id NOT IN (SELECT value FROM json_each(?))
+      AND d.revoked_at IS NULL AND d.push IS NOT NULL AND d.push_state = 'active'
+      -- a finished, closed or expired signal's pushes are no longer wanted
+      AND NOT EXISTS (SELECT 1 FROM signals AS s WHERE s.id = o.signal_id
+                      AND s.ended_at IS NOT NULL))
+WHERE origin NOT IN (SELECT value FROM json_each(?))
+ORDER BY due_at LIMIT ?
+"""
 BATCH_WAIT = 0.02  # longest a finished push waits for its outcome to be committed
 
 _jitter = random.SystemRandom()
 
 
-def topic(signal_id: str) -> str:
-    """RFC 8030 Topic: at most 32 base64url characters; the same for every push of a signal."""
-    return b64u_encode(hashlib.sha256(signal_id.encode()).digest())[:32]
+def topic(key: bytes, device_id: str, subject: str) -> str:
+    """RFC 8030 Topic (32 base64url characters): the same for every push of one signal to one
+    device, so a repeat replaces the undelivered one; keyed with the server's secret and
+    different per device, so the push service cannot link the recipients of one case."""
+    message = f"hwc-push-topic\x00{device_id}\x00{subject}".encode()
+    return b64u_encode(hmac.digest(key, message, "sha256"))[:32]
 
 
 def payload(base_url: str, kind: str, signal_id: str | None) -> str:
@@ -131,11 +157,13 @@ class Job:
     """One claimed outbox row and the subscription it goes to."""
 
     id: int
+    device_id: str
     kind: str
     signal_id: str | None
     expires_at: float
     attempts: int
     subscription: str  # devices.push as claimed; parsed only when sending
+    origin: str  # the push service's, which has its own slots
 
 
 @dataclass(frozen=True)
@@ -155,23 +183,27 @@ class PushWorker:
         clock: Clock,
         vapid_key: ec.EllipticCurvePrivateKey,
         *,
+        topic_key: bytes,
         concurrency: int | None = None,
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
-        max_attempts: int = 8,
         lease: float | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
+        # Slots per push service origin, so a slow or hanging service never holds those of
+        # the others; all origins together get a few times that.
         self.concurrency = max(1, concurrency or settings.push_concurrency)
+        self.max_in_flight = ORIGINS_AT_FULL_SPEED * self.concurrency
         self.timeout = float(settings.push_timeout_seconds)
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
-        self.max_attempts = max_attempts
         # Another process may re-claim a row after the lease: keep it well above one request.
         self.lease = lease if lease is not None else max(30.0, 3 * self.timeout)
         self._vapid = Vapid(private_key=vapid_key)
+        self._policy = EndpointPolicy.of(settings)
+        self._topic_key = topic_key
         self.wall: Callable[[], float] = time.time  # real time, for JWT exp (see authorization)
         # A bad HWC_VAPID_SUB would fail every push one by one: refuse it at start instead.
         self._vapid.sign({"aud": "https://push.example", "sub": settings.vapid_sub})
@@ -181,7 +213,7 @@ class PushWorker:
         self._session: aiohttp.ClientSession | None = None
         self._sends: set[asyncio.Task[None]] = set()
         # Claimed by this worker and not yet committed: never claimed twice by ourselves.
-        self._in_flight: set[int] = set()
+        self._in_flight: dict[int, Job] = {}
         self._done: list[tuple[Job, Outcome]] = []
         # An eighth of the slots: fewer commits, while the other slots keep the pipe full.
         self._batch = max(1, self.concurrency // 8)
@@ -227,7 +259,7 @@ class PushWorker:
     # -- the loop --------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.concurrency)
+        connector = checked_connector(self._policy, self.max_in_flight, self.concurrency)
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             self._session = session
@@ -245,8 +277,8 @@ class PushWorker:
                 for send in self._sends:
                     send.cancel()
                 await asyncio.gather(*self._sends, return_exceptions=True)
-                # Record what did finish, so a clean stop re-sends nothing already delivered;
-                # cancelled sends stay claimed and become due again after the lease.
+                # Record what did finish, so a clean stop re-sends nothing already delivered,
+                # and release what did not, so the next start sends it at once.
                 with contextlib.suppress(sqlite3.Error):
                     self._step(claim=False)
                 self._session = None
@@ -262,72 +294,110 @@ class PushWorker:
             self._flush.cancel()
             self._flush = None
         now = self.clock.now()
-        free = self.concurrency - len(self._in_flight) + len(done)
+        free = self.max_in_flight - len(self._in_flight) + len(done)
         try:
             with transaction(self.db):
-                self._record(done)
-                jobs = self._claim(now, free) if claim and free > 0 else []
+                self._record(done, now)
+                finished = {job.id for job, _ in done}
+                jobs = self._claim(now, free, finished) if claim and free > 0 else []
+                if not claim:
+                    self._release(finished, now)
         except BaseException:
             self._done = done + self._done  # keep them for the next try
             raise
         for job, _ in done:
-            self._in_flight.discard(job.id)
+            self._in_flight.pop(job.id, None)
         self._count(done)
         for job in jobs:
             self._start(job)
         if not claim or len(jobs) == free:
             return None  # all slots busy: a finishing send wakes us
+        # Rows due now were claimed or wait for their origin's slots: a finishing send wakes us.
         row = self.db.execute(
-            "SELECT MIN(due_at) FROM outbox WHERE state = 'pending' "
+            "SELECT MIN(due_at) FROM outbox WHERE state = 'pending' AND due_at > ? "
             "AND id NOT IN (SELECT value FROM json_each(?))",
-            [json.dumps(sorted(self._in_flight))],
+            [now, json.dumps(sorted(self._in_flight))],
         ).fetchone()
         if row[0] is None:
             return None
         speed = getattr(self.clock, "speed", 1.0) or 1.0  # a sped-up demo clock sleeps less
         return max(0.0, row[0] - self.clock.now()) / speed
 
-    def _claim(self, now: float, limit: int) -> list[Job]:
+    def _claim(self, now: float, limit: int, finished: set[int]) -> list[Job]:
         busy = json.dumps(sorted(self._in_flight))
-        rows = self.db.execute(
-            "UPDATE outbox SET attempts = attempts + 1, due_at = ? WHERE id IN ("
-            "SELECT o.id FROM outbox AS o JOIN devices AS d ON d.id = o.device_id "
-            "WHERE o.state = 'pending' AND o.due_at <= ? AND o.expires_at > ? "
-            "AND o.id NOT IN (SELECT value FROM json_each(?)) AND d.revoked_at IS NULL "
-            "AND d.push IS NOT NULL AND d.push_state = 'active' ORDER BY o.due_at LIMIT ?) "
-            "RETURNING id, device_id, kind, signal_id, expires_at, attempts",
-            [now + self.lease, now, now, busy, limit],
-        ).fetchall()
-        if len(rows) < limit:
-            # Every deliverable due row is claimed, so what is still due can no longer be
-            # delivered. Only now: during a burst this sweep would rescan the queue each time.
+        origins, seen_all = self._pick(now, limit, busy, finished)
+        if seen_all:
+            # Every deliverable due row is claimed or waits for a slot, so what else is due
+            # can no longer be delivered. Only now: during a burst this sweep would rescan
+            # the queue each time.
             self._end_undeliverable(now, busy)
-        if not rows:
+        if not origins:
             return []
+        rows = self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, due_at = ? "
+            "WHERE id IN (SELECT value FROM json_each(?)) "
+            "RETURNING id, device_id, kind, signal_id, expires_at, attempts",
+            [now + self.lease, json.dumps(list(origins))],
+        ).fetchall()
         pushes = dict(self.db.execute(
             "SELECT id, push FROM devices WHERE id IN (SELECT value FROM json_each(?))",
             [json.dumps([row[1] for row in rows])],
         ).fetchall())
-        return [Job(id=r[0], kind=r[2], signal_id=r[3], expires_at=r[4], attempts=r[5],
-                    subscription=pushes[r[1]]) for r in rows]
+        return [Job(id=r[0], device_id=r[1], kind=r[2], signal_id=r[3], expires_at=r[4],
+                    attempts=r[5], subscription=pushes[r[1]], origin=origins[r[0]])
+                for r in rows]
+
+    def _pick(self, now: float, limit: int, busy: str,
+              finished: set[int]) -> tuple[dict[int, str], bool]:
+        """Up to `limit` deliverable due rows, oldest first, with their push service origin,
+        skipping those whose origin has all its slots in flight; and whether every due row
+        was seen. Each pass leaves out the origins already full (in SQL, so a long queue for
+        one slow service costs little); another pass follows only when one filled up."""
+        load = Counter(job.origin for job in self._in_flight.values() if job.id not in finished)
+        picked: dict[int, str] = {}
+        while True:
+            want = limit - len(picked)
+            full = [origin for origin, n in load.items() if n >= self.concurrency]
+            rows = self.db.execute(PICK_DUE, [now, now, busy, json.dumps(list(picked)),
+                                              json.dumps(full), want]).fetchall()
+            for row_id, origin in rows:
+                if load[origin] < self.concurrency:
+                    load[origin] += 1
+                    picked[row_id] = origin
+            if len(rows) < want:
+                return picked, True
+            if len(picked) == limit:
+                return picked, False
 
     def _end_undeliverable(self, now: float, busy: str) -> None:
-        """End due rows without a request: expired, or the device is revoked, unsubscribed or
-        known gone."""
+        """End due rows without a request: expired, its signal ended, or the device is revoked,
+        unsubscribed or known gone."""
         ended = self.db.execute(
             "UPDATE outbox SET state = CASE WHEN d.push_state = 'gone' THEN 'gone' "
             "ELSE 'failed' END FROM devices AS d "
             "WHERE d.id = outbox.device_id AND outbox.state = 'pending' AND outbox.due_at <= ? "
             "AND outbox.id NOT IN (SELECT value FROM json_each(?)) "
             "AND (outbox.expires_at <= ? OR d.revoked_at IS NOT NULL OR d.push IS NULL "
-            "OR d.push_state != 'active') RETURNING outbox.id, outbox.kind, outbox.state",
+            "OR d.push_state != 'active' OR EXISTS (SELECT 1 FROM signals AS s "
+            "WHERE s.id = outbox.signal_id AND s.ended_at IS NOT NULL)) "
+            "RETURNING outbox.id, outbox.kind, outbox.state",
             [now, busy, now],
         ).fetchall()
         for row_id, kind, state in ended:
             self._counts[state] += 1
             log.info("push %d %s %s without sending", row_id, kind, state)
 
-    def _record(self, done: list[tuple[Job, Outcome]]) -> None:
+    def _release(self, finished: set[int], now: float) -> None:
+        """A clean stop (SIGTERM): claimed rows whose sends were cut off are due now, not when
+        their lease runs out, so a restart sends them at once. A row another worker claimed
+        meanwhile has a newer attempt number and is left alone."""
+        self.db.conn.executemany(
+            "UPDATE outbox SET due_at = ? WHERE id = ? AND attempts = ? AND state = 'pending'",
+            [(now, job.id, job.attempts) for job in self._in_flight.values()
+             if job.id not in finished],
+        )
+
+    def _record(self, done: list[tuple[Job, Outcome]], now: float) -> None:
         # `attempts = ?` fences out a stale answer to a claim that expired meanwhile; a retry
         # stays pending with its new due_at.
         self.db.conn.executemany(
@@ -342,6 +412,13 @@ class PushWorker:
             "AND id = (SELECT device_id FROM outbox WHERE id = ?)",
             [(job.subscription, job.id) for job, outcome in done if outcome.state == "gone"],
         )
+        # Since when this subscription's pushes fail, for the admin; one that arrives clears it.
+        self.db.conn.executemany(
+            "UPDATE devices SET push_failing_since = CASE WHEN ? THEN NULL "
+            "ELSE coalesce(push_failing_since, ?) END WHERE id = ? AND push = ?",
+            [(outcome.state == "sent", now, job.device_id, job.subscription)
+             for job, outcome in done if outcome.state != "gone"],
+        )
 
     def _count(self, done: list[tuple[Job, Outcome]]) -> None:
         for job, outcome in done:
@@ -354,7 +431,7 @@ class PushWorker:
     # -- one push --------------------------------------------------------------------------
 
     def _start(self, job: Job) -> None:
-        self._in_flight.add(job.id)
+        self._in_flight[job.id] = job
         send = asyncio.create_task(self._send(job))
         self._sends.add(send)
         send.add_done_callback(self._sends.discard)
@@ -363,7 +440,7 @@ class PushWorker:
         try:
             await durable(self.db)  # the claim, and what caused the push, are on disk first
         except sqlite3.Error:  # that commit failed: the claim never happened
-            self._in_flight.discard(job.id)
+            self._in_flight.pop(job.id, None)
             return
         try:
             outcome = await self._attempt(job)
@@ -382,14 +459,20 @@ class PushWorker:
         assert self._session is not None
         subscription = json.loads(job.subscription)
         endpoint, keys = subscription["endpoint"], subscription["keys"]
+        if not self._policy.allows_url(endpoint):  # stored before the check, or now disallowed
+            log.warning("push %d %s refused: endpoint not allowed", job.id, job.kind)
+            return Outcome("failed", None)
         body = webpush.encrypt(payload(self.settings.base_url, job.kind, job.signal_id).encode(),
                                b64u_decode(keys["p256dh"]), b64u_decode(keys["auth"]))
         ttl = int(min(MAX_TTL, max(MIN_TTL, job.expires_at - self.clock.now())))
         headers = {**PUSH_HEADERS, "Authorization": self.authorization(endpoint),
-                   "TTL": str(ttl), "Topic": topic(job.signal_id or job.kind)}
+                   "TTL": str(ttl),
+                   "Topic": topic(self._topic_key, job.device_id, job.signal_id or job.kind)}
         retry_after: float | None = None
         try:
-            async with self._session.post(endpoint, data=body, headers=headers) as response:
+            # A redirect is never followed (it could point anywhere) and fails the push below.
+            async with self._session.post(endpoint, data=body, headers=headers,
+                                          allow_redirects=False) as response:
                 status: int | None = response.status
                 if response.status >= 300:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"),
@@ -398,6 +481,9 @@ class PushWorker:
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
+            if isinstance(getattr(error, "os_error", None), RefusedAddress):
+                log.warning("push %d %s refused: address not allowed", job.id, job.kind)
+                return Outcome("failed", None)
             log.info("push %d %s network error: %s", job.id, job.kind, type(error).__name__)
             status = None
         if status is not None and 200 <= status < 300:
@@ -405,14 +491,20 @@ class PushWorker:
         if status in GONE:
             return Outcome("gone", status)
         if status is None or status in (408, 429) or status >= 500:
-            if job.attempts >= self.max_attempts:
-                return Outcome("failed", status)
-            delay = min(self.backoff_cap, self.backoff_base * 2 ** (job.attempts - 1))
-            delay *= _jitter.uniform(0.5, 1.0)  # spread a burst of retries apart
-            if retry_after is not None:
-                delay = max(delay, retry_after)
-            return Outcome("pending", status, self.clock.now() + delay)
+            return self._retry(job, status, retry_after)
         return Outcome("failed", status)  # 400/401/403/413...: the same request fails again
+
+    def _retry(self, job: Job, status: int | None, retry_after: float | None) -> Outcome:
+        """Try again for as long as the push can still matter: capped exponential backoff, or
+        later when the push service says so; a retry due after the row expires ends it now."""
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** min(job.attempts - 1, 40))
+        delay *= _jitter.uniform(0.5, 1.0)  # spread a burst of retries apart
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        due = self.clock.now() + delay
+        if due >= job.expires_at:
+            return Outcome("failed", status)
+        return Outcome("pending", status, due)
 
     def authorization(self, endpoint: str) -> str:
         """The VAPID header for the endpoint's push service, signed once and reused.

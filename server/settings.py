@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,13 +52,29 @@ SETTINGS: tuple[Setting, ...] = (
             "Spent or expired enrolment links are deleted this many days after use or expiry."),
     Setting("HWC_ENROL_TOKEN_DAYS", "enrol_token_days", "Enrolment links expire after this."),
     Setting("HWC_MAX_BODY_BYTES", "max_body_bytes", "Largest request body accepted."),
-    Setting("HWC_PUSH_CONCURRENCY", "push_concurrency", "Pushes in flight at once."),
+    Setting("HWC_PUSH_CONCURRENCY", "push_concurrency",
+            "Pushes in flight at once to one push service (each has its own slots, so a slow "
+            "one never delays another); to all of them together four times this."),
     Setting("HWC_PUSH_TIMEOUT_SECONDS", "push_timeout_seconds",
             "Timeout of one request to a push service."),
+    Setting("HWC_PUSH_HOSTS", "push_hosts",
+            "Push service hosts the server may call, space-separated: a name, `*.` and a "
+            "domain for its subdomains, or `*` for any public host. Every address a host "
+            "resolves to must be public; loopback only when HWC_BASE_URL is on loopback."),
     Setting("HWC_METRICS_TOKEN", "metrics_token",
             "Bearer token for /metrics; /metrics is off when empty."),
     Setting("HWC_TRUSTED_PROXY", "trusted_proxy",
-            "Address whose X-Forwarded-* headers are trusted."),
+            "Addresses or networks (comma-separated) of the reverse proxy whose X-Forwarded-For "
+            "and -Proto headers are trusted; none when empty."),
+    Setting("HWC_HEADER_TIMEOUT_SECONDS", "header_timeout_seconds",
+            "A connection's request line and headers must arrive within this many seconds (of "
+            "connecting, or of its previous response); else it is closed."),
+    Setting("HWC_BODY_TIMEOUT_SECONDS", "body_timeout_seconds",
+            "A request body still arriving at the header timeout must be complete this many "
+            "seconds later; else the connection is closed."),
+    Setting("HWC_MAX_CONNECTIONS", "max_connections",
+            "Open connections at most; one more is answered 503 and closed. Keep it below the "
+            "process's open-file limit."),
     Setting("HWC_LOG_LEVEL", "log_level", "Log level of the hwc loggers."),
 )
 
@@ -83,8 +100,13 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     push_concurrency: int = 50
     push_timeout_seconds: int = 10
+    push_hosts: str = ("fcm.googleapis.com *.push.services.mozilla.com *.push.apple.com "
+                       "*.notify.windows.com")
     metrics_token: str = ""
-    trusted_proxy: str = "127.0.0.1"
+    trusted_proxy: str = ""
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 30
+    max_connections: int = 1000
     log_level: str = "INFO"
     # Not environment settings: injected by tests and `hwc demo`.
     run_workers: bool = True
@@ -117,7 +139,19 @@ def _parse(setting: Setting, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise SystemExit(f"{setting.env} must be a whole number, got {raw!r}") from None
+    if setting.field == "trusted_proxy" and raw.strip() not in ("", "*"):
+        _check_networks(setting.env, raw)
     return raw
+
+
+def _check_networks(env: str, raw: str) -> None:
+    """uvicorn takes what is not an address or network as a name that never matches."""
+    try:
+        for item in raw.split(","):
+            ipaddress.ip_network(item.strip())
+    except ValueError:
+        raise SystemExit(f"{env} must be '*' or addresses or networks separated by commas, "
+                         f"got {raw!r}") from None
 
 
 def settings_table_markdown() -> str:

@@ -20,6 +20,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.db import durable
+from server.models import TextRefused
 
 access_log = logging.getLogger("hwc.access")
 error_log = logging.getLogger("hwc.error")
@@ -39,6 +40,7 @@ MESSAGES: dict[int, tuple[str, str]] = {
     422: ("invalid", "De gegevens kloppen niet."),
     429: ("rate_limited", "Te veel pogingen. Wacht even en probeer het opnieuw."),
     500: ("server_error", "Er ging iets mis op de server. Probeer het opnieuw of bel."),
+    503: ("busy", "De server is even te druk. Probeer het over een paar seconden opnieuw."),
 }
 
 JSON_ENCODER = msgspec.json.Encoder()
@@ -105,6 +107,8 @@ async def read_json(request: Request, model: type[T]) -> T:
     try:
         return msgspec.json.decode(body, type=model, strict=True)
     except msgspec.ValidationError as exc:
+        if isinstance(exc.__cause__, TextRefused):  # raised by models.Form, in Dutch
+            raise ApiError(422, "hidden_character", str(exc.__cause__)) from None
         # msgspec names the field and the rule, never the value.
         raise ApiError(422, detail=str(exc)) from None
     except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises the latter for bad UTF-8

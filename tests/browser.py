@@ -3,13 +3,16 @@ app's own enrolment screen, with its console watched and screenshots at phone si
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import struct
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect
 
 from tests.support import World
@@ -196,3 +199,36 @@ REF = re.compile(r"HWC-[2-9A-HJ-NP-Z]{4}")
 
 def as_json(value: Any) -> str:
     return json.dumps(value)
+
+
+# --- what Chromium keeps of a tab's history on disk -------------------------------------------
+
+# Debian Chromium writes each session twice: Sessions/ (plain SNSS records) and
+# Sessions_Encrypted/ (records "v10" + AES-128-CBC, the key derived from the fixed password
+# "peanuts" as on any Linux without a keyring; see ../shared/TESTING.md).
+SESSION_KEY = hashlib.pbkdf2_hmac("sha1", b"peanuts", b"saltysalt", 1, 16)
+
+
+def session_records(profile: Path) -> dict[str, bytes]:
+    """Every session and tab-restore file of a closed profile, encrypted records decrypted."""
+    found = {}
+    for path in sorted(profile.glob("Default/Sessions*/*")):
+        data = path.read_bytes()
+        if path.parent.name.endswith("_Encrypted"):
+            data = b"".join(_decrypted_records(data))
+        found[f"{path.parent.name}/{path.name}"] = data
+    return found
+
+
+def _decrypted_records(data: bytes) -> list[bytes]:
+    records, position = [], 8  # after the "SNSS" header and its version
+    while position + 4 <= len(data):
+        (size,) = struct.unpack_from("<I", data, position)
+        record = data[position + 4:position + 4 + size]
+        position += 4 + size
+        if record.startswith(b"v10"):
+            decryptor = Cipher(algorithms.AES(SESSION_KEY), modes.CBC(b" " * 16)).decryptor()
+            padded = decryptor.update(record[3:]) + decryptor.finalize()
+            record = padded[:-padded[-1]]
+        records.append(record)
+    return records

@@ -16,7 +16,7 @@ import pytest
 from server.app import create_app
 from server.clock import Clock
 from server.settings import Settings
-from tests.support import World, base_url_of, free_socket, serving
+from tests.support import ServerProcess, World, base_url_of, free_socket, server_process, serving
 
 CHROMIUM = os.environ.get("HWC_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -88,6 +88,24 @@ def live_world(db_path: Path, clock: Clock | None = None, **overrides: Any) -> I
             yield w
         finally:
             w.close()
+
+
+@contextmanager
+def process_world(db_path: Path, command: str = "hwc serve",
+                  **env: str) -> Iterator[tuple[World, ServerProcess]]:
+    """The server as a real process on db_path (started as `command` of SERVE_COMMANDS); an app
+    of the test's own on the same file, never served, makes the directory and enrolment tokens
+    (made first, so both share the signing key it stores)."""
+    app = create_app(make_settings(db_path, "http://127.0.0.1", run_workers=False))
+    try:
+        with server_process(db_path, command, **env) as server:
+            world = World(app, server.url)
+            try:
+                yield world, server
+            finally:
+                world.close()
+    finally:
+        app.state.db.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import secrets
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bench.common import HOST, free_port
+from bench.procs import ROOT, Proc
 from server import auth, directory
 from server import db as database
 from server.envelope import (
@@ -63,6 +67,55 @@ def serving(app: Any, sock: socket.socket, lifespan: str = "on") -> Iterator[str
         sock.close()
 
 
+def procfile_web_command() -> str:
+    """The Procfile's `web:` command, as a platform runs it (with a shell, $PORT set)."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.startswith("web:"):
+            return line.removeprefix("web:").strip()
+    raise AssertionError("the Procfile has no web: line")
+
+
+# How a deployment starts the server: `hwc serve` (the README), or the Procfile's command.
+SERVE_COMMANDS: dict[str, Callable[[int], list[str]]] = {
+    "hwc serve": lambda port: [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
+    "Procfile": lambda port: ["bash", "-c", "exec " + procfile_web_command()],
+}
+
+
+@dataclass
+class ServerProcess:
+    """A real server process on loopback; what it wrote is read once it has stopped."""
+
+    url: str
+    stdout: Path
+    stderr: Path
+
+    def output(self) -> tuple[str, str]:
+        return self.stdout.read_text(), self.stderr.read_text()
+
+
+@contextmanager
+def server_process(db_path: Path, command: str = "hwc serve",
+                   **env: str) -> Iterator[ServerProcess]:
+    """Start the server as a deployment does (SERVE_COMMANDS) on db_path, until /healthz
+    answers; SIGTERM at the end. Its stdout and stderr are kept apart."""
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    process = Proc(command.replace(" ", "-"), SERVE_COMMANDS[command](port), {
+        "HWC_DATABASE": str(db_path), "HWC_BASE_URL": url, "PORT": str(port),
+        "PYTHONPATH": str(ROOT), **env}, port, str(db_path.parent), stderr_apart=True)
+    with process:
+        yield ServerProcess(url, Path(process.log_path), Path(str(process.stderr_path)))
+
+
+@contextmanager
+def hwc_serve(tmp_path: Path, **env: str) -> Iterator[str]:
+    """`hwc serve` in a process of its own, as the Procfile runs it, on a loopback port with a
+    database in tmp_path. Yields its base URL."""
+    with server_process(tmp_path / "serve.db", **env) as server:
+        yield server.url
+
+
 @dataclass
 class Device:
     """An enrolled device as a test holds it: its own key and its own cookie jar."""
@@ -94,11 +147,6 @@ def seal(devices: list[dict], signal_id: str, name: str, birth_date: str) -> lis
     content = encode_content(name, birth_date)
     return [{"device_id": d["device_id"], "envelope": encrypt_envelope(
         b64u_decode(d["public_key"]), signal_id, d["device_id"], content)} for d in devices]
-
-
-def key_id(api_key: str) -> str:
-    """The id in an organisation API key `hwc_<id>.<secret>`."""
-    return api_key.removeprefix("hwc_").split(".")[0]
 
 
 def new_signal_id() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +19,13 @@ from typing import Any
 import httpx
 import pytest
 
-from server import auth
+from server import auth, directory
 from server.api import API_ROUTES
 from server.auth import COOKIE, RateLimiter
+from server.cli import main as hwc
 from server.envelope import b64u_encode, generate_device_key
 from tests.conftest import live_world
-from tests.support import Device, World, key_id, seal
+from tests.support import Device, World, seal
 
 NAME, BORN = "Kees Klaassen", "2015-05-05"
 SCOPES = ("own", "other")
@@ -303,8 +305,8 @@ def b_api_key(m: Matrix, role: str, scope: str) -> Call:
 
 
 def b_revoke_api_key(m: Matrix, role: str, scope: str) -> Call:
-    key = auth.make_api_key(m.world.db, m.vt[scope], "oud", m.world.now())
-    return Call("POST", f"/api/admin/api-keys/{key_id(key)}/revoke")
+    key = auth.make_api_key(m.world.db, m.vt[scope], "oude koppeling", m.world.now())
+    return Call("POST", f"/api/admin/api-keys/{auth.api_key_id(key)}/revoke")
 
 
 BUILDERS: dict[tuple[str, str], Builder] = {
@@ -345,13 +347,16 @@ def expected_status(key: tuple[str, str], role: str, scope: str, call: Call) -> 
     return call.ok
 
 
+LAST_USE_COLUMNS = {("devices", "last_seen_at"), ("api_keys", "last_used_at")}
+
+
 def table_dump(world: World) -> dict[str, list[tuple]]:
-    """Every row of every table; devices.last_seen_at may move on any authenticated request."""
+    """Every row of every table; when a credential was last used may move on any request."""
     dump = {}
     for (table,) in world.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
                                      "ORDER BY name").fetchall():
         columns = [c[1] for c in world.db.execute(f"PRAGMA table_info({table})").fetchall()
-                   if not (table == "devices" and c[1] == "last_seen_at")]
+                   if (table, c[1]) not in LAST_USE_COLUMNS]
         rows = world.db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
         dump[table] = sorted(tuple(r) for r in rows)
     return dump
@@ -459,6 +464,71 @@ def test_revoked_devices_get_401_everywhere_and_lose_their_envelopes(matrix: Mat
     assert matrix.officer["own"].open(officer_signal)["name"] == NAME
 
 
+def test_revoked_api_keys_get_401_everywhere(matrix: Matrix, tmp_path: Path) -> None:
+    """Revoked on the admin page (its API route) or with `hwc revoke-api-key`: dead at once."""
+    w = matrix.world
+
+    def by_page(key: str) -> None:
+        revoked = matrix.admin.post(f"/api/admin/api-keys/{auth.api_key_id(key)}/revoke")
+        assert revoked.status_code == 200, revoked.text
+
+    def by_command(key: str) -> None:
+        database = w.app.state.settings.database
+        assert hwc(["revoke-api-key", auth.api_key_id(key), "--database", database]) == 0
+
+    for revoke in (by_page, by_command):
+        made = matrix.admin.post("/api/admin/api-keys",
+                                 json={"org_id": matrix.vt["own"], "label": revoke.__name__})
+        key = made.json()["api_key"]
+        identity = {"Authorization": f"Bearer {key}"}
+        assert matrix.request(Call("GET", "/api/signals"), identity).status_code == 200
+        revoke(key)
+        for route_key in ROUTE_KEYS:
+            call = BUILDERS[route_key](matrix, "apikey", "own")
+            call.credential = identity
+            response = matrix.request(call, {})
+            want = call.ok if route_key in PUBLIC else 401
+            assert response.status_code == want, (revoke.__name__, route_key, response.text)
+    # The organisation's other key, and its people, are untouched.
+    assert matrix.request(Call("GET", "/api/signals"), matrix.identity["apikey"]).status_code \
+        == 200
+    assert matrix.admin.post(f"/api/admin/api-keys/{secrets.token_hex(8)}/revoke"
+                             ).status_code == 404
+    assert hwc(["revoke-api-key", "hwc_nothing.x", "--database",
+                w.app.state.settings.database]) == 1
+
+
+def test_admin_page_lists_api_keys_with_creation_and_last_use(matrix: Matrix,
+                                                             capsys: pytest.CaptureFixture[str]
+                                                             ) -> None:
+    w, org = matrix.world, matrix.vt["other"]
+    used = auth.make_api_key(w.db, org, "Zaaksysteem Noord", w.now() - 3 * 86400)
+    unused = auth.make_api_key(w.db, org, "Zaaksysteem Zuid", w.now() - 86400)
+    gone = auth.make_api_key(w.db, org, "Oude koppeling", w.now() - 5 * 86400)
+    assert auth.revoke_api_key(w.db, auth.api_key_id(gone), w.now())
+    assert matrix.request(Call("GET", "/api/signals"),
+                          {"Authorization": f"Bearer {used}"}).status_code == 200
+    page = matrix.request(Call("GET", f"/admin/orgs/{org}"), matrix.identity["admin"])
+    assert page.status_code == 200
+    rows = {label: next(row for row in page.text.split("<tr>")[1:] if label in row)
+            for label in ("Zaaksysteem Noord", "Zaaksysteem Zuid", "Oude koppeling")}
+    today = w.app.state.clock.local().strftime("%d-%m-%Y")
+    used_row, unused_row, gone_row = rows.values()
+    assert used_row.count(today) == 1 and "actief" in used_row  # made 3 days ago, used today
+    assert "nooit" in unused_row
+    assert f"/api/admin/api-keys/{auth.api_key_id(unused)}/revoke" in unused_row
+    assert "ingetrokken op" in gone_row and "/revoke" not in gone_row
+    for key in (used, unused, gone):  # ids are shown, secrets never
+        assert key.split(".", 1)[1] not in page.text
+    assert auth.api_key_id(used) in page.text
+    # `hwc api-keys` lists the same.
+    assert hwc(["api-keys", "--database", w.app.state.settings.database]) == 0
+    listed = capsys.readouterr().out
+    line = next(x for x in listed.splitlines() if auth.api_key_id(gone) in x)
+    assert "Oude koppeling" in line and "ingetrokken" in line
+    assert used.split(".", 1)[1] not in listed
+
+
 STATE_CHANGING = [k for k in ROUTE_KEYS if k[0] != "GET"]
 SAFE = [k for k in ROUTE_KEYS if k[0] == "GET"]
 
@@ -563,30 +633,41 @@ class StepClock:
         return self.now
 
 
-def test_enrolment_rate_limited_per_ip(world: World) -> None:
+def test_junk_is_limited_per_address_and_never_holds_a_real_link_back(world: World) -> None:
+    """Every client here shares 127.0.0.1, as they do behind a router that is not trusted."""
     clock = StepClock()
     world.app.state.limits["enrol_ip"].clock = clock
     teacher = world.person("teacher", world.org())
     for attempt in range(20):
         response = enrol_attempt(world, f"guess-{attempt}-{secrets.token_hex(12)}")
         assert response.status_code == 400, (attempt, response.text)
-    good_token = world.enrol_link_token(teacher)
-    assert_rate_limited(enrol_attempt(world, good_token))
-    assert_rate_limited(enrol_attempt(world, "yet-another-guess-" + secrets.token_hex(12)))
-    # The refused attempt did not spend the token: after the window it still works.
-    clock.now += 601
-    assert enrol_attempt(world, good_token).status_code == 201
+    assert_rate_limited(enrol_attempt(world, "yet-another-guess-" + secrets.token_hex(12)),
+                        window=30)
+    junk = world.client().post("/api/enrol", content=b"{not json", headers={
+        "Content-Type": "application/json"})
+    assert_rate_limited(junk, window=30)  # a body that does not even parse is junk too
+    # A link this server made still enrols from the same address.
+    assert enrol_attempt(world, world.enrol_link_token(teacher)).status_code == 201
+    # The junk budget comes back at one try per 30 s (20 per 10 minutes).
+    clock.now += 30
+    assert enrol_attempt(world, "guess-after-" + secrets.token_hex(12)).status_code == 400
+    assert_rate_limited(enrol_attempt(world, "guess-again-" + secrets.token_hex(12)), window=30)
 
 
 def test_enrolment_rate_limited_per_token(world: World) -> None:
     teacher = world.person("teacher", world.org())
     token = world.enrol_link_token(teacher)
-    # Guesses at one link: the signature part (its end) is what the limit counts.
+    # Forgeries of one link's signature are junk: counted per address, not against the link.
     for attempt in range(5):
         forged = secrets.token_urlsafe(8) + token[10:]
         assert enrol_attempt(world, forged).status_code == 400, attempt
+    # A real link counts its own tries (here: a key that is not on the curve).
+    bad_key = {"token": token, "label": "telefoon", "push": None, "public_key": "A" * 87}
+    for attempt in range(5):
+        refused = world.client().post("/api/enrol", json=bad_key)
+        assert refused.status_code == 422, (attempt, refused.text)
     assert_rate_limited(enrol_attempt(world, token))
-    # Another link from the same address is not held back by it (7 < 20 per address).
+    # Another link from the same address is not held back by it.
     other = world.enrol_link_token(world.person("teacher", world.org()))
     assert enrol_attempt(world, other).status_code == 201
 
@@ -598,6 +679,29 @@ def test_token_limit_counts_even_valid_tokens_once_spent(world: World) -> None:
         response = enrol_attempt(world, token)
         assert response.status_code == 400 and response.json()["error"] == "token_invalid"
     assert_rate_limited(enrol_attempt(world, token))
+
+
+def test_one_public_key_belongs_to_one_device(world: World) -> None:
+    contact = world.member("contact", world.org())
+    token = world.enrol_link_token(world.person("teacher", world.org()))
+    body = {"token": token, "label": "telefoon", "push": None,
+            "public_key": b64u_encode(contact.public_key)}
+    taken = world.client().post("/api/enrol", json=body)
+    assert (taken.status_code, taken.json()["error"]) == (409, "key_in_use"), taken.text
+    assert "sleutel hoort al bij een ander apparaat" in taken.json()["message"]
+    # A revoked device's key stays its own; the same person's next device needs its own too.
+    directory.revoke_device(world.db, contact.device_id, world.now())
+    again = world.client().post("/api/enrol", json=body | {
+        "token": world.enrol_link_token(contact.person_id)})
+    assert again.status_code == 409, again.text
+    # The refusal spent nothing: the link enrols with a key of its own.
+    fresh = world.client().post("/api/enrol", json=body | {
+        "public_key": b64u_encode(generate_device_key()[1])})
+    assert fresh.status_code == 201, fresh.text
+    # And the database holds the rule itself, whatever code writes to it.
+    with pytest.raises(sqlite3.IntegrityError):
+        world.db.execute("UPDATE devices SET public_key = ? WHERE id = ?",
+                         [contact.public_key, fresh.json()["device"]["id"]])
 
 
 def test_enrolment_sets_a_host_only_strict_cookie(world: World) -> None:

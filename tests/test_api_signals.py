@@ -3,8 +3,12 @@ the teacher's one-time copy, link-preview safety, and the `hwc send` Python clie
 
 from __future__ import annotations
 
+import os
+import pty
 import re
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,11 +19,11 @@ import httpx
 import pytest
 
 from server.auth import COOKIE, RateLimiter
-from server.client import Client, check_child
+from server.client import Client, ClientError, check_child
 from server.clock import FrozenClock
 from server.envelope import b64u_decode, b64u_encode, encrypt_envelope
 from tests.conftest import live_world
-from tests.support import Device, World, new_signal_id, seal
+from tests.support import ROOT, Device, World, new_signal_id, seal
 
 NAME, BORN = "Saar de Wit", "2014-10-02"
 
@@ -752,26 +756,80 @@ def test_python_client_sends_and_reports(world: World) -> None:
     assert all(key.encode() not in bytes(h) for h in stored) and len(stored) == 1
 
     client = Client(world.url, key)
-    try:
-        name = "Zoë de Vries-Ƙ"
-        result = client.send("12ab00", name, "2014-10-02")
-        assert re.fullmatch(r"HWC-[2-9A-HJ-NP-Z]{4}", result["ref"])
-        for contact in contacts:
-            assert contact.open(result["id"]) == {"name": name, "birth_date": "2014-10-02"}
-        status = client.status(result["ref"].lower())
-        assert status["state"] == "opened"
-        assert [e["kind"] for e in status["timeline"]] == ["sent", "opened"]
-        assert status["school"] == "Basisschool De Regenboog"
-        assert name not in str(status)
-        with pytest.raises(SystemExit, match="Geen school gevonden"):
-            client.send("99ZZ99", name, "2014-10-02")
-        with pytest.raises(SystemExit, match="Geen signaal met kenmerk"):
-            client.status("HWC-2222")
-    finally:
-        client.http.close()
+    name = "Zoë de Vries-Ƙ"
+    result = client.send("12ab00", name, "2014-10-02")
+    assert re.fullmatch(r"HWC-[2-9A-HJ-NP-Z]{4}", result["ref"])
+    for contact in contacts:
+        assert contact.open(result["id"]) == {"name": name, "birth_date": "2014-10-02"}
+    status = client.status(result["ref"].lower())
+    assert status["state"] == "opened"
+    assert [e["kind"] for e in status["timeline"]] == ["sent", "opened"]
+    assert status["school"] == "Basisschool De Regenboog"
+    assert name not in str(status)
+    with pytest.raises(ClientError, match="Geen school gevonden"):
+        client.send("99ZZ99", name, "2014-10-02")
+    with pytest.raises(ClientError, match="Geen signaal met kenmerk"):
+        client.status("HWC-2222")
     stranger = Client(world.url, key[:-4] + "AAAA")
+    with pytest.raises(ClientError, match=r"niet \(meer\) aangemeld.*\(401\)"):
+        stranger.status(result["ref"])
+    with pytest.raises(ClientError, match="https://"):
+        Client("file:///etc/passwd", key)
+
+
+HWC_SEND = [sys.executable, "-m", "server.cli", "send"]
+
+
+def _hwc_env(world: World, key: str) -> dict[str, str]:
+    """`hwc send` as a case system runs it: a process of its own, key and URL in its env."""
+    return {**os.environ, "HWC_URL": world.url, "HWC_API_KEY": key, "PYTHONPATH": str(ROOT)}
+
+
+def _hwc_send(world: World, key: str, *args: str, text_in: str
+              ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HWC_SEND, *args], input=text_in, capture_output=True, text=True,
+                          env=_hwc_env(world, key), cwd=ROOT, timeout=60, check=False)
+
+
+def test_hwc_send_reads_the_child_from_stdin_or_a_prompt_never_from_arguments(
+        world: World) -> None:
+    school = world.org(code="34CD00")
+    contact = world.member("contact", school)
+    admin = world.member("admin", None)
+    vt = world.org("veilig_thuis", "Veilig Thuis Zeist")
+    key = admin.post("/api/admin/api-keys", json={"org_id": vt, "label": "cms"}).json()["api_key"]
+    name, born = "Ilse-Marije ten Brink", "2014-10-02"
+
+    # Arguments are no way in: argparse refuses them, and nothing is sent.
+    refused = _hwc_send(world, key, "--school", "34CD00", "--name", name, "--birth-date", born,
+                        text_in="")
+    assert refused.returncode == 2 and "unrecognized arguments" in refused.stderr
+    assert contact.get("/api/signals").json() == []
+
+    # From a pipe: the first two lines.
+    piped = _hwc_send(world, key, "--school", "34CD00", text_in=f"{name}\n{born}\n")
+    assert piped.returncode == 0, piped.stderr
+    ref = re.search(r"Kenmerk: (HWC-\w{4})", piped.stdout)
+    assert ref and name not in piped.stdout + piped.stderr
+    [signal] = contact.get("/api/signals").json()
+    assert contact.open(signal["id"]) == {"name": name, "birth_date": born}
+
+    # On a terminal: a prompt for each (on stderr), the answers typed in.
+    controller, terminal = pty.openpty()
     try:
-        with pytest.raises(SystemExit, match=r"niet \(meer\) aangemeld.*\(401\)"):
-            stranger.status(result["ref"])
+        process = subprocess.Popen([*HWC_SEND, "--school", "34cd00"], stdin=terminal,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   cwd=ROOT, env=_hwc_env(world, key))
+        os.write(controller, f"{name}\n{born}\n".encode())
+        out, err = process.communicate(timeout=60)
     finally:
-        stranger.http.close()
+        os.close(terminal)
+        os.close(controller)
+    assert process.returncode == 0, err
+    assert "Naam van het kind" in err and "Geboortedatum" in err and "Kenmerk: HWC-" in out
+    assert len(contact.get("/api/signals").json()) == 2
+
+    # What the app would refuse is refused before anything is encrypted or sent.
+    bad = _hwc_send(world, key, "--school", "34CD00", text_in=f"{name}\n")
+    assert bad.returncode == 2 and "geboortedatum" in bad.stderr.lower()
+    assert len(contact.get("/api/signals").json()) == 2

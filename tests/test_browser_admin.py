@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -30,17 +31,22 @@ def _me(page: Page) -> dict:
 
 
 def _submit(page: Page, summary: str, fields: dict[str, str], button: str) -> None:
+    with page.expect_navigation():
+        _fill_and_click(page, summary, fields, button)
+
+
+def _fill_and_click(page: Page, summary: str, fields: dict[str, str], button: str) -> None:
     section = page.locator("details").filter(
         has=page.locator("summary").filter(has_text=re.compile(f"^{summary}$")))
-    section.locator("summary").click()
+    if not section.evaluate("e => e.open"):
+        section.locator("summary").click()
     for label, value in fields.items():
         field = section.get_by_label(label, exact=True)
         if field.evaluate("e => e.tagName") == "SELECT":
             field.select_option(label=value)
         else:
             field.fill(value)
-    with page.expect_navigation():
-        section.get_by_role("button", name=button).click()
+    section.get_by_role("button", name=button).click()
 
 
 def _link_for(page: Page, person: str) -> str:
@@ -81,9 +87,24 @@ def test_admin_builds_the_directory_and_everyone_enrols(
         _submit(page, "Organisatie toevoegen", {"Naam": "Veilig Thuis Utrecht"},
                 "Organisatie toevoegen")
         page.get_by_role("link", name="Veilig Thuis Utrecht").click()
+        # A name with a right-to-left override in it is refused on the page, in Dutch.
+        _fill_and_click(page, "Persoon toevoegen", {"Naam": "Sanne \u202erednleM"},
+                        "Persoon toevoegen")
+        expect(page.get_by_text("De naam bevat een onzichtbaar teken")).to_be_visible()
         _submit(page, "Persoon toevoegen", {"Naam": "Sanne de Melder"}, "Persoon toevoegen")
         sender_link = _link_for(page, "Sanne de Melder")
         _no_axe_problems(page)
+        # An API key for the case-management system: made, listed with its use, revoked.
+        page.get_by_label("Omschrijving").fill("Zaaksysteem")
+        page.get_by_role("button", name="Sleutel maken").click()
+        expect(page.locator("#api-key")).to_be_visible()
+        bearer = {"Authorization": f"Bearer {page.locator('#api-key code').inner_text()}"}
+        assert httpx.get(f"{world.url}/api/signals", headers=bearer).status_code == 200
+        page.reload()
+        _no_axe_problems(page)
+        page.get_by_role("button").filter(has_text="Intrekken: API-sleutel Zaaksysteem").click()
+        expect(page.get_by_role("cell", name=re.compile("^ingetrokken op"))).to_be_visible()
+        assert httpx.get(f"{world.url}/api/signals", headers=bearer).status_code == 401
 
         admin.goto("/admin")
         page.get_by_role("link", name="Basisschool De Regenboog").click()

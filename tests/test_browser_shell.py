@@ -13,7 +13,16 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.browser import ROOT, enrol_phone, new_phone, release_next_version, sw_list
+from server.pages import PWA_FILES, SHELL_PAGE
+from tests.browser import (
+    ROOT,
+    enrol_phone,
+    new_phone,
+    release_next_version,
+    session_records,
+    sw_list,
+)
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support import World
 
 VECTORS = json.loads((ROOT / "tests/vectors/envelope-v1.json").read_text())
@@ -120,16 +129,19 @@ def test_worker_lists_every_app_file_once() -> None:
     each other app file the first time the app loads it (ON_DEMAND): every app file is in
     exactly one of the two lists, and nothing else is."""
     shell, on_demand = set(sw_list("SHELL")), set(sw_list("ON_DEMAND"))
-    files = {"/" + str(p.relative_to(PWA)) for p in PWA.rglob("*")
-             if p.is_file() and p.suffix in (".js", ".css", ".png", ".webmanifest")}
+    files = set(PWA_FILES) - {SHELL_PAGE}
     # The worker itself is never cached; the server-rendered admin pages' files are no part of
     # the app (and /admin* is never cached); the large install icons are fetched by the
     # browser when it installs, not on every phone's first visit.
     large_icons = {"/icons/icon-512.png", "/icons/maskable-512.png",
                    "/icons/apple-touch-icon.png"}
     app_files = files - {"/sw.js", "/admin.js", "/admin.css"} - large_icons
-    # The shell: the page, app.js and what it imports statically, its CSS, manifest and icon.
-    assert shell == {"/", "/app.js", *static_imports("/app.js"), "/style.css",
+    # The shell: the page, its scripts (linktoken.js, app.js) and what app.js imports
+    # statically, its CSS, manifest and icon.
+    scripts = re.findall(r'<script (?:type="module" )?src="([^"]+)">',
+                         (PWA / "index.html").read_text())
+    assert scripts == ["/linktoken.js", "/app.js"]  # the token leaves the URL first
+    assert shell == {"/", *scripts, *static_imports("/app.js"), "/style.css",
                      "/manifest.webmanifest", "/icons/icon-192.png"}
     assert on_demand == app_files - shell
     assert not shell & on_demand
@@ -187,7 +199,7 @@ def test_notifications_fail_gracefully_without_push(browser: Any, world: World) 
 # A stand-in for the push service's subscription (headless Chromium cannot make a real one).
 FAKE_SUBSCRIPTION_JS = """
 PushManager.prototype.subscribe = async function () {
-  const json = {endpoint: 'https://push.example.test/send/abc', expirationTime: null,
+  const json = {endpoint: 'https://fcm.googleapis.com/fcm/send/abc', expirationTime: null,
                 keys: {p256dh: '%s', auth: 'AAAAAAAAAAAAAAAAAAAAAA'}};
   return {endpoint: json.endpoint, options: {}, toJSON: () => json, unsubscribe: async () => true};
 };
@@ -221,7 +233,7 @@ def test_notifications_turn_on_and_pushes_show_neutral_text(browser: Any, world:
     phone.shot("algemeen-meldingen-aan")
     row = world.db.execute("SELECT push_state, push FROM devices WHERE person_id = ?",
                            [person]).fetchone()
-    assert row[0] == "active" and "push.example.test" in row[1]
+    assert row[0] == "active" and "fcm.googleapis.com" in row[1]
     phone.wait_for_service_worker()
 
     cdp = phone.context.new_cdp_session(page)
@@ -338,6 +350,39 @@ def test_iphone_outside_home_screen_is_told_to_add_it_first(browser: Any, world:
     page.get_by_role("button", name="Dit apparaat aanmelden").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat is aangemeld")
     phone.close()
+
+
+def test_the_enrolment_link_leaves_no_token_in_the_profile(browser: Any, world: World,
+                                                           tmp_path: Path) -> None:
+    """A link opened in a new tab, as from a mail or a QR code: before anything else runs the
+    token leaves the URL (not in the address bar or the page's history), the person enrols,
+    and once Chromium has closed, its session and tab-restore files hold no trace of it."""
+    token = world.enrol_link_token(world.person("teacher", world.org(), name="Juf Link"))
+    profile = tmp_path / "profile"
+    context = browser.browser_type.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    try:
+        blank = context.pages[0] if context.pages else context.new_page()
+        with context.expect_page() as opened:
+            context.new_cdp_session(blank).send("Target.createTarget",
+                                                {"url": f"{world.url}/aanmelden#{token}"})
+        blank.close()  # the link's tab is the only one, as when a phone opens a link
+        page = opened.value
+        expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat aanmelden")
+        assert page.evaluate("[location.href, history.length, window.name]") == [
+            f"{world.url}/aanmelden", 1, ""]
+        page.get_by_role("button", name="Dit apparaat aanmelden").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat is aangemeld")
+        page.wait_for_timeout(3000)  # Chromium saves the session a few seconds after a change
+    finally:
+        context.close()
+    records = session_records(profile)
+    every = b"".join(records.values())
+    assert f"{world.url}/aanmelden".encode() in every  # the control: the files were read
+    signature = token.rsplit(".", 1)[1]
+    for needle in (token, signature):
+        for encoded in (needle.encode(), needle.encode("utf-16-le")):
+            assert [name for name, data in records.items() if encoded in data] == [], needle
 
 
 WORKERS_JS = """async () => {

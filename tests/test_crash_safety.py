@@ -1,8 +1,8 @@
 """Crash safety: the real server process is killed with SIGKILL in the middle of traffic.
 
-The server runs as `python -m uvicorn --factory server.app:create_app` (as the Procfile does) on
-a temporary database. Client threads in this process send signals and forward them while the
-test kills the server at random moments and starts it again. Afterwards: every signal that got
+The server runs as `hwc serve` (as the Procfile does) on a temporary database. Client threads
+in this process send signals and forward them while the test kills the server at random moments
+and starts it again. Afterwards: every signal that got
 an answer is there with all its envelopes, events and outbox rows; no signal is half-written;
 every queued push reaches the fake push service after the last restart; the database is intact.
 """
@@ -79,8 +79,7 @@ class Server:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app",
-                 "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"],
+                [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -355,3 +354,60 @@ def wait_for_outbox(db_path: Path, timeout: float) -> int:
     while (pending := count_pending(db_path)) and time.monotonic() < deadline:
         time.sleep(0.2)
     return pending
+
+
+def test_sigterm_releases_claimed_pushes_so_a_restart_sends_them_at_once(
+        tmp_path: Path) -> None:
+    """A platform restart (SIGTERM, then a new process) must not wait out the lease of the
+    pushes that were on the wire: the stopping worker makes them due again at once."""
+    db_path = tmp_path / "hwc.db"
+    ids = seed(db_path)
+    server = Server(db_path, free_port(), tmp_path / "server.log")
+    with running_fake_push() as (_, push_service):
+        push_service.delay = 3.0  # every push is still on the wire when SIGTERM comes
+        server.start()
+        try:
+            for n in range(CONTACTS):
+                enrol(server.url, ids[f"contact{n}_token"], ids[f"contact{n}_person"],
+                      push_service.subscribe())
+            sender = enrol(server.url, ids["sender_token"], ids["sender_person"], None)
+            contacts = httpx.get(f"{server.url}/api/schools/{ids['school']}/recipients",
+                                 cookies={auth.COOKIE: sender.credential}).json()["devices"]
+            signal_id = new_signal_id()
+            with client(server.url, sender) as http:
+                sent = http.post("/api/signals", json={
+                    "id": signal_id, "recipient_id": ids["school"],
+                    "envelopes": seal(contacts, signal_id, NAME, BORN)})
+            assert sent.status_code == 201, sent.text
+            wait_until(lambda: claimed(db_path) == CONTACTS)
+            time.sleep(0.3)
+            server.stop()  # SIGTERM
+            stopped = time.time()
+            assert server.process is not None and server.process.returncode is not None
+            assert "shutdown failed" not in server.log.read_text()
+            with read_db(db_path) as conn:
+                rows = conn.execute("SELECT state, due_at FROM outbox").fetchall()
+            assert [r["state"] for r in rows] == ["pending"] * CONTACTS
+            assert all(r["due_at"] <= stopped for r in rows), "still leased"
+
+            push_service.delay = 0.0
+            server.start()
+            restarted = time.monotonic()
+            wait_until(lambda: count_pending(db_path) == 0, timeout=5)
+            assert time.monotonic() - restarted < 5  # the lease is 30 s
+        finally:
+            server.stop()
+    assert NAME not in server.log.read_text(errors="replace")
+
+
+def claimed(db_path: Path) -> int:
+    with read_db(db_path) as conn:
+        return int(conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending' "
+                                "AND attempts > 0").fetchone()[0])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)

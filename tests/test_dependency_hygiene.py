@@ -121,3 +121,39 @@ def test_pip_audit_finds_no_known_vulnerabilities(tmp_path: Path,
     vulnerable = {d["name"]: [v["id"] for v in d["vulns"]]
                   for d in report["dependencies"] if d.get("vulns")}
     assert not vulnerable, vulnerable
+
+
+# --- runtime dependencies ------------------------------------------------------------------
+
+def _imported_modules(source: Path) -> set[str]:
+    """Top-level names of every absolute import in one file, lazy imports included."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source.read_text(), str(source))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\s<>=!~\[;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_server_imports_only_runtime_dependencies() -> None:
+    """`pip install -e .` without extras must give a working `hwc`: no module of server/ may
+    import a package that only the test extra installs (httpx in the client, once)."""
+    from importlib.metadata import packages_distributions
+
+    declared = {_requirement_name(r) for r in tomllib.loads(
+        (ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    distributions = packages_distributions()
+    undeclared = {}
+    for source in sorted((ROOT / "server").glob("*.py")):
+        for module in _imported_modules(source) - set(sys.stdlib_module_names) - {"server"}:
+            owners = {d.lower().replace("_", "-") for d in distributions.get(module, [])}
+            if not owners & declared:
+                undeclared[f"{source.name}: {module}"] = sorted(owners)
+    assert not undeclared, f"imports of packages that are not runtime dependencies: {undeclared}"

@@ -7,14 +7,16 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import sqlite_utils
 from prometheus_client.parser import text_string_to_metric_families
 
+from server import auth, ops
 from server import db as database
-from server import ops
 from server.cli import main as hwc
 from tests.conftest import live_world
 from tests.support import World
+from tests.test_api_auth import enrol_attempt
 
 NAME, BORN = "Xylofoon Quaggazwemmer", "2015-06-01"
 
@@ -66,6 +68,31 @@ def test_backup_holds_the_directory_and_no_signal_data(tmp_path: Path) -> None:
         assert httpx.get(f"{w2.url}/api/signals", cookies=cookies).json() == []
 
 
+def test_a_backup_and_its_signing_key_enrol_nothing(tmp_path: Path) -> None:
+    """Whoever holds a backup holds the signing key; the enrolment rows must not give them
+    the ids to sign: the stored id is a hash of the id in the link."""
+    db_path, backup_path = tmp_path / "live.db", tmp_path / "backup.db"
+    with live_world(db_path) as w:
+        person = w.person("admin", None)
+        token = w.enrol_link_token(person)  # an unspent link for a pending admin
+        assert hwc(["backup", str(backup_path), "--database", str(db_path)]) == 0
+        copy = sqlite3.connect(backup_path)
+        secret = copy.execute("SELECT value FROM meta WHERE key = 'secret_key'").fetchone()[0]
+        stored = [row[0] for row in copy.execute("SELECT id FROM enrol_tokens")]
+        copy.close()
+        assert secret == w.app.state.secret_key and len(stored) == 1
+        token_id = auth._serializer(secret).loads(token)
+        assert token_id.encode() not in backup_path.read_bytes()
+        for forged in [auth._serializer(secret).dumps(value) for value in stored]:
+            response = enrol_attempt(w, forged)
+            assert response.status_code == 400, response.text
+            assert response.json()["error"] == "token_invalid"
+        assert w.db.execute("SELECT count(*) FROM devices").fetchone()[0] == 0
+        # The control: the link itself still enrols, once.
+        assert enrol_attempt(w, token).status_code == 201
+        assert enrol_attempt(w, token).status_code == 400
+
+
 def test_every_table_is_either_directory_or_signal_data(tmp_path: Path) -> None:
     db = database.connect(str(tmp_path / "t.db"))
     tables = set(db.table_names())
@@ -84,6 +111,10 @@ def test_oldest_schema_migrates_with_nothing_lost(tmp_path: Path) -> None:
                "VALUES ('p1', 'o1', 'Ina', 'contact', 0)")
     db.execute("INSERT INTO devices (id, person_id, label, public_key, credential_hash, "
                "created_at) VALUES ('d1', 'p1', 'tel', x'04', x'00', 0)")
+    # Links of before kept their ids in clear: an unspent one is void after the upgrade.
+    db.execute("INSERT INTO enrol_tokens (id, person_id, created_at, expires_at, spent_at, "
+               "device_id) VALUES ('clear-spent', 'p1', 0, 1e12, 1, 'd1'), "
+               "('clear-unspent', 'p1', 0, 1e12, NULL, NULL)")
     conn.close()
     assert hwc(["migrate", "--database", str(path)]) == 0
     migrated = database.connect(str(path))
@@ -91,6 +122,30 @@ def test_oldest_schema_migrates_with_nothing_lost(tmp_path: Path) -> None:
     row = migrated.execute("SELECT d.label, d.key_state, p.name FROM devices d "
                            "JOIN people p ON p.id = d.person_id").fetchone()
     assert tuple(row) == ("tel", "ok", "Ina")
+    assert [r[0] for r in migrated.execute("SELECT id FROM enrol_tokens")] == ["clear-spent"]
+
+
+def test_a_key_held_twice_stays_with_the_first_device_on_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "twice.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    database.migrate(db, target=3)  # before one key was one device
+    db.execute("INSERT INTO people (id, name, role, created_at) VALUES ('p1', 'Ina', 'admin', 0)")
+    for device_id, created in (("first", 1), ("later", 2), ("last", 3), ("own", 4)):
+        key = "x'05'" if device_id == "own" else "x'04'"
+        db.execute("INSERT INTO devices (id, person_id, label, public_key, credential_hash, "  # noqa: S608
+                   f"push, created_at) VALUES (?, 'p1', 'tel', {key}, ?, 'sub', ?)",
+                   [device_id, device_id.encode(), created])
+    conn.close()
+    migrated = database.connect(str(path))
+    rows = {r["id"]: r for r in migrated.execute("SELECT * FROM devices").fetchall()}
+    assert rows["first"]["revoked_at"] is None and rows["first"]["public_key"] == b"\x04"
+    assert rows["own"]["revoked_at"] is None and rows["own"]["public_key"] == b"\x05"
+    for device_id in ("later", "last"):
+        assert rows[device_id]["revoked_at"] is not None and rows[device_id]["push"] is None
+        assert rows[device_id]["public_key"] != b"\x04"
+    with pytest.raises(sqlite3.IntegrityError):
+        migrated.execute("UPDATE devices SET public_key = x'04' WHERE id = 'own'")
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from server.pages import PWA_DIR, PwaFiles
+from server import admin
+from server.pages import PWA_DIR, PWA_FILES, SHELL_PAGE, PwaFiles
 from tests.support import World, free_socket, serving
 
 SCRIPT = "// a module\n" + "export const line = 'Handle with Care';\n" * 40
@@ -27,7 +29,9 @@ def files(tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
     (tmp_path / "app.js").write_text(SCRIPT)
     (tmp_path / "tiny.css").write_text("p { margin: 0; }\n")
     (tmp_path / "icon.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(600))
-    app = Starlette(routes=[Mount("/", app=PwaFiles(tmp_path))])
+    (tmp_path / "make_icons.py").write_text("print('a developer script')\n")
+    listed = ("/app.js", "/tiny.css", "/icon.png")
+    app = Starlette(routes=[Mount("/", app=PwaFiles(tmp_path, listed))])
     with serving(app, free_socket()) as url, httpx.Client(base_url=url, timeout=10) as client:
         yield client, tmp_path
 
@@ -94,6 +98,33 @@ def test_small_files_and_images_are_sent_as_they_are(files: tuple[httpx.Client, 
         assert status == 200 and "content-encoding" not in headers, path
         assert headers["etag"]
     assert client.get("/missing.js").status_code == 404
+
+
+def test_only_the_listed_files_are_served(files: tuple[httpx.Client, Path]) -> None:
+    client, _ = files
+    for path in ("/make_icons.py", "/", "/app.js/", "/APP.JS", "/app.js%00"):
+        assert client.get(path).status_code == 404, path
+    assert client.post("/app.js").status_code == 405
+
+
+def test_the_app_serves_exactly_the_files_it_loads(world: World) -> None:
+    """PWA_FILES is what the app loads (the page, its imports, the worker and its lists, the
+    manifest's icons, every screen) plus the admin pages' own files; nothing more."""
+    from urllib.parse import urlsplit
+
+    from bench import weight
+
+    crawled = weight.measure(int(urlsplit(world.url).port or 0))
+    assert crawled["missing"] == []
+    loaded = set(crawled["files"]) - {"/"} | {SHELL_PAGE}
+    admin_page = (Path(admin.__file__).parent / "templates" / "base.html").read_text()
+    loaded |= set(re.findall(r'(?:href|src)="(/[^"]+\.\w+)"', admin_page))
+    assert loaded == set(PWA_FILES)
+    client = world.client()
+    for path in PWA_FILES:
+        assert client.get(path).status_code == 200, path
+    for path in ("/icons/make_icons.py", "/icons/", "/views/", "/index.html.br"):
+        assert client.get(path).status_code == 404, path
 
 
 def test_a_changed_file_is_served_anew(files: tuple[httpx.Client, Path]) -> None:

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from server import privacy, timers
+from server import auth, privacy, timers
 from server.cli import main as hwc
 from server.clock import AMSTERDAM, FrozenClock
 from tests.conftest import live_world
-from tests.support import Device, World, key_id
+from tests.support import Device, World
 from tests.test_api_auth import relax_limits
 from tests.test_inventory import schema_columns
 
 NAME, BORN = "Xylofoon Quaggazwemmer", "2015-06-01"
 TEACHER = "Gerritdina Vondelpark-Quist"
-SUBSCRIPTION = {"endpoint": "https://push.example.org/geheim-pad-8d1f",
+SUBSCRIPTION = {"endpoint": "https://fcm.googleapis.com/fcm/send/geheim-pad-8d1f",
                 "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22}}
 DAY = 86400.0
 # Monday 7 December 2026, 20:00 in Amsterdam.
@@ -54,14 +54,14 @@ def test_admin_sees_everything_held_about_a_person_without_signal_content(world:
     ref = world.db.execute("SELECT ref FROM signals").fetchone()[0]
     page = s["admin"].get(f"/admin/people/{s['teacher']}")
     assert page.status_code == 200
-    for shown in (TEACHER, "groep 7", "leerkracht", "telefoon teacher", "push.example.org",
+    for shown in (TEACHER, "groep 7", "leerkracht", "telefoon teacher", "fcm.googleapis.com",
                   ref, "signaal voor leerkracht", "ontvangen", "Alle gegevens van"):
         assert shown in page.text, shown
     for withheld in (NAME, BORN, "geheim-pad", s["phones"][0].credential.split(".")[1]):
         assert withheld not in page.text
     export = s["admin"].get(f"/admin/people/{s['teacher']}/export.json").json()
     assert export["person"]["name"] == TEACHER
-    assert [d["push_service"] for d in export["devices"]] == ["push.example.org"] * 2
+    assert [d["push_service"] for d in export["devices"]] == ["fcm.googleapis.com"] * 2
     assert [d["envelopes_waiting"] for d in export["devices"]] == [1, 1]
     assert [x["ref"] for x in export["signals_received"]] == [ref]
     assert len(export["enrol_links"]) == 3 and len(export["pushes"]) == 2
@@ -148,7 +148,8 @@ def test_each_directory_rule_fires_at_its_moment_and_not_before(db_path: Path) -
                                                       "label": "zaaksysteem"}).json()["api_key"]
         machine = w.client({"Authorization": f"Bearer {key}"})
         assert machine.get("/api/signals").status_code == 200
-        assert admin.post(f"/api/admin/api-keys/{key_id(key)}/revoke").status_code == 200
+        revoked = admin.post(f"/api/admin/api-keys/{auth.api_key_id(key)}/revoke")
+        assert revoked.status_code == 200
         assert machine.get("/api/signals").status_code == 401
         assert admin.post("/api/admin/api-keys/nokey/revoke").status_code == 404
         # The push service answered 410: the worker marks the subscription gone.
@@ -336,7 +337,7 @@ def test_a_year_leaves_only_what_each_rule_allows(db_path: Path) -> None:
                 key = year.admin.post("/api/admin/api-keys",
                                       json={"org_id": year.vt, "label": "zs"}).json()["api_key"]
             if week == 30:
-                year.admin.post(f"/api/admin/api-keys/{key_id(key)}/revoke")
+                year.admin.post(f"/api/admin/api-keys/{auth.api_key_id(key)}/revoke")
             year.at(monday + 11 * HOUR)  # Monday 20:00
             year.handle(week, monday)
             year.at(monday + 2 * DAY + HOUR)  # Wednesday 10:00

@@ -61,6 +61,9 @@ def test_signal_and_forward_push_each_device_once_without_content(tmp_path: Path
         assert forwarded.status_code == 200
         teacher_push = _wait_for(lambda: len(service.messages) >= 3 and service.messages[2])
         assert json.loads(teacher_push["payload"])["kind"] == "teacher_signal"
+        # Each recipient's pushes carry a Topic of their own: the push service cannot link
+        # the contacts and the teacher of one case.
+        assert len({m["headers"]["Topic"] for m in service.messages[:3]}) == 3
 
 
 def test_a_gone_subscription_shows_notifications_off_to_the_admin(tmp_path: Path) -> None:
@@ -111,3 +114,38 @@ def test_timer_pushes_reach_the_push_service(tmp_path: Path) -> None:
         assert by_subscription == {sender_id: ["escalation"],
                                    contact_id: ["reminder", "reminder"]}
         assert all(NAME not in m["payload"] for m in service.messages)
+
+
+def test_the_admin_sees_devices_whose_pushes_have_failed_for_long(tmp_path: Path) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 20, 0, tzinfo=AMSTERDAM).timestamp())
+    with running_fake_push() as (_, service), live_world(tmp_path / "f.db", clock,
+                                                         run_workers=True) as w:
+        school = w.org()
+        sender = w.member("sender", w.org("veilig_thuis", "Veilig Thuis"))
+        subscription = service.subscribe()
+        sub = subscription["endpoint"].rsplit("/", 1)[1]
+        service.set_answers(sub, [503] * 100)  # the push service is down
+        contact = w.device(w.person("contact", school, name="Ingrid Bakker"), push=subscription)
+        admin = w.member("admin", None)
+        assert w.send(sender, school, NAME, BORN).status_code == 201
+        _wait_for(lambda: w.db.execute("SELECT push_failing_since FROM devices WHERE id = ?",
+                                       [contact.device_id]).fetchone()[0])
+        assert "Meldingen komen niet aan" not in admin.get("/admin").text  # not for long yet
+
+        clock.advance(2 * 3600)
+        home = admin.get("/admin").text
+        assert "Meldingen komen niet aan" in home and "Ingrid Bakker" in home
+        assert "sinds 24-11-2026 20:00" in home
+        assert "meldingen mislukken sinds 24-11-2026 20:00" in admin.get(
+            f"/admin/orgs/{school}").text
+        assert subscription["endpoint"] not in home  # a capability: never shown
+
+        # The person turns notifications on again: a new subscription starts with a clean
+        # slate, and the push that was waiting goes to it.
+        renewed = service.subscribe()
+        assert contact.http.put("/api/me/push", json={"push": renewed}).status_code == 200
+        assert "Meldingen komen niet aan" not in admin.get("/admin").text
+        worker = w.app.state.push_worker
+        worker._task.get_loop().call_soon_threadsafe(worker.wake)
+        _wait_for(lambda: service.messages)
+        assert service.messages[0]["sub_id"] == renewed["endpoint"].rsplit("/", 1)[1]

@@ -36,9 +36,10 @@ from server.pushworker import (
 from server.settings import Settings
 from tests.fakepush_server import running_fake_push
 
-BASE_URL = "https://hwc.example.nl"
+BASE_URL = "http://127.0.0.1:8000"  # a loopback development server: the fake is on loopback
 NAME = "Jantje Geheimnaam"  # the person's name: it must never reach a push
 VAPID_KEY = ec.generate_private_key(ec.SECP256R1())
+TOPIC_KEY = b"test-server-secret"
 SERVER_KEY = push.application_server_key(VAPID_KEY)
 
 
@@ -94,11 +95,12 @@ def enqueue(db: sqlite_utils.Database, devices: list[str], signal_id: str,
         push.enqueue(db, devices, signal_id, kind, now + ttl, now)
 
 
-def make_worker(db: sqlite_utils.Database, timeout: int = 5, **options: Any) -> PushWorker:
-    settings = Settings(base_url=BASE_URL, push_timeout_seconds=timeout)
+def make_worker(db: sqlite_utils.Database, timeout: int = 5, settings: Settings | None = None,
+                **options: Any) -> PushWorker:
+    settings = settings or Settings(base_url=BASE_URL, push_timeout_seconds=timeout)
     options.setdefault("backoff_base", 0.05)
     options.setdefault("lease", 0.5)
-    return PushWorker(db, settings, Clock(), VAPID_KEY, **options)
+    return PushWorker(db, settings, Clock(), VAPID_KEY, topic_key=TOPIC_KEY, **options)
 
 
 def rows(db: sqlite_utils.Database) -> dict[int, tuple[str, int, int | None, str]]:
@@ -155,13 +157,14 @@ def test_one_verified_push_per_device_with_a_neutral_declarative_payload(db, ser
         headers = message["headers"]
         assert headers["Urgency"] == "high"
         assert 3590 <= int(headers["TTL"]) <= 3600
-        assert headers["Topic"] == topic("sig-1")
+        device = devices[[sub_id(s) for s in subscriptions].index(message["sub_id"])]
+        assert headers["Topic"] == topic(TOPIC_KEY, device, "sig-1")
         assert re.fullmatch(r"[A-Za-z0-9_-]{1,32}", headers["Topic"])
     assert {v[:3] for v in rows(db).values()} == {("sent", 1, 201)}
     assert service.distinct_jwts == 1
 
 
-def test_every_kind_has_the_same_length_and_one_topic_per_signal(db, service) -> None:
+def test_every_kind_has_the_same_length_and_one_topic_per_signal_and_device(db, service) -> None:
     subscription = subscribe(service)
     device = add_device(db, subscription)
     for i, kind in enumerate(push.KINDS):
@@ -178,12 +181,34 @@ def test_every_kind_has_the_same_length_and_one_topic_per_signal(db, service) ->
         assert (content["notification"]["title"], content["notification"]["body"]) == \
             TEXTS[content["kind"]]
         topics.setdefault(content["signal_id"], set()).add(message["headers"]["Topic"])
-    assert topics == {"sig-0": {topic("sig-0")}, "sig-1": {topic("sig-1")}}
-    assert topic("sig-0") != topic("sig-1")
+    assert topics == {"sig-0": {topic(TOPIC_KEY, device, "sig-0")},
+                      "sig-1": {topic(TOPIC_KEY, device, "sig-1")}}
+    assert topic(TOPIC_KEY, device, "sig-0") != topic(TOPIC_KEY, device, "sig-1")
     # Even a long base URL and an id-less push keep to the one size.
     sizes = {len(payload(BASE_URL + "/x" * 150, kind, signal).encode())
              for kind in push.KINDS for signal in ("a", "b" * 22, None)}
     assert sizes == {PAYLOAD_SIZE}
+
+
+def test_no_two_recipients_of_a_signal_share_a_topic_and_only_the_server_can_make_one(
+        db, service) -> None:
+    subscriptions = [subscribe(service) for _ in range(3)]
+    devices = [add_device(db, s) for s in subscriptions]
+    enqueue(db, devices, "sig-t")
+    enqueue(db, devices, "sig-t", "reminder")
+
+    deliver(db)
+
+    topics: dict[str, set[str]] = {}
+    for message in service.messages:
+        topics.setdefault(message["sub_id"], set()).add(message["headers"]["Topic"])
+    # A repeat to one device replaces its earlier push; no two devices share a Topic, so the
+    # push service cannot tell which of its users are on the same case.
+    assert all(len(t) == 1 for t in topics.values()) and len(topics) == 3
+    assert len(set.union(*topics.values())) == 3
+    # Keyed with the server's secret: not computable from the signal and device ids alone.
+    assert topic(b"another-secret", devices[0], "sig-t") != topic(TOPIC_KEY, devices[0], "sig-t")
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{32}", t) for t in set.union(*topics.values()))
 
 
 def test_ttl_is_never_below_a_minute(db, service) -> None:
@@ -225,18 +250,130 @@ def test_a_gone_subscription_marks_the_row_and_the_device(db, service) -> None:
     assert states == {dead_device: "gone", alive_device: "active"}
 
 
-def test_other_client_errors_fail_at_once_and_retries_stop(db, service) -> None:
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_never_followed_and_fails_the_push_without_marking_it_gone(
+        db, service, status) -> None:
+    subscription = subscribe(service)
+    device = add_device(db, subscription)
+    service.set_answers(sub_id(subscription), [status])  # Location: the same URL again
+    enqueue(db, [device], "sig-redirect")
+
+    deliver(db)
+
+    assert [a["status"] for a in service.attempts] == [status]  # not followed
+    assert [v[:3] for v in rows(db).values()] == [("failed", 1, status)]
+    state = db.execute("SELECT push_state FROM devices WHERE id = ?", [device]).fetchone()[0]
+    assert state == "active"  # a 3xx says nothing about the subscription: no one-bit oracle
+
+
+def test_a_production_worker_calls_no_internal_address_whatever_was_stored(
+        db, service, live) -> None:
+    """Endpoints stored before the registration check (or allowed by a careless
+    HWC_PUSH_HOSTS) are checked again before every push, and the names' resolved addresses
+    at connect time: nothing reaches the service on loopback."""
+    port = live[0].rsplit(":", 1)[1]
+    stored = [f"http://127.0.0.1:{port}", f"https://localhost:{port}",
+              f"https://0x7f000001:{port}", f"https://127.1:{port}",
+              f"https://[::ffff:127.0.0.1]:{port}"]
+    devices = [add_device(db, subscribe(service, origin)) for origin in stored]
+    enqueue(db, devices, "sig-ssrf")
+    production = Settings(base_url="https://hwc.example.nl", push_timeout_seconds=2,
+                          push_hosts="localhost fcm.googleapis.com")
+
+    deliver(db, settings=production)
+
+    assert service.attempts == []
+    assert {v[:3] for v in rows(db).values()} == {("failed", 1, None)}  # not retried
+
+
+def test_other_client_errors_fail_at_once_and_retries_stop_at_expiry(db, service) -> None:
     refused, broken = subscribe(service), subscribe(service)
     refused_device, broken_device = add_device(db, refused), add_device(db, broken)
     service.set_answers(sub_id(refused), [403])
-    service.set_answers(sub_id(broken), [500] * 5)
-    enqueue(db, [refused_device, broken_device], "sig-f")
+    service.set_answers(sub_id(broken), [500] * 1000)
+    enqueue(db, [refused_device, broken_device], "sig-f", ttl=1.0)
 
-    deliver(db, max_attempts=3)
+    started = time.time()
+    deliver(db, backoff_cap=0.2)
 
     outcome = {v[3]: v[:3] for v in rows(db).values()}
-    assert outcome == {refused_device: ("failed", 1, 403), broken_device: ("failed", 3, 500)}
-    assert len(service.attempts) == 4 and service.messages == []
+    assert outcome[refused_device] == ("failed", 1, 403)
+    state, attempts, status = outcome[broken_device]
+    assert (state, status) == ("failed", 500) and attempts >= 4  # tried until it expired
+    assert time.time() - started < 3.0
+    last = max(a["time"] for a in service.attempts)
+    assert last < started + 1.0 + 0.25  # never claimed after the row's expiry (+ the wire)
+    assert service.messages == []
+
+
+def test_an_outage_longer_than_any_fixed_number_of_tries_loses_no_push(db, service) -> None:
+    """Issue 25: 8 tries (about 2.5 minutes at the real backoff) lost the push for good,
+    although its signal lives for days. Retries go on while the signal lives."""
+    subscription = subscribe(service)
+    enqueue(db, [add_device(db, subscription)], "sig-outage")
+    service.set_answers(sub_id(subscription), [503] * 15)
+
+    deliver(db, backoff_base=0.005, backoff_cap=0.02)
+
+    assert [v[:3] for v in rows(db).values()] == [("sent", 16, 201)]
+    assert len(service.messages) == 1
+
+
+def test_a_retry_after_beyond_the_expiry_ends_the_push_at_once(db, service) -> None:
+    subscription = subscribe(service)
+    enqueue(db, [add_device(db, subscription)], "sig-later", ttl=30)
+    service.set_answers(sub_id(subscription), [429], retry_after=3600)
+
+    deliver(db)
+
+    assert [v[:3] for v in rows(db).values()] == [("failed", 1, 429)]
+
+
+def test_retries_stop_when_the_signal_ends(db, service) -> None:
+    subscription = subscribe(service)
+    device = add_device(db, subscription)
+    now = time.time()
+    db.execute("INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
+               "sent_at, deadline_at, expires_at) VALUES ('sig-end', 'REF1', 'school', "
+               "'school', 'school', 'sent', ?, ?, ?)", [now, now + 3600, now + 7200])
+    enqueue(db, [device], "sig-end")
+    service.set_answers(sub_id(subscription), [500] * 1000)
+
+    async def scenario() -> None:
+        async with make_worker(db, backoff_base=0.02, backoff_cap=0.05):
+            await until(lambda: len(service.attempts) >= 3)
+            # Closed by the school: its pushes are no longer wanted.
+            db.execute("UPDATE signals SET state = 'closed', ended_at = ? "
+                       "WHERE id = 'sig-end'", [time.time()])
+            closed_after = len(service.attempts)
+            await until(lambda: pending(db) == 0)
+            await asyncio.sleep(0.3)
+            assert len(service.attempts) <= closed_after + 1  # at most the one on the wire
+
+    asyncio.run(scenario())
+    assert [v[0] for v in rows(db).values()] == ["failed"]
+
+
+def test_the_admin_learns_since_when_a_device_s_pushes_fail(db, service) -> None:
+    failing, fine = subscribe(service), subscribe(service)
+    failing_device, fine_device = add_device(db, failing), add_device(db, fine)
+    service.set_answers(sub_id(failing), [503, 503])
+    started = time.time()
+    enqueue(db, [failing_device, fine_device], "sig-since")
+
+    async def scenario() -> None:
+        async with make_worker(db, backoff_base=0.3, backoff_cap=0.3):
+            await until(lambda: len(service.attempts) >= 3)  # two first tries, one retry
+            await asyncio.sleep(0.1)
+            failing_now = push.failing_devices(db, time.time())
+            assert [d["device_id"] for d in failing_now] == [failing_device]
+            retried = max(a["time"] for a in service.attempts if a["sub_id"] == sub_id(failing))
+            assert started <= failing_now[0]["since"] < retried  # since the first failure
+            assert push.failing_devices(db, started) == []  # not failing for that long
+            await until(lambda: pending(db) == 0)
+
+    asyncio.run(scenario())
+    assert push.failing_devices(db, time.time()) == []  # it got through: no longer failing
 
 
 def test_expired_rows_and_revoked_devices_fail_without_a_request(db, service) -> None:
@@ -262,11 +399,11 @@ def test_network_errors_and_timeouts_are_retried_and_nothing_secret_is_logged(
     unreachable, slow, dead = subscribe(service, closed), subscribe(service), subscribe(service)
     service.set_answers(sub_id(dead), [404])
     devices = [add_device(db, s) for s in (unreachable, slow, dead)]
-    enqueue(db, devices, "sig-secret-id")
+    enqueue(db, devices, "sig-secret-id", ttl=3)
     service.delay = 1.5  # longer than the 1 s timeout
 
     async def scenario() -> None:
-        async with make_worker(db, timeout=1, max_attempts=3):
+        async with make_worker(db, timeout=1):
             await asyncio.sleep(0.5)
             service.delay = 0.0  # the retries find a fast service again
             await until(lambda: pending(db) == 0)
@@ -275,7 +412,7 @@ def test_network_errors_and_timeouts_are_retried_and_nothing_secret_is_logged(
     asyncio.run(scenario())
 
     outcome = {v[3]: v[:3] for v in rows(db).values()}
-    assert outcome[devices[0]] == ("failed", 3, None)
+    assert outcome[devices[0]][0::2] == ("failed", None)  # retried until it expired
     assert outcome[devices[1]] == ("sent", 2, 201)
     assert outcome[devices[2]][0] == "gone"
     logged = caplog.text
@@ -331,6 +468,37 @@ def test_outcomes_are_committed_in_batches_but_never_wait_for_a_hanging_push(
     assert committed_after < BATCH_WAIT + 0.2  # fewer than a batch done: BATCH_WAIT at most
     outcome = {v[3]: v[0] for v in rows(db).values()}
     assert outcome[devices[0]] == "pending"  # still on the wire when the worker stopped
+
+
+def test_a_hanging_push_service_never_delays_another(db, service) -> None:
+    """Issue 25: 100 pushes to one hanging push service held every slot, and a push to a
+    healthy one waited 21 s. Each push service origin now has slots of its own."""
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(200)
+        hanging_origin = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        enqueue(db, [add_device(db, subscribe(service, hanging_origin)) for _ in range(100)],
+                "sig-hang")
+        healthy = add_device(db, subscribe(service))
+
+        async def scenario() -> tuple[float, int]:
+            async with make_worker(db, timeout=10, concurrency=50) as worker:
+                await until(lambda: worker.stats()["in_flight"] == 50)
+                await asyncio.sleep(0.3)  # the hanging service holds its fifty
+                started = time.monotonic()
+                enqueue(db, [healthy], "sig-healthy")
+                worker.wake()
+                await until(lambda: len(service.messages) == 1, timeout=5)
+                elapsed = time.monotonic() - started
+                await until(lambda: worker.stats()["sent"] == 1)
+                return elapsed, worker.stats()["in_flight"]
+
+        elapsed, in_flight = asyncio.run(scenario())
+
+    assert elapsed < 1.0
+    assert in_flight == 50  # the other fifty wait for the hanging service's own slots
+    assert service.messages[0]["sub_id"] in {sub_id(json.loads(r[0])) for r in db.execute(
+        "SELECT push FROM devices WHERE id = ?", [healthy])}
 
 
 def test_wake_delivers_at_once_while_a_retry_waits_minutes(db, service) -> None:
@@ -428,4 +596,4 @@ def test_parse_retry_after() -> None:
 def test_a_bad_vapid_sub_is_refused_at_start(db) -> None:
     settings = Settings(base_url=BASE_URL, vapid_sub="beheer@example.org")  # no mailto:
     with pytest.raises(VapidException, match="sub"):
-        PushWorker(db, settings, Clock(), VAPID_KEY)
+        PushWorker(db, settings, Clock(), VAPID_KEY, topic_key=TOPIC_KEY)

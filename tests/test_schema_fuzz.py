@@ -31,7 +31,7 @@ from server.api import API_ROUTES
 from server.auth import COOKIE, RateLimiter
 from server.openapi import RESPONSES
 from tests.conftest import live_world
-from tests.support import Device, World, key_id
+from tests.support import Device, World
 
 ROLES = ("admin", "sender", "contact", "teacher", "officer")
 CALLERS = (*ROLES, "api_key", "nobody")
@@ -119,7 +119,7 @@ def path_ids(cast: Cast) -> dict[str, list[str]]:
         "/api/admin/orgs/": [cast.school, cast.veilig_thuis],
         "/api/admin/people/": [victim.person_id, cast.device("teacher").person_id],
         "/api/admin/devices/": [victim.device_id, cast.device("contact").device_id],
-        "/api/admin/api-keys/": [key_id(spare_key)],
+        "/api/admin/api-keys/": [auth.api_key_id(spare_key)],
     }
 
 
@@ -284,7 +284,7 @@ NUL_FIELDS = {
     "school csv": ("admin", "/api/admin/schools/import",
                    {"csv": "name,place,code,region\nDe \x00School,Ede,NUL2,midden\n"}),
     "push endpoint": ("contact", "/api/me/push", {"push": {
-        "endpoint": "https://push.example/\x00x", "keys": {"p256dh": "A" * 87,
+        "endpoint": "https://fcm.googleapis.com/\x00x", "keys": {"p256dh": "A" * 87,
                                                           "auth": "A" * 22}}}),
 }
 

@@ -27,3 +27,15 @@ def test_from_env_reads_and_parses() -> None:
 def test_readme_configuration_table_is_the_settings_table() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert settings_table_markdown() in readme
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/8", "127.0.0.1, ::1", "fd00::/8,10.1.2.3", "*"])
+def test_trusted_proxy_takes_addresses_and_networks(value: str) -> None:
+    assert Settings.from_env({"HWC_TRUSTED_PROXY": value}).trusted_proxy == value
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "router.internal", "10.0.0.1;10.0.0.2", ","])
+def test_a_trusted_proxy_that_is_no_address_stops_the_start(value: str) -> None:
+    # uvicorn would take it as a literal that never matches, and trust no one without a word.
+    with pytest.raises(SystemExit, match="HWC_TRUSTED_PROXY"):
+        Settings.from_env({"HWC_TRUSTED_PROXY": value})

@@ -14,7 +14,7 @@ from tests.conftest import live_world
 from tests.support import World
 
 NAME, BORN = "Xylofoon Quaggazwemmer", "2015-06-01"
-SUBSCRIPTION = {"endpoint": "https://push.example.org/x", "keys": {
+SUBSCRIPTION = {"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": {
     "p256dh": "B" + "A" * 86, "auth": "A" * 22}}
 # Tuesday 24 November 2026, 20:00 in Amsterdam: the deadline is Wednesday 08:15.
 SENT = datetime(2026, 11, 24, 20, 0, tzinfo=AMSTERDAM).timestamp()

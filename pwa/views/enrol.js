@@ -1,4 +1,4 @@
-// Enrolment (/aanmelden#token): make this device's key, register it, and afterwards offer
+// Enrolment (a link /aanmelden#token): make this device's key, register it, and afterwards offer
 // notifications. Also the screen for a device that is not (or no longer) enrolled.
 
 import { api } from "../api.js";
@@ -11,21 +11,41 @@ import { ROLE_NAMES, notificationControl, notificationStatus } from "./device.js
 const DEFAULT_LABEL = "Mijn telefoon";
 const TOKEN_PATTERN = /^[A-Za-z0-9_.-]{10,300}$/;
 
-/** The token from the URL fragment (never sent to the server in a URL). */
-export function tokenFromLocation() {
-  const token = decodeURIComponent(location.hash.slice(1)).trim();
+// The token of the link being enrolled with, in memory only: never in the URL, so never in the
+// browser's history or session files. linktoken.js took it out of the link's fragment before
+// anything else ran; a pasted link puts it here directly.
+let pendingToken = "";
+
+/** The token to enrol with: the link's (taken over once from linktoken.js), or a pasted one. */
+function currentToken() {
+  if (self.hwcLinkToken !== undefined) {
+    pendingToken = validToken(decoded(self.hwcLinkToken));
+    delete self.hwcLinkToken;
+  }
+  return pendingToken;
+}
+
+function decoded(text) {
+  try {
+    return decodeURIComponent(text); // a mail client may have escaped the link
+  } catch {
+    return "";
+  }
+}
+
+function validToken(text) {
+  const token = text.trim();
   return TOKEN_PATTERN.test(token) ? token : "";
 }
 
 /** A pasted enrolment link (or bare token) -> the token, or "". */
 function tokenFromPaste(text) {
   const value = text.trim();
-  const token = value.includes("#") ? value.slice(value.indexOf("#") + 1) : value;
-  return TOKEN_PATTERN.test(token) ? token : "";
+  return validToken(value.includes("#") ? value.slice(value.indexOf("#") + 1) : value);
 }
 
 export function render(ctx) {
-  const token = tokenFromLocation();
+  const token = currentToken();
   if (!token) return incompleteLink(ctx);
   if (isIos() && !isStandalone()) return homeScreenFirst(ctx, token);
   return enrolForm(ctx, token);
@@ -88,7 +108,8 @@ async function enrolDevice(ctx, token, label, slot) {
     return;
   }
   navigator.storage?.persist?.().catch(() => {}); // ask the browser not to evict the key
-  history.replaceState(null, "", "/"); // the spent token leaves the address bar and history
+  pendingToken = "";
+  history.replaceState(null, "", "/");
   ctx.setMe(me);
   enrolled(ctx, me);
 }
@@ -117,7 +138,7 @@ function homeScreenFirst(ctx, token) {
   const slot = messageSlot();
   const copy = button("Kopieer de aanmeldlink", async () => {
     try {
-      await navigator.clipboard.writeText(location.href);
+      await navigator.clipboard.writeText(`${location.origin}/aanmelden#${token}`);
       slot.show("success", "De link is gekopieerd. Plak hem straks in de app.");
     } catch {
       slot.show("error", "Kopiëren lukte niet. Houd de link in uw bericht ingedrukt en kies Kopieer.");
@@ -153,7 +174,8 @@ export function pasteLinkForm(ctx) {
       slot.show("error", "Dit is geen aanmeldlink. Plak de hele link uit het bericht.");
       return;
     }
-    ctx.navigate(`/aanmelden#${token}`);
+    pendingToken = token;
+    ctx.navigate("/aanmelden");
   });
   return h("section", { class: "stack", "aria-labelledby": "paste-heading" },
     h("h2", { id: "paste-heading" }, "Heeft u een nieuwe aanmeldlink?"),
