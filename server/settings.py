@@ -45,7 +45,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HWC_VIEW_GRACE_MINUTES", "view_grace_minutes",
             "A teacher's copy survives a reload this long after the first view."),
     Setting("HWC_STATUS_RETENTION_DAYS", "status_retention_days",
-            "Status rows (no personal data) are purged after this many days."),
+            "Status rows and pushes (no names) are purged this many days after the signal ended."),
     Setting("HWC_REVOKED_RETENTION_DAYS", "revoked_retention_days",
             "Revoked people, devices and API keys are erased this many days after revocation."),
     Setting("HWC_TOKEN_RETENTION_DAYS", "token_retention_days",
