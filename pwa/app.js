@@ -174,8 +174,20 @@ function interceptAppLinks(event) {
     event.shiftKey || link.target) return;
   const url = new URL(link.href);
   if (url.origin !== location.origin || !APP_PATH.test(url.pathname)) return;
+  if (url.pathname === location.pathname && focusInPage(url.hash)) {
+    event.preventDefault();
+    return;
+  }
   event.preventDefault();
   navigate(url.pathname + url.hash);
+}
+
+/** A link to a part of this screen (the skip link, "Meldingen regelen"): focus that part. The
+ * browser's own fragment navigation would fire popstate, and the screen would be drawn anew. */
+function focusInPage(hash) {
+  const target = hash && document.getElementById(decodeURIComponent(hash.slice(1)));
+  target?.focus();
+  return Boolean(target);
 }
 
 function start() {

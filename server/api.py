@@ -63,6 +63,16 @@ async def push_key(request: Request) -> Response:
     return json_response({"public_key": _state(request).vapid_public_key})
 
 
+async def accessibility(request: Request) -> Response:
+    """What the accessibility statement takes from the settings: who answers for it, and the
+    teacher's time limit it explains."""
+    settings = _state(request).settings
+    return json_response({"organisation": settings.operator_name,
+                          "email": settings.operator_email, "phone": settings.operator_phone,
+                          "configured": settings.operator_configured,
+                          "view_grace_minutes": settings.view_grace_minutes})
+
+
 async def enrol(request: Request) -> Response:
     """Junk (no token this server signed) is limited per client address, and a real link per
     its own id: junk from a shared address (a platform router) never holds a real link back."""
@@ -80,7 +90,7 @@ async def enrol(request: Request) -> Response:
     push = _subscription(state, body.push)
     device_id, credential = auth.enrol_device(state.db, token_id, public_key, body.label.strip(),
                                               push, _now(request))
-    response = json_response(me_body(state.db, device_id), 201)
+    response = json_response(me_body(state, device_id), 201)
     auth.set_device_cookie(response, credential)
     return response
 
@@ -93,8 +103,8 @@ def _subscription(state: Any, subscription: PushSubscription | None) -> str | No
     return msgspec.json.encode(subscription).decode()
 
 
-def me_body(db: Any, device_id: str) -> dict:
-    row = db.execute(
+def me_body(state: Any, device_id: str) -> dict:
+    row = state.db.execute(
         "SELECT d.id, d.label, d.public_key, d.push_state, p.id AS person_id, p.name, p.role, "
         "p.class_label, o.id AS org_id, o.name AS org_name, o.kind AS org_kind, "
         "o.route AS org_route FROM devices d "
@@ -108,6 +118,8 @@ def me_body(db: Any, device_id: str) -> dict:
             "route": row["org_route"]},
         "device": {"id": row["id"], "label": row["label"],
                    "public_key": b64u_encode(row["public_key"]), "push": row["push_state"]},
+        # the app states the teacher's time limit before the copy is opened
+        "view_grace_minutes": state.settings.view_grace_minutes,
     }
 
 
@@ -120,7 +132,7 @@ def _own_device(actor: Actor) -> str:
 
 @requires(*auth.ROLES)
 async def me(request: Request, actor: Actor) -> Response:
-    return json_response(me_body(_state(request).db, _own_device(actor)))
+    return json_response(me_body(_state(request), _own_device(actor)))
 
 
 @requires(*auth.ROLES)
@@ -139,7 +151,7 @@ async def me_push(request: Request, actor: Actor) -> Response:
     _state(request).db.execute(
         "UPDATE devices SET push = ?, push_state = ?, push_failing_since = NULL WHERE id = ?",
         [push, "active" if push else "none", actor.device_id])
-    return json_response(me_body(_state(request).db, actor.device_id))
+    return json_response(me_body(_state(request), actor.device_id))
 
 
 # --- sending -------------------------------------------------------------------------------
@@ -371,6 +383,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("PUT", "/api/me/push", me_push, "Replace this device's push subscription",
              PushUpdate),
     ApiRoute("GET", "/api/push/key", push_key, "The VAPID applicationServerKey", public=True),
+    ApiRoute("GET", "/api/accessibility", accessibility,
+             "The deploying organisation named in the accessibility statement", public=True),
     ApiRoute("GET", "/api/schools", find_schools, "Find schools or leerplicht offices",
              query=("q", "kind")),
     ApiRoute("GET", "/api/schools/{id}/recipients", school_recipients,

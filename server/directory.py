@@ -24,7 +24,8 @@ ORG_ROLES = {
 
 def create_org(db: sqlite_utils.Database, org: NewOrg, now: float) -> str:
     if org.kind == "school" and (not org.code or org.region is None):
-        raise ApiError(422, "school_fields", "Een school heeft een BRIN-code en een regio nodig.")
+        raise ApiError(422, "school_fields", "Een school heeft een BRIN-code en een regio nodig.",
+                       field="code")
     org_id = new_id()
     try:
         db.execute(
@@ -35,7 +36,8 @@ def create_org(db: sqlite_utils.Database, org: NewOrg, now: float) -> str:
              org.route, now],
         )
     except sqlite3.IntegrityError:
-        raise ApiError(409, "code_taken", f"De code {org.code} is al in gebruik.") from None
+        raise ApiError(409, "code_taken", f"De code {org.code} is al in gebruik.",
+                       field="code") from None
     return org_id
 
 
@@ -43,7 +45,8 @@ def import_schools_csv(db: sqlite_utils.Database, text: str, now: float) -> int:
     """CSV with a header row name,place,code,region; all rows or none."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if reader.fieldnames is None or not {"name", "place", "code"} <= set(reader.fieldnames):
-        raise ApiError(422, "csv_header", "De eerste regel moet zijn: name,place,code,region")
+        raise ApiError(422, "csv_header", "De eerste regel moet zijn: name,place,code,region",
+                       field="csv")
     with transaction(db):
         count = 0
         for line, row in enumerate(reader, start=2):
@@ -56,7 +59,7 @@ def import_schools_csv(db: sqlite_utils.Database, text: str, now: float) -> int:
             except (ApiError, ValueError, TypeError) as exc:
                 message = (exc.message if isinstance(exc, ApiError) else
                            str(exc) if isinstance(exc, TextRefused) else "ongeldige waarde")
-                raise ApiError(422, "csv_row", f"Regel {line}: {message}") from None
+                raise ApiError(422, "csv_row", f"Regel {line}: {message}", field="csv") from None
             count += 1
     return count
 
@@ -75,9 +78,10 @@ def add_free_days(db: sqlite_utils.Database, org_id: str, start: date, end: date
     try:
         days = calendar.expand_ranges([(start, end or start)])
     except ValueError:
-        raise ApiError(422, "bad_range", "De einddatum ligt vóór de begindatum.") from None
+        raise ApiError(422, "bad_range", "De einddatum ligt vóór de begindatum.",
+                       field="to") from None
     if len(days) > calendar.MAX_RANGE_DAYS:
-        raise ApiError(422, "bad_range", "Een periode mag hoogstens een jaar zijn.")
+        raise ApiError(422, "bad_range", "Een periode mag hoogstens een jaar zijn.", field="to")
     db.conn.executemany("INSERT OR IGNORE INTO free_days (org_id, day) VALUES (?, ?)",
                         [(org_id, day.isoformat()) for day in sorted(days)])
     return len(days)
@@ -88,12 +92,13 @@ def import_free_days_csv(db: sqlite_utils.Database, text: str) -> int:
     try:
         ranges = calendar.parse_free_days_csv(text)
     except ValueError as error:
-        raise ApiError(422, "csv_row", str(error)) from None
+        raise ApiError(422, "csv_row", str(error), field="csv") from None
     schools = {code: org_id for org_id, code in db.execute(
         "SELECT id, code FROM orgs WHERE kind = 'school'").fetchall()}
     unknown = sorted(set(ranges) - set(schools))
     if unknown:
-        raise ApiError(422, "unknown_code", f"Onbekende schoolcode: {', '.join(unknown)}.")
+        raise ApiError(422, "unknown_code", f"Onbekende schoolcode: {', '.join(unknown)}.",
+                       field="csv")
     with transaction(db):
         return sum(add_free_days(db, schools[code], start, end)
                    for code, periods in ranges.items() for start, end in periods)
@@ -105,7 +110,8 @@ def create_person(db: sqlite_utils.Database, person: NewPerson, now: float) -> s
     else:
         org = db.execute("SELECT kind FROM orgs WHERE id = ?", [person.org_id]).fetchone()
         if org is None or person.role not in ORG_ROLES[org[0]]:
-            raise ApiError(422, "role_org", "Deze rol past niet bij deze organisatie.")
+            raise ApiError(422, "role_org", "Deze rol past niet bij deze organisatie.",
+                           field="role")
         org_id = person.org_id
     person_id = new_id()
     db.execute("INSERT INTO people (id, org_id, name, role, class_label, created_at) "

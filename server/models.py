@@ -206,6 +206,15 @@ class Me(Reply):
     person: PersonInfo
     org: OrgInfo | None
     device: DeviceInfo
+    view_grace_minutes: int
+
+
+class Statement(Reply):
+    organisation: str
+    email: str
+    phone: str
+    configured: bool
+    view_grace_minutes: int
 
 
 class Revoked(Reply):

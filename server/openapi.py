@@ -15,7 +15,9 @@ ERROR_SCHEMA = {
     "type": "object",
     "required": ["error", "message"],
     "properties": {"error": {"type": "string"}, "message": {"type": "string"},
-                   "error_id": {"type": "string"}},
+                   "error_id": {"type": "string"},
+                   # the request field the error is about, so a form can mark that field
+                   "field": {"type": "string"}},
 }
 
 # The success body of each route, by endpoint name (the routes build plain dicts).
@@ -25,6 +27,7 @@ RESPONSES: dict[str, Any] = {
     "me_key_lost": models.Revoked,
     "me_push": models.Me,
     "push_key": models.PushKey,
+    "accessibility": models.Statement,
     "find_schools": list[models.SchoolHit],
     "school_recipients": models.Recipients,
     "send_signal": models.Sent,

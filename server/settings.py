@@ -76,6 +76,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Open connections at most; one more is answered 503 and closed. Keep it below the "
             "process's open-file limit."),
     Setting("HWC_LOG_LEVEL", "log_level", "Log level of the hwc loggers."),
+    Setting("HWC_OPERATOR_NAME", "operator_name",
+            "The organisation that deploys the app, named in the accessibility statement "
+            "(/toegankelijkheid). Fill in."),
+    Setting("HWC_OPERATOR_EMAIL", "operator_email",
+            "E-mail address for accessibility feedback in the statement. Fill in."),
+    Setting("HWC_OPERATOR_PHONE", "operator_phone",
+            "Phone number for accessibility feedback in the statement. Fill in."),
 )
 
 
@@ -108,6 +115,10 @@ class Settings:
     body_timeout_seconds: int = 30
     max_connections: int = 1000
     log_level: str = "INFO"
+    # Shown on the statement as they are until the operator fills them in.
+    operator_name: str = "[naam van de organisatie: nog in te vullen met HWC_OPERATOR_NAME]"
+    operator_email: str = "[e-mailadres: nog in te vullen met HWC_OPERATOR_EMAIL]"
+    operator_phone: str = "[telefoonnummer: nog in te vullen met HWC_OPERATOR_PHONE]"
     # Not environment settings: injected by tests and `hwc demo`.
     run_workers: bool = True
 
@@ -123,6 +134,12 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def operator_configured(self) -> bool:
+        """Whether the operator filled in every detail the accessibility statement needs."""
+        return all(getattr(self, field) != Settings.__dataclass_fields__[field].default
+                   for field in ("operator_name", "operator_email", "operator_phone"))
 
     @property
     def school_start_time(self) -> time:

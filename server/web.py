@@ -6,6 +6,7 @@ The middleware is plain ASGI (no BaseHTTPMiddleware) because it sits on every re
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 import traceback
@@ -44,6 +45,7 @@ MESSAGES: dict[int, tuple[str, str]] = {
 }
 
 JSON_ENCODER = msgspec.json.Encoder()
+FIELD_IN_DETAIL = re.compile(r"at `\$\.(\w+)`$")  # msgspec: "... - at `$.code`"
 
 
 class ApiError(Exception):
@@ -107,10 +109,14 @@ async def read_json(request: Request, model: type[T]) -> T:
     try:
         return msgspec.json.decode(body, type=model, strict=True)
     except msgspec.ValidationError as exc:
+        # msgspec names the field and the rule, never the value; a top-level field is also
+        # given on its own, so a form can mark it.
+        detail = str(exc)
+        found = FIELD_IN_DETAIL.search(detail)
+        field = {"field": found[1]} if found else {}
         if isinstance(exc.__cause__, TextRefused):  # raised by models.Form, in Dutch
-            raise ApiError(422, "hidden_character", str(exc.__cause__)) from None
-        # msgspec names the field and the rule, never the value.
-        raise ApiError(422, detail=str(exc)) from None
+            raise ApiError(422, "hidden_character", str(exc.__cause__), **field) from None
+        raise ApiError(422, detail=detail, **field) from None
     except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises the latter for bad UTF-8
         raise ApiError(400, "malformed_json", "Het verzoek is geen geldige JSON.") from None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.support import World
 
 
@@ -26,3 +28,41 @@ def test_a_national_school_list_imports_in_one_go(world: World) -> None:
     assert too_big.status_code == 413
     ordinary = admin.post("/api/admin/people", json={"name": "x" * 70_000, "role": "admin"})
     assert ordinary.status_code == 413
+
+
+def test_errors_name_the_field_they_are_about(world: World) -> None:
+    """Admin forms mark the field an error is about: the server names it (never the value)."""
+    admin = world.member("admin", None)
+    school = {"kind": "school", "name": "Basisschool De Es", "code": "12AB00", "region": "midden"}
+    assert admin.post("/api/admin/orgs", json=school).status_code == 201
+    taken = admin.post("/api/admin/orgs", json={**school, "name": "Een andere school"})
+    assert (taken.status_code, taken.json()["error"], taken.json()["field"]) == (
+        409, "code_taken", "code")
+    too_long = admin.post("/api/admin/orgs", json={**school, "code": "X" * 40})
+    assert (too_long.status_code, too_long.json()["field"]) == (422, "code")
+    bad_csv = admin.post("/api/admin/schools/import", json={"csv": "naam\nx"})
+    assert (bad_csv.status_code, bad_csv.json()["field"]) == (422, "csv")
+    wrong_role = admin.post("/api/admin/people", json={"name": "Piet", "role": "sender",
+                                                       "org_id": world.org()})
+    assert (wrong_role.status_code, wrong_role.json()["field"]) == (422, "role")
+    unknown = admin.post("/api/admin/orgs", json={**school, "colour": "blauw"})
+    assert unknown.status_code == 422 and "field" not in unknown.json()
+
+
+def test_statement_details_come_from_the_settings(db_path: Path) -> None:
+    """The accessibility statement names the operator from the settings; until they are filled
+    in, the defaults say so and `configured` is false. The grace minutes reach /api/me too."""
+    from tests.conftest import live_world
+
+    with live_world(db_path, view_grace_minutes=7) as world:
+        statement = world.client().get("/api/accessibility").json()
+        assert statement["configured"] is False and statement["view_grace_minutes"] == 7
+        assert "nog in te vullen met HWC_OPERATOR_NAME" in statement["organisation"]
+        teacher = world.member("teacher", world.org())
+        assert teacher.get("/api/me").json()["view_grace_minutes"] == 7
+    with live_world(db_path, operator_name="Gemeente Voorbeeld",
+                    operator_email="toegankelijkheid@voorbeeld.nl",
+                    operator_phone="030 123 45 67") as world:
+        assert world.client().get("/api/accessibility").json() == {
+            "organisation": "Gemeente Voorbeeld", "email": "toegankelijkheid@voorbeeld.nl",
+            "phone": "030 123 45 67", "configured": True, "view_grace_minutes": 10}

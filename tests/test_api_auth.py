@@ -49,6 +49,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/me/key-lost"): DEVICE_ROLES,
     ("PUT", "/api/me/push"): DEVICE_ROLES,
     ("GET", "/api/push/key"): EVERYONE,
+    ("GET", "/api/accessibility"): EVERYONE,
     ("GET", "/api/schools"): SENDING,
     ("GET", "/api/schools/{id}/recipients"): SENDING,
     ("POST", "/api/signals"): SENDING,
@@ -71,7 +72,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/admin/api-keys"): frozenset({"admin"}),
     ("POST", "/api/admin/api-keys/{id}/revoke"): frozenset({"admin"}),
 }
-PUBLIC = {("POST", "/api/enrol"), ("GET", "/api/push/key")}
+PUBLIC = {("POST", "/api/enrol"), ("GET", "/api/push/key"), ("GET", "/api/accessibility")}
 
 # An allowed role aimed at another school's or organisation's thing: signals answer 404 (the
 # same as a nonexistent id, so ids cannot be probed), management answers 403.
@@ -203,6 +204,10 @@ def b_push_key(m: Matrix, role: str, scope: str) -> Call:
     return Call("GET", "/api/push/key")
 
 
+def b_accessibility(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/accessibility")
+
+
 def b_find_schools(m: Matrix, role: str, scope: str) -> Call:
     return Call("GET", "/api/schools?q=Basisschool")
 
@@ -315,6 +320,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/me/key-lost"): b_key_lost,
     ("PUT", "/api/me/push"): b_me_push,
     ("GET", "/api/push/key"): b_push_key,
+    ("GET", "/api/accessibility"): b_accessibility,
     ("GET", "/api/schools"): b_find_schools,
     ("GET", "/api/schools/{id}/recipients"): b_recipients,
     ("POST", "/api/signals"): b_send,

@@ -49,7 +49,7 @@ def refused(response: httpx.Response, status: int, code: str,
     assert response.headers["content-type"].split(";")[0] == "application/json"
     body = response.json()
     assert body["error"] == code, body
-    allowed_keys = {"error", "message"} | extra | ({"detail"} if status == 422 else set())
+    allowed_keys = {"error", "message"} | extra | ({"detail", "field"} if status == 422 else set())
     assert {"error", "message"} <= set(body) <= allowed_keys, body
     assert_dutch(body["message"])
     return dict(body)

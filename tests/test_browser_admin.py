@@ -60,6 +60,14 @@ def _link_for(page: Page, person: str) -> str:
     return str(sheet.get_by_role("link").get_attribute("href"))
 
 
+def _confirm(page: Page, answer: str) -> None:
+    """The page's own confirmation: it opens on "Annuleren", the safe choice."""
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("button", name="Annuleren")).to_be_focused()
+    _no_axe_problems(page)
+    dialog.get_by_role("button", name=answer).click()
+
+
 def _no_axe_problems(page: Page) -> None:
     assert axe_violations(page) == [], page.url
 
@@ -76,7 +84,6 @@ def test_admin_builds_the_directory_and_everyone_enrols(
         admin = _enrol_via_link(browser, world.url, admin_link.group(0))
         assert _me(admin.page)["person"]["role"] == "admin"
         page = admin.page
-        page.on("dialog", lambda dialog: dialog.accept())
         admin.goto("/admin")
         expect(page.get_by_role("heading", level=1)).to_have_text("Beheer")
         _no_axe_problems(page)
@@ -103,6 +110,8 @@ def test_admin_builds_the_directory_and_everyone_enrols(
         page.reload()
         _no_axe_problems(page)
         page.get_by_role("button").filter(has_text="Intrekken: API-sleutel Zaaksysteem").click()
+        _confirm(page, "Ja, intrekken")
+        expect(page.locator("#status")).to_have_text("De API-sleutel is ingetrokken.")
         expect(page.get_by_role("cell", name=re.compile("^ingetrokken op"))).to_be_visible()
         assert httpx.get(f"{world.url}/api/signals", headers=bearer).status_code == 401
 
@@ -141,7 +150,9 @@ def test_admin_builds_the_directory_and_everyone_enrols(
         # Revoking the teacher's device: its next request is refused.
         revoke = page.get_by_role("button").filter(has_text=re.compile("^Intrekken: .* van Tom"))
         revoke.click()
+        _confirm(page, "Ja, intrekken")
         expect(page.get_by_role("cell", name="ingetrokken")).to_be_visible()
+        expect(page.locator("#status")).to_have_text("Het apparaat is ingetrokken.")
         assert phones["teacher"].page.evaluate("fetch('/api/me').then(r => r.status)") == 401
         for phone in [admin, stranger, *phones.values()]:
             assert phone.csp_problems() == []
@@ -155,7 +166,6 @@ def test_contact_invites_and_revokes_teachers_of_their_own_school(browser: Any,
         contact = _enrol_via_link(browser, world.url, f"{world.url}/aanmelden#"
                                   f"{world.enrol_link_token(world.person('contact', school))}")
         page = contact.page
-        page.on("dialog", lambda dialog: dialog.accept())
         contact.goto("/admin/school")
         expect(page.get_by_role("heading", level=1)).to_contain_text("Leerkrachten van")
         page.get_by_label("Naam", exact=True).fill("Tom Jansen")
@@ -168,6 +178,7 @@ def test_contact_invites_and_revokes_teachers_of_their_own_school(browser: Any,
         page.reload()
         _no_axe_problems(page)
         page.get_by_role("button", name="Persoon intrekken").click()
+        _confirm(page, "Ja, intrekken")
         expect(page.get_by_text("Ingetrokken op")).to_be_visible()
         assert teacher.page.evaluate("fetch('/api/me').then(r => r.status)") == 401
         # The contact cannot open the admin's pages.

@@ -104,7 +104,7 @@ def test_role_opens_offline_after_its_first_visit(browser: Any, world: World, ro
         expect(page.get_by_role("heading", level=1)).to_have_text("Geen verbinding")
         phone.context.set_offline(False)
         page.get_by_role("button", name="Opnieuw proberen").click()
-        expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheid")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheidsverklaring")
         page.get_by_role("link", name="Handle with Care").click()
         expect(page.get_by_role("heading", level=1)).to_have_text(HOME[role])
         assert phone.csp_problems() == []

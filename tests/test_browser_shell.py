@@ -73,12 +73,12 @@ def test_service_worker_controls_the_app_and_csp_holds(browser: Any, world: Worl
     expect(page.get_by_text("Dit apparaat is niet (meer) aangemeld.")).to_be_visible()
     phone.shot("algemeen-niet-aangemeld")
     page.get_by_role("link", name="Toegankelijkheid").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheid")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheidsverklaring")
     expect(page.get_by_text("WCAG) 2.1, niveau A en AA")).to_be_visible()
     expect(page.get_by_text("EN 301 549")).to_be_visible()
     phone.shot("algemeen-toegankelijkheid")
     page.reload()  # now served through the worker
-    expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheid")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheidsverklaring")
     phone.goto("/aanmelden")
     expect(page.get_by_role("heading", level=1)).to_have_text("Aanmeldlink niet compleet")
     phone.shot("algemeen-aanmeldlink-niet-compleet")
@@ -411,7 +411,7 @@ def test_new_version_waits_until_the_user_reloads(browser: Any,
                                          "caches": [*old_version, "hwc-shell-next"]}
     with page.expect_navigation():
         bar.click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheid")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheidsverklaring")
     assert page.evaluate(WORKERS_JS) == {"waiting": False, "inControl": True,
                                          "caches": ["hwc-shell-next"]}
     expect(page.get_by_role("button", name="Nieuwe versie — herladen")).to_have_count(0)

@@ -37,6 +37,22 @@ export function setFlash(text) {
   flash = text;
 }
 
+// Where focus goes on the next screen instead of its heading (a selector), so an action that
+// redraws the screen leaves focus on its own result rather than at the top.
+let nextFocus = null;
+export function focusOnNextScreen(selector) {
+  nextFocus = selector;
+}
+
+/** Focus `element` if it is still on the page and can take focus, else the screen's heading. */
+export function focusAfterAction(element) {
+  if (element?.isConnected && !element.closest("[hidden]")) {
+    element.focus({ preventScroll: false });
+    if (document.activeElement === element) return;
+  }
+  main().querySelector("h1")?.focus();
+}
+
 /**
  * Replace the screen: a heading (focused, so screen readers announce the new screen) and
  * content. The document title follows the heading; never put a child's name in either.
@@ -49,7 +65,10 @@ export function screen(title, ...children) {
   main().replaceChildren(heading, ...(message ? [message] : []), ...content);
   document.title = `${title} · Handle with Care`;
   window.scrollTo({ top: 0, behavior: "instant" }); // a new screen starts at its top
-  heading.focus({ preventScroll: true });
+  const target = nextFocus && main().querySelector(nextFocus);
+  nextFocus = null;
+  if (target) target.focus();
+  else heading.focus({ preventScroll: true });
   return main();
 }
 
@@ -64,8 +83,11 @@ export function clearScreen() {
   main().replaceChildren();
 }
 
+let announcements = 0;
+
 /** Say something to screen reader users without moving focus. */
 export function announce(text) {
+  announcements += 1;
   const live = document.getElementById("live");
   live.textContent = "";
   // A new text node in a later task is announced even when the text repeats.
@@ -82,25 +104,44 @@ export function button(text, onclick, kind = "secondary", props = {}) {
   return h("button", { type: "button", class: `button button-${kind}`, onclick, ...props }, text);
 }
 
-/** Run `task` with the button disabled and marked busy; a second tap does nothing. */
+/**
+ * Run `task` with the button marked busy; a second tap does nothing. The button is only
+ * aria-disabled, never disabled: a disabled button drops keyboard focus to the page body.
+ */
 export async function whileBusy(buttonElement, task) {
   if (buttonElement.getAttribute("aria-busy") === "true") return undefined;
   buttonElement.setAttribute("aria-busy", "true");
-  buttonElement.disabled = true;
+  buttonElement.setAttribute("aria-disabled", "true");
   try {
     return await task();
   } finally {
     buttonElement.removeAttribute("aria-busy");
-    buttonElement.disabled = false;
+    buttonElement.removeAttribute("aria-disabled");
   }
 }
 
-/** A place where one status or error message at a time is shown. */
+/** "Vernieuwen": runs `load`, then says so unless the load said more (a new signal); focus
+ * stays on the button. */
+export function refreshButton(load) {
+  const refresh = button("Vernieuwen", () => whileBusy(refresh, async () => {
+    const before = announcements;
+    await load();
+    if (announcements === before) announce("De lijst is bijgewerkt.");
+  }), "link");
+  return refresh;
+}
+
+/**
+ * A place where one status or error message at a time is shown. It is a live region from the
+ * start (a region added together with its text is not reliably read out); errors are alerts.
+ */
 export function messageSlot() {
-  const slot = h("div", { class: "message-slot" });
-  slot.show = (kind, text) => {
-    slot.replaceChildren(notice(kind, text));
-    if (kind === "error") slot.firstChild.setAttribute("tabindex", "-1");
+  const slot = h("div", { class: "message-slot", "aria-live": "polite" });
+  // Returns the message, which can take focus (after an action that removed what had it).
+  slot.show = (kind, ...content) => {
+    slot.replaceChildren(notice(kind, ...content));
+    slot.firstChild.setAttribute("tabindex", "-1");
+    return slot.firstChild;
   };
   slot.clear = () => slot.replaceChildren();
   return slot;
@@ -118,6 +159,8 @@ export function appLink(text, path, navigate, props = {}) {
 /** A titled section of text (the statements): strings become paragraphs. */
 export const textSection = (title, ...content) => h("section", { class: "stack" },
   h("h2", {}, title), ...content.map((c) => (typeof c === "string" ? h("p", {}, c) : c)));
+/** A bulleted list of texts or elements. */
+export const textList = (...items) => h("ul", {}, items.map((item) => h("li", {}, item)));
 
 /** A labelled definition list from [[term, value], ...]. */
 export function facts(rows, className = "facts") {
@@ -127,26 +170,39 @@ export function facts(rows, className = "facts") {
 
 // --- confirmation ---------------------------------------------------------------------------
 
-/** A modal question for irreversible actions; resolves true only on the confirm button. */
+/**
+ * A modal question for irreversible actions; resolves true only on the confirm button. Focus
+ * starts on the safe choice (cancel) and goes back to what opened the dialog.
+ */
 export function confirmAction({ title, text, confirm, cancel = "Annuleren", danger = false }) {
   const opener = document.activeElement;
   const titleId = uniqueId("dialog-title");
   const textId = uniqueId("dialog-text");
-  const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId, "aria-describedby": textId },
+  let answer;
+  const answered = new Promise((resolve) => { answer = resolve; });
+  // Answered at once, not on the dialog's later "close" event: by then focus is already back on
+  // the opener, which would still be busy for a key pressed in between.
+  const finish = (yes) => {
+    dialog.close();
+    dialog.remove();
+    focusAfterAction(opener);
+    answer(yes);
+  };
+  const safe = button(cancel, () => finish(false), "secondary", { autofocus: true });
+  const onEscape = (event) => {
+    event.preventDefault();
+    finish(false);
+  };
+  const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId,
+    "aria-describedby": textId, oncancel: onEscape },
     h("h2", { id: titleId }, title),
     h("div", { id: textId }, ...[text].flat().map((t) => h("p", {}, t))),
     h("div", { class: "actions" },
-      button(confirm, () => dialog.close("yes"), danger ? "danger" : "primary"),
-      button(cancel, () => dialog.close("no"))));
+      button(confirm, () => finish(true), danger ? "danger" : "primary"), safe));
   document.body.append(dialog);
   dialog.showModal();
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => {
-      resolve(dialog.returnValue === "yes");
-      dialog.remove();
-      if (opener?.isConnected) opener.focus();
-    });
-  });
+  safe.focus();
+  return answered;
 }
 
 // --- Dutch dates ----------------------------------------------------------------------------

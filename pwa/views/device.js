@@ -2,7 +2,7 @@
 // a new signal will reach them, and how to fix it when it will not.
 
 import { PushError, isIos, isStandalone, permissionState, turnOnNotifications } from "../push.js";
-import { button, facts, h, messageSlot, whileBusy } from "./common.js";
+import { button, facts, focusOnNextScreen, h, messageSlot, whileBusy } from "./common.js";
 
 export const ROLE_NAMES = {
   admin: "beheerder",
@@ -34,7 +34,9 @@ const STATUS_TEXT = {
 export function notificationControl(me, onUpdated, buttonKind = "primary") {
   const status = notificationStatus(me);
   const slot = messageSlot();
-  const text = h("p", { class: `push-status push-${status}` }, STATUS_TEXT[status]);
+  // A status: read out when it takes focus after "Meldingen aanzetten" redraws the screen.
+  const text = h("p", { class: `push-status push-${status}`, role: "status", tabindex: "-1" },
+    STATUS_TEXT[status]);
   const children = [text];
   if (status === "off" || status === "gone") {
     if (isIos() && !isStandalone()) {
@@ -44,7 +46,9 @@ export function notificationControl(me, onUpdated, buttonKind = "primary") {
     const turnOn = button("Meldingen aanzetten", () => whileBusy(turnOn, async () => {
       slot.clear();
       try {
-        onUpdated(await turnOnNotifications());
+        const updated = await turnOnNotifications();
+        focusOnNextScreen(".push-status");
+        onUpdated(updated);
       } catch (error) {
         slot.show("error", error instanceof PushError || error.name === "ApiError"
           ? error.message : "Meldingen aanzetten is niet gelukt. Probeer het later opnieuw.");
@@ -58,7 +62,9 @@ export function notificationControl(me, onUpdated, buttonKind = "primary") {
 /** The "Dit apparaat" section: who is enrolled here, and (by default) notifications. */
 export function devicePanel(me, onUpdated, { notifications = true } = {}) {
   const who = [me.person.name, ROLE_NAMES[me.person.role]].filter(Boolean).join(", ");
-  return h("section", { class: "device-panel", id: "dit-apparaat", "aria-labelledby": "device-heading" },
+  // Focusable, so "Meldingen regelen" (a link to #dit-apparaat) moves focus here.
+  return h("section", { class: "device-panel", id: "dit-apparaat", tabindex: "-1",
+    "aria-labelledby": "device-heading" },
     h("h2", { id: "device-heading" }, "Dit apparaat"),
     facts([
       ["Aangemeld als", who],

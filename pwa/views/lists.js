@@ -2,7 +2,7 @@
 // announcing a newly arrived signal in the live region.
 
 import { api } from "../api.js";
-import { announce, button, h, notice, whileBusy } from "./common.js";
+import { announce, h, notice, refreshButton } from "./common.js";
 
 // Signal ids already seen as pending in this page's lifetime, to announce only new ones.
 const knownPending = new Set();
@@ -25,9 +25,8 @@ export function notePending(ids) {
  */
 export async function liveSection(ctx, { title, id }, build) {
   const body = h("div", { class: "stack" });
-  const refreshButton = button("Vernieuwen", () => whileBusy(refreshButton, load), "link");
   const section = h("section", { class: "stack", "aria-labelledby": id },
-    h("div", { class: "section-head" }, h("h2", { id }, title), refreshButton), body);
+    h("div", { class: "section-head" }, h("h2", { id }, title), refreshButton(() => load())), body);
 
   async function load() {
     try {

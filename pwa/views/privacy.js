@@ -2,7 +2,7 @@
 // the phone and on the server, and for how long. The terms are the settings' defaults;
 // tests/test_inventory.py holds them to server/settings.py and docs/gegevens.md.
 
-import { h, screen, textSection as section } from "./common.js";
+import { h, screen, textList as list, textSection as section } from "./common.js";
 
 const TERMS = {
   HWC_VIEW_GRACE_MINUTES: 10,
@@ -12,8 +12,6 @@ const TERMS = {
   HWC_TOKEN_RETENTION_DAYS: 30,
   HWC_REVOKED_RETENTION_DAYS: 30,
 };
-
-const list = (...items) => h("ul", {}, ...items.map((item) => h("li", {}, item)));
 
 export function render() {
   screen("Privacy",

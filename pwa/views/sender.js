@@ -6,8 +6,8 @@ import { api } from "../api.js";
 import { newSignalId } from "../envelope.js";
 import { postSealed } from "../sealing.js";
 import {
-  ageOn, appLink, button, facts, formatBirthDate, formatMoment, h, messageSlot, notice, screen,
-  uniqueId, whileBusy,
+  ageOn, appLink, button, facts, formatBirthDate, formatMoment, h, messageSlot, notice,
+  refreshButton, screen, uniqueId, whileBusy,
 } from "./common.js";
 import { describeOrg, schoolSearch } from "./schoolsearch.js";
 import { sentSignalCard } from "./timeline.js";
@@ -230,10 +230,9 @@ function showSent(ctx, opts, result) {
 function sentList(ctx, opts) {
   const list = h("ul", { class: "cards" });
   const status = h("div", {}, h("p", { class: "loading" }, "Signalen worden geladen."));
-  const refreshButton = button("Vernieuwen", () => whileBusy(refreshButton, load), "link");
   const section = h("section", { class: "stack", "aria-labelledby": "sent-heading" },
     h("div", { class: "section-head" }, h("h2", { id: "sent-heading" }, "Verstuurde signalen"),
-      refreshButton),
+      refreshButton(() => load())),
     status, list);
 
   async function load() {

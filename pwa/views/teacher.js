@@ -6,7 +6,7 @@ import { api, segment } from "../api.js";
 import { openSignal } from "../sealing.js";
 import {
   appLink, button, clearScreen, confirmAction, formatMoment, formatTime, h, loadingScreen,
-  messageSlot, notice, screen, uniqueId, whileBusy,
+  messageSlot, notice, plural, screen, uniqueId, whileBusy,
 } from "./common.js";
 import { childBlock } from "./child.js";
 import { devicePanel, pushReminder } from "./device.js";
@@ -18,6 +18,15 @@ const GUIDANCE = [
   "Een kort gesprekje mag, als het kind dat wil. Vraag niet door over wat er thuis gebeurde.",
   "Een blik of een knikje dat zegt: ik weet het, ik ben er voor je.",
 ];
+
+// The time limit (WCAG 2.2.1): warned this long before the end, the person can keep the copy on
+// screen a little longer, as often as WCAG asks (ten times). Only this screen keeps it: the
+// server deletes its copy at the planned time.
+const WARN_BEFORE_MS = 60_000;
+const EXTEND_MINUTES = 5;
+const MAX_EXTENSIONS = 10;
+
+const graceText = (me) => plural(me.view_grace_minutes, "minuut", "minuten");
 
 const back = (ctx) => appLink("Terug naar het overzicht", "/", ctx.navigate, { class: "back-link" });
 
@@ -39,6 +48,8 @@ function pendingCards(ctx, signals) {
     h("h3", { class: "card-title" }, "Nieuw signaal"),
     h("p", { class: "muted" }, `Ontvangen: ${formatMoment(s.sent_at)}`),
     h("p", {}, "U kunt het één keer openen. Doe dat vlak voor de les."),
+    h("p", {}, `Na het openen staat het ${graceText(ctx.me)} op uw scherm en verdwijnt het ` +
+      "daarna vanzelf. Vlak voor het einde krijgt u een waarschuwing en kunt u het langer laten staan."),
     appLink("Openen", `/signaal/${segment(s.id)}`, ctx.navigate,
       { class: "button button-primary", "aria-label": "Signaal openen" }))))];
 }
@@ -61,16 +72,12 @@ function removed(ctx, message, kind = "info") {
 }
 
 function showContent(ctx, id, opened) {
-  const deleteAt = opened.deleteAt ? new Date(opened.deleteAt * 1000) : null;
-  if (deleteAt) {
-    // The server deletes the copy then; the screen lets go of it at the same moment.
-    const timer = setTimeout(() => {
-      clearScreen();
-      removed(ctx, "Het signaal is na 10 minuten vanzelf verwijderd.");
-    }, Math.max(0, deleteAt - Date.now()));
-    ctx.onLeave(() => clearTimeout(timer));
-  }
   const slot = messageSlot();
+  const limitSlot = messageSlot();
+  limitSlot.classList.add("time-limit"); // stays in view at the bottom while the reader scrolls
+  const limitLine = h("p", { class: "muted" }, `Dit signaal verdwijnt vanzelf ${graceText(ctx.me)} ` +
+    "na het eerste openen.");
+  if (opened.deleteAt) timeLimit(ctx, opened.deleteAt * 1000, limitSlot, limitLine);
   const read = button("Gelezen", async () => {
     const ok = await confirmAction({ title: "Gelezen?",
       text: "Het signaal wordt nu verwijderd. U kunt het daarna niet meer openen.",
@@ -84,12 +91,54 @@ function showContent(ctx, id, opened) {
       h("ul", {}, GUIDANCE.map((line) => h("li", {}, line))),
       h("p", {}, "De intern begeleider informeert de ouders. U hoeft niets op te schrijven of " +
         "te bewaren.")),
-    h("p", { class: "muted" }, deleteAt
-      ? `Dit signaal verdwijnt vanzelf om ${formatTime(deleteAt.toISOString())}, 10 minuten na openen.`
-      : "Dit signaal verdwijnt vanzelf 10 minuten na openen."),
+    limitLine,
+    limitSlot,
     slot,
     h("div", { class: "actions" }, read),
     back(ctx));
+}
+
+/**
+ * The copy leaves the screen at `endsAt` (ms). A minute before, a warning is shown and read out
+ * (an alert; focus stays where the reader is) with a button to keep it longer. Only when the
+ * time is up does the screen change, after that warning.
+ */
+function timeLimit(ctx, endsAt, slot, line) {
+  let end = endsAt;
+  let extensions = 0;
+  let timers = [];
+  const stop = () => timers.forEach(clearTimeout);
+  const at = () => formatTime(new Date(end).toISOString());
+  const describe = () => {
+    line.textContent = `Dit signaal verdwijnt vanzelf om ${at()} van uw scherm. U krijgt een ` +
+      "minuut van tevoren een waarschuwing.";
+  };
+  const extend = () => {
+    extensions += 1;
+    end = Math.max(end, Date.now()) + EXTEND_MINUTES * 60_000;
+    schedule();
+    slot.show("info", `Het signaal blijft tot ${at()} op uw scherm. Alleen op dit scherm: ` +
+      `opnieuw openen kan na ${formatTime(new Date(endsAt).toISOString())} niet meer.`).focus();
+  };
+  const warn = () => {
+    const more = extensions < MAX_EXTENSIONS
+      ? button(`Nog ${EXTEND_MINUTES} minuten laten staan`, extend, "secondary") : null;
+    const warning = slot.show("warning", `Over een minuut, om ${at()}, verdwijnt het signaal ` +
+      "van uw scherm.", more);
+    warning.setAttribute("role", "alert");
+  };
+  const expire = () => {
+    clearScreen();
+    removed(ctx, `Het signaal is om ${at()} vanzelf van uw scherm verwijderd.`);
+  };
+  function schedule() {
+    stop();
+    const left = end - Date.now();
+    timers = [setTimeout(warn, Math.max(0, left - WARN_BEFORE_MS)), setTimeout(expire, Math.max(0, left))];
+    describe();
+  }
+  ctx.onLeave(stop);
+  schedule();
 }
 
 async function markRead(ctx, id, slot) {
