@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,8 @@ from server.models import (
 from server.push import check_endpoint
 from server.web import ApiError, json_response, read_json
 
+readiness_log = logging.getLogger("hwc.ready")
+
 
 def _state(request: Request) -> Any:
     return request.app.state
@@ -54,7 +57,15 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    report = ops.readiness(request.app.state)
+    state = _state(request)
+    report = await ops.readiness(state)
+    if report["causes"] != getattr(state, "unready_causes", {}):  # a change, not each probe
+        state.unready_causes = report["causes"]
+        if report["causes"]:
+            readiness_log.warning("not ready: %s", "; ".join(
+                f"{part}: {cause}" for part, cause in report["causes"].items()))
+        else:
+            readiness_log.info("ready again")
     return json_response(report, 200 if report["status"] == "ready" else 503)
 
 

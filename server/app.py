@@ -6,6 +6,7 @@ import contextlib
 import gc
 import logging
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -92,7 +93,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 def _open_database(app: Starlette) -> None:
     """Opened in the factory so tests and the CLI see a ready app; closed by the lifespan."""
     settings: Settings = app.state.settings
-    db = database.connect(settings.database)
+    try:
+        db = database.connect(settings.database)
+        database.check_intact(db, settings.database)
+    except sqlite3.DatabaseError as error:
+        if not database.is_damage(error):
+            raise
+        raise database.DatabaseDamaged(  # damaged beyond opening: the same message
+            f"database {settings.database} cannot be opened: {database.describe(error)}. "
+            f"{database.RESTORE_STEPS}") from None
     app.state.db = db
     secret = settings.secret_key or database.meta_get(db, "secret_key")
     if not secret:

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.db import durable
+from server.db import describe, durable
 
 access_log = logging.getLogger("hwc.access")
 error_log = logging.getLogger("hwc.error")
@@ -147,7 +147,7 @@ class ErrorGuard:
         except Exception as exc:
             error_id = secrets.token_hex(6)
             frames = "".join(traceback.format_tb(exc.__traceback__))
-            error_log.error("error %s: %s\n%s", error_id, type(exc).__name__, frames)
+            error_log.error("error %s: %s\n%s", error_id, describe(exc), frames)
             if status == 0:
                 status = 500
                 # Sent past ResponseGuard (this layer is outside it): add the headers here.
