@@ -168,8 +168,13 @@ def _run_load(job: dict[str, Any], tmp: Path) -> list[dict[str, Any]]:
     gen = subprocess.Popen([sys.executable, "-m", "bench.soakload", str(job_path),
                             str(out_path)], cwd=ROOT)
     prioritize(gen.pid)
-    if gen.wait() != 0:
-        raise RuntimeError(f"soak load generator failed with exit status {gen.returncode}")
+    try:
+        if gen.wait() != 0:
+            raise RuntimeError(f"soak load generator failed with exit status {gen.returncode}")
+    finally:
+        if gen.poll() is None:  # the soak was stopped: so is its load
+            gen.terminate()
+            gen.wait(timeout=10)
     samples: list[dict[str, Any]] = pickle.loads(out_path.read_bytes())
     return samples
 

@@ -19,12 +19,11 @@ from starlette.routing import Mount, Route
 from server import db as database
 from server import pages, push
 from server import signals as lifecycle
-from server.api import API_ROUTES, CSV_IMPORT_PATHS, healthz, readyz
+from server.api import API_ROUTES, healthz, large_bodies, readyz
 from server.auth import RateLimiter
 from server.calendar import Timing as CalendarTiming
 from server.clock import Clock
 from server.metrics import Metrics, metrics_endpoint
-from server.models import CSV_MAX_BYTES
 from server.openapi import openapi
 from server.settings import Settings
 from server.timers import Timers
@@ -61,7 +60,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             Middleware(ErrorGuard, templates=lambda: templates, observe=metrics.observe),
             Middleware(ResponseGuard),
             Middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
-                       large_bodies=dict.fromkeys(CSV_IMPORT_PATHS, CSV_MAX_BYTES + 1024)),
+                       large_bodies=large_bodies()),
         ],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
         lifespan=_lifespan,

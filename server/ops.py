@@ -92,7 +92,7 @@ async def readiness(app_state: Any) -> dict[str, Any]:
         age = push.oldest_due_age(app_state.db, app_state.clock.now())
     except sqlite3.Error as error:
         age, causes["outbox"] = 0.0, database.describe(error)
-    if age >= STUCK_AFTER:
+    if age / app_state.clock.speed >= STUCK_AFTER:  # real seconds, also under `--speed`
         causes["outbox"] = f"a due push has waited {age:.0f} s"
     checks: dict[str, Any] = {part: part not in causes
                               for part in ("database", "push_worker", "timers", "outbox")}

@@ -16,7 +16,7 @@ import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
+from starlette.routing import Match, Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.db import describe, durable
@@ -227,7 +227,9 @@ class RequestGuard:
                  large_bodies: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.large_bodies = large_bodies or {}  # path -> limit, for the few bulk imports
+        # path template -> limit, for the few routes with larger bodies (bulk imports, envelopes)
+        self.large_bodies = [(compile_path(path)[0], limit)
+                             for path, limit in (large_bodies or {}).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -239,7 +241,8 @@ class RequestGuard:
                 await send_json(send, 403, {"error": "missing_header",
                                             "message": MESSAGES[403][1]})
                 return
-        limit = self.large_bodies.get(scope["path"], self.max_body_bytes)
+        limit = next((limit for pattern, limit in self.large_bodies
+                      if pattern.match(scope["path"])), self.max_body_bytes)
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await send_json(send, 413, {"error": "too_large", "message": MESSAGES[413][1]},
