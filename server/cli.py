@@ -102,7 +102,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.app import create_app
 
     settings = _settings(args)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except database.DatabaseDamaged as error:
+        print(error, file=sys.stderr)
+        return 1
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, server_header=False,
                 proxy_headers=True,
                 forwarded_allow_ips=settings.trusted_proxy, log_level="warning")

@@ -21,6 +21,7 @@ import pytest
 
 from server import db as database
 from server.app import create_app
+from server.cli import main as hwc
 from tests.conftest import LogCapture, live_world, make_settings
 from tests.support import World
 from tests.test_crash_safety import ROOT, Server, enrol, free_port, seed
@@ -166,7 +167,8 @@ def _damage_a_table(path: Path, table: str) -> None:
         f.write(b"\xff" * 64)
 
 
-def test_a_damaged_database_is_refused_at_start_with_the_restore_steps(db_path: Path) -> None:
+def test_a_damaged_database_is_refused_at_start_with_the_restore_steps(
+        db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with live_world(db_path) as w:
         _school_with_sender(w)
     _damage_a_table(db_path, "devices")
@@ -183,6 +185,9 @@ def test_a_damaged_database_is_refused_at_start_with_the_restore_steps(db_path: 
         env={"HWC_DATABASE": str(db_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
     assert started.returncode != 0
     assert "DatabaseDamaged: database" in started.stderr and "hwc restore" in started.stderr
+    # `hwc serve`: the message alone.
+    assert hwc(["serve", "--database", str(db_path), "--port", str(free_port())]) == 1
+    assert capsys.readouterr().err.startswith(f"database {db_path} is damaged")
 
 
 def test_a_background_task_that_dies_restarts_and_shows_in_readiness(
