@@ -7,6 +7,7 @@ rows are never written to it, so no page of the backup ever held an envelope or 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sqlite3
@@ -104,13 +105,19 @@ async def _database_fault(db: sqlite_utils.Database, now: float) -> str | None:
     """A real write through the store's own path, which shares the loop turn's commit (a
     BEGIN IMMEDIATE of its own would collide with it), and any write that failed lately."""
     try:
-        with database.transaction(db):
-            database.meta_set(db, "ready_probe_at", repr(now))
-        await database.durable(db)
+        # A task of its own (its own context): this response does not wait again on the
+        # probe's commit, whose failure is the answer here, not an error of the response.
+        await asyncio.create_task(_probe_write(db, now))
     except sqlite3.Error as error:
         return database.storage_fault(error) or database.describe(error)
     group = db.__dict__.get("group")
     return group.recent_fault(FAULT_WINDOW) if group is not None else None
+
+
+async def _probe_write(db: sqlite_utils.Database, now: float) -> None:
+    with database.transaction(db):
+        database.meta_set(db, "ready_probe_at", repr(now))
+    await database.durable(db)
 
 
 def _task_fault(worker: Any) -> str | None:

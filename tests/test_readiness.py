@@ -136,6 +136,58 @@ def test_a_full_disk_is_unready_named_in_the_log_and_recovers(tmp_path: Path) ->
     assert NAME not in log and BORN not in log
 
 
+@contextmanager
+def small_disk(directory: Path, size: str = "4m") -> Iterator[Path]:
+    """A tmpfs of its own (root may mount here): a disk that really fills up."""
+    directory.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
+                              str(directory)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); the "
+                    "RLIMIT_FSIZE test covers a full disk without mount rights")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=True)
+
+
+def _fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    with filler.open("wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:  # ENOSPC: the disk is full
+            pass
+    return filler
+
+
+def test_a_really_full_disk_says_disk_full_and_recovers(
+        tmp_path: Path, log_capture: LogCapture) -> None:
+    with small_disk(tmp_path / "disk") as disk, live_world(disk / "hwc.db",
+                                                           run_workers=True) as w:
+        school, senders = _school_with_sender(w)
+        assert httpx.get(f"{w.url}/readyz").status_code == 200
+        filler = _fill(disk)
+        statuses = []
+        for _ in range(200):
+            statuses.append(w.send(senders[len(statuses) % 10], school, NAME, BORN).status_code)
+            if statuses[-1] != 201:
+                break
+        assert statuses[-1] == 500, statuses
+        ready = httpx.get(f"{w.url}/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["causes"]["database"].startswith("disk full (schijf vol)")
+        filler.unlink()
+        _poll_readyz(w.url, lambda r: r.status_code == 200, timeout=40)
+        assert w.send(senders[0], school, NAME, BORN).status_code == 201
+    lines = "\n".join(log_capture.lines)
+    assert "not ready: database: disk full (schijf vol) [SQLITE_FULL]" in lines
+    assert "ready again" in lines
+    assert NAME not in lines and BORN not in lines
+
+
 def _send_until_refused(url: str, sender: object, school: str, contacts: list,
                         most: int = 200) -> list[int]:
     from tests.support import new_signal_id, seal
