@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,8 @@ from server.calendar import holiday_warning_text
 from server.db import transaction
 from server.envelope import b64u_encode
 from server.models import (
+    CSV_MAX_BYTES,
+    ENVELOPES_BODY_MAX,
     Close,
     EnrolRequest,
     Forward,
@@ -34,6 +37,8 @@ from server.models import (
 )
 from server.push import EndpointPolicy, check_endpoint
 from server.web import ApiError, json_response, read_json
+
+readiness_log = logging.getLogger("hwc.ready")
 
 
 def _state(request: Request) -> Any:
@@ -55,7 +60,15 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    report = ops.readiness(request.app.state)
+    state = _state(request)
+    report = await ops.readiness(state)
+    if report["causes"] != getattr(state, "unready_causes", {}):  # a change, not each probe
+        state.unready_causes = report["causes"]
+        if report["causes"]:
+            readiness_log.warning("not ready: %s", "; ".join(
+                f"{part}: {cause}" for part, cause in report["causes"].items()))
+        else:
+            readiness_log.info("ready again")
     return json_response(report, 200 if report["status"] == "ready" else 503)
 
 
@@ -354,9 +367,6 @@ async def admin_revoke_api_key(request: Request, actor: Actor) -> Response:
     return json_response({"revoked": True})
 
 
-CSV_IMPORT_PATHS = ("/api/admin/schools/import", "/api/admin/free-days/import")
-
-
 # --- the route table (also the source of the OpenAPI document) -----------------------------
 
 @dataclass(frozen=True)
@@ -369,6 +379,7 @@ class ApiRoute:
     statuses: tuple[int, ...] = (200,)
     public: bool = False
     query: tuple[str, ...] = field(default=())
+    max_body: int | None = None  # a body limit above HWC_MAX_BODY_BYTES: bulk and envelopes
 
     def route(self) -> Route:
         return Route(self.path, self.endpoint, methods=[self.method])
@@ -390,16 +401,17 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/api/schools/{id}/recipients", school_recipients,
              "Receiving devices of a school or office, with deadline", statuses=(200, 409)),
     ApiRoute("POST", "/api/signals", send_signal, "Send a signal (envelopes per device)",
-             NewSignal, (201, 404, 409, 422, 429)),
+             NewSignal, (201, 404, 409, 422, 429), max_body=ENVELOPES_BODY_MAX),
     ApiRoute("GET", "/api/signals", list_signals, "Signals this device may see, no content"),
     ApiRoute("POST", "/api/signals/{id}/open", open_signal, "This device's envelope",
              statuses=(200, 404, 429)),
     ApiRoute("GET", "/api/schools/{id}/teachers", school_teachers,
              "Teachers of the own school with their devices"),
     ApiRoute("POST", "/api/signals/{id}/forward", forward_signal, "Forward to teacher(s)",
-             Forward, (200, 404, 409, 422)),
+             Forward, (200, 404, 409, 422), max_body=ENVELOPES_BODY_MAX),
     ApiRoute("POST", "/api/signals/{id}/relay", relay_signal,
-             "Leerplicht: relay to the child's school", Relay, (200, 404, 409, 422)),
+             "Leerplicht: relay to the child's school", Relay, (200, 404, 409, 422),
+             max_body=ENVELOPES_BODY_MAX),
     ApiRoute("POST", "/api/signals/{id}/close", close_signal, "Close with a reason, or finish",
              Close, (200, 404, 409, 422)),
     ApiRoute("POST", "/api/signals/{id}/done", teacher_done, "Teacher: read, delete now",
@@ -407,11 +419,12 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/api/admin/orgs", admin_create_org, "Create a school or organisation",
              NewOrg, (201, 409, 422)),
     ApiRoute("POST", "/api/admin/schools/import", admin_import_schools, "Import schools (CSV)",
-             SchoolCsv, (201, 422)),
+             SchoolCsv, (201, 422), max_body=CSV_MAX_BYTES + 1024),
     ApiRoute("POST", "/api/admin/orgs/{id}/free-days", admin_free_days,
              "Add a school's own free day(s)", FreeDays, (201, 404, 422)),
     ApiRoute("POST", "/api/admin/free-days/import", admin_import_free_days,
-             "Import free days for many schools (CSV code,from,to)", FreeDaysCsv, (201, 422)),
+             "Import free days for many schools (CSV code,from,to)", FreeDaysCsv, (201, 422),
+             max_body=CSV_MAX_BYTES + 1024),
     ApiRoute("POST", "/api/admin/people", admin_create_person, "Register a person", NewPerson,
              (201, 422)),
     ApiRoute("POST", "/api/admin/people/{id}/enrol-link", admin_enrol_link,
@@ -427,3 +440,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/api/admin/api-keys/{id}/revoke", admin_revoke_api_key,
              "Revoke an organisation API key", statuses=(200, 404)),
 )
+
+
+def large_bodies() -> dict[str, int]:
+    """Path template -> body limit, for the routes whose bodies may exceed the default."""
+    return {r.path: r.max_body for r in API_ROUTES if r.max_body is not None}

@@ -112,7 +112,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.app import create_app
 
     settings = _settings(args)
-    run_server(create_app(settings), settings, args.host, args.port)
+    try:
+        app = create_app(settings)
+    except database.DatabaseDamaged as error:
+        print(error, file=sys.stderr)
+        return 1
+    run_server(app, settings, args.host, args.port)
     return 0
 
 

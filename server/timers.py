@@ -19,6 +19,7 @@ from server import privacy, push
 from server.clock import Clock
 from server.db import erase, transaction
 from server.signals import OPEN_STATES, Timing, add_event
+from server.tasks import TaskHealth, supervised
 
 log = logging.getLogger("hwc.timers")
 
@@ -180,6 +181,7 @@ class Timers:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.last_run: float | None = None
+        self.health = TaskHealth("timers")
 
     def wake(self) -> None:
         self._wake.set()
@@ -189,7 +191,7 @@ class Timers:
         return self._task is not None and not self._task.done()
 
     async def __aenter__(self) -> Timers:
-        self._task = asyncio.create_task(self._run(), name="hwc-timers")
+        self._task = asyncio.create_task(supervised(self._run, self.health), name="hwc-timers")
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
