@@ -12,10 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import auth, directory, ops, signals
+from server import auth, directory, ops, privacy, signals
 from server.admin import ROLE_LABELS, qr_svg
 from server.auth import Actor, requires
 from server.calendar import holiday_warning_text
+from server.db import transaction
 from server.envelope import b64u_encode
 from server.models import (
     CSV_MAX_BYTES,
@@ -322,6 +323,19 @@ async def admin_revoke_person(request: Request, actor: Actor) -> Response:
     return json_response({"revoked": True})
 
 
+@requires("admin")
+async def admin_erase_person(request: Request, actor: Actor) -> Response:
+    """Someone who leaves: everything held about them goes at once (docs/gegevens.md)."""
+    db = _state(request).db
+    person = _may_manage(db, actor, request.path_params["id"])
+    if person["id"] == actor.person_id:
+        raise ApiError(409, "erase_self", "U kunt uw eigen gegevens hier niet verwijderen. "
+                                          "Vraag een andere beheerder.")
+    with transaction(db):
+        privacy.erase_person(db, person["id"])
+    return json_response({"erased": True})
+
+
 @requires("admin", "contact")
 async def admin_revoke_device(request: Request, actor: Actor) -> Response:
     db = _state(request).db
@@ -417,6 +431,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
              "Make a one-time enrolment link", statuses=(201, 404)),
     ApiRoute("POST", "/api/admin/people/{id}/revoke", admin_revoke_person,
              "Revoke a person and all their devices", statuses=(200, 404)),
+    ApiRoute("POST", "/api/admin/people/{id}/erase", admin_erase_person,
+             "Erase a person who leaves: devices, links and the person", statuses=(200, 404, 409)),
     ApiRoute("POST", "/api/admin/devices/{id}/revoke", admin_revoke_device, "Revoke a device",
              statuses=(200, 404)),
     ApiRoute("POST", "/api/admin/api-keys", admin_create_api_key,

@@ -77,6 +77,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         remind_after=settings.remind_after_minutes * 60.0,
         relay_remind_after=settings.relay_remind_minutes * 60.0,
         retention=settings.status_retention_days * 86400.0,
+        revoked_retention=settings.revoked_retention_days * 86400.0,
+        token_retention=settings.token_retention_days * 86400.0,
     )
     app.state.limits = {
         "enrol_ip": RateLimiter(20, 600),

@@ -190,6 +190,15 @@ MIGRATIONS: tuple[str, ...] = (
     DELETE FROM enrol_tokens WHERE spent_at IS NULL;
     ALTER TABLE api_keys ADD COLUMN last_used_at REAL;
     """,
+    # 7: indexes for the directory's retention rules and erasure (server/privacy.py).
+    """
+    CREATE INDEX people_revoked ON people(revoked_at) WHERE revoked_at IS NOT NULL;
+    CREATE INDEX devices_revoked ON devices(revoked_at) WHERE revoked_at IS NOT NULL;
+    CREATE INDEX devices_push_gone ON devices(id) WHERE push_state = 'gone' AND push IS NOT NULL;
+    CREATE INDEX api_keys_revoked ON api_keys(revoked_at) WHERE revoked_at IS NOT NULL;
+    CREATE INDEX enrol_tokens_done ON enrol_tokens(coalesce(spent_at, expires_at));
+    CREATE INDEX signals_acted_by ON signals(acted_by) WHERE acted_by IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

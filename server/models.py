@@ -228,6 +228,10 @@ class Revoked(Reply):
     revoked: bool
 
 
+class Erased(Reply):
+    erased: bool
+
+
 class PushKey(Reply):
     public_key: str
 

@@ -156,6 +156,12 @@ export function appLink(text, path, navigate, props = {}) {
   } }, text);
 }
 
+/** A titled section of text (the statements): strings become paragraphs. */
+export const textSection = (title, ...content) => h("section", { class: "stack" },
+  h("h2", {}, title), ...content.map((c) => (typeof c === "string" ? h("p", {}, c) : c)));
+/** A bulleted list of texts or elements. */
+export const textList = (...items) => h("ul", {}, items.map((item) => h("li", {}, item)));
+
 /** A labelled definition list from [[term, value], ...]. */
 export function facts(rows, className = "facts") {
   return h("dl", { class: className }, rows.flatMap(([term, value]) => [h("dt", {}, term),
