@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import procs, report
+from bench import procs, report, soak
 from bench.common import cpu_model
 from bench.run import FULL, QUICK, Bench
 
@@ -101,7 +101,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="repeat the whole run this many times and judge every target on "
                              "the median (the targets are set for the median of 3)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (databases, logs)")
+    parser.add_argument("--soak", type=float, default=None, metavar="MINUTES",
+                        help="instead of the benchmark: a soak of MINUTES under steady load; "
+                             "RSS, p99, WAL and descriptors sampled, with their trends")
+    parser.add_argument("--soak-rate", type=float, default=50.0, metavar="SENDS",
+                        help="sends per second in the soak, each opened (default %(default)s)")
+    parser.add_argument("--soak-speed", type=float, default=600.0, metavar="X",
+                        help="the soak server's clock runs this many times faster, so timers, "
+                             "expiry and purges happen (default %(default)s)")
+    parser.add_argument("--soak-interval", type=float, default=30.0, metavar="SECONDS",
+                        help="seconds between soak samples (default %(default)s)")
+    parser.add_argument("--soak-tracemalloc", action="store_true",
+                        help="trace allocations in the soak server and diff them by line "
+                             "(slower, and inflates RSS)")
     args = parser.parse_args(argv)
+    if args.soak is not None:
+        return _soak(args)
 
     # A terminated run still stops its processes and restores the autogroup (finally blocks).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -160,6 +175,29 @@ def _one_run(args: argparse.Namespace, info: dict[str, Any], budget: float,
     print(f"\n{_verdicts(targets)}; run took {results['duration_s']:.0f} s")
     return {"mode": mode, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": info,
             "targets": targets, "table": text, "figures": results}
+
+
+def _soak(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.nice:
+        procs.NICE = args.nice
+        procs.prioritize(os.getpid())
+    info = {**machine(), "loadavg_start": os.getloadavg()}
+    print(f"hwc soak on {info['nproc']} CPU(s), {info['cpu']}; load average "
+          f"{info['loadavg_start'][0]:.1f}", flush=True)
+    result = soak.run_soak(args.soak, args.soak_rate, args.soak_speed, args.soak_interval,
+                           args.soak_tracemalloc, args.keep,
+                           log=lambda text: print(f"  [{time.strftime('%H:%M:%S')}] {text}",
+                                                  flush=True))
+    info["loadavg_end"] = os.getloadavg()
+    print()
+    print(soak.report(result))
+    out = Path(args.out).with_name("soak.json") if args.out == str(
+        RESULTS / "latest.json") else Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(_clean({"machine": info, **result}), indent=2, default=str) + "\n")
+    print(f"figures written to {out}")
+    return 0
 
 
 def _verdicts(targets: list[dict[str, Any]]) -> str:

@@ -131,7 +131,8 @@ def _envelope_text(dev: Dev) -> str:
 def seed(path: str, *, schools: int = 100, senders: int = 0, open_teachers: int = 0,
          opens_per_teacher: int = 50, contention_trials: int = 0, contention_devices: int = 50,
          stored: int = 0, push_school_subs: list[dict] | None = None,
-         fanout_subs: list[dict] | None = None, open_teachers_2dev: int = 0) -> World:
+         fanout_subs: list[dict] | None = None, open_teachers_2dev: int = 0,
+         contact_subs: list[dict] | None = None) -> World:
     """Make a database at `path`; everything in one transaction (one fsync)."""
     now = time.time()
     rng = random.Random(20261124)
@@ -150,7 +151,9 @@ def seed(path: str, *, schools: int = 100, senders: int = 0, open_teachers: int 
         world.sender_org = sender_org
         world.senders = [_device(db, _person(db, "sender", sender_org, now, i), now)
                          for i in range(senders)]
-        world.schools = [_school(db, i, now) for i in range(schools)]
+        # contact_subs: two push subscriptions per school, for its two contact devices.
+        world.schools = [_school(db, i, now, pushes=contact_subs[2 * i:2 * i + 2]
+                                 if contact_subs else None) for i in range(schools)]
         if push_school_subs:
             world.push_school = _school(db, 90000, now, len(push_school_subs), push_school_subs)
         # Teachers with signals forwarded to them, each to be opened once.

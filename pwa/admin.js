@@ -106,6 +106,7 @@ const THEN = {
   },
   link: (result) => fill(document.getElementById('aanmeldlink'), result),
   key: (result) => fill(document.getElementById('api-key'), { key: result.api_key }),
+  leave: (result, form) => location.assign(form.dataset.next),
 };
 
 async function submit(event) {

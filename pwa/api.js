@@ -50,10 +50,7 @@ async function readJson(response) {
   }
 }
 
-/**
- * GET /api/me or /api/signals: {value, at: null}; offline, what it answered last (kept without
- * names, see keystore.js), with when (ms) as `at`. Other failures are thrown.
- */
+/** GET /api/me or /api/signals: {value, at: null}; offline, the kept {value, at}. */
 export async function apiOrKept(path) {
   try {
     const value = await api(path);

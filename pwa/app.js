@@ -1,7 +1,8 @@
 // The app: the startup device check, a small router on location.pathname, and refresh events.
 //
-// Routes: /aanmelden#token (enrol), /toegankelijkheid, and for an enrolled device / (the role's
-// home), /signaal/{id} (one signal; where a notification leads) and /nieuw (officers: send).
+// Routes: /aanmelden#token (enrol), /toegankelijkheid and /privacy (for anyone), and for an
+// enrolled device / (the role's home), /signaal/{id} (one signal; where a notification leads)
+// and /nieuw (officers: send).
 
 import { api, apiOrKept, isOffline, offlineError } from "./api.js";
 import { b64uEncode } from "./envelope.js";
@@ -13,7 +14,7 @@ import * as enrol from "./views/enrol.js";
 const REFRESH_EVERY_MS = 60_000;
 const RECHECK_AFTER_MS = 5 * 60_000;
 const SIGNAL_PATH = /^\/signaal\/([A-Za-z0-9_-]{1,64})$/;
-const APP_PATH = /^\/(|aanmelden|nieuw|toegankelijkheid|signaal\/[A-Za-z0-9_-]{1,64})$/;
+const APP_PATH = /^\/(|aanmelden|nieuw|toegankelijkheid|privacy|signaal\/[A-Za-z0-9_-]{1,64})$/;
 
 // Each role's screens load on demand, so a phone fetches and runs only what its person uses.
 // What an entry imports is that role's first visit (bench/weight.py reads this table); a later
@@ -33,6 +34,12 @@ const ROLE_VIEWS = {
   contact: () => import("./views/contact.js"),
   teacher: () => import("./views/teacher.js"),
   officer: () => import("./views/officer.js"),
+};
+
+// Pages anyone may read, enrolled or not.
+const STATEMENTS = {
+  "/toegankelijkheid": () => import("./views/accessibility.js"),
+  "/privacy": () => import("./views/privacy.js"),
 };
 
 let me = null; // the checked GET /api/me body, for this page's lifetime
@@ -131,10 +138,8 @@ async function route() {
   current = ctx;
   const path = location.pathname;
   if (path === "/aanmelden") return enrol.render(ctx);
-  if (path === "/toegankelijkheid") {
-    const accessibility = await loading(ctx, () => import("./views/accessibility.js"));
-    return accessibility?.render(ctx);
-  }
+  const statement = STATEMENTS[path];
+  if (statement) return (await loading(ctx, statement))?.render(ctx);
   if (!me) {
     loadingScreen("Handle with Care", "Even controleren of dit apparaat is aangemeld.");
     const result = await checkDevice();

@@ -1,6 +1,6 @@
 // This device's key in IndexedDB: the non-extractable private CryptoKey, its public point and
-// the device id; and, to show offline, the last device check and list the server gave, with
-// every person's name taken out. Nothing else is ever stored: no signal content, no names.
+// the device id; and, for offline, the last /api/me and /api/signals without people's names.
+// Nothing else is ever stored: no signal content, no names.
 
 const DB_NAME = "hwc-device";
 const STORE = "device";
@@ -49,23 +49,17 @@ export function saveDevice({ privateKey, publicKeyRaw, deviceId }) {
   return withStore("readwrite", (store) => store.put({ privateKey, publicKeyRaw, deviceId }, KEY));
 }
 
-const unnamed = (teacher) => ({ ...teacher, name: "leerkracht" });
-// What each kept answer may hold: the same, without people's names.
-const WITHOUT_NAMES = {
+const UNNAMED = {
   "/api/me": (me) => ({ ...me, person: { ...me.person, name: "" } }),
   "/api/signals": (list) => list.map((s) => ({ ...s, acted_by: null,
-    teachers: s.teachers?.map(unnamed) })),
+    teachers: s.teachers?.map((t) => ({ ...t, name: "leerkracht" })) })),
 };
 
-/** Keep an answer of a path in WITHOUT_NAMES, names taken out, with the time (ms). */
-export function keepAnswer(path, value) {
-  const kept = { value: WITHOUT_NAMES[path](value), at: Date.now() };
-  return withStore("readwrite", (store) => store.put(kept, path)).catch(() => {});
-}
+/** Keep `value` of a path in UNNAMED, names taken out, with the time: {value, at (ms)}. */
+export const keepAnswer = (path, value) => withStore("readwrite",
+  (store) => store.put({ value: UNNAMED[path](value), at: Date.now() }, path)).catch(() => {});
 
-/** {value, at} as kept, or undefined. */
-export const keptAnswer = (path) => withStore("readonly", (store) => store.get(path))
-  .catch(() => undefined);
+export const keptAnswer = (path) => withStore("readonly", (s) => s.get(path)).catch(() => {});
 
-export const forgetAnswers = () => Promise.all(Object.keys(WITHOUT_NAMES).map((path) =>
-  withStore("readwrite", (store) => store.delete(path)).catch(() => {})));
+export const forgetAnswers = () => Promise.all(Object.keys(UNNAMED).map((path) =>
+  withStore("readwrite", (s) => s.delete(path)).catch(() => {})));

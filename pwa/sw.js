@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL or ON_DEMAND changes: the new worker then installs,
 // the app offers "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v10";
+const VERSION = "hwc-shell-v11";
 // What every phone needs to start (and to enrol): precached at install.
 const SHELL = [
   "/",
@@ -23,9 +23,10 @@ const SHELL = [
   "/manifest.webmanifest",
   "/icons/icon-192.png",
 ];
-// Each role's screens (and the accessibility statement): cached the first time the app loads
-// them, so a phone downloads only its own role's. A phone loads its role's screens online first
-// (enrolment needs the network); a new version fetches at install those this phone has used.
+// Each role's screens (and the accessibility and privacy statements): cached the first time the
+// app loads them, so a phone downloads only its own role's. A phone loads its role's screens
+// online first (enrolment needs the network); a new version fetches at install those this phone
+// has used.
 const ON_DEMAND = [
   "/sealing.js",
   "/views/accessibility.js",
@@ -35,6 +36,7 @@ const ON_DEMAND = [
   "/views/dialog.js",
   "/views/lists.js",
   "/views/officer.js",
+  "/views/privacy.js",
   "/views/schoolsearch.js",
   "/views/sender.js",
   "/views/teacher.js",
@@ -102,12 +104,10 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
-/** A page from the network (the preload the worker started, if any). */
 async function fromNetwork(event) {
   return (await event.preloadResponse) ?? fetch(event.request);
 }
 
-/** The admin pages are never cached; offline they get this page of the app's own. */
 function adminOffline() {
   return new Response('<!doctype html><html lang="nl"><meta charset="utf-8"><meta name="viewport" ' +
     'content="width=device-width"><title>Geen verbinding</title><link rel="stylesheet" ' +

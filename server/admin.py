@@ -15,10 +15,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from server import auth, directory, push
+from server import auth, directory, privacy, push
 from server.auth import Actor
 from server.clock import AMSTERDAM, local_text
-from server.web import ApiError
+from server.web import ApiError, json_response
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -27,11 +27,22 @@ ROLE_LABELS = {"admin": "beheerder", "sender": "melder", "contact": "intern bege
 KIND_LABELS = {"school": "School", "veilig_thuis": "Veilig Thuis",
                "leerplicht": "Leerplicht (gemeente)"}
 PUSH_LABELS = {"active": "meldingen aan", "none": "meldingen uit", "gone": "meldingen uit"}
+PUSH_KIND_LABELS = {"new_signal": "nieuw signaal", "teacher_signal": "signaal voor leerkracht",
+                    "reminder": "herinnering", "escalation": "niet op tijd opgepakt",
+                    "teacher_late": "leerkracht heeft nog niet gekeken"}
+OUTBOX_STATE_LABELS = {"pending": "wacht", "sent": "verstuurd", "failed": "niet gelukt",
+                       "gone": "abonnement vervallen"}
+SIGNAL_STATE_LABELS = {"sent": "verstuurd", "opened": "geopend",
+                       "relayed": "doorgestuurd naar school", "forwarded": "bij de leerkracht",
+                       "viewed": "gezien door leerkracht", "done": "afgerond",
+                       "closed": "gesloten", "expired": "verlopen"}
 
 
 templates.env.filters["when"] = local_text
 templates.env.globals.update(ROLE_LABELS=ROLE_LABELS, KIND_LABELS=KIND_LABELS,
-                             PUSH_LABELS=PUSH_LABELS)
+                             PUSH_LABELS=PUSH_LABELS, PUSH_KIND_LABELS=PUSH_KIND_LABELS,
+                             OUTBOX_STATE_LABELS=OUTBOX_STATE_LABELS,
+                             SIGNAL_STATE_LABELS=SIGNAL_STATE_LABELS)
 
 
 def qr_svg(link: str) -> str:
@@ -87,6 +98,7 @@ async def admin_org(request: Request) -> Response:
         "people": directory.people_with_devices(db, org_id=org["id"]),
         "failing": {d["device_id"]: d["since"] for d in _failing_long(request)},
         "api_keys": auth.api_keys(db, org["id"]) if org["kind"] != "school" else [],
+        "revoked_days": request.app.state.settings.revoked_retention_days,
         "free_days": _upcoming_free_days(db, org["id"], request.app.state.clock.now())})
 
 
@@ -100,6 +112,39 @@ def _upcoming_free_days(db: Any, org_id: str, now: float) -> list[str]:
     rows = db.execute("SELECT day FROM free_days WHERE org_id = ? AND day >= ? ORDER BY day "
                       "LIMIT 60", [org_id, today]).fetchall()
     return [r[0] for r in rows]
+
+
+def _person_record(request: Request) -> tuple[Actor, dict] | Response:
+    actor = _actor(request, "admin")
+    if isinstance(actor, Response):
+        return actor
+    record = privacy.person_record(request.app.state.db, request.path_params["id"])
+    if record is None:
+        return _page(request, "error.html", {"message": "Deze persoon bestaat niet (meer)."}, 404)
+    return actor, record
+
+
+async def person_page(request: Request) -> Response:
+    """Everything held about one person, printable, with erasure (AVG articles 15 and 17)."""
+    found = _person_record(request)
+    if isinstance(found, Response):
+        return found
+    actor, record = found
+    org_id = record["person"]["org_id"]
+    settings = request.app.state.settings
+    return _page(request, "person.html", {
+        "actor": actor, "record": record, "now": request.app.state.clock.now(),
+        "back": f"/admin/orgs/{org_id}" if org_id else "/admin",
+        "revoked_days": settings.revoked_retention_days,
+        "status_days": settings.status_retention_days})
+
+
+async def person_export(request: Request) -> Response:
+    """The same as JSON, to hand to the person."""
+    found = _person_record(request)
+    if isinstance(found, Response):
+        return found
+    return json_response(found[1])
 
 
 async def school_teachers_page(request: Request) -> Response:
@@ -118,5 +163,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/admin", admin_home),
         Route("/admin/orgs/{id}", admin_org),
+        Route("/admin/people/{id}", person_page),
+        Route("/admin/people/{id}/export.json", person_export),
         Route("/admin/school", school_teachers_page),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,12 +13,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import auth, directory, ops, push, signals
+from server import auth, directory, ops, privacy, push, signals
 from server.admin import ROLE_LABELS, qr_svg
 from server.auth import Actor, requires
 from server.calendar import QuietHours, holiday_warning_text
+from server.db import transaction
 from server.envelope import b64u_encode
 from server.models import (
+    CSV_MAX_BYTES,
+    ENVELOPES_BODY_MAX,
     Close,
     EnrolRequest,
     Forward,
@@ -36,6 +40,8 @@ from server.models import (
 )
 from server.push import EndpointPolicy, check_endpoint
 from server.web import ApiError, json_response, read_json
+
+readiness_log = logging.getLogger("hwc.ready")
 
 
 def _state(request: Request) -> Any:
@@ -57,7 +63,15 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    report = ops.readiness(request.app.state)
+    state = _state(request)
+    report = await ops.readiness(state)
+    if report["causes"] != getattr(state, "unready_causes", {}):  # a change, not each probe
+        state.unready_causes = report["causes"]
+        if report["causes"]:
+            readiness_log.warning("not ready: %s", "; ".join(
+                f"{part}: {cause}" for part, cause in report["causes"].items()))
+        else:
+            readiness_log.info("ready again")
     return json_response(report, 200 if report["status"] == "ready" else 503)
 
 
@@ -342,6 +356,19 @@ async def admin_revoke_person(request: Request, actor: Actor) -> Response:
     return json_response({"revoked": True})
 
 
+@requires("admin")
+async def admin_erase_person(request: Request, actor: Actor) -> Response:
+    """Someone who leaves: everything held about them goes at once (docs/gegevens.md)."""
+    db = _state(request).db
+    person = _may_manage(db, actor, request.path_params["id"])
+    if person["id"] == actor.person_id:
+        raise ApiError(409, "erase_self", "U kunt uw eigen gegevens hier niet verwijderen. "
+                                          "Vraag een andere beheerder.")
+    with transaction(db):
+        privacy.erase_person(db, person["id"])
+    return json_response({"erased": True})
+
+
 @requires("admin", "contact")
 async def admin_revoke_device(request: Request, actor: Actor) -> Response:
     db = _state(request).db
@@ -373,9 +400,6 @@ async def admin_revoke_api_key(request: Request, actor: Actor) -> Response:
     return json_response({"revoked": True})
 
 
-CSV_IMPORT_PATHS = ("/api/admin/schools/import", "/api/admin/free-days/import")
-
-
 # --- the route table (also the source of the OpenAPI document) -----------------------------
 
 @dataclass(frozen=True)
@@ -388,6 +412,7 @@ class ApiRoute:
     statuses: tuple[int, ...] = (200,)
     public: bool = False
     query: tuple[str, ...] = field(default=())
+    max_body: int | None = None  # a body limit above HWC_MAX_BODY_BYTES: bulk and envelopes
 
     def route(self) -> Route:
         return Route(self.path, self.endpoint, methods=[self.method])
@@ -411,16 +436,17 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("GET", "/api/schools/{id}/recipients", school_recipients,
              "Receiving devices of a school or office, with deadline", statuses=(200, 409)),
     ApiRoute("POST", "/api/signals", send_signal, "Send a signal (envelopes per device)",
-             NewSignal, (201, 404, 409, 422, 429)),
+             NewSignal, (201, 404, 409, 422, 429), max_body=ENVELOPES_BODY_MAX),
     ApiRoute("GET", "/api/signals", list_signals, "Signals this device may see, no content"),
     ApiRoute("POST", "/api/signals/{id}/open", open_signal, "This device's envelope",
              statuses=(200, 404, 429)),
     ApiRoute("GET", "/api/schools/{id}/teachers", school_teachers,
              "Teachers of the own school with their devices (none: not enrolled yet)"),
     ApiRoute("POST", "/api/signals/{id}/forward", forward_signal, "Forward to teacher(s)",
-             Forward, (200, 404, 409, 422)),
+             Forward, (200, 404, 409, 422), max_body=ENVELOPES_BODY_MAX),
     ApiRoute("POST", "/api/signals/{id}/relay", relay_signal,
-             "Leerplicht: relay to the child's school", Relay, (200, 404, 409, 422)),
+             "Leerplicht: relay to the child's school", Relay, (200, 404, 409, 422),
+             max_body=ENVELOPES_BODY_MAX),
     ApiRoute("POST", "/api/signals/{id}/close", close_signal, "Close with a reason, or finish",
              Close, (200, 404, 409, 422)),
     ApiRoute("POST", "/api/signals/{id}/done", teacher_done, "Teacher: read, delete now",
@@ -430,17 +456,20 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/api/admin/orgs/{id}/phone", admin_org_phone,
              "Set an organisation's phone number", OrgPhone, (200, 404, 422)),
     ApiRoute("POST", "/api/admin/schools/import", admin_import_schools, "Import schools (CSV)",
-             SchoolCsv, (201, 422)),
+             SchoolCsv, (201, 422), max_body=CSV_MAX_BYTES + 1024),
     ApiRoute("POST", "/api/admin/orgs/{id}/free-days", admin_free_days,
              "Add a school's own free day(s)", FreeDays, (201, 404, 422)),
     ApiRoute("POST", "/api/admin/free-days/import", admin_import_free_days,
-             "Import free days for many schools (CSV code,from,to)", FreeDaysCsv, (201, 422)),
+             "Import free days for many schools (CSV code,from,to)", FreeDaysCsv, (201, 422),
+             max_body=CSV_MAX_BYTES + 1024),
     ApiRoute("POST", "/api/admin/people", admin_create_person, "Register a person", NewPerson,
              (201, 422)),
     ApiRoute("POST", "/api/admin/people/{id}/enrol-link", admin_enrol_link,
              "Make a one-time enrolment link", statuses=(201, 404)),
     ApiRoute("POST", "/api/admin/people/{id}/revoke", admin_revoke_person,
              "Revoke a person and all their devices", statuses=(200, 404)),
+    ApiRoute("POST", "/api/admin/people/{id}/erase", admin_erase_person,
+             "Erase a person who leaves: devices, links and the person", statuses=(200, 404, 409)),
     ApiRoute("POST", "/api/admin/devices/{id}/revoke", admin_revoke_device, "Revoke a device",
              statuses=(200, 404)),
     ApiRoute("POST", "/api/admin/api-keys", admin_create_api_key,
@@ -448,3 +477,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/api/admin/api-keys/{id}/revoke", admin_revoke_api_key,
              "Revoke an organisation API key", statuses=(200, 404)),
 )
+
+
+def large_bodies() -> dict[str, int]:
+    """Path template -> body limit, for the routes whose bodies may exceed the default."""
+    return {r.path: r.max_body for r in API_ROUTES if r.max_body is not None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import secrets
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -17,12 +18,11 @@ from starlette.routing import Mount, Route
 from server import db as database
 from server import logs, pages, push
 from server import signals as lifecycle
-from server.api import API_ROUTES, CSV_IMPORT_PATHS, healthz, readyz
+from server.api import API_ROUTES, healthz, large_bodies, readyz
 from server.auth import RateLimiter
 from server.calendar import Timing as CalendarTiming
 from server.clock import Clock
 from server.metrics import Metrics, metrics_endpoint
-from server.models import CSV_MAX_BYTES
 from server.openapi import openapi
 from server.settings import Settings
 from server.timers import Timers
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             Middleware(ErrorGuard, templates=lambda: templates, observe=metrics.observe),
             Middleware(ResponseGuard),
             Middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
-                       large_bodies=dict.fromkeys(CSV_IMPORT_PATHS, CSV_MAX_BYTES + 1024)),
+                       large_bodies=large_bodies()),
         ],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
         lifespan=_lifespan,
@@ -77,6 +77,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         remind_after=settings.remind_after_minutes * 60.0,
         relay_remind_after=settings.relay_remind_minutes * 60.0,
         retention=settings.status_retention_days * 86400.0,
+        revoked_retention=settings.revoked_retention_days * 86400.0,
+        token_retention=settings.token_retention_days * 86400.0,
         quiet=settings.quiet,
     )
     app.state.limits = {
@@ -92,7 +94,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 def _open_database(app: Starlette) -> None:
     """Opened in the factory so tests and the CLI see a ready app; closed by the lifespan."""
     settings: Settings = app.state.settings
-    db = database.connect(settings.database)
+    try:
+        db = database.connect(settings.database)
+        database.check_intact(db, settings.database)
+    except sqlite3.DatabaseError as error:
+        if not database.is_damage(error):
+            raise
+        raise database.DatabaseDamaged(  # damaged beyond opening: the same message
+            f"database {settings.database} cannot be opened: {database.describe(error)}. "
+            f"{database.RESTORE_STEPS}") from None
     app.state.db = db
     secret = settings.secret_key or database.meta_get(db, "secret_key")
     if not secret:

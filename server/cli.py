@@ -112,7 +112,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.app import create_app
 
     settings = _settings(args)
-    run_server(create_app(settings), settings, args.host, args.port)
+    try:
+        app = create_app(settings)
+    except database.DatabaseDamaged as error:
+        print(error, file=sys.stderr)
+        return 1
+    run_server(app, settings, args.host, args.port)
     return 0
 
 
@@ -143,7 +148,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
     from server import ops
 
-    counts = ops.backup(database.connect(_settings(args).database), Path(args.path))
+    db = database.connect(_settings(args).database)
+    try:
+        counts = ops.backup(db, Path(args.path))
+    finally:
+        db.close()  # a caller in the same process (a test) may restore over this file next
     print(f"Backup written to {args.path}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 
@@ -159,7 +168,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except ops.RestoreRefused as refused:
         print(f"Refused: {refused}", file=sys.stderr)
         return 1
-    print(f"Restored {args.path} to {target}. Pending signals are not in a backup.")
+    print(f"Restored {args.path} to {target}. Pending signals are not in a backup. "
+          "People erased since this backup was made are in it again: erase them again.")
     return 0
 
 

@@ -8,12 +8,16 @@ signal content exists only as envelopes (ciphertext to device keys).
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 
 import sqlite_utils
+
+log = logging.getLogger("hwc.db")
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: directory, devices, signals, envelopes, push outbox.
@@ -186,7 +190,16 @@ MIGRATIONS: tuple[str, ...] = (
     DELETE FROM enrol_tokens WHERE spent_at IS NULL;
     ALTER TABLE api_keys ADD COLUMN last_used_at REAL;
     """,
-    # 7: a phone number per organisation, shown wherever someone is told to phone it; the
+    # 7: indexes for the directory's retention rules and erasure (server/privacy.py).
+    """
+    CREATE INDEX people_revoked ON people(revoked_at) WHERE revoked_at IS NOT NULL;
+    CREATE INDEX devices_revoked ON devices(revoked_at) WHERE revoked_at IS NOT NULL;
+    CREATE INDEX devices_push_gone ON devices(id) WHERE push_state = 'gone' AND push IS NOT NULL;
+    CREATE INDEX api_keys_revoked ON api_keys(revoked_at) WHERE revoked_at IS NOT NULL;
+    CREATE INDEX enrol_tokens_done ON enrol_tokens(coalesce(spent_at, expires_at));
+    CREATE INDEX signals_acted_by ON signals(acted_by) WHERE acted_by IS NOT NULL;
+    """,
+    # 8: a phone number per organisation, shown wherever someone is told to phone it; the
     # device on which a teacher opened a signal, so their other devices can say where; a
     # device's own quiet hours (NULL: the setting; 'off': always at once) and when a signal's
     # reminder is due (counted in school-day time outside quiet hours; NULL in older rows).
@@ -203,6 +216,59 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 class SchemaTooNew(RuntimeError):
     pass
+
+
+class DatabaseDamaged(RuntimeError):
+    pass
+
+
+# What an operator searches for, per SQLite result code (extended codes share the prefix).
+# Never the error's own text: a constraint message can quote a column or a value.
+STORAGE_FAULTS = {
+    "SQLITE_FULL": "disk full (schijf vol)",
+    "SQLITE_READONLY": "database read-only (alleen-lezen)",
+    "SQLITE_IOERR": "I/O error: disk full, file too large or failing disk "
+                    "(schrijffout: schijf vol, bestand te groot of schijf defect)",
+    "SQLITE_CORRUPT": "database damaged (beschadigd)",
+    "SQLITE_NOTADB": "database damaged (beschadigd)",
+    "SQLITE_CANTOPEN": "database file cannot be opened",
+}
+RESTORE_STEPS = (
+    "Stop the server. Move the damaged file aside with its -wal and -shm files (keep them for "
+    "analysis). Restore the last backup: `hwc restore BACKUP --database PATH`. Start the "
+    "server. Signals that were pending are not in a backup: their senders see them as lost "
+    "and phone the school.")
+
+
+def storage_fault(error: BaseException) -> str | None:
+    """Operator words when `error` means the file cannot be written or read, else None."""
+    name = getattr(error, "sqlite_errorname", None) or ""
+    for prefix, words in STORAGE_FAULTS.items():
+        if name == prefix or name.startswith(prefix + "_"):
+            return f"{words} [{name}]"
+    return None
+
+
+def is_damage(error: BaseException) -> bool:
+    return str(getattr(error, "sqlite_errorname", "")).startswith(("SQLITE_CORRUPT",
+                                                                   "SQLITE_NOTADB"))
+
+
+def describe(error: BaseException) -> str:
+    """An exception for a log line: its type, and for a storage fault the operator's words."""
+    fault = storage_fault(error)
+    return f"{type(error).__name__}: {fault}" if fault else type(error).__name__
+
+
+def check_intact(db: sqlite_utils.Database, path: str) -> None:
+    """Refuse a damaged file at start, before anything reads the damaged page."""
+    try:
+        found = [str(r[0]) for r in db.execute("PRAGMA quick_check(3)").fetchall()]
+    except sqlite3.DatabaseError as error:
+        found = [describe(error)]
+    if found != ["ok"]:
+        raise DatabaseDamaged(f"database {path} is damaged (PRAGMA quick_check: "
+                              f"{'; '.join(found)}). {RESTORE_STEPS}")
 
 
 def connect(path: str) -> sqlite_utils.Database:
@@ -305,6 +371,18 @@ class GroupCommit:
         self.db = db
         self.loop = loop
         self.pending: asyncio.Future[None] | None = None
+        self.fault: tuple[float, str] | None = None  # (monotonic time, cause) of the last one
+
+    def note_fault(self, error: BaseException) -> None:
+        """Remember a write that failed because of the file or disk, for readiness."""
+        fault = storage_fault(error)
+        if fault is not None:
+            self.fault = (time.monotonic(), fault)
+
+    def recent_fault(self, within: float) -> str | None:
+        if self.fault is None or time.monotonic() - self.fault[0] > within:
+            return None
+        return self.fault[1]
 
     def is_current(self) -> bool:
         try:
@@ -322,7 +400,8 @@ class GroupCommit:
         self.db.conn.execute("SAVEPOINT tx")
         try:
             yield
-        except BaseException:
+        except BaseException as error:
+            self.note_fault(error)
             self.db.conn.execute("ROLLBACK TO tx")
             self.db.conn.execute("RELEASE tx")
             raise
@@ -335,6 +414,8 @@ class GroupCommit:
         try:
             _commit(self.db)
         except sqlite3.Error as error:
+            log.error("database commit failed: %s", describe(error))
+            self.note_fault(error)
             with suppress(sqlite3.Error):
                 self.db.conn.execute("ROLLBACK")
             self.db.__dict__.pop("erased", None)

@@ -110,7 +110,14 @@ class DeviceEnvelope(Strict):
     envelope: Envelope
 
 
-Envelopes = Annotated[list[DeviceEnvelope], Meta(min_length=1, max_length=50)]
+# One envelope per receiving device (a school's contact devices, or the chosen teachers'): no
+# school comes near this bound, which sizes the body limit of the three envelope routes. The
+# longest DeviceEnvelope is ~1,600 bytes of compact JSON (the field maxima above); a client's
+# whitespace gets the rest.
+MAX_ENVELOPES = 1000
+ENVELOPE_JSON_MAX = 1700
+ENVELOPES_BODY_MAX = MAX_ENVELOPES * ENVELOPE_JSON_MAX + 4096  # ~1.7 MB
+Envelopes = Annotated[list[DeviceEnvelope], Meta(min_length=1, max_length=MAX_ENVELOPES)]
 
 
 class NewSignal(Strict):
@@ -236,6 +243,10 @@ class Statement(Reply):
 
 class Revoked(Reply):
     revoked: bool
+
+
+class Erased(Reply):
+    erased: bool
 
 
 class PushKey(Reply):

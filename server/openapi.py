@@ -47,6 +47,7 @@ RESPONSES: dict[str, Any] = {
     "admin_create_person": models.Created,
     "admin_enrol_link": models.EnrolLink,
     "admin_revoke_person": models.Revoked,
+    "admin_erase_person": models.Erased,
     "admin_revoke_device": models.Revoked,
     "admin_create_api_key": models.ApiKey,
     "admin_revoke_api_key": models.Revoked,

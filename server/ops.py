@@ -7,6 +7,7 @@ rows are never written to it, so no page of the backup ever held an envelope or 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sqlite3
@@ -75,24 +76,53 @@ def restore(source: Path, target: Path, force: bool = False) -> None:
 # --- readiness -----------------------------------------------------------------------------
 
 STUCK_AFTER = 300.0  # an outbox row due this long ago means delivery is stuck
+FAULT_WINDOW = 15.0  # a write that failed for a storage fault this recently keeps it unready
 
 
-def readiness(app_state: Any) -> dict[str, Any]:
-    db, now = app_state.db, app_state.clock.now()
-    checks: dict[str, Any] = {"database": _writable(db)}
+async def readiness(app_state: Any) -> dict[str, Any]:
+    """Each part's health, and in words why a part is unhealthy (never personal data)."""
+    causes: dict[str, str] = {}
+    fault = await _database_fault(app_state.db, app_state.clock.now())
+    if fault:
+        causes["database"] = fault
     for name in ("push_worker", "timers"):
-        worker = getattr(app_state, name, None)
-        checks[name] = worker is not None and worker.alive
-    age = push.oldest_due_age(db, now)
-    checks["outbox_oldest_due_seconds"] = round(age, 1)
-    ready = all(v for k, v in checks.items() if isinstance(v, bool)) and age < STUCK_AFTER
-    return {"status": "ready" if ready else "unready", "checks": checks}
-
-
-def _writable(db: sqlite_utils.Database) -> bool:
+        fault = _task_fault(getattr(app_state, name, None))
+        if fault:
+            causes[name] = fault
     try:
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("ROLLBACK")
-        return True
-    except sqlite3.Error:
-        return False
+        age = push.oldest_due_age(app_state.db, app_state.clock.now())
+    except sqlite3.Error as error:
+        age, causes["outbox"] = 0.0, database.describe(error)
+    if age / app_state.clock.speed >= STUCK_AFTER:  # real seconds, also under `--speed`
+        causes["outbox"] = f"a due push has waited {age:.0f} s"
+    checks: dict[str, Any] = {part: part not in causes
+                              for part in ("database", "push_worker", "timers", "outbox")}
+    checks["outbox_oldest_due_seconds"] = round(age, 1)
+    return {"status": "unready" if causes else "ready", "checks": checks, "causes": causes}
+
+
+async def _database_fault(db: sqlite_utils.Database, now: float) -> str | None:
+    """A real write through the store's own path, which shares the loop turn's commit (a
+    BEGIN IMMEDIATE of its own would collide with it), and any write that failed lately."""
+    try:
+        # A task of its own (its own context): this response does not wait again on the
+        # probe's commit, whose failure is the answer here, not an error of the response.
+        await asyncio.create_task(_probe_write(db, now))
+    except sqlite3.Error as error:
+        return database.storage_fault(error) or database.describe(error)
+    group = db.__dict__.get("group")
+    return group.recent_fault(FAULT_WINDOW) if group is not None else None
+
+
+async def _probe_write(db: sqlite_utils.Database, now: float) -> None:
+    with database.transaction(db):
+        database.meta_set(db, "ready_probe_at", repr(now))
+    await database.durable(db)
+
+
+def _task_fault(worker: Any) -> str | None:
+    if worker is None:
+        return "not running (workers are off)"
+    if not worker.alive:
+        return "stopped"
+    return worker.health.fault()  # type: ignore[no-any-return]

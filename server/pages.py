@@ -27,7 +27,7 @@ PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 
 # Paths the app handles itself; each answers with the same shell ("/" is the start_url,
 # "/nieuw" the officers' send screen).
-APP_PATHS = ("/", "/aanmelden", "/nieuw", "/signaal/{id}", "/toegankelijkheid")
+APP_PATHS = ("/", "/aanmelden", "/nieuw", "/signaal/{id}", "/toegankelijkheid", "/privacy")
 SHELL_PAGE = "/index.html"
 
 # Every file the app needs, and nothing else: a file in pwa/ that is not listed here (a
@@ -39,8 +39,8 @@ PWA_FILES = (
     "/updates.js",
     "/views/accessibility.js", "/views/admin.js", "/views/child.js", "/views/common.js",
     "/views/contact.js", "/views/device.js", "/views/dialog.js", "/views/enrol.js",
-    "/views/lists.js", "/views/officer.js", "/views/schoolsearch.js", "/views/sender.js",
-    "/views/teacher.js", "/views/teacherlink.js", "/views/timeline.js",
+    "/views/lists.js", "/views/officer.js", "/views/privacy.js", "/views/schoolsearch.js",
+    "/views/sender.js", "/views/teacher.js", "/views/teacherlink.js", "/views/timeline.js",
     "/icons/icon-192.png", "/icons/icon-512.png", "/icons/maskable-512.png",
     "/icons/apple-touch-icon.png",
     "/admin.css", "/admin.js",  # the server-rendered admin pages

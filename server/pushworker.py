@@ -52,6 +52,7 @@ from server.db import durable, transaction
 from server.envelope import b64u_decode, b64u_encode
 from server.push import EndpointPolicy, RefusedAddress, checked_connector
 from server.settings import Settings
+from server.tasks import TaskHealth, supervised
 
 log = logging.getLogger("hwc.push")
 
@@ -219,11 +220,13 @@ class PushWorker:
         self._batch = max(1, self.concurrency // 8)
         self._flush: asyncio.TimerHandle | None = None  # a pending BATCH_WAIT wake
         self._counts = {"sent": 0, "failed": 0, "gone": 0, "retried": 0}
+        self.health = TaskHealth("push worker")
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> PushWorker:
-        self._task = asyncio.create_task(self._run(), name="hwc-push-worker")
+        self._task = asyncio.create_task(supervised(self._run, self.health),
+                                         name="hwc-push-worker")
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,

@@ -53,7 +53,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HWC_VIEW_GRACE_MINUTES", "view_grace_minutes",
             "A teacher's copy survives a reload this long after the first view."),
     Setting("HWC_STATUS_RETENTION_DAYS", "status_retention_days",
-            "Status rows (no personal data) are purged after this many days."),
+            "Status rows and pushes (no names) are purged this many days after the signal ended."),
+    Setting("HWC_REVOKED_RETENTION_DAYS", "revoked_retention_days",
+            "Revoked people, devices and API keys are erased this many days after revocation."),
+    Setting("HWC_TOKEN_RETENTION_DAYS", "token_retention_days",
+            "Spent or expired enrolment links are deleted this many days after use or expiry."),
     Setting("HWC_ENROL_TOKEN_DAYS", "enrol_token_days", "Enrolment links expire after this."),
     Setting("HWC_MAX_BODY_BYTES", "max_body_bytes", "Largest request body accepted."),
     Setting("HWC_PUSH_CONCURRENCY", "push_concurrency",
@@ -106,6 +110,8 @@ class Settings:
     quiet_hours: str = "21:00-06:30"
     view_grace_minutes: int = 10
     status_retention_days: int = 14
+    revoked_retention_days: int = 30
+    token_retention_days: int = 30
     enrol_token_days: int = 7
     max_body_bytes: int = 64 * 1024
     push_concurrency: int = 50

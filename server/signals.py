@@ -38,7 +38,9 @@ class Timing:
     view_grace: float
     remind_after: float
     relay_remind_after: float
-    retention: float
+    retention: float  # status rows, after the signal ended
+    revoked_retention: float = 30 * 86400.0  # revoked people, devices and API keys
+    token_retention: float = 30 * 86400.0  # spent or expired enrolment links
     quiet: calendar.QuietHours | None = None  # default quiet hours; a device may have its own
 
 

@@ -1,4 +1,4 @@
-"""Timers: reminders, escalation, late teachers, self-destruct, expiry and purge.
+"""Timers: reminders, escalation, late teachers, self-destruct, expiry and purges.
 
 Driven by the database: every due moment is computed from the rows, so a restart or a sleeping
 server loses nothing and fires late timers at once. Each timer is an UPDATE guarded by the column
@@ -15,10 +15,11 @@ from typing import Any
 
 import sqlite_utils
 
-from server import push
+from server import privacy, push
 from server.clock import Clock
 from server.db import erase, transaction
 from server.signals import OPEN_STATES, Timing, add_event
+from server.tasks import TaskHealth, supervised
 
 log = logging.getLogger("hwc.timers")
 
@@ -141,6 +142,7 @@ def run_due(db: sqlite_utils.Database, now: float, timing: Timing) -> dict[str, 
             "destroyed": destroy_viewed_copies(db, now, timing),
             "expired": expire(db, now),
             "purged": purge_ended(db, now, timing),
+            "directory_purged": privacy.purge_directory(db, now, timing),
         }
     return fired
 
@@ -165,9 +167,14 @@ def next_due(db: sqlite_utils.Database, timing: Timing) -> float | None:
                 AND opened_at IS NOT NULL
             UNION ALL SELECT min(expires_at) FROM signals WHERE state IN
                 ('sent', 'opened', 'relayed', 'forwarded', 'viewed')
-            UNION ALL SELECT min(ended_at) + ? FROM signals WHERE ended_at IS NOT NULL)""",
+            UNION ALL SELECT min(ended_at) + ? FROM signals WHERE ended_at IS NOT NULL
+            UNION ALL SELECT min(revoked_at) + ? FROM people WHERE revoked_at IS NOT NULL
+            UNION ALL SELECT min(revoked_at) + ? FROM devices WHERE revoked_at IS NOT NULL
+            UNION ALL SELECT min(revoked_at) + ? FROM api_keys WHERE revoked_at IS NOT NULL
+            UNION ALL SELECT min(coalesce(spent_at, expires_at)) + ? FROM enrol_tokens)""",
         [timing.remind_after, timing.relay_remind_after, timing.view_grace,
-         timing.retention]).fetchone()
+         timing.retention, *[timing.revoked_retention] * 3,
+         timing.token_retention]).fetchone()
     return None if row[0] is None else float(row[0])
 
 
@@ -179,6 +186,7 @@ class Timers:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.last_run: float | None = None
+        self.health = TaskHealth("timers")
 
     def wake(self) -> None:
         self._wake.set()
@@ -188,7 +196,7 @@ class Timers:
         return self._task is not None and not self._task.done()
 
     async def __aenter__(self) -> Timers:
-        self._task = asyncio.create_task(self._run(), name="hwc-timers")
+        self._task = asyncio.create_task(supervised(self._run, self.health), name="hwc-timers")
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,

@@ -17,10 +17,10 @@ import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route
+from starlette.routing import Match, Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.db import durable
+from server.db import describe, durable
 from server.models import TextRefused
 
 access_log = logging.getLogger("hwc.access")
@@ -157,7 +157,7 @@ class ErrorGuard:
         except Exception as exc:
             error_id = secrets.token_hex(6)
             frames = "".join(traceback.format_tb(exc.__traceback__))
-            error_log.error("error %s: %s\n%s", error_id, type(exc).__name__, frames)
+            error_log.error("error %s: %s\n%s", error_id, describe(exc), frames)
             if status == 0:
                 status = 500
                 # Sent past ResponseGuard (this layer is outside it): add the headers here.
@@ -237,7 +237,9 @@ class RequestGuard:
                  large_bodies: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.large_bodies = large_bodies or {}  # path -> limit, for the few bulk imports
+        # path template -> limit, for the few routes with larger bodies (bulk imports, envelopes)
+        self.large_bodies = [(compile_path(path)[0], limit)
+                             for path, limit in (large_bodies or {}).items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -249,7 +251,8 @@ class RequestGuard:
                 await send_json(send, 403, {"error": "missing_header",
                                             "message": MESSAGES[403][1]})
                 return
-        limit = self.large_bodies.get(scope["path"], self.max_body_bytes)
+        limit = next((limit for pattern, limit in self.large_bodies
+                      if pattern.match(scope["path"])), self.max_body_bytes)
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await send_json(send, 413, {"error": "too_large", "message": MESSAGES[413][1]},

@@ -69,6 +69,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/admin/people"): frozenset({"admin", "contact"}),
     ("POST", "/api/admin/people/{id}/enrol-link"): frozenset({"admin", "contact"}),
     ("POST", "/api/admin/people/{id}/revoke"): frozenset({"admin", "contact"}),
+    ("POST", "/api/admin/people/{id}/erase"): frozenset({"admin"}),
     ("POST", "/api/admin/devices/{id}/revoke"): frozenset({"admin", "contact"}),
     ("POST", "/api/admin/api-keys"): frozenset({"admin"}),
     ("POST", "/api/admin/api-keys/{id}/revoke"): frozenset({"admin"}),
@@ -306,6 +307,10 @@ def b_revoke_person(m: Matrix, role: str, scope: str) -> Call:
     return Call("POST", f"/api/admin/people/{m.world.person('teacher', m.school[scope])}/revoke")
 
 
+def b_erase_person(m: Matrix, role: str, scope: str) -> Call:
+    return Call("POST", f"/api/admin/people/{m.world.person('teacher', m.school[scope])}/erase")
+
+
 def b_revoke_device(m: Matrix, role: str, scope: str) -> Call:
     device = m.world.member("teacher", m.school[scope])
     return Call("POST", f"/api/admin/devices/{device.device_id}/revoke")
@@ -346,6 +351,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/admin/people"): b_create_person,
     ("POST", "/api/admin/people/{id}/enrol-link"): b_enrol_link,
     ("POST", "/api/admin/people/{id}/revoke"): b_revoke_person,
+    ("POST", "/api/admin/people/{id}/erase"): b_erase_person,
     ("POST", "/api/admin/devices/{id}/revoke"): b_revoke_device,
     ("POST", "/api/admin/api-keys"): b_api_key,
     ("POST", "/api/admin/api-keys/{id}/revoke"): b_revoke_api_key,

@@ -22,6 +22,7 @@ from server.auth import COOKIE, RateLimiter
 from server.client import Client, ClientError, check_child
 from server.clock import FrozenClock
 from server.envelope import b64u_decode, b64u_encode, encrypt_envelope
+from server.models import ENVELOPES_BODY_MAX
 from tests.conftest import live_world
 from tests.support import ROOT, Device, World, new_signal_id, seal
 
@@ -363,8 +364,8 @@ def test_ten_megabytes_with_content_length_refused_unread(office: Office) -> Non
     answer = raw_http(office.world.url, request_head(
         office, "/api/signals", f"Content-Length: {10 * 1024 * 1024}\r\n"), [b"{" * 1024])
     assert_413(answer)
-    # A body just over the limit, sent whole, gets the same answer.
-    response = office.sender.post("/api/signals", content=b" " * (64 * 1024 + 1),
+    # A body just over the limit (sized for MAX_ENVELOPES envelopes), sent whole: the same.
+    response = office.sender.post("/api/signals", content=b" " * (ENVELOPES_BODY_MAX + 1),
                                   headers={"Content-Type": "application/json"})
     refused(response, 413, "too_large")
     assert counts(office.world) == before
@@ -374,9 +375,10 @@ def test_ten_megabytes_chunked_refused_at_the_limit(office: Office) -> None:
     before = counts(office.world)
     chunk = b" " * 16384
     frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
-    # 160 KiB of a "10 MB" chunked body and never the last chunk: refused at the 64 KiB limit.
+    # Past the limit of a "10 MB" chunked body and never the last chunk: refused at the limit.
     answer = raw_http(office.world.url, request_head(
-        office, "/api/signals", "Transfer-Encoding: chunked\r\n"), [frame] * 10)
+        office, "/api/signals", "Transfer-Encoding: chunked\r\n"),
+        [frame] * (ENVELOPES_BODY_MAX // len(chunk) + 2))
     assert_413(answer)
     assert counts(office.world) == before
 

@@ -24,8 +24,8 @@ from server.pages import APP_PATHS, PWA_DIR, PWA_FILES
 from tests.browser import enrol_phone, sw_list
 from tests.support import Device, World
 
-PAGES = ("/", "/aanmelden", "/nieuw", "/signaal/x", "/toegankelijkheid", "/admin",
-         "/admin/school", "/admin/orgs/x")
+PAGES = ("/", "/aanmelden", "/nieuw", "/signaal/x", "/toegankelijkheid", "/privacy", "/admin",
+         "/admin/school", "/admin/orgs/x", "/admin/people/x", "/admin/people/x/export.json")
 NAME, BORN = "Hendrika Zeppelinstraat", "2017-02-02"
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html",
                  ".png": "image/png", ".webmanifest": "application/manifest+json",
@@ -84,12 +84,15 @@ def callers(site: dict[str, Any]) -> list[httpx.Client]:
 @pytest.mark.parametrize("path", PAGES)
 def test_pages(path: str, site: dict[str, Any]) -> None:
     path = path.replace("/orgs/x", f"/orgs/{site['school']}")
+    path = path.replace("/people/x", f"/people/{site['contact'].person_id}")
     statuses = set()
     for client in callers(site):
         response = client.get(path)
         statuses.add(response.status_code)
         assert response.status_code in (200, 401, 403), (path, response.status_code)
-        assert response.headers["content-type"].startswith("text/html")
+        json_export = response.status_code == 200 and path.endswith(".json")
+        assert response.headers["content-type"].startswith(
+            "application/json" if json_export else "text/html")
         assert_security_headers(response, no_store=path.startswith("/admin"))
     assert 200 in statuses  # the page itself, not only its refusal
 

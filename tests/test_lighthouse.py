@@ -136,8 +136,8 @@ def test_lighthouse_scores_on_the_main_screens(browser: Any, world: World, tmp_p
         pytest.fail("npm is needed to install Lighthouse")
     profile = tmp_path / "profile"
     school = world.org()
-    runs = {"aanmelden": _audit_screen(profile, f"{world.url}/aanmelden",
-                                       tmp_path / "aanmelden.json")}
+    runs = {page: _audit_screen(profile, f"{world.url}/{page}", tmp_path / f"{page}.json")
+            for page in ("aanmelden", "privacy")}
     for role, org in (("sender", world.org("veilig_thuis", "Veilig Thuis")),
                       ("contact", school), ("teacher", school)):
         _enrol(browser, profile, world, role, world.person(role, org))

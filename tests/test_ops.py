@@ -167,6 +167,8 @@ def test_readyz_and_metrics(tmp_path: Path) -> None:
         ready = httpx.get(f"{w.url}/readyz")
         assert ready.status_code == 503  # workers are off in this app
         assert ready.json()["checks"]["database"] is True
+        assert ready.json()["causes"] == dict.fromkeys(
+            ("push_worker", "timers"), "not running (workers are off)")
         assert httpx.get(f"{w.url}/metrics").status_code == 401
         scrape = httpx.get(f"{w.url}/metrics",
                            headers={"Authorization": "Bearer operator-secret"})
@@ -185,7 +187,7 @@ def test_readyz_goes_unready_when_the_push_worker_stops(tmp_path: Path) -> None:
         ready = httpx.get(f"{w.url}/readyz")
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] | {"outbox_oldest_due_seconds": 0} == {
-            "database": True, "push_worker": True, "timers": True,
+            "database": True, "push_worker": True, "timers": True, "outbox": True,
             "outbox_oldest_due_seconds": 0}
         task = w.app.state.push_worker._task
         task.get_loop().call_soon_threadsafe(task.cancel)
@@ -196,3 +198,4 @@ def test_readyz_goes_unready_when_the_push_worker_stops(tmp_path: Path) -> None:
         unready = httpx.get(f"{w.url}/readyz")
         assert unready.status_code == 503
         assert unready.json()["checks"]["push_worker"] is False
+        assert unready.json()["causes"] == {"push_worker": "stopped"}

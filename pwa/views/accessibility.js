@@ -4,7 +4,7 @@
 // organisation and its contact details come from the server's settings (GET /api/accessibility).
 
 import { api } from "../api.js";
-import { h, notice, plural, screen } from "./common.js";
+import { h, notice, plural, screen, textList as list, textSection as section } from "./common.js";
 
 const ASSESSED_ON = "30 november 2026";
 const OMBUDSMAN_URL = "https://www.nationaleombudsman.nl";
@@ -12,9 +12,6 @@ const OMBUDSMAN_PHONE = "0800 33 55 555";
 const EMAIL = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 const PHONE = /^\+?[0-9][0-9 ()-]{5,}$/;
 
-const section = (title, ...content) => h("section", { class: "stack" }, h("h2", {}, title),
-  ...content.map((c) => (typeof c === "string" ? h("p", {}, c) : c)));
-const list = (...items) => h("ul", {}, items.map((item) => h("li", {}, item)));
 
 /** The operator's details; offline, a line that says where to find them. */
 async function operator() {

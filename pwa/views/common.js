@@ -149,7 +149,7 @@ export function messageSlot() {
     slot.firstChild.setAttribute("tabindex", "-1");
     return slot.firstChild;
   };
-  // An API error, its phone number (if any) a tel: link; focused so it is read out.
+  // An API error (its phone number a tel: link), focused.
   slot.showError = (error) => {
     slot.show("error", withPhone(error.message, error.body?.phone));
     slot.firstChild.focus();
@@ -158,22 +158,15 @@ export function messageSlot() {
   return slot;
 }
 
-/** A tel: link for a phone number as people write it ("030 123 45 67"). */
-export function phoneLink(phone) {
-  return h("a", { href: `tel:${phone.replace(/[^0-9+]/g, "")}`, class: "phone" }, phone);
-}
-
 /** A paragraph of `text` in which `phone`, where it occurs, is a tel: link. */
 export function withPhone(text, phone) {
   const at = phone ? text.indexOf(phone) : -1;
   if (at < 0) return h("p", {}, text);
-  return h("p", {}, text.slice(0, at), phoneLink(phone), text.slice(at + phone.length));
+  return h("p", {}, text.slice(0, at), h("a", { href: `tel:${phone.replace(/[^0-9+]/g, "")}` },
+    phone), text.slice(at + phone.length));
 }
 
-/**
- * Show (or with no text, clear) a field's error: its inputs are announced as invalid
- * (aria-invalid="true"; a bare attribute reads as false) only while the message is shown.
- */
+/** Show (no text: clear) a field's error; its inputs are aria-invalid="true" only then. */
 export function setFieldError(error, inputs, text) {
   error.hidden = !text;
   error.textContent = text ?? "";
@@ -192,6 +185,12 @@ export function appLink(text, path, navigate, props = {}) {
   } }, text);
 }
 
+/** A titled section of text (the statements): strings become paragraphs. */
+export const textSection = (title, ...content) => h("section", { class: "stack" },
+  h("h2", {}, title), ...content.map((c) => (typeof c === "string" ? h("p", {}, c) : c)));
+/** A bulleted list of texts or elements. */
+export const textList = (...items) => h("ul", {}, items.map((item) => h("li", {}, item)));
+
 /** A labelled definition list from [[term, value], ...]. */
 export function facts(rows, className = "facts") {
   return h("dl", { class: className }, rows.flatMap(([term, value]) => [h("dt", {}, term),
@@ -200,11 +199,8 @@ export function facts(rows, className = "facts") {
 
 // --- questions ------------------------------------------------------------------------------
 
-// Modal questions live in views/dialog.js, fetched the first time one is asked: only the
-// screens that act on a signal ask them (see there for what each resolves with).
-const dialogs = () => import("./dialog.js");
-export const chooseAction = async (options) => (await dialogs()).chooseAction(options);
-export const confirmAction = async (options) => (await dialogs()).confirmAction(options);
+// views/dialog.js, fetched the first time a question is asked.
+export const confirmAction = async (options) => (await import("./dialog.js")).confirmAction(options);
 
 // --- Dutch dates ----------------------------------------------------------------------------
 

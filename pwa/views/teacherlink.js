@@ -2,7 +2,8 @@
 // the signal screen (contacts may enrol their own teachers). Loaded when first asked for.
 
 import { api, segment } from "../api.js";
-import { button, chooseAction, h, plural, screen, whileBusy } from "./common.js";
+import { button, h, plural, screen, whileBusy } from "./common.js";
+import { chooseAction } from "./dialog.js";
 
 /** Make their enrolment link here, or (`tellInPerson`) close the signal: told in person. */
 export async function notInApp(ctx, teacher, tap, tellInPerson) {
