@@ -1,6 +1,8 @@
 // The JSON API client: one fetch wrapper, so every call sends the same headers and every
 // failure becomes an ApiError with a Dutch message that can be shown as is.
 
+import { keepAnswer, keptAnswer } from "./keystore.js";
+
 const OFFLINE_MESSAGE = "Geen verbinding. Controleer uw internet en probeer het opnieuw.";
 const FALLBACK_MESSAGE = "Er ging iets mis. Probeer het opnieuw.";
 
@@ -45,6 +47,19 @@ async function readJson(response) {
     return await response.json();
   } catch {
     return null; // e.g. a proxy's HTML error page
+  }
+}
+
+/** GET /api/me or /api/signals: {value, at: null}; offline, the kept {value, at}. */
+export async function apiOrKept(path) {
+  try {
+    const value = await api(path);
+    await keepAnswer(path, value);
+    return { value, at: null };
+  } catch (error) {
+    const kept = isOffline(error) && await keptAnswer(path);
+    if (!kept) throw error;
+    return kept;
   }
 }
 

@@ -4,9 +4,9 @@
 // enrolled device / (the role's home), /signaal/{id} (one signal; where a notification leads)
 // and /nieuw (officers: send).
 
-import { api, isOffline, offlineError } from "./api.js";
+import { api, apiOrKept, isOffline, offlineError } from "./api.js";
 import { b64uEncode } from "./envelope.js";
-import { loadDevice } from "./keystore.js";
+import { forgetAnswers, keepAnswer, loadDevice } from "./keystore.js";
 import { startServiceWorker } from "./updates.js";
 import { button, clearScreen, loadingScreen, notice, screen } from "./views/common.js";
 import * as enrol from "./views/enrol.js";
@@ -64,6 +64,7 @@ function newContext() {
     setMe: (next) => {
       me = next;
       ctx.me = next;
+      keepAnswer("/api/me", next);
     },
   };
   return ctx;
@@ -82,24 +83,29 @@ export function navigate(path, { replace = false } = {}) {
 
 // --- the startup check ----------------------------------------------------------------------
 
-/** 'ok', 'not_enrolled', or an ApiError when the server could not be asked. */
+/** 'ok', 'not_enrolled', or an ApiError when the server could not be asked. Offline, the
+ * last answer kept on this device will do: the home screens show what they had. */
 async function checkDevice() {
   const device = await loadDevice();
   try {
-    const body = await api("/api/me");
+    const { value: body, at } = await apiOrKept("/api/me");
     const sameKey = device && body.device.id === device.deviceId &&
       body.device.public_key === b64uEncode(device.publicKeyRaw);
     if (!sameKey) {
       // The server knows this device but its key is gone (storage wiped): it can never open a
       // signal again, so it is revoked and the admin sees why ("sleutel kwijt").
       await api("/api/me/key-lost", { method: "POST" }).catch(() => {});
+      await forgetAnswers();
       return "not_enrolled";
     }
     me = body;
-    lastCheck = Date.now();
+    lastCheck = at === null ? Date.now() : 0; // offline: ask again when back in view
     return "ok";
   } catch (error) {
-    if (!device || error.status === 401 || error.status === 403) return "not_enrolled";
+    if (!device || error.status === 401 || error.status === 403) {
+      await forgetAnswers();
+      return "not_enrolled";
+    }
     return error;
   }
 }

@@ -1,5 +1,6 @@
 // This device's key in IndexedDB: the non-extractable private CryptoKey, its public point and
-// the device id. Nothing else is ever stored on the device: no signal content, no names.
+// the device id; and, for offline, the last /api/me and /api/signals without people's names.
+// Nothing else is ever stored: no signal content, no names.
 
 const DB_NAME = "hwc-device";
 const STORE = "device";
@@ -47,3 +48,18 @@ export async function loadDevice() {
 export function saveDevice({ privateKey, publicKeyRaw, deviceId }) {
   return withStore("readwrite", (store) => store.put({ privateKey, publicKeyRaw, deviceId }, KEY));
 }
+
+const UNNAMED = {
+  "/api/me": (me) => ({ ...me, person: { ...me.person, name: "" } }),
+  "/api/signals": (list) => list.map((s) => ({ ...s, acted_by: null,
+    teachers: s.teachers?.map((t) => ({ ...t, name: "leerkracht" })) })),
+};
+
+/** Keep `value` of a path in UNNAMED, names taken out, with the time: {value, at (ms)}. */
+export const keepAnswer = (path, value) => withStore("readwrite",
+  (store) => store.put({ value: UNNAMED[path](value), at: Date.now() }, path)).catch(() => {});
+
+export const keptAnswer = (path) => withStore("readonly", (s) => s.get(path)).catch(() => {});
+
+export const forgetAnswers = () => Promise.all(Object.keys(UNNAMED).map((path) =>
+  withStore("readwrite", (s) => s.delete(path)).catch(() => {})));

@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL or ON_DEMAND changes: the new worker then installs,
 // the app offers "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v10";
+const VERSION = "hwc-shell-v11";
 // What every phone needs to start (and to enrol): precached at install.
 const SHELL = [
   "/",
@@ -33,12 +33,14 @@ const ON_DEMAND = [
   "/views/admin.js",
   "/views/child.js",
   "/views/contact.js",
+  "/views/dialog.js",
   "/views/lists.js",
   "/views/officer.js",
   "/views/privacy.js",
   "/views/schoolsearch.js",
   "/views/sender.js",
   "/views/teacher.js",
+  "/views/teacherlink.js",
   "/views/timeline.js",
 ];
 const NEUTRAL = { title: "Nieuw signaal", body: "Open de app.", navigate: "/", tag: "hwc" };
@@ -86,7 +88,13 @@ self.addEventListener("fetch", (event) => {
   const { request } = event;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
-  if (NEVER_CACHED.some((prefix) => url.pathname.startsWith(prefix))) return;
+  if (NEVER_CACHED.some((prefix) => url.pathname.startsWith(prefix))) {
+    // Never cached; an admin page offline gets a page of the app's own, not the browser's.
+    if (request.mode === "navigate" && url.pathname.startsWith("/admin")) {
+      event.respondWith(fromNetwork(event).catch(adminOffline));
+    }
+    return;
+  }
   if (request.mode === "navigate") {
     event.respondWith(networkFirstShell(event));
   } else if (SHELL.includes(url.pathname)) {
@@ -96,10 +104,22 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
+async function fromNetwork(event) {
+  return (await event.preloadResponse) ?? fetch(event.request);
+}
+
+function adminOffline() {
+  return new Response('<!doctype html><html lang="nl"><meta charset="utf-8"><meta name="viewport" ' +
+    'content="width=device-width"><title>Geen verbinding</title><link rel="stylesheet" ' +
+    'href="/style.css"><main><h1>Geen verbinding</h1><p>Het beheer werkt alleen met verbinding.' +
+    '</p><p><a href="/">Naar de app</a></p></main>',
+  { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } });
+}
+
 /** Pages: always the network when there is one; offline, the cached shell (the app routes). */
 async function networkFirstShell(event) {
   try {
-    return (await event.preloadResponse) ?? await fetch(event.request);
+    return await fromNetwork(event);
   } catch (error) {
     const shell = await caches.match("/", { cacheName: VERSION });
     if (shell) return shell;

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,12 +46,18 @@ templates.env.globals.update(ROLE_LABELS=ROLE_LABELS, KIND_LABELS=KIND_LABELS,
 
 
 def qr_svg(link: str) -> str:
-    """The enrolment link as an inline SVG QR code (dark on white, also in dark mode)."""
-    return str(segno.make(link, error="m").svg_inline(scale=5, dark="#000", light="#fff",
-                                                       title="QR-code van de aanmeldlink"))
+    """The enrolment link as an SVG QR code (dark on white, also in dark mode). With its
+    namespace: the pages parse it as SVG (image/svg+xml), where a bare <svg> is no image."""
+    out = io.BytesIO()
+    segno.make(link, error="m").save(out, kind="svg", xmldecl=False, svgns=True, nl=False,
+                                     scale=5, dark="#000", light="#fff",
+                                     title="QR-code van de aanmeldlink")
+    return out.getvalue().decode()
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    # Every duration a page states comes from settings.
+    context = {"enrol_token_days": request.app.state.settings.enrol_token_days, **context}
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 

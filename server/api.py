@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -12,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import auth, directory, ops, privacy, signals
+from server import auth, directory, ops, privacy, push, signals
 from server.admin import ROLE_LABELS, qr_svg
 from server.auth import Actor, requires
-from server.calendar import holiday_warning_text
+from server.calendar import QuietHours, holiday_warning_text
 from server.db import transaction
 from server.envelope import b64u_encode
 from server.models import (
@@ -30,8 +31,10 @@ from server.models import (
     NewOrg,
     NewPerson,
     NewSignal,
+    OrgPhone,
     PushSubscription,
     PushUpdate,
+    QuietUpdate,
     Relay,
     SchoolCsv,
 )
@@ -118,7 +121,8 @@ def _subscription(state: Any, subscription: PushSubscription | None) -> str | No
 
 def me_body(state: Any, device_id: str) -> dict:
     row = state.db.execute(
-        "SELECT d.id, d.label, d.public_key, d.push_state, p.id AS person_id, p.name, p.role, "
+        "SELECT d.id, d.label, d.public_key, d.push_state, d.quiet_hours, p.id AS person_id, "
+        "p.name, p.role, "
         "p.class_label, o.id AS org_id, o.name AS org_name, o.kind AS org_kind, "
         "o.route AS org_route FROM devices d "
         "JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id "
@@ -130,9 +134,12 @@ def me_body(state: Any, device_id: str) -> dict:
             "id": row["org_id"], "name": row["org_name"], "kind": row["org_kind"],
             "route": row["org_route"]},
         "device": {"id": row["id"], "label": row["label"],
-                   "public_key": b64u_encode(row["public_key"]), "push": row["push_state"]},
-        # the app states the teacher's time limit before the copy is opened
+                   "public_key": b64u_encode(row["public_key"]), "push": row["push_state"],
+                   "quiet_hours": row["quiet_hours"]},
+        # what the app states as times and durations comes from the settings
         "view_grace_minutes": state.settings.view_grace_minutes,
+        "enrol_token_days": state.settings.enrol_token_days,
+        "default_quiet_hours": state.settings.quiet_hours,
     }
 
 
@@ -167,6 +174,22 @@ async def me_push(request: Request, actor: Actor) -> Response:
     return json_response(me_body(_state(request), actor.device_id))
 
 
+@requires(*auth.ROLES)
+async def me_quiet(request: Request, actor: Actor) -> Response:
+    """This device's own quiet hours: null (the default), "off", or "HH:MM-HH:MM"."""
+    _own_device(actor)
+    body = await read_json(request, QuietUpdate)
+    if body.quiet_hours and body.quiet_hours != "off":
+        try:
+            QuietHours.parse(body.quiet_hours)
+        except ValueError:
+            raise ApiError(422, "bad_quiet_hours",
+                           "Begin en einde van de nachtrust moeten verschillen.") from None
+    _state(request).db.execute("UPDATE devices SET quiet_hours = ? WHERE id = ?",
+                               [body.quiet_hours, actor.device_id])
+    return json_response(me_body(_state(request), actor.device_id))
+
+
 # --- sending -------------------------------------------------------------------------------
 
 @requires("sender", "officer")
@@ -179,14 +202,15 @@ async def find_schools(request: Request, actor: Actor) -> Response:
 @requires("sender", "officer")
 async def school_recipients(request: Request, actor: Actor) -> Response:
     org_id = request.path_params["id"]
-    devices = signals.recipients(_state(request).db, org_id)
-    if not devices:
-        raise ApiError(409, "no_recipients",
-                       "Deze school heeft nog geen aangemeld apparaat. Bel de school.")
-    times = signals.signal_times(_state(request).db, org_id, _now(request), _state(request).timing)
+    devices = signals.receiving_devices(_state(request).db, org_id)
+    state = _state(request)
+    times = signals.signal_times(state.db, org_id, _now(request), state.timing)
+    notify = push.first_send_at(state.db, [d["device_id"] for d in devices], _now(request),
+                                state.timing.quiet, times.deadline.timestamp())
     return json_response({"devices": devices, "deadline": times.deadline.isoformat(),
                           "expires_at": times.expires_at.isoformat(),
-                          "holiday_warning": holiday_warning_text(times)})
+                          "holiday_warning": holiday_warning_text(times),
+                          "notify_at": datetime.fromtimestamp(notify, UTC).isoformat()})
 
 
 @requires("sender", "officer")
@@ -227,7 +251,8 @@ async def school_teachers(request: Request, actor: Actor) -> Response:
 async def forward_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Forward)
     result = signals.forward_signal(_state(request).db, actor, request.path_params["id"],
-                                    body.teachers, body.envelopes, _now(request))
+                                    body.teachers, body.envelopes, _now(request),
+                                    _state(request).timing)
     return json_response(result)
 
 
@@ -235,7 +260,8 @@ async def forward_signal(request: Request, actor: Actor) -> Response:
 async def relay_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Relay)
     result = signals.relay_signal(_state(request).db, actor, request.path_params["id"],
-                                  body.school_id, body.envelopes, _now(request))
+                                  body.school_id, body.envelopes, _now(request),
+                                  _state(request).timing)
     return json_response(result)
 
 
@@ -260,6 +286,13 @@ async def admin_create_org(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewOrg)
     return json_response({"id": directory.create_org(_state(request).db, body, _now(request))},
                          201)
+
+
+@requires("admin")
+async def admin_org_phone(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, OrgPhone)
+    directory.set_phone(_state(request).db, request.path_params["id"], body.phone)
+    return json_response({"id": request.path_params["id"]})
 
 
 @requires("admin")
@@ -393,6 +426,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
              "The app lost its key: revoke this device", statuses=(200,)),
     ApiRoute("PUT", "/api/me/push", me_push, "Replace this device's push subscription",
              PushUpdate),
+    ApiRoute("PUT", "/api/me/quiet", me_quiet, "This device's own quiet hours", QuietUpdate,
+             (200, 422)),
     ApiRoute("GET", "/api/push/key", push_key, "The VAPID applicationServerKey", public=True),
     ApiRoute("GET", "/api/accessibility", accessibility,
              "The deploying organisation named in the accessibility statement", public=True),
@@ -406,7 +441,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute("POST", "/api/signals/{id}/open", open_signal, "This device's envelope",
              statuses=(200, 404, 429)),
     ApiRoute("GET", "/api/schools/{id}/teachers", school_teachers,
-             "Teachers of the own school with their devices"),
+             "Teachers of the own school with their devices (none: not enrolled yet)"),
     ApiRoute("POST", "/api/signals/{id}/forward", forward_signal, "Forward to teacher(s)",
              Forward, (200, 404, 409, 422), max_body=ENVELOPES_BODY_MAX),
     ApiRoute("POST", "/api/signals/{id}/relay", relay_signal,
@@ -418,6 +453,8 @@ API_ROUTES: tuple[ApiRoute, ...] = (
              statuses=(200, 404)),
     ApiRoute("POST", "/api/admin/orgs", admin_create_org, "Create a school or organisation",
              NewOrg, (201, 409, 422)),
+    ApiRoute("POST", "/api/admin/orgs/{id}/phone", admin_org_phone,
+             "Set an organisation's phone number", OrgPhone, (200, 404, 422)),
     ApiRoute("POST", "/api/admin/schools/import", admin_import_schools, "Import schools (CSV)",
              SchoolCsv, (201, 422), max_body=CSV_MAX_BYTES + 1024),
     ApiRoute("POST", "/api/admin/orgs/{id}/free-days", admin_free_days,

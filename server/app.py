@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         retention=settings.status_retention_days * 86400.0,
         revoked_retention=settings.revoked_retention_days * 86400.0,
         token_retention=settings.token_retention_days * 86400.0,
+        quiet=settings.quiet,
     )
     app.state.limits = {
         "enrol_ip": RateLimiter(20, 600),

@@ -135,6 +135,77 @@ def signal_times(sent_at: datetime, calendar: SchoolCalendar, timing: Timing) ->
     return SignalTimes(due, expires_at, capped, holiday_warning=_utc(expires_at) < _utc(due))
 
 
+# --- quiet hours ---------------------------------------------------------------------------
+
+QUIET_PATTERN = re.compile(r"([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d")
+QUIET_OFF = "off"  # a person's "altijd direct"
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """The nightly hours in which pushes to schools and offices wait, e.g. 21:00-06:30."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours | None:
+        """"HH:MM-HH:MM", or None for "off" (no quiet hours)."""
+        if text == QUIET_OFF:
+            return None
+        if not QUIET_PATTERN.fullmatch(text):
+            raise ValueError(f"quiet hours must be HH:MM-HH:MM or {QUIET_OFF}, got {text!r}")
+        start, end = (time.fromisoformat(part) for part in text.split("-"))
+        if start == end:
+            raise ValueError("quiet hours must not start and end at the same time")
+        return cls(start, end)
+
+    def contains(self, moment: datetime) -> bool:
+        at = _utc(moment).astimezone(AMSTERDAM).time()
+        if self.start < self.end:
+            return self.start <= at < self.end
+        return at >= self.start or at < self.end  # across midnight
+
+    def end_after(self, moment: datetime) -> datetime:
+        """When the quiet hours that hold `moment` end (call only when `contains`)."""
+        local = _utc(moment).astimezone(AMSTERDAM)
+        end = _local(local.date(), self.end)
+        return end if _utc(end) > _utc(moment) else _local(local.date() + timedelta(days=1),
+                                                            self.end)
+
+
+def wakeful(moment: datetime, calendar: SchoolCalendar, quiet: QuietHours | None) -> bool:
+    """Reminder time: a school day of this school, outside quiet hours."""
+    day = _utc(moment).astimezone(AMSTERDAM).date()
+    return calendar.is_school_day(day) and not (quiet and quiet.contains(moment))
+
+
+def _next_change(moment: datetime, quiet: QuietHours | None) -> datetime:
+    """The next local midnight or start or end of quiet hours after `moment`."""
+    day = _utc(moment).astimezone(AMSTERDAM).date()
+    candidates = [_local(day + timedelta(days=1), time(0))]
+    if quiet:
+        candidates += [_local(d, at) for d in (day, day + timedelta(days=1))
+                       for at in (quiet.start, quiet.end)]
+    return min((c for c in candidates if _utc(c) > _utc(moment)), key=_utc)
+
+
+def after_wakeful(start: datetime, seconds: float, calendar: SchoolCalendar,
+                  quiet: QuietHours | None) -> datetime:
+    """The moment `seconds` of reminder time (see `wakeful`) have passed since `start`: a
+    reminder never fires at night, at the weekend or on the school's free days."""
+    moment, left = _utc(start), seconds
+    for _ in range(MAX_SEARCH_DAYS * 3):
+        change = _utc(_next_change(moment, quiet))
+        if wakeful(moment, calendar, quiet):
+            span = (change - moment).total_seconds()
+            if span >= left:
+                return (moment + timedelta(seconds=left)).astimezone(AMSTERDAM)
+            left -= span
+        moment = change
+    raise ValueError(f"no reminder time within {MAX_SEARCH_DAYS} days after {start.isoformat()}")
+
+
 def format_day(day: date) -> str:
     """Like "maandag 4 mei"; names written out so no locale has to be installed."""
     return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"

@@ -199,6 +199,16 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX enrol_tokens_done ON enrol_tokens(coalesce(spent_at, expires_at));
     CREATE INDEX signals_acted_by ON signals(acted_by) WHERE acted_by IS NOT NULL;
     """,
+    # 8: a phone number per organisation, shown wherever someone is told to phone it; the
+    # device on which a teacher opened a signal, so their other devices can say where; a
+    # device's own quiet hours (NULL: the setting; 'off': always at once) and when a signal's
+    # reminder is due (counted in school-day time outside quiet hours; NULL in older rows).
+    """
+    ALTER TABLE orgs ADD COLUMN phone TEXT NOT NULL DEFAULT '';
+    ALTER TABLE signal_teachers ADD COLUMN viewed_device_id TEXT;
+    ALTER TABLE devices ADD COLUMN quiet_hours TEXT;
+    ALTER TABLE signals ADD COLUMN remind_at REAL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

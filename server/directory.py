@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sqlite3
 from datetime import date
 
@@ -14,6 +15,8 @@ from server.auth import new_id
 from server.db import erase, transaction
 from server.models import NewOrg, NewPerson, TextRefused
 from server.web import ApiError
+
+PHONE = re.compile(r"[0-9+() -]*")  # as models.PhoneNumber
 
 ORG_ROLES = {
     "school": ("contact", "teacher"),
@@ -30,10 +33,10 @@ def create_org(db: sqlite_utils.Database, org: NewOrg, now: float) -> str:
     try:
         db.execute(
             "INSERT INTO orgs (id, kind, name, place, code, region, municipalities, route, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "phone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [org_id, org.kind, org.name.strip(), org.place.strip(), org.code or None,
              org.region if org.kind == "school" else None, org.municipalities.strip(),
-             org.route, now],
+             org.route, org.phone.strip(), now],
         )
     except sqlite3.IntegrityError:
         raise ApiError(409, "code_taken", f"De code {org.code} is al in gebruik.",
@@ -41,19 +44,26 @@ def create_org(db: sqlite_utils.Database, org: NewOrg, now: float) -> str:
     return org_id
 
 
+def set_phone(db: sqlite_utils.Database, org_id: str, phone: str) -> None:
+    if not db.execute("UPDATE orgs SET phone = ? WHERE id = ?", [phone.strip(), org_id]).rowcount:
+        raise ApiError(404, "unknown_org", "Deze organisatie bestaat niet.")
+
+
 def import_schools_csv(db: sqlite_utils.Database, text: str, now: float) -> int:
-    """CSV with a header row name,place,code,region; all rows or none."""
+    """CSV with a header row name,place,code,region,phone (region and phone optional);
+    all rows or none."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if reader.fieldnames is None or not {"name", "place", "code"} <= set(reader.fieldnames):
-        raise ApiError(422, "csv_header", "De eerste regel moet zijn: name,place,code,region",
-                       field="csv")
+        raise ApiError(422, "csv_header",
+                       "De eerste regel moet zijn: name,place,code,region,phone", field="csv")
     with transaction(db):
         count = 0
         for line, row in enumerate(reader, start=2):
             try:
                 org = NewOrg(kind="school", name=row["name"], place=row.get("place") or "",
                              code=(row["code"] or "").strip().upper(),
-                             region=(row.get("region") or "midden").strip().lower())  # type: ignore[arg-type]
+                             region=(row.get("region") or "midden").strip().lower(),  # type: ignore[arg-type]
+                             phone=(row.get("phone") or "").strip())
                 _check_school_row(org)
                 create_org(db, org, now)
             except (ApiError, ValueError, TypeError) as exc:
@@ -68,6 +78,8 @@ def _check_school_row(org: NewOrg) -> None:
     if not org.name.strip() or not org.code.isalnum() or org.region not in ("noord", "midden",
                                                                              "zuid"):
         raise ValueError("bad school row")
+    if len(org.phone) > 20 or not PHONE.fullmatch(org.phone):
+        raise ValueError("bad phone number")
 
 
 def add_free_days(db: sqlite_utils.Database, org_id: str, start: date, end: date | None) -> int:

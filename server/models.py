@@ -11,6 +11,8 @@ from typing import Annotated, ClassVar, Literal
 
 from msgspec import Meta, Struct, field
 
+from server.calendar import QUIET_OFF, QUIET_PATTERN
+
 B64U = "^[A-Za-z0-9_-]*$"
 # No control characters (NUL, escape sequences...) in a one-line value such as a token;
 # a CSV may hold tabs and line breaks, nothing else below U+0020.
@@ -32,6 +34,8 @@ Label = Annotated[str, Meta(min_length=1, max_length=60, extra_json_schema=FREE_
 Text = Annotated[str, Meta(min_length=1, max_length=120, extra_json_schema=FREE_TEXT)]
 OptionalText = Annotated[str, Meta(max_length=120, extra_json_schema=FREE_TEXT)]
 Region = Literal["noord", "midden", "zuid"]
+# A phone number as people write it: digits, spaces, +, -, brackets.
+PhoneNumber = Annotated[str, Meta(max_length=20, pattern=r"^[0-9+() -]*$")]
 CSV_MAX_BYTES = 2_000_000  # every school in the country fits; bulk imports only
 
 
@@ -86,6 +90,11 @@ class EnrolRequest(Form):
 
 class PushUpdate(Strict):
     push: PushSubscription | None
+
+
+class QuietUpdate(Strict):
+    # null: the default hours; "off": always at once ("altijd direct"); or other hours.
+    quiet_hours: Annotated[str, Meta(pattern=f"^({QUIET_OFF}|{QUIET_PATTERN.pattern})$")] | None
 
 
 class Envelope(Strict):
@@ -144,6 +153,11 @@ class NewOrg(Form):
     region: Region | None = None
     municipalities: Annotated[str, Meta(max_length=500, extra_json_schema=FREE_TEXT)] = ""
     route: Literal["school", "leerplicht"] = "school"
+    phone: PhoneNumber = ""
+
+
+class OrgPhone(Strict):
+    phone: PhoneNumber = ""  # empty (the admin pages leave an empty field out): no number
 
 
 class SchoolCsv(Strict):
@@ -207,6 +221,7 @@ class DeviceInfo(Reply):
     label: str
     public_key: str
     push: Literal["none", "active", "gone"]
+    quiet_hours: str | None
 
 
 class Me(Reply):
@@ -214,6 +229,8 @@ class Me(Reply):
     org: OrgInfo | None
     device: DeviceInfo
     view_grace_minutes: int
+    enrol_token_days: int
+    default_quiet_hours: str  # quiet_hours of a device that has none of its own
 
 
 class Statement(Reply):
@@ -255,6 +272,7 @@ class Recipients(Reply):
     deadline: str
     expires_at: str
     holiday_warning: str | None
+    notify_at: str  # when the first of these devices would get its push (quiet hours)
 
 
 class Sent(Reply):
@@ -292,6 +310,9 @@ class SignalSummary(Reply):
     school: str | None
     holder: str
     holder_kind: str
+    holder_phone: str
+    sender: str
+    sender_phone: str
     timeline: list[TimelineEvent] = []
     has_copy: bool = False
     acted_by: str | None = None

@@ -38,9 +38,9 @@ PWA_FILES = (
     "/app.js", "/api.js", "/envelope.js", "/keystore.js", "/push.js", "/sealing.js",
     "/updates.js",
     "/views/accessibility.js", "/views/admin.js", "/views/child.js", "/views/common.js",
-    "/views/contact.js", "/views/device.js", "/views/enrol.js", "/views/lists.js",
-    "/views/officer.js", "/views/privacy.js", "/views/schoolsearch.js", "/views/sender.js",
-    "/views/teacher.js", "/views/timeline.js",
+    "/views/contact.js", "/views/device.js", "/views/dialog.js", "/views/enrol.js",
+    "/views/lists.js", "/views/officer.js", "/views/privacy.js", "/views/schoolsearch.js",
+    "/views/sender.js", "/views/teacher.js", "/views/teacherlink.js", "/views/timeline.js",
     "/icons/icon-192.png", "/icons/icon-512.png", "/icons/maskable-512.png",
     "/icons/apple-touch-icon.png",
     "/admin.css", "/admin.js",  # the server-rendered admin pages

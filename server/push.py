@@ -13,6 +13,7 @@ import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import aiohttp
 import sqlite_utils
@@ -21,25 +22,66 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from server.calendar import QuietHours
 from server.db import meta_get, meta_set
 from server.envelope import b64u_decode, b64u_encode
 from server.settings import Settings
 from server.web import ApiError
 
 KINDS = ("new_signal", "teacher_signal", "reminder", "escalation", "teacher_late")
+NEVER_HELD = ("escalation",)  # to the sender: Veilig Thuis works around the clock
+HOLD_MARGIN = 45 * 60  # a push that quiet hours would bring closer than this to the deadline
+#                        goes out at once
+
+
+def send_at(kind: str, own: str | None, quiet: QuietHours | None, now: float,
+            deadline_at: float | None) -> float:
+    """When a push of `kind` goes out: at the end of the device's quiet hours (its own, else
+    the default `quiet`) when `now` falls in them, unless that leaves less than HOLD_MARGIN
+    before the deadline."""
+    hours = quiet if own is None else QuietHours.parse(own)
+    moment = datetime.fromtimestamp(now, UTC)
+    if kind in NEVER_HELD or hours is None or not hours.contains(moment):
+        return now
+    end = hours.end_after(moment).timestamp()
+    if deadline_at is not None and end > deadline_at - HOLD_MARGIN:
+        return now
+    return end
+
+
+def first_send_at(db: sqlite_utils.Database, device_ids: list[str], now: float,
+                  quiet: QuietHours | None, deadline_at: float) -> float:
+    """When the first of these devices would get a new signal's push (what the sender is told);
+    `now` when none has notifications on: then nothing waits either."""
+    return min((send_at("new_signal", own, quiet, now, deadline_at)
+                for _, own in _pushable(db, device_ids)), default=now)
+
+
+def _pushable(db: sqlite_utils.Database, device_ids: list[str]) -> list[tuple[str, str | None]]:
+    """(id, own quiet hours) of those devices that have a live subscription."""
+    rows = db.execute(
+        "SELECT id, quiet_hours FROM devices WHERE id IN (SELECT value FROM json_each(?)) "
+        "AND push_state = 'active' AND revoked_at IS NULL", [json.dumps(device_ids)]).fetchall()
+    return [(r[0], r[1]) for r in rows]
 
 
 def enqueue(db: sqlite_utils.Database, device_ids: list[str], signal_id: str | None, kind: str,
-            expires_at: float, now: float) -> None:
+            expires_at: float, now: float, quiet: QuietHours | None = None,
+            deadline_at: float | None = None) -> None:
     """Queue one push per device that has a live subscription (call inside the transaction),
-    and wake the delivery worker: its sends wait until this transaction is on disk."""
+    each due when its quiet hours allow (`send_at`), and wake the delivery worker: its sends
+    wait until this transaction is on disk."""
     assert kind in KINDS, kind
-    queued = db.execute(
+    devices = _pushable(db, device_ids)
+    due: dict[str | None, float] = {}  # by the device's own quiet hours: most have none
+    for _, own in devices:
+        if own not in due:
+            due[own] = send_at(kind, own, quiet, now, deadline_at)
+    db.conn.executemany(
         "INSERT INTO outbox (device_id, signal_id, kind, expires_at, due_at, created_at) "
-        "SELECT id, ?, ?, ?, ?, ? FROM devices WHERE id IN (SELECT value FROM json_each(?)) "
-        "AND push_state = 'active' AND revoked_at IS NULL",
-        [signal_id, kind, expires_at, now, now, json.dumps(device_ids)],
-    ).rowcount
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(device_id, signal_id, kind, expires_at, due[own], now) for device_id, own in devices])
+    queued = len(devices)
     wake = db.__dict__.get("wake_push_worker")
     if queued and wake is not None:
         wake()

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
+from server.calendar import QuietHours
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -37,11 +39,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("HWC_MIN_LEAD_MINUTES", "min_lead_minutes",
             "Minimum time between sending and the deadline."),
     Setting("HWC_REMIND_AFTER_MINUTES", "remind_after_minutes",
-            "Push a contact again when a signal is unopened this long."),
+            "Push a contact again when a signal is unopened this long (school-day time outside "
+            "quiet hours: never at night, at the weekend or on a free day)."),
     Setting("HWC_RELAY_REMIND_MINUTES", "relay_remind_minutes",
-            "Push a leerplicht officer again when a signal is not relayed this long."),
+            "Push a leerplicht officer again when a signal is not relayed this long (counted "
+            "like HWC_REMIND_AFTER_MINUTES)."),
     Setting("HWC_MAX_DAYS", "max_days",
             "A signal expires at most this many days after sending."),
+    Setting("HWC_QUIET_HOURS", "quiet_hours",
+            "Pushes to schools and leerplicht wait until these hours end (HH:MM-HH:MM, or off); "
+            "each person can choose other hours on their device. Escalations to the sender "
+            "never wait."),
     Setting("HWC_VIEW_GRACE_MINUTES", "view_grace_minutes",
             "A teacher's copy survives a reload this long after the first view."),
     Setting("HWC_STATUS_RETENTION_DAYS", "status_retention_days",
@@ -99,6 +107,7 @@ class Settings:
     remind_after_minutes: int = 30
     relay_remind_minutes: int = 60
     max_days: int = 7
+    quiet_hours: str = "21:00-06:30"
     view_grace_minutes: int = 10
     status_retention_days: int = 14
     revoked_retention_days: int = 30
@@ -149,6 +158,10 @@ class Settings:
     def school_end_time(self) -> time:
         return time.fromisoformat(self.school_end)
 
+    @property
+    def quiet(self) -> QuietHours | None:
+        return QuietHours.parse(self.quiet_hours)
+
 
 def _parse(setting: Setting, raw: str) -> Any:
     if isinstance(setting.default, int):
@@ -156,6 +169,11 @@ def _parse(setting: Setting, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise SystemExit(f"{setting.env} must be a whole number, got {raw!r}") from None
+    if setting.field == "quiet_hours":
+        try:
+            QuietHours.parse(raw)
+        except ValueError as error:
+            raise SystemExit(f"{setting.env}: {error}") from None
     if setting.field == "trusted_proxy" and raw.strip() not in ("", "*"):
         _check_networks(setting.env, raw)
     return raw

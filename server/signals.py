@@ -41,6 +41,7 @@ class Timing:
     retention: float  # status rows, after the signal ended
     revoked_retention: float = 30 * 86400.0  # revoked people, devices and API keys
     token_retention: float = 30 * 86400.0  # spent or expired enrolment links
+    quiet: calendar.QuietHours | None = None  # default quiet hours; a device may have its own
 
 
 def _conflict(db: sqlite_utils.Database, signal_id: str, code: str, message: str) -> ApiError:
@@ -64,12 +65,26 @@ def recipients(db: sqlite_utils.Database, org_id: str) -> list[dict]:
     return [{"device_id": r[0], "public_key": b64u_encode(r[1])} for r in rows]
 
 
+def receiving_devices(db: sqlite_utils.Database, org_id: str) -> list[dict]:
+    """`recipients`, or 409 telling the sender to phone, with the number when there is one."""
+    devices = recipients(db, org_id)
+    if devices:
+        return devices
+    row = db.execute("SELECT kind, phone FROM orgs WHERE id = ?", [org_id]).fetchone()
+    office = row is not None and row[0] == "leerplicht"
+    phone = row[1] if row else ""
+    who = ("Dit leerplichtbureau", "Bel het bureau") if office else ("Deze school", "Bel de school")
+    raise ApiError(409, "no_recipients", f"{who[0]} heeft nog geen aangemeld apparaat. "
+                   f"{who[1]}{': ' + phone if phone else ''}.", phone=phone)
+
+
 def teacher_devices(db: sqlite_utils.Database, school_id: str,
                     teacher_ids: list[str] | None = None) -> list[dict]:
-    """The school's teachers with their active devices (for forwarding)."""
+    """The school's teachers with their active devices (for forwarding); a teacher without
+    one is listed with none, so the contact sees who is not in the app yet."""
     rows = db.execute(
         """SELECT p.id, p.name, p.class_label, d.id, d.public_key
-           FROM people p JOIN devices d ON d.person_id = p.id AND d.revoked_at IS NULL
+           FROM people p LEFT JOIN devices d ON d.person_id = p.id AND d.revoked_at IS NULL
            WHERE p.org_id = ? AND p.role = 'teacher' AND p.revoked_at IS NULL
            ORDER BY p.class_label, p.name, d.id""",
         [school_id],
@@ -80,7 +95,9 @@ def teacher_devices(db: sqlite_utils.Database, school_id: str,
             continue
         teacher = teachers.setdefault(person_id, {"person_id": person_id, "name": name,
                                                   "class_label": class_label, "devices": []})
-        teacher["devices"].append({"device_id": device_id, "public_key": b64u_encode(public_key)})
+        if device_id is not None:
+            teacher["devices"].append({"device_id": device_id,
+                                       "public_key": b64u_encode(public_key)})
     return list(teachers.values())
 
 
@@ -125,6 +142,16 @@ def signal_times(db: sqlite_utils.Database, org_id: str, now: float,
     return calendar.signal_times(sent, org_calendar(db, org_id), timing.calendar)
 
 
+def remind_time(db: sqlite_utils.Database, org_id: str, now: float, timing: Timing) -> float:
+    """When the receivers are reminded: after REMIND_AFTER (an office: RELAY_REMIND) of
+    school-day time outside quiet hours, so never at night, at the weekend or on free days."""
+    cal = org_calendar(db, org_id)
+    office = db.execute("SELECT kind = 'leerplicht' FROM orgs WHERE id = ?", [org_id]).fetchone()
+    after = timing.relay_remind_after if office and office[0] else timing.remind_after
+    start = datetime.fromtimestamp(now, UTC)
+    return calendar.after_wakeful(start, after, cal, timing.quiet).timestamp()
+
+
 def new_reference(db: sqlite_utils.Database) -> str:
     """An unused "HWC-" and 4 characters of REF_ALPHABET (32: 5 bits each, one random draw)."""
     while True:
@@ -151,19 +178,18 @@ def send_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, recipie
         raise ApiError(404, "unknown_recipient", "Deze school of dit bureau bestaat niet.")
     times = signal_times(db, recipient_id, now, timing)
     with transaction(db):
-        current = recipients(db, recipient_id)
-        if not current:
-            raise ApiError(409, "no_recipients",
-                           "Deze school heeft nog geen aangemeld apparaat. Bel de school.")
+        current = receiving_devices(db, recipient_id)
         rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
         ref = new_reference(db)
         try:
             db.execute(
                 "INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
-                "sent_at, deadline_at, expires_at) VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?)",
+                "sent_at, deadline_at, expires_at, remind_at) "
+                "VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?, ?)",
                 [signal_id, ref, actor.org_id, recipient_id,
                  recipient_id if org[0] == "school" else None, now,
-                 times.deadline.timestamp(), times.expires_at.timestamp()],
+                 times.deadline.timestamp(), times.expires_at.timestamp(),
+                 remind_time(db, recipient_id, now, timing)],
             )
         except sqlite3.IntegrityError:
             raise ApiError(409, "id_reused", "Dit signaal-id is al gebruikt.") from None
@@ -171,7 +197,7 @@ def send_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, recipie
         _store_envelopes(db, signal_id, role, rows)
         add_event(db, signal_id, now, "sent", len(rows))
         push.enqueue(db, [d for d, _ in rows], signal_id, "new_signal",
-                     times.expires_at.timestamp(), now)
+                     times.expires_at.timestamp(), now, timing.quiet, times.deadline.timestamp())
     return {"id": signal_id, "ref": ref, "deadline": times.deadline.isoformat(),
             "expires_at": times.expires_at.isoformat(),
             "holiday_warning": calendar.holiday_warning_text(times)}
@@ -249,19 +275,35 @@ def _open_teacher_copy(db: sqlite_utils.Database, actor: Actor, signal_id: str, 
             [now, signal_id, actor.device_id, now - timing.view_grace],
         ).fetchone()
         if row is None:
-            raise GONE
+            raise _opened_elsewhere(db, signal_id, actor) or GONE
         # The teacher's other devices lose their copy at once.
         erase(db, "DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' "
                    "AND device_id != ? AND device_id IN "
                    "(SELECT id FROM devices WHERE person_id = ?)",
                    [signal_id, actor.device_id, actor.person_id])
         first_view = db.execute(
-            "UPDATE signal_teachers SET viewed_at = ? WHERE signal_id = ? AND person_id = ? "
-            "AND viewed_at IS NULL", [now, signal_id, actor.person_id]).rowcount
+            "UPDATE signal_teachers SET viewed_at = ?, viewed_device_id = ? WHERE signal_id = ? "
+            "AND person_id = ? AND viewed_at IS NULL",
+            [now, actor.device_id, signal_id, actor.person_id]).rowcount
         if first_view:
             _after_teacher_view(db, signal_id, now)
     return {"envelope": msgspec.json.decode(row[0]), "state": _state(db, signal_id),
             "delete_at": row[1] + timing.view_grace}
+
+
+def _opened_elsewhere(db: sqlite_utils.Database, signal_id: str,
+                      actor: Actor) -> ApiError | None:
+    """The teacher opened it on another of their devices: say which, and when."""
+    row = db.execute(
+        "SELECT d.label, t.viewed_at FROM signal_teachers t JOIN devices d "
+        "ON d.id = t.viewed_device_id WHERE t.signal_id = ? AND t.person_id = ? "
+        "AND t.viewed_device_id != ?", [signal_id, actor.person_id, actor.device_id]).fetchone()
+    if row is None:
+        return None
+    return ApiError(404, "opened_elsewhere",
+                    "Dit signaal is al geopend op uw andere apparaat en daarna verwijderd. "
+                    "Dat hoort zo: het blijft niet bewaard.",
+                    opened_on=row[0], opened_at=_iso(row[1]))
 
 
 def _after_teacher_view(db: sqlite_utils.Database, signal_id: str, now: float) -> None:
@@ -292,13 +334,15 @@ def teacher_done(db: sqlite_utils.Database, actor: Actor, signal_id: str, now: f
 # --- acting on it --------------------------------------------------------------------------
 
 def forward_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str,
-                   teacher_ids: list[str], envelopes: list[DeviceEnvelope], now: float) -> dict:
+                   teacher_ids: list[str], envelopes: list[DeviceEnvelope], now: float,
+                   timing: Timing) -> dict:
     with transaction(db):
         signal = _signal_for(db, actor, signal_id)
         if actor.role != "contact" or signal["state"] not in UNHANDLED_STATES:
             raise _conflict(db, signal_id, "already_handled",
                             "Een collega heeft dit signaal al doorgestuurd of afgesloten.")
-        teachers = teacher_devices(db, signal["school_id"], teacher_ids)
+        teachers = [t for t in teacher_devices(db, signal["school_id"], teacher_ids)
+                     if t["devices"]]
         if len(teachers) != len(set(teacher_ids)):
             raise ApiError(422, "unknown_teacher",
                            "Kies een leerkracht van uw school met een aangemeld apparaat.")
@@ -314,7 +358,7 @@ def forward_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str,
                    [actor.person_id, signal_id])
         add_event(db, signal_id, now, "forwarded", len(teachers))
         push.enqueue(db, [d for d, _ in rows], signal_id, "teacher_signal",
-                     signal["expires_at"], now)
+                     signal["expires_at"], now, timing.quiet, signal["deadline_at"])
     return {"state": "forwarded"}
 
 
@@ -346,7 +390,7 @@ def close_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, reason
 
 
 def relay_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, school_id: str,
-                 envelopes: list[DeviceEnvelope], now: float) -> dict:
+                 envelopes: list[DeviceEnvelope], now: float, timing: Timing) -> dict:
     """A leerplicht officer passes the signal on to the child's school (or corrects the school
     until that school opened it); the officers' copies go."""
     with transaction(db):
@@ -360,17 +404,17 @@ def relay_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, school
         school = db.execute("SELECT kind FROM orgs WHERE id = ?", [school_id]).fetchone()
         if school is None or school[0] != "school":
             raise ApiError(404, "unknown_recipient", "Deze school bestaat niet.")
-        current = recipients(db, school_id)
-        if not current:
-            raise ApiError(409, "no_recipients",
-                           "Deze school heeft nog geen aangemeld apparaat. Bel de school.")
+        current = receiving_devices(db, school_id)
         rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
         erase(db, "DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
         _store_envelopes(db, signal_id, "contact", rows)
         db.execute("UPDATE signals SET state = 'relayed', holder_org_id = ?, school_id = ?, "
-                   "acted_by = ? WHERE id = ?", [school_id, school_id, actor.person_id, signal_id])
+                   "acted_by = ?, remind_at = ? WHERE id = ?",
+                   [school_id, school_id, actor.person_id, remind_time(db, school_id, now, timing),
+                    signal_id])
         add_event(db, signal_id, now, "relayed", len(rows))
-        push.enqueue(db, [d for d, _ in rows], signal_id, "new_signal", signal["expires_at"], now)
+        push.enqueue(db, [d for d, _ in rows], signal_id, "new_signal", signal["expires_at"], now,
+                     timing.quiet, signal["deadline_at"])
     return {"state": "relayed"}
 
 
@@ -395,9 +439,11 @@ def list_signals(db: sqlite_utils.Database, actor: Actor, now: float, timing: Ti
 
 SIGNAL_COLUMNS = """s.id, s.ref, s.state, s.sent_at, s.deadline_at, s.expires_at,
     s.escalated_at, s.close_reason, s.ended_at, s.acted_by, s.holder_org_id,
-    school.name AS school_name, holder.name AS holder_name, holder.kind AS holder_kind"""
+    school.name AS school_name, holder.name AS holder_name, holder.kind AS holder_kind,
+    holder.phone AS holder_phone, sender.name AS sender_name, sender.phone AS sender_phone"""
 SIGNAL_FROM = """FROM signals s LEFT JOIN orgs school ON school.id = s.school_id
-    JOIN orgs holder ON holder.id = s.holder_org_id"""
+    JOIN orgs holder ON holder.id = s.holder_org_id
+    JOIN orgs sender ON sender.id = s.sender_org_id"""
 
 
 def _summary(row: sqlite3.Row) -> dict:
@@ -405,7 +451,9 @@ def _summary(row: sqlite3.Row) -> dict:
             "sent_at": _iso(row["sent_at"]), "deadline": _iso(row["deadline_at"]),
             "expires_at": _iso(row["expires_at"]), "escalated": row["escalated_at"] is not None,
             "close_reason": row["close_reason"], "school": row["school_name"],
-            "holder": row["holder_name"], "holder_kind": row["holder_kind"]}
+            "holder": row["holder_name"], "holder_kind": row["holder_kind"],
+            "holder_phone": row["holder_phone"], "sender": row["sender_name"],
+            "sender_phone": row["sender_phone"]}
 
 
 def _iso(at: float | None) -> str | None:

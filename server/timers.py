@@ -51,16 +51,17 @@ def _claim(db: sqlite_utils.Database, sql: str, params: list) -> list[Any]:
 
 def remind_unopened(db: sqlite_utils.Database, now: float, timing: Timing) -> int:
     """Nobody opened it: push the receiving contacts (or officers) once more."""
+    # remind_at is NULL only in rows from before it existed: then the plain delay counts.
     signals = _claim(db, """UPDATE signals SET reminded_at = ? WHERE reminded_at IS NULL
-        AND ((state IN ('sent', 'relayed') AND sent_at <= ? AND holder_org_id IN
-              (SELECT id FROM orgs WHERE kind = 'school'))
-          OR (state IN ('sent', 'opened') AND sent_at <= ? AND holder_org_id IN
-              (SELECT id FROM orgs WHERE kind = 'leerplicht')))""",
-                     [now, now - timing.remind_after, now - timing.relay_remind_after])
+        AND ((state IN ('sent', 'relayed') AND coalesce(remind_at, sent_at + ?) <= ?
+              AND holder_org_id IN (SELECT id FROM orgs WHERE kind = 'school'))
+          OR (state IN ('sent', 'opened') AND coalesce(remind_at, sent_at + ?) <= ?
+              AND holder_org_id IN (SELECT id FROM orgs WHERE kind = 'leerplicht')))""",
+                     [now, timing.remind_after, now, timing.relay_remind_after, now])
     for signal in signals:
         add_event(db, signal["id"], now, "reminded")
         push.enqueue(db, _holders_devices(db, signal), signal["id"], "reminder",
-                     signal["expires_at"], now)
+                     signal["expires_at"], now, timing.quiet, signal["deadline_at"])
         if signal["state"] != "relayed" and _held_by_leerplicht(db, signal):
             # Not relayed in time: the original sender hears it too, so they can phone.
             add_event(db, signal["id"], now, "relay_late")
@@ -83,8 +84,9 @@ def escalate_late(db: sqlite_utils.Database, now: float) -> int:
         add_event(db, signal["id"], now, "escalated")
         push.enqueue(db, _senders_devices(db, signal), signal["id"], "escalation",
                      signal["expires_at"], now)
+        # Past the deadline: a device's own quiet hours hold nothing (HOLD_MARGIN).
         push.enqueue(db, _holders_devices(db, signal), signal["id"], "reminder",
-                     signal["expires_at"], now)
+                     signal["expires_at"], now, deadline_at=signal["deadline_at"])
     return len(signals)
 
 
@@ -95,7 +97,8 @@ def tell_contact_teacher_late(db: sqlite_utils.Database, now: float) -> int:
     for signal in signals:
         add_event(db, signal["id"], now, "teacher_late")
         push.enqueue(db, _devices_of(db, "p.id = ?", [signal["acted_by"]]), signal["id"],
-                     "teacher_late", signal["expires_at"], now)
+                     "teacher_late", signal["expires_at"], now,
+                     deadline_at=signal["deadline_at"])
     return len(signals)
 
 
@@ -148,10 +151,12 @@ def next_due(db: sqlite_utils.Database, timing: Timing) -> float | None:
     """The earliest moment any timer is due, computed from the rows."""
     row = db.execute(
         """SELECT min(t) FROM (
-            SELECT min(s.sent_at) + ? AS t FROM signals s JOIN orgs o ON o.id = s.holder_org_id
+            SELECT min(coalesce(s.remind_at, s.sent_at + ?)) AS t FROM signals s
+                JOIN orgs o ON o.id = s.holder_org_id
                 WHERE s.reminded_at IS NULL AND o.kind = 'school'
                 AND s.state IN ('sent', 'relayed')
-            UNION ALL SELECT min(s.sent_at) + ? FROM signals s JOIN orgs o ON o.id = s.holder_org_id
+            UNION ALL SELECT min(coalesce(s.remind_at, s.sent_at + ?)) FROM signals s
+                JOIN orgs o ON o.id = s.holder_org_id
                 WHERE s.reminded_at IS NULL AND o.kind = 'leerplicht'
                 AND s.state IN ('sent', 'opened')
             UNION ALL SELECT min(deadline_at) FROM signals WHERE escalated_at IS NULL

@@ -48,6 +48,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/me"): DEVICE_ROLES,
     ("POST", "/api/me/key-lost"): DEVICE_ROLES,
     ("PUT", "/api/me/push"): DEVICE_ROLES,
+    ("PUT", "/api/me/quiet"): DEVICE_ROLES,
     ("GET", "/api/push/key"): EVERYONE,
     ("GET", "/api/accessibility"): EVERYONE,
     ("GET", "/api/schools"): SENDING,
@@ -63,6 +64,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/admin/orgs"): frozenset({"admin"}),
     ("POST", "/api/admin/schools/import"): frozenset({"admin"}),
     ("POST", "/api/admin/orgs/{id}/free-days"): frozenset({"admin"}),
+    ("POST", "/api/admin/orgs/{id}/phone"): frozenset({"admin"}),
     ("POST", "/api/admin/free-days/import"): frozenset({"admin"}),
     ("POST", "/api/admin/people"): frozenset({"admin", "contact"}),
     ("POST", "/api/admin/people/{id}/enrol-link"): frozenset({"admin", "contact"}),
@@ -200,6 +202,10 @@ def b_me_push(m: Matrix, role: str, scope: str) -> Call:
     return Call("PUT", "/api/me/push", {"push": None})
 
 
+def b_me_quiet(m: Matrix, role: str, scope: str) -> Call:
+    return Call("PUT", "/api/me/quiet", {"quiet_hours": "22:00-07:00"})
+
+
 def b_push_key(m: Matrix, role: str, scope: str) -> Call:
     return Call("GET", "/api/push/key")
 
@@ -275,6 +281,11 @@ def b_free_days(m: Matrix, role: str, scope: str) -> Call:
     return Call("POST", f"/api/admin/orgs/{school}/free-days", {"from": "2031-03-03"}, 201)
 
 
+def b_org_phone(m: Matrix, role: str, scope: str) -> Call:
+    school = m.world.org(name="Basisschool Bel Mij")
+    return Call("POST", f"/api/admin/orgs/{school}/phone", {"phone": "030 123 45 67"}, 200)
+
+
 def b_import_free_days(m: Matrix, role: str, scope: str) -> Call:
     school = m.world.org(name="Basisschool Vrij")
     code = m.world.db.execute("SELECT code FROM orgs WHERE id = ?", [school]).fetchone()[0]
@@ -319,6 +330,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("GET", "/api/me"): b_me,
     ("POST", "/api/me/key-lost"): b_key_lost,
     ("PUT", "/api/me/push"): b_me_push,
+    ("PUT", "/api/me/quiet"): b_me_quiet,
     ("GET", "/api/push/key"): b_push_key,
     ("GET", "/api/accessibility"): b_accessibility,
     ("GET", "/api/schools"): b_find_schools,
@@ -334,6 +346,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/admin/orgs"): b_create_org,
     ("POST", "/api/admin/schools/import"): b_import,
     ("POST", "/api/admin/orgs/{id}/free-days"): b_free_days,
+    ("POST", "/api/admin/orgs/{id}/phone"): b_org_phone,
     ("POST", "/api/admin/free-days/import"): b_import_free_days,
     ("POST", "/api/admin/people"): b_create_person,
     ("POST", "/api/admin/people/{id}/enrol-link"): b_enrol_link,

@@ -266,9 +266,13 @@ def test_envelopes_must_cover_exactly_the_school_devices(office: Office) -> None
     assert office.sender.post("/api/signals", json=full).status_code == 201
 
 
+PHONE = frozenset({"phone"})  # the number to phone instead, "" when the directory has none
+
+
 def test_no_recipients_is_409_and_nothing_is_stored(office: Office) -> None:
-    refused(office.sender.get(f"/api/schools/{office.empty_school}/recipients"), 409,
-            "no_recipients")
+    body = refused(office.sender.get(f"/api/schools/{office.empty_school}/recipients"), 409,
+                   "no_recipients", PHONE)
+    assert body["phone"] == ""  # none in the directory: the message says "Bel de school."
     # A contact whose only device was revoked counts as none.
     lonely = office.world.org(name="Basisschool Een Contact")
     contact = office.world.member("contact", lonely)
@@ -279,7 +283,7 @@ def test_no_recipients_is_409_and_nothing_is_stored(office: Office) -> None:
         signal_id = new_signal_id()
         refused(office.sender.post("/api/signals", json={
             "id": signal_id, "recipient_id": school,
-            "envelopes": seal(devices, signal_id, NAME, BORN)}), 409, "no_recipients")
+            "envelopes": seal(devices, signal_id, NAME, BORN)}), 409, "no_recipients", PHONE)
     assert counts(office.world) == before
 
 
@@ -593,6 +597,9 @@ def test_close_with_an_unknown_reason(office: Office) -> None:
 
 # --- the teacher's copy --------------------------------------------------------------------------
 
+OPENED_ELSEWHERE = frozenset({"opened_on", "opened_at"})  # the teacher's device that opened it
+
+
 def test_teacher_done_deletes_now(office: Office) -> None:
     signal_id = office.send()
     office.forward(signal_id, [office.t1a])
@@ -601,7 +608,9 @@ def test_teacher_done_deletes_now(office: Office) -> None:
     response = office.t1a.post(f"/api/signals/{signal_id}/done")
     assert response.status_code == 200 and response.json() == {"state": "viewed"}
     refused(office.t1a.post(f"/api/signals/{signal_id}/open"), 404, "removed")
-    refused(office.t1b.post(f"/api/signals/{signal_id}/open"), 404, "removed")
+    elsewhere = refused(office.t1b.post(f"/api/signals/{signal_id}/open"), 404,
+                        "opened_elsewhere", OPENED_ELSEWHERE)
+    assert elsewhere["opened_on"] == "telefoon teacher" and elsewhere["opened_at"]
     # Only the forwarding contact's own copy is left, until they finish.
     assert office.envelope_holders(signal_id) == {office.c1.device_id}
     refused(office.t2.post(f"/api/signals/{signal_id}/done"), 404, "not_found")
@@ -641,7 +650,8 @@ def test_teacher_copy_one_device_then_grace_then_gone(db_path: Path) -> None:
         first = phone.post(f"/api/signals/{signal_id}/open")
         assert first.status_code == 200
         assert first.json()["delete_at"] == pytest.approx(start + grace)
-        refused(laptop.post(f"/api/signals/{signal_id}/open"), 404, "removed")
+        refused(laptop.post(f"/api/signals/{signal_id}/open"), 404, "opened_elsewhere",
+                OPENED_ELSEWHERE)
         held = {r[0] for r in world.db.execute(
             "SELECT device_id FROM envelopes WHERE signal_id = ? AND role = 'teacher'",
             [signal_id]).fetchall()}

@@ -175,11 +175,15 @@ def test_offline_start_shows_the_shell(browser: Any, world: World) -> None:
     expect(phone.page.get_by_role("heading", level=1)).to_have_text("Signalen")
     phone.context.set_offline(True)
     phone.page.reload()
-    expect(phone.page.get_by_role("heading", level=1)).to_have_text("Geen verbinding")
+    # The home screen as it was last, kept on the device, marked as not current.
+    expect(phone.page.get_by_role("heading", level=1)).to_have_text("Signalen")
+    stale = phone.page.get_by_text(re.compile(r"^Geen verbinding — bijgewerkt om \d\d:\d\d\.$"))
+    expect(stale).to_be_visible()
     phone.shot("algemeen-geen-verbinding")
     phone.context.set_offline(False)
-    phone.page.get_by_role("button", name="Opnieuw proberen").click()
-    expect(phone.page.get_by_role("heading", level=1)).to_have_text("Signalen")
+    phone.page.get_by_role("button", name="Vernieuwen").click()
+    expect(stale).to_have_count(0)
+    expect(phone.page.get_by_text("Geen nieuwe signalen.")).to_be_visible()
     assert phone.csp_problems() == []
     phone.close()
 

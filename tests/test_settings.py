@@ -22,6 +22,11 @@ def test_from_env_reads_and_parses() -> None:
                                                                             "08:15")
     with pytest.raises(SystemExit, match="HWC_MAX_DAYS must be a whole number"):
         Settings.from_env({"HWC_MAX_DAYS": "three"})
+    assert Settings.from_env({"HWC_QUIET_HOURS": "off"}).quiet is None
+    assert str(Settings.from_env({"HWC_QUIET_HOURS": "22:00-07:15"}).quiet) == \
+        "QuietHours(start=datetime.time(22, 0), end=datetime.time(7, 15))"
+    with pytest.raises(SystemExit, match="HWC_QUIET_HOURS: quiet hours must be HH:MM-HH:MM"):
+        Settings.from_env({"HWC_QUIET_HOURS": "21-6"})
 
 
 def test_readme_configuration_table_is_the_settings_table() -> None:

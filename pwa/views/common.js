@@ -94,6 +94,12 @@ export function announce(text) {
   setTimeout(() => { live.textContent = text; }, 50);
 }
 
+/** Above a list kept from the last time there was a connection (`at`: ms). */
+export function offlineNotice(at) {
+  return notice("warning", `Geen verbinding — bijgewerkt om ${formatTime(new Date(at))}.`,
+    "Een signaal openen of versturen kan pas weer met verbinding.");
+}
+
 /** A message block. kind: info | success | warning | error (errors are alerts). */
 export function notice(kind, ...content) {
   return h("div", { class: `notice notice-${kind}`, role: kind === "error" ? "alert" : "status" },
@@ -143,8 +149,31 @@ export function messageSlot() {
     slot.firstChild.setAttribute("tabindex", "-1");
     return slot.firstChild;
   };
+  // An API error (its phone number a tel: link), focused.
+  slot.showError = (error) => {
+    slot.show("error", withPhone(error.message, error.body?.phone));
+    slot.firstChild.focus();
+  };
   slot.clear = () => slot.replaceChildren();
   return slot;
+}
+
+/** A paragraph of `text` in which `phone`, where it occurs, is a tel: link. */
+export function withPhone(text, phone) {
+  const at = phone ? text.indexOf(phone) : -1;
+  if (at < 0) return h("p", {}, text);
+  return h("p", {}, text.slice(0, at), h("a", { href: `tel:${phone.replace(/[^0-9+]/g, "")}` },
+    phone), text.slice(at + phone.length));
+}
+
+/** Show (no text: clear) a field's error; its inputs are aria-invalid="true" only then. */
+export function setFieldError(error, inputs, text) {
+  error.hidden = !text;
+  error.textContent = text ?? "";
+  for (const input of [inputs].flat()) {
+    if (text) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
 }
 
 /** A link inside the app: navigates without reloading the page. */
@@ -168,42 +197,10 @@ export function facts(rows, className = "facts") {
     h("dd", {}, value)]));
 }
 
-// --- confirmation ---------------------------------------------------------------------------
+// --- questions ------------------------------------------------------------------------------
 
-/**
- * A modal question for irreversible actions; resolves true only on the confirm button. Focus
- * starts on the safe choice (cancel) and goes back to what opened the dialog.
- */
-export function confirmAction({ title, text, confirm, cancel = "Annuleren", danger = false }) {
-  const opener = document.activeElement;
-  const titleId = uniqueId("dialog-title");
-  const textId = uniqueId("dialog-text");
-  let answer;
-  const answered = new Promise((resolve) => { answer = resolve; });
-  // Answered at once, not on the dialog's later "close" event: by then focus is already back on
-  // the opener, which would still be busy for a key pressed in between.
-  const finish = (yes) => {
-    dialog.close();
-    dialog.remove();
-    focusAfterAction(opener);
-    answer(yes);
-  };
-  const safe = button(cancel, () => finish(false), "secondary", { autofocus: true });
-  const onEscape = (event) => {
-    event.preventDefault();
-    finish(false);
-  };
-  const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId,
-    "aria-describedby": textId, oncancel: onEscape },
-    h("h2", { id: titleId }, title),
-    h("div", { id: textId }, ...[text].flat().map((t) => h("p", {}, t))),
-    h("div", { class: "actions" },
-      button(confirm, () => finish(true), danger ? "danger" : "primary"), safe));
-  document.body.append(dialog);
-  dialog.showModal();
-  safe.focus();
-  return answered;
-}
+// views/dialog.js, fetched the first time a question is asked.
+export const confirmAction = async (options) => (await import("./dialog.js")).confirmAction(options);
 
 // --- Dutch dates ----------------------------------------------------------------------------
 

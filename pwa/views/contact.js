@@ -2,15 +2,15 @@
 // actions — forward to the teacher(s), tell the teacher in person, or not our pupil — then
 // "Afronden" once the teacher knows and the parents are informed.
 
-import { api, segment } from "../api.js";
+import { api, offlineError, segment } from "../api.js";
 import { openSignal, postSealed } from "../sealing.js";
 import {
   appLink, button, confirmAction, formatMoment, formatNear, h, loadingScreen, messageSlot, notice,
-  plural, screen, setFlash, uniqueId, whileBusy,
+  screen, setFlash, uniqueId, whileBusy, withPhone,
 } from "./common.js";
 import { childBlock } from "./child.js";
-import { devicePanel, pushReminder } from "./device.js";
-import { findSignal, liveSection, notePending } from "./lists.js";
+import { pushReminder } from "./device.js";
+import { findSignal, liveSection, notePending, receiverPanel } from "./lists.js";
 import { CLOSE_REASONS, STATE_LABELS, isFinished } from "./timeline.js";
 
 const UNHANDLED = new Set(["sent", "opened", "relayed"]);
@@ -51,7 +51,7 @@ export async function home(ctx) {
     pushReminder(ctx.me),
     list,
     h("p", {}, h("a", { href: "/admin/school", class: "button button-secondary" }, "Leerkrachten beheren")),
-    devicePanel(ctx.me, (me) => { ctx.setMe(me); ctx.refresh(); }));
+    receiverPanel(ctx));
 }
 
 function buildLists(ctx, signals) {
@@ -119,16 +119,23 @@ export async function signal(ctx, id) {
   if (!summary.has_copy) {
     return gone(ctx, "Dit signaal is niet (meer) te openen op dit apparaat.");
   }
+  const unhandled = UNHANDLED.has(summary.state);
   let opened;
+  let teachers;
   try {
-    opened = await openSignal(id);
+    // The teachers load alongside, so the signal screen can list them at once.
+    [opened, teachers] = await Promise.all([openSignal(id), unhandled ? loadTeachers(ctx) : null]);
   } catch (error) {
     return ctx.active && gone(ctx, error.message);
   }
   if (!ctx.active) return undefined;
-  return UNHANDLED.has(summary.state)
-    ? actionsScreen(ctx, summary, opened.content) : forwardedScreen(ctx, summary, opened.content);
+  return unhandled ? actionsScreen(ctx, summary, opened.content, teachers)
+    : forwardedScreen(ctx, summary, opened.content);
 }
+
+/** The school's teachers, with and without a device; an ApiError when they could not load. */
+const loadTeachers = (ctx) => api(`/api/schools/${segment(ctx.me.org.id)}/teachers`)
+  .catch((error) => error);
 
 function gone(ctx, message) {
   screen("Signaal", notice("info", message), back(ctx));
@@ -148,35 +155,48 @@ function forwardedByColleague(ctx, summary) {
     back(ctx));
 }
 
-function actionsScreen(ctx, summary, content) {
+/** The signal with its teachers listed: a tap on a teacher, "Ja, doorsturen", done. */
+function actionsScreen(ctx, summary, content, teachers) {
   const slot = messageSlot();
-  const forward = button("Doorsturen naar leerkracht",
-    () => whileBusy(forward, () => teacherPicker(ctx, summary, content)), "primary");
   screen("Nieuw signaal",
     childBlock(content),
     h("p", { class: "deadline" }, `Vóór ${formatNear(summary.deadline)} doorsturen of afsluiten.`),
+    senderLine(summary),
     slot,
-    h("div", { class: "actions" }, forward,
+    teacherChooser(ctx, summary, content, teachers, slot),
+    h("h2", {}, "Niet doorsturen?"),
+    h("div", { class: "actions" },
       closeButton(ctx, summary, "told_in_person", "Ik vertel het de leerkracht zelf", slot),
       closeButton(ctx, summary, "not_our_pupil", "Geen leerling van ons", slot)),
     back(ctx));
 }
 
+/** Who sent it and, when the directory has it, their number: the school phones with questions. */
+function senderLine(summary) {
+  if (!summary.sender_phone) return h("p", { class: "muted" }, `Verstuurd door ${summary.sender}.`);
+  return withPhone(`Vragen over dit signaal? Bel ${summary.sender}: ${summary.sender_phone}.`,
+    summary.sender_phone);
+}
+
 function closeButton(ctx, summary, reason, text, slot) {
-  const wording = CLOSE_TEXT[reason];
-  const action = button(text, async () => {
-    if (!await confirmAction(wording)) return;
-    await whileBusy(action, async () => {
-      try {
-        await api(`/api/signals/${segment(summary.id)}/close`, { method: "POST", body: { reason } });
-      } catch (error) {
-        return conflictOrError(ctx, summary, error, slot);
-      }
-      return ctx.active && screen(reason === "done" ? "Signaal afgerond" : "Signaal gesloten",
-        notice("success", wording.done), back(ctx));
-    });
-  }, reason === "done" ? "primary" : "secondary");
+  const action = button(text, () => closeWith(ctx, summary, reason, slot, action),
+    reason === "done" ? "primary" : "secondary");
   return action;
+}
+
+/** Ask, then close (or finish) the signal; `busy` is the button that waits meanwhile. */
+async function closeWith(ctx, summary, reason, slot, busy) {
+  const wording = CLOSE_TEXT[reason];
+  if (!await confirmAction(wording)) return;
+  await whileBusy(busy, async () => {
+    try {
+      await api(`/api/signals/${segment(summary.id)}/close`, { method: "POST", body: { reason } });
+    } catch (error) {
+      return conflictOrError(ctx, summary, error, slot);
+    }
+    return ctx.active && screen(reason === "done" ? "Signaal afgerond" : "Signaal gesloten",
+      notice("success", wording.done), back(ctx));
+  });
 }
 
 /** A 409 means a colleague was first: say so and show the signal as it is now. */
@@ -185,81 +205,91 @@ function conflictOrError(ctx, summary, error, slot) {
     setFlash(error.message);
     return ctx.refresh();
   }
-  slot.show("error", error.message);
-  return slot.firstChild.focus();
+  return slot.showError(error);
 }
 
 // --- forwarding -----------------------------------------------------------------------------
 
-async function teacherPicker(ctx, summary, content) {
-  let teachers;
-  try {
-    teachers = await api(`/api/schools/${segment(ctx.me.org.id)}/teachers`);
-  } catch (error) {
-    return screen("Kies de leerkracht", notice("error", error.message),
-      button("Terug", () => actionsScreen(ctx, summary, content)));
+function teacherChooser(ctx, summary, content, teachers, slot) {
+  const headingId = uniqueId("teachers-heading");
+  const section = h("section", { class: "stack", "aria-labelledby": headingId },
+    h("h2", { id: headingId }, "Doorsturen naar de leerkracht"));
+  if (teachers instanceof Error) {
+    section.append(notice("error", teachers.message));
+    return section;
   }
-  if (!ctx.active) return undefined;
-  const slot = messageSlot();
+  if (!teachers.length) {
+    section.append(notice("warning", "Er staan nog geen leerkrachten in de app. Voeg ze toe " +
+      "via Leerkrachten beheren, of vertel het de leerkracht zelf."),
+    h("p", {}, h("a", { href: "/admin/school" }, "Leerkrachten beheren")));
+    return section;
+  }
   const filterId = uniqueId("filter");
-  const filter = h("input", { id: filterId, type: "search", autocomplete: "off",
-    spellcheck: "false" });
-  const options = teachers.map((teacher) => {
-    const id = uniqueId("teacher");
-    const box = h("input", { type: "checkbox", id, value: teacher.person_id });
-    box.teacher = teacher;
-    return h("div", { class: "choice", "data-search": `${teacher.name} ${teacher.class_label}`.toLowerCase() },
-      box, h("label", { for: id }, teacherText(teacher)));
-  });
+  const filter = h("input", { id: filterId, type: "search", autocomplete: "off", spellcheck: "false" });
+  const items = teachers.map((teacher) => h("li",
+    { "data-search": `${teacher.name} ${teacher.class_label}`.toLowerCase() },
+    teacherButton(ctx, summary, content, teacher, teachers, slot)));
   const noMatch = h("p", { class: "empty", hidden: true }, "Geen leerkracht gevonden.");
   filter.addEventListener("input", () => {
     const query = filter.value.trim().toLowerCase();
-    let shown = 0;
-    for (const option of options) {
-      option.hidden = Boolean(query) && !option.dataset.search.includes(query);
-      shown += option.hidden ? 0 : 1;
-    }
-    noMatch.hidden = shown > 0;
+    for (const item of items) item.hidden = Boolean(query) && !item.dataset.search.includes(query);
+    noMatch.hidden = items.some((item) => !item.hidden);
   });
-  const send = button("Doorsturen", () => whileBusy(send, () => {
-    const chosen = options.map((o) => o.querySelector("input")).filter((b) => b.checked).map((b) => b.teacher);
-    return forwardTo(ctx, summary, content, chosen, slot);
-  }), "primary");
+  section.append(h("div", { class: "field" }, h("label", { for: filterId }, "Zoek op naam of groep"), filter),
+    h("ul", { class: "teacher-list" }, items), noMatch);
+  return section;
+}
 
-  if (!teachers.length) {
-    return screen("Kies de leerkracht", childBlock(content),
-      notice("warning", "Er is nog geen leerkracht met een aangemeld apparaat. Meld de leerkracht " +
-        "aan via Leerkrachten beheren, of vertel het de leerkracht zelf."),
-      button("Terug", () => actionsScreen(ctx, summary, content)));
+/** One teacher: a tap opens the confirmation, or (not in the app yet) what to do instead. */
+function teacherButton(ctx, summary, content, teacher, teachers, slot) {
+  const ready = teacher.devices.length > 0;
+  const tap = button(teacherText(teacher), () => (ready
+    ? confirmForward(ctx, summary, content, teacher, teachers, slot, tap)
+    : notInApp(ctx, teacher, slot, tap, () => closeWith(ctx, summary, "told_in_person", slot, tap))),
+  "secondary",
+  { class: `button button-secondary teacher-choice${ready ? "" : " teacher-missing"}` });
+  if (!ready) tap.append(h("span", {}, "nog geen apparaat"));
+  return tap;
+}
+
+/** A teacher not in the app yet: what to do instead (loaded when first needed). */
+async function notInApp(ctx, teacher, slot, tap, tellInPerson) {
+  try {
+    const link = await import("./teacherlink.js").catch(() => { throw offlineError(); });
+    await link.notInApp(ctx, teacher, tap, tellInPerson);
+  } catch (error) {
+    slot.showError(error);
   }
-  return screen("Kies de leerkracht",
-    childBlock(content),
-    h("div", { class: "field" }, h("label", { for: filterId }, "Zoek op naam of groep"), filter),
-    h("fieldset", { class: "field" }, h("legend", {}, "Leerkrachten"),
-      h("p", { class: "hint" }, "Bij een duo-baan kiest u beide leerkrachten."), ...options, noMatch),
-    slot,
-    h("div", { class: "actions" }, send, button("Terug", () => actionsScreen(ctx, summary, content))));
+}
+
+/** A second teacher for a duo-baan, chosen inside the confirmation. */
+function secondTeacherField(others) {
+  const id = uniqueId("second");
+  const select = h("select", { id },
+    h("option", { value: "" }, "Niemand anders"),
+    others.map((t) => h("option", { value: t.person_id }, teacherText(t))));
+  return { element: h("div", { class: "field" }, h("label", { for: id }, "Duo-baan? Ook naar"), select),
+    chosen: () => others.find((t) => t.person_id === select.value) ?? null };
+}
+
+async function confirmForward(ctx, summary, content, teacher, teachers, slot, tap) {
+  const others = teachers.filter((t) => t !== teacher && t.devices.length);
+  const second = others.length ? secondTeacherField(others) : null;
+  const ok = await confirmAction({
+    title: `Doorsturen naar ${teacherText(teacher)}?`,
+    text: ["De leerkracht krijgt een melding en ziet naam en geboortedatum één keer. Daarna " +
+      "wordt het daar verwijderd.",
+    "U houdt uw kopie tot u het signaal afrondt, zodat u de ouders kunt bellen."],
+    extra: second?.element,
+    confirm: "Ja, doorsturen",
+  });
+  if (!ok) return undefined;
+  const chosen = [teacher, second?.chosen()].filter(Boolean);
+  return whileBusy(tap, () => forwardTo(ctx, summary, content, chosen, slot));
 }
 
 async function forwardTo(ctx, summary, content, chosen, slot) {
   slot.clear();
-  if (!chosen.length) {
-    slot.show("error", "Kies minstens één leerkracht.");
-    return slot.firstChild.focus();
-  }
-  if (chosen.length > 4) {
-    slot.show("error", "Kies hooguit vier leerkrachten.");
-    return slot.firstChild.focus();
-  }
-  const names = chosen.map(teacherText).join(" en ");
-  const ok = await confirmAction({
-    title: `Doorsturen naar ${names}?`,
-    text: [`${chosen.length === 1 ? "De leerkracht krijgt" : "De leerkrachten krijgen"} een ` +
-      "melding en ziet naam en geboortedatum één keer. Daarna wordt het daar verwijderd.",
-    "U houdt uw kopie tot u het signaal afrondt, zodat u de ouders kunt bellen."],
-    confirm: "Ja, doorsturen",
-  });
-  if (!ok) return undefined;
   const devices = chosen.flatMap((t) => t.devices);
   const ids = chosen.map((t) => t.person_id);
   try {
@@ -272,7 +302,7 @@ async function forwardTo(ctx, summary, content, chosen, slot) {
   if (!ctx.active) return undefined;
   return forwardedScreen(ctx, updated ?? { ...summary, state: "forwarded", acted_by_me: true,
     teachers: chosen.map((t) => ({ ...t, viewed: false })) }, content,
-  `Doorgestuurd naar ${plural(chosen.length, "leerkracht", "leerkrachten")}.`);
+  `Doorgestuurd naar ${chosen.map(teacherText).join(" en ")}.`);
 }
 
 function forwardedScreen(ctx, summary, content, success = null) {

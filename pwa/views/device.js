@@ -59,8 +59,9 @@ export function notificationControl(me, onUpdated, buttonKind = "primary") {
   return h("div", { class: "push-control" }, ...children, slot);
 }
 
-/** The "Dit apparaat" section: who is enrolled here, and (by default) notifications. */
-export function devicePanel(me, onUpdated, { notifications = true } = {}) {
+/** The "Dit apparaat" section: who is enrolled here, (by default) notifications, and `extra`
+ * (a receiver's quiet hours). */
+export function devicePanel(me, onUpdated, { notifications = true, extra = null } = {}) {
   const who = [me.person.name, ROLE_NAMES[me.person.role]].filter(Boolean).join(", ");
   // Focusable, so "Meldingen regelen" (a link to #dit-apparaat) moves focus here.
   return h("section", { class: "device-panel", id: "dit-apparaat", tabindex: "-1",
@@ -71,7 +72,7 @@ export function devicePanel(me, onUpdated, { notifications = true } = {}) {
       ...(me.org ? [["Organisatie", me.org.name]] : []),
       ["Apparaat", me.device.label],
     ]),
-    notifications ? notificationControl(me, onUpdated, "secondary") : null);
+    notifications ? notificationControl(me, onUpdated, "secondary") : null, extra);
 }
 
 /** At the top of a home screen when notifications are not on: a link down to the panel. */

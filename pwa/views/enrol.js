@@ -95,8 +95,7 @@ async function enrolDevice(ctx, token, label, slot) {
     me = await api("/api/enrol", { method: "POST", body: { token, label: label.slice(0, 60),
       public_key: b64uEncode(key.publicKeyRaw), push: null } });
   } catch (error) {
-    slot.show("error", error.message);
-    slot.firstChild.focus();
+    slot.showError(error);
     return;
   }
   try {

@@ -1,8 +1,9 @@
-// Helpers for the receiving roles' lists: loading with a visible error, refreshing, and
-// announcing a newly arrived signal in the live region.
+// Helpers for the receiving roles' screens: lists loaded with a visible error, refreshed, a
+// newly arrived signal announced in the live region; their device panel with quiet hours.
 
-import { api } from "../api.js";
-import { announce, h, notice, refreshButton } from "./common.js";
+import { api, apiOrKept } from "../api.js";
+import { announce, h, messageSlot, notice, offlineNotice, refreshButton, uniqueId } from "./common.js";
+import { devicePanel } from "./device.js";
 
 // Signal ids already seen as pending in this page's lifetime, to announce only new ones.
 const knownPending = new Set();
@@ -30,8 +31,10 @@ export async function liveSection(ctx, { title, id }, build) {
 
   async function load() {
     try {
-      const signals = await api("/api/signals");
-      if (ctx.active) body.replaceChildren(...build(signals).filter(Boolean));
+      const { value: signals, at } = await apiOrKept("/api/signals");
+      if (ctx.active) {
+        body.replaceChildren(at ? offlineNotice(at) : "", ...build(signals).filter(Boolean));
+      }
     } catch (error) {
       if (ctx.active) body.replaceChildren(notice("error", error.message));
     }
@@ -42,8 +45,53 @@ export async function liveSection(ctx, { title, id }, build) {
   return section;
 }
 
+/** Close this app's notifications whose tag (a signal id) `stale(tag)` says is no longer
+ * current: it must not lead to a signal that is gone. */
+export async function closeNotifications(stale) {
+  const registration = await navigator.serviceWorker?.getRegistration().catch(() => null);
+  const shown = await registration?.getNotifications().catch(() => []) ?? [];
+  for (const notification of shown) if (stale(notification.tag)) notification.close();
+}
+
 /** Fetch one signal's summary from the list (the API has no GET per signal). */
 export async function findSignal(id) {
   const signals = await api("/api/signals");
   return signals.find((signal) => signal.id === id && !signal.sent_by_us) ?? null;
+}
+
+// --- this device, for those who receive signals ---------------------------------------------
+
+const QUIET_CHOICES = ["off", "22:00-07:00", "20:00-07:00", "23:00-06:00"];
+const hours = (value) => value.replace("-", "–");
+
+/** Quiet hours on this device: the default, "altijd direct", or other hours. Saved on
+ * change, in place (focus stays on the field). */
+function quietControl(me) {
+  const id = uniqueId("quiet");
+  const slot = messageSlot();
+  const own = me.device.quiet_hours ?? "";
+  const values = ["", ...QUIET_CHOICES, ...(own && !QUIET_CHOICES.includes(own) ? [own] : [])];
+  const select = h("select", { id, "aria-describedby": `${id}-hint` }, values.map((value) =>
+    h("option", { value, selected: value === own }, value === "" ? `Standaard: ${hours(me.default_quiet_hours)}`
+      : value === "off" ? "Altijd direct" : hours(value))));
+  select.addEventListener("change", async () => {
+    try {
+      const updated = await api("/api/me/quiet", { method: "PUT",
+        body: { quiet_hours: select.value || null } });
+      me.device.quiet_hours = updated.device.quiet_hours;
+      slot.show("success", "Opgeslagen.");
+    } catch (error) {
+      slot.show("error", error.message);
+    }
+  });
+  return h("div", { class: "field" }, h("label", { for: id }, "Nachtrust voor meldingen"),
+    h("p", { class: "hint", id: `${id}-hint` }, "Een melding in deze uren komt aan het eind " +
+      "ervan, tenzij het signaal dan te laat zou zijn. De verzender ziet wanneer."),
+    select, slot);
+}
+
+/** The "Dit apparaat" section of a home screen that receives signals. */
+export function receiverPanel(ctx) {
+  return devicePanel(ctx.me, (me) => { ctx.setMe(me); ctx.refresh(); },
+    { extra: quietControl(ctx.me) });
 }

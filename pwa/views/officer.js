@@ -9,8 +9,8 @@ import {
   screen, setFlash, uniqueId, whileBusy,
 } from "./common.js";
 import { childBlock } from "./child.js";
-import { devicePanel, pushReminder } from "./device.js";
-import { findSignal, liveSection, notePending } from "./lists.js";
+import { pushReminder } from "./device.js";
+import { findSignal, liveSection, notePending, receiverPanel } from "./lists.js";
 import { describeOrg, schoolSearch } from "./schoolsearch.js";
 import { CLOSE_REASONS, STATE_LABELS } from "./timeline.js";
 
@@ -34,7 +34,7 @@ export async function home(ctx) {
     h("section", { class: "stack", "aria-labelledby": "send-heading" },
       h("h2", { id: "send-heading" }, "Zelf een signaal versturen"),
       appLink("Nieuw signaal versturen", "/nieuw", ctx.navigate, { class: "button button-secondary" })),
-    devicePanel(ctx.me, (me) => { ctx.setMe(me); ctx.refresh(); }));
+    receiverPanel(ctx));
 }
 
 function buildLists(ctx, signals) {
@@ -125,8 +125,7 @@ async function relayTo(ctx, summary, content, search, slot) {
   try {
     recipients = await api(`/api/schools/${segment(school.id)}/recipients`);
   } catch (error) {
-    slot.show("error", error.message);
-    return slot.firstChild.focus();
+    return slot.showError(error);
   }
   const ok = await confirmAction({ title: `Doorsturen naar ${school.name}?`,
     text: [`School: ${describeOrg(school)}.`, `De school moet reageren vóór ${formatMoment(recipients.deadline)}.`,
@@ -160,6 +159,5 @@ function failed(ctx, error, slot) {
     setFlash(error.message);
     return ctx.refresh();
   }
-  slot.show("error", error.message);
-  return slot.firstChild.focus();
+  return slot.showError(error);
 }

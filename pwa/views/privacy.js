@@ -25,7 +25,9 @@ export function render() {
       list("Een geheime sleutel. Alleen met deze sleutel opent uw telefoon een signaal. " +
         "De sleutel gaat nooit van uw telefoon af.",
         "Een inlogcode (een cookie). Zo weet de server dat dit uw telefoon is.",
-        "De bestanden van de app, zodat hij snel opent."),
+        "De bestanden van de app, zodat hij snel opent.",
+        "Het laatste overzicht van signalen (zonder namen en zonder inhoud), om het zonder " +
+        "verbinding te kunnen tonen."),
       "De app bewaart geen naam van een kind op uw telefoon. U ziet de naam alleen zolang " +
       "het signaal open is op uw scherm."),
     section("Op de server",

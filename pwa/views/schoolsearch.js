@@ -2,7 +2,7 @@
 // (an input that controls a listbox), usable with arrow keys, Enter, Escape and by tapping.
 
 import { api } from "../api.js";
-import { h, uniqueId } from "./common.js";
+import { h, setFieldError, uniqueId } from "./common.js";
 
 const DEBOUNCE_MS = 250;
 const MIN_QUERY = 2;
@@ -106,9 +106,7 @@ export function schoolSearch({ kind = "school", onChange = () => {}, initial = n
   }
 
   function showError(text) {
-    error.hidden = !text;
-    error.textContent = text ?? "";
-    input.toggleAttribute("aria-invalid", Boolean(text));
+    setFieldError(error, input, text);
   }
 
   input.addEventListener("input", () => {

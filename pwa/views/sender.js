@@ -2,12 +2,12 @@
 // fill in, check, sent — and below it the progress of everything sent. The child's name lives
 // only in this module's memory until it is sent, and is dropped right after.
 
-import { api } from "../api.js";
+import { api, apiOrKept } from "../api.js";
 import { newSignalId } from "../envelope.js";
 import { postSealed } from "../sealing.js";
 import {
-  ageOn, appLink, button, facts, formatBirthDate, formatMoment, h, messageSlot, notice,
-  refreshButton, screen, uniqueId, whileBusy,
+  ageOn, appLink, button, facts, formatBirthDate, formatMoment, formatNear, h, messageSlot, notice,
+  offlineNotice, refreshButton, screen, setFieldError, uniqueId, whileBusy,
 } from "./common.js";
 import { describeOrg, schoolSearch } from "./schoolsearch.js";
 import { sentSignalCard } from "./timeline.js";
@@ -69,12 +69,17 @@ function errorFor(input) {
   const error = h("p", { class: "field-error", id: `${input.id}-error`, hidden: true });
   const described = [input.getAttribute("aria-describedby"), error.id].filter(Boolean).join(" ");
   input.setAttribute("aria-describedby", described);
-  error.set = (text) => {
-    error.hidden = !text;
-    error.textContent = text ?? "";
-    input.toggleAttribute("aria-invalid", Boolean(text));
-  };
+  error.set = (text) => setFieldError(error, input, text);
   return error;
+}
+
+/** Once a field's error shows, check it again on every change: the error goes when it is right. */
+function recheckWhileWrong(inputs, error, problem) {
+  for (const input of inputs) {
+    input.addEventListener("input", () => {
+      if (!error.hidden) setFieldError(error, inputs, problem());
+    });
+  }
 }
 
 function kindChoice(current, onChange) {
@@ -107,6 +112,9 @@ function showForm(ctx, opts) {
   const dateHintId = uniqueId("date-hint");
   const dateError = h("p", { class: "field-error", id: uniqueId("date-error"), hidden: true });
   dateParts.forEach((input) => input.setAttribute("aria-describedby", `${dateHintId} ${dateError.id}`));
+  recheckWhileWrong([nameInput], nameError, () => nameProblem(cleanName(nameInput.value)));
+  recheckWhileWrong(dateParts, dateError,
+    () => checkBirthDate(...dateParts.map((input) => input.value.trim())).error);
   const slot = messageSlot();
   const submit = h("button", { type: "submit", class: "button button-primary" }, "Controleren");
 
@@ -152,9 +160,7 @@ function validate(values, { search, nameInput, nameError, dateError, dateParts }
   nameError.set(nameText);
   if (nameText) problems.push(nameInput);
   const date = checkBirthDate(values.day, values.month, values.year);
-  dateError.hidden = !date.error;
-  dateError.textContent = date.error ?? "";
-  dateParts.forEach((input) => input.toggleAttribute("aria-invalid", Boolean(date.error)));
+  setFieldError(dateError, dateParts, date.error);
   if (date.error) problems.push(dateParts.find((input) => !input.value.trim()) ?? dateParts[0]);
   else values.birthDate = date.iso;
   return problems;
@@ -166,9 +172,7 @@ async function prepareCheck(ctx, opts, slot) {
   try {
     recipients = await api(`/api/schools/${encodeURIComponent(draft.org.id)}/recipients`);
   } catch (error) {
-    slot.show("error", error.code === "no_recipients" && draft.kind === "leerplicht"
-      ? "Dit leerplichtbureau heeft nog geen aangemeld apparaat. Bel het bureau." : error.message);
-    slot.firstChild.focus();
+    slot.showError(error);
     return;
   }
   if (ctx.active) showCheck(ctx, opts, recipients);
@@ -187,6 +191,7 @@ function showCheck(ctx, opts, recipients) {
       [draft.kind === "school" ? "School" : "Leerplichtbureau", describeOrg(draft.org)],
     ], "facts facts-large"),
     h("p", {}, `${who} moet reageren vóór ${formatMoment(recipients.deadline)}.`),
+    h("p", {}, notifyText(who, recipients.notify_at)),
     recipients.holiday_warning ? notice("warning", recipients.holiday_warning) : null,
     h("p", { class: "muted" }, `Het signaal gaat versleuteld naar ${recipients.devices.length === 1
       ? "1 aangemeld apparaat" : `${recipients.devices.length} aangemelde apparaten`}. ` +
@@ -194,6 +199,13 @@ function showCheck(ctx, opts, recipients) {
     slot,
     h("div", { class: "actions" }, send,
       button("Terug en aanpassen", () => showForm(ctx, opts))));
+}
+
+/** When the receivers hear of it: at once, or after their quiet hours (at night). */
+function notifyText(who, iso) {
+  if (Date.parse(iso) - Date.now() < 60_000) return `${who} krijgt direct een melding.`;
+  return `${who} krijgt ${formatNear(iso).replace(/ (\d\d:\d\d)$/, " om $1")} een melding, ` +
+    "na de nachtrust.";
 }
 
 async function sendSignal(ctx, opts, recipients, slot) {
@@ -205,8 +217,7 @@ async function sendSignal(ctx, opts, recipients, slot) {
     result = await postSealed("/api/signals", recipients.devices, signalId, content,
       (envelopes) => ({ id: signalId, recipient_id: draft.org.id, envelopes }));
   } catch (error) {
-    slot.show("error", error.message);
-    slot.firstChild.focus();
+    slot.showError(error);
     return;
   }
   draft = null; // the name leaves memory and, with the next screen, the DOM
@@ -237,14 +248,16 @@ function sentList(ctx, opts) {
 
   async function load() {
     let signals;
+    let at;
     try {
-      signals = await api("/api/signals");
+      ({ value: signals, at } = await apiOrKept("/api/signals"));
     } catch (error) {
       status.replaceChildren(notice("error", error.message));
       return;
     }
     const mine = opts.officer ? signals.filter((s) => s.sent_by_us) : signals;
-    status.replaceChildren(mine.length ? "" : h("p", { class: "empty" }, "Nog geen verstuurde signalen."));
+    status.replaceChildren(at ? offlineNotice(at) : "",
+      mine.length ? "" : h("p", { class: "empty" }, "Nog geen verstuurde signalen."));
     list.replaceChildren(...mine.map((signal) => {
       const card = sentSignalCard(signal);
       card.id = `signaal-${signal.id}`;

@@ -9,8 +9,8 @@ import {
   messageSlot, notice, plural, screen, uniqueId, whileBusy,
 } from "./common.js";
 import { childBlock } from "./child.js";
-import { devicePanel, pushReminder } from "./device.js";
-import { liveSection, notePending } from "./lists.js";
+import { pushReminder } from "./device.js";
+import { closeNotifications, liveSection, notePending, receiverPanel } from "./lists.js";
 
 const GUIDANCE = [
   "Zorg voor een rustig plekje als het kind dat nodig heeft.",
@@ -37,12 +37,14 @@ export async function home(ctx) {
   screen("Signalen",
     pushReminder(ctx.me),
     list,
-    devicePanel(ctx.me, (me) => { ctx.setMe(me); ctx.refresh(); }));
+    receiverPanel(ctx));
 }
 
 function pendingCards(ctx, signals) {
   const pending = signals.filter((s) => s.has_copy);
   notePending(pending.map((s) => s.id));
+  const ids = pending.map((s) => s.id);
+  closeNotifications((tag) => !ids.includes(tag)); // e.g. opened on the teacher's other phone
   if (!pending.length) return [h("p", { class: "empty" }, "Geen nieuwe signalen.")];
   return [h("ul", { class: "cards" }, pending.map((s) => h("li", { class: "card" },
     h("h3", { class: "card-title" }, "Nieuw signaal"),
@@ -60,11 +62,19 @@ export async function signal(ctx, id) {
   try {
     opened = await openSignal(id);
   } catch (error) {
-    return ctx.active && removed(ctx, error.message);
+    closeNotifications((tag) => tag === id);
+    return ctx.active && removed(ctx, whyRemoved(error));
   }
   if (!ctx.active) return undefined;
   showContent(ctx, id, opened);
   return undefined;
+}
+
+/** "Geopend op 'Telefoon' om 07:42." when another of this teacher's devices opened it. */
+function whyRemoved(error) {
+  if (error.code !== "opened_elsewhere") return error.message;
+  return `Geopend op ‘${error.body.opened_on}’ om ${formatTime(error.body.opened_at)}. ` +
+    "Daarom is het hier verwijderd. Dat hoort zo: een signaal is maar één keer te openen.";
 }
 
 function removed(ctx, message, kind = "info") {

@@ -1,7 +1,7 @@
 // A signal's progress in Dutch, without any personal data: what the sender (and an officer
 // who relayed it) sees.
 
-import { formatMoment, formatNear, h, plural } from "./common.js";
+import { formatMoment, formatNear, h, plural, withPhone } from "./common.js";
 
 export const STATE_LABELS = {
   sent: "Verstuurd",
@@ -54,6 +54,17 @@ export function timelineLines(signal) {
   }).filter(Boolean);
 }
 
+/** "Not in time: phone them", with the holder's number as a tel: link when there is one. */
+function lateFlag(signal) {
+  const office = signal.holder_kind === "leerplicht";
+  const text = `Let op: ${office ? "het leerplichtbureau" : "de school"} heeft niet op tijd ` +
+    `gereageerd. Bel ${office ? "het bureau" : "de school"}` +
+    `${signal.holder_phone ? `: ${signal.holder_phone}` : ""}.`;
+  const flag = withPhone(text, signal.holder_phone);
+  flag.className = "flag";
+  return flag;
+}
+
 /** A card for one sent signal: reference, recipient, times, state and the whole timeline. */
 export function sentSignalCard(signal) {
   const viaOffice = signal.timeline.some((e) => e.kind === "relayed");
@@ -62,9 +73,7 @@ export function sentSignalCard(signal) {
   return h("li", { class: `card${signal.escalated ? " card-alert" : ""}` },
     h("h3", { class: "card-title" }, h("span", { class: "ref" }, signal.ref), " ",
       h("span", { class: `badge badge-${signal.state}` }, STATE_LABELS[signal.state] ?? signal.state)),
-    signal.escalated
-      ? h("p", { class: "flag" }, "Let op: de school heeft niet op tijd gereageerd. Bel de school.")
-      : null,
+    signal.escalated ? lateFlag(signal) : null,
     h("p", {}, `Aan: ${recipient}`),
     h("p", { class: "muted" }, `Verstuurd: ${formatMoment(signal.sent_at)}`),
     isFinished(signal.state) ? null
