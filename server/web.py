@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import msgspec
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Match, Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,6 +24,7 @@ from server.db import describe, durable
 from server.models import TextRefused
 
 access_log = logging.getLogger("hwc.access")
+CLIENT_GONE = 499  # the access log's status for a client that left before its answer (as nginx)
 error_log = logging.getLogger("hwc.error")
 
 T = TypeVar("T")
@@ -154,6 +155,8 @@ class ErrorGuard:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:
+            status = status or CLIENT_GONE  # nobody to answer, and nothing went wrong here
         except Exception as exc:
             error_id = secrets.token_hex(6)
             frames = "".join(traceback.format_tb(exc.__traceback__))

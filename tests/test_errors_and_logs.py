@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import secrets
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,11 @@ def test_the_server_process_logs_each_request_and_warnings_to_stdout(
         with socket.create_connection((host, int(port))) as raw:
             raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")  # uvicorn warns about it
             raw.recv(1024)
+        with socket.create_connection((host, int(port))) as raw:  # gone in the middle of a body
+            raw.sendall(b"POST /api/enrol HTTP/1.1\r\nHost: x\r\nX-HWC: 1\r\n"
+                        b"Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{")
+            time.sleep(0.3)
+        time.sleep(0.3)
     stdout, stderr = server.output()
     lines = stdout.splitlines()
     assert lines, f"the server wrote nothing to stdout (stderr: {stderr[-2000:]})"
@@ -122,9 +128,10 @@ def test_the_server_process_logs_each_request_and_warnings_to_stdout(
     access = [line.split(" ", 3)[3] for line in lines if " INFO hwc.access " in line]
     for expected in (r"GET /healthz 200", r"GET /aanmelden 200", r"GET /api/me 401",
                      r"GET /api/schools 401", r"POST /api/signals/\{id\}/open 401",
-                     r"POST /api/enrol 4(00|22)"):
+                     r"POST /api/enrol 4(00|22)", r"POST /api/enrol 499"):
         assert [a for a in access if re.fullmatch(expected + r" \d+\.\dms", a)], (expected, access)
     assert [line for line in lines if " WARNING uvicorn.error Invalid HTTP request" in line]
+    assert [line for line in lines if " hwc.error " in line] == []  # a gone client is no error
     assert_clean(lines + stderr.splitlines(),
                  [NAME, BORN, FAKE_COOKIE, "s3cr3t", signal_id, "NOT HTTP"])
 
