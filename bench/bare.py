@@ -1,7 +1,8 @@
 """The ceiling app: the same stack (uvicorn + Starlette + SQLite via server.db.connect) running
 the same SQL as `server.signals.send_signal` and the teacher's claim in
 `server.signals._open_teacher_copy`, directly in the handler: no middleware, no auth, no
-rate limit, no schema validation, no envelope checks, no calendar, no worker wake-ups.
+rate limit, no schema validation, no envelope checks, no calendar arithmetic (the deadline,
+expiry and reminder time are plain offsets; their queries still run), no worker wake-ups.
 
 Served by `uvicorn --factory bench.bare:create_app` with BENCH_BARE_DATABASE set. The SQL is
 copied from server/signals.py and server/auth.py (keep them in step); the outbox rows and the
@@ -29,6 +30,7 @@ from server.signals import CALENDAR_ROW, new_reference
 
 ENCODER = msgspec.json.Encoder()
 VIEW_GRACE = 600.0
+REMIND_AFTER = 30 * 60.0
 
 RECIPIENTS = """SELECT d.id, d.public_key FROM devices d JOIN people p ON p.id = d.person_id
            JOIN orgs o ON o.id = p.org_id
@@ -77,12 +79,16 @@ def bare_intake(db: sqlite_utils.Database, sender_org: str, body: dict, now: flo
     with transaction(db):
         db.execute(RECIPIENTS, [school_id]).fetchall()
         ref = new_reference(db)
+        # signals.remind_time: the calendar again and the kind of organisation.
+        db.execute(CALENDAR_ROW, [school_id]).fetchone()
+        db.execute("SELECT kind = 'leerplicht' FROM orgs WHERE id = ?", [school_id]).fetchone()
         try:
             db.execute(
                 "INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
-                "sent_at, deadline_at, expires_at) VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?)",
+                "sent_at, deadline_at, expires_at, remind_at) "
+                "VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?, ?)",
                 [signal_id, ref, sender_org, school_id, school_id, now, now + 86400,
-                 now + 2 * 86400])
+                 now + 2 * 86400, now + REMIND_AFTER])
         except sqlite3.IntegrityError:
             return {"error": "id_reused"}
         devices = [e["device_id"] for e in body["envelopes"]]
@@ -92,7 +98,8 @@ def bare_intake(db: sqlite_utils.Database, sender_org: str, body: dict, now: flo
              for e in body["envelopes"]])
         db.execute("INSERT INTO signal_events (signal_id, at, kind, count, detail) "
                    "VALUES (?, ?, ?, ?, ?)", [signal_id, now, "sent", len(devices), None])
-        push.enqueue(db, devices, signal_id, "new_signal", now + 2 * 86400, now)  # no worker here
+        push.enqueue(db, devices, signal_id, "new_signal", now + 2 * 86400, now,
+                     deadline_at=now + 86400)  # no worker here; no quiet hours
     return {"id": signal_id, "ref": ref}
 
 
