@@ -73,15 +73,13 @@ def create_app() -> Starlette:
 
 def bare_intake(db: sqlite_utils.Database, sender_org: str, body: dict, now: float) -> dict:
     signal_id, school_id = body["id"], body["recipient_id"]
-    # send_signal before its transaction: the org, the calendar's region and free days.
+    # send_signal before its transaction: the org, the calendar's region and free days (which
+    # also give the reminder time, signals.remind_time).
     db.execute("SELECT kind, name FROM orgs WHERE id = ?", [school_id]).fetchone()
     db.execute(CALENDAR_ROW, [school_id]).fetchone()
     with transaction(db):
         db.execute(RECIPIENTS, [school_id]).fetchall()
         ref = new_reference(db)
-        # signals.remind_time: the calendar again and the kind of organisation.
-        db.execute(CALENDAR_ROW, [school_id]).fetchone()
-        db.execute("SELECT kind = 'leerplicht' FROM orgs WHERE id = ?", [school_id]).fetchone()
         try:
             db.execute(
                 "INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "

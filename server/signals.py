@@ -142,12 +142,11 @@ def signal_times(db: sqlite_utils.Database, org_id: str, now: float,
     return calendar.signal_times(sent, org_calendar(db, org_id), timing.calendar)
 
 
-def remind_time(db: sqlite_utils.Database, org_id: str, now: float, timing: Timing) -> float:
+def remind_time(cal: calendar.SchoolCalendar, office: bool, now: float,
+                timing: Timing) -> float:
     """When the receivers are reminded: after REMIND_AFTER (an office: RELAY_REMIND) of
     school-day time outside quiet hours, so never at night, at the weekend or on free days."""
-    cal = org_calendar(db, org_id)
-    office = db.execute("SELECT kind = 'leerplicht' FROM orgs WHERE id = ?", [org_id]).fetchone()
-    after = timing.relay_remind_after if office and office[0] else timing.remind_after
+    after = timing.relay_remind_after if office else timing.remind_after
     start = datetime.fromtimestamp(now, UTC)
     return calendar.after_wakeful(start, after, cal, timing.quiet).timestamp()
 
@@ -176,7 +175,8 @@ def send_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, recipie
     org = db.execute("SELECT kind, name FROM orgs WHERE id = ?", [recipient_id]).fetchone()
     if org is None or org[0] not in RECEIVING_ROLE:
         raise ApiError(404, "unknown_recipient", "Deze school of dit bureau bestaat niet.")
-    times = signal_times(db, recipient_id, now, timing)
+    cal = org_calendar(db, recipient_id)  # one read serves the deadline and the reminder
+    times = calendar.signal_times(datetime.fromtimestamp(now, UTC), cal, timing.calendar)
     with transaction(db):
         current = receiving_devices(db, recipient_id)
         rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
@@ -189,7 +189,7 @@ def send_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, recipie
                 [signal_id, ref, actor.org_id, recipient_id,
                  recipient_id if org[0] == "school" else None, now,
                  times.deadline.timestamp(), times.expires_at.timestamp(),
-                 remind_time(db, recipient_id, now, timing)],
+                 remind_time(cal, org[0] == "leerplicht", now, timing)],
             )
         except sqlite3.IntegrityError:
             raise ApiError(409, "id_reused", "Dit signaal-id is al gebruikt.") from None
@@ -410,8 +410,8 @@ def relay_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, school
         _store_envelopes(db, signal_id, "contact", rows)
         db.execute("UPDATE signals SET state = 'relayed', holder_org_id = ?, school_id = ?, "
                    "acted_by = ?, remind_at = ? WHERE id = ?",
-                   [school_id, school_id, actor.person_id, remind_time(db, school_id, now, timing),
-                    signal_id])
+                   [school_id, school_id, actor.person_id,
+                    remind_time(org_calendar(db, school_id), False, now, timing), signal_id])
         add_event(db, signal_id, now, "relayed", len(rows))
         push.enqueue(db, [d for d, _ in rows], signal_id, "new_signal", signal["expires_at"], now,
                      timing.quiet, signal["deadline_at"])
