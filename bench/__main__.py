@@ -40,15 +40,27 @@ identical database. PASS/MISS always use the measured figures, never the estimat
 
 def machine() -> dict[str, Any]:
     versions = {}
-    for package in ("starlette", "uvicorn", "uvloop", "httptools", "pywebpush", "aiohttp",
-                    "msgspec"):
+    for package in (
+        "starlette",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "pywebpush",
+        "aiohttp",
+        "msgspec",
+    ):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    return {"nproc": len(os.sched_getaffinity(0)), "cpu": cpu_model(),
-            "kernel": platform.release(), "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "packages": versions}
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": cpu_model(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "packages": versions,
+    }
 
 
 def _clean(value: Any) -> Any:
@@ -76,44 +88,91 @@ def _autogroup_nice(nice: int) -> int | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help="smaller counts: every figure in under five minutes")
-    parser.add_argument("--out", default=str(RESULTS / "latest.json"),
-                        help="where to write the JSON figures (default: %(default)s)")
-    parser.add_argument("--profile", metavar="DIR", default=None,
-                        help="record py-spy profiles (raw collapsed stacks) of the server "
-                             "during the c=50 intake/open phases, fan-out and the largest "
-                             "growth level into DIR (adds some load)")
-    parser.add_argument("--nice", type=int, default=-10,
-                        help="niceness of the bench's processes (servers, load generator, "
-                             "itself) and, when the kernel schedules by autogroup (then nice "
-                             "only counts inside a session), of this session's autogroup for "
-                             "the duration of the run, so other work on a shared machine "
-                             "disturbs the figures less; needs root for < 0 (default "
-                             "%(default)s; 0 leaves priorities alone)")
-    parser.add_argument("--quiet-budget", type=float, default=None, metavar="SECONDS",
-                        help="before each measured phase wait until other processes use less "
-                             "than half a core, spending at most this much in the whole run "
-                             "(default: 45 with --quick, 300 without)")
-    parser.add_argument("--runs", type=int, default=1,
-                        help="repeat the whole run this many times and judge every target on "
-                             "the median (the targets are set for the median of 3)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller counts: every figure in under five minutes"
+    )
+    parser.add_argument(
+        "--out",
+        default=str(RESULTS / "latest.json"),
+        help="where to write the JSON figures (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        default=None,
+        help="record py-spy profiles (raw collapsed stacks) of the server "
+        "during the c=50 intake/open phases, fan-out and the largest "
+        "growth level into DIR (adds some load)",
+    )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=-10,
+        help="niceness of the bench's processes (servers, load generator, "
+        "itself) and, when the kernel schedules by autogroup (then nice "
+        "only counts inside a session), of this session's autogroup for "
+        "the duration of the run, so other work on a shared machine "
+        "disturbs the figures less; needs root for < 0 (default "
+        "%(default)s; 0 leaves priorities alone)",
+    )
+    parser.add_argument(
+        "--quiet-budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="before each measured phase wait until other processes use less "
+        "than half a core, spending at most this much in the whole run "
+        "(default: 45 with --quick, 300 without)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="repeat the whole run this many times and judge every target on "
+        "the median (the targets are set for the median of 3)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (databases, logs)")
-    parser.add_argument("--soak", type=float, default=None, metavar="MINUTES",
-                        help="instead of the benchmark: a soak of MINUTES under steady load; "
-                             "RSS, p99, WAL and descriptors sampled, with their trends")
-    parser.add_argument("--soak-rate", type=float, default=50.0, metavar="SENDS",
-                        help="sends per second in the soak, each opened (default %(default)s)")
-    parser.add_argument("--soak-speed", type=float, default=600.0, metavar="X",
-                        help="the soak server's clock runs this many times faster, so timers, "
-                             "expiry and purges happen (default %(default)s)")
-    parser.add_argument("--soak-interval", type=float, default=30.0, metavar="SECONDS",
-                        help="seconds between soak samples (default %(default)s)")
-    parser.add_argument("--soak-tracemalloc", action="store_true",
-                        help="trace allocations in the soak server and diff them by line "
-                             "(slower, and inflates RSS)")
+    parser.add_argument(
+        "--soak",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="instead of the benchmark: a soak of MINUTES under steady load; "
+        "RSS, p99, WAL and descriptors sampled, with their trends",
+    )
+    parser.add_argument(
+        "--soak-rate",
+        type=float,
+        default=50.0,
+        metavar="SENDS",
+        help="sends per second in the soak, each opened (default %(default)s)",
+    )
+    parser.add_argument(
+        "--soak-speed",
+        type=float,
+        default=600.0,
+        metavar="X",
+        help="the soak server's clock runs this many times faster, so timers, "
+        "expiry and purges happen (default %(default)s)",
+    )
+    parser.add_argument(
+        "--soak-interval",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between soak samples (default %(default)s)",
+    )
+    parser.add_argument(
+        "--soak-tracemalloc",
+        action="store_true",
+        help="trace allocations in the soak server and diff them by line "
+        "(slower, and inflates RSS)",
+    )
     args = parser.parse_args(argv)
     if args.soak is not None:
         return _soak(args)
@@ -130,9 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     info["autogroup_nice"] = restore_autogroup is not None
     info["loadavg_start"] = os.getloadavg()
     mode = "quick" if args.quick else "full"
-    print(f"hwc bench ({mode}) on {info['nproc']} CPU(s), {info['cpu']}, Python "
-          f"{info['python']}, SQLite {info['sqlite']}; load average "
-          f"{info['loadavg_start'][0]:.1f}; nice {args.nice}", flush=True)
+    print(
+        f"hwc bench ({mode}) on {info['nproc']} CPU(s), {info['cpu']}, Python "
+        f"{info['python']}, SQLite {info['sqlite']}; load average "
+        f"{info['loadavg_start'][0]:.1f}; nice {args.nice}",
+        flush=True,
+    )
     budget = args.quiet_budget if args.quiet_budget is not None else (45 if args.quick else 300)
     documents = []
     try:
@@ -157,11 +219,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _one_run(args: argparse.Namespace, info: dict[str, Any], budget: float,
-             mode: str) -> dict[str, Any]:
-    bench = Bench(QUICK if args.quick else FULL, args.quick, args.profile,
-                  log=lambda text: print(f"  [{time.strftime('%H:%M:%S')}] {text}", flush=True),
-                  quiet_budget=budget)
+def _one_run(
+    args: argparse.Namespace, info: dict[str, Any], budget: float, mode: str
+) -> dict[str, Any]:
+    bench = Bench(
+        QUICK if args.quick else FULL,
+        args.quick,
+        args.profile,
+        log=lambda text: print(f"  [{time.strftime('%H:%M:%S')}] {text}", flush=True),
+        quiet_budget=budget,
+    )
     try:
         results = bench.run()
     finally:
@@ -173,8 +240,14 @@ def _one_run(args: argparse.Namespace, info: dict[str, Any], budget: float,
     print(text)
     print(LEGEND)
     print(f"\n{_verdicts(targets)}; run took {results['duration_s']:.0f} s")
-    return {"mode": mode, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": info,
-            "targets": targets, "table": text, "figures": results}
+    return {
+        "mode": mode,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": info,
+        "targets": targets,
+        "table": text,
+        "figures": results,
+    }
 
 
 def _soak(args: argparse.Namespace) -> int:
@@ -183,17 +256,28 @@ def _soak(args: argparse.Namespace) -> int:
         procs.NICE = args.nice
         procs.prioritize(os.getpid())
     info = {**machine(), "loadavg_start": os.getloadavg()}
-    print(f"hwc soak on {info['nproc']} CPU(s), {info['cpu']}; load average "
-          f"{info['loadavg_start'][0]:.1f}", flush=True)
-    result = soak.run_soak(args.soak, args.soak_rate, args.soak_speed, args.soak_interval,
-                           args.soak_tracemalloc, args.keep,
-                           log=lambda text: print(f"  [{time.strftime('%H:%M:%S')}] {text}",
-                                                  flush=True))
+    print(
+        f"hwc soak on {info['nproc']} CPU(s), {info['cpu']}; load average "
+        f"{info['loadavg_start'][0]:.1f}",
+        flush=True,
+    )
+    result = soak.run_soak(
+        args.soak,
+        args.soak_rate,
+        args.soak_speed,
+        args.soak_interval,
+        args.soak_tracemalloc,
+        args.keep,
+        log=lambda text: print(f"  [{time.strftime('%H:%M:%S')}] {text}", flush=True),
+    )
     info["loadavg_end"] = os.getloadavg()
     print()
     print(soak.report(result))
-    out = Path(args.out).with_name("soak.json") if args.out == str(
-        RESULTS / "latest.json") else Path(args.out)
+    out = (
+        Path(args.out).with_name("soak.json")
+        if args.out == str(RESULTS / "latest.json")
+        else Path(args.out)
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(_clean({"machine": info, **result}), indent=2, default=str) + "\n")
     print(f"figures written to {out}")
@@ -201,8 +285,9 @@ def _soak(args: argparse.Namespace) -> int:
 
 
 def _verdicts(targets: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{sum(t['result'] == v for t in targets)} {v}"
-                     for v in ("PASS", "MISS", "n/a"))
+    return ", ".join(
+        f"{sum(t['result'] == v for t in targets)} {v}" for v in ("PASS", "MISS", "n/a")
+    )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,7 @@ def _json(data: object, status: int = 200) -> Response:
 def create_app() -> Starlette:
     db = database.connect(os.environ["BENCH_BARE_DATABASE"])
     # The real route has the sender's organisation from its credential: no SQL per request.
-    sender_org = db.execute("SELECT id FROM orgs WHERE kind = 'veilig_thuis' LIMIT 1"
-                            ).fetchone()[0]
+    sender_org = db.execute("SELECT id FROM orgs WHERE kind = 'veilig_thuis' LIMIT 1").fetchone()[0]
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
@@ -58,17 +57,24 @@ def create_app() -> Starlette:
         return _json(bare_intake(db, sender_org, body, time.time()), 201)
 
     async def claim(request: Request) -> Response:
-        result = bare_claim(db, request.path_params["id"], request.query_params["d"],
-                            request.query_params["p"], time.time())
+        result = bare_claim(
+            db,
+            request.path_params["id"],
+            request.query_params["d"],
+            request.query_params["p"],
+            time.time(),
+        )
         if result is None:
             return _json({"error": "removed"}, 404)
         return _json(result)
 
-    return Starlette(routes=[
-        Route("/healthz", healthz),
-        Route("/bare/signals", intake, methods=["POST"]),
-        Route("/bare/claim/{id}", claim, methods=["POST"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/bare/signals", intake, methods=["POST"]),
+            Route("/bare/claim/{id}", claim, methods=["POST"]),
+        ]
+    )
 
 
 def bare_intake(db: sqlite_utils.Database, sender_org: str, body: dict, now: float) -> dict:
@@ -85,57 +91,97 @@ def bare_intake(db: sqlite_utils.Database, sender_org: str, body: dict, now: flo
                 "INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
                 "sent_at, deadline_at, expires_at, remind_at) "
                 "VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?, ?)",
-                [signal_id, ref, sender_org, school_id, school_id, now, now + 86400,
-                 now + 2 * 86400, now + REMIND_AFTER])
+                [
+                    signal_id,
+                    ref,
+                    sender_org,
+                    school_id,
+                    school_id,
+                    now,
+                    now + 86400,
+                    now + 2 * 86400,
+                    now + REMIND_AFTER,
+                ],
+            )
         except sqlite3.IntegrityError:
             return {"error": "id_reused"}
         devices = [e["device_id"] for e in body["envelopes"]]
         db.conn.executemany(
             "INSERT INTO envelopes (signal_id, device_id, role, envelope) VALUES (?, ?, ?, ?)",
-            [(signal_id, e["device_id"], "contact", ENCODER.encode(e["envelope"]).decode())
-             for e in body["envelopes"]])
-        db.execute("INSERT INTO signal_events (signal_id, at, kind, count, detail) "
-                   "VALUES (?, ?, ?, ?, ?)", [signal_id, now, "sent", len(devices), None])
-        push.enqueue(db, devices, signal_id, "new_signal", now + 2 * 86400, now,
-                     deadline_at=now + 86400)  # no worker here; no quiet hours
+            [
+                (signal_id, e["device_id"], "contact", ENCODER.encode(e["envelope"]).decode())
+                for e in body["envelopes"]
+            ],
+        )
+        db.execute(
+            "INSERT INTO signal_events (signal_id, at, kind, count, detail) VALUES (?, ?, ?, ?, ?)",
+            [signal_id, now, "sent", len(devices), None],
+        )
+        push.enqueue(
+            db, devices, signal_id, "new_signal", now + 2 * 86400, now, deadline_at=now + 86400
+        )  # no worker here; no quiet hours
     return {"id": signal_id, "ref": ref}
 
 
-def bare_claim(db: sqlite_utils.Database, signal_id: str, device_id: str, person_id: str,
-               now: float) -> dict | None:
+def bare_claim(
+    db: sqlite_utils.Database, signal_id: str, device_id: str, person_id: str, now: float
+) -> dict | None:
     with transaction(db):
         signal = db.execute("SELECT * FROM signals WHERE id = ?", [signal_id]).fetchone()
-        if signal is None or db.execute(
+        if (
+            signal is None
+            or db.execute(
                 "SELECT 1 FROM signal_teachers WHERE signal_id = ? AND person_id = ?",
-                [signal_id, person_id]).fetchone() is None:
+                [signal_id, person_id],
+            ).fetchone()
+            is None
+        ):
             return None
         row = db.execute(
             "UPDATE envelopes SET opened_at = coalesce(opened_at, ?) "
             "WHERE signal_id = ? AND device_id = ? AND (opened_at IS NULL OR opened_at > ?) "
             "RETURNING envelope, opened_at",
-            [now, signal_id, device_id, now - VIEW_GRACE]).fetchone()
+            [now, signal_id, device_id, now - VIEW_GRACE],
+        ).fetchone()
         if row is None:
             return None
-        erased = db.execute("DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' "
-                            "AND device_id != ? AND device_id IN "
-                            "(SELECT id FROM devices WHERE person_id = ?)",
-                            [signal_id, device_id, person_id]).rowcount
+        erased = db.execute(
+            "DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' "
+            "AND device_id != ? AND device_id IN "
+            "(SELECT id FROM devices WHERE person_id = ?)",
+            [signal_id, device_id, person_id],
+        ).rowcount
         first_view = db.execute(
             "UPDATE signal_teachers SET viewed_at = ? WHERE signal_id = ? AND person_id = ? "
-            "AND viewed_at IS NULL", [now, signal_id, person_id]).rowcount
+            "AND viewed_at IS NULL",
+            [now, signal_id, person_id],
+        ).rowcount
         if first_view:
-            db.execute("INSERT INTO signal_events (signal_id, at, kind, count, detail) "
-                       "VALUES (?, ?, ?, ?, ?)", [signal_id, now, "teacher_viewed", None, None])
-            unseen = db.execute("SELECT count(*) FROM signal_teachers WHERE signal_id = ? "
-                                "AND viewed_at IS NULL", [signal_id]).fetchone()[0]
+            db.execute(
+                "INSERT INTO signal_events (signal_id, at, kind, count, detail) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [signal_id, now, "teacher_viewed", None, None],
+            )
+            unseen = db.execute(
+                "SELECT count(*) FROM signal_teachers WHERE signal_id = ? AND viewed_at IS NULL",
+                [signal_id],
+            ).fetchone()[0]
             if unseen == 0:
-                db.execute("UPDATE signals SET state = 'viewed' WHERE id = ? "
-                           "AND state = 'forwarded'", [signal_id])
-                db.execute("INSERT INTO signal_events (signal_id, at, kind, count, detail) "
-                           "VALUES (?, ?, ?, ?, ?)", [signal_id, now, "viewed", None, None])
+                db.execute(
+                    "UPDATE signals SET state = 'viewed' WHERE id = ? AND state = 'forwarded'",
+                    [signal_id],
+                )
+                db.execute(
+                    "INSERT INTO signal_events (signal_id, at, kind, count, detail) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [signal_id, now, "viewed", None, None],
+                )
     if erased:
         # server.db.transaction truncates the WAL after a commit that erased content.
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     state = db.execute("SELECT state FROM signals WHERE id = ?", [signal_id]).fetchone()
-    return {"envelope": msgspec.json.decode(row[0]), "state": state[0] if state else "gone",
-            "delete_at": row[1] + VIEW_GRACE}
+    return {
+        "envelope": msgspec.json.decode(row[0]),
+        "state": state[0] if state else "gone",
+        "delete_at": row[1] + VIEW_GRACE,
+    }

@@ -68,8 +68,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(ordered[min(rank, len(ordered)) - 1])
 
 
-def http_request(method: str, path: str, port: int, headers: dict[str, str] | None = None,
-                 body: bytes = b"") -> bytes:
+def http_request(
+    method: str, path: str, port: int, headers: dict[str, str] | None = None, body: bytes = b""
+) -> bytes:
     """One HTTP/1.1 keep-alive request as bytes, ready to write to a socket."""
     lines = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}"]
     for name, value in (headers or {}).items():

@@ -49,16 +49,22 @@ def _reset(fake: Proc, delay: float) -> None:
     post_json(fake.port, "/delay", {"seconds": delay})
 
 
-def worker_rate(fake: Proc, subs: list[dict], delay: float, tmp: str, tag: str,
-                timeout: float = 120.0,
-                profile: Callable[[int], AbstractContextManager[None]] | None = None
-                ) -> dict[str, Any]:
+def worker_rate(
+    fake: Proc,
+    subs: list[dict],
+    delay: float,
+    tmp: str,
+    tag: str,
+    timeout: float = 120.0,
+    profile: Callable[[int], AbstractContextManager[None]] | None = None,
+) -> dict[str, Any]:
     n = len(subs)
     path = f"{tmp}/fanout-{tag}.db"
     # The wake is a real signal to a school whose two contacts are subscribed: its pushes are
     # queued, which wakes the worker (a send that queues nothing wakes nothing).
-    world = seed(path, schools=1, senders=1, fanout_subs=subs,
-                 push_school_subs=subscriptions(fake, 2))
+    world = seed(
+        path, schools=1, senders=1, fanout_subs=subs, push_school_subs=subscriptions(fake, 2)
+    )
     assert world.push_school is not None
     # Not due yet: the worker finds nothing at start and sleeps until woken.
     db = database.connect(path)
@@ -87,8 +93,9 @@ def worker_rate(fake: Proc, subs: list[dict], delay: float, tmp: str, tag: str,
         while _stats(fake)["messages"] < n + 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         done = time.time()
-        cpu = {k: proc_cpu_seconds(p) - cpu[k]
-               for k, p in (("server", server.pid), ("fake", fake.pid))}
+        cpu = {
+            k: proc_cpu_seconds(p) - cpu[k] for k, p in (("server", server.pid), ("fake", fake.pid))
+        }
         messages = _messages(fake)
         attempts = json.loads(get(fake.port, "/attempts")[1])
         server.rss_peak_kb()
@@ -99,7 +106,10 @@ def worker_rate(fake: Proc, subs: list[dict], delay: float, tmp: str, tag: str,
     last = received[-1] if received else done
     elapsed = max(last - woken, 1e-9)
     return {  # n + 2: the wake signal's own two pushes are delivered in the same burst
-        "n": n + 2, "delivered": len(messages), "send_status": status, "elapsed": elapsed,
+        "n": n + 2,
+        "delivered": len(messages),
+        "send_status": status,
+        "elapsed": elapsed,
         "rate": len(messages) / elapsed,
         "refused": sum(1 for a in attempts if a["status"] != 201),
         "cpu_server": cpu["server"] / max(done - woken, 1e-9),
@@ -113,8 +123,12 @@ def _post_signal(port: int, cookie: str, body: bytes) -> int:
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        conn.request("POST", "/api/signals", body=body, headers={
-            "Cookie": cookie, "X-HWC": "1", "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            "/api/signals",
+            body=body,
+            headers={"Cookie": cookie, "X-HWC": "1", "Content-Type": "application/json"},
+        )
         response = conn.getresponse()
         response.read()
         return response.status
@@ -122,8 +136,13 @@ def _post_signal(port: int, cookie: str, body: bytes) -> int:
         conn.close()
 
 
-def sequential_baseline(fake: Proc, subs: list[dict], delay: float, vapid_private_key: str,
-                        base_url: str = "http://127.0.0.1:8000") -> dict[str, Any]:
+def sequential_baseline(
+    fake: Proc,
+    subs: list[dict],
+    delay: float,
+    vapid_private_key: str,
+    base_url: str = "http://127.0.0.1:8000",
+) -> dict[str, Any]:
     """The same N pushes with pywebpush's plain webpush(), one after another."""
     _reset(fake, delay)
     failures = 0
@@ -132,14 +151,24 @@ def sequential_baseline(fake: Proc, subs: list[dict], delay: float, vapid_privat
     for n, sub in enumerate(subs):
         signal_id = new_signal_id()
         try:
-            webpush(sub, payload(base_url, "new_signal", signal_id),
-                    vapid_private_key=vapid_private_key,
-                    vapid_claims={"sub": "mailto:beheer@example.org"}, ttl=86400, timeout=10,
-                    headers={"Urgency": "high", "Topic": topic(b"bench", str(n), signal_id)})
+            webpush(
+                sub,
+                payload(base_url, "new_signal", signal_id),
+                vapid_private_key=vapid_private_key,
+                vapid_claims={"sub": "mailto:beheer@example.org"},
+                ttl=86400,
+                timeout=10,
+                headers={"Urgency": "high", "Topic": topic(b"bench", str(n), signal_id)},
+            )
         except Exception:  # counted: a refused push is not a delivered one
             failures += 1
     elapsed = time.perf_counter() - start
     delivered = _stats(fake)["messages"]
-    return {"n": len(subs), "delivered": delivered, "failures": failures, "elapsed": elapsed,
-            "rate": delivered / elapsed,
-            "cpu_fake": (proc_cpu_seconds(fake.pid) - cpu_fake) / elapsed}
+    return {
+        "n": len(subs),
+        "delivered": delivered,
+        "failures": failures,
+        "elapsed": elapsed,
+        "rate": delivered / elapsed,
+        "cpu_fake": (proc_cpu_seconds(fake.pid) - cpu_fake) / elapsed,
+    }

@@ -48,8 +48,7 @@ def summarize(path: str, top: int = 25) -> str:
                 app_lines[own[-1]] += n
     if not total:
         return f"{path}: no samples"
-    lines = [f"{path}: {total} samples",
-             "inclusive:"]
+    lines = [f"{path}: {total} samples", "inclusive:"]
     lines += [f"  {count / total:6.1%}  {name}" for name, count in inclusive.most_common(top)]
     lines.append("self:")
     lines += [f"  {count / total:6.1%}  {name}" for name, count in self_time.most_common(top)]

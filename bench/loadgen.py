@@ -65,11 +65,11 @@ class Connection(asyncio.Protocol):
         if at < 0:
             raise RuntimeError("response without content-length")
         stop = head.find(b"\r\n", at + 2)
-        length = int(head[at + 17:stop if stop > 0 else None].strip())
+        length = int(head[at + 17 : stop if stop > 0 else None].strip())
         total = end + 4 + length
         if len(self.buffer) < total:
             return
-        body = bytes(self.buffer[end + 4:total]) if self.keep_body else b""
+        body = bytes(self.buffer[end + 4 : total]) if self.keep_body else b""
         del self.buffer[:total]
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
@@ -141,8 +141,12 @@ async def _closed(job: dict[str, Any], conns: list[Connection], out: dict[str, A
     await asyncio.gather(*(worker(c) for c in conns))
     end = time.perf_counter()
     _finish_window(job, window, out, end - (timed_start[0] if timed_start else end))
-    out.update(lat_ns=lat[warmup:], status=status[warmup:], done_wall=done_wall[warmup:],
-               bodies=bodies[warmup:] if job.get("keep_bodies") else [])
+    out.update(
+        lat_ns=lat[warmup:],
+        status=status[warmup:],
+        done_wall=done_wall[warmup:],
+        bodies=bodies[warmup:] if job.get("keep_bodies") else [],
+    )
 
 
 async def _burst(job: dict[str, Any], conns: list[Connection], out: dict[str, Any]) -> None:
@@ -150,13 +154,15 @@ async def _burst(job: dict[str, Any], conns: list[Connection], out: dict[str, An
     size = len(conns)
     statuses: list[int] = []
     lat: list[int] = []
-    window = {"rusage": resource.getrusage(resource.RUSAGE_SELF),
-              "cpu": {pid: proc_cpu_seconds(pid) for pid in job.get("watch_pids", [])},
-              "machine": machine_cpu_seconds(),
-              "runq": {pid: proc_runq_wait_seconds(pid) for pid in job.get("watch_pids", [])}}
+    window = {
+        "rusage": resource.getrusage(resource.RUSAGE_SELF),
+        "cpu": {pid: proc_cpu_seconds(pid) for pid in job.get("watch_pids", [])},
+        "machine": machine_cpu_seconds(),
+        "runq": {pid: proc_runq_wait_seconds(pid) for pid in job.get("watch_pids", [])},
+    }
     start = time.perf_counter()
     for group_at in range(0, len(requests), size):
-        group = requests[group_at:group_at + size]
+        group = requests[group_at : group_at + size]
         t0 = time.perf_counter_ns()
         futures = [conn.request(raw) for conn, raw in zip(conns, group, strict=False)]
         for fut in futures:
@@ -170,16 +176,19 @@ async def _burst(job: dict[str, Any], conns: list[Connection], out: dict[str, An
     out.update(lat_ns=lat, status=statuses, done_wall=[], bodies=[])
 
 
-def _finish_window(job: dict[str, Any], window: dict[str, Any], out: dict[str, Any],
-                   elapsed: float) -> None:
+def _finish_window(
+    job: dict[str, Any], window: dict[str, Any], out: dict[str, Any], elapsed: float
+) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     before = window.get("rusage", usage)
     out["elapsed"] = elapsed
     out["cpu_self"] = (usage.ru_utime - before.ru_utime) + (usage.ru_stime - before.ru_stime)
-    out["cpu_watch"] = {pid: proc_cpu_seconds(pid) - cpu
-                        for pid, cpu in window.get("cpu", {}).items()}
-    out["runq_watch"] = {pid: proc_runq_wait_seconds(pid) - wait
-                         for pid, wait in window.get("runq", {}).items()}
+    out["cpu_watch"] = {
+        pid: proc_cpu_seconds(pid) - cpu for pid, cpu in window.get("cpu", {}).items()
+    }
+    out["runq_watch"] = {
+        pid: proc_runq_wait_seconds(pid) - wait for pid, wait in window.get("runq", {}).items()
+    }
     busy, total = machine_cpu_seconds()
     busy0, total0 = window.get("machine", (busy, total))
     # Busy core-seconds of the whole machine in the window, and how many cores it has.

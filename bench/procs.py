@@ -47,8 +47,16 @@ def uvicorn_flags() -> list[str]:
 class Proc:
     """A child process listening on a loopback port."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int,
-                 log_dir: str, ready_path: str = "/healthz", stderr_apart: bool = False) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        port: int,
+        log_dir: str,
+        ready_path: str = "/healthz",
+        stderr_apart: bool = False,
+    ) -> None:
         self.name, self.argv, self.env, self.port = name, argv, env, port
         self.ready_path = ready_path
         self.log_path = os.path.join(log_dir, f"{name}-{port}.log")
@@ -69,16 +77,22 @@ class Proc:
     def start(self, timeout: float = 30.0) -> Proc:
         with contextlib.ExitStack() as files:  # the child keeps its own copies of the fds
             log = files.enter_context(open(self.log_path, "ab"))
-            errors = files.enter_context(open(self.stderr_path, "ab")) if self.stderr_path \
+            errors = (
+                files.enter_context(open(self.stderr_path, "ab"))
+                if self.stderr_path
                 else subprocess.STDOUT
-            self.popen = subprocess.Popen(self.argv, env={**os.environ, **self.env}, cwd=ROOT,
-                                          stdout=log, stderr=errors)
+            )
+            self.popen = subprocess.Popen(
+                self.argv, env={**os.environ, **self.env}, cwd=ROOT, stdout=log, stderr=errors
+            )
         prioritize(self.popen.pid)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
-                raise RuntimeError(f"{self.name} exited at start; see {self.log_path}:\n"
-                                   + Path(self.log_path).read_text()[-3000:])
+                raise RuntimeError(
+                    f"{self.name} exited at start; see {self.log_path}:\n"
+                    + Path(self.log_path).read_text()[-3000:]
+                )
             try:
                 status, _ = get(self.port, self.ready_path)
                 if status == 200:
@@ -125,22 +139,34 @@ def real_server(database: str, log_dir: str) -> Proc:
 
 def bare_server(database: str, log_dir: str) -> Proc:
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "--factory", "bench.bare:create_app",
-            "--host", HOST, "--port", str(port), *uvicorn_flags()]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "bench.bare:create_app",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        *uvicorn_flags(),
+    ]
     return Proc("bare", argv, {"BENCH_BARE_DATABASE": database}, port, log_dir)
 
 
 def fake_push(log_dir: str) -> Proc:
     port = free_port()
     origin = f"http://{HOST}:{port}"
-    code = ("from server.fakepush import run_fake_push; "
-            f"run_fake_push(host={HOST!r}, port={port}, origin={origin!r})")
-    return Proc("fakepush", [sys.executable, "-c", code], {}, port, log_dir,
-                ready_path="/stats")
+    code = (
+        "from server.fakepush import run_fake_push; "
+        f"run_fake_push(host={HOST!r}, port={port}, origin={origin!r})"
+    )
+    return Proc("fakepush", [sys.executable, "-c", code], {}, port, log_dir, ready_path="/stats")
 
 
-def get(port: int, path: str, headers: dict[str, str] | None = None,
-        timeout: float = 30.0) -> tuple[int, bytes]:
+def get(
+    port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 30.0
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         conn.request("GET", path, headers=headers or {})
@@ -150,8 +176,9 @@ def get(port: int, path: str, headers: dict[str, str] | None = None,
         conn.close()
 
 
-def get_full(port: int, path: str, headers: dict[str, str] | None = None
-             ) -> tuple[int, dict[str, str], bytes]:
+def get_full(
+    port: int, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=30)
     try:
         conn.request("GET", path, headers=headers or {})
@@ -164,8 +191,12 @@ def get_full(port: int, path: str, headers: dict[str, str] | None = None
 def post_json(port: int, path: str, body: Any) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=30)
     try:
-        conn.request("POST", path, body=json.dumps(body).encode(),
-                     headers={"Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            path,
+            body=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         response = conn.getresponse()
         return response.status, response.read()
     finally:

@@ -49,9 +49,17 @@ def _load_row(name: str, m: dict[str, Any], unit: str = "/s") -> Row:
     bad = m["n"] - m["ok"] if "ok" in m else 0
     if bad:
         value += f" ({bad} not ok: {m['statuses']})"
-    return Row(name, value, _ms(m.get("p50_ms")), _ms(m.get("p99_ms")), _pct(m.get("cpu_server")),
-               _ms(m.get("server_cpu_ms_per_request")), _pct(m.get("cpu_loadgen")),
-               _pct(m.get("cpu_other")), _pct(m.get("server_runq_share")))
+    return Row(
+        name,
+        value,
+        _ms(m.get("p50_ms")),
+        _ms(m.get("p99_ms")),
+        _pct(m.get("cpu_server")),
+        _ms(m.get("server_cpu_ms_per_request")),
+        _pct(m.get("cpu_loadgen")),
+        _pct(m.get("cpu_other")),
+        _pct(m.get("server_runq_share")),
+    )
 
 
 def _vs(real: dict[str, Any], bare: dict[str, Any]) -> str:
@@ -68,8 +76,7 @@ def rows(r: dict[str, Any], quick: bool) -> tuple[list[Row], list[dict[str, Any]
 
     def target(row: Row, text: str, ok: bool | None, figure: str, value: Any) -> Row:
         row.target, row.result = text, _verdict(ok)
-        targets.append({"figure": figure, "target": text, "value": value,
-                        "result": row.result})
+        targets.append({"figure": figure, "target": text, "value": value, "result": row.result})
         return row
 
     def section(title: str) -> None:
@@ -89,8 +96,11 @@ def rows(r: dict[str, Any], quick: bool) -> tuple[list[Row], list[dict[str, Any]
             ratio = r[key]["rate"] / bare
             out.append(target(row, ">=80% bare", ratio >= 0.8, "intake rate vs bare", ratio))
             row2 = Row("intake p99, 50 concurrent", _ms(r[key]["p99_ms"]) + " ms")
-            out.append(target(row2, "p99 < 30 ms", r[key]["p99_ms"] < 30,
-                              "intake p99 at 50", r[key]["p99_ms"]))
+            out.append(
+                target(
+                    row2, "p99 < 30 ms", r[key]["p99_ms"] < 30, "intake p99 at 50", r[key]["p99_ms"]
+                )
+            )
         else:
             out.append(row)
     if "intake_cold_c50" in r:
@@ -111,8 +121,9 @@ def rows(r: dict[str, Any], quick: bool) -> tuple[list[Row], list[dict[str, Any]
             row.ceiling = _vs(r[key], r[f"bare_claim_c{c}"])
         if c == 50 and bare:
             ratio = r[key]["rate"] / bare
-            out.append(target(row, ">=80% bare claim", ratio >= 0.8, "open rate vs bare claim",
-                              ratio))
+            out.append(
+                target(row, ">=80% bare claim", ratio >= 0.8, "open rate vs bare claim", ratio)
+            )
         else:
             out.append(row)
     if "open_2dev_c50" in r:
@@ -124,37 +135,64 @@ def rows(r: dict[str, Any], quick: bool) -> tuple[list[Row], list[dict[str, Any]
         out.append(row)
     if "contention" in r:
         cont = r["contention"]
-        row = Row(f"one-time open, {cont['clients']} clients at one signal",
-                  f"{cont['exactly_one_200']}/{cont['trials']} trials exactly one 200",
-                  _ms(cont["p50_ms"]), _ms(cont["p99_ms"]))
-        out.append(target(row, "one 200 per trial", cont["exactly_one_200"] == cont["trials"],
-                          "contention", cont["statuses"]))
+        row = Row(
+            f"one-time open, {cont['clients']} clients at one signal",
+            f"{cont['exactly_one_200']}/{cont['trials']} trials exactly one 200",
+            _ms(cont["p50_ms"]),
+            _ms(cont["p99_ms"]),
+        )
+        out.append(
+            target(
+                row,
+                "one 200 per trial",
+                cont["exactly_one_200"] == cont["trials"],
+                "contention",
+                cont["statuses"],
+            )
+        )
 
     section("3 fan-out: outbox worker vs sequential pywebpush webpush()")
-    for tag, label, need in (("loopback", "bare loopback", 3), ("delay30ms", "service +30 ms",
-                                                                30)):
+    for tag, label, need in (("loopback", "bare loopback", 3), ("delay30ms", "service +30 ms", 30)):
         f = r.get("fanout", {}).get(tag)
         if not f:
             continue
         w, b = f["worker"], f["baseline"]
-        wrow = Row(f"outbox worker, {label} ({w['delivered']}/{w['n']})", _rate(w["rate"]),
-                   srv=_pct(w["cpu_server"]), gen=f"fake {_pct(w['cpu_fake'])}")
+        wrow = Row(
+            f"outbox worker, {label} ({w['delivered']}/{w['n']})",
+            _rate(w["rate"]),
+            srv=_pct(w["cpu_server"]),
+            gen=f"fake {_pct(w['cpu_fake'])}",
+        )
         if w["delivered"]:
             wrow.per_req = _ms(w["cpu_server"] * w["elapsed"] * 1000 / w["delivered"])
         out.append(wrow)
-        out.append(Row(f"webpush() one by one, {label} ({b['delivered']}/{b['n']})",
-                       _rate(b["rate"]), gen=f"fake {_pct(b['cpu_fake'])}"))
-        out.append(target(Row(f"worker / one by one, {label}", f"{f['ratio']:.2f}x"),
-                          f">= {need}x", f["ratio"] >= need, f"fan-out ratio {label}",
-                          f["ratio"]))
+        out.append(
+            Row(
+                f"webpush() one by one, {label} ({b['delivered']}/{b['n']})",
+                _rate(b["rate"]),
+                gen=f"fake {_pct(b['cpu_fake'])}",
+            )
+        )
+        out.append(
+            target(
+                Row(f"worker / one by one, {label}", f"{f['ratio']:.2f}x"),
+                f">= {need}x",
+                f["ratio"] >= need,
+                f"fan-out ratio {label}",
+                f["ratio"],
+            )
+        )
 
     section("4 send-to-push latency (201 to the fake service's received_at)")
     if "send_to_push" in r:
         sp = r["send_to_push"]
-        row = Row(f"send-to-push ({sp['pushes_received']}/{sp['pushes_expected']} pushes)",
-                  "", _ms(sp["p50_ms"]), _ms(sp["p99_ms"]))
-        out.append(target(row, "p50 < 20 ms", sp["p50_ms"] < 20, "send-to-push p50",
-                          sp["p50_ms"]))
+        row = Row(
+            f"send-to-push ({sp['pushes_received']}/{sp['pushes_expected']} pushes)",
+            "",
+            _ms(sp["p50_ms"]),
+            _ms(sp["p99_ms"]),
+        )
+        out.append(target(row, "p50 < 20 ms", sp["p50_ms"] < 20, "send-to-push p50", sp["p50_ms"]))
 
     section("5 first-load weight")
     if "weight" in r:
@@ -163,21 +201,42 @@ def rows(r: dict[str, Any], quick: bool) -> tuple[list[Row], list[dict[str, Any]
         compressed = wt[f"{key}_bytes_unique"]
         how = "as served" if wt["server_compresses"] else "gzip -6 (server sends raw)"
         missing = f", missing: {' '.join(wt['missing'])}" if wt["missing"] else ""
-        out.append(Row("requests: page + sw.js + role's screens / + precache",
-                       f"{wt['requests_page']} / {wt['requests_total']} "
-                       f"({wt['unique_files']} files{missing})"))
+        out.append(
+            Row(
+                "requests: page + sw.js + role's screens / + precache",
+                f"{wt['requests_page']} / {wt['requests_total']} "
+                f"({wt['unique_files']} files{missing})",
+            )
+        )
         out.append(Row("bytes raw (unique files)", f"{wt['raw_bytes_unique'] / 1024:.1f} KB"))
-        row = Row(f"bytes compressed, {how}, heaviest role ({wt['heaviest_role']})",
-                  f"{compressed / 1024:.1f} KB")
-        out.append(target(row, "< 40 KB", compressed < 40 * 1024, "first load compressed",
-                          compressed))
+        row = Row(
+            f"bytes compressed, {how}, heaviest role ({wt['heaviest_role']})",
+            f"{compressed / 1024:.1f} KB",
+        )
+        out.append(
+            target(row, "< 40 KB", compressed < 40 * 1024, "first load compressed", compressed)
+        )
         first = wt[f"{key}_bytes_first_visit"]
-        out.append(Row("first visit incl. sw install refetch",
-                       f"{first / 1024:.1f} KB (raw {wt['raw_bytes_first_visit'] / 1024:.1f} KB)"))
-        out.append(Row("first visit per role", ", ".join(
-            f"{role} {v[f'{key}_bytes'] / 1024:.1f} KB" for role, v in wt["roles"].items())))
-        out.append(Row("every app file (all roles and later screens)",
-                       f"{wt[f'app_{key}_bytes'] / 1024:.1f} KB in {wt['app_files']} files"))
+        out.append(
+            Row(
+                "first visit incl. sw install refetch",
+                f"{first / 1024:.1f} KB (raw {wt['raw_bytes_first_visit'] / 1024:.1f} KB)",
+            )
+        )
+        out.append(
+            Row(
+                "first visit per role",
+                ", ".join(
+                    f"{role} {v[f'{key}_bytes'] / 1024:.1f} KB" for role, v in wt["roles"].items()
+                ),
+            )
+        )
+        out.append(
+            Row(
+                "every app file (all roles and later screens)",
+                f"{wt[f'app_{key}_bytes'] / 1024:.1f} KB in {wt['app_files']} files",
+            )
+        )
 
     section("6 memory")
     peaks = {k: v for k, v in r.get("peak_rss_kb", {}).items() if v}
@@ -186,8 +245,11 @@ def rows(r: dict[str, Any], quick: bool) -> tuple[list[Row], list[dict[str, Any]
         for name, label in (("intake", "intake run"), ("open", "open run")):
             if name in real:
                 row = Row(f"server peak RSS (VmHWM), {label}", f"{real[name] / 1024:.1f} MB")
-                out.append(target(row, "< 120 MB", real[name] < 120 * 1024,
-                                  f"peak RSS {label}", real[name]))
+                out.append(
+                    target(
+                        row, "< 120 MB", real[name] < 120 * 1024, f"peak RSS {label}", real[name]
+                    )
+                )
         worst = max(real.values())
         where = max(real, key=lambda k: real[k])
         row = Row(f"server peak RSS, worst of all runs ({where})", f"{worst / 1024:.1f} MB")
@@ -203,9 +265,18 @@ def rows(r: dict[str, Any], quick: bool) -> tuple[list[Row], list[dict[str, Any]
         low, high = levels[0], levels[-1]
         for kind in ("intake", "open"):
             if int(high) < 100_000:
-                out.append(target(Row(f"{kind} p99 at 10^5 / at 10^3",
-                                      "not run (--quick stops at 10^4)" if quick else ""),
-                                  "<= 1.5x", None, f"growth {kind}", None))
+                out.append(
+                    target(
+                        Row(
+                            f"{kind} p99 at 10^5 / at 10^3",
+                            "not run (--quick stops at 10^4)" if quick else "",
+                        ),
+                        "<= 1.5x",
+                        None,
+                        f"growth {kind}",
+                        None,
+                    )
+                )
                 continue
             ratio = growth[high][kind]["p99_ms"] / growth[low][kind]["p99_ms"]
             row = Row(f"{kind} p99 at 10^5 / at 10^3", f"{ratio:.2f}x")
@@ -228,13 +299,29 @@ def rows(r: dict[str, Any], quick: bool) -> tuple[list[Row], list[dict[str, Any]
     if "bare_claim_2dev_c50" in r:
         out.append(_load_row("bare claim + erase 2nd copy, 50 conc.", r["bare_claim_2dev_c50"]))
     if "healthz" in r and "intake_c50" in r:
-        out.append(Row("intake c50 / healthz c50 (bench client)",
-                       f"{r['intake_c50']['rate'] / r['healthz']['rate']:.0%}"))
+        out.append(
+            Row(
+                "intake c50 / healthz c50 (bench client)",
+                f"{r['intake_c50']['rate'] / r['healthz']['rate']:.0%}",
+            )
+        )
     return out, targets
 
 
-HEAD = Row("figure", "value", "p50 ms", "p99 ms", "srv CPU", "cpu/req", "gen CPU", "other",
-           "runq", "vs ceiling", "target", "result")
+HEAD = Row(
+    "figure",
+    "value",
+    "p50 ms",
+    "p99 ms",
+    "srv CPU",
+    "cpu/req",
+    "gen CPU",
+    "other",
+    "runq",
+    "vs ceiling",
+    "target",
+    "result",
+)
 WIDTHS = (46, 30, 8, 8, 8, 7, 10, 6, 5, 15, 17, 6)
 
 
@@ -266,10 +353,15 @@ def median_of_runs(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
         values = [t["value"] for t in per_run]
         numeric = all(isinstance(v, int | float) for v in values)
         verdicts = [t["result"] for t in per_run]
-        merged.append({"figure": per_run[0]["figure"], "target": per_run[0]["target"],
-                       "values": values,
-                       "value": statistics.median(values) if numeric else "-",
-                       "result": max(set(verdicts), key=verdicts.count)})
+        merged.append(
+            {
+                "figure": per_run[0]["figure"],
+                "target": per_run[0]["target"],
+                "values": values,
+                "value": statistics.median(values) if numeric else "-",
+                "result": max(set(verdicts), key=verdicts.count),
+            }
+        )
     return merged
 
 
@@ -284,6 +376,7 @@ def median_table(merged: list[dict[str, Any]]) -> str:
         each = ", ".join(show(v) for v in t["values"])
         if len(each) > 34:
             each = each[:31] + "..."
-        lines.append(f"{t['figure']:32} {each:34} {show(t['value']):>10}  {t['target']:18} "
-                     f"{t['result']}")
+        lines.append(
+            f"{t['figure']:32} {each:34} {show(t['value']):>10}  {t['target']:18} {t['result']}"
+        )
     return "\n".join(lines)

@@ -94,32 +94,63 @@ class Refs:
         return "HWC-" + "".join(chars)
 
 
-def _device(db: sqlite_utils.Database, person_id: str, now: float, push: dict | None = None,
-            last_seen: float | None = None) -> Dev:
+def _device(
+    db: sqlite_utils.Database,
+    person_id: str,
+    now: float,
+    push: dict | None = None,
+    last_seen: float | None = None,
+) -> Dev:
     _, public_key = generate_device_key()
     device_id, secret = new_id(), secrets.token_urlsafe(32)
     db.execute(
         "INSERT INTO devices (id, person_id, label, public_key, credential_hash, push, "
         "push_state, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [device_id, person_id, "bench", public_key, secret_hash(secret),
-         json.dumps(push) if push else None, "active" if push else "none", now - 86400,
-         now - 3600 if last_seen is None else last_seen],
+        [
+            device_id,
+            person_id,
+            "bench",
+            public_key,
+            secret_hash(secret),
+            json.dumps(push) if push else None,
+            "active" if push else "none",
+            now - 86400,
+            now - 3600 if last_seen is None else last_seen,
+        ],
     )
     return Dev(device_id, person_id, f"{device_id}.{secret}", public_key)
 
 
 def _person(db: sqlite_utils.Database, role: str, org_id: str, now: float, n: int) -> str:
-    return directory.create_person(db, NewPerson(name=f"Bench {role} {n}", role=role,
-                                                 org_id=org_id, class_label="groep 5"), now)
+    return directory.create_person(
+        db,
+        NewPerson(name=f"Bench {role} {n}", role=role, org_id=org_id, class_label="groep 5"),
+        now,
+    )
 
 
-def _school(db: sqlite_utils.Database, n: int, now: float, contacts: int = 2,
-            pushes: list[dict] | None = None) -> School:
-    org_id = directory.create_org(db, NewOrg(kind="school", name=f"Bench school {n}",
-                                             place="Utrecht", code=f"B{n:05d}",
-                                             region="midden"), now)
-    devs = [_device(db, _person(db, "contact", org_id, now, i), now,
-                    push=pushes[i] if pushes else None) for i in range(contacts)]
+def _school(
+    db: sqlite_utils.Database,
+    n: int,
+    now: float,
+    contacts: int = 2,
+    pushes: list[dict] | None = None,
+) -> School:
+    org_id = directory.create_org(
+        db,
+        NewOrg(
+            kind="school",
+            name=f"Bench school {n}",
+            place="Utrecht",
+            code=f"B{n:05d}",
+            region="midden",
+        ),
+        now,
+    )
+    devs = [
+        _device(db, _person(db, "contact", org_id, now, i), now, push=pushes[i] if pushes else None)
+        for i in range(contacts)
+    ]
     return School(org_id, devs)
 
 
@@ -128,11 +159,21 @@ def _envelope_text(dev: Dev) -> str:
     return json.dumps(env, separators=(",", ":"))
 
 
-def seed(path: str, *, schools: int = 100, senders: int = 0, open_teachers: int = 0,
-         opens_per_teacher: int = 50, contention_trials: int = 0, contention_devices: int = 50,
-         stored: int = 0, push_school_subs: list[dict] | None = None,
-         fanout_subs: list[dict] | None = None, open_teachers_2dev: int = 0,
-         contact_subs: list[dict] | None = None) -> World:
+def seed(
+    path: str,
+    *,
+    schools: int = 100,
+    senders: int = 0,
+    open_teachers: int = 0,
+    opens_per_teacher: int = 50,
+    contention_trials: int = 0,
+    contention_devices: int = 50,
+    stored: int = 0,
+    push_school_subs: list[dict] | None = None,
+    fanout_subs: list[dict] | None = None,
+    open_teachers_2dev: int = 0,
+    contact_subs: list[dict] | None = None,
+) -> World:
     """Make a database at `path`; everything in one transaction (one fsync)."""
     now = time.time()
     rng = random.Random(20261124)
@@ -144,16 +185,21 @@ def seed(path: str, *, schools: int = 100, senders: int = 0, open_teachers: int 
     db.execute("PRAGMA foreign_keys = OFF")
     world = World(path=path, now=now)
     world.vapid_private_key = b64u_encode(
-        push.vapid_private_key(db, "").private_numbers().private_value.to_bytes(32, "big"))
+        push.vapid_private_key(db, "").private_numbers().private_value.to_bytes(32, "big")
+    )
     with transaction(db):
-        sender_org = directory.create_org(db, NewOrg(kind="veilig_thuis",
-                                                     name="Veilig Thuis Bench"), now)
+        sender_org = directory.create_org(
+            db, NewOrg(kind="veilig_thuis", name="Veilig Thuis Bench"), now
+        )
         world.sender_org = sender_org
-        world.senders = [_device(db, _person(db, "sender", sender_org, now, i), now)
-                         for i in range(senders)]
+        world.senders = [
+            _device(db, _person(db, "sender", sender_org, now, i), now) for i in range(senders)
+        ]
         # contact_subs: two push subscriptions per school, for its two contact devices.
-        world.schools = [_school(db, i, now, pushes=contact_subs[2 * i:2 * i + 2]
-                                 if contact_subs else None) for i in range(schools)]
+        world.schools = [
+            _school(db, i, now, pushes=contact_subs[2 * i : 2 * i + 2] if contact_subs else None)
+            for i in range(schools)
+        ]
         if push_school_subs:
             world.push_school = _school(db, 90000, now, len(push_school_subs), push_school_subs)
         # Teachers with signals forwarded to them, each to be opened once.
@@ -171,10 +217,22 @@ def seed(path: str, *, schools: int = 100, senders: int = 0, open_teachers: int 
             items = []
             for _ in range(opens_per_teacher):
                 sid = new_signal_id(now)
-                _forwarded(signals, events, teachers, envelopes, sid, refs.next(), sender_org,
-                           school.id, contact, person, now)
-                envelopes += [(sid, d.id, "teacher", text, None)
-                              for d, text in zip(devs, texts, strict=True)]
+                _forwarded(
+                    signals,
+                    events,
+                    teachers,
+                    envelopes,
+                    sid,
+                    refs.next(),
+                    sender_org,
+                    school.id,
+                    contact,
+                    person,
+                    now,
+                )
+                envelopes += [
+                    (sid, d.id, "teacher", text, None) for d, text in zip(devs, texts, strict=True)
+                ]
                 items.append(OpenItem(sid, devs[0]))
             (world.open_pool if t < open_teachers else world.open_pool_2dev).append(items)
         # One teacher with many devices: each contention signal has an envelope per device.
@@ -185,52 +243,108 @@ def seed(path: str, *, schools: int = 100, senders: int = 0, open_teachers: int 
             texts = [_envelope_text(d) for d in devs]
             for _ in range(contention_trials):
                 sid = new_signal_id(now)
-                _forwarded(signals, events, teachers, envelopes, sid, refs.next(), sender_org,
-                           school.id, school.contacts[0], person, now)
-                envelopes += [(sid, d.id, "teacher", text, None) for d, text in zip(devs, texts,
-                                                                                  strict=True)]
+                _forwarded(
+                    signals,
+                    events,
+                    teachers,
+                    envelopes,
+                    sid,
+                    refs.next(),
+                    sender_org,
+                    school.id,
+                    school.contacts[0],
+                    person,
+                    now,
+                )
+                envelopes += [
+                    (sid, d.id, "teacher", text, None) for d, text in zip(devs, texts, strict=True)
+                ]
                 world.contention.append((sid, devs))
         # Stored history: the signals a server holds within the retention period.
         if stored:
-            _history(db, world, rng, refs, stored, signals, events, teachers, envelopes, outbox,
-                     now)
+            _history(
+                db, world, rng, refs, stored, signals, events, teachers, envelopes, outbox, now
+            )
         # Pushes waiting in the outbox, one per subscribed device (the fan-out).
         if fanout_subs:
-            org = directory.create_org(db, NewOrg(kind="school", name="Bench fan-out school",
-                                                  code="FANOUT", region="midden"), now)
+            org = directory.create_org(
+                db,
+                NewOrg(kind="school", name="Bench fan-out school", code="FANOUT", region="midden"),
+                now,
+            )
             person = _person(db, "contact", org, now, 0)
             for sub in fanout_subs:
                 dev = _device(db, person, now, push=sub)
-                outbox.append((dev.id, new_signal_id(now), "new_signal", now + 86400, "pending",
-                               0, now, now))
+                outbox.append(
+                    (dev.id, new_signal_id(now), "new_signal", now + 86400, "pending", 0, now, now)
+                )
             world.fanout = len(fanout_subs)
         db.conn.executemany(
             "INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
             "sent_at, deadline_at, expires_at, reminded_at, ended_at, close_reason, acted_by) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", signals)
-        db.conn.executemany("INSERT INTO signal_events (signal_id, at, kind, count, detail) "
-                            "VALUES (?, ?, ?, ?, ?)", events)
-        db.conn.executemany("INSERT INTO signal_teachers (signal_id, person_id, viewed_at) "
-                            "VALUES (?, ?, ?)", teachers)
-        db.conn.executemany("INSERT INTO envelopes (signal_id, device_id, role, envelope, "
-                            "opened_at) VALUES (?, ?, ?, ?, ?)", envelopes)
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            signals,
+        )
+        db.conn.executemany(
+            "INSERT INTO signal_events (signal_id, at, kind, count, detail) VALUES (?, ?, ?, ?, ?)",
+            events,
+        )
+        db.conn.executemany(
+            "INSERT INTO signal_teachers (signal_id, person_id, viewed_at) VALUES (?, ?, ?)",
+            teachers,
+        )
+        db.conn.executemany(
+            "INSERT INTO envelopes (signal_id, device_id, role, envelope, "
+            "opened_at) VALUES (?, ?, ?, ?, ?)",
+            envelopes,
+        )
         db.conn.executemany(
             "INSERT INTO outbox (device_id, signal_id, kind, expires_at, state, attempts, "
-            "due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", outbox)
+            "due_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            outbox,
+        )
     world.stored = db.execute("SELECT count(*) FROM signals").fetchone()[0]
     db.conn.close()  # the last connection: the WAL is folded into the file
     return world
 
 
-def _forwarded(signals: list, events: list, teachers: list, envelopes: list, sid: str,
-               ref: str, sender_org: str, school_id: str, contact: Dev, teacher_person: str,
-               now: float) -> None:
+def _forwarded(
+    signals: list,
+    events: list,
+    teachers: list,
+    envelopes: list,
+    sid: str,
+    ref: str,
+    sender_org: str,
+    school_id: str,
+    contact: Dev,
+    teacher_person: str,
+    now: float,
+) -> None:
     """A signal a contact forwarded ten minutes ago; the contact keeps their own copy."""
     sent = now - 900
-    signals.append((sid, ref, sender_org, school_id, school_id, "forwarded", sent,
-                    now + 86400, now + 2 * 86400, None, None, None, contact.person_id))
-    events += [(sid, sent, "sent", 2, None), (sid, sent + 120, "opened", None, None),
-               (sid, sent + 300, "forwarded", 1, None)]
+    signals.append(
+        (
+            sid,
+            ref,
+            sender_org,
+            school_id,
+            school_id,
+            "forwarded",
+            sent,
+            now + 86400,
+            now + 2 * 86400,
+            None,
+            None,
+            None,
+            contact.person_id,
+        )
+    )
+    events += [
+        (sid, sent, "sent", 2, None),
+        (sid, sent + 120, "opened", None, None),
+        (sid, sent + 300, "forwarded", 1, None),
+    ]
     teachers.append((sid, teacher_person, None))
     envelopes.append((sid, contact.id, "contact", _contact_text(contact), sent + 120))
 
@@ -243,17 +357,36 @@ def _contact_text(dev: Dev) -> str:
         _CONTACT_TEXT[dev.id] = _envelope_text(dev)
     return _CONTACT_TEXT[dev.id]
 
+
 # Shares of the stored history: mostly ended within the 14-day retention, some still open.
-HISTORY = (("done", 50), ("closed", 25), ("expired", 15), ("sent", 2), ("opened", 2),
-           ("forwarded", 3), ("viewed", 3))
+HISTORY = (
+    ("done", 50),
+    ("closed", 25),
+    ("expired", 15),
+    ("sent", 2),
+    ("opened", 2),
+    ("forwarded", 3),
+    ("viewed", 3),
+)
 
 
-def _history(db: sqlite_utils.Database, world: World, rng: random.Random, refs: Refs, count: int,
-             signals: list, events: list, teachers: list, envelopes: list, outbox: list,
-             now: float) -> None:
+def _history(
+    db: sqlite_utils.Database,
+    world: World,
+    rng: random.Random,
+    refs: Refs,
+    count: int,
+    signals: list,
+    events: list,
+    teachers: list,
+    envelopes: list,
+    outbox: list,
+    now: float,
+) -> None:
     states = [s for s, share in HISTORY for _ in range(share)]
-    school_teacher = {s.id: _person(db, "teacher", s.id, now, 50000 + i)
-                      for i, s in enumerate(world.schools)}
+    school_teacher = {
+        s.id: _person(db, "teacher", s.id, now, 50000 + i) for i, s in enumerate(world.schools)
+    }
     for i in range(count):
         school = world.schools[i % len(world.schools)]
         state = states[i % len(states)]
@@ -264,13 +397,23 @@ def _history(db: sqlite_utils.Database, world: World, rng: random.Random, refs: 
         sid = new_signal_id(sent)
         ended_at = min(sent + rng.uniform(600, 86400), now - 60) if ended else None
         contact = school.contacts[0]
-        signals.append((sid, refs.next(), world.sender_org, school.id, school.id, state, sent,
-                        sent + 86400 if ended else now + 86400,
-                        sent + 2 * 86400 if ended else now + 2 * 86400,
-                        None if state == "forwarded" else sent + 1800, ended_at,
-                        {"closed": "told_in_person"}.get(state, "done" if state == "done"
-                                                         else None),
-                        contact.person_id if state not in ("sent", "opened") else None))
+        signals.append(
+            (
+                sid,
+                refs.next(),
+                world.sender_org,
+                school.id,
+                school.id,
+                state,
+                sent,
+                sent + 86400 if ended else now + 86400,
+                sent + 2 * 86400 if ended else now + 2 * 86400,
+                None if state == "forwarded" else sent + 1800,
+                ended_at,
+                {"closed": "told_in_person"}.get(state, "done" if state == "done" else None),
+                contact.person_id if state not in ("sent", "opened") else None,
+            )
+        )
         events.append((sid, sent, "sent", 2, None))
         for dev in school.contacts:
             outbox.append((dev.id, sid, "new_signal", sent + 86400, "sent", 1, sent, sent))
@@ -284,8 +427,9 @@ def _history(db: sqlite_utils.Database, world: World, rng: random.Random, refs: 
         events.append((sid, sent + 60, "opened", None, None))
         if state in ("forwarded", "viewed", "done"):
             events.append((sid, sent + 300, "forwarded", 1, None))
-            teachers.append((sid, school_teacher[school.id],
-                             None if state == "forwarded" else sent + 900))
+            teachers.append(
+                (sid, school_teacher[school.id], None if state == "forwarded" else sent + 900)
+            )
             if state == "forwarded":
                 envelopes.append((sid, contact.id, "contact", _contact_text(contact), sent + 60))
         if ended:
@@ -294,8 +438,9 @@ def _history(db: sqlite_utils.Database, world: World, rng: random.Random, refs: 
 
 def intake_body(school: School, signal_id: str) -> bytes:
     """A POST /api/signals body as the sending app makes it: one envelope per contact device."""
-    envelopes = [{"device_id": d.id,
-                  "envelope": encrypt_envelope(d.public_key, signal_id, d.id, CONTENT)}
-                 for d in sorted(school.contacts, key=lambda d: d.id)]
+    envelopes = [
+        {"device_id": d.id, "envelope": encrypt_envelope(d.public_key, signal_id, d.id, CONTENT)}
+        for d in sorted(school.contacts, key=lambda d: d.id)
+    ]
     body: dict[str, Any] = {"id": signal_id, "recipient_id": school.id, "envelopes": envelopes}
     return json.dumps(body, separators=(",", ":")).encode()

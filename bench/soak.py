@@ -33,9 +33,14 @@ from bench.procs import ROOT, Proc, fake_push, prioritize, uvicorn_flags
 from bench.seed import seed
 
 SCHOOLS = 100
-METRICS = (("rss_mb", "RSS", "MB"), ("send_p99_ms", "send p99", "ms"),
-           ("wal_mb", "WAL", "MB"), ("fds", "open descriptors", ""),
-           ("db_mb", "database file", "MB"), ("stored_signals", "stored signals", ""))
+METRICS = (
+    ("rss_mb", "RSS", "MB"),
+    ("send_p99_ms", "send p99", "ms"),
+    ("wal_mb", "WAL", "MB"),
+    ("fds", "open descriptors", ""),
+    ("db_mb", "database file", "MB"),
+    ("stored_signals", "stored signals", ""),
+)
 
 
 def create_app() -> Any:
@@ -77,26 +82,40 @@ def trends(samples: list[dict[str, Any]], warmup: float) -> dict[str, dict[str, 
     after = [s for s in samples if s["t"] >= warmup]
     out = {}
     for key, _, _ in METRICS:
-        points = [(s["t"], float(s[key])) for s in after
-                  if s.get(key) is not None and not math.isnan(float(s[key]))]
+        points = [
+            (s["t"], float(s[key]))
+            for s in after
+            if s.get(key) is not None and not math.isnan(float(s[key]))
+        ]
         if points:
             values = [v for _, v in points]
-            out[key] = {"first": values[0], "last": values[-1], "min": min(values),
-                        "max": max(values), "slope_per_hour": slope_per_hour(points)}
+            out[key] = {
+                "first": values[0],
+                "last": values[-1],
+                "min": min(values),
+                "max": max(values),
+                "slope_per_hour": slope_per_hour(points),
+            }
     return out
 
 
 def trend_table(result: dict[str, Any]) -> str:
-    lines = [f"{'after warm-up':<18}{'first':>10}{'last':>10}{'min':>10}{'max':>10}"
-             f"{'trend per hour':>18}"]
+    lines = [
+        f"{'after warm-up':<18}{'first':>10}{'last':>10}{'min':>10}{'max':>10}"
+        f"{'trend per hour':>18}"
+    ]
     for key, label, unit in METRICS:
         t = result["trends"].get(key)
         if t:
-            lines.append(f"{label:<18}{t['first']:>10.1f}{t['last']:>10.1f}{t['min']:>10.1f}"
-                         f"{t['max']:>10.1f}{t['slope_per_hour']:>+14.1f} {unit}")
+            lines.append(
+                f"{label:<18}{t['first']:>10.1f}{t['last']:>10.1f}{t['min']:>10.1f}"
+                f"{t['max']:>10.1f}{t['slope_per_hour']:>+14.1f} {unit}"
+            )
     ready = [s["readyz"] for s in result["samples"]]
-    lines.append(f"/readyz: {ready.count(200)} of {len(ready)} samples 200"
-                 + (f", unready: {result['unready']}" if result["unready"] else ""))
+    lines.append(
+        f"/readyz: {ready.count(200)} of {len(ready)} samples 200"
+        + (f", unready: {result['unready']}" if result["unready"] else "")
+    )
     lines.append(f"statuses: {result['statuses']}")
     return "\n".join(lines)
 
@@ -119,8 +138,15 @@ def tracemalloc_growth(directory: Path, top: int = 15) -> list[str]:
     return [str(stat) for stat in last.compare_to(first, "lineno")[:top]]
 
 
-def run_soak(minutes: float, rate: float, speed: float, interval: float,
-             trace: bool = False, keep: bool = False, log: Any = print) -> dict[str, Any]:
+def run_soak(
+    minutes: float,
+    rate: float,
+    speed: float,
+    interval: float,
+    trace: bool = False,
+    keep: bool = False,
+    log: Any = print,
+) -> dict[str, Any]:
     seconds = minutes * 60
     warmup = min(300.0, seconds / 3)
     tmp = Path(tempfile.mkdtemp(prefix="hwc-soak-"))
@@ -131,17 +157,43 @@ def run_soak(minutes: float, rate: float, speed: float, interval: float,
         log(f"seeding: {SCHOOLS} schools x 2 subscribed contact devices, {senders} senders")
         world = seed(str(tmp / "soak.db"), schools=SCHOOLS, senders=senders, contact_subs=subs)
         port = free_port()
-        argv = [sys.executable, "-m", "uvicorn", "--factory", "bench.soak:create_app",
-                "--host", HOST, "--port", str(port), *uvicorn_flags()]
-        env = {"HWC_DATABASE": world.path, "HWC_BASE_URL": f"http://{HOST}:{port}",
-               "BENCH_SOAK_DIR": str(tmp), "BENCH_SOAK_SPEED": str(speed),
-               **({"BENCH_SOAK_TRACEMALLOC": "1"} if trace else {})}
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bench.soak:create_app",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            *uvicorn_flags(),
+        ]
+        env = {
+            "HWC_DATABASE": world.path,
+            "HWC_BASE_URL": f"http://{HOST}:{port}",
+            "BENCH_SOAK_DIR": str(tmp),
+            "BENCH_SOAK_SPEED": str(speed),
+            **({"BENCH_SOAK_TRACEMALLOC": "1"} if trace else {}),
+        }
         with Proc("server", argv, env, port, str(tmp)) as server:
-            log(f"soak: {rate:g} sends/s for {minutes:g} min, clock x{speed:g}, a sample every "
-                f"{interval:g} s, trends after {warmup / 60:.0f} min of warm-up")
-            job = {"host": HOST, "port": port, "server_pid": server.pid, "db_path": world.path,
-                   "rate": rate, "seconds": seconds, "interval": interval, "warmup": warmup,
-                   "concurrency": 50, "senders": world.senders, "schools": world.schools}
+            log(
+                f"soak: {rate:g} sends/s for {minutes:g} min, clock x{speed:g}, a sample every "
+                f"{interval:g} s, trends after {warmup / 60:.0f} min of warm-up"
+            )
+            job = {
+                "host": HOST,
+                "port": port,
+                "server_pid": server.pid,
+                "db_path": world.path,
+                "rate": rate,
+                "seconds": seconds,
+                "interval": interval,
+                "warmup": warmup,
+                "concurrency": 50,
+                "senders": world.senders,
+                "schools": world.schools,
+            }
             samples = _run_load(job, tmp)
             time.sleep(2)  # the final census is written
         statuses: Counter[str] = Counter()
@@ -149,10 +201,19 @@ def run_soak(minutes: float, rate: float, speed: float, interval: float,
         for s in samples:
             statuses.update({str(k): v for k, v in s["statuses"].items()})
             unready.update(s["unready"])
-        result = {"minutes": minutes, "rate": rate, "speed": speed, "interval": interval,
-                  "warmup_s": warmup, "samples": samples, "trends": trends(samples, warmup),
-                  "statuses": dict(statuses), "unready": dict(unready),
-                  "census_growth": census_growth(tmp), "tracemalloc": tracemalloc_growth(tmp)}
+        result = {
+            "minutes": minutes,
+            "rate": rate,
+            "speed": speed,
+            "interval": interval,
+            "warmup_s": warmup,
+            "samples": samples,
+            "trends": trends(samples, warmup),
+            "statuses": dict(statuses),
+            "unready": dict(unready),
+            "census_growth": census_growth(tmp),
+            "tracemalloc": tracemalloc_growth(tmp),
+        }
     finally:
         fake.stop()
         if keep:
@@ -165,8 +226,9 @@ def run_soak(minutes: float, rate: float, speed: float, interval: float,
 def _run_load(job: dict[str, Any], tmp: Path) -> list[dict[str, Any]]:
     job_path, out_path = tmp / "soak-job.pkl", tmp / "soak-out.pkl"
     job_path.write_bytes(pickle.dumps(job))
-    gen = subprocess.Popen([sys.executable, "-m", "bench.soakload", str(job_path),
-                            str(out_path)], cwd=ROOT)
+    gen = subprocess.Popen(
+        [sys.executable, "-m", "bench.soakload", str(job_path), str(out_path)], cwd=ROOT
+    )
     prioritize(gen.pid)
     try:
         if gen.wait() != 0:
@@ -182,8 +244,10 @@ def _run_load(job: dict[str, Any], tmp: Path) -> list[dict[str, Any]]:
 def report(result: dict[str, Any]) -> str:
     lines = [trend_table(result)]
     if result["census_growth"]:
-        lines.append("objects that grew after warm-up (type: count): " + ", ".join(
-            f"{name}: +{n}" for name, n in result["census_growth"]))
+        lines.append(
+            "objects that grew after warm-up (type: count): "
+            + ", ".join(f"{name}: +{n}" for name, n in result["census_growth"])
+        )
     for line in result["tracemalloc"]:
         lines.append(f"  {line}")
     return "\n".join(lines)

@@ -42,16 +42,21 @@ def server_sample(pid: int, db_path: str) -> dict[str, Any]:
         try:
             stored = conn.execute("SELECT count(*) FROM signals").fetchone()[0]
             pending = conn.execute(
-                "SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+                "SELECT count(*) FROM outbox WHERE state = 'pending'"
+            ).fetchone()[0]
         finally:
             conn.close()
     except sqlite3.Error:
         pass
-    return {"rss_mb": (proc_status_kb(pid, "VmRSS") or 0) / 1024,
-            "fds": len(os.listdir(f"/proc/{pid}/fd")),
-            "wal_mb": _size(db_path + "-wal") / 2**20, "db_mb": _size(db_path) / 2**20,
-            "cpu_s": proc_cpu_seconds(pid), "stored_signals": stored,
-            "pending_pushes": pending}
+    return {
+        "rss_mb": (proc_status_kb(pid, "VmRSS") or 0) / 1024,
+        "fds": len(os.listdir(f"/proc/{pid}/fd")),
+        "wal_mb": _size(db_path + "-wal") / 2**20,
+        "db_mb": _size(db_path) / 2**20,
+        "cpu_s": proc_cpu_seconds(pid),
+        "stored_signals": stored,
+        "pending_pushes": pending,
+    }
 
 
 def _size(path: str) -> int:
@@ -90,12 +95,17 @@ class Soak:
         sender = self.senders[i % len(self.senders)]
         signal_id = new_signal_id()
         body = intake_body(school, signal_id)
-        raw = http_request("POST", "/api/signals", self.port,
-                           {"Cookie": sender.cookie, **JSON_HEADERS}, body)
+        raw = http_request(
+            "POST", "/api/signals", self.port, {"Cookie": sender.cookie, **JSON_HEADERS}, body
+        )
         if await self.request(raw, "send", scheduled) == 201:
             contact = school.contacts[(i // len(self.schools)) % len(school.contacts)]
-            raw = http_request("POST", f"/api/signals/{signal_id}/open", self.port,
-                               {"Cookie": contact.cookie, "X-HWC": "1"})
+            raw = http_request(
+                "POST",
+                f"/api/signals/{signal_id}/open",
+                self.port,
+                {"Cookie": contact.cookie, "X-HWC": "1"},
+            )
             await self.request(raw, "open", time.perf_counter())
 
     async def run(self) -> None:
@@ -131,11 +141,15 @@ class Soak:
         probe = (await _connect(self.job["host"], self.port, 1))[0]
         probe.keep_body = True
         try:
-            status, body = await asyncio.wait_for(probe.request(
-                http_request("GET", "/readyz", self.port)), 10)
+            status, body = await asyncio.wait_for(
+                probe.request(http_request("GET", "/readyz", self.port)), 10
+            )
             checks = json.loads(body).get("checks", {})
-            return status, [k for k, v in checks.items() if v is False or
-                            (isinstance(v, dict) and v.get("ok") is False)]
+            return status, [
+                k
+                for k, v in checks.items()
+                if v is False or (isinstance(v, dict) and v.get("ok") is False)
+            ]
         except (ConnectionError, TimeoutError, ValueError):
             return -1, []
         finally:
@@ -146,9 +160,12 @@ class Soak:
         answered, self.answered = self.answered, []
         t = time.perf_counter() - start
         ready, unready = await self.readyz()
-        sample = {"t": round(t, 1), **server_sample(self.job["server_pid"],
-                                                     self.job["db_path"]),
-                  "readyz": ready, "unready": unready}
+        sample = {
+            "t": round(t, 1),
+            **server_sample(self.job["server_pid"], self.job["db_path"]),
+            "readyz": ready,
+            "unready": unready,
+        }
         for kind in ("send", "open"):
             ms = [m for k, _, m in answered if k == kind]
             sample[f"{kind}s"] = len(ms)
@@ -156,14 +173,18 @@ class Soak:
             sample[f"{kind}_p99_ms"] = percentile(ms, 99)
         sample["statuses"] = dict(Counter(s for _, s, _ in answered))
         previous = self.samples[-1] if self.samples else None
-        sample["cpu_share"] = ((sample["cpu_s"] - previous["cpu_s"]) / (t - previous["t"])
-                               if previous else None)
+        sample["cpu_share"] = (
+            (sample["cpu_s"] - previous["cpu_s"]) / (t - previous["t"]) if previous else None
+        )
         self.samples.append(sample)
-        print(f"  soak {t / 60:5.1f} min: RSS {sample['rss_mb']:.1f} MB, fds {sample['fds']}, "
-              f"WAL {sample['wal_mb']:.1f} MB, db {sample['db_mb']:.1f} MB, "
-              f"{sample['sends']} sends p99 {sample['send_p99_ms']:.1f} ms, "
-              f"readyz {ready}{' ' + ','.join(unready) if unready else ''}, "
-              f"stored {sample['stored_signals']}", flush=True)
+        print(
+            f"  soak {t / 60:5.1f} min: RSS {sample['rss_mb']:.1f} MB, fds {sample['fds']}, "
+            f"WAL {sample['wal_mb']:.1f} MB, db {sample['db_mb']:.1f} MB, "
+            f"{sample['sends']} sends p99 {sample['send_p99_ms']:.1f} ms, "
+            f"readyz {ready}{' ' + ','.join(unready) if unready else ''}, "
+            f"stored {sample['stored_signals']}",
+            flush=True,
+        )
 
 
 def main(argv: list[str]) -> int:

@@ -27,8 +27,10 @@ from bench.procs import get_full
 ACCEPT = {"Accept-Encoding": "gzip, deflate, br", "Accept": "*/*"}
 GZIP_LEVEL = 6  # what nginx and most CDNs use by default
 
-STATIC_IMPORT = re.compile(r"""(?:\bimport\s*(?:[\w*{}\s,]+\s*from\s*)?"""
-                           r"""|\bexport\s*[\w*{}\s,]+\s*from\s*)["']([^"']+)["']""")
+STATIC_IMPORT = re.compile(
+    r"""(?:\bimport\s*(?:[\w*{}\s,]+\s*from\s*)?"""
+    r"""|\bexport\s*[\w*{}\s,]+\s*from\s*)["']([^"']+)["']"""
+)
 DYNAMIC_IMPORT = re.compile(r"""\bimport\s*\(\s*["']([^"']+)["']""")
 REGISTER = re.compile(r"""serviceWorker\s*\.\s*register\s*\(\s*["']([^"']+)["']""")
 SHELL_LIST = re.compile(r"""const\s+SHELL\s*=\s*\[(.*?)\]""", re.S)
@@ -48,9 +50,12 @@ class _Refs(HTMLParser):
         a = dict(attrs)
         if tag == "script" and a.get("src"):
             self.refs.append(a["src"] or "")
-        elif tag == "link" and a.get("href") and (a.get("rel") or "").lower() in (
-                "stylesheet", "manifest", "icon", "apple-touch-icon", "modulepreload",
-                "preload"):
+        elif (
+            tag == "link"
+            and a.get("href")
+            and (a.get("rel") or "").lower()
+            in ("stylesheet", "manifest", "icon", "apple-touch-icon", "modulepreload", "preload")
+        ):
             self.refs.append(a["href"] or "")
         elif tag == "img" and a.get("src"):
             self.refs.append(a["src"] or "")
@@ -106,10 +111,16 @@ class _Crawl:
         status, headers, body = get_full(self.port, path, ACCEPT)
         encoding = headers.get("content-encoding", "identity")
         raw = _decoded(body, encoding)
-        self.fetched[path] = {"status": status, "wire": len(body), "raw": len(raw),
-                              "gzip": len(gzip.compress(raw, GZIP_LEVEL)), "encoding": encoding,
-                              "etag": "etag" in headers, "cache": headers.get("cache-control", ""),
-                              "body": raw}
+        self.fetched[path] = {
+            "status": status,
+            "wire": len(body),
+            "raw": len(raw),
+            "gzip": len(gzip.compress(raw, GZIP_LEVEL)),
+            "encoding": encoding,
+            "etag": "etag" in headers,
+            "cache": headers.get("cache-control", ""),
+            "body": raw,
+        }
         return raw
 
     def text(self, path: str) -> str:
@@ -142,8 +153,9 @@ class _Crawl:
         elif path.endswith((".js", ".mjs")):
             found = [m.group(1) for m in STATIC_IMPORT.finditer(text)]
             found += [m.group(1) for m in REGISTER.finditer(text)]
-            self.dynamic[path] = [t for m in DYNAMIC_IMPORT.finditer(text)
-                                  if (t := _path(path, m.group(1)))]
+            self.dynamic[path] = [
+                t for m in DYNAMIC_IMPORT.finditer(text) if (t := _path(path, m.group(1)))
+            ]
         elif path.endswith((".webmanifest", ".json")) and text:
             try:
                 found = [icon["src"] for icon in json.loads(text).get("icons", [])]
@@ -201,9 +213,13 @@ def measure(port: int) -> dict[str, Any]:
         "wire_bytes_first_visit": refetched["wire"],
         "raw_bytes_first_visit": refetched["raw"],
         "gzip_bytes_first_visit": refetched["gzip"],
-        "roles": {role: {"files": len(core) + len(paths),
-                         **{f"{k}_bytes": v for k, v in crawl.sums(core + paths).items()}}
-                  for role, paths in roles.items()},
+        "roles": {
+            role: {
+                "files": len(core) + len(paths),
+                **{f"{k}_bytes": v for k, v in crawl.sums(core + paths).items()},
+            }
+            for role, paths in roles.items()
+        },
         "core": core,
         "role_files": roles,
         "later": later,
@@ -212,6 +228,5 @@ def measure(port: int) -> dict[str, Any]:
         "app_gzip_bytes": everything["gzip"],
         "etags": sum(1 for p in ok if crawl.fetched[p]["etag"]),
         "cache_control": sorted({crawl.fetched[p]["cache"] for p in ok}),
-        "files": {p: {k: v for k, v in f.items() if k != "body"}
-                  for p, f in crawl.fetched.items()},
+        "files": {p: {k: v for k, v in f.items() if k != "body"} for p, f in crawl.fetched.items()},
     }

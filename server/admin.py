@@ -22,36 +22,70 @@ from server.web import ApiError, json_response
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
-ROLE_LABELS = {"admin": "beheerder", "sender": "melder", "contact": "intern begeleider",
-               "teacher": "leerkracht", "officer": "leerplichtambtenaar"}
-KIND_LABELS = {"school": "School", "veilig_thuis": "Veilig Thuis",
-               "leerplicht": "Leerplicht (gemeente)"}
+ROLE_LABELS = {
+    "admin": "beheerder",
+    "sender": "melder",
+    "contact": "intern begeleider",
+    "teacher": "leerkracht",
+    "officer": "leerplichtambtenaar",
+}
+KIND_LABELS = {
+    "school": "School",
+    "veilig_thuis": "Veilig Thuis",
+    "leerplicht": "Leerplicht (gemeente)",
+}
 PUSH_LABELS = {"active": "meldingen aan", "none": "meldingen uit", "gone": "meldingen uit"}
-PUSH_KIND_LABELS = {"new_signal": "nieuw signaal", "teacher_signal": "signaal voor leerkracht",
-                    "reminder": "herinnering", "escalation": "niet op tijd opgepakt",
-                    "teacher_late": "leerkracht heeft nog niet gekeken"}
-OUTBOX_STATE_LABELS = {"pending": "wacht", "sent": "verstuurd", "failed": "niet gelukt",
-                       "gone": "abonnement vervallen"}
-SIGNAL_STATE_LABELS = {"sent": "verstuurd", "opened": "geopend",
-                       "relayed": "doorgestuurd naar school", "forwarded": "bij de leerkracht",
-                       "viewed": "gezien door leerkracht", "done": "afgerond",
-                       "closed": "gesloten", "expired": "verlopen"}
+PUSH_KIND_LABELS = {
+    "new_signal": "nieuw signaal",
+    "teacher_signal": "signaal voor leerkracht",
+    "reminder": "herinnering",
+    "escalation": "niet op tijd opgepakt",
+    "teacher_late": "leerkracht heeft nog niet gekeken",
+}
+OUTBOX_STATE_LABELS = {
+    "pending": "wacht",
+    "sent": "verstuurd",
+    "failed": "niet gelukt",
+    "gone": "abonnement vervallen",
+}
+SIGNAL_STATE_LABELS = {
+    "sent": "verstuurd",
+    "opened": "geopend",
+    "relayed": "doorgestuurd naar school",
+    "forwarded": "bij de leerkracht",
+    "viewed": "gezien door leerkracht",
+    "done": "afgerond",
+    "closed": "gesloten",
+    "expired": "verlopen",
+}
 
 
 templates.env.filters["when"] = local_text
-templates.env.globals.update(ROLE_LABELS=ROLE_LABELS, KIND_LABELS=KIND_LABELS,
-                             PUSH_LABELS=PUSH_LABELS, PUSH_KIND_LABELS=PUSH_KIND_LABELS,
-                             OUTBOX_STATE_LABELS=OUTBOX_STATE_LABELS,
-                             SIGNAL_STATE_LABELS=SIGNAL_STATE_LABELS)
+templates.env.globals.update(
+    ROLE_LABELS=ROLE_LABELS,
+    KIND_LABELS=KIND_LABELS,
+    PUSH_LABELS=PUSH_LABELS,
+    PUSH_KIND_LABELS=PUSH_KIND_LABELS,
+    OUTBOX_STATE_LABELS=OUTBOX_STATE_LABELS,
+    SIGNAL_STATE_LABELS=SIGNAL_STATE_LABELS,
+)
 
 
 def qr_svg(link: str) -> str:
     """The enrolment link as an SVG QR code (dark on white, also in dark mode). With its
     namespace: the pages parse it as SVG (image/svg+xml), where a bare <svg> is no image."""
     out = io.BytesIO()
-    segno.make(link, error="m").save(out, kind="svg", xmldecl=False, svgns=True, nl=False,
-                                     scale=5, dark="#000", light="#fff",
-                                     title="QR-code van de aanmeldlink")
+    segno.make(link, error="m").save(
+        out,
+        kind="svg",
+        xmldecl=False,
+        svgns=True,
+        nl=False,
+        scale=5,
+        dark="#000",
+        light="#fff",
+        title="QR-code van de aanmeldlink",
+    )
     return out.getvalue().decode()
 
 
@@ -68,8 +102,9 @@ def _actor(request: Request, *roles: str) -> Actor | Response:
     except ApiError as error:
         return _page(request, "error.html", {"message": error.message}, error.status)
     if actor.role not in roles:
-        return _page(request, "error.html", {"message": "Deze pagina is alleen voor de "
-                                             "beheerder."}, 403)
+        return _page(
+            request, "error.html", {"message": "Deze pagina is alleen voor de beheerder."}, 403
+        )
     return actor
 
 
@@ -78,11 +113,17 @@ async def admin_home(request: Request) -> Response:
     if isinstance(actor, Response):
         return actor
     db = request.app.state.db
-    return _page(request, "admin_home.html", {
-        "actor": actor, "failing": _failing_long(request),
-        "schools": directory.orgs(db, "school"),
-        "senders": [*directory.orgs(db, "veilig_thuis"), *directory.orgs(db, "leerplicht")],
-        "admins": directory.people_with_devices(db, role="admin")})
+    return _page(
+        request,
+        "admin_home.html",
+        {
+            "actor": actor,
+            "failing": _failing_long(request),
+            "schools": directory.orgs(db, "school"),
+            "senders": [*directory.orgs(db, "veilig_thuis"), *directory.orgs(db, "leerplicht")],
+            "admins": directory.people_with_devices(db, role="admin"),
+        },
+    )
 
 
 async def admin_org(request: Request) -> Response:
@@ -93,13 +134,20 @@ async def admin_org(request: Request) -> Response:
     org = db.execute("SELECT * FROM orgs WHERE id = ?", [request.path_params["id"]]).fetchone()
     if org is None:
         return _page(request, "error.html", {"message": "Deze organisatie bestaat niet."}, 404)
-    return _page(request, "admin_org.html", {
-        "actor": actor, "org": org, "roles": directory.ORG_ROLES[org["kind"]],
-        "people": directory.people_with_devices(db, org_id=org["id"]),
-        "failing": {d["device_id"]: d["since"] for d in _failing_long(request)},
-        "api_keys": auth.api_keys(db, org["id"]) if org["kind"] != "school" else [],
-        "revoked_days": request.app.state.settings.revoked_retention_days,
-        "free_days": _upcoming_free_days(db, org["id"], request.app.state.clock.now())})
+    return _page(
+        request,
+        "admin_org.html",
+        {
+            "actor": actor,
+            "org": org,
+            "roles": directory.ORG_ROLES[org["kind"]],
+            "people": directory.people_with_devices(db, org_id=org["id"]),
+            "failing": {d["device_id"]: d["since"] for d in _failing_long(request)},
+            "api_keys": auth.api_keys(db, org["id"]) if org["kind"] != "school" else [],
+            "revoked_days": request.app.state.settings.revoked_retention_days,
+            "free_days": _upcoming_free_days(db, org["id"], request.app.state.clock.now()),
+        },
+    )
 
 
 def _failing_long(request: Request) -> list[dict]:
@@ -109,8 +157,10 @@ def _failing_long(request: Request) -> list[dict]:
 
 def _upcoming_free_days(db: Any, org_id: str, now: float) -> list[str]:
     today = datetime.fromtimestamp(now, UTC).astimezone(AMSTERDAM).date().isoformat()
-    rows = db.execute("SELECT day FROM free_days WHERE org_id = ? AND day >= ? ORDER BY day "
-                      "LIMIT 60", [org_id, today]).fetchall()
+    rows = db.execute(
+        "SELECT day FROM free_days WHERE org_id = ? AND day >= ? ORDER BY day LIMIT 60",
+        [org_id, today],
+    ).fetchall()
     return [r[0] for r in rows]
 
 
@@ -132,11 +182,18 @@ async def person_page(request: Request) -> Response:
     actor, record = found
     org_id = record["person"]["org_id"]
     settings = request.app.state.settings
-    return _page(request, "person.html", {
-        "actor": actor, "record": record, "now": request.app.state.clock.now(),
-        "back": f"/admin/orgs/{org_id}" if org_id else "/admin",
-        "revoked_days": settings.revoked_retention_days,
-        "status_days": settings.status_retention_days})
+    return _page(
+        request,
+        "person.html",
+        {
+            "actor": actor,
+            "record": record,
+            "now": request.app.state.clock.now(),
+            "back": f"/admin/orgs/{org_id}" if org_id else "/admin",
+            "revoked_days": settings.revoked_retention_days,
+            "status_days": settings.status_retention_days,
+        },
+    )
 
 
 async def person_export(request: Request) -> Response:
@@ -154,9 +211,15 @@ async def school_teachers_page(request: Request) -> Response:
         return actor
     db = request.app.state.db
     org = db.execute("SELECT * FROM orgs WHERE id = ?", [actor.org_id]).fetchone()
-    return _page(request, "school_teachers.html", {
-        "actor": actor, "org": org,
-        "people": directory.people_with_devices(db, org_id=actor.org_id, role="teacher")})
+    return _page(
+        request,
+        "school_teachers.html",
+        {
+            "actor": actor,
+            "org": org,
+            "people": directory.people_with_devices(db, org_id=actor.org_id, role="teacher"),
+        },
+    )
 
 
 def routes() -> list[BaseRoute]:

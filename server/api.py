@@ -58,6 +58,7 @@ def _client_ip(request: Request) -> str:
 
 # --- health, keys, enrolment ---------------------------------------------------------------
 
+
 async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
 
@@ -68,8 +69,10 @@ async def readyz(request: Request) -> Response:
     if report["causes"] != getattr(state, "unready_causes", {}):  # a change, not each probe
         state.unready_causes = report["causes"]
         if report["causes"]:
-            readiness_log.warning("not ready: %s", "; ".join(
-                f"{part}: {cause}" for part, cause in report["causes"].items()))
+            readiness_log.warning(
+                "not ready: %s",
+                "; ".join(f"{part}: {cause}" for part, cause in report["causes"].items()),
+            )
         else:
             readiness_log.info("ready again")
     return json_response(report, 200 if report["status"] == "ready" else 503)
@@ -83,10 +86,15 @@ async def accessibility(request: Request) -> Response:
     """What the accessibility statement takes from the settings: who answers for it, and the
     teacher's time limit it explains."""
     settings = _state(request).settings
-    return json_response({"organisation": settings.operator_name,
-                          "email": settings.operator_email, "phone": settings.operator_phone,
-                          "configured": settings.operator_configured,
-                          "view_grace_minutes": settings.view_grace_minutes})
+    return json_response(
+        {
+            "organisation": settings.operator_name,
+            "email": settings.operator_email,
+            "phone": settings.operator_phone,
+            "configured": settings.operator_configured,
+            "view_grace_minutes": settings.view_grace_minutes,
+        }
+    )
 
 
 async def enrol(request: Request) -> Response:
@@ -104,8 +112,9 @@ async def enrol(request: Request) -> Response:
     state.limits["enrol_token"].hit(token_id)
     public_key = auth.public_key_from_b64u(body.public_key)
     push = _subscription(state, body.push)
-    device_id, credential = auth.enrol_device(state.db, token_id, public_key, body.label.strip(),
-                                              push, _now(request))
+    device_id, credential = auth.enrol_device(
+        state.db, token_id, public_key, body.label.strip(), push, _now(request)
+    )
     response = json_response(me_body(state, device_id), 201)
     auth.set_device_cookie(response, credential)
     return response
@@ -126,16 +135,31 @@ def me_body(state: Any, device_id: str) -> dict:
         "p.class_label, o.id AS org_id, o.name AS org_name, o.kind AS org_kind, "
         "o.route AS org_route FROM devices d "
         "JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id "
-        "WHERE d.id = ?", [device_id]).fetchone()
+        "WHERE d.id = ?",
+        [device_id],
+    ).fetchone()
     return {
-        "person": {"id": row["person_id"], "name": row["name"], "role": row["role"],
-                   "class_label": row["class_label"]},
-        "org": None if row["org_id"] is None else {
-            "id": row["org_id"], "name": row["org_name"], "kind": row["org_kind"],
-            "route": row["org_route"]},
-        "device": {"id": row["id"], "label": row["label"],
-                   "public_key": b64u_encode(row["public_key"]), "push": row["push_state"],
-                   "quiet_hours": row["quiet_hours"]},
+        "person": {
+            "id": row["person_id"],
+            "name": row["name"],
+            "role": row["role"],
+            "class_label": row["class_label"],
+        },
+        "org": None
+        if row["org_id"] is None
+        else {
+            "id": row["org_id"],
+            "name": row["org_name"],
+            "kind": row["org_kind"],
+            "route": row["org_route"],
+        },
+        "device": {
+            "id": row["id"],
+            "label": row["label"],
+            "public_key": b64u_encode(row["public_key"]),
+            "push": row["push_state"],
+            "quiet_hours": row["quiet_hours"],
+        },
         # what the app states as times and durations comes from the settings
         "view_grace_minutes": state.settings.view_grace_minutes,
         "enrol_token_days": state.settings.enrol_token_days,
@@ -158,8 +182,7 @@ async def me(request: Request, actor: Actor) -> Response:
 @requires(*auth.ROLES)
 async def me_key_lost(request: Request, actor: Actor) -> Response:
     """The app found its key store wiped: this device can never open an envelope again."""
-    directory.revoke_device(_state(request).db, _own_device(actor), _now(request),
-                            key_lost=True)
+    directory.revoke_device(_state(request).db, _own_device(actor), _now(request), key_lost=True)
     return json_response({"revoked": True})
 
 
@@ -170,7 +193,8 @@ async def me_push(request: Request, actor: Actor) -> Response:
     push = _subscription(_state(request), body.push)
     _state(request).db.execute(
         "UPDATE devices SET push = ?, push_state = ?, push_failing_since = NULL WHERE id = ?",
-        [push, "active" if push else "none", actor.device_id])
+        [push, "active" if push else "none", actor.device_id],
+    )
     return json_response(me_body(_state(request), actor.device_id))
 
 
@@ -183,14 +207,17 @@ async def me_quiet(request: Request, actor: Actor) -> Response:
         try:
             QuietHours.parse(body.quiet_hours)
         except ValueError:
-            raise ApiError(422, "bad_quiet_hours",
-                           "Begin en einde van de nachtrust moeten verschillen.") from None
-    _state(request).db.execute("UPDATE devices SET quiet_hours = ? WHERE id = ?",
-                               [body.quiet_hours, actor.device_id])
+            raise ApiError(
+                422, "bad_quiet_hours", "Begin en einde van de nachtrust moeten verschillen."
+            ) from None
+    _state(request).db.execute(
+        "UPDATE devices SET quiet_hours = ? WHERE id = ?", [body.quiet_hours, actor.device_id]
+    )
     return json_response(me_body(_state(request), actor.device_id))
 
 
 # --- sending -------------------------------------------------------------------------------
+
 
 @requires("sender", "officer")
 async def find_schools(request: Request, actor: Actor) -> Response:
@@ -205,12 +232,22 @@ async def school_recipients(request: Request, actor: Actor) -> Response:
     devices = signals.receiving_devices(_state(request).db, org_id)
     state = _state(request)
     times = signals.signal_times(state.db, org_id, _now(request), state.timing)
-    notify = push.first_send_at(state.db, [d["device_id"] for d in devices], _now(request),
-                                state.timing.quiet, times.deadline.timestamp())
-    return json_response({"devices": devices, "deadline": times.deadline.isoformat(),
-                          "expires_at": times.expires_at.isoformat(),
-                          "holiday_warning": holiday_warning_text(times),
-                          "notify_at": datetime.fromtimestamp(notify, UTC).isoformat()})
+    notify = push.first_send_at(
+        state.db,
+        [d["device_id"] for d in devices],
+        _now(request),
+        state.timing.quiet,
+        times.deadline.timestamp(),
+    )
+    return json_response(
+        {
+            "devices": devices,
+            "deadline": times.deadline.isoformat(),
+            "expires_at": times.expires_at.isoformat(),
+            "holiday_warning": holiday_warning_text(times),
+            "notify_at": datetime.fromtimestamp(notify, UTC).isoformat(),
+        }
+    )
 
 
 @requires("sender", "officer")
@@ -218,8 +255,9 @@ async def send_signal(request: Request, actor: Actor) -> Response:
     state = _state(request)
     state.limits["send"].hit(actor.device_id or actor.org_id or "-")
     body = await read_json(request, NewSignal)
-    result = signals.send_signal(state.db, actor, body.id, body.recipient_id, body.envelopes,
-                                 _now(request), state.timing)
+    result = signals.send_signal(
+        state.db, actor, body.id, body.recipient_id, body.envelopes, _now(request), state.timing
+    )
     return json_response(result, 201)
 
 
@@ -231,12 +269,14 @@ async def list_signals(request: Request, actor: Actor) -> Response:
 
 # --- receiving -----------------------------------------------------------------------------
 
+
 @requires("contact", "teacher", "officer")
 async def open_signal(request: Request, actor: Actor) -> Response:
     state = _state(request)
     state.limits["open"].hit(actor.device_id or "-")
-    result = signals.open_envelope(state.db, actor, request.path_params["id"], _now(request),
-                                   state.timing)
+    result = signals.open_envelope(
+        state.db, actor, request.path_params["id"], _now(request), state.timing
+    )
     return json_response(result)
 
 
@@ -250,42 +290,57 @@ async def school_teachers(request: Request, actor: Actor) -> Response:
 @requires("contact")
 async def forward_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Forward)
-    result = signals.forward_signal(_state(request).db, actor, request.path_params["id"],
-                                    body.teachers, body.envelopes, _now(request),
-                                    _state(request).timing)
+    result = signals.forward_signal(
+        _state(request).db,
+        actor,
+        request.path_params["id"],
+        body.teachers,
+        body.envelopes,
+        _now(request),
+        _state(request).timing,
+    )
     return json_response(result)
 
 
 @requires("officer")
 async def relay_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Relay)
-    result = signals.relay_signal(_state(request).db, actor, request.path_params["id"],
-                                  body.school_id, body.envelopes, _now(request),
-                                  _state(request).timing)
+    result = signals.relay_signal(
+        _state(request).db,
+        actor,
+        request.path_params["id"],
+        body.school_id,
+        body.envelopes,
+        _now(request),
+        _state(request).timing,
+    )
     return json_response(result)
 
 
 @requires("contact", "officer")
 async def close_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Close)
-    return json_response(signals.close_signal(_state(request).db, actor,
-                                              request.path_params["id"], body.reason,
-                                              _now(request)))
+    return json_response(
+        signals.close_signal(
+            _state(request).db, actor, request.path_params["id"], body.reason, _now(request)
+        )
+    )
 
 
 @requires("teacher")
 async def teacher_done(request: Request, actor: Actor) -> Response:
-    return json_response(signals.teacher_done(_state(request).db, actor,
-                                              request.path_params["id"], _now(request)))
+    return json_response(
+        signals.teacher_done(_state(request).db, actor, request.path_params["id"], _now(request))
+    )
 
 
 # --- administration ------------------------------------------------------------------------
 
+
 @requires("admin")
 async def admin_create_org(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewOrg)
-    return json_response({"id": directory.create_org(_state(request).db, body, _now(request))},
-                         201)
+    return json_response({"id": directory.create_org(_state(request).db, body, _now(request))}, 201)
 
 
 @requires("admin")
@@ -305,16 +360,18 @@ async def admin_import_schools(request: Request, actor: Actor) -> Response:
 @requires("admin")
 async def admin_free_days(request: Request, actor: Actor) -> Response:
     body = await read_json(request, FreeDays)
-    count = directory.add_free_days(_state(request).db, request.path_params["id"], body.start,
-                                    body.end)
+    count = directory.add_free_days(
+        _state(request).db, request.path_params["id"], body.start, body.end
+    )
     return json_response({"added": count}, 201)
 
 
 @requires("admin")
 async def admin_import_free_days(request: Request, actor: Actor) -> Response:
     body = await read_json(request, FreeDaysCsv)
-    return json_response({"added": directory.import_free_days_csv(_state(request).db, body.csv)},
-                         201)
+    return json_response(
+        {"added": directory.import_free_days_csv(_state(request).db, body.csv)}, 201
+    )
 
 
 @requires("admin", "contact")
@@ -331,8 +388,9 @@ def _may_manage(db: Any, actor: Actor, person_id: str) -> Any:
     person = directory.person(db, person_id)
     if person is None:
         raise ApiError(404)
-    if actor.role == "contact" and (person["role"] != "teacher" or
-                                    person["org_id"] != actor.org_id):
+    if actor.role == "contact" and (
+        person["role"] != "teacher" or person["org_id"] != actor.org_id
+    ):
         raise ApiError(403)
     return person
 
@@ -341,12 +399,26 @@ def _may_manage(db: Any, actor: Actor, person_id: str) -> Any:
 async def admin_enrol_link(request: Request, actor: Actor) -> Response:
     state = _state(request)
     person = _may_manage(state.db, actor, request.path_params["id"])
-    token = auth.make_enrol_token(state.db, state.secret_key, person["id"], actor.person_id,
-                                  _now(request), state.settings.enrol_token_days)
+    token = auth.make_enrol_token(
+        state.db,
+        state.secret_key,
+        person["id"],
+        actor.person_id,
+        _now(request),
+        state.settings.enrol_token_days,
+    )
     link = auth.enrol_link(state.settings.base_url, token)
     org = person["org_name"] or "beheer"
-    return json_response({"link": link, "qr": qr_svg(link), "name": person["name"],
-                          "role": ROLE_LABELS[person["role"]], "org": org}, 201)
+    return json_response(
+        {
+            "link": link,
+            "qr": qr_svg(link),
+            "name": person["name"],
+            "role": ROLE_LABELS[person["role"]],
+            "org": org,
+        },
+        201,
+    )
 
 
 @requires("admin", "contact")
@@ -362,8 +434,11 @@ async def admin_erase_person(request: Request, actor: Actor) -> Response:
     db = _state(request).db
     person = _may_manage(db, actor, request.path_params["id"])
     if person["id"] == actor.person_id:
-        raise ApiError(409, "erase_self", "U kunt uw eigen gegevens hier niet verwijderen. "
-                                          "Vraag een andere beheerder.")
+        raise ApiError(
+            409,
+            "erase_self",
+            "U kunt uw eigen gegevens hier niet verwijderen. Vraag een andere beheerder.",
+        )
     with transaction(db):
         privacy.erase_person(db, person["id"])
     return json_response({"erased": True})
@@ -372,8 +447,9 @@ async def admin_erase_person(request: Request, actor: Actor) -> Response:
 @requires("admin", "contact")
 async def admin_revoke_device(request: Request, actor: Actor) -> Response:
     db = _state(request).db
-    row = db.execute("SELECT person_id FROM devices WHERE id = ?",
-                     [request.path_params["id"]]).fetchone()
+    row = db.execute(
+        "SELECT person_id FROM devices WHERE id = ?", [request.path_params["id"]]
+    ).fetchone()
     if row is None:
         raise ApiError(404)
     _may_manage(db, actor, row[0])
@@ -384,11 +460,11 @@ async def admin_revoke_device(request: Request, actor: Actor) -> Response:
 @requires("admin")
 async def admin_create_api_key(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewApiKey)
-    org = _state(request).db.execute("SELECT kind FROM orgs WHERE id = ?",
-                                     [body.org_id]).fetchone()
+    org = _state(request).db.execute("SELECT kind FROM orgs WHERE id = ?", [body.org_id]).fetchone()
     if org is None or org[0] not in ("veilig_thuis", "leerplicht"):
-        raise ApiError(422, "not_a_sender",
-                       "Alleen Veilig Thuis en leerplicht kunnen een API-sleutel krijgen.")
+        raise ApiError(
+            422, "not_a_sender", "Alleen Veilig Thuis en leerplicht kunnen een API-sleutel krijgen."
+        )
     key = auth.make_api_key(_state(request).db, body.org_id, body.label, _now(request))
     return json_response({"api_key": key}, 201)
 
@@ -401,6 +477,7 @@ async def admin_revoke_api_key(request: Request, actor: Actor) -> Response:
 
 
 # --- the route table (also the source of the OpenAPI document) -----------------------------
+
 
 @dataclass(frozen=True)
 class ApiRoute:
@@ -419,63 +496,193 @@ class ApiRoute:
 
 
 API_ROUTES: tuple[ApiRoute, ...] = (
-    ApiRoute("POST", "/api/enrol", enrol, "Enrol this device with a one-time token",
-             EnrolRequest, (201, 400, 409, 422, 429), public=True),
+    ApiRoute(
+        "POST",
+        "/api/enrol",
+        enrol,
+        "Enrol this device with a one-time token",
+        EnrolRequest,
+        (201, 400, 409, 422, 429),
+        public=True,
+    ),
     ApiRoute("GET", "/api/me", me, "This device, its person and organisation"),
-    ApiRoute("POST", "/api/me/key-lost", me_key_lost,
-             "The app lost its key: revoke this device", statuses=(200,)),
-    ApiRoute("PUT", "/api/me/push", me_push, "Replace this device's push subscription",
-             PushUpdate),
-    ApiRoute("PUT", "/api/me/quiet", me_quiet, "This device's own quiet hours", QuietUpdate,
-             (200, 422)),
+    ApiRoute(
+        "POST",
+        "/api/me/key-lost",
+        me_key_lost,
+        "The app lost its key: revoke this device",
+        statuses=(200,),
+    ),
+    ApiRoute("PUT", "/api/me/push", me_push, "Replace this device's push subscription", PushUpdate),
+    ApiRoute(
+        "PUT", "/api/me/quiet", me_quiet, "This device's own quiet hours", QuietUpdate, (200, 422)
+    ),
     ApiRoute("GET", "/api/push/key", push_key, "The VAPID applicationServerKey", public=True),
-    ApiRoute("GET", "/api/accessibility", accessibility,
-             "The deploying organisation named in the accessibility statement", public=True),
-    ApiRoute("GET", "/api/schools", find_schools, "Find schools or leerplicht offices",
-             query=("q", "kind")),
-    ApiRoute("GET", "/api/schools/{id}/recipients", school_recipients,
-             "Receiving devices of a school or office, with deadline", statuses=(200, 409)),
-    ApiRoute("POST", "/api/signals", send_signal, "Send a signal (envelopes per device)",
-             NewSignal, (201, 404, 409, 422, 429), max_body=ENVELOPES_BODY_MAX),
+    ApiRoute(
+        "GET",
+        "/api/accessibility",
+        accessibility,
+        "The deploying organisation named in the accessibility statement",
+        public=True,
+    ),
+    ApiRoute(
+        "GET",
+        "/api/schools",
+        find_schools,
+        "Find schools or leerplicht offices",
+        query=("q", "kind"),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/schools/{id}/recipients",
+        school_recipients,
+        "Receiving devices of a school or office, with deadline",
+        statuses=(200, 409),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/signals",
+        send_signal,
+        "Send a signal (envelopes per device)",
+        NewSignal,
+        (201, 404, 409, 422, 429),
+        max_body=ENVELOPES_BODY_MAX,
+    ),
     ApiRoute("GET", "/api/signals", list_signals, "Signals this device may see, no content"),
-    ApiRoute("POST", "/api/signals/{id}/open", open_signal, "This device's envelope",
-             statuses=(200, 404, 429)),
-    ApiRoute("GET", "/api/schools/{id}/teachers", school_teachers,
-             "Teachers of the own school with their devices (none: not enrolled yet)"),
-    ApiRoute("POST", "/api/signals/{id}/forward", forward_signal, "Forward to teacher(s)",
-             Forward, (200, 404, 409, 422), max_body=ENVELOPES_BODY_MAX),
-    ApiRoute("POST", "/api/signals/{id}/relay", relay_signal,
-             "Leerplicht: relay to the child's school", Relay, (200, 404, 409, 422),
-             max_body=ENVELOPES_BODY_MAX),
-    ApiRoute("POST", "/api/signals/{id}/close", close_signal, "Close with a reason, or finish",
-             Close, (200, 404, 409, 422)),
-    ApiRoute("POST", "/api/signals/{id}/done", teacher_done, "Teacher: read, delete now",
-             statuses=(200, 404)),
-    ApiRoute("POST", "/api/admin/orgs", admin_create_org, "Create a school or organisation",
-             NewOrg, (201, 409, 422)),
-    ApiRoute("POST", "/api/admin/orgs/{id}/phone", admin_org_phone,
-             "Set an organisation's phone number", OrgPhone, (200, 404, 422)),
-    ApiRoute("POST", "/api/admin/schools/import", admin_import_schools, "Import schools (CSV)",
-             SchoolCsv, (201, 422), max_body=CSV_MAX_BYTES + 1024),
-    ApiRoute("POST", "/api/admin/orgs/{id}/free-days", admin_free_days,
-             "Add a school's own free day(s)", FreeDays, (201, 404, 422)),
-    ApiRoute("POST", "/api/admin/free-days/import", admin_import_free_days,
-             "Import free days for many schools (CSV code,from,to)", FreeDaysCsv, (201, 422),
-             max_body=CSV_MAX_BYTES + 1024),
-    ApiRoute("POST", "/api/admin/people", admin_create_person, "Register a person", NewPerson,
-             (201, 422)),
-    ApiRoute("POST", "/api/admin/people/{id}/enrol-link", admin_enrol_link,
-             "Make a one-time enrolment link", statuses=(201, 404)),
-    ApiRoute("POST", "/api/admin/people/{id}/revoke", admin_revoke_person,
-             "Revoke a person and all their devices", statuses=(200, 404)),
-    ApiRoute("POST", "/api/admin/people/{id}/erase", admin_erase_person,
-             "Erase a person who leaves: devices, links and the person", statuses=(200, 404, 409)),
-    ApiRoute("POST", "/api/admin/devices/{id}/revoke", admin_revoke_device, "Revoke a device",
-             statuses=(200, 404)),
-    ApiRoute("POST", "/api/admin/api-keys", admin_create_api_key,
-             "Make an organisation API key for `hwc send`", NewApiKey, (201, 422)),
-    ApiRoute("POST", "/api/admin/api-keys/{id}/revoke", admin_revoke_api_key,
-             "Revoke an organisation API key", statuses=(200, 404)),
+    ApiRoute(
+        "POST",
+        "/api/signals/{id}/open",
+        open_signal,
+        "This device's envelope",
+        statuses=(200, 404, 429),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/schools/{id}/teachers",
+        school_teachers,
+        "Teachers of the own school with their devices (none: not enrolled yet)",
+    ),
+    ApiRoute(
+        "POST",
+        "/api/signals/{id}/forward",
+        forward_signal,
+        "Forward to teacher(s)",
+        Forward,
+        (200, 404, 409, 422),
+        max_body=ENVELOPES_BODY_MAX,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/signals/{id}/relay",
+        relay_signal,
+        "Leerplicht: relay to the child's school",
+        Relay,
+        (200, 404, 409, 422),
+        max_body=ENVELOPES_BODY_MAX,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/signals/{id}/close",
+        close_signal,
+        "Close with a reason, or finish",
+        Close,
+        (200, 404, 409, 422),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/signals/{id}/done",
+        teacher_done,
+        "Teacher: read, delete now",
+        statuses=(200, 404),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/orgs",
+        admin_create_org,
+        "Create a school or organisation",
+        NewOrg,
+        (201, 409, 422),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/orgs/{id}/phone",
+        admin_org_phone,
+        "Set an organisation's phone number",
+        OrgPhone,
+        (200, 404, 422),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/schools/import",
+        admin_import_schools,
+        "Import schools (CSV)",
+        SchoolCsv,
+        (201, 422),
+        max_body=CSV_MAX_BYTES + 1024,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/orgs/{id}/free-days",
+        admin_free_days,
+        "Add a school's own free day(s)",
+        FreeDays,
+        (201, 404, 422),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/free-days/import",
+        admin_import_free_days,
+        "Import free days for many schools (CSV code,from,to)",
+        FreeDaysCsv,
+        (201, 422),
+        max_body=CSV_MAX_BYTES + 1024,
+    ),
+    ApiRoute(
+        "POST", "/api/admin/people", admin_create_person, "Register a person", NewPerson, (201, 422)
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/people/{id}/enrol-link",
+        admin_enrol_link,
+        "Make a one-time enrolment link",
+        statuses=(201, 404),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/people/{id}/revoke",
+        admin_revoke_person,
+        "Revoke a person and all their devices",
+        statuses=(200, 404),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/people/{id}/erase",
+        admin_erase_person,
+        "Erase a person who leaves: devices, links and the person",
+        statuses=(200, 404, 409),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/devices/{id}/revoke",
+        admin_revoke_device,
+        "Revoke a device",
+        statuses=(200, 404),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/api-keys",
+        admin_create_api_key,
+        "Make an organisation API key for `hwc send`",
+        NewApiKey,
+        (201, 422),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/api-keys/{id}/revoke",
+        admin_revoke_api_key,
+        "Revoke an organisation API key",
+        statuses=(200, 404),
+    ),
 )
 
 

@@ -58,8 +58,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         middleware=[
             Middleware(ErrorGuard, templates=lambda: templates, observe=metrics.observe),
             Middleware(ResponseGuard),
-            Middleware(RequestGuard, max_body_bytes=settings.max_body_bytes,
-                       large_bodies=large_bodies()),
+            Middleware(
+                RequestGuard, max_body_bytes=settings.max_body_bytes, large_bodies=large_bodies()
+            ),
         ],
         exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
         lifespan=_lifespan,
@@ -69,10 +70,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     metrics.app_state = app.state
     app.state.clock = clock
     app.state.timing = lifecycle.Timing(
-        calendar=CalendarTiming(school_start=settings.school_start_time,
-                                school_end=settings.school_end_time,
-                                min_lead=timedelta(minutes=settings.min_lead_minutes),
-                                max_days=settings.max_days),
+        calendar=CalendarTiming(
+            school_start=settings.school_start_time,
+            school_end=settings.school_end_time,
+            min_lead=timedelta(minutes=settings.min_lead_minutes),
+            max_days=settings.max_days,
+        ),
         view_grace=settings.view_grace_minutes * 60.0,
         remind_after=settings.remind_after_minutes * 60.0,
         relay_remind_after=settings.relay_remind_minutes * 60.0,
@@ -102,7 +105,8 @@ def _open_database(app: Starlette) -> None:
             raise
         raise database.DatabaseDamaged(  # damaged beyond opening: the same message
             f"database {settings.database} cannot be opened: {database.describe(error)}. "
-            f"{database.RESTORE_STEPS}") from None
+            f"{database.RESTORE_STEPS}"
+        ) from None
     app.state.db = db
     secret = settings.secret_key or database.meta_get(db, "secret_key")
     if not secret:
@@ -121,8 +125,13 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     if app.state.settings.run_workers:
         from server.pushworker import PushWorker
 
-        worker = PushWorker(app.state.db, app.state.settings, app.state.clock,
-                            app.state.vapid_key, topic_key=app.state.secret_key.encode())
+        worker = PushWorker(
+            app.state.db,
+            app.state.settings,
+            app.state.clock,
+            app.state.vapid_key,
+            topic_key=app.state.secret_key.encode(),
+        )
         app.state.push_worker = worker
         push.wake_on_enqueue(app.state.db, worker.wake)
         app.state.timers = Timers(app.state.db, app.state.clock, app.state.timing)

@@ -59,6 +59,7 @@ class Actor:
 
 # --- enrolment tokens ----------------------------------------------------------------------
 
+
 def _serializer(secret_key: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret_key, salt="hwc-enrol")
 
@@ -69,8 +70,14 @@ def stored_token_id(token_id: str) -> str:
     return b64u_encode(secret_hash(token_id))
 
 
-def make_enrol_token(db: sqlite_utils.Database, secret_key: str, person_id: str,
-                     created_by: str | None, now: float, days: int) -> str:
+def make_enrol_token(
+    db: sqlite_utils.Database,
+    secret_key: str,
+    person_id: str,
+    created_by: str | None,
+    now: float,
+    days: int,
+) -> str:
     token_id = new_id()
     db.execute(
         "INSERT INTO enrol_tokens (id, person_id, created_by, created_at, expires_at) "
@@ -86,7 +93,8 @@ def enrol_link(base_url: str, token: str) -> str:
 
 
 TOKEN_REFUSED = ApiError(
-    400, "token_invalid",
+    400,
+    "token_invalid",
     "Deze aanmeldlink werkt niet (meer). Hij is al gebruikt, verlopen of niet compleet. "
     "Vraag de beheerder of uw intern begeleider om een nieuwe link.",
 )
@@ -101,7 +109,8 @@ def token_id(secret_key: str, token: str, max_age_days: int) -> str | None:
 
 
 KEY_TAKEN = ApiError(
-    409, "key_in_use",
+    409,
+    "key_in_use",
     "Dit apparaat kan zo niet worden aangemeld: zijn sleutel hoort al bij een ander apparaat. "
     "Open de aanmeldlink opnieuw; de app maakt dan een nieuwe sleutel.",
 )
@@ -119,8 +128,14 @@ def public_key_from_b64u(text: str) -> bytes:
     return raw
 
 
-def enrol_device(db: sqlite_utils.Database, token_id: str, public_key: bytes, label: str,
-                 push: str | None, now: float) -> tuple[str, str]:
+def enrol_device(
+    db: sqlite_utils.Database,
+    token_id: str,
+    public_key: bytes,
+    label: str,
+    push: str | None,
+    now: float,
+) -> tuple[str, str]:
     """Spend the (verified) token and make the device. Returns (device id, cookie credential)."""
     device_id = new_id()
     secret = secrets.token_urlsafe(32)
@@ -139,15 +154,31 @@ def enrol_device(db: sqlite_utils.Database, token_id: str, public_key: bytes, la
         db.execute(
             "INSERT INTO devices (id, person_id, label, public_key, credential_hash, push, "
             "push_state, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [device_id, row[0], label, public_key, secret_hash(secret), push,
-             "active" if push else "none", now, now],
+            [
+                device_id,
+                row[0],
+                label,
+                public_key,
+                secret_hash(secret),
+                push,
+                "active" if push else "none",
+                now,
+                now,
+            ],
         )
     return device_id, f"{device_id}.{secret}"
 
 
 def set_device_cookie(response: Response, credential: str) -> None:
-    response.set_cookie(COOKIE, credential, max_age=COOKIE_MAX_AGE, path="/", secure=True,
-                        httponly=True, samesite="strict")
+    response.set_cookie(
+        COOKIE,
+        credential,
+        max_age=COOKIE_MAX_AGE,
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="strict",
+    )
 
 
 # --- resolving the caller ------------------------------------------------------------------
@@ -168,17 +199,26 @@ def device_actor(db: sqlite_utils.Database, credential: str, now: float) -> Acto
     if row is None or not hmac.compare_digest(row["credential_hash"], secret_hash(secret)):
         return None
     _note_use(db, "devices", device_id, row["last_seen_at"], now)
-    return Actor(role=row["role"], org_id=row["org_id"], org_kind=row["org_kind"],
-                 person_id=row["person_id"], person_name=row["name"], device_id=row["id"],
-                 public_key=row["public_key"])
+    return Actor(
+        role=row["role"],
+        org_id=row["org_id"],
+        org_kind=row["org_kind"],
+        person_id=row["person_id"],
+        person_name=row["name"],
+        device_id=row["id"],
+        public_key=row["public_key"],
+    )
 
 
-NOTE_USE = {"devices": "UPDATE devices SET last_seen_at = ? WHERE id = ?",
-            "api_keys": "UPDATE api_keys SET last_used_at = ? WHERE id = ?"}
+NOTE_USE = {
+    "devices": "UPDATE devices SET last_seen_at = ? WHERE id = ?",
+    "api_keys": "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
+}
 
 
-def _note_use(db: sqlite_utils.Database, table: str, row_id: str, last: float | None,
-              now: float) -> None:
+def _note_use(
+    db: sqlite_utils.Database, table: str, row_id: str, last: float | None, now: float
+) -> None:
     """When a credential was last used: at most one write a minute, however many requests."""
     if last is None or now - last > LAST_SEEN_EVERY:
         with transaction(db):
@@ -186,6 +226,7 @@ def _note_use(db: sqlite_utils.Database, table: str, row_id: str, last: float | 
 
 
 # --- organisation API keys (`hwc send`, case-management systems) ----------------------------
+
 
 def make_api_key(db: sqlite_utils.Database, org_id: str, label: str, now: float) -> str:
     key_id = new_id()
@@ -211,7 +252,8 @@ def api_key_actor(db: sqlite_utils.Database, header: str, now: float) -> Actor |
     row = db.execute(
         "SELECT k.key_hash, k.org_id, o.kind, k.last_used_at FROM api_keys k "
         "JOIN orgs o ON o.id = k.org_id WHERE k.id = ? AND k.revoked_at IS NULL",
-        [key_id]).fetchone()
+        [key_id],
+    ).fetchone()
     if row is None or not hmac.compare_digest(row[0], secret_hash(secret)):
         return None
     _note_use(db, "api_keys", key_id, row[3], now)
@@ -223,14 +265,18 @@ def api_keys(db: sqlite_utils.Database, org_id: str | None = None) -> list[Any]:
     return db.execute(
         "SELECT k.id, k.label, k.created_at, k.last_used_at, k.revoked_at, o.name AS org_name "
         "FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE ? IS NULL OR k.org_id = ? "
-        "ORDER BY k.created_at, k.id", [org_id, org_id]).fetchall()
+        "ORDER BY k.created_at, k.id",
+        [org_id, org_id],
+    ).fetchall()
 
 
 def revoke_api_key(db: sqlite_utils.Database, key_id: str, now: float) -> bool:
     """Revoke a key at once (the next request with it gets 401); False when there is none."""
     with transaction(db):
-        row = db.execute("UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) "
-                         "WHERE id = ? RETURNING id", [now, key_id]).fetchone()
+        row = db.execute(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING id",
+            [now, key_id],
+        ).fetchone()
     return row is not None
 
 
@@ -271,14 +317,20 @@ def requires(*roles: str) -> Callable[[Endpoint], Callable[[Request], Awaitable[
 
 # --- rate limits ---------------------------------------------------------------------------
 
+
 class RateLimiter:
     """At most `limit` events per `window` seconds per key: a burst of `limit`, then one every
     window/limit (GCRA). One number per key and constant work per event, whatever the number
     of keys; the table keeps the `capacity` keys used last. Forgetting a key can only give its
     owner a fresh start, which `capacity` other keys' worth of addresses would give them too."""
 
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic,
-                 capacity: int = 50_000) -> None:
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        clock: Callable[[], float] = time.monotonic,
+        capacity: int = 50_000,
+    ) -> None:
         self.limit = limit
         self.window = window
         self.clock = clock

@@ -27,8 +27,20 @@ MAX_SEARCH_DAYS = 400
 MAX_RANGE_DAYS = 366
 
 _WEEKDAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
-_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-           "september", "oktober", "november", "december")
+_MONTHS = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
 
 
 @lru_cache(maxsize=64)
@@ -150,7 +162,7 @@ class QuietHours:
 
     @classmethod
     def parse(cls, text: str) -> QuietHours | None:
-        """"HH:MM-HH:MM", or None for "off" (no quiet hours)."""
+        """ "HH:MM-HH:MM", or None for "off" (no quiet hours)."""
         if text == QUIET_OFF:
             return None
         if not QUIET_PATTERN.fullmatch(text):
@@ -170,8 +182,9 @@ class QuietHours:
         """When the quiet hours that hold `moment` end (call only when `contains`)."""
         local = _utc(moment).astimezone(AMSTERDAM)
         end = _local(local.date(), self.end)
-        return end if _utc(end) > _utc(moment) else _local(local.date() + timedelta(days=1),
-                                                            self.end)
+        return (
+            end if _utc(end) > _utc(moment) else _local(local.date() + timedelta(days=1), self.end)
+        )
 
 
 def wakeful(moment: datetime, calendar: SchoolCalendar, quiet: QuietHours | None) -> bool:
@@ -185,13 +198,15 @@ def _next_change(moment: datetime, quiet: QuietHours | None) -> datetime:
     day = _utc(moment).astimezone(AMSTERDAM).date()
     candidates = [_local(day + timedelta(days=1), time(0))]
     if quiet:
-        candidates += [_local(d, at) for d in (day, day + timedelta(days=1))
-                       for at in (quiet.start, quiet.end)]
+        candidates += [
+            _local(d, at) for d in (day, day + timedelta(days=1)) for at in (quiet.start, quiet.end)
+        ]
     return min((c for c in candidates if _utc(c) > _utc(moment)), key=_utc)
 
 
-def after_wakeful(start: datetime, seconds: float, calendar: SchoolCalendar,
-                  quiet: QuietHours | None) -> datetime:
+def after_wakeful(
+    start: datetime, seconds: float, calendar: SchoolCalendar, quiet: QuietHours | None
+) -> datetime:
     """The moment `seconds` of reminder time (see `wakeful`) have passed since `start`: a
     reminder never fires at night, at the weekend or on the school's free days."""
     moment, left = _utc(start), seconds

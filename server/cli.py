@@ -27,50 +27,79 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hwc", description="Handle with Care signal relay: server and tools.")
+        prog="hwc", description="Handle with Care signal relay: server and tools."
+    )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the server (uvicorn)",
-                                description="Run the server. Settings come from HWC_* variables.")
+    serve = commands.add_parser(
+        "serve",
+        help="run the server (uvicorn)",
+        description="Run the server. Settings come from HWC_* variables.",
+    )
     _server_options(serve, host="127.0.0.1")
     serve.set_defaults(run=cmd_serve)
 
     demo = commands.add_parser(
-        "demo", help="demo data and a server on http://localhost:8000",
+        "demo",
+        help="demo data and a server on http://localhost:8000",
         description="Create (or reuse) a demo database with a school, a Veilig Thuis team, a "
-                    "leerplicht office and one person per role; print each person's enrolment "
-                    "link; serve on http://localhost:8000.")
+        "leerplicht office and one person per role; print each person's enrolment "
+        "link; serve on http://localhost:8000.",
+    )
     _server_options(demo, host="127.0.0.1", database_default=DEMO_DATABASE)
     demo.add_argument("--no-serve", action="store_true", help="only create and print")
-    demo.add_argument("--speed", type=float, default=1.0,
-                      help="run the clock this many times faster (e.g. 600: a week in 17 min)")
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="run the clock this many times faster (e.g. 600: a week in 17 min)",
+    )
     demo.set_defaults(run=cmd_demo)
 
     _database_command(commands, "migrate", cmd_migrate, "bring the database schema up to date")
 
     admin_link = _database_command(
-        commands, "admin-link", cmd_admin_link,
-        "make the first admin and print an enrolment link and QR code")
+        commands,
+        "admin-link",
+        cmd_admin_link,
+        "make the first admin and print an enrolment link and QR code",
+    )
     admin_link.add_argument("name", help="the admin's name")
 
     backup = _database_command(
-        commands, "backup", cmd_backup, "back up the directory, never signal data",
+        commands,
+        "backup",
+        cmd_backup,
+        "back up the directory, never signal data",
         "Write schools, organisations, people, devices (public keys), enrolment state and keys "
-        "to PATH. Signals, envelopes and pushes are never copied.")
+        "to PATH. Signals, envelopes and pushes are never copied.",
+    )
     backup.add_argument("path", help="the backup file to write")
 
     restore = _database_command(
-        commands, "restore", cmd_restore, "restore a backup (stop the server first)",
+        commands,
+        "restore",
+        cmd_restore,
+        "restore a backup (stop the server first)",
         "Put a backup in place of the database. Pending signals are not in a backup: senders "
-        "see them as lost and phone the school.")
+        "see them as lost and phone the school.",
+    )
     restore.add_argument("path", help="the backup file")
     restore.add_argument("--force", action="store_true", help="replace an existing database")
 
-    _database_command(commands, "api-keys", cmd_api_keys,
-                      "list organisation API keys: id, label, creation, last use (no secrets)")
+    _database_command(
+        commands,
+        "api-keys",
+        cmd_api_keys,
+        "list organisation API keys: id, label, creation, last use (no secrets)",
+    )
     revoke_key = _database_command(
-        commands, "revoke-api-key", cmd_revoke_api_key, "revoke an organisation API key at once",
-        "Revoke an API key; its next request gets 401. Works while the server runs.")
+        commands,
+        "revoke-api-key",
+        cmd_revoke_api_key,
+        "revoke an organisation API key at once",
+        "Revoke an API key; its next request gets 401. Works while the server runs.",
+    )
     revoke_key.add_argument("key", help="the key's id (hwc api-keys, the admin page)")
 
     fake = commands.add_parser("fake-push", help="run a local fake push service (demos, tests)")
@@ -84,23 +113,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _database_command(commands: Any, name: str, run: Callable[[argparse.Namespace], int],
-                      help: str, description: str | None = None) -> argparse.ArgumentParser:
+def _database_command(
+    commands: Any,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    help: str,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
     """A command that works on the database file (HWC_DATABASE unless --database)."""
-    parser: argparse.ArgumentParser = commands.add_parser(name, help=help,
-                                                          description=description)
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=help, description=description)
     parser.add_argument("--database", default=None, help="SQLite file (default HWC_DATABASE)")
     parser.set_defaults(run=run)
     return parser
 
 
-def _server_options(parser: argparse.ArgumentParser, host: str,
-                    database_default: str | None = None) -> None:
+def _server_options(
+    parser: argparse.ArgumentParser, host: str, database_default: str | None = None
+) -> None:
     parser.add_argument("--host", default=host, help=f"address to listen on (default {host})")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")),
-                        help="port (default $PORT or 8000)")
-    parser.add_argument("--database", default=database_default,
-                        help="SQLite file (default HWC_DATABASE or hwc.db)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "8000")),
+        help="port (default $PORT or 8000)",
+    )
+    parser.add_argument(
+        "--database", default=database_default, help="SQLite file (default HWC_DATABASE or hwc.db)"
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -128,12 +167,19 @@ def run_server(app: Any, settings: Settings, host: str, port: int) -> None:
 
     from server.connections import bounded_protocol
 
-    uvicorn.run(app, host=host, port=port, access_log=False, server_header=False,
-                proxy_headers=bool(settings.trusted_proxy),
-                forwarded_allow_ips=settings.trusted_proxy or None,
-                http=bounded_protocol(settings.header_timeout_seconds,
-                                      settings.body_timeout_seconds, settings.max_connections),
-                log_level="warning")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        access_log=False,
+        server_header=False,
+        proxy_headers=bool(settings.trusted_proxy),
+        forwarded_allow_ips=settings.trusted_proxy or None,
+        http=bounded_protocol(
+            settings.header_timeout_seconds, settings.body_timeout_seconds, settings.max_connections
+        ),
+        log_level="warning",
+    )
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -168,8 +214,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     except ops.RestoreRefused as refused:
         print(f"Refused: {refused}", file=sys.stderr)
         return 1
-    print(f"Restored {args.path} to {target}. Pending signals are not in a backup. "
-          "People erased since this backup was made are in it again: erase them again.")
+    print(
+        f"Restored {args.path} to {target}. Pending signals are not in a backup. "
+        "People erased since this backup was made are in it again: erase them again."
+    )
     return 0
 
 
@@ -189,8 +237,9 @@ def cmd_admin_link(args: argparse.Namespace) -> int:
     app = create_app(settings)
     db, now = app.state.db, time.time()
     person_id = directory.create_person(db, admin, now)
-    token = auth.make_enrol_token(db, app.state.secret_key, person_id, None, now,
-                                  settings.enrol_token_days)
+    token = auth.make_enrol_token(
+        db, app.state.secret_key, person_id, None, now, settings.enrol_token_days
+    )
     link = auth.enrol_link(settings.base_url, token)
     print(f"Aanmeldlink voor {args.name} (beheerder), eenmalig te gebruiken:\n{link}\n")
     segno.make(link, error="m").terminal(compact=True)
@@ -203,9 +252,11 @@ def cmd_api_keys(args: argparse.Namespace) -> int:
 
     for key in auth.api_keys(database.connect(_settings(args).database)):
         state = f"ingetrokken {local_text(key['revoked_at'])}" if key["revoked_at"] else "actief"
-        print(f"{key['id']}  {key['org_name']} · {key['label']}  gemaakt "
-              f"{local_text(key['created_at'])}  laatst gebruikt "
-              f"{local_text(key['last_used_at'])}  {state}")
+        print(
+            f"{key['id']}  {key['org_name']} · {key['label']}  gemaakt "
+            f"{local_text(key['created_at'])}  laatst gebruikt "
+            f"{local_text(key['last_used_at'])}  {state}"
+        )
     return 0
 
 

@@ -61,14 +61,18 @@ class Client:
             raise ClientError(f"HWC_URL moet met https:// beginnen, niet {url!r}.")
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self.headers = {"Authorization": f"Bearer {api_key}", "X-HWC": "1",
-                        "Accept": "application/json"}
+        self.headers = {
+            "Authorization": f"Bearer {api_key}",
+            "X-HWC": "1",
+            "Accept": "application/json",
+        }
 
     def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """(status, decoded JSON) of one request; an HTTP error status is an answer too."""
         data = None if body is None else json.dumps(body).encode()
-        headers = self.headers if data is None else {**self.headers,
-                                                     "Content-Type": "application/json"}
+        headers = (
+            self.headers if data is None else {**self.headers, "Content-Type": "application/json"}
+        )
         # The scheme is http(s), checked in __init__: no file: or ftp: URL reaches urlopen.
         request = urllib.request.Request(self.url + path, data, headers, method=method)  # noqa: S310
         try:
@@ -94,11 +98,20 @@ class Client:
         signal_id = new_signal_id()
         for _attempt in range(2):  # the device list may change in between: re-encrypt once
             devices = self._json("GET", f"/api/schools/{school['id']}/recipients")
-            envelopes = [{"device_id": d["device_id"], "envelope": encrypt_envelope(
-                b64u_decode(d["public_key"]), signal_id, d["device_id"], content)}
-                for d in devices["devices"]]
-            status, answer = self._request("POST", "/api/signals", {
-                "id": signal_id, "recipient_id": school["id"], "envelopes": envelopes})
+            envelopes = [
+                {
+                    "device_id": d["device_id"],
+                    "envelope": encrypt_envelope(
+                        b64u_decode(d["public_key"]), signal_id, d["device_id"], content
+                    ),
+                }
+                for d in devices["devices"]
+            ]
+            status, answer = self._request(
+                "POST",
+                "/api/signals",
+                {"id": signal_id, "recipient_id": school["id"], "envelopes": envelopes},
+            )
             if status != 409 or answer.get("error") != "devices_changed":
                 break
         return dict(_checked(status, answer))
@@ -119,11 +132,13 @@ def _checked(status: int, answer: Any) -> Any:
 
 def add_commands(commands: Any) -> None:
     send = commands.add_parser(
-        "send", help="send a signal from a case-management system (encrypts locally)",
+        "send",
+        help="send a signal from a case-management system (encrypts locally)",
         description="Encrypt name and birth date locally to the school's devices and send. "
-                    "Reads the name and then the birth date (YYYY-MM-DD) as two lines from "
-                    "standard input, with a prompt on a terminal; never from arguments. Needs "
-                    "HWC_URL and HWC_API_KEY (an organisation API key from the admin).")
+        "Reads the name and then the birth date (YYYY-MM-DD) as two lines from "
+        "standard input, with a prompt on a terminal; never from arguments. Needs "
+        "HWC_URL and HWC_API_KEY (an organisation API key from the admin).",
+    )
     send.add_argument("--school", required=True, help="the school's BRIN/vestiging code")
     send.set_defaults(run=_reported(cmd_send))
     status = commands.add_parser("status", help="print a signal's timeline by reference code")
@@ -131,8 +146,7 @@ def add_commands(commands: Any) -> None:
     status.set_defaults(run=_reported(cmd_status))
 
 
-def _reported(command: Callable[[argparse.Namespace], int]
-              ) -> Callable[[argparse.Namespace], int]:
+def _reported(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     """A ClientError ends the command with its Dutch message on stderr and status 1."""
 
     @functools.wraps(command)

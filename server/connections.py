@@ -24,13 +24,21 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 from server.web import JSON_ENCODER, MESSAGES
 
 BUSY_BODY = JSON_ENCODER.encode({"error": "busy", "message": MESSAGES[503][1]})
-BUSY = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-        b"retry-after: 5\r\nconnection: close\r\ncontent-length: "
-        + str(len(BUSY_BODY)).encode() + b"\r\n\r\n" + BUSY_BODY)
+BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+    b"retry-after: 5\r\nconnection: close\r\ncontent-length: "
+    + str(len(BUSY_BODY)).encode()
+    + b"\r\n\r\n"
+    + BUSY_BODY
+)
 
 
-def bounded_protocol(header_timeout: float, body_timeout: float, max_connections: int,
-                     base: type[Any] = AutoHTTPProtocol) -> type[asyncio.Protocol]:
+def bounded_protocol(
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
+    base: type[Any] = AutoHTTPProtocol,
+) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol (httptools or h11) with read timeouts and a connection cap."""
 
     class BoundedProtocol(base):  # type: ignore[misc, valid-type]

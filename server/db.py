@@ -228,7 +228,7 @@ STORAGE_FAULTS = {
     "SQLITE_FULL": "disk full (schijf vol)",
     "SQLITE_READONLY": "database read-only (alleen-lezen)",
     "SQLITE_IOERR": "I/O error: disk full, file too large or failing disk "
-                    "(schrijffout: schijf vol, bestand te groot of schijf defect)",
+    "(schrijffout: schijf vol, bestand te groot of schijf defect)",
     "SQLITE_CORRUPT": "database damaged (beschadigd)",
     "SQLITE_NOTADB": "database damaged (beschadigd)",
     "SQLITE_CANTOPEN": "database file cannot be opened",
@@ -237,7 +237,8 @@ RESTORE_STEPS = (
     "Stop the server. Move the damaged file aside with its -wal and -shm files (keep them for "
     "analysis). Restore the last backup: `hwc restore BACKUP --database PATH`. Start the "
     "server. Signals that were pending are not in a backup: their senders see them as lost "
-    "and phone the school.")
+    "and phone the school."
+)
 
 
 def storage_fault(error: BaseException) -> str | None:
@@ -250,8 +251,9 @@ def storage_fault(error: BaseException) -> str | None:
 
 
 def is_damage(error: BaseException) -> bool:
-    return str(getattr(error, "sqlite_errorname", "")).startswith(("SQLITE_CORRUPT",
-                                                                   "SQLITE_NOTADB"))
+    return str(getattr(error, "sqlite_errorname", "")).startswith(
+        ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+    )
 
 
 def describe(error: BaseException) -> str:
@@ -267,8 +269,9 @@ def check_intact(db: sqlite_utils.Database, path: str) -> None:
     except sqlite3.DatabaseError as error:
         found = [describe(error)]
     if found != ["ok"]:
-        raise DatabaseDamaged(f"database {path} is damaged (PRAGMA quick_check: "
-                              f"{'; '.join(found)}). {RESTORE_STEPS}")
+        raise DatabaseDamaged(
+            f"database {path} is damaged (PRAGMA quick_check: {'; '.join(found)}). {RESTORE_STEPS}"
+        )
 
 
 def connect(path: str) -> sqlite_utils.Database:

@@ -10,11 +10,20 @@ from server.db import meta_get, meta_set
 from server.models import NewOrg, NewPerson
 
 DEMO_ORGS = (
-    NewOrg(kind="school", name="Basisschool De Regenboog", place="Utrecht", code="12AB00",
-           region="midden"),
+    NewOrg(
+        kind="school",
+        name="Basisschool De Regenboog",
+        place="Utrecht",
+        code="12AB00",
+        region="midden",
+    ),
     NewOrg(kind="veilig_thuis", name="Veilig Thuis Utrecht", place="Utrecht"),
-    NewOrg(kind="leerplicht", name="Leerplicht Utrecht", place="Utrecht",
-           municipalities="Utrecht, Nieuwegein"),
+    NewOrg(
+        kind="leerplicht",
+        name="Leerplicht Utrecht",
+        place="Utrecht",
+        municipalities="Utrecht, Nieuwegein",
+    ),
 )
 DEMO_PEOPLE = (  # (name, role, index into DEMO_ORGS or None, class label)
     ("Anna Beheer", "admin", None, ""),
@@ -23,28 +32,47 @@ DEMO_PEOPLE = (  # (name, role, index into DEMO_ORGS or None, class label)
     ("Tom Jansen", "teacher", 0, "groep 5b"),
     ("Lotte Plicht", "officer", 2, ""),
 )
-ROLE_NAMES = {"admin": "beheerder", "sender": "melder (Veilig Thuis)",
-              "contact": "intern begeleider", "teacher": "leerkracht",
-              "officer": "leerplichtambtenaar"}
+ROLE_NAMES = {
+    "admin": "beheerder",
+    "sender": "melder (Veilig Thuis)",
+    "contact": "intern begeleider",
+    "teacher": "leerkracht",
+    "officer": "leerplichtambtenaar",
+}
 
 
 def seed_demo(app: Starlette) -> list[str]:
     db, now, settings = app.state.db, app.state.clock.now(), app.state.settings
     if meta_get(db, "demo_people") is None:
         org_ids = [directory.create_org(db, org, now) for org in DEMO_ORGS]
-        people = [directory.create_person(
-            db, NewPerson(name=name, role=role, class_label=label,
-                          org_id=None if index is None else org_ids[index]), now)
-            for name, role, index, label in DEMO_PEOPLE]
+        people = [
+            directory.create_person(
+                db,
+                NewPerson(
+                    name=name,
+                    role=role,
+                    class_label=label,
+                    org_id=None if index is None else org_ids[index],
+                ),
+                now,
+            )
+            for name, role, index, label in DEMO_PEOPLE
+        ]
         meta_set(db, "demo_people", ",".join(people))
-    lines = [f"Demo-database: {settings.database}", "Aanmeldlinks (elk eenmalig, open op het "
-             "apparaat van die persoon; in één browser: een apart profiel per persoon):"]
+    lines = [
+        f"Demo-database: {settings.database}",
+        "Aanmeldlinks (elk eenmalig, open op het "
+        "apparaat van die persoon; in één browser: een apart profiel per persoon):",
+    ]
     for person_id in (meta_get(db, "demo_people") or "").split(","):
         person = directory.person(db, person_id)
         if person is None:
             continue
-        token = auth.make_enrol_token(db, app.state.secret_key, person_id, None, now,
-                                      settings.enrol_token_days)
-        lines.append(f"  {person['name']} ({ROLE_NAMES[person['role']]}): "
-                     f"{auth.enrol_link(settings.base_url, token)}")
+        token = auth.make_enrol_token(
+            db, app.state.secret_key, person_id, None, now, settings.enrol_token_days
+        )
+        lines.append(
+            f"  {person['name']} ({ROLE_NAMES[person['role']]}): "
+            f"{auth.enrol_link(settings.base_url, token)}"
+        )
     return lines

@@ -27,20 +27,31 @@ ORG_ROLES = {
 
 def create_org(db: sqlite_utils.Database, org: NewOrg, now: float) -> str:
     if org.kind == "school" and (not org.code or org.region is None):
-        raise ApiError(422, "school_fields", "Een school heeft een BRIN-code en een regio nodig.",
-                       field="code")
+        raise ApiError(
+            422, "school_fields", "Een school heeft een BRIN-code en een regio nodig.", field="code"
+        )
     org_id = new_id()
     try:
         db.execute(
             "INSERT INTO orgs (id, kind, name, place, code, region, municipalities, route, "
             "phone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [org_id, org.kind, org.name.strip(), org.place.strip(), org.code or None,
-             org.region if org.kind == "school" else None, org.municipalities.strip(),
-             org.route, org.phone.strip(), now],
+            [
+                org_id,
+                org.kind,
+                org.name.strip(),
+                org.place.strip(),
+                org.code or None,
+                org.region if org.kind == "school" else None,
+                org.municipalities.strip(),
+                org.route,
+                org.phone.strip(),
+                now,
+            ],
         )
     except sqlite3.IntegrityError:
-        raise ApiError(409, "code_taken", f"De code {org.code} is al in gebruik.",
-                       field="code") from None
+        raise ApiError(
+            409, "code_taken", f"De code {org.code} is al in gebruik.", field="code"
+        ) from None
     return org_id
 
 
@@ -54,29 +65,45 @@ def import_schools_csv(db: sqlite_utils.Database, text: str, now: float) -> int:
     all rows or none."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if reader.fieldnames is None or not {"name", "place", "code"} <= set(reader.fieldnames):
-        raise ApiError(422, "csv_header",
-                       "De eerste regel moet zijn: name,place,code,region,phone", field="csv")
+        raise ApiError(
+            422,
+            "csv_header",
+            "De eerste regel moet zijn: name,place,code,region,phone",
+            field="csv",
+        )
     with transaction(db):
         count = 0
         for line, row in enumerate(reader, start=2):
             try:
-                org = NewOrg(kind="school", name=row["name"], place=row.get("place") or "",
-                             code=(row["code"] or "").strip().upper(),
-                             region=(row.get("region") or "midden").strip().lower(),  # type: ignore[arg-type]
-                             phone=(row.get("phone") or "").strip())
+                org = NewOrg(
+                    kind="school",
+                    name=row["name"],
+                    place=row.get("place") or "",
+                    code=(row["code"] or "").strip().upper(),
+                    region=(row.get("region") or "midden").strip().lower(),  # type: ignore[arg-type]
+                    phone=(row.get("phone") or "").strip(),
+                )
                 _check_school_row(org)
                 create_org(db, org, now)
             except (ApiError, ValueError, TypeError) as exc:
-                message = (exc.message if isinstance(exc, ApiError) else
-                           str(exc) if isinstance(exc, TextRefused) else "ongeldige waarde")
+                message = (
+                    exc.message
+                    if isinstance(exc, ApiError)
+                    else str(exc)
+                    if isinstance(exc, TextRefused)
+                    else "ongeldige waarde"
+                )
                 raise ApiError(422, "csv_row", f"Regel {line}: {message}", field="csv") from None
             count += 1
     return count
 
 
 def _check_school_row(org: NewOrg) -> None:
-    if not org.name.strip() or not org.code.isalnum() or org.region not in ("noord", "midden",
-                                                                             "zuid"):
+    if (
+        not org.name.strip()
+        or not org.code.isalnum()
+        or org.region not in ("noord", "midden", "zuid")
+    ):
         raise ValueError("bad school row")
     if len(org.phone) > 20 or not PHONE.fullmatch(org.phone):
         raise ValueError("bad phone number")
@@ -84,18 +111,23 @@ def _check_school_row(org: NewOrg) -> None:
 
 def add_free_days(db: sqlite_utils.Database, org_id: str, start: date, end: date | None) -> int:
     """A school's own free days (study days, a different holiday week)."""
-    if db.execute("SELECT 1 FROM orgs WHERE id = ? AND kind = 'school'", [org_id]).fetchone() \
-            is None:
+    if (
+        db.execute("SELECT 1 FROM orgs WHERE id = ? AND kind = 'school'", [org_id]).fetchone()
+        is None
+    ):
         raise ApiError(404, "unknown_school", "Deze school bestaat niet.")
     try:
         days = calendar.expand_ranges([(start, end or start)])
     except ValueError:
-        raise ApiError(422, "bad_range", "De einddatum ligt vóór de begindatum.",
-                       field="to") from None
+        raise ApiError(
+            422, "bad_range", "De einddatum ligt vóór de begindatum.", field="to"
+        ) from None
     if len(days) > calendar.MAX_RANGE_DAYS:
         raise ApiError(422, "bad_range", "Een periode mag hoogstens een jaar zijn.", field="to")
-    db.conn.executemany("INSERT OR IGNORE INTO free_days (org_id, day) VALUES (?, ?)",
-                        [(org_id, day.isoformat()) for day in sorted(days)])
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO free_days (org_id, day) VALUES (?, ?)",
+        [(org_id, day.isoformat()) for day in sorted(days)],
+    )
     return len(days)
 
 
@@ -105,15 +137,21 @@ def import_free_days_csv(db: sqlite_utils.Database, text: str) -> int:
         ranges = calendar.parse_free_days_csv(text)
     except ValueError as error:
         raise ApiError(422, "csv_row", str(error), field="csv") from None
-    schools = {code: org_id for org_id, code in db.execute(
-        "SELECT id, code FROM orgs WHERE kind = 'school'").fetchall()}
+    schools = {
+        code: org_id
+        for org_id, code in db.execute("SELECT id, code FROM orgs WHERE kind = 'school'").fetchall()
+    }
     unknown = sorted(set(ranges) - set(schools))
     if unknown:
-        raise ApiError(422, "unknown_code", f"Onbekende schoolcode: {', '.join(unknown)}.",
-                       field="csv")
+        raise ApiError(
+            422, "unknown_code", f"Onbekende schoolcode: {', '.join(unknown)}.", field="csv"
+        )
     with transaction(db):
-        return sum(add_free_days(db, schools[code], start, end)
-                   for code, periods in ranges.items() for start, end in periods)
+        return sum(
+            add_free_days(db, schools[code], start, end)
+            for code, periods in ranges.items()
+            for start, end in periods
+        )
 
 
 def create_person(db: sqlite_utils.Database, person: NewPerson, now: float) -> str:
@@ -122,40 +160,52 @@ def create_person(db: sqlite_utils.Database, person: NewPerson, now: float) -> s
     else:
         org = db.execute("SELECT kind FROM orgs WHERE id = ?", [person.org_id]).fetchone()
         if org is None or person.role not in ORG_ROLES[org[0]]:
-            raise ApiError(422, "role_org", "Deze rol past niet bij deze organisatie.",
-                           field="role")
+            raise ApiError(
+                422, "role_org", "Deze rol past niet bij deze organisatie.", field="role"
+            )
         org_id = person.org_id
     person_id = new_id()
-    db.execute("INSERT INTO people (id, org_id, name, role, class_label, created_at) "
-               "VALUES (?, ?, ?, ?, ?, ?)",
-               [person_id, org_id, person.name.strip(), person.role,
-                person.class_label.strip(), now])
+    db.execute(
+        "INSERT INTO people (id, org_id, name, role, class_label, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [person_id, org_id, person.name.strip(), person.role, person.class_label.strip(), now],
+    )
     return person_id
 
 
 def person(db: sqlite_utils.Database, person_id: str) -> sqlite3.Row | None:
-    return db.execute("SELECT p.*, o.name AS org_name, o.kind AS org_kind FROM people p "
-                      "LEFT JOIN orgs o ON o.id = p.org_id WHERE p.id = ?",
-                      [person_id]).fetchone()
+    return db.execute(
+        "SELECT p.*, o.name AS org_name, o.kind AS org_kind FROM people p "
+        "LEFT JOIN orgs o ON o.id = p.org_id WHERE p.id = ?",
+        [person_id],
+    ).fetchone()
 
 
-def revoke_device(db: sqlite_utils.Database, device_id: str, now: float,
-                  key_lost: bool = False) -> None:
+def revoke_device(
+    db: sqlite_utils.Database, device_id: str, now: float, key_lost: bool = False
+) -> None:
     """A revoked device can do nothing more, and its envelopes go at once."""
     with transaction(db):
-        db.execute("UPDATE devices SET revoked_at = coalesce(revoked_at, ?), push = NULL, "
-                   "key_state = CASE WHEN ? THEN 'lost' ELSE key_state END WHERE id = ?",
-                   [now, key_lost, device_id])
+        db.execute(
+            "UPDATE devices SET revoked_at = coalesce(revoked_at, ?), push = NULL, "
+            "key_state = CASE WHEN ? THEN 'lost' ELSE key_state END WHERE id = ?",
+            [now, key_lost, device_id],
+        )
         erase(db, "DELETE FROM envelopes WHERE device_id = ?", [device_id])
         db.execute("DELETE FROM outbox WHERE device_id = ? AND state = 'pending'", [device_id])
 
 
 def revoke_person(db: sqlite_utils.Database, person_id: str, now: float) -> None:
     with transaction(db):
-        db.execute("UPDATE people SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
-                   [now, person_id])
-        devices = [r[0] for r in db.execute("SELECT id FROM devices WHERE person_id = ?",
-                                             [person_id]).fetchall()]
+        db.execute(
+            "UPDATE people SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", [now, person_id]
+        )
+        devices = [
+            r[0]
+            for r in db.execute(
+                "SELECT id FROM devices WHERE person_id = ?", [person_id]
+            ).fetchall()
+        ]
     for device_id in devices:
         revoke_device(db, device_id, now)
 
@@ -165,20 +215,24 @@ def orgs(db: sqlite_utils.Database, kind: str | None = None) -> list[sqlite3.Row
     return db.execute(f"SELECT * FROM orgs {where} ORDER BY name", params).fetchall()  # noqa: S608
 
 
-def find_schools(db: sqlite_utils.Database, query: str, kinds: tuple[str, ...] = ("school",),
-                 limit: int = 20) -> list[dict]:
+def find_schools(
+    db: sqlite_utils.Database, query: str, kinds: tuple[str, ...] = ("school",), limit: int = 20
+) -> list[dict]:
     """Find by name, place, code or (leerplicht) municipality; case-insensitive."""
     pattern = f"%{query.strip().replace('%', '').replace('_', '')}%"
     marks = ",".join("?" * len(kinds))
     rows = db.execute(
         f"SELECT id, kind, name, place, code, municipalities FROM orgs WHERE kind IN ({marks}) "  # noqa: S608
         "AND (name LIKE ? OR place LIKE ? OR code LIKE ? OR municipalities LIKE ?) "
-        "ORDER BY name LIMIT ?", [*kinds, pattern, pattern, pattern, pattern, limit]).fetchall()
+        "ORDER BY name LIMIT ?",
+        [*kinds, pattern, pattern, pattern, pattern, limit],
+    ).fetchall()
     return [dict(r) for r in rows]
 
 
-def people_with_devices(db: sqlite_utils.Database, org_id: str | None = None,
-                        role: str | None = None) -> list[dict]:
+def people_with_devices(
+    db: sqlite_utils.Database, org_id: str | None = None, role: str | None = None
+) -> list[dict]:
     clauses, params = ["1 = 1"], []
     if org_id is not None:
         clauses.append("p.org_id = ?")
@@ -189,12 +243,16 @@ def people_with_devices(db: sqlite_utils.Database, org_id: str | None = None,
     where = " AND ".join(clauses)  # fixed clauses; values are parameters
     people = db.execute(
         "SELECT p.*, o.name AS org_name FROM people p LEFT JOIN orgs o ON o.id = p.org_id "  # noqa: S608
-        f"WHERE {where} ORDER BY o.name, p.role, p.name", params).fetchall()
+        f"WHERE {where} ORDER BY o.name, p.role, p.name",
+        params,
+    ).fetchall()
     result = []
     for p in people:
-        devices = db.execute("SELECT id, label, push_state, key_state, created_at, "
-                             "last_seen_at, revoked_at FROM devices WHERE person_id = ? "
-                             "ORDER BY created_at",
-                             [p["id"]]).fetchall()
+        devices = db.execute(
+            "SELECT id, label, push_state, key_state, created_at, "
+            "last_seen_at, revoked_at FROM devices WHERE person_id = ? "
+            "ORDER BY created_at",
+            [p["id"]],
+        ).fetchall()
         result.append(dict(p) | {"devices": [dict(d) for d in devices]})
     return result

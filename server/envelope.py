@@ -96,8 +96,13 @@ def private_key_raw(key: ec.EllipticCurvePrivateKey) -> bytes:
 def private_key_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
     """The JWK WebCrypto needs to import a raw private scalar (vectors and cross tests)."""
     point = public_key_raw(key)
-    return {"kty": "EC", "crv": "P-256", "d": b64u_encode(private_key_raw(key)),
-            "x": b64u_encode(point[1:33]), "y": b64u_encode(point[33:])}
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "d": b64u_encode(private_key_raw(key)),
+        "x": b64u_encode(point[1:33]),
+        "y": b64u_encode(point[33:]),
+    }
 
 
 def _load_point(raw: object) -> ec.EllipticCurvePublicKey:
@@ -130,8 +135,13 @@ def _aad(signal_id: str, device_id: str) -> bytes:
         raise EnvelopeError("ids must be valid Unicode") from None
 
 
-def _cipher(private_key: ec.EllipticCurvePrivateKey, peer: ec.EllipticCurvePublicKey,
-            salt: bytes, epk: bytes, recipient: bytes) -> AESGCM:
+def _cipher(
+    private_key: ec.EllipticCurvePrivateKey,
+    peer: ec.EllipticCurvePublicKey,
+    salt: bytes,
+    epk: bytes,
+    recipient: bytes,
+) -> AESGCM:
     shared = private_key.exchange(ec.ECDH(), peer)
     info = SCHEME + b"\x00" + epk + recipient
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(shared)
@@ -146,10 +156,16 @@ def _fixed_bytes(value: bytes | None, size: int, name: str) -> bytes:
     return value
 
 
-def encrypt_envelope(recipient_public_key: bytes, signal_id: str, device_id: str,
-                     plaintext: bytes, *,
-                     ephemeral_private_key: ec.EllipticCurvePrivateKey | None = None,
-                     salt: bytes | None = None, iv: bytes | None = None) -> dict[str, Any]:
+def encrypt_envelope(
+    recipient_public_key: bytes,
+    signal_id: str,
+    device_id: str,
+    plaintext: bytes,
+    *,
+    ephemeral_private_key: ec.EllipticCurvePrivateKey | None = None,
+    salt: bytes | None = None,
+    iv: bytes | None = None,
+) -> dict[str, Any]:
     """Seal `plaintext` for one device. Fixed ephemeral key, salt and iv are for vectors only."""
     peer = _load_point(recipient_public_key)
     aad = _aad(signal_id, device_id)
@@ -162,8 +178,13 @@ def encrypt_envelope(recipient_public_key: bytes, signal_id: str, device_id: str
     iv = _fixed_bytes(iv, IV_BYTES, "iv")
     epk = public_key_raw(ephemeral)
     ct = _cipher(ephemeral, peer, salt, epk, recipient_public_key).encrypt(iv, plaintext, aad)
-    return {"v": VERSION, "epk": b64u_encode(epk), "salt": b64u_encode(salt),
-            "iv": b64u_encode(iv), "ct": b64u_encode(ct)}
+    return {
+        "v": VERSION,
+        "epk": b64u_encode(epk),
+        "salt": b64u_encode(salt),
+        "iv": b64u_encode(iv),
+        "ct": b64u_encode(ct),
+    }
 
 
 def _field(envelope: dict, name: str, low: int, high: int) -> bytes:
@@ -199,8 +220,12 @@ def check_envelope_shape(envelope: object) -> None:
     _parse(envelope)
 
 
-def decrypt_envelope(private_key: ec.EllipticCurvePrivateKey, signal_id: str, device_id: str,
-                     envelope: dict[str, Any]) -> bytes:
+def decrypt_envelope(
+    private_key: ec.EllipticCurvePrivateKey,
+    signal_id: str,
+    device_id: str,
+    envelope: dict[str, Any],
+) -> bytes:
     key = _check_private_key(private_key)
     point, epk, salt, iv, ct = _parse(envelope)
     aad = _aad(signal_id, device_id)
@@ -217,8 +242,9 @@ def encode_content(name: str, birth_date: str) -> bytes:
     """Compact UTF-8 JSON, exactly what JSON.stringify({name, birth_date}) gives in the PWA."""
     if not isinstance(name, str) or not isinstance(birth_date, str):
         raise EnvelopeError("content fields must be strings")
-    text = json.dumps({"name": name, "birth_date": birth_date},
-                      ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(
+        {"name": name, "birth_date": birth_date}, ensure_ascii=False, separators=(",", ":")
+    )
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: the PWA refuses them too

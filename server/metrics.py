@@ -26,9 +26,12 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.latency = Histogram(
-            "hwc_request_seconds", "Request latency per route template", ["method", "route"],
+            "hwc_request_seconds",
+            "Request latency per route template",
+            ["method", "route"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-            registry=self.registry)
+            registry=self.registry,
+        )
         self.app_state: Any = None
         self.registry.register(_StateCollector(self))
 
@@ -47,22 +50,47 @@ class _StateCollector(Collector):
         if state is None:
             return
         db, now = state.db, state.clock.now()
-        yield _grouped("hwc_signals", "Signals by state", "state",
-                       db.execute("SELECT state, count(*) FROM signals GROUP BY state"))
-        yield _grouped("hwc_pushes", "Outbox rows by state (sent, failed, gone, pending)",
-                       "state", db.execute("SELECT state, count(*) FROM outbox GROUP BY state"))
-        yield GaugeMetricFamily("hwc_outbox_oldest_due_seconds",
-                                "Age of the oldest pending push that is due",
-                                value=oldest_due_age(db, now))
+        yield _grouped(
+            "hwc_signals",
+            "Signals by state",
+            "state",
+            db.execute("SELECT state, count(*) FROM signals GROUP BY state"),
+        )
+        yield _grouped(
+            "hwc_pushes",
+            "Outbox rows by state (sent, failed, gone, pending)",
+            "state",
+            db.execute("SELECT state, count(*) FROM outbox GROUP BY state"),
+        )
+        yield GaugeMetricFamily(
+            "hwc_outbox_oldest_due_seconds",
+            "Age of the oldest pending push that is due",
+            value=oldest_due_age(db, now),
+        )
         escalated = db.execute("SELECT count(*) FROM signals WHERE escalated_at IS NOT NULL")
-        yield GaugeMetricFamily("hwc_signals_escalated", "Signals escalated to the sender",
-                                value=escalated.fetchone()[0])
-        yield _grouped("hwc_devices", "Devices by state", "state", db.execute(
-            "SELECT CASE WHEN revoked_at IS NULL THEN 'active' ELSE 'revoked' END, count(*) "
-            "FROM devices GROUP BY 1"))
-        yield _grouped("hwc_devices_push", "Active devices by notification state", "push",
-                       db.execute("SELECT push_state, count(*) FROM devices "
-                                  "WHERE revoked_at IS NULL GROUP BY push_state"))
+        yield GaugeMetricFamily(
+            "hwc_signals_escalated",
+            "Signals escalated to the sender",
+            value=escalated.fetchone()[0],
+        )
+        yield _grouped(
+            "hwc_devices",
+            "Devices by state",
+            "state",
+            db.execute(
+                "SELECT CASE WHEN revoked_at IS NULL THEN 'active' ELSE 'revoked' END, count(*) "
+                "FROM devices GROUP BY 1"
+            ),
+        )
+        yield _grouped(
+            "hwc_devices_push",
+            "Active devices by notification state",
+            "push",
+            db.execute(
+                "SELECT push_state, count(*) FROM devices "
+                "WHERE revoked_at IS NULL GROUP BY push_state"
+            ),
+        )
 
 
 def _grouped(name: str, documentation: str, label: str, rows: Any) -> GaugeMetricFamily:

@@ -22,8 +22,10 @@ CSV_TEXT = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]*$"
 # text around it: controls (C0, DEL, C1), line and paragraph separators, bidi embeddings,
 # overrides, isolates and marks (U+061C, U+200E/F, U+202A-202E, U+2066-2069), and zero-width
 # characters (U+200B-200D, U+2060-2064, U+FEFF). "\u202eevil" would show as "live".
-HIDDEN = (r"\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064"
-          r"\u2066-\u2069\ufeff")
+HIDDEN = (
+    r"\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064"
+    r"\u2066-\u2069\ufeff"
+)
 HIDDEN_CHARACTER = re.compile(f"[{HIDDEN}]")
 # Checked by Form.__post_init__ (with a Dutch message); the pattern only documents the rule.
 FREE_TEXT = {"pattern": f"^[^{HIDDEN}]*$"}
@@ -51,7 +53,8 @@ def check_text(what: str, value: str) -> None:
     if HIDDEN_CHARACTER.search(value):
         raise TextRefused(
             f"{what} bevat een onzichtbaar teken, een stuurteken of een teken dat de "
-            "leesrichting omdraait. Typ de tekst opnieuw in, zonder kopiëren en plakken.")
+            "leesrichting omdraait. Typ de tekst opnieuw in, zonder kopiëren en plakken."
+        )
 
 
 class Form(Strict):
@@ -73,8 +76,9 @@ class PushKeys(Strict):
 
 class PushSubscription(Strict):
     # A URL: no spaces or control characters (http only for the loopback fake in tests).
-    endpoint: Annotated[str, Meta(min_length=10, max_length=1000,
-                                  pattern=r"^https?://[^\u0000-\u0020\u007f]+$")]
+    endpoint: Annotated[
+        str, Meta(min_length=10, max_length=1000, pattern=r"^https?://[^\u0000-\u0020\u007f]+$")
+    ]
     keys: PushKeys
     expirationTime: int | None = None  # noqa: N815 - the browser's own field name
 
@@ -142,9 +146,13 @@ class Close(Strict):
 
 # --- admin ---------------------------------------------------------------------------------
 
+
 class NewOrg(Form):
-    free_text: ClassVar[dict[str, str]] = {"name": "De naam", "place": "De plaats",
-                                            "municipalities": "De lijst van gemeenten"}
+    free_text: ClassVar[dict[str, str]] = {
+        "name": "De naam",
+        "place": "De plaats",
+        "municipalities": "De lijst van gemeenten",
+    }
 
     kind: Literal["school", "veilig_thuis", "leerplicht"]
     name: Text
@@ -194,12 +202,14 @@ class NewApiKey(Form):
 # tests/test_schema_fuzz.py checks every live response against them. Unknown fields are
 # refused there too, so nothing (least of all content) slips into a response undocumented.
 
+
 class Reply(Struct, forbid_unknown_fields=True):
     pass
 
 
-SignalState = Literal["sent", "opened", "relayed", "forwarded", "viewed", "done", "closed",
-                      "expired", "gone"]
+SignalState = Literal[
+    "sent", "opened", "relayed", "forwarded", "viewed", "done", "closed", "expired", "gone"
+]
 
 
 class PersonInfo(Reply):

@@ -14,10 +14,13 @@ from server.web import MESSAGES, json_response
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error", "message"],
-    "properties": {"error": {"type": "string"}, "message": {"type": "string"},
-                   "error_id": {"type": "string"},
-                   # the request field the error is about, so a form can mark that field
-                   "field": {"type": "string"}},
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "error_id": {"type": "string"},
+        # the request field the error is about, so a form can mark that field
+        "field": {"type": "string"},
+    },
 }
 
 # The success body of each route, by endpoint name (the routes build plain dicts).
@@ -60,31 +63,50 @@ def build_openapi() -> dict[str, Any]:
     bodies = sorted({r.body for r in API_ROUTES if r.body is not None}, key=lambda t: t.__name__)
     replies = [RESPONSES.get(r.endpoint.__name__, Any) for r in API_ROUTES]
     schemas, components = msgspec.json.schema_components(
-        [*bodies, *replies], ref_template="#/components/schemas/{name}")
-    reply_schemas = schemas[len(bodies):]
+        [*bodies, *replies], ref_template="#/components/schemas/{name}"
+    )
+    reply_schemas = schemas[len(bodies) :]
     components["Error"] = ERROR_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for route, reply in zip(API_ROUTES, reply_schemas, strict=True):
         operation: dict[str, Any] = {
             "summary": route.summary,
             "operationId": route.endpoint.__name__,
-            "responses": _responses(route.statuses, route.public, route.method != "GET",
-                                    route.body is not None, reply),
+            "responses": _responses(
+                route.statuses, route.public, route.method != "GET", route.body is not None, reply
+            ),
         }
         if route.public:
             operation["security"] = []  # no credential needed (enrolment is how one gets it)
-        params = [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-                  ] if "{id}" in route.path else []
-        params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
-                   for q in route.query]
+        params = (
+            [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+            if "{id}" in route.path
+            else []
+        )
+        params += [
+            {"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
+            for q in route.query
+        ]
         if route.method != "GET":
-            params.append({"name": "X-HWC", "in": "header", "required": True,
-                           "schema": {"type": "string", "enum": ["1"]}})
+            params.append(
+                {
+                    "name": "X-HWC",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["1"]},
+                }
+            )
         if params:
             operation["parameters"] = params
         if route.body is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}}}}
+            operation["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{route.body.__name__}"}
+                    }
+                },
+            }
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
@@ -101,8 +123,13 @@ def build_openapi() -> dict[str, Any]:
     }
 
 
-def _responses(statuses: tuple[int, ...], public: bool, changes_state: bool,
-               has_body: bool, reply: dict[str, Any]) -> dict[str, Any]:
+def _responses(
+    statuses: tuple[int, ...],
+    public: bool,
+    changes_state: bool,
+    has_body: bool,
+    reply: dict[str, Any],
+) -> dict[str, Any]:
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     # 413: RequestGuard refuses any request whose declared body is too large, before routing.
     extra = set(statuses) | {413, 500}
@@ -115,14 +142,20 @@ def _responses(statuses: tuple[int, ...], public: bool, changes_state: bool,
     result: dict[str, Any] = {}
     for status in sorted(extra):
         if status < 300:
-            result[str(status)] = {"description": "OK",
-                                   "content": {"application/json": {"schema": reply}}}
+            result[str(status)] = {
+                "description": "OK",
+                "content": {"application/json": {"schema": reply}},
+            }
         else:
             result[str(status)] = {"description": MESSAGES.get(status, ("", ""))[1], **error}
     if "429" in result:
-        result["429"]["headers"] = {"Retry-After": {
-            "required": True, "description": "Seconds to wait",
-            "schema": {"type": "integer", "minimum": 1}}}
+        result["429"]["headers"] = {
+            "Retry-After": {
+                "required": True,
+                "description": "Seconds to wait",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
     return result
 
 

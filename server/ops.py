@@ -19,8 +19,7 @@ import sqlite_utils
 from server import db as database
 from server import push
 
-DIRECTORY_TABLES = ("meta", "orgs", "free_days", "people", "devices", "enrol_tokens",
-                    "api_keys")
+DIRECTORY_TABLES = ("meta", "orgs", "free_days", "people", "devices", "enrol_tokens", "api_keys")
 SIGNAL_TABLES = ("signals", "signal_events", "signal_teachers", "envelopes", "outbox")
 
 
@@ -38,7 +37,8 @@ def backup(db: sqlite_utils.Database, target: Path) -> dict[str, int]:
                 columns = ", ".join(c.name for c in copy[table].columns)
                 counts[table] = copy.execute(
                     f"INSERT INTO main.{table} ({columns}) "  # noqa: S608 - fixed names
-                    f"SELECT {columns} FROM live.{table}").rowcount
+                    f"SELECT {columns} FROM live.{table}"
+                ).rowcount
     finally:
         copy.execute("DETACH DATABASE live")
     database.checkpoint(copy)
@@ -95,8 +95,9 @@ async def readiness(app_state: Any) -> dict[str, Any]:
         age, causes["outbox"] = 0.0, database.describe(error)
     if age / app_state.clock.speed >= STUCK_AFTER:  # real seconds, also under `--speed`
         causes["outbox"] = f"a due push has waited {age:.0f} s"
-    checks: dict[str, Any] = {part: part not in causes
-                              for part in ("database", "push_worker", "timers", "outbox")}
+    checks: dict[str, Any] = {
+        part: part not in causes for part in ("database", "push_worker", "timers", "outbox")
+    }
     checks["outbox_oldest_due_seconds"] = round(age, 1)
     return {"status": "unready" if causes else "ready", "checks": checks, "causes": causes}
 

@@ -34,16 +34,40 @@ SHELL_PAGE = "/index.html"
 # developer script, notes) is never served. tests/test_pages.py checks this list against what
 # the app, its service worker, its manifest and the admin pages load.
 PWA_FILES = (
-    "/index.html", "/linktoken.js", "/manifest.webmanifest", "/sw.js", "/style.css",
-    "/app.js", "/api.js", "/envelope.js", "/keystore.js", "/push.js", "/sealing.js",
+    "/index.html",
+    "/linktoken.js",
+    "/manifest.webmanifest",
+    "/sw.js",
+    "/style.css",
+    "/app.js",
+    "/api.js",
+    "/envelope.js",
+    "/keystore.js",
+    "/push.js",
+    "/sealing.js",
     "/updates.js",
-    "/views/accessibility.js", "/views/admin.js", "/views/child.js", "/views/common.js",
-    "/views/contact.js", "/views/device.js", "/views/dialog.js", "/views/enrol.js",
-    "/views/lists.js", "/views/officer.js", "/views/privacy.js", "/views/schoolsearch.js",
-    "/views/sender.js", "/views/teacher.js", "/views/teacherlink.js", "/views/timeline.js",
-    "/icons/icon-192.png", "/icons/icon-512.png", "/icons/maskable-512.png",
+    "/views/accessibility.js",
+    "/views/admin.js",
+    "/views/child.js",
+    "/views/common.js",
+    "/views/contact.js",
+    "/views/device.js",
+    "/views/dialog.js",
+    "/views/enrol.js",
+    "/views/lists.js",
+    "/views/officer.js",
+    "/views/privacy.js",
+    "/views/schoolsearch.js",
+    "/views/sender.js",
+    "/views/teacher.js",
+    "/views/teacherlink.js",
+    "/views/timeline.js",
+    "/icons/icon-192.png",
+    "/icons/icon-512.png",
+    "/icons/maskable-512.png",
     "/icons/apple-touch-icon.png",
-    "/admin.css", "/admin.js",  # the server-rendered admin pages
+    "/admin.css",
+    "/admin.js",  # the server-rendered admin pages
 )
 
 COMPRESSIBLE = (".html", ".js", ".css", ".webmanifest", ".json", ".svg")
@@ -68,8 +92,10 @@ def _compress(path: Path, mtime_ns: int, size: int) -> CompressedFile:
     raw = path.read_bytes()
     bodies = {"identity": raw}
     if len(raw) >= MIN_COMPRESS_BYTES and path.suffix in COMPRESSIBLE:
-        candidates = {"br": brotli.compress(raw, mode=brotli.MODE_TEXT, quality=11),
-                      "gzip": gzip.compress(raw, compresslevel=9, mtime=0)}
+        candidates = {
+            "br": brotli.compress(raw, mode=brotli.MODE_TEXT, quality=11),
+            "gzip": gzip.compress(raw, compresslevel=9, mtime=0),
+        }
         bodies |= {name: body for name, body in candidates.items() if len(body) < len(raw)}
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return CompressedFile(media_type, hashlib.sha256(raw).hexdigest()[:24], bodies)
@@ -120,8 +146,10 @@ class PwaFiles:
 
     def response(self, file: CompressedFile, headers: Headers, head: bool = False) -> Response:
         accepted = _accepted_encodings(headers.get("accept-encoding", ""))
-        encoding = next((e for e in PREFERENCE if e in file.bodies and
-                         (e in accepted or "*" in accepted)), "identity")
+        encoding = next(
+            (e for e in PREFERENCE if e in file.bodies and (e in accepted or "*" in accepted)),
+            "identity",
+        )
         body = file.bodies[encoding]
         etag = file.etag(encoding)
         sent = {"etag": etag, "vary": "Accept-Encoding"}
@@ -152,6 +180,7 @@ def routes(files: PwaFiles) -> list[BaseRoute]:
     from server import admin
 
     # One endpoint object per path, so the access log can still name each route.
-    return [*(Route(path, partial(app_shell, files), methods=["GET", "HEAD"])
-              for path in APP_PATHS),
-            *admin.routes()]
+    return [
+        *(Route(path, partial(app_shell, files), methods=["GET", "HEAD"]) for path in APP_PATHS),
+        *admin.routes(),
+    ]

@@ -29,6 +29,7 @@ def _ids(db: sqlite_utils.Database, sql: str, params: list) -> list[str]:
 
 # --- erasure -------------------------------------------------------------------------------
 
+
 def erase_device(db: sqlite_utils.Database, device_id: str) -> int:
     """Every row of one device: its envelopes, pushes, the link it enrolled with, itself.
     Call inside a transaction."""
@@ -45,14 +46,16 @@ def erase_person(db: sqlite_utils.Database, person_id: str) -> int:
     devices = _ids(db, "SELECT id FROM devices WHERE person_id = ?", [person_id])
     count = sum(erase_device(db, device_id) for device_id in devices)
     count += erase(db, "DELETE FROM enrol_tokens WHERE person_id = ?", [person_id])
-    count += erase(db, "UPDATE enrol_tokens SET created_by = NULL WHERE created_by = ?",
-                   [person_id])
+    count += erase(
+        db, "UPDATE enrol_tokens SET created_by = NULL WHERE created_by = ?", [person_id]
+    )
     count += erase(db, "DELETE FROM signal_teachers WHERE person_id = ?", [person_id])
     count += erase(db, "UPDATE signals SET acted_by = NULL WHERE acted_by = ?", [person_id])
     return count + erase(db, "DELETE FROM people WHERE id = ?", [person_id])
 
 
 # --- retention -----------------------------------------------------------------------------
+
 
 def local_date(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).astimezone(AMSTERDAM).date().isoformat()
@@ -61,22 +64,32 @@ def local_date(at: float) -> str:
 def purge_directory(db: sqlite_utils.Database, now: float, timing: Timing) -> int:
     """Remove what its retention rule no longer allows. Call inside the timers' transaction."""
     revoked = now - timing.revoked_retention
-    count = sum(erase_person(db, person_id) for person_id in _ids(
-        db, "SELECT id FROM people WHERE revoked_at <= ?", [revoked]))
-    count += sum(erase_device(db, device_id) for device_id in _ids(
-        db, "SELECT id FROM devices WHERE revoked_at <= ?", [revoked]))
+    count = sum(
+        erase_person(db, person_id)
+        for person_id in _ids(db, "SELECT id FROM people WHERE revoked_at <= ?", [revoked])
+    )
+    count += sum(
+        erase_device(db, device_id)
+        for device_id in _ids(db, "SELECT id FROM devices WHERE revoked_at <= ?", [revoked])
+    )
     count += erase(db, "DELETE FROM api_keys WHERE revoked_at <= ?", [revoked])
-    count += erase(db, "DELETE FROM enrol_tokens WHERE coalesce(spent_at, expires_at) <= ?",
-                   [now - timing.token_retention])
+    count += erase(
+        db,
+        "DELETE FROM enrol_tokens WHERE coalesce(spent_at, expires_at) <= ?",
+        [now - timing.token_retention],
+    )
     # A subscription the push service gave up (404/410) can never be used again.
-    count += erase(db, "UPDATE devices SET push = NULL WHERE push_state = 'gone' "
-                       "AND push IS NOT NULL", [])
+    count += erase(
+        db, "UPDATE devices SET push = NULL WHERE push_state = 'gone' AND push IS NOT NULL", []
+    )
     # Deadlines are computed at sending, from today on: past free days are never read again.
-    return count + int(db.execute("DELETE FROM free_days WHERE day < ?",
-                                  [local_date(now)]).rowcount)
+    return count + int(
+        db.execute("DELETE FROM free_days WHERE day < ?", [local_date(now)]).rowcount
+    )
 
 
 # --- access --------------------------------------------------------------------------------
+
 
 def _rows(db: sqlite_utils.Database, sql: str, params: list) -> list[dict[str, Any]]:
     return [dict(r) for r in db.execute(sql, params).fetchall()]
@@ -94,35 +107,57 @@ def person_record(db: sqlite_utils.Database, person_id: str) -> dict[str, Any] |
     """Everything held about one person, for an access request (AVG art. 15), without any
     signal content: the person, their devices, enrolment links, pushes and the signals they
     acted on or received (reference, state and times only)."""
-    person = db.execute("SELECT p.id, p.name, p.role, p.class_label, p.org_id, p.created_at, "
-                        "p.revoked_at, o.name AS org_name FROM people p LEFT JOIN orgs o "
-                        "ON o.id = p.org_id WHERE p.id = ?", [person_id]).fetchone()
+    person = db.execute(
+        "SELECT p.id, p.name, p.role, p.class_label, p.org_id, p.created_at, "
+        "p.revoked_at, o.name AS org_name FROM people p LEFT JOIN orgs o "
+        "ON o.id = p.org_id WHERE p.id = ?",
+        [person_id],
+    ).fetchone()
     if person is None:
         return None
-    devices = _rows(db, "SELECT id, label, push_state, push, push_failing_since, key_state, "
-                        "created_at, last_seen_at, revoked_at, (SELECT count(*) FROM envelopes "
-                        "e WHERE e.device_id = devices.id) AS envelopes_waiting FROM devices "
-                        "WHERE person_id = ? ORDER BY created_at", [person_id])
+    devices = _rows(
+        db,
+        "SELECT id, label, push_state, push, push_failing_since, key_state, "
+        "created_at, last_seen_at, revoked_at, (SELECT count(*) FROM envelopes "
+        "e WHERE e.device_id = devices.id) AS envelopes_waiting FROM devices "
+        "WHERE person_id = ? ORDER BY created_at",
+        [person_id],
+    )
     for device in devices:
         device["push_service"] = _push_service(device.pop("push"))
     return {
         "person": dict(person),
         "devices": devices,
-        "enrol_links": _rows(db, "SELECT created_at, expires_at, spent_at, device_id, "
-                                 "(SELECT name FROM people WHERE id = created_by) AS made_by "
-                                 "FROM enrol_tokens WHERE person_id = ? ORDER BY created_at",
-                             [person_id]),
-        "enrol_links_made": _scalar(db, "SELECT count(*) FROM enrol_tokens "
-                                        "WHERE created_by = ?", [person_id]),
-        "pushes": _rows(db, "SELECT o.created_at, o.kind, o.state, o.device_id FROM outbox o "
-                            "JOIN devices d ON d.id = o.device_id WHERE d.person_id = ? "
-                            "ORDER BY o.created_at", [person_id]),
-        "signals_acted_on": _rows(db, "SELECT ref, state, sent_at, ended_at, close_reason "
-                                      "FROM signals WHERE acted_by = ? ORDER BY sent_at",
-                                  [person_id]),
-        "signals_received": _rows(db, "SELECT s.ref, s.state, s.sent_at, t.viewed_at FROM "
-                                      "signal_teachers t JOIN signals s ON s.id = t.signal_id "
-                                      "WHERE t.person_id = ? ORDER BY s.sent_at", [person_id]),
+        "enrol_links": _rows(
+            db,
+            "SELECT created_at, expires_at, spent_at, device_id, "
+            "(SELECT name FROM people WHERE id = created_by) AS made_by "
+            "FROM enrol_tokens WHERE person_id = ? ORDER BY created_at",
+            [person_id],
+        ),
+        "enrol_links_made": _scalar(
+            db, "SELECT count(*) FROM enrol_tokens WHERE created_by = ?", [person_id]
+        ),
+        "pushes": _rows(
+            db,
+            "SELECT o.created_at, o.kind, o.state, o.device_id FROM outbox o "
+            "JOIN devices d ON d.id = o.device_id WHERE d.person_id = ? "
+            "ORDER BY o.created_at",
+            [person_id],
+        ),
+        "signals_acted_on": _rows(
+            db,
+            "SELECT ref, state, sent_at, ended_at, close_reason "
+            "FROM signals WHERE acted_by = ? ORDER BY sent_at",
+            [person_id],
+        ),
+        "signals_received": _rows(
+            db,
+            "SELECT s.ref, s.state, s.sent_at, t.viewed_at FROM "
+            "signal_teachers t JOIN signals s ON s.id = t.signal_id "
+            "WHERE t.person_id = ? ORDER BY s.sent_at",
+            [person_id],
+        ),
     }
 
 

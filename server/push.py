@@ -34,8 +34,9 @@ HOLD_MARGIN = 45 * 60  # a push that quiet hours would bring closer than this to
 #                        goes out at once
 
 
-def send_at(kind: str, own: str | None, quiet: QuietHours | None, now: float,
-            deadline_at: float | None) -> float:
+def send_at(
+    kind: str, own: str | None, quiet: QuietHours | None, now: float, deadline_at: float | None
+) -> float:
     """When a push of `kind` goes out: at the end of the device's quiet hours (its own, else
     the default `quiet`) when `now` falls in them, unless that leaves less than HOLD_MARGIN
     before the deadline."""
@@ -49,25 +50,44 @@ def send_at(kind: str, own: str | None, quiet: QuietHours | None, now: float,
     return end
 
 
-def first_send_at(db: sqlite_utils.Database, device_ids: list[str], now: float,
-                  quiet: QuietHours | None, deadline_at: float) -> float:
+def first_send_at(
+    db: sqlite_utils.Database,
+    device_ids: list[str],
+    now: float,
+    quiet: QuietHours | None,
+    deadline_at: float,
+) -> float:
     """When the first of these devices would get a new signal's push (what the sender is told);
     `now` when none has notifications on: then nothing waits either."""
-    return min((send_at("new_signal", own, quiet, now, deadline_at)
-                for _, own in _pushable(db, device_ids)), default=now)
+    return min(
+        (
+            send_at("new_signal", own, quiet, now, deadline_at)
+            for _, own in _pushable(db, device_ids)
+        ),
+        default=now,
+    )
 
 
 def _pushable(db: sqlite_utils.Database, device_ids: list[str]) -> list[tuple[str, str | None]]:
     """(id, own quiet hours) of those devices that have a live subscription."""
     rows = db.execute(
         "SELECT id, quiet_hours FROM devices WHERE id IN (SELECT value FROM json_each(?)) "
-        "AND push_state = 'active' AND revoked_at IS NULL", [json.dumps(device_ids)]).fetchall()
+        "AND push_state = 'active' AND revoked_at IS NULL",
+        [json.dumps(device_ids)],
+    ).fetchall()
     return [(r[0], r[1]) for r in rows]
 
 
-def enqueue(db: sqlite_utils.Database, device_ids: list[str], signal_id: str | None, kind: str,
-            expires_at: float, now: float, quiet: QuietHours | None = None,
-            deadline_at: float | None = None) -> None:
+def enqueue(
+    db: sqlite_utils.Database,
+    device_ids: list[str],
+    signal_id: str | None,
+    kind: str,
+    expires_at: float,
+    now: float,
+    quiet: QuietHours | None = None,
+    deadline_at: float | None = None,
+) -> None:
     """Queue one push per device that has a live subscription (call inside the transaction),
     each due when its quiet hours allow (`send_at`), and wake the delivery worker: its sends
     wait until this transaction is on disk."""
@@ -80,7 +100,8 @@ def enqueue(db: sqlite_utils.Database, device_ids: list[str], signal_id: str | N
     db.conn.executemany(
         "INSERT INTO outbox (device_id, signal_id, kind, expires_at, due_at, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        [(device_id, signal_id, kind, expires_at, due[own], now) for device_id, own in devices])
+        [(device_id, signal_id, kind, expires_at, due[own], now) for device_id, own in devices],
+    )
     queued = len(devices)
     wake = db.__dict__.get("wake_push_worker")
     if queued and wake is not None:
@@ -108,7 +129,9 @@ def failing_devices(db: sqlite_utils.Database, since: float) -> list[dict]:
         "p.role, o.id AS org_id, o.name AS org_name FROM devices d "
         "JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id "
         "WHERE d.push_failing_since <= ? AND d.push_state = 'active' "
-        "AND d.revoked_at IS NULL ORDER BY d.push_failing_since", [since]).fetchall()
+        "AND d.revoked_at IS NULL ORDER BY d.push_failing_since",
+        [since],
+    ).fetchall()
     return [dict(row) for row in rows]
 
 
@@ -116,8 +139,11 @@ def check_endpoint(endpoint: str, policy: EndpointPolicy) -> None:
     """Refuse a subscription whose endpoint the server may not POST to (no SSRF into the
     operator's network); the worker checks again before every push."""
     if not policy.allows_url(endpoint):
-        raise ApiError(422, "bad_push_endpoint",
-                       "Deze meldingendienst wordt niet geaccepteerd. Zet meldingen opnieuw aan.")
+        raise ApiError(
+            422,
+            "bad_push_endpoint",
+            "Deze meldingendienst wordt niet geaccepteerd. Zet meldingen opnieuw aan.",
+        )
 
 
 class RefusedAddress(OSError):
@@ -128,8 +154,10 @@ class RefusedAddress(OSError):
 INTERNAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan", ".intranet")
 DNS_NAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
-REFUSED_V6 = (ipaddress.ip_network("::/96"),  # IPv4-compatible, deprecated
-              ipaddress.ip_network("64:ff9b:1::/48"))  # RFC 8215: local-use NAT64
+REFUSED_V6 = (
+    ipaddress.ip_network("::/96"),  # IPv4-compatible, deprecated
+    ipaddress.ip_network("64:ff9b:1::/48"),
+)  # RFC 8215: local-use NAT64
 
 
 @dataclass(frozen=True)
@@ -168,10 +196,12 @@ class EndpointPolicy:
         return DNS_NAME.fullmatch(host) is not None and self._listed(host)
 
     def _listed(self, host: str) -> bool:
-        return any(host == pattern
-                   or (pattern.startswith("*.") and host.endswith(pattern[1:]))
-                   or (pattern == "*" and "." in host and not host.endswith(INTERNAL_SUFFIXES))
-                   for pattern in self.hosts)
+        return any(
+            host == pattern
+            or (pattern.startswith("*.") and host.endswith(pattern[1:]))
+            or (pattern == "*" and "." in host and not host.endswith(INTERNAL_SUFFIXES))
+            for pattern in self.hosts
+        )
 
     def allows_address(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         """Every address a push service name resolves to must pass, in every IPv6 form that
@@ -199,8 +229,9 @@ class CheckedResolver(AbstractResolver):
         self._policy = policy
         self._resolver = ThreadedResolver()
 
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         results = await self._resolver.resolve(host, port, family)
         # One internal address among public ones is refused too: no push service has one.
         if not results or not all(self._allows(r["host"]) for r in results):
@@ -215,11 +246,13 @@ class CheckedResolver(AbstractResolver):
         await self._resolver.close()
 
 
-def checked_connector(policy: EndpointPolicy, limit: int,
-                      limit_per_host: int) -> aiohttp.TCPConnector:
+def checked_connector(
+    policy: EndpointPolicy, limit: int, limit_per_host: int
+) -> aiohttp.TCPConnector:
     """The worker's connector: only checked addresses (call inside the event loop)."""
-    return aiohttp.TCPConnector(limit=limit, limit_per_host=limit_per_host,
-                                resolver=CheckedResolver(policy))
+    return aiohttp.TCPConnector(
+        limit=limit, limit_per_host=limit_per_host, resolver=CheckedResolver(policy)
+    )
 
 
 def _is_loopback(host: str) -> bool:
@@ -260,5 +293,4 @@ def application_server_key(key: ec.EllipticCurvePrivateKey) -> str:
     """The public VAPID key as browsers want it: base64url of the 65-byte uncompressed point."""
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-    return b64u_encode(key.public_key().public_bytes(Encoding.X962,
-                                                     PublicFormat.UncompressedPoint))
+    return b64u_encode(key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))

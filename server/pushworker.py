@@ -59,13 +59,19 @@ log = logging.getLogger("hwc.push")
 # Neutral lock-screen texts per kind: never a name, never a school (DESIGN.md section 2).
 TEXTS: dict[str, tuple[str, str]] = {
     "new_signal": ("Nieuw signaal", "Er is een nieuw Handle with Care-signaal. Open de app."),
-    "teacher_signal": ("Signaal voor u",
-                       "Uw intern begeleider stuurt u een signaal. Open de app vóór de les."),
+    "teacher_signal": (
+        "Signaal voor u",
+        "Uw intern begeleider stuurt u een signaal. Open de app vóór de les.",
+    ),
     "reminder": ("Herinnering", "Er wacht nog een signaal op u. Open de app."),
-    "escalation": ("Signaal niet op tijd opgepakt",
-                   "Een school heeft een signaal niet op tijd opgepakt. Open de app."),
-    "teacher_late": ("Leerkracht heeft nog niet gekeken",
-                     "Een leerkracht heeft het signaal nog niet geopend. Open de app."),
+    "escalation": (
+        "Signaal niet op tijd opgepakt",
+        "Een school heeft een signaal niet op tijd opgepakt. Open de app.",
+    ),
+    "teacher_late": (
+        "Leerkracht heeft nog niet gekeken",
+        "Een leerkracht heeft het signaal nog niet geopend. Open de app.",
+    ),
 }
 
 # Every plaintext is padded with JSON whitespace to a multiple of this, so the encrypted body
@@ -225,12 +231,15 @@ class PushWorker:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def __aenter__(self) -> PushWorker:
-        self._task = asyncio.create_task(supervised(self._run, self.health),
-                                         name="hwc-push-worker")
+        self._task = asyncio.create_task(supervised(self._run, self.health), name="hwc-push-worker")
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         task, self._task = self._task, None
         if task is None:
             return
@@ -342,16 +351,29 @@ class PushWorker:
             "RETURNING id, device_id, kind, signal_id, expires_at, attempts",
             [now + self.lease, json.dumps(list(origins))],
         ).fetchall()
-        pushes = dict(self.db.execute(
-            "SELECT id, push FROM devices WHERE id IN (SELECT value FROM json_each(?))",
-            [json.dumps([row[1] for row in rows])],
-        ).fetchall())
-        return [Job(id=r[0], device_id=r[1], kind=r[2], signal_id=r[3], expires_at=r[4],
-                    attempts=r[5], subscription=pushes[r[1]], origin=origins[r[0]])
-                for r in rows]
+        pushes = dict(
+            self.db.execute(
+                "SELECT id, push FROM devices WHERE id IN (SELECT value FROM json_each(?))",
+                [json.dumps([row[1] for row in rows])],
+            ).fetchall()
+        )
+        return [
+            Job(
+                id=r[0],
+                device_id=r[1],
+                kind=r[2],
+                signal_id=r[3],
+                expires_at=r[4],
+                attempts=r[5],
+                subscription=pushes[r[1]],
+                origin=origins[r[0]],
+            )
+            for r in rows
+        ]
 
-    def _pick(self, now: float, limit: int, busy: str,
-              finished: set[int]) -> tuple[dict[int, str], bool]:
+    def _pick(
+        self, now: float, limit: int, busy: str, finished: set[int]
+    ) -> tuple[dict[int, str], bool]:
         """Up to `limit` deliverable due rows, oldest first, with their push service origin,
         skipping those whose origin has all its slots in flight; and whether every due row
         was seen. Each pass leaves out the origins already full (in SQL, so a long queue for
@@ -361,8 +383,9 @@ class PushWorker:
         while True:
             want = limit - len(picked)
             full = [origin for origin, n in load.items() if n >= self.concurrency]
-            rows = self.db.execute(PICK_DUE, [now, now, busy, json.dumps(list(picked)),
-                                              json.dumps(full), want]).fetchall()
+            rows = self.db.execute(
+                PICK_DUE, [now, now, busy, json.dumps(list(picked)), json.dumps(full), want]
+            ).fetchall()
             for row_id, origin in rows:
                 if load[origin] < self.concurrency:
                     load[origin] += 1
@@ -396,8 +419,11 @@ class PushWorker:
         meanwhile has a newer attempt number and is left alone."""
         self.db.conn.executemany(
             "UPDATE outbox SET due_at = ? WHERE id = ? AND attempts = ? AND state = 'pending'",
-            [(now, job.id, job.attempts) for job in self._in_flight.values()
-             if job.id not in finished],
+            [
+                (now, job.id, job.attempts)
+                for job in self._in_flight.values()
+                if job.id not in finished
+            ],
         )
 
     def _record(self, done: list[tuple[Job, Outcome]], now: float) -> None:
@@ -406,8 +432,10 @@ class PushWorker:
         self.db.conn.executemany(
             "UPDATE outbox SET state = ?, due_at = coalesce(?, due_at), last_status = ? "
             "WHERE id = ? AND attempts = ? AND state = 'pending'",
-            [(outcome.state, outcome.due_at, outcome.status, job.id, job.attempts)
-             for job, outcome in done],
+            [
+                (outcome.state, outcome.due_at, outcome.status, job.id, job.attempts)
+                for job, outcome in done
+            ],
         )
         # Only the subscription that answered 404/410; a newer one stays active.
         self.db.conn.executemany(
@@ -419,8 +447,11 @@ class PushWorker:
         self.db.conn.executemany(
             "UPDATE devices SET push_failing_since = CASE WHEN ? THEN NULL "
             "ELSE coalesce(push_failing_since, ?) END WHERE id = ? AND push = ?",
-            [(outcome.state == "sent", now, job.device_id, job.subscription)
-             for job, outcome in done if outcome.state != "gone"],
+            [
+                (outcome.state == "sent", now, job.device_id, job.subscription)
+                for job, outcome in done
+                if outcome.state != "gone"
+            ],
         )
 
     def _count(self, done: list[tuple[Job, Outcome]]) -> None:
@@ -428,8 +459,15 @@ class PushWorker:
             state = "retried" if outcome.state == "pending" else outcome.state
             self._counts[state] += 1
             level = logging.DEBUG if state == "sent" else logging.INFO
-            log.log(level, "push %d %s %s (status %s, attempt %d)", job.id, job.kind, state,
-                    outcome.status, job.attempts)
+            log.log(
+                level,
+                "push %d %s %s (status %s, attempt %d)",
+                job.id,
+                job.kind,
+                state,
+                outcome.status,
+                job.attempts,
+            )
 
     # -- one push --------------------------------------------------------------------------
 
@@ -465,21 +503,29 @@ class PushWorker:
         if not self._policy.allows_url(endpoint):  # stored before the check, or now disallowed
             log.warning("push %d %s refused: endpoint not allowed", job.id, job.kind)
             return Outcome("failed", None)
-        body = webpush.encrypt(payload(self.settings.base_url, job.kind, job.signal_id).encode(),
-                               b64u_decode(keys["p256dh"]), b64u_decode(keys["auth"]))
+        body = webpush.encrypt(
+            payload(self.settings.base_url, job.kind, job.signal_id).encode(),
+            b64u_decode(keys["p256dh"]),
+            b64u_decode(keys["auth"]),
+        )
         ttl = int(min(MAX_TTL, max(MIN_TTL, job.expires_at - self.clock.now())))
-        headers = {**PUSH_HEADERS, "Authorization": self.authorization(endpoint),
-                   "TTL": str(ttl),
-                   "Topic": topic(self._topic_key, job.device_id, job.signal_id or job.kind)}
+        headers = {
+            **PUSH_HEADERS,
+            "Authorization": self.authorization(endpoint),
+            "TTL": str(ttl),
+            "Topic": topic(self._topic_key, job.device_id, job.signal_id or job.kind),
+        }
         retry_after: float | None = None
         try:
             # A redirect is never followed (it could point anywhere) and fails the push below.
-            async with self._session.post(endpoint, data=body, headers=headers,
-                                          allow_redirects=False) as response:
+            async with self._session.post(
+                endpoint, data=body, headers=headers, allow_redirects=False
+            ) as response:
                 status: int | None = response.status
                 if response.status >= 300:
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"),
-                                                    self.wall())
+                    retry_after = parse_retry_after(
+                        response.headers.get("Retry-After"), self.wall()
+                    )
                 # Read to the end so the connection is reused; the status already counts.
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     await response.read()

@@ -51,6 +51,7 @@ def _conflict(db: sqlite_utils.Database, signal_id: str, code: str, message: str
 
 # --- who receives --------------------------------------------------------------------------
 
+
 def recipients(db: sqlite_utils.Database, org_id: str) -> list[dict]:
     """Active devices of the people who receive for this organisation (contacts or officers)."""
     rows = db.execute(
@@ -74,12 +75,17 @@ def receiving_devices(db: sqlite_utils.Database, org_id: str) -> list[dict]:
     office = row is not None and row[0] == "leerplicht"
     phone = row[1] if row else ""
     who = ("Dit leerplichtbureau", "Bel het bureau") if office else ("Deze school", "Bel de school")
-    raise ApiError(409, "no_recipients", f"{who[0]} heeft nog geen aangemeld apparaat. "
-                   f"{who[1]}{': ' + phone if phone else ''}.", phone=phone)
+    raise ApiError(
+        409,
+        "no_recipients",
+        f"{who[0]} heeft nog geen aangemeld apparaat. {who[1]}{': ' + phone if phone else ''}.",
+        phone=phone,
+    )
 
 
-def teacher_devices(db: sqlite_utils.Database, school_id: str,
-                    teacher_ids: list[str] | None = None) -> list[dict]:
+def teacher_devices(
+    db: sqlite_utils.Database, school_id: str, teacher_ids: list[str] | None = None
+) -> list[dict]:
     """The school's teachers with their active devices (for forwarding); a teacher without
     one is listed with none, so the contact sees who is not in the app yet."""
     rows = db.execute(
@@ -93,22 +99,29 @@ def teacher_devices(db: sqlite_utils.Database, school_id: str,
     for person_id, name, class_label, device_id, public_key in rows:
         if teacher_ids is not None and person_id not in teacher_ids:
             continue
-        teacher = teachers.setdefault(person_id, {"person_id": person_id, "name": name,
-                                                  "class_label": class_label, "devices": []})
+        teacher = teachers.setdefault(
+            person_id,
+            {"person_id": person_id, "name": name, "class_label": class_label, "devices": []},
+        )
         if device_id is not None:
-            teacher["devices"].append({"device_id": device_id,
-                                       "public_key": b64u_encode(public_key)})
+            teacher["devices"].append(
+                {"device_id": device_id, "public_key": b64u_encode(public_key)}
+            )
     return list(teachers.values())
 
 
-def _checked_envelopes(envelopes: list[DeviceEnvelope], expected: set[str],
-                       current: list[dict]) -> list[tuple[str, str]]:
+def _checked_envelopes(
+    envelopes: list[DeviceEnvelope], expected: set[str], current: list[dict]
+) -> list[tuple[str, str]]:
     """Envelopes must cover exactly the expected devices, once each, and be well formed."""
     given = [e.device_id for e in envelopes]
     if len(set(given)) != len(given) or set(given) != expected:
-        raise ApiError(409, "devices_changed",
-                       "De lijst met apparaten is intussen veranderd. Probeer het opnieuw.",
-                       devices=current)
+        raise ApiError(
+            409,
+            "devices_changed",
+            "De lijst met apparaten is intussen veranderd. Probeer het opnieuw.",
+            devices=current,
+        )
     checked = []
     for item in envelopes:
         as_dict = msgspec.to_builtins(item.envelope)
@@ -123,8 +136,10 @@ def _checked_envelopes(envelopes: list[DeviceEnvelope], expected: set[str],
 # --- sending -------------------------------------------------------------------------------
 
 # An organisation's region and free days (a JSON array), in one query.
-CALENDAR_ROW = ("SELECT region, (SELECT json_group_array(day) FROM free_days "
-                "WHERE org_id = orgs.id) FROM orgs WHERE id = ?")
+CALENDAR_ROW = (
+    "SELECT region, (SELECT json_group_array(day) FROM free_days "
+    "WHERE org_id = orgs.id) FROM orgs WHERE id = ?"
+)
 
 
 def org_calendar(db: sqlite_utils.Database, org_id: str) -> calendar.SchoolCalendar:
@@ -132,18 +147,20 @@ def org_calendar(db: sqlite_utils.Database, org_id: str) -> calendar.SchoolCalen
     days = json.loads(row[1]) if row else []
     # A leerplicht office has no region: its deadline is the same school-morning deadline,
     # counted on the midden calendar (the middle region's holidays).
-    return calendar.SchoolCalendar(region=(row[0] if row and row[0] else "midden"),
-                                   free_days=frozenset(date.fromisoformat(d) for d in days))
+    return calendar.SchoolCalendar(
+        region=(row[0] if row and row[0] else "midden"),
+        free_days=frozenset(date.fromisoformat(d) for d in days),
+    )
 
 
-def signal_times(db: sqlite_utils.Database, org_id: str, now: float,
-                 timing: Timing) -> calendar.SignalTimes:
+def signal_times(
+    db: sqlite_utils.Database, org_id: str, now: float, timing: Timing
+) -> calendar.SignalTimes:
     sent = datetime.fromtimestamp(now, UTC)
     return calendar.signal_times(sent, org_calendar(db, org_id), timing.calendar)
 
 
-def remind_time(cal: calendar.SchoolCalendar, office: bool, now: float,
-                timing: Timing) -> float:
+def remind_time(cal: calendar.SchoolCalendar, office: bool, now: float, timing: Timing) -> float:
     """When the receivers are reminded: after REMIND_AFTER (an office: RELAY_REMIND) of
     school-day time outside quiet hours, so never at night, at the weekend or on free days."""
     after = timing.relay_remind_after if office else timing.remind_after
@@ -168,8 +185,15 @@ def _is_signal_id(text: str) -> bool:
         return False
 
 
-def send_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, recipient_id: str,
-                envelopes: list[DeviceEnvelope], now: float, timing: Timing) -> dict:
+def send_signal(
+    db: sqlite_utils.Database,
+    actor: Actor,
+    signal_id: str,
+    recipient_id: str,
+    envelopes: list[DeviceEnvelope],
+    now: float,
+    timing: Timing,
+) -> dict:
     if not _is_signal_id(signal_id):
         raise ApiError(422, "bad_signal_id", "Dit signaal-id is ongeldig.")
     org = db.execute("SELECT kind, name FROM orgs WHERE id = ?", [recipient_id]).fetchone()
@@ -186,38 +210,67 @@ def send_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, recipie
                 "INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
                 "sent_at, deadline_at, expires_at, remind_at) "
                 "VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?, ?)",
-                [signal_id, ref, actor.org_id, recipient_id,
-                 recipient_id if org[0] == "school" else None, now,
-                 times.deadline.timestamp(), times.expires_at.timestamp(),
-                 remind_time(cal, org[0] == "leerplicht", now, timing)],
+                [
+                    signal_id,
+                    ref,
+                    actor.org_id,
+                    recipient_id,
+                    recipient_id if org[0] == "school" else None,
+                    now,
+                    times.deadline.timestamp(),
+                    times.expires_at.timestamp(),
+                    remind_time(cal, org[0] == "leerplicht", now, timing),
+                ],
             )
         except sqlite3.IntegrityError:
             raise ApiError(409, "id_reused", "Dit signaal-id is al gebruikt.") from None
         role = RECEIVING_ROLE[org[0]]
         _store_envelopes(db, signal_id, role, rows)
         add_event(db, signal_id, now, "sent", len(rows))
-        push.enqueue(db, [d for d, _ in rows], signal_id, "new_signal",
-                     times.expires_at.timestamp(), now, timing.quiet, times.deadline.timestamp())
-    return {"id": signal_id, "ref": ref, "deadline": times.deadline.isoformat(),
-            "expires_at": times.expires_at.isoformat(),
-            "holiday_warning": calendar.holiday_warning_text(times)}
+        push.enqueue(
+            db,
+            [d for d, _ in rows],
+            signal_id,
+            "new_signal",
+            times.expires_at.timestamp(),
+            now,
+            timing.quiet,
+            times.deadline.timestamp(),
+        )
+    return {
+        "id": signal_id,
+        "ref": ref,
+        "deadline": times.deadline.isoformat(),
+        "expires_at": times.expires_at.isoformat(),
+        "holiday_warning": calendar.holiday_warning_text(times),
+    }
 
 
-def _store_envelopes(db: sqlite_utils.Database, signal_id: str, role: str,
-                     rows: list[tuple[str, str]]) -> None:
+def _store_envelopes(
+    db: sqlite_utils.Database, signal_id: str, role: str, rows: list[tuple[str, str]]
+) -> None:
     db.conn.executemany(
         "INSERT INTO envelopes (signal_id, device_id, role, envelope) VALUES (?, ?, ?, ?)",
         [(signal_id, device_id, role, envelope) for device_id, envelope in rows],
     )
 
 
-def add_event(db: sqlite_utils.Database, signal_id: str, now: float, kind: str,
-              count: int | None = None, detail: str | None = None) -> None:
-    db.execute("INSERT INTO signal_events (signal_id, at, kind, count, detail) "
-               "VALUES (?, ?, ?, ?, ?)", [signal_id, now, kind, count, detail])
+def add_event(
+    db: sqlite_utils.Database,
+    signal_id: str,
+    now: float,
+    kind: str,
+    count: int | None = None,
+    detail: str | None = None,
+) -> None:
+    db.execute(
+        "INSERT INTO signal_events (signal_id, at, kind, count, detail) VALUES (?, ?, ?, ?, ?)",
+        [signal_id, now, kind, count, detail],
+    )
 
 
 # --- opening -------------------------------------------------------------------------------
+
 
 def _signal_for(db: sqlite_utils.Database, actor: Actor, signal_id: str) -> sqlite3.Row:
     """The signal if this device's person may act on it; 404 alike for absent and not-yours."""
@@ -232,28 +285,40 @@ def _may_see(db: sqlite_utils.Database, actor: Actor, signal: sqlite3.Row) -> bo
         return True
     if actor.role == "officer" and signal["acted_by"] is not None:
         # Officers see what their own office relayed, so a late colleague learns it (409).
-        return db.execute("SELECT 1 FROM people WHERE id = ? AND org_id = ?",
-                          [signal["acted_by"], actor.org_id]).fetchone() is not None
+        return (
+            db.execute(
+                "SELECT 1 FROM people WHERE id = ? AND org_id = ?",
+                [signal["acted_by"], actor.org_id],
+            ).fetchone()
+            is not None
+        )
     if actor.role == "teacher":
-        return db.execute("SELECT 1 FROM signal_teachers WHERE signal_id = ? AND person_id = ?",
-                          [signal["id"], actor.person_id]).fetchone() is not None
+        return (
+            db.execute(
+                "SELECT 1 FROM signal_teachers WHERE signal_id = ? AND person_id = ?",
+                [signal["id"], actor.person_id],
+            ).fetchone()
+            is not None
+        )
     return False
 
 
-GONE = ApiError(404, "removed",
-                "Dit signaal is verwijderd. Dat hoort zo: het blijft niet bewaard.")
+GONE = ApiError(404, "removed", "Dit signaal is verwijderd. Dat hoort zo: het blijft niet bewaard.")
 
 
-def open_envelope(db: sqlite_utils.Database, actor: Actor, signal_id: str, now: float,
-                  timing: Timing) -> dict:
+def open_envelope(
+    db: sqlite_utils.Database, actor: Actor, signal_id: str, now: float, timing: Timing
+) -> dict:
     """This device's envelope. A teacher's first open starts the self-destruct."""
     if actor.role == "teacher":
         return _open_teacher_copy(db, actor, signal_id, now, timing)
     with transaction(db):
         signal = _signal_for(db, actor, signal_id)
-        row = db.execute("UPDATE envelopes SET opened_at = coalesce(opened_at, ?) "
-                         "WHERE signal_id = ? AND device_id = ? RETURNING envelope",
-                         [now, signal_id, actor.device_id]).fetchone()
+        row = db.execute(
+            "UPDATE envelopes SET opened_at = coalesce(opened_at, ?) "
+            "WHERE signal_id = ? AND device_id = ? RETURNING envelope",
+            [now, signal_id, actor.device_id],
+        ).fetchone()
         if row is None:
             raise GONE
         if signal["state"] in ("sent", "relayed"):
@@ -262,8 +327,9 @@ def open_envelope(db: sqlite_utils.Database, actor: Actor, signal_id: str, now: 
     return {"envelope": msgspec.json.decode(row[0]), "state": _state(db, signal_id)}
 
 
-def _open_teacher_copy(db: sqlite_utils.Database, actor: Actor, signal_id: str, now: float,
-                       timing: Timing) -> dict:
+def _open_teacher_copy(
+    db: sqlite_utils.Database, actor: Actor, signal_id: str, now: float, timing: Timing
+) -> dict:
     with transaction(db):
         _signal_for(db, actor, signal_id)
         # The atomic one-time claim: only the first device's update finds an unopened row;
@@ -277,42 +343,57 @@ def _open_teacher_copy(db: sqlite_utils.Database, actor: Actor, signal_id: str, 
         if row is None:
             raise _opened_elsewhere(db, signal_id, actor) or GONE
         # The teacher's other devices lose their copy at once.
-        erase(db, "DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' "
-                   "AND device_id != ? AND device_id IN "
-                   "(SELECT id FROM devices WHERE person_id = ?)",
-                   [signal_id, actor.device_id, actor.person_id])
+        erase(
+            db,
+            "DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' "
+            "AND device_id != ? AND device_id IN "
+            "(SELECT id FROM devices WHERE person_id = ?)",
+            [signal_id, actor.device_id, actor.person_id],
+        )
         first_view = db.execute(
             "UPDATE signal_teachers SET viewed_at = ?, viewed_device_id = ? WHERE signal_id = ? "
             "AND person_id = ? AND viewed_at IS NULL",
-            [now, actor.device_id, signal_id, actor.person_id]).rowcount
+            [now, actor.device_id, signal_id, actor.person_id],
+        ).rowcount
         if first_view:
             _after_teacher_view(db, signal_id, now)
-    return {"envelope": msgspec.json.decode(row[0]), "state": _state(db, signal_id),
-            "delete_at": row[1] + timing.view_grace}
+    return {
+        "envelope": msgspec.json.decode(row[0]),
+        "state": _state(db, signal_id),
+        "delete_at": row[1] + timing.view_grace,
+    }
 
 
-def _opened_elsewhere(db: sqlite_utils.Database, signal_id: str,
-                      actor: Actor) -> ApiError | None:
+def _opened_elsewhere(db: sqlite_utils.Database, signal_id: str, actor: Actor) -> ApiError | None:
     """The teacher opened it on another of their devices: say which, and when."""
     row = db.execute(
         "SELECT d.label, t.viewed_at FROM signal_teachers t JOIN devices d "
         "ON d.id = t.viewed_device_id WHERE t.signal_id = ? AND t.person_id = ? "
-        "AND t.viewed_device_id != ?", [signal_id, actor.person_id, actor.device_id]).fetchone()
+        "AND t.viewed_device_id != ?",
+        [signal_id, actor.person_id, actor.device_id],
+    ).fetchone()
     if row is None:
         return None
-    return ApiError(404, "opened_elsewhere",
-                    "Dit signaal is al geopend op uw andere apparaat en daarna verwijderd. "
-                    "Dat hoort zo: het blijft niet bewaard.",
-                    opened_on=row[0], opened_at=_iso(row[1]))
+    return ApiError(
+        404,
+        "opened_elsewhere",
+        "Dit signaal is al geopend op uw andere apparaat en daarna verwijderd. "
+        "Dat hoort zo: het blijft niet bewaard.",
+        opened_on=row[0],
+        opened_at=_iso(row[1]),
+    )
 
 
 def _after_teacher_view(db: sqlite_utils.Database, signal_id: str, now: float) -> None:
     add_event(db, signal_id, now, "teacher_viewed")
-    unseen = db.execute("SELECT count(*) FROM signal_teachers WHERE signal_id = ? "
-                        "AND viewed_at IS NULL", [signal_id]).fetchone()[0]
+    unseen = db.execute(
+        "SELECT count(*) FROM signal_teachers WHERE signal_id = ? AND viewed_at IS NULL",
+        [signal_id],
+    ).fetchone()[0]
     if unseen == 0:
-        db.execute("UPDATE signals SET state = 'viewed' WHERE id = ? AND state = 'forwarded'",
-                   [signal_id])
+        db.execute(
+            "UPDATE signals SET state = 'viewed' WHERE id = ? AND state = 'forwarded'", [signal_id]
+        )
         add_event(db, signal_id, now, "viewed")
 
 
@@ -325,40 +406,74 @@ def teacher_done(db: sqlite_utils.Database, actor: Actor, signal_id: str, now: f
     """'Gelezen': the teacher's copy goes now instead of after the grace period."""
     with transaction(db):
         _signal_for(db, actor, signal_id)
-        erase(db, "DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' AND device_id "
-                   "IN (SELECT id FROM devices WHERE person_id = ?)",
-                   [signal_id, actor.person_id])
+        erase(
+            db,
+            "DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' AND device_id "
+            "IN (SELECT id FROM devices WHERE person_id = ?)",
+            [signal_id, actor.person_id],
+        )
     return {"state": _state(db, signal_id)}
 
 
 # --- acting on it --------------------------------------------------------------------------
 
-def forward_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str,
-                   teacher_ids: list[str], envelopes: list[DeviceEnvelope], now: float,
-                   timing: Timing) -> dict:
+
+def forward_signal(
+    db: sqlite_utils.Database,
+    actor: Actor,
+    signal_id: str,
+    teacher_ids: list[str],
+    envelopes: list[DeviceEnvelope],
+    now: float,
+    timing: Timing,
+) -> dict:
     with transaction(db):
         signal = _signal_for(db, actor, signal_id)
         if actor.role != "contact" or signal["state"] not in UNHANDLED_STATES:
-            raise _conflict(db, signal_id, "already_handled",
-                            "Een collega heeft dit signaal al doorgestuurd of afgesloten.")
-        teachers = [t for t in teacher_devices(db, signal["school_id"], teacher_ids)
-                     if t["devices"]]
+            raise _conflict(
+                db,
+                signal_id,
+                "already_handled",
+                "Een collega heeft dit signaal al doorgestuurd of afgesloten.",
+            )
+        teachers = [
+            t for t in teacher_devices(db, signal["school_id"], teacher_ids) if t["devices"]
+        ]
         if len(teachers) != len(set(teacher_ids)):
-            raise ApiError(422, "unknown_teacher",
-                           "Kies een leerkracht van uw school met een aangemeld apparaat.")
+            raise ApiError(
+                422,
+                "unknown_teacher",
+                "Kies een leerkracht van uw school met een aangemeld apparaat.",
+            )
         current = [d for t in teachers for d in t["devices"]]
         rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
         # The other contacts' copies go; the forwarding contact keeps theirs to phone parents.
-        erase(db, "DELETE FROM envelopes WHERE signal_id = ? AND device_id NOT IN "
-                   "(SELECT id FROM devices WHERE person_id = ?)", [signal_id, actor.person_id])
+        erase(
+            db,
+            "DELETE FROM envelopes WHERE signal_id = ? AND device_id NOT IN "
+            "(SELECT id FROM devices WHERE person_id = ?)",
+            [signal_id, actor.person_id],
+        )
         _store_envelopes(db, signal_id, "teacher", rows)
-        db.conn.executemany("INSERT INTO signal_teachers (signal_id, person_id) VALUES (?, ?)",
-                            [(signal_id, t["person_id"]) for t in teachers])
-        db.execute("UPDATE signals SET state = 'forwarded', acted_by = ? WHERE id = ?",
-                   [actor.person_id, signal_id])
+        db.conn.executemany(
+            "INSERT INTO signal_teachers (signal_id, person_id) VALUES (?, ?)",
+            [(signal_id, t["person_id"]) for t in teachers],
+        )
+        db.execute(
+            "UPDATE signals SET state = 'forwarded', acted_by = ? WHERE id = ?",
+            [actor.person_id, signal_id],
+        )
         add_event(db, signal_id, now, "forwarded", len(teachers))
-        push.enqueue(db, [d for d, _ in rows], signal_id, "teacher_signal",
-                     signal["expires_at"], now, timing.quiet, signal["deadline_at"])
+        push.enqueue(
+            db,
+            [d for d, _ in rows],
+            signal_id,
+            "teacher_signal",
+            signal["expires_at"],
+            now,
+            timing.quiet,
+            signal["deadline_at"],
+        )
     return {"state": "forwarded"}
 
 
@@ -370,8 +485,9 @@ CLOSE_FROM = {
 }
 
 
-def close_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, reason: str,
-                 now: float) -> dict:
+def close_signal(
+    db: sqlite_utils.Database, actor: Actor, signal_id: str, reason: str, now: float
+) -> dict:
     """Close with a reason, or finish ('Afronden'); every envelope goes at once."""
     role, from_states, new_state = CLOSE_FROM[reason]
     with transaction(db):
@@ -379,28 +495,47 @@ def close_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, reason
         if actor.role != role or signal["holder_org_id"] != actor.org_id:
             raise ApiError(403)
         if signal["state"] not in from_states:
-            raise _conflict(db, signal_id, "already_handled",
-                            "Dit signaal is intussen al door een collega afgehandeld.")
+            raise _conflict(
+                db,
+                signal_id,
+                "already_handled",
+                "Dit signaal is intussen al door een collega afgehandeld.",
+            )
         erase(db, "DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
-        db.execute("UPDATE signals SET state = ?, close_reason = ?, ended_at = ?, "
-                   "acted_by = coalesce(acted_by, ?) WHERE id = ?",
-                   [new_state, reason, now, actor.person_id, signal_id])
+        db.execute(
+            "UPDATE signals SET state = ?, close_reason = ?, ended_at = ?, "
+            "acted_by = coalesce(acted_by, ?) WHERE id = ?",
+            [new_state, reason, now, actor.person_id, signal_id],
+        )
         add_event(db, signal_id, now, new_state, detail=reason)
     return {"state": new_state}
 
 
-def relay_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, school_id: str,
-                 envelopes: list[DeviceEnvelope], now: float, timing: Timing) -> dict:
+def relay_signal(
+    db: sqlite_utils.Database,
+    actor: Actor,
+    signal_id: str,
+    school_id: str,
+    envelopes: list[DeviceEnvelope],
+    now: float,
+    timing: Timing,
+) -> dict:
     """A leerplicht officer passes the signal on to the child's school (or corrects the school
     until that school opened it); the officers' copies go."""
     with transaction(db):
         signal = _signal_for(db, actor, signal_id)
-        at_office = (signal["holder_org_id"] == actor.org_id
-                     and signal["state"] in ("sent", "opened"))
+        at_office = signal["holder_org_id"] == actor.org_id and signal["state"] in (
+            "sent",
+            "opened",
+        )
         correcting = signal["state"] == "relayed" and signal["acted_by"] == actor.person_id
         if actor.role != "officer" or not (at_office or correcting):
-            raise _conflict(db, signal_id, "already_handled",
-                            "Een collega heeft dit signaal al doorgestuurd of afgesloten.")
+            raise _conflict(
+                db,
+                signal_id,
+                "already_handled",
+                "Een collega heeft dit signaal al doorgestuurd of afgesloten.",
+            )
         school = db.execute("SELECT kind FROM orgs WHERE id = ?", [school_id]).fetchone()
         if school is None or school[0] != "school":
             raise ApiError(404, "unknown_recipient", "Deze school bestaat niet.")
@@ -408,26 +543,45 @@ def relay_signal(db: sqlite_utils.Database, actor: Actor, signal_id: str, school
         rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
         erase(db, "DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
         _store_envelopes(db, signal_id, "contact", rows)
-        db.execute("UPDATE signals SET state = 'relayed', holder_org_id = ?, school_id = ?, "
-                   "acted_by = ?, remind_at = ? WHERE id = ?",
-                   [school_id, school_id, actor.person_id,
-                    remind_time(org_calendar(db, school_id), False, now, timing), signal_id])
+        db.execute(
+            "UPDATE signals SET state = 'relayed', holder_org_id = ?, school_id = ?, "
+            "acted_by = ?, remind_at = ? WHERE id = ?",
+            [
+                school_id,
+                school_id,
+                actor.person_id,
+                remind_time(org_calendar(db, school_id), False, now, timing),
+                signal_id,
+            ],
+        )
         add_event(db, signal_id, now, "relayed", len(rows))
-        push.enqueue(db, [d for d, _ in rows], signal_id, "new_signal", signal["expires_at"], now,
-                     timing.quiet, signal["deadline_at"])
+        push.enqueue(
+            db,
+            [d for d, _ in rows],
+            signal_id,
+            "new_signal",
+            signal["expires_at"],
+            now,
+            timing.quiet,
+            signal["deadline_at"],
+        )
     return {"state": "relayed"}
 
 
 # --- what each person sees -----------------------------------------------------------------
+
 
 def list_signals(db: sqlite_utils.Database, actor: Actor, now: float, timing: Timing) -> list:
     """The signals this caller may see: status and timeline, never content."""
     if actor.role == "sender":
         return _sender_view(db, "s.sender_org_id = ?", [actor.org_id])
     if actor.role == "officer":
-        held = _holder_view(db, actor, "s.holder_org_id = ? OR s.acted_by IN "
-                            "(SELECT id FROM people WHERE org_id = ?)",
-                            [actor.org_id, actor.org_id])
+        held = _holder_view(
+            db,
+            actor,
+            "s.holder_org_id = ? OR s.acted_by IN (SELECT id FROM people WHERE org_id = ?)",
+            [actor.org_id, actor.org_id],
+        )
         sent = _sender_view(db, "s.sender_org_id = ?", [actor.org_id])
         return held + [s | {"sent_by_us": True} for s in sent]
     if actor.role == "contact":
@@ -447,13 +601,22 @@ SIGNAL_FROM = """FROM signals s LEFT JOIN orgs school ON school.id = s.school_id
 
 
 def _summary(row: sqlite3.Row) -> dict:
-    return {"id": row["id"], "ref": row["ref"], "state": row["state"],
-            "sent_at": _iso(row["sent_at"]), "deadline": _iso(row["deadline_at"]),
-            "expires_at": _iso(row["expires_at"]), "escalated": row["escalated_at"] is not None,
-            "close_reason": row["close_reason"], "school": row["school_name"],
-            "holder": row["holder_name"], "holder_kind": row["holder_kind"],
-            "holder_phone": row["holder_phone"], "sender": row["sender_name"],
-            "sender_phone": row["sender_phone"]}
+    return {
+        "id": row["id"],
+        "ref": row["ref"],
+        "state": row["state"],
+        "sent_at": _iso(row["sent_at"]),
+        "deadline": _iso(row["deadline_at"]),
+        "expires_at": _iso(row["expires_at"]),
+        "escalated": row["escalated_at"] is not None,
+        "close_reason": row["close_reason"],
+        "school": row["school_name"],
+        "holder": row["holder_name"],
+        "holder_kind": row["holder_kind"],
+        "holder_phone": row["holder_phone"],
+        "sender": row["sender_name"],
+        "sender_phone": row["sender_phone"],
+    }
 
 
 def _iso(at: float | None) -> str | None:
@@ -461,14 +624,19 @@ def _iso(at: float | None) -> str | None:
 
 
 def _sender_view(db: sqlite_utils.Database, where: str, params: list) -> list[dict]:
-    rows = db.execute(f"SELECT {SIGNAL_COLUMNS} {SIGNAL_FROM} WHERE {where} "  # noqa: S608
-                      "ORDER BY s.sent_at DESC LIMIT 200", params).fetchall()
+    rows = db.execute(
+        f"SELECT {SIGNAL_COLUMNS} {SIGNAL_FROM} WHERE {where} "  # noqa: S608
+        "ORDER BY s.sent_at DESC LIMIT 200",
+        params,
+    ).fetchall()
     return [_summary(r) | {"timeline": timeline(db, r["id"])} for r in rows]
 
 
 def timeline(db: sqlite_utils.Database, signal_id: str) -> list[dict]:
-    rows = db.execute("SELECT at, kind, count, detail FROM signal_events WHERE signal_id = ? "
-                      "ORDER BY at, rowid", [signal_id]).fetchall()
+    rows = db.execute(
+        "SELECT at, kind, count, detail FROM signal_events WHERE signal_id = ? ORDER BY at, rowid",
+        [signal_id],
+    ).fetchall()
     return [{"at": _iso(r[0]), "kind": r[1], "count": r[2], "detail": r[3]} for r in rows]
 
 
@@ -479,16 +647,26 @@ def _holder_view(db: sqlite_utils.Database, actor: Actor, where: str, params: li
         "LEFT JOIN envelopes e ON e.signal_id = s.id AND e.device_id = ? "
         "LEFT JOIN people actor ON actor.id = s.acted_by "
         f"WHERE ({where}) ORDER BY s.sent_at DESC LIMIT 200",
-        [actor.device_id, *params]).fetchall()
-    return [_summary(r) | {"has_copy": bool(r["has_copy"]), "acted_by": r["acted_by_name"],
-                           "acted_by_me": r["acted_by"] == actor.person_id,
-                           "teachers": _chosen_teachers(db, r["id"])} for r in rows]
+        [actor.device_id, *params],
+    ).fetchall()
+    return [
+        _summary(r)
+        | {
+            "has_copy": bool(r["has_copy"]),
+            "acted_by": r["acted_by_name"],
+            "acted_by_me": r["acted_by"] == actor.person_id,
+            "teachers": _chosen_teachers(db, r["id"]),
+        }
+        for r in rows
+    ]
 
 
 def _chosen_teachers(db: sqlite_utils.Database, signal_id: str) -> list[dict]:
-    rows = db.execute("SELECT p.name, p.class_label, t.viewed_at FROM signal_teachers t "
-                      "JOIN people p ON p.id = t.person_id WHERE t.signal_id = ? ORDER BY p.name",
-                      [signal_id]).fetchall()
+    rows = db.execute(
+        "SELECT p.name, p.class_label, t.viewed_at FROM signal_teachers t "
+        "JOIN people p ON p.id = t.person_id WHERE t.signal_id = ? ORDER BY p.name",
+        [signal_id],
+    ).fetchall()
     return [{"name": r[0], "class_label": r[1], "viewed": r[2] is not None} for r in rows]
 
 
@@ -498,7 +676,8 @@ def _teacher_view(db: sqlite_utils.Database, actor: Actor, now: float, timing: T
         f"{SIGNAL_FROM} JOIN signal_teachers t ON t.signal_id = s.id AND t.person_id = ? "
         "LEFT JOIN envelopes e ON e.signal_id = s.id AND e.device_id = ? "
         "WHERE s.state IN ('forwarded', 'viewed') ORDER BY s.sent_at DESC",
-        [actor.person_id, actor.device_id]).fetchall()
+        [actor.person_id, actor.device_id],
+    ).fetchall()
     result = []
     for r in rows:
         opened = r["opened_at"]

@@ -35,12 +35,12 @@ class TaskHealth:
         if self.restart_at is None:
             return None
         wait = max(0.0, self.restart_at - time.monotonic())
-        return (f"stopped after {self.last_error}; restart {self.restarts + 1} "
-                f"in {wait:.0f} s")
+        return f"stopped after {self.last_error}; restart {self.restarts + 1} in {wait:.0f} s"
 
 
-async def supervised(run: Callable[[], Awaitable[None]], health: TaskHealth,
-                     first_backoff: float = FIRST_BACKOFF) -> None:
+async def supervised(
+    run: Callable[[], Awaitable[None]], health: TaskHealth, first_backoff: float = FIRST_BACKOFF
+) -> None:
     """Run `run()` for ever: after each crash (or return) wait, then run it again."""
     backoff = first_backoff
     while True:
@@ -55,8 +55,14 @@ async def supervised(run: Callable[[], Awaitable[None]], health: TaskHealth,
             backoff = first_backoff
         health.last_error = error_text
         health.restart_at = time.monotonic() + backoff
-        log.error("%s stopped after %s; restarting in %.0f s (restart %d)\n%s", health.name,
-                  error_text, backoff, health.restarts + 1, frames)
+        log.error(
+            "%s stopped after %s; restarting in %.0f s (restart %d)\n%s",
+            health.name,
+            error_text,
+            backoff,
+            health.restarts + 1,
+            frames,
+        )
         await asyncio.sleep(backoff)
         health.restarts += 1
         health.restart_at = None

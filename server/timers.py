@@ -27,22 +27,26 @@ MAX_SLEEP = 60.0  # seconds of simulated time: new rows are seen within this, ho
 
 
 def _devices_of(db: sqlite_utils.Database, where: str, params: list) -> list[str]:
-    sql = ("SELECT d.id FROM devices d JOIN people p ON p.id = d.person_id "  # noqa: S608
-           f"WHERE d.revoked_at IS NULL AND p.revoked_at IS NULL AND {where}")
+    sql = (
+        "SELECT d.id FROM devices d JOIN people p ON p.id = d.person_id "  # noqa: S608
+        f"WHERE d.revoked_at IS NULL AND p.revoked_at IS NULL AND {where}"
+    )
     rows = db.execute(sql, params).fetchall()
     return [r[0] for r in rows]
 
 
 def _holders_devices(db: sqlite_utils.Database, signal: Any) -> list[str]:
     """The devices that still hold this signal's unopened envelopes (contacts or officers)."""
-    rows = db.execute("SELECT device_id FROM envelopes WHERE signal_id = ? AND role != 'teacher'",
-                      [signal["id"]]).fetchall()
+    rows = db.execute(
+        "SELECT device_id FROM envelopes WHERE signal_id = ? AND role != 'teacher'", [signal["id"]]
+    ).fetchall()
     return [r[0] for r in rows]
 
 
 def _senders_devices(db: sqlite_utils.Database, signal: Any) -> list[str]:
-    return _devices_of(db, "p.org_id = ? AND p.role IN ('sender', 'officer')",
-                       [signal["sender_org_id"]])
+    return _devices_of(
+        db, "p.org_id = ? AND p.role IN ('sender', 'officer')", [signal["sender_org_id"]]
+    )
 
 
 def _claim(db: sqlite_utils.Database, sql: str, params: list) -> list[Any]:
@@ -52,21 +56,38 @@ def _claim(db: sqlite_utils.Database, sql: str, params: list) -> list[Any]:
 def remind_unopened(db: sqlite_utils.Database, now: float, timing: Timing) -> int:
     """Nobody opened it: push the receiving contacts (or officers) once more."""
     # remind_at is NULL only in rows from before it existed: then the plain delay counts.
-    signals = _claim(db, """UPDATE signals SET reminded_at = ? WHERE reminded_at IS NULL
+    signals = _claim(
+        db,
+        """UPDATE signals SET reminded_at = ? WHERE reminded_at IS NULL
         AND ((state IN ('sent', 'relayed') AND coalesce(remind_at, sent_at + ?) <= ?
               AND holder_org_id IN (SELECT id FROM orgs WHERE kind = 'school'))
           OR (state IN ('sent', 'opened') AND coalesce(remind_at, sent_at + ?) <= ?
               AND holder_org_id IN (SELECT id FROM orgs WHERE kind = 'leerplicht')))""",
-                     [now, timing.remind_after, now, timing.relay_remind_after, now])
+        [now, timing.remind_after, now, timing.relay_remind_after, now],
+    )
     for signal in signals:
         add_event(db, signal["id"], now, "reminded")
-        push.enqueue(db, _holders_devices(db, signal), signal["id"], "reminder",
-                     signal["expires_at"], now, timing.quiet, signal["deadline_at"])
+        push.enqueue(
+            db,
+            _holders_devices(db, signal),
+            signal["id"],
+            "reminder",
+            signal["expires_at"],
+            now,
+            timing.quiet,
+            signal["deadline_at"],
+        )
         if signal["state"] != "relayed" and _held_by_leerplicht(db, signal):
             # Not relayed in time: the original sender hears it too, so they can phone.
             add_event(db, signal["id"], now, "relay_late")
-            push.enqueue(db, _senders_devices(db, signal), signal["id"], "escalation",
-                         signal["expires_at"], now)
+            push.enqueue(
+                db,
+                _senders_devices(db, signal),
+                signal["id"],
+                "escalation",
+                signal["expires_at"],
+                now,
+            )
     return len(signals)
 
 
@@ -77,42 +98,69 @@ def _held_by_leerplicht(db: sqlite_utils.Database, signal: Any) -> bool:
 
 def escalate_late(db: sqlite_utils.Database, now: float) -> int:
     """The deadline passed and nobody acted: alert the sender, push the holders again."""
-    signals = _claim(db, "UPDATE signals SET escalated_at = ? WHERE escalated_at IS NULL "
-                         "AND state IN ('sent', 'opened', 'relayed') AND deadline_at <= ?",
-                     [now, now])
+    signals = _claim(
+        db,
+        "UPDATE signals SET escalated_at = ? WHERE escalated_at IS NULL "
+        "AND state IN ('sent', 'opened', 'relayed') AND deadline_at <= ?",
+        [now, now],
+    )
     for signal in signals:
         add_event(db, signal["id"], now, "escalated")
-        push.enqueue(db, _senders_devices(db, signal), signal["id"], "escalation",
-                     signal["expires_at"], now)
+        push.enqueue(
+            db, _senders_devices(db, signal), signal["id"], "escalation", signal["expires_at"], now
+        )
         # Past the deadline: a device's own quiet hours hold nothing (HOLD_MARGIN).
-        push.enqueue(db, _holders_devices(db, signal), signal["id"], "reminder",
-                     signal["expires_at"], now, deadline_at=signal["deadline_at"])
+        push.enqueue(
+            db,
+            _holders_devices(db, signal),
+            signal["id"],
+            "reminder",
+            signal["expires_at"],
+            now,
+            deadline_at=signal["deadline_at"],
+        )
     return len(signals)
 
 
 def tell_contact_teacher_late(db: sqlite_utils.Database, now: float) -> int:
     """Forwarded, but a chosen teacher has not opened by the deadline: tell the contact."""
-    signals = _claim(db, """UPDATE signals SET teacher_late_at = ? WHERE teacher_late_at IS NULL
-        AND state = 'forwarded' AND deadline_at <= ?""", [now, now])
+    signals = _claim(
+        db,
+        """UPDATE signals SET teacher_late_at = ? WHERE teacher_late_at IS NULL
+        AND state = 'forwarded' AND deadline_at <= ?""",
+        [now, now],
+    )
     for signal in signals:
         add_event(db, signal["id"], now, "teacher_late")
-        push.enqueue(db, _devices_of(db, "p.id = ?", [signal["acted_by"]]), signal["id"],
-                     "teacher_late", signal["expires_at"], now,
-                     deadline_at=signal["deadline_at"])
+        push.enqueue(
+            db,
+            _devices_of(db, "p.id = ?", [signal["acted_by"]]),
+            signal["id"],
+            "teacher_late",
+            signal["expires_at"],
+            now,
+            deadline_at=signal["deadline_at"],
+        )
     return len(signals)
 
 
 def destroy_viewed_copies(db: sqlite_utils.Database, now: float, timing: Timing) -> int:
     """A teacher's copy goes when the grace period after the first view ends."""
-    return erase(db, "DELETE FROM envelopes WHERE role = 'teacher' AND opened_at <= ?",
-                 [now - timing.view_grace])
+    return erase(
+        db,
+        "DELETE FROM envelopes WHERE role = 'teacher' AND opened_at <= ?",
+        [now - timing.view_grace],
+    )
 
 
 def expire(db: sqlite_utils.Database, now: float) -> int:
     marks = ",".join("?" * len(OPEN_STATES))
-    signals = _claim(db, f"UPDATE signals SET state = 'expired', ended_at = ? "  # noqa: S608
-                         f"WHERE state IN ({marks}) AND expires_at <= ?",
-                     [now, *OPEN_STATES, now])
+    signals = _claim(
+        db,
+        f"UPDATE signals SET state = 'expired', ended_at = ? "  # noqa: S608
+        f"WHERE state IN ({marks}) AND expires_at <= ?",
+        [now, *OPEN_STATES, now],
+    )
     for signal in signals:
         erase(db, "DELETE FROM envelopes WHERE signal_id = ?", [signal["id"]])
         add_event(db, signal["id"], now, "expired")
@@ -123,12 +171,17 @@ def purge_ended(db: sqlite_utils.Database, now: float, timing: Timing) -> int:
     """Status rows go after the retention period; no page image of them stays behind."""
     cutoff = now - timing.retention
     ended = "SELECT id FROM signals WHERE ended_at IS NOT NULL AND ended_at <= ?"
-    deleted = erase(db, f"DELETE FROM outbox WHERE signal_id IN ({ended})",  # noqa: S608
-                     [cutoff])
-    deleted += erase(db, "DELETE FROM signals WHERE ended_at IS NOT NULL AND ended_at <= ?",
-                     [cutoff])
-    deleted += erase(db, "DELETE FROM outbox WHERE state != 'pending' AND created_at <= ?",
-                     [cutoff])
+    deleted = erase(
+        db,
+        f"DELETE FROM outbox WHERE signal_id IN ({ended})",  # noqa: S608
+        [cutoff],
+    )
+    deleted += erase(
+        db, "DELETE FROM signals WHERE ended_at IS NOT NULL AND ended_at <= ?", [cutoff]
+    )
+    deleted += erase(
+        db, "DELETE FROM outbox WHERE state != 'pending' AND created_at <= ?", [cutoff]
+    )
     return deleted
 
 
@@ -172,9 +225,15 @@ def next_due(db: sqlite_utils.Database, timing: Timing) -> float | None:
             UNION ALL SELECT min(revoked_at) + ? FROM devices WHERE revoked_at IS NOT NULL
             UNION ALL SELECT min(revoked_at) + ? FROM api_keys WHERE revoked_at IS NOT NULL
             UNION ALL SELECT min(coalesce(spent_at, expires_at)) + ? FROM enrol_tokens)""",
-        [timing.remind_after, timing.relay_remind_after, timing.view_grace,
-         timing.retention, *[timing.revoked_retention] * 3,
-         timing.token_retention]).fetchone()
+        [
+            timing.remind_after,
+            timing.relay_remind_after,
+            timing.view_grace,
+            timing.retention,
+            *[timing.revoked_retention] * 3,
+            timing.token_retention,
+        ],
+    ).fetchone()
     return None if row[0] is None else float(row[0])
 
 
@@ -199,8 +258,12 @@ class Timers:
         self._task = asyncio.create_task(supervised(self._run, self.health), name="hwc-timers")
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                        traceback: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -225,5 +288,6 @@ class Timers:
         if idle and wait <= 0:
             wait = 1.0  # due but nothing fired (a row changed meanwhile): never spin
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(),
-                                   timeout=min(max(wait, 0.0), MAX_SLEEP / self.clock.speed))
+            await asyncio.wait_for(
+                self._wake.wait(), timeout=min(max(wait, 0.0), MAX_SLEEP / self.clock.speed)
+            )

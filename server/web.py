@@ -70,8 +70,9 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def error_body(status: int, code: str | None = None, message: str | None = None) -> bytes:
     default_code, default_message = MESSAGES.get(status, MESSAGES[500])
-    return JSON_ENCODER.encode({"error": code or default_code,
-                                "message": message or default_message})
+    return JSON_ENCODER.encode(
+        {"error": code or default_code, "message": message or default_message}
+    )
 
 
 async def api_error_handler(request: Request, exc: Exception) -> Response:
@@ -134,8 +135,12 @@ class ErrorGuard:
     exception message (a message can carry input).
     """
 
-    def __init__(self, app: ASGIApp, templates: Callable[[], dict[Any, str]],
-                 observe: Callable[[str, str, float], None] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        templates: Callable[[], dict[Any, str]],
+        observe: Callable[[str, str, float], None] | None = None,
+    ) -> None:
         self.app = app
         self.templates = templates
         self.observe = observe
@@ -164,9 +169,12 @@ class ErrorGuard:
             if status == 0:
                 status = 500
                 # Sent past ResponseGuard (this layer is outside it): add the headers here.
-                await send_json(send, 500, {"error": "server_error",
-                                            "message": MESSAGES[500][1], "error_id": error_id},
-                                [*SECURITY_HEADERS, (b"cache-control", b"no-store")])
+                await send_json(
+                    send,
+                    500,
+                    {"error": "server_error", "message": MESSAGES[500][1], "error_id": error_id},
+                    [*SECURITY_HEADERS, (b"cache-control", b"no-store")],
+                )
         route = self.templates().get(scope.get("endpoint"), "-")
         elapsed = time.perf_counter() - started
         access_log.info("%s %s %d %.1fms", scope["method"], route, status, elapsed * 1000)
@@ -174,12 +182,21 @@ class ErrorGuard:
             self.observe(scope["method"], route, elapsed)
 
 
-async def send_json(send: Send, status: int, body: dict[str, Any],
-                    headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_json(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     payload = JSON_ENCODER.encode(body)
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-        *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -196,8 +213,10 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
-    (b"permissions-policy",
-     b"camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"),
+    (
+        b"permissions-policy",
+        b"camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+    ),
 ]
 PRIVATE_PREFIXES = ("/api/", "/admin", "/metrics", "/readyz", "/healthz")
 
@@ -236,13 +255,15 @@ class RequestGuard:
 
     SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int,
-                 large_bodies: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, large_bodies: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         # path template -> limit, for the few routes with larger bodies (bulk imports, envelopes)
-        self.large_bodies = [(compile_path(path)[0], limit)
-                             for path, limit in (large_bodies or {}).items()]
+        self.large_bodies = [
+            (compile_path(path)[0], limit) for path, limit in (large_bodies or {}).items()
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -251,15 +272,20 @@ class RequestGuard:
         headers = dict(scope["headers"])
         if scope["method"] not in self.SAFE_METHODS:
             if headers.get(b"x-hwc") != b"1" or headers.get(b"sec-fetch-site") == b"cross-site":
-                await send_json(send, 403, {"error": "missing_header",
-                                            "message": MESSAGES[403][1]})
+                await send_json(send, 403, {"error": "missing_header", "message": MESSAGES[403][1]})
                 return
-        limit = next((limit for pattern, limit in self.large_bodies
-                      if pattern.match(scope["path"])), self.max_body_bytes)
+        limit = next(
+            (limit for pattern, limit in self.large_bodies if pattern.match(scope["path"])),
+            self.max_body_bytes,
+        )
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await send_json(send, 413, {"error": "too_large", "message": MESSAGES[413][1]},
-                            [(b"connection", b"close")])
+            await send_json(
+                send,
+                413,
+                {"error": "too_large", "message": MESSAGES[413][1]},
+                [(b"connection", b"close")],
+            )
             return
         await self.app(scope, self._limited(receive, limit), send)
 

@@ -27,12 +27,18 @@ def _hmac(key: bytes, message: bytes) -> bytes:
 def encrypt(plaintext: bytes, ua_public: bytes, auth_secret: bytes) -> bytes:
     """The aes128gcm body for one push to the subscription's p256dh key and auth secret, with
     a new ECDH key pair and salt for every message (RFC 8291 section 3)."""
-    return encrypt_with(plaintext, ua_public, auth_secret, ec.generate_private_key(_CURVE),
-                        os.urandom(16))
+    return encrypt_with(
+        plaintext, ua_public, auth_secret, ec.generate_private_key(_CURVE), os.urandom(16)
+    )
 
 
-def encrypt_with(plaintext: bytes, ua_public: bytes, auth_secret: bytes,
-                 as_key: ec.EllipticCurvePrivateKey, salt: bytes) -> bytes:
+def encrypt_with(
+    plaintext: bytes,
+    ua_public: bytes,
+    auth_secret: bytes,
+    as_key: ec.EllipticCurvePrivateKey,
+    salt: bytes,
+) -> bytes:
     """`encrypt` with a given key pair and salt, which a real push never reuses: for tests
     against RFC 8291's own example (Appendix A).
 

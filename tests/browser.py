@@ -67,8 +67,10 @@ HAS_DEVICE_KEY_JS = """async () => {
 }"""
 
 
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-               "resultTypes": ["violations"]}
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    "resultTypes": ["violations"],
+}
 
 
 def axe_violations(page: Page) -> list[str]:
@@ -78,8 +80,10 @@ def axe_violations(page: Page) -> list[str]:
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(Axe().axe_script)
     results = page.evaluate(f"axe.run(document, {json.dumps(AXE_OPTIONS)})")
-    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
-            for v in results["violations"]]
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in results["violations"]
+    ]
 
 
 @dataclass
@@ -124,8 +128,9 @@ class Phone:
 
 
 def new_phone(browser: Any, base_url: str, **context_options: Any) -> Phone:
-    context = browser.new_context(viewport=PHONE, locale="nl-NL", timezone_id="Europe/Amsterdam",
-                                  **context_options)
+    context = browser.new_context(
+        viewport=PHONE, locale="nl-NL", timezone_id="Europe/Amsterdam", **context_options
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     phone = Phone(context, page, base_url)
@@ -140,8 +145,15 @@ def new_phone(browser: Any, base_url: str, **context_options: Any) -> Phone:
     return phone
 
 
-def enrol_phone(browser: Any, world: World, role: str, org_id: str | None, name: str = "",
-                class_label: str = "", shot: str | None = None) -> Phone:
+def enrol_phone(
+    browser: Any,
+    world: World,
+    role: str,
+    org_id: str | None,
+    name: str = "",
+    class_label: str = "",
+    shot: str | None = None,
+) -> Phone:
     """Register a person and enrol a fresh phone for them through the enrolment screen."""
     person_id = world.person(role, org_id, name=name, class_label=class_label)
     phone = new_phone(browser, world.url)
@@ -172,8 +184,9 @@ def sw_list(name: str) -> list[str]:
 def release_next_version(pwa: Path, version: str = "hwc-shell-next") -> None:
     """What a deployment of changed app files does: sw.js with another VERSION."""
     sw = pwa / "sw.js"
-    text, count = re.subn(r'const VERSION = "[^"]+";', f'const VERSION = "{version}";',
-                          sw.read_text())
+    text, count = re.subn(
+        r'const VERSION = "[^"]+";', f'const VERSION = "{version}";', sw.read_text()
+    )
     assert count == 1
     sw.write_text(text)
 
@@ -186,8 +199,20 @@ def years_ago(years: int, today: date | None = None) -> date:
         return today.replace(year=today.year - years, day=28)
 
 
-DUTCH_MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-                "september", "oktober", "november", "december")
+DUTCH_MONTHS = (
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
 
 
 def dutch_date(day: date) -> str:
@@ -224,11 +249,11 @@ def _decrypted_records(data: bytes) -> list[bytes]:
     records, position = [], 8  # after the "SNSS" header and its version
     while position + 4 <= len(data):
         (size,) = struct.unpack_from("<I", data, position)
-        record = data[position + 4:position + 4 + size]
+        record = data[position + 4 : position + 4 + size]
         position += 4 + size
         if record.startswith(b"v10"):
             decryptor = Cipher(algorithms.AES(SESSION_KEY), modes.CBC(b" " * 16)).decryptor()
             padded = decryptor.update(record[3:]) + decryptor.finalize()
-            record = padded[:-padded[-1]]
+            record = padded[: -padded[-1]]
         records.append(record)
     return records

@@ -19,9 +19,16 @@ from server.settings import Settings
 from tests.support import ServerProcess, World, base_url_of, free_socket, server_process, serving
 
 CHROMIUM = os.environ.get("HWC_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 class LogCapture(logging.Handler):
@@ -91,8 +98,9 @@ def live_world(db_path: Path, clock: Clock | None = None, **overrides: Any) -> I
 
 
 @contextmanager
-def process_world(db_path: Path, command: str = "hwc serve",
-                  **env: str) -> Iterator[tuple[World, ServerProcess]]:
+def process_world(
+    db_path: Path, command: str = "hwc serve", **env: str
+) -> Iterator[tuple[World, ServerProcess]]:
     """The server as a real process on db_path (started as `command` of SERVE_COMMANDS); an app
     of the test's own on the same file, never served, makes the directory and enrolment tokens
     (made first, so both share the signing key it stores)."""
@@ -116,8 +124,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 

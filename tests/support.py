@@ -48,8 +48,9 @@ def base_url_of(sock: socket.socket) -> str:
 @contextmanager
 def serving(app: Any, sock: socket.socket, lifespan: str = "on") -> Iterator[str]:
     """Run `app` with uvicorn in a background thread on `sock`; yield its base URL."""
-    config = uvicorn.Config(app, lifespan=lifespan, ws="none", access_log=False,
-                            log_level="warning")
+    config = uvicorn.Config(
+        app, lifespan=lifespan, ws="none", access_log=False, log_level="warning"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -95,15 +96,27 @@ class ServerProcess:
 
 
 @contextmanager
-def server_process(db_path: Path, command: str = "hwc serve",
-                   **env: str) -> Iterator[ServerProcess]:
+def server_process(
+    db_path: Path, command: str = "hwc serve", **env: str
+) -> Iterator[ServerProcess]:
     """Start the server as a deployment does (SERVE_COMMANDS) on db_path, until /healthz
     answers; SIGTERM at the end. Its stdout and stderr are kept apart."""
     port = free_port()
     url = f"http://{HOST}:{port}"
-    process = Proc(command.replace(" ", "-"), SERVE_COMMANDS[command](port), {
-        "HWC_DATABASE": str(db_path), "HWC_BASE_URL": url, "PORT": str(port),
-        "PYTHONPATH": str(ROOT), **env}, port, str(db_path.parent), stderr_apart=True)
+    process = Proc(
+        command.replace(" ", "-"),
+        SERVE_COMMANDS[command](port),
+        {
+            "HWC_DATABASE": str(db_path),
+            "HWC_BASE_URL": url,
+            "PORT": str(port),
+            "PYTHONPATH": str(ROOT),
+            **env,
+        },
+        port,
+        str(db_path.parent),
+        stderr_apart=True,
+    )
     with process:
         yield ServerProcess(url, Path(process.log_path), Path(str(process.stderr_path)))
 
@@ -137,16 +150,24 @@ class Device:
     def open(self, signal_id: str) -> dict[str, str]:
         response = self.post(f"/api/signals/{signal_id}/open")
         assert response.status_code == 200, response.text
-        plaintext = decrypt_envelope(self.private_key, signal_id, self.device_id,
-                                     response.json()["envelope"])
+        plaintext = decrypt_envelope(
+            self.private_key, signal_id, self.device_id, response.json()["envelope"]
+        )
         return decode_content(plaintext)
 
 
 def seal(devices: list[dict], signal_id: str, name: str, birth_date: str) -> list[dict]:
     """Encrypt the content to each {device_id, public_key} as the sending app does."""
     content = encode_content(name, birth_date)
-    return [{"device_id": d["device_id"], "envelope": encrypt_envelope(
-        b64u_decode(d["public_key"]), signal_id, d["device_id"], content)} for d in devices]
+    return [
+        {
+            "device_id": d["device_id"],
+            "envelope": encrypt_envelope(
+                b64u_decode(d["public_key"]), signal_id, d["device_id"], content
+            ),
+        }
+        for d in devices
+    ]
 
 
 def new_signal_id() -> str:
@@ -181,30 +202,43 @@ class World:
         return directory.create_org(self.db, NewOrg(kind=kind, name=name, **kw), self.now())
 
     def person(self, role: str, org_id: str | None, name: str = "", class_label: str = "") -> str:
-        return directory.create_person(self.db, NewPerson(
-            name=name or f"{role.title()} {secrets.token_hex(2)}", role=role, org_id=org_id,
-            class_label=class_label), self.now())
+        return directory.create_person(
+            self.db,
+            NewPerson(
+                name=name or f"{role.title()} {secrets.token_hex(2)}",
+                role=role,
+                org_id=org_id,
+                class_label=class_label,
+            ),
+            self.now(),
+        )
 
     def client(self, headers: dict[str, str] | None = None) -> httpx.Client:
-        client = httpx.Client(base_url=self.url, headers={"X-HWC": "1", **(headers or {})},
-                              timeout=10.0)
+        client = httpx.Client(
+            base_url=self.url, headers={"X-HWC": "1", **(headers or {})}, timeout=10.0
+        )
         self.clients.append(client)
         return client
 
     def enrol_link_token(self, person_id: str) -> str:
-        return auth.make_enrol_token(self.db, self.app.state.secret_key, person_id, None,
-                                     self.now(), 7)
+        return auth.make_enrol_token(
+            self.db, self.app.state.secret_key, person_id, None, self.now(), 7
+        )
 
-    def device(self, person_id: str, push: dict | None = None,
-               token: str | None = None) -> Device:
+    def device(self, person_id: str, push: dict | None = None, token: str | None = None) -> Device:
         """Enrol a new device over HTTP, with a fresh enrolment token unless one is given."""
         private_key, public_key = generate_device_key()
         role = directory.person(self.db, person_id)["role"]
         device = Device(person_id, role, self.client(), private_key, public_key)
-        response = device.post("/api/enrol", json={
-            "token": token or self.enrol_link_token(person_id),
-            "public_key": b64u_encode(public_key),
-            "label": f"telefoon {role}", "push": push})
+        response = device.post(
+            "/api/enrol",
+            json={
+                "token": token or self.enrol_link_token(person_id),
+                "public_key": b64u_encode(public_key),
+                "label": f"telefoon {role}",
+                "push": push,
+            },
+        )
         assert response.status_code == 201, response.text
         device.device_id = response.json()["device"]["id"]
         # httpx sends a Secure cookie only over https; carry it by hand on loopback http.
@@ -215,20 +249,40 @@ class World:
     def member(self, role: str, org_id: str | None, **kw: Any) -> Device:
         return self.device(self.person(role, org_id, **kw))
 
-    def send(self, sender: Device, recipient_id: str, name: str, birth_date: str,
-             signal_id: str | None = None) -> httpx.Response:
+    def send(
+        self,
+        sender: Device,
+        recipient_id: str,
+        name: str,
+        birth_date: str,
+        signal_id: str | None = None,
+    ) -> httpx.Response:
         signal_id = signal_id or new_signal_id()
         devices = sender.get(f"/api/schools/{recipient_id}/recipients").json()["devices"]
-        return sender.post("/api/signals", json={
-            "id": signal_id, "recipient_id": recipient_id,
-            "envelopes": seal(devices, signal_id, name, birth_date)})
+        return sender.post(
+            "/api/signals",
+            json={
+                "id": signal_id,
+                "recipient_id": recipient_id,
+                "envelopes": seal(devices, signal_id, name, birth_date),
+            },
+        )
 
-    def forward(self, contact: Device, signal_id: str, school_id: str, teacher_ids: list[str],
-                name: str, birth_date: str) -> httpx.Response:
+    def forward(
+        self,
+        contact: Device,
+        signal_id: str,
+        school_id: str,
+        teacher_ids: list[str],
+        name: str,
+        birth_date: str,
+    ) -> httpx.Response:
         teachers = contact.get(f"/api/schools/{school_id}/teachers").json()
         devices = [d for t in teachers if t["person_id"] in teacher_ids for d in t["devices"]]
-        return contact.post(f"/api/signals/{signal_id}/forward", json={
-            "teachers": teacher_ids, "envelopes": seal(devices, signal_id, name, birth_date)})
+        return contact.post(
+            f"/api/signals/{signal_id}/forward",
+            json={"teachers": teacher_ids, "envelopes": seal(devices, signal_id, name, birth_date)},
+        )
 
     def close(self) -> None:
         for client in self.clients:

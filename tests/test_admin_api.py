@@ -37,13 +37,17 @@ def test_errors_name_the_field_they_are_about(world: World) -> None:
     assert admin.post("/api/admin/orgs", json=school).status_code == 201
     taken = admin.post("/api/admin/orgs", json={**school, "name": "Een andere school"})
     assert (taken.status_code, taken.json()["error"], taken.json()["field"]) == (
-        409, "code_taken", "code")
+        409,
+        "code_taken",
+        "code",
+    )
     too_long = admin.post("/api/admin/orgs", json={**school, "code": "X" * 40})
     assert (too_long.status_code, too_long.json()["field"]) == (422, "code")
     bad_csv = admin.post("/api/admin/schools/import", json={"csv": "naam\nx"})
     assert (bad_csv.status_code, bad_csv.json()["field"]) == (422, "csv")
-    wrong_role = admin.post("/api/admin/people", json={"name": "Piet", "role": "sender",
-                                                       "org_id": world.org()})
+    wrong_role = admin.post(
+        "/api/admin/people", json={"name": "Piet", "role": "sender", "org_id": world.org()}
+    )
     assert (wrong_role.status_code, wrong_role.json()["field"]) == (422, "role")
     unknown = admin.post("/api/admin/orgs", json={**school, "colour": "blauw"})
     assert unknown.status_code == 422 and "field" not in unknown.json()
@@ -60,9 +64,16 @@ def test_statement_details_come_from_the_settings(db_path: Path) -> None:
         assert "nog in te vullen met HWC_OPERATOR_NAME" in statement["organisation"]
         teacher = world.member("teacher", world.org())
         assert teacher.get("/api/me").json()["view_grace_minutes"] == 7
-    with live_world(db_path, operator_name="Gemeente Voorbeeld",
-                    operator_email="toegankelijkheid@voorbeeld.nl",
-                    operator_phone="030 123 45 67") as world:
+    with live_world(
+        db_path,
+        operator_name="Gemeente Voorbeeld",
+        operator_email="toegankelijkheid@voorbeeld.nl",
+        operator_phone="030 123 45 67",
+    ) as world:
         assert world.client().get("/api/accessibility").json() == {
-            "organisation": "Gemeente Voorbeeld", "email": "toegankelijkheid@voorbeeld.nl",
-            "phone": "030 123 45 67", "configured": True, "view_grace_minutes": 10}
+            "organisation": "Gemeente Voorbeeld",
+            "email": "toegankelijkheid@voorbeeld.nl",
+            "phone": "030 123 45 67",
+            "configured": True,
+            "view_grace_minutes": 10,
+        }

@@ -110,22 +110,28 @@ class Matrix:
     def __init__(self, world: World) -> None:
         w = self.world = world
         self.http = httpx.Client(base_url=world.url, timeout=10.0)
-        self.school = {"own": w.org(name="Basisschool Eigen"),
-                       "other": w.org(name="Basisschool Ander")}
+        self.school = {
+            "own": w.org(name="Basisschool Eigen"),
+            "other": w.org(name="Basisschool Ander"),
+        }
         self.lp = {s: w.org("leerplicht", f"Leerplicht {s}") for s in SCOPES}
         self.vt = {s: w.org("veilig_thuis", f"Veilig Thuis {s}") for s in SCOPES}
         self.admin = w.member("admin", None)
         self.sender = w.member("sender", self.vt["own"])
         self.contact = {s: w.member("contact", self.school[s]) for s in SCOPES}
-        self.teacher = {s: w.member("teacher", self.school[s], class_label="groep 3")
-                        for s in SCOPES}
+        self.teacher = {
+            s: w.member("teacher", self.school[s], class_label="groep 3") for s in SCOPES
+        }
         self.officer = {s: w.member("officer", self.lp[s]) for s in SCOPES}
-        response = self.admin.post("/api/admin/api-keys",
-                                   json={"org_id": self.vt["own"], "label": "zaaksysteem"})
+        response = self.admin.post(
+            "/api/admin/api-keys", json={"org_id": self.vt["own"], "label": "zaaksysteem"}
+        )
         assert response.status_code == 201, response.text
         self.identity = {
-            "admin": cookie_of(self.admin), "sender": cookie_of(self.sender),
-            "contact": cookie_of(self.contact["own"]), "teacher": cookie_of(self.teacher["own"]),
+            "admin": cookie_of(self.admin),
+            "sender": cookie_of(self.sender),
+            "contact": cookie_of(self.contact["own"]),
+            "teacher": cookie_of(self.teacher["own"]),
             "officer": cookie_of(self.officer["own"]),
             "apikey": {"Authorization": f"Bearer {response.json()['api_key']}"},
         }
@@ -133,10 +139,14 @@ class Matrix:
     def close(self) -> None:
         self.http.close()
 
-    def request(self, call: Call, identity: dict[str, str],
-                headers: dict[str, str] | None = None) -> httpx.Response:
-        sent = {"X-HWC": "1", **(call.credential if call.credential is not None else identity),
-                **(headers or {})}
+    def request(
+        self, call: Call, identity: dict[str, str], headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        sent = {
+            "X-HWC": "1",
+            **(call.credential if call.credential is not None else identity),
+            **(headers or {}),
+        }
         sent = {k: v for k, v in sent.items() if v is not None}
         response = self.http.request(call.method, call.url, json=call.json, headers=sent)
         self.http.cookies.clear()  # never let a Set-Cookie change who the next caller is
@@ -151,8 +161,14 @@ class Matrix:
 
     def forwarded(self, scope: str) -> str:
         signal_id = self.signal_to(self.school[scope])
-        response = self.world.forward(self.contact[scope], signal_id, self.school[scope],
-                                      [self.teacher[scope].person_id], NAME, BORN)
+        response = self.world.forward(
+            self.contact[scope],
+            signal_id,
+            self.school[scope],
+            [self.teacher[scope].person_id],
+            NAME,
+            BORN,
+        )
         assert response.status_code == 200, response.text
         return signal_id
 
@@ -165,8 +181,13 @@ class Matrix:
         return self.signal_to(self.school[scope])
 
     def home_org(self, role: str) -> str | None:
-        return {"admin": None, "sender": self.vt["own"], "contact": self.school["own"],
-                "teacher": self.school["own"], "officer": self.lp["own"]}[role]
+        return {
+            "admin": None,
+            "sender": self.vt["own"],
+            "contact": self.school["own"],
+            "teacher": self.school["own"],
+            "officer": self.lp["own"],
+        }[role]
 
 
 def cookie_of(device: Device) -> dict[str, str]:
@@ -184,8 +205,17 @@ Builder = Callable[[Matrix, str, str], Call]
 
 def b_enrol(m: Matrix, role: str, scope: str) -> Call:
     token = m.world.enrol_link_token(m.world.person("teacher", m.school[scope]))
-    return Call("POST", "/api/enrol", {"token": token, "label": "telefoon", "push": None,
-                                       "public_key": b64u_encode(generate_device_key()[1])}, 201)
+    return Call(
+        "POST",
+        "/api/enrol",
+        {
+            "token": token,
+            "label": "telefoon",
+            "push": None,
+            "public_key": b64u_encode(generate_device_key()[1]),
+        },
+        201,
+    )
 
 
 def b_me(m: Matrix, role: str, scope: str) -> Call:
@@ -225,8 +255,16 @@ def b_recipients(m: Matrix, role: str, scope: str) -> Call:
 def b_send(m: Matrix, role: str, scope: str) -> Call:
     signal_id = b64u_encode(secrets.token_bytes(16))
     devices = m.sender.get(f"/api/schools/{m.school[scope]}/recipients").json()["devices"]
-    return Call("POST", "/api/signals", {"id": signal_id, "recipient_id": m.school[scope],
-                                         "envelopes": sealed_for(devices, signal_id)}, 201)
+    return Call(
+        "POST",
+        "/api/signals",
+        {
+            "id": signal_id,
+            "recipient_id": m.school[scope],
+            "envelopes": sealed_for(devices, signal_id),
+        },
+        201,
+    )
 
 
 def b_list(m: Matrix, role: str, scope: str) -> Call:
@@ -245,15 +283,21 @@ def b_forward(m: Matrix, role: str, scope: str) -> Call:
     signal_id = m.signal_to(m.school[scope])
     teacher = m.teacher[scope]
     devices = [{"device_id": teacher.device_id, "public_key": b64u_encode(teacher.public_key)}]
-    return Call("POST", f"/api/signals/{signal_id}/forward", {
-        "teachers": [teacher.person_id], "envelopes": sealed_for(devices, signal_id)})
+    return Call(
+        "POST",
+        f"/api/signals/{signal_id}/forward",
+        {"teachers": [teacher.person_id], "envelopes": sealed_for(devices, signal_id)},
+    )
 
 
 def b_relay(m: Matrix, role: str, scope: str) -> Call:
     signal_id = m.signal_to(m.lp[scope])
     devices = m.sender.get(f"/api/schools/{m.school['own']}/recipients").json()["devices"]
-    return Call("POST", f"/api/signals/{signal_id}/relay", {
-        "school_id": m.school["own"], "envelopes": sealed_for(devices, signal_id)})
+    return Call(
+        "POST",
+        f"/api/signals/{signal_id}/relay",
+        {"school_id": m.school["own"], "envelopes": sealed_for(devices, signal_id)},
+    )
 
 
 def b_close(m: Matrix, role: str, scope: str) -> Call:
@@ -266,14 +310,22 @@ def b_done(m: Matrix, role: str, scope: str) -> Call:
 
 
 def b_create_org(m: Matrix, role: str, scope: str) -> Call:
-    return Call("POST", "/api/admin/orgs", {"kind": "veilig_thuis",
-                                            "name": f"Veilig Thuis {secrets.token_hex(3)}"}, 201)
+    return Call(
+        "POST",
+        "/api/admin/orgs",
+        {"kind": "veilig_thuis", "name": f"Veilig Thuis {secrets.token_hex(3)}"},
+        201,
+    )
 
 
 def b_import(m: Matrix, role: str, scope: str) -> Call:
     code = "I" + secrets.token_hex(4).upper()
-    return Call("POST", "/api/admin/schools/import",
-                {"csv": f"name,place,code,region\nObs De Linde,Zeist,{code},midden\n"}, 201)
+    return Call(
+        "POST",
+        "/api/admin/schools/import",
+        {"csv": f"name,place,code,region\nObs De Linde,Zeist,{code},midden\n"},
+        201,
+    )
 
 
 def b_free_days(m: Matrix, role: str, scope: str) -> Call:
@@ -289,13 +341,21 @@ def b_org_phone(m: Matrix, role: str, scope: str) -> Call:
 def b_import_free_days(m: Matrix, role: str, scope: str) -> Call:
     school = m.world.org(name="Basisschool Vrij")
     code = m.world.db.execute("SELECT code FROM orgs WHERE id = ?", [school]).fetchone()[0]
-    return Call("POST", "/api/admin/free-days/import",
-                {"csv": f"code,from,to\n{code},2031-03-03,2031-03-04\n"}, 201)
+    return Call(
+        "POST",
+        "/api/admin/free-days/import",
+        {"csv": f"code,from,to\n{code},2031-03-03,2031-03-04\n"},
+        201,
+    )
 
 
 def b_create_person(m: Matrix, role: str, scope: str) -> Call:
-    return Call("POST", "/api/admin/people", {"name": "Juf Ans", "role": "teacher",
-                                              "org_id": m.school[scope]}, 201)
+    return Call(
+        "POST",
+        "/api/admin/people",
+        {"name": "Juf Ans", "role": "teacher", "org_id": m.school[scope]},
+        201,
+    )
 
 
 def b_enrol_link(m: Matrix, role: str, scope: str) -> Call:
@@ -372,10 +432,14 @@ LAST_USE_COLUMNS = {("devices", "last_seen_at"), ("api_keys", "last_used_at")}
 def table_dump(world: World) -> dict[str, list[tuple]]:
     """Every row of every table; when a credential was last used may move on any request."""
     dump = {}
-    for (table,) in world.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                     "ORDER BY name").fetchall():
-        columns = [c[1] for c in world.db.execute(f"PRAGMA table_info({table})").fetchall()
-                   if (table, c[1]) not in LAST_USE_COLUMNS]
+    for (table,) in world.db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    ).fetchall():
+        columns = [
+            c[1]
+            for c in world.db.execute(f"PRAGMA table_info({table})").fetchall()
+            if (table, c[1]) not in LAST_USE_COLUMNS
+        ]
         rows = world.db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
         dump[table] = sorted(tuple(r) for r in rows)
     return dump
@@ -399,6 +463,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
 
 
 # --- the matrix ----------------------------------------------------------------------------
+
 
 def test_every_route_is_in_the_table() -> None:
     assert sorted(ROUTE_KEYS) == sorted(ALLOWED) == sorted(BUILDERS)
@@ -426,8 +491,9 @@ def test_route_allows_exactly(matrix: Matrix, key: tuple[str, str]) -> None:
             if response.status_code >= 400:
                 body = response.json()
                 assert set(body) >= {"error", "message"}, body
-    assert observed == expected, {k: (observed[k], bodies[k]) for k in observed
-                                  if observed[k] != expected[k]}
+    assert observed == expected, {
+        k: (observed[k], bodies[k]) for k in observed if observed[k] != expected[k]
+    }
     allowed = {role for role in ROLES if observed[role, "own"] not in (401, 403)}
     assert allowed == set(ALLOWED[key])
 
@@ -443,8 +509,11 @@ def test_no_credential_is_401(matrix: Matrix, key: tuple[str, str]) -> None:
     else:
         assert response.status_code == 401, response.text
         assert response.json()["error"] == "not_enrolled"
-    for forged in ({"Cookie": f"{COOKIE}=nothing.here"}, {"Authorization": "Bearer hwc_x.y"},
-                   {"Cookie": f"{COOKIE}={secrets.token_urlsafe(16)}"}):
+    for forged in (
+        {"Cookie": f"{COOKIE}=nothing.here"},
+        {"Authorization": "Bearer hwc_x.y"},
+        {"Cookie": f"{COOKIE}={secrets.token_urlsafe(16)}"},
+    ):
         call = BUILDERS[key](matrix, role, "own")
         call.credential = forged
         status = matrix.request(call, {}).status_code
@@ -458,19 +527,30 @@ def test_revoked_devices_get_401_everywhere_and_lose_their_envelopes(matrix: Mat
     contact_signal = matrix.signal_to(matrix.school["own"])
     officer_signal = matrix.signal_to(matrix.lp["own"])
     teacher_signal = matrix.signal_to(matrix.school["own"])
-    forwarded = w.forward(matrix.contact["own"], teacher_signal, matrix.school["own"],
-                          [fresh["teacher"].person_id], NAME, BORN)
+    forwarded = w.forward(
+        matrix.contact["own"],
+        teacher_signal,
+        matrix.school["own"],
+        [fresh["teacher"].person_id],
+        NAME,
+        BORN,
+    )
     assert forwarded.status_code == 200, forwarded.text
     for role in ("contact", "officer", "teacher"):
-        held = w.db.execute("SELECT count(*) FROM envelopes WHERE device_id = ?",
-                            [fresh[role].device_id]).fetchone()[0]
+        held = w.db.execute(
+            "SELECT count(*) FROM envelopes WHERE device_id = ?", [fresh[role].device_id]
+        ).fetchone()[0]
         assert held == 1, role
 
     for role, device in fresh.items():
         revoked = matrix.admin.post(f"/api/admin/devices/{device.device_id}/revoke")
         assert revoked.status_code == 200, revoked.text
-        assert w.db.execute("SELECT count(*) FROM envelopes WHERE device_id = ?",
-                            [device.device_id]).fetchone()[0] == 0
+        assert (
+            w.db.execute(
+                "SELECT count(*) FROM envelopes WHERE device_id = ?", [device.device_id]
+            ).fetchone()[0]
+            == 0
+        )
         assert device.get("/api/me").status_code == 401
         for key in ROUTE_KEYS:
             call = BUILDERS[key](matrix, role, "own")
@@ -496,8 +576,9 @@ def test_revoked_api_keys_get_401_everywhere(matrix: Matrix, tmp_path: Path) -> 
         assert hwc(["revoke-api-key", auth.api_key_id(key), "--database", database]) == 0
 
     for revoke in (by_page, by_command):
-        made = matrix.admin.post("/api/admin/api-keys",
-                                 json={"org_id": matrix.vt["own"], "label": revoke.__name__})
+        made = matrix.admin.post(
+            "/api/admin/api-keys", json={"org_id": matrix.vt["own"], "label": revoke.__name__}
+        )
         key = made.json()["api_key"]
         identity = {"Authorization": f"Bearer {key}"}
         assert matrix.request(Call("GET", "/api/signals"), identity).status_code == 200
@@ -509,28 +590,33 @@ def test_revoked_api_keys_get_401_everywhere(matrix: Matrix, tmp_path: Path) -> 
             want = call.ok if route_key in PUBLIC else 401
             assert response.status_code == want, (revoke.__name__, route_key, response.text)
     # The organisation's other key, and its people, are untouched.
-    assert matrix.request(Call("GET", "/api/signals"), matrix.identity["apikey"]).status_code \
-        == 200
-    assert matrix.admin.post(f"/api/admin/api-keys/{secrets.token_hex(8)}/revoke"
-                             ).status_code == 404
-    assert hwc(["revoke-api-key", "hwc_nothing.x", "--database",
-                w.app.state.settings.database]) == 1
+    assert matrix.request(Call("GET", "/api/signals"), matrix.identity["apikey"]).status_code == 200
+    assert (
+        matrix.admin.post(f"/api/admin/api-keys/{secrets.token_hex(8)}/revoke").status_code == 404
+    )
+    assert (
+        hwc(["revoke-api-key", "hwc_nothing.x", "--database", w.app.state.settings.database]) == 1
+    )
 
 
-def test_admin_page_lists_api_keys_with_creation_and_last_use(matrix: Matrix,
-                                                             capsys: pytest.CaptureFixture[str]
-                                                             ) -> None:
+def test_admin_page_lists_api_keys_with_creation_and_last_use(
+    matrix: Matrix, capsys: pytest.CaptureFixture[str]
+) -> None:
     w, org = matrix.world, matrix.vt["other"]
     used = auth.make_api_key(w.db, org, "Zaaksysteem Noord", w.now() - 3 * 86400)
     unused = auth.make_api_key(w.db, org, "Zaaksysteem Zuid", w.now() - 86400)
     gone = auth.make_api_key(w.db, org, "Oude koppeling", w.now() - 5 * 86400)
     assert auth.revoke_api_key(w.db, auth.api_key_id(gone), w.now())
-    assert matrix.request(Call("GET", "/api/signals"),
-                          {"Authorization": f"Bearer {used}"}).status_code == 200
+    assert (
+        matrix.request(Call("GET", "/api/signals"), {"Authorization": f"Bearer {used}"}).status_code
+        == 200
+    )
     page = matrix.request(Call("GET", f"/admin/orgs/{org}"), matrix.identity["admin"])
     assert page.status_code == 200
-    rows = {label: next(row for row in page.text.split("<tr>")[1:] if label in row)
-            for label in ("Zaaksysteem Noord", "Zaaksysteem Zuid", "Oude koppeling")}
+    rows = {
+        label: next(row for row in page.text.split("<tr>")[1:] if label in row)
+        for label in ("Zaaksysteem Noord", "Zaaksysteem Zuid", "Oude koppeling")
+    }
     today = w.app.state.clock.local().strftime("%d-%m-%Y")
     used_row, unused_row, gone_row = rows.values()
     assert used_row.count(today) == 1 and "actief" in used_row  # made 3 days ago, used today
@@ -558,8 +644,13 @@ def test_state_changes_need_x_hwc_and_same_site(matrix: Matrix, key: tuple[str, 
     call = BUILDERS[key](matrix, role, "own")
     identity = matrix.identity[role]
     before = table_dump(matrix.world)
-    for headers in ({"X-HWC": None}, {"X-HWC": "0"}, {"X-HWC": "true"},
-                    {"Sec-Fetch-Site": "cross-site"}, {"X-HWC": None, "Sec-Fetch-Site": "none"}):
+    for headers in (
+        {"X-HWC": None},
+        {"X-HWC": "0"},
+        {"X-HWC": "true"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"X-HWC": None, "Sec-Fetch-Site": "none"},
+    ):
         response = matrix.request(call, identity, headers)
         assert response.status_code == 403, (headers, response.text)
         assert response.json()["error"] == "missing_header"
@@ -580,13 +671,18 @@ def test_reads_need_no_header(matrix: Matrix, key: tuple[str, str]) -> None:
 
 # --- a contact manages only the teachers of their own school --------------------------------
 
+
 def test_contact_manages_only_own_teachers(matrix: Matrix) -> None:
     w, contact = matrix.world, matrix.contact["own"]
     own_school, other_school = matrix.school["own"], matrix.school["other"]
     fellow_contact = w.member("contact", own_school)
-    not_teachers = [fellow_contact.person_id, matrix.admin.person_id,
-                    matrix.sender.person_id, matrix.officer["own"].person_id,
-                    matrix.teacher["other"].person_id]
+    not_teachers = [
+        fellow_contact.person_id,
+        matrix.admin.person_id,
+        matrix.sender.person_id,
+        matrix.officer["own"].person_id,
+        matrix.teacher["other"].person_id,
+    ]
     for person_id in not_teachers:
         for action in ("enrol-link", "revoke"):
             response = contact.post(f"/api/admin/people/{person_id}/{action}")
@@ -595,23 +691,31 @@ def test_contact_manages_only_own_teachers(matrix: Matrix) -> None:
         response = contact.post(f"/api/admin/devices/{device.device_id}/revoke")
         assert response.status_code == 403, response.text
         assert device.get("/api/me").status_code == 200  # still enrolled
-    for body in ({"name": "Meester Bas", "role": "contact", "org_id": own_school},
-                 {"name": "Meester Bas", "role": "teacher", "org_id": other_school},
-                 {"name": "Meester Bas", "role": "admin"},
-                 {"name": "Meester Bas", "role": "sender", "org_id": matrix.vt["own"]}):
+    for body in (
+        {"name": "Meester Bas", "role": "contact", "org_id": own_school},
+        {"name": "Meester Bas", "role": "teacher", "org_id": other_school},
+        {"name": "Meester Bas", "role": "admin"},
+        {"name": "Meester Bas", "role": "sender", "org_id": matrix.vt["own"]},
+    ):
         assert contact.post("/api/admin/people", json=body).status_code == 403, body
     assert contact.post(f"/api/admin/people/{secrets.token_hex(8)}/revoke").status_code == 404
 
     # What a contact may do works end to end: register a teacher, enrol them, revoke them.
-    made = contact.post("/api/admin/people", json={"name": "Juf Noor", "role": "teacher",
-                                                   "org_id": own_school, "class_label": "1/2"})
+    made = contact.post(
+        "/api/admin/people",
+        json={"name": "Juf Noor", "role": "teacher", "org_id": own_school, "class_label": "1/2"},
+    )
     assert made.status_code == 201, made.text
     teacher_id = made.json()["id"]
     link = contact.post(f"/api/admin/people/{teacher_id}/enrol-link")
     assert link.status_code == 201, link.text
     token = link.json()["link"].split("#", 1)[1]
-    body = {"token": token, "label": "telefoon", "push": None,
-            "public_key": b64u_encode(generate_device_key()[1])}
+    body = {
+        "token": token,
+        "label": "telefoon",
+        "push": None,
+        "public_key": b64u_encode(generate_device_key()[1]),
+    }
     enrolled = matrix.http.post("/api/enrol", json=body, headers={"X-HWC": "1"})
     assert enrolled.status_code == 201, enrolled.text
     assert enrolled.json()["person"]["role"] == "teacher"
@@ -630,11 +734,18 @@ def test_contact_manages_only_own_teachers(matrix: Matrix) -> None:
 
 # --- rate limits ---------------------------------------------------------------------------
 
+
 def enrol_attempt(world: World, token: str) -> httpx.Response:
     client = world.client()
-    return client.post("/api/enrol", json={
-        "token": token, "label": "telefoon", "push": None,
-        "public_key": b64u_encode(generate_device_key()[1])})
+    return client.post(
+        "/api/enrol",
+        json={
+            "token": token,
+            "label": "telefoon",
+            "push": None,
+            "public_key": b64u_encode(generate_device_key()[1]),
+        },
+    )
 
 
 def assert_rate_limited(response: httpx.Response, window: int = 600) -> None:
@@ -660,10 +771,12 @@ def test_junk_is_limited_per_address_and_never_holds_a_real_link_back(world: Wor
     for attempt in range(20):
         response = enrol_attempt(world, f"guess-{attempt}-{secrets.token_hex(12)}")
         assert response.status_code == 400, (attempt, response.text)
-    assert_rate_limited(enrol_attempt(world, "yet-another-guess-" + secrets.token_hex(12)),
-                        window=30)
-    junk = world.client().post("/api/enrol", content=b"{not json", headers={
-        "Content-Type": "application/json"})
+    assert_rate_limited(
+        enrol_attempt(world, "yet-another-guess-" + secrets.token_hex(12)), window=30
+    )
+    junk = world.client().post(
+        "/api/enrol", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert_rate_limited(junk, window=30)  # a body that does not even parse is junk too
     # A link this server made still enrols from the same address.
     assert enrol_attempt(world, world.enrol_link_token(teacher)).status_code == 201
@@ -703,24 +816,32 @@ def test_token_limit_counts_even_valid_tokens_once_spent(world: World) -> None:
 def test_one_public_key_belongs_to_one_device(world: World) -> None:
     contact = world.member("contact", world.org())
     token = world.enrol_link_token(world.person("teacher", world.org()))
-    body = {"token": token, "label": "telefoon", "push": None,
-            "public_key": b64u_encode(contact.public_key)}
+    body = {
+        "token": token,
+        "label": "telefoon",
+        "push": None,
+        "public_key": b64u_encode(contact.public_key),
+    }
     taken = world.client().post("/api/enrol", json=body)
     assert (taken.status_code, taken.json()["error"]) == (409, "key_in_use"), taken.text
     assert "sleutel hoort al bij een ander apparaat" in taken.json()["message"]
     # A revoked device's key stays its own; the same person's next device needs its own too.
     directory.revoke_device(world.db, contact.device_id, world.now())
-    again = world.client().post("/api/enrol", json=body | {
-        "token": world.enrol_link_token(contact.person_id)})
+    again = world.client().post(
+        "/api/enrol", json=body | {"token": world.enrol_link_token(contact.person_id)}
+    )
     assert again.status_code == 409, again.text
     # The refusal spent nothing: the link enrols with a key of its own.
-    fresh = world.client().post("/api/enrol", json=body | {
-        "public_key": b64u_encode(generate_device_key()[1])})
+    fresh = world.client().post(
+        "/api/enrol", json=body | {"public_key": b64u_encode(generate_device_key()[1])}
+    )
     assert fresh.status_code == 201, fresh.text
     # And the database holds the rule itself, whatever code writes to it.
     with pytest.raises(sqlite3.IntegrityError):
-        world.db.execute("UPDATE devices SET public_key = ? WHERE id = ?",
-                         [contact.public_key, fresh.json()["device"]["id"]])
+        world.db.execute(
+            "UPDATE devices SET public_key = ? WHERE id = ?",
+            [contact.public_key, fresh.json()["device"]["id"]],
+        )
 
 
 def test_enrolment_sets_a_host_only_strict_cookie(world: World) -> None:

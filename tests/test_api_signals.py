@@ -30,11 +30,57 @@ NAME, BORN = "Saar de Wit", "2014-10-02"
 
 # --- the shape of a refusal ----------------------------------------------------------------
 
-DUTCH = {"de", "het", "een", "is", "niet", "dit", "deze", "u", "te", "van", "al", "nog", "geen",
-         "of", "en", "op", "er", "zijn", "heeft", "mag", "met", "als", "hier", "door", "stuur",
-         "kloppen", "gegevens", "verzoek", "apparaat", "signaal", "intussen", "ongeldig"}
-ENGLISH = {"the", "not", "found", "error", "invalid", "please", "your", "request", "expected",
-           "missing", "field", "method", "allowed", "unsupported", "payload"}
+DUTCH = {
+    "de",
+    "het",
+    "een",
+    "is",
+    "niet",
+    "dit",
+    "deze",
+    "u",
+    "te",
+    "van",
+    "al",
+    "nog",
+    "geen",
+    "of",
+    "en",
+    "op",
+    "er",
+    "zijn",
+    "heeft",
+    "mag",
+    "met",
+    "als",
+    "hier",
+    "door",
+    "stuur",
+    "kloppen",
+    "gegevens",
+    "verzoek",
+    "apparaat",
+    "signaal",
+    "intussen",
+    "ongeldig",
+}
+ENGLISH = {
+    "the",
+    "not",
+    "found",
+    "error",
+    "invalid",
+    "please",
+    "your",
+    "request",
+    "expected",
+    "missing",
+    "field",
+    "method",
+    "allowed",
+    "unsupported",
+    "payload",
+}
 
 
 def assert_dutch(message: str) -> None:
@@ -43,8 +89,9 @@ def assert_dutch(message: str) -> None:
     assert not words & ENGLISH, message
 
 
-def refused(response: httpx.Response, status: int, code: str,
-            extra: frozenset[str] = frozenset()) -> dict:
+def refused(
+    response: httpx.Response, status: int, code: str, extra: frozenset[str] = frozenset()
+) -> dict:
     """The JSON error shape {"error", "message"} (plus named extras), a Dutch message."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].split(";")[0] == "application/json"
@@ -57,6 +104,7 @@ def refused(response: httpx.Response, status: int, code: str,
 
 
 # --- a school office: everything most tests need, in one served app -------------------------
+
 
 class Office:
     def __init__(self, world: World) -> None:
@@ -84,16 +132,19 @@ class Office:
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
 
-    def forward(self, signal_id: str, teachers: list[Device] | None = None,
-                by: Device | None = None) -> None:
+    def forward(
+        self, signal_id: str, teachers: list[Device] | None = None, by: Device | None = None
+    ) -> None:
         ids = [t.person_id for t in teachers or [self.t2]]
         response = self.world.forward(by or self.c1, signal_id, self.school, ids, NAME, BORN)
         assert response.status_code == 200, response.text
 
     def relay(self, signal_id: str, by: Device | None = None) -> httpx.Response:
         devices = (by or self.o1).get(f"/api/schools/{self.school}/recipients").json()["devices"]
-        return (by or self.o1).post(f"/api/signals/{signal_id}/relay", json={
-            "school_id": self.school, "envelopes": seal(devices, signal_id, NAME, BORN)})
+        return (by or self.o1).post(
+            f"/api/signals/{signal_id}/relay",
+            json={"school_id": self.school, "envelopes": seal(devices, signal_id, NAME, BORN)},
+        )
 
     def recipients(self, org_id: str | None = None) -> list[dict]:
         response = self.sender.get(f"/api/schools/{org_id or self.school}/recipients")
@@ -101,12 +152,16 @@ class Office:
         return list(response.json()["devices"])
 
     def state(self, signal_id: str) -> str:
-        return str(self.world.db.execute("SELECT state FROM signals WHERE id = ?",
-                                         [signal_id]).fetchone()[0])
+        return str(
+            self.world.db.execute("SELECT state FROM signals WHERE id = ?", [signal_id]).fetchone()[
+                0
+            ]
+        )
 
     def envelope_holders(self, signal_id: str) -> set[str]:
-        rows = self.world.db.execute("SELECT device_id FROM envelopes WHERE signal_id = ?",
-                                     [signal_id]).fetchall()
+        rows = self.world.db.execute(
+            "SELECT device_id FROM envelopes WHERE signal_id = ?", [signal_id]
+        ).fetchall()
         return {r[0] for r in rows}
 
 
@@ -123,11 +178,14 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
 
 
 def counts(world: World) -> dict[str, int]:
-    return {t: world.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("signals", "envelopes", "signal_events", "signal_teachers", "outbox")}
+    return {
+        t: world.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("signals", "envelopes", "signal_events", "signal_teachers", "outbox")
+    }
 
 
 # --- sending: each malformed request refused, nothing stored ----------------------------------
+
 
 def point_off_curve(valid_epk: str) -> str:
     raw = bytearray(b64u_decode(valid_epk))
@@ -138,6 +196,7 @@ def point_off_curve(valid_epk: str) -> str:
 def set_envelope(field: str, value: Any) -> Callable[[dict], None]:
     def mutate(body: dict) -> None:
         body["envelopes"][0]["envelope"][field] = value
+
     return mutate
 
 
@@ -172,21 +231,30 @@ SEND_CASES: list[tuple[str, Callable[[dict], None], int, str]] = [
     ("unknown envelope field", set_envelope("aad", "x"), 422, "invalid"),
     ("unknown item field", lambda b: b["envelopes"][0].update(public_key="x"), 422, "invalid"),
     ("recipient malformed", lambda b: b.update(recipient_id="../etc"), 422, "invalid"),
-    ("recipient unknown", lambda b: b.update(recipient_id=new_signal_id()), 404,
-     "unknown_recipient"),
+    (
+        "recipient unknown",
+        lambda b: b.update(recipient_id=new_signal_id()),
+        404,
+        "unknown_recipient",
+    ),
 ]
 
 
 def valid_body(office: Office, signal_id: str | None = None) -> dict:
     signal_id = signal_id or new_signal_id()
-    return {"id": signal_id, "recipient_id": office.school,
-            "envelopes": seal(office.recipients(), signal_id, NAME, BORN)}
+    return {
+        "id": signal_id,
+        "recipient_id": office.school,
+        "envelopes": seal(office.recipients(), signal_id, NAME, BORN),
+    }
 
 
-@pytest.mark.parametrize(("mutate", "status", "code"), [c[1:] for c in SEND_CASES],
-                         ids=[c[0] for c in SEND_CASES])
-def test_send_refused(office: Office, mutate: Callable[[dict], None], status: int,
-                      code: str) -> None:
+@pytest.mark.parametrize(
+    ("mutate", "status", "code"), [c[1:] for c in SEND_CASES], ids=[c[0] for c in SEND_CASES]
+)
+def test_send_refused(
+    office: Office, mutate: Callable[[dict], None], status: int, code: str
+) -> None:
     body = valid_body(office)
     mutate(body)
     before = counts(office.world)
@@ -217,12 +285,20 @@ def test_send_refused_non_canonical_salt(office: Office) -> None:
 
 def test_ct_of_exactly_1024_bytes_is_accepted(office: Office) -> None:
     signal_id = new_signal_id()
-    envelopes = [{"device_id": d["device_id"], "envelope": encrypt_envelope(
-        b64u_decode(d["public_key"]), signal_id, d["device_id"], b"x" * 1008)}
-        for d in office.recipients()]
+    envelopes = [
+        {
+            "device_id": d["device_id"],
+            "envelope": encrypt_envelope(
+                b64u_decode(d["public_key"]), signal_id, d["device_id"], b"x" * 1008
+            ),
+        }
+        for d in office.recipients()
+    ]
     assert len(b64u_decode(envelopes[0]["envelope"]["ct"])) == 1024
-    response = office.sender.post("/api/signals", json={
-        "id": signal_id, "recipient_id": office.school, "envelopes": envelopes})
+    response = office.sender.post(
+        "/api/signals",
+        json={"id": signal_id, "recipient_id": office.school, "envelopes": envelopes},
+    )
     assert response.status_code == 201, response.text
 
 
@@ -236,9 +312,18 @@ def test_reused_id_is_409_and_the_first_signal_stays(office: Office) -> None:
     api_vt = office.world.org("veilig_thuis", "Veilig Thuis Elders")
     other_sender = office.world.member("sender", api_vt)
     devices = office.recipients(office.school_b)
-    refused(other_sender.post("/api/signals", json={
-        "id": signal_id, "recipient_id": office.school_b,
-        "envelopes": seal(devices, signal_id, "Iemand Anders", BORN)}), 409, "id_reused")
+    refused(
+        other_sender.post(
+            "/api/signals",
+            json={
+                "id": signal_id,
+                "recipient_id": office.school_b,
+                "envelopes": seal(devices, signal_id, "Iemand Anders", BORN),
+            },
+        ),
+        409,
+        "id_reused",
+    )
     assert counts(office.world) == before
     assert office.envelope_holders(signal_id) == held
     assert office.c1.open(signal_id)["name"] == NAME
@@ -259,8 +344,12 @@ def test_envelopes_must_cover_exactly_the_school_devices(office: Office) -> None
     }
     before = counts(office.world)
     for name, envelopes in variants.items():
-        body = refused(office.sender.post("/api/signals", json=full | {"envelopes": envelopes}),
-                       409, "devices_changed", frozenset({"devices"}))
+        body = refused(
+            office.sender.post("/api/signals", json=full | {"envelopes": envelopes}),
+            409,
+            "devices_changed",
+            frozenset({"devices"}),
+        )
         assert body["devices"] == current, name
     assert counts(office.world) == before
     assert office.sender.post("/api/signals", json=full).status_code == 201
@@ -270,8 +359,12 @@ PHONE = frozenset({"phone"})  # the number to phone instead, "" when the directo
 
 
 def test_no_recipients_is_409_and_nothing_is_stored(office: Office) -> None:
-    body = refused(office.sender.get(f"/api/schools/{office.empty_school}/recipients"), 409,
-                   "no_recipients", PHONE)
+    body = refused(
+        office.sender.get(f"/api/schools/{office.empty_school}/recipients"),
+        409,
+        "no_recipients",
+        PHONE,
+    )
     assert body["phone"] == ""  # none in the directory: the message says "Bel de school."
     # A contact whose only device was revoked counts as none.
     lonely = office.world.org(name="Basisschool Een Contact")
@@ -281,9 +374,19 @@ def test_no_recipients_is_409_and_nothing_is_stored(office: Office) -> None:
     before = counts(office.world)
     for school in (office.empty_school, lonely):
         signal_id = new_signal_id()
-        refused(office.sender.post("/api/signals", json={
-            "id": signal_id, "recipient_id": school,
-            "envelopes": seal(devices, signal_id, NAME, BORN)}), 409, "no_recipients", PHONE)
+        refused(
+            office.sender.post(
+                "/api/signals",
+                json={
+                    "id": signal_id,
+                    "recipient_id": school,
+                    "envelopes": seal(devices, signal_id, NAME, BORN),
+                },
+            ),
+            409,
+            "no_recipients",
+            PHONE,
+        )
     assert counts(office.world) == before
 
 
@@ -306,17 +409,20 @@ RAW_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("content_type", "raw", "status", "code"), RAW_CASES,
-                         ids=[f"{c[0]}:{c[1][:12]!r}" for c in RAW_CASES])
-def test_raw_bodies_refused(office: Office, content_type: str | None, raw: bytes, status: int,
-                            code: str) -> None:
+@pytest.mark.parametrize(
+    ("content_type", "raw", "status", "code"),
+    RAW_CASES,
+    ids=[f"{c[0]}:{c[1][:12]!r}" for c in RAW_CASES],
+)
+def test_raw_bodies_refused(
+    office: Office, content_type: str | None, raw: bytes, status: int, code: str
+) -> None:
     headers = {} if content_type is None else {"Content-Type": content_type}
     for path in ("/api/signals", f"/api/signals/{office.send()}/close"):
         before = counts(office.world)
         device = office.sender if path == "/api/signals" else office.c1
         key = b"id" if path == "/api/signals" else b"reason"  # a field of the model
-        refused(device.post(path, content=raw.replace(b"@", key), headers=headers), status,
-                code)
+        refused(device.post(path, content=raw.replace(b"@", key), headers=headers), status, code)
         assert counts(office.world) == before
 
 
@@ -335,20 +441,22 @@ def raw_http(url: str, head: str, body_parts: list[bytes], timeout: float = 5.0)
             answer += chunk
         head_end = answer.find(b"\r\n\r\n")
         status_line_and_headers = answer[:head_end]
-        body = answer[head_end + 4:]
+        body = answer[head_end + 4 :]
         length = re.search(rb"content-length: (\d+)", status_line_and_headers, re.I)
         while length and len(body) < int(length.group(1)):
             chunk = sock.recv(65536)
             if not chunk:
                 break
             body += chunk
-    return answer[:head_end + 4] + body
+    return answer[: head_end + 4] + body
 
 
 def request_head(office: Office, path: str, extra: str) -> str:
     cookie = office.sender.http.cookies[COOKIE]
-    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-HWC: 1\r\n"
-            f"Cookie: {COOKIE}={cookie}\r\nContent-Type: application/json\r\n{extra}\r\n")
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-HWC: 1\r\n"
+        f"Cookie: {COOKIE}={cookie}\r\nContent-Type: application/json\r\n{extra}\r\n"
+    )
 
 
 def assert_413(answer: bytes) -> None:
@@ -361,12 +469,18 @@ def assert_413(answer: bytes) -> None:
 def test_ten_megabytes_with_content_length_refused_unread(office: Office) -> None:
     before = counts(office.world)
     # Only 1 KiB of the announced 10 MB is ever sent: the answer cannot wait for the rest.
-    answer = raw_http(office.world.url, request_head(
-        office, "/api/signals", f"Content-Length: {10 * 1024 * 1024}\r\n"), [b"{" * 1024])
+    answer = raw_http(
+        office.world.url,
+        request_head(office, "/api/signals", f"Content-Length: {10 * 1024 * 1024}\r\n"),
+        [b"{" * 1024],
+    )
     assert_413(answer)
     # A body just over the limit (sized for MAX_ENVELOPES envelopes), sent whole: the same.
-    response = office.sender.post("/api/signals", content=b" " * (ENVELOPES_BODY_MAX + 1),
-                                  headers={"Content-Type": "application/json"})
+    response = office.sender.post(
+        "/api/signals",
+        content=b" " * (ENVELOPES_BODY_MAX + 1),
+        headers={"Content-Type": "application/json"},
+    )
     refused(response, 413, "too_large")
     assert counts(office.world) == before
 
@@ -376,30 +490,42 @@ def test_ten_megabytes_chunked_refused_at_the_limit(office: Office) -> None:
     chunk = b" " * 16384
     frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
     # Past the limit of a "10 MB" chunked body and never the last chunk: refused at the limit.
-    answer = raw_http(office.world.url, request_head(
-        office, "/api/signals", "Transfer-Encoding: chunked\r\n"),
-        [frame] * (ENVELOPES_BODY_MAX // len(chunk) + 2))
+    answer = raw_http(
+        office.world.url,
+        request_head(office, "/api/signals", "Transfer-Encoding: chunked\r\n"),
+        [frame] * (ENVELOPES_BODY_MAX // len(chunk) + 2),
+    )
     assert_413(answer)
     assert counts(office.world) == before
 
 
 def test_oversized_body_refused_before_authentication(office: Office) -> None:
-    answer = raw_http(office.world.url,
-                      "POST /api/signals HTTP/1.1\r\nHost: 127.0.0.1\r\nX-HWC: 1\r\n"
-                      f"Content-Length: {10 * 1024 * 1024}\r\n\r\n", [b"x" * 100])
+    answer = raw_http(
+        office.world.url,
+        "POST /api/signals HTTP/1.1\r\nHost: 127.0.0.1\r\nX-HWC: 1\r\n"
+        f"Content-Length: {10 * 1024 * 1024}\r\n\r\n",
+        [b"x" * 100],
+    )
     assert_413(answer)
 
 
 # --- opening ---------------------------------------------------------------------------------
+
 
 def test_open_refusals_do_not_reveal_which_ids_exist(office: Office) -> None:
     signal_id = office.send()
     office.forward(signal_id, [office.t2])
     not_forwarded = office.send()
     nothing = refused(office.c1.post(f"/api/signals/{new_signal_id()}/open"), 404, "not_found")
-    probes = [(office.cb, signal_id), (office.tb, signal_id), (office.t1a, signal_id),
-              (office.t2, not_forwarded), (office.o1, signal_id),
-              (office.c1, "abc"), (office.c1, "A" * 200)]
+    probes = [
+        (office.cb, signal_id),
+        (office.tb, signal_id),
+        (office.t1a, signal_id),
+        (office.t2, not_forwarded),
+        (office.o1, signal_id),
+        (office.c1, "abc"),
+        (office.c1, "A" * 200),
+    ]
     for device, probed in probes:
         response = device.post(f"/api/signals/{probed}/open")
         assert response.status_code == 404 and response.json() == nothing, (device.role, probed)
@@ -430,17 +556,33 @@ def test_revoked_device_cannot_open(office: Office) -> None:
 def test_other_school_cannot_see_teachers_or_act(office: Office) -> None:
     signal_id = office.send()
     refused(office.cb.get(f"/api/schools/{office.school}/teachers"), 403, "forbidden")
-    for action, body in (("forward", {"teachers": [office.tb.person_id], "envelopes": seal(
-            [{"device_id": office.tb.device_id,
-              "public_key": b64u_encode(office.tb.public_key)}], signal_id, NAME, BORN)}),
-            ("close", {"reason": "not_our_pupil"})):
-        refused(office.cb.post(f"/api/signals/{signal_id}/{action}", json=body), 404,
-                "not_found")
+    for action, body in (
+        (
+            "forward",
+            {
+                "teachers": [office.tb.person_id],
+                "envelopes": seal(
+                    [
+                        {
+                            "device_id": office.tb.device_id,
+                            "public_key": b64u_encode(office.tb.public_key),
+                        }
+                    ],
+                    signal_id,
+                    NAME,
+                    BORN,
+                ),
+            },
+        ),
+        ("close", {"reason": "not_our_pupil"}),
+    ):
+        refused(office.cb.post(f"/api/signals/{signal_id}/{action}", json=body), 404, "not_found")
     assert office.state(signal_id) == "sent"
     assert [s["id"] for s in office.cb.get("/api/signals").json()].count(signal_id) == 0
 
 
 # --- forwarding --------------------------------------------------------------------------------
+
 
 def teacher_devices_of(office: Office, *teachers: Device) -> list[dict]:
     listed = office.c1.get(f"/api/schools/{office.school}/teachers").json()
@@ -454,57 +596,95 @@ def test_forward_refusals_leave_everything_as_it_was(office: Office) -> None:
     anna = teacher_devices_of(office, office.t1a)
     assert {d["device_id"] for d in anna} == {office.t1a.device_id, office.t1b.device_id}
     bram = teacher_devices_of(office, office.t2)
-    other_school = [{"device_id": office.tb.device_id,
-                     "public_key": b64u_encode(office.tb.public_key)}]
+    other_school = [
+        {"device_id": office.tb.device_id, "public_key": b64u_encode(office.tb.public_key)}
+    ]
 
-    def forward(teachers: list[str], devices: list[dict], by: Device | None = None,
-                tamper: Callable[[list[dict]], None] | None = None) -> httpx.Response:
+    def forward(
+        teachers: list[str],
+        devices: list[dict],
+        by: Device | None = None,
+        tamper: Callable[[list[dict]], None] | None = None,
+    ) -> httpx.Response:
         envelopes = seal(devices, signal_id, NAME, BORN)
         if tamper:
             tamper(envelopes)
-        return (by or office.c1).post(f"/api/signals/{signal_id}/forward",
-                                      json={"teachers": teachers, "envelopes": envelopes})
+        return (by or office.c1).post(
+            f"/api/signals/{signal_id}/forward", json={"teachers": teachers, "envelopes": envelopes}
+        )
 
     refused(forward([office.tb.person_id], other_school), 422, "unknown_teacher")
     refused(forward([office.t3], bram), 422, "unknown_teacher")  # no device
     refused(forward([new_signal_id()], bram), 422, "unknown_teacher")
     refused(forward([office.c2.person_id], bram), 422, "unknown_teacher")  # not a teacher
-    body = refused(forward([office.t1a.person_id], anna[:1]), 409, "devices_changed",
-                   frozenset({"devices"}))
+    body = refused(
+        forward([office.t1a.person_id], anna[:1]), 409, "devices_changed", frozenset({"devices"})
+    )
     assert body["devices"] == anna
-    body = refused(forward([office.t1a.person_id, office.t2.person_id], anna), 409,
-                   "devices_changed", frozenset({"devices"}))
+    body = refused(
+        forward([office.t1a.person_id, office.t2.person_id], anna),
+        409,
+        "devices_changed",
+        frozenset({"devices"}),
+    )
     assert body["devices"] == anna + bram or body["devices"] == bram + anna
-    refused(forward([office.t2.person_id], bram + other_school), 409, "devices_changed",
-            frozenset({"devices"}))
-    refused(forward([office.t2.person_id], bram + bram), 409, "devices_changed",
-            frozenset({"devices"}))
+    refused(
+        forward([office.t2.person_id], bram + other_school),
+        409,
+        "devices_changed",
+        frozenset({"devices"}),
+    )
+    refused(
+        forward([office.t2.person_id], bram + bram), 409, "devices_changed", frozenset({"devices"})
+    )
 
     def version_two(envelopes: list[dict]) -> None:
         envelopes[0]["envelope"]["v"] = 2
+
     refused(forward([office.t2.person_id], bram, tamper=version_two), 422, "bad_envelope")
     refused(forward([office.t2.person_id], bram, by=office.t2), 403, "forbidden")
     refused(forward([office.t2.person_id], bram, by=office.cb), 404, "not_found")
-    refused(office.c1.post(f"/api/signals/{signal_id}/forward", json={"teachers": []}), 422,
-            "invalid")
-    refused(office.c1.post(f"/api/signals/{signal_id}/forward", json={
-        "teachers": [office.t2.person_id] * 5, "envelopes": seal(bram, signal_id, NAME, BORN)}),
-        422, "invalid")
+    refused(
+        office.c1.post(f"/api/signals/{signal_id}/forward", json={"teachers": []}), 422, "invalid"
+    )
+    refused(
+        office.c1.post(
+            f"/api/signals/{signal_id}/forward",
+            json={
+                "teachers": [office.t2.person_id] * 5,
+                "envelopes": seal(bram, signal_id, NAME, BORN),
+            },
+        ),
+        422,
+        "invalid",
+    )
 
     assert office.state(signal_id) == "sent"
     assert office.envelope_holders(signal_id) == held
-    assert office.world.db.execute("SELECT count(*) FROM signal_teachers WHERE signal_id = ?",
-                                   [signal_id]).fetchone()[0] == 0
+    assert (
+        office.world.db.execute(
+            "SELECT count(*) FROM signal_teachers WHERE signal_id = ?", [signal_id]
+        ).fetchone()[0]
+        == 0
+    )
     # And then it works; a second forward is a conflict with the current state.
     assert forward([office.t1a.person_id], anna).status_code == 200
-    body = refused(forward([office.t2.person_id], bram, by=office.c2), 409, "already_handled",
-                   frozenset({"state"}))
+    body = refused(
+        forward([office.t2.person_id], bram, by=office.c2),
+        409,
+        "already_handled",
+        frozenset({"state"}),
+    )
     assert body["state"] == "forwarded"
-    assert office.envelope_holders(signal_id) == {office.c1.device_id, office.t1a.device_id,
-                                                  office.t1b.device_id}
+    assert office.envelope_holders(signal_id) == {
+        office.c1.device_id,
+        office.t1a.device_id,
+        office.t1b.device_id,
+    }
 
 
 # --- closing, per role and state --------------------------------------------------------------
+
 
 def setup_state(office: Office, state: str) -> str:
     if state.startswith("lp_") or state == "relayed":
@@ -522,11 +702,17 @@ def setup_state(office: Office, state: str) -> str:
     if state in ("viewed", "done"):
         office.t2.open(signal_id)
     if state == "done":
-        assert office.c1.post(f"/api/signals/{signal_id}/close",
-                              json={"reason": "done"}).status_code == 200
+        assert (
+            office.c1.post(f"/api/signals/{signal_id}/close", json={"reason": "done"}).status_code
+            == 200
+        )
     if state == "closed":
-        assert office.c1.post(f"/api/signals/{signal_id}/close",
-                              json={"reason": "told_in_person"}).status_code == 200
+        assert (
+            office.c1.post(
+                f"/api/signals/{signal_id}/close", json={"reason": "told_in_person"}
+            ).status_code
+            == 200
+        )
     return signal_id
 
 
@@ -560,20 +746,24 @@ CLOSE_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("state", "who", "reason", "status", "code", "after"), CLOSE_CASES,
-                         ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CLOSE_CASES])
-def test_close(office: Office, state: str, who: str, reason: str, status: int,
-               code: str | None, after: str) -> None:
+@pytest.mark.parametrize(
+    ("state", "who", "reason", "status", "code", "after"),
+    CLOSE_CASES,
+    ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CLOSE_CASES],
+)
+def test_close(
+    office: Office, state: str, who: str, reason: str, status: int, code: str | None, after: str
+) -> None:
     signal_id = setup_state(office, state)
     held = office.envelope_holders(signal_id)
-    response = getattr(office, who).post(f"/api/signals/{signal_id}/close",
-                                         json={"reason": reason})
+    response = getattr(office, who).post(f"/api/signals/{signal_id}/close", json={"reason": reason})
     if code is None:
         assert response.status_code == status == 200, response.text
         assert response.json() == {"state": after}
         assert office.envelope_holders(signal_id) == set()  # every copy goes at once
-        row = office.world.db.execute("SELECT close_reason, ended_at FROM signals WHERE id = ?",
-                                      [signal_id]).fetchone()
+        row = office.world.db.execute(
+            "SELECT close_reason, ended_at FROM signals WHERE id = ?", [signal_id]
+        ).fetchone()
         assert row[0] == reason and row[1] is not None
         timeline = office.sender.get("/api/signals").json()
         kinds = [e for s in timeline if s["id"] == signal_id for e in s["timeline"]]
@@ -590,8 +780,11 @@ def test_close_with_an_unknown_reason(office: Office) -> None:
     signal_id = office.send()
     for body in ({"reason": "whatever"}, {}, {"reason": "done", "note": "x"}):
         refused(office.c1.post(f"/api/signals/{signal_id}/close", json=body), 422, "invalid")
-    refused(office.c1.post(f"/api/signals/{new_signal_id()}/close",
-                           json={"reason": "told_in_person"}), 404, "not_found")
+    refused(
+        office.c1.post(f"/api/signals/{new_signal_id()}/close", json={"reason": "told_in_person"}),
+        404,
+        "not_found",
+    )
     assert office.state(signal_id) == "sent"
 
 
@@ -608,15 +801,18 @@ def test_teacher_done_deletes_now(office: Office) -> None:
     response = office.t1a.post(f"/api/signals/{signal_id}/done")
     assert response.status_code == 200 and response.json() == {"state": "viewed"}
     refused(office.t1a.post(f"/api/signals/{signal_id}/open"), 404, "removed")
-    elsewhere = refused(office.t1b.post(f"/api/signals/{signal_id}/open"), 404,
-                        "opened_elsewhere", OPENED_ELSEWHERE)
+    elsewhere = refused(
+        office.t1b.post(f"/api/signals/{signal_id}/open"), 404, "opened_elsewhere", OPENED_ELSEWHERE
+    )
     assert elsewhere["opened_on"] == "telefoon teacher" and elsewhere["opened_at"]
     # Only the forwarding contact's own copy is left, until they finish.
     assert office.envelope_holders(signal_id) == {office.c1.device_id}
     refused(office.t2.post(f"/api/signals/{signal_id}/done"), 404, "not_found")
     refused(office.c1.post(f"/api/signals/{signal_id}/done"), 403, "forbidden")
-    assert office.c1.post(f"/api/signals/{signal_id}/close",
-                          json={"reason": "done"}).status_code == 200
+    assert (
+        office.c1.post(f"/api/signals/{signal_id}/close", json={"reason": "done"}).status_code
+        == 200
+    )
     assert office.envelope_holders(signal_id) == set()
 
 
@@ -627,8 +823,12 @@ def test_duo_is_viewed_when_both_teachers_opened(office: Office) -> None:
     assert office.state(signal_id) == "forwarded"
     office.t1b.open(signal_id)
     assert office.state(signal_id) == "viewed"
-    kinds = [e["kind"] for s in office.sender.get("/api/signals").json()
-             if s["id"] == signal_id for e in s["timeline"]]
+    kinds = [
+        e["kind"]
+        for s in office.sender.get("/api/signals").json()
+        if s["id"] == signal_id
+        for e in s["timeline"]
+    ]
     assert kinds == ["sent", "forwarded", "teacher_viewed", "teacher_viewed", "viewed"]
 
 
@@ -650,11 +850,16 @@ def test_teacher_copy_one_device_then_grace_then_gone(db_path: Path) -> None:
         first = phone.post(f"/api/signals/{signal_id}/open")
         assert first.status_code == 200
         assert first.json()["delete_at"] == pytest.approx(start + grace)
-        refused(laptop.post(f"/api/signals/{signal_id}/open"), 404, "opened_elsewhere",
-                OPENED_ELSEWHERE)
-        held = {r[0] for r in world.db.execute(
-            "SELECT device_id FROM envelopes WHERE signal_id = ? AND role = 'teacher'",
-            [signal_id]).fetchall()}
+        refused(
+            laptop.post(f"/api/signals/{signal_id}/open"), 404, "opened_elsewhere", OPENED_ELSEWHERE
+        )
+        held = {
+            r[0]
+            for r in world.db.execute(
+                "SELECT device_id FROM envelopes WHERE signal_id = ? AND role = 'teacher'",
+                [signal_id],
+            ).fetchall()
+        }
         assert held == {phone.device_id}
 
         def has_copy(device: Device) -> bool:
@@ -675,12 +880,17 @@ def test_teacher_copy_one_device_then_grace_then_gone(db_path: Path) -> None:
 
 # --- a link-preview bot changes nothing ---------------------------------------------------------
 
+
 def table_dump(world: World) -> dict[str, list[tuple]]:
     dump = {}
-    for (table,) in world.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
-                                     ).fetchall():
-        columns = [c[1] for c in world.db.execute(f"PRAGMA table_info({table})").fetchall()
-                   if not (table == "devices" and c[1] == "last_seen_at")]
+    for (table,) in world.db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'"
+    ).fetchall():
+        columns = [
+            c[1]
+            for c in world.db.execute(f"PRAGMA table_info({table})").fetchall()
+            if not (table == "devices" and c[1] == "last_seen_at")
+        ]
         rows = world.db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
         dump[table] = sorted(tuple(r) for r in rows)
     return dump
@@ -694,20 +904,44 @@ def test_get_requests_change_nothing(world: World) -> None:
     teacher = world.member("teacher", school)
     unopened = world.send(sender, school, NAME, BORN).json()["id"]
     forwarded = world.send(sender, school, NAME, BORN).json()["id"]
-    assert world.forward(contact, forwarded, school, [teacher.person_id], NAME,
-                         BORN).status_code == 200
+    assert (
+        world.forward(contact, forwarded, school, [teacher.person_id], NAME, BORN).status_code
+        == 200
+    )
     person = world.person("teacher", school)
     bot = world.client({"User-Agent": "Slackbot-LinkExpanding 1.0", "X-HWC": ""})
-    reads = ["/api/signals", "/api/me", "/api/schools?q=Regenboog", "/api/push/key",
-             f"/api/schools/{school}/recipients", f"/api/schools/{school}/teachers", "/",
-             f"/signaal/{unopened}", f"/signaal/{forwarded}", "/aanmelden",
-             "/api/openapi.json", "/toegankelijkheid", "/healthz", "/admin"]
-    post_only = [f"/api/signals/{sid}/{action}" for sid in (unopened, forwarded)
-                 for action in ("open", "forward", "relay", "close", "done")]
-    post_only += ["/api/enrol", "/api/me/key-lost", "/api/admin/orgs", "/api/admin/people",
-                  f"/api/admin/people/{person}/enrol-link", f"/api/admin/people/{person}/revoke",
-                  f"/api/admin/devices/{teacher.device_id}/revoke", "/api/admin/api-keys",
-                  "/api/admin/schools/import"]
+    reads = [
+        "/api/signals",
+        "/api/me",
+        "/api/schools?q=Regenboog",
+        "/api/push/key",
+        f"/api/schools/{school}/recipients",
+        f"/api/schools/{school}/teachers",
+        "/",
+        f"/signaal/{unopened}",
+        f"/signaal/{forwarded}",
+        "/aanmelden",
+        "/api/openapi.json",
+        "/toegankelijkheid",
+        "/healthz",
+        "/admin",
+    ]
+    post_only = [
+        f"/api/signals/{sid}/{action}"
+        for sid in (unopened, forwarded)
+        for action in ("open", "forward", "relay", "close", "done")
+    ]
+    post_only += [
+        "/api/enrol",
+        "/api/me/key-lost",
+        "/api/admin/orgs",
+        "/api/admin/people",
+        f"/api/admin/people/{person}/enrol-link",
+        f"/api/admin/people/{person}/revoke",
+        f"/api/admin/devices/{teacher.device_id}/revoke",
+        "/api/admin/api-keys",
+        "/api/admin/schools/import",
+    ]
     before = table_dump(world)
     for client in (bot, admin.http, sender.http, contact.http, teacher.http):
         for path in reads:
@@ -732,23 +966,46 @@ def test_get_requests_change_nothing(world: World) -> None:
 TODAY = date(2025, 9, 16)
 
 
-@pytest.mark.parametrize(("name", "born"), [
-    ("Zoë", "2015-03-01"), ("Ömer", "2015-03-01"), ("de Vries-Ƙ", "2015-03-01"),
-    ("Jan-Willem van 't Hof", "2012-01-31"), ("Anne-Marie O\u2019Neill", "2012-01-31"),
-    ("  Zoë  ", "2015-03-01"), ("A" * 100, "2015-03-01"),
-    ("Zoë", "2023-09-16"), ("Zoë", "2003-09-17"),  # exactly 2, and 21 the day before 22
-])
+@pytest.mark.parametrize(
+    ("name", "born"),
+    [
+        ("Zoë", "2015-03-01"),
+        ("Ömer", "2015-03-01"),
+        ("de Vries-Ƙ", "2015-03-01"),
+        ("Jan-Willem van 't Hof", "2012-01-31"),
+        ("Anne-Marie O\u2019Neill", "2012-01-31"),
+        ("  Zoë  ", "2015-03-01"),
+        ("A" * 100, "2015-03-01"),
+        ("Zoë", "2023-09-16"),
+        ("Zoë", "2003-09-17"),  # exactly 2, and 21 the day before 22
+    ],
+)
 def test_check_child_accepts(name: str, born: str) -> None:
     assert check_child(name, born, TODAY) is None
 
 
-@pytest.mark.parametrize(("name", "born"), [
-    ("Jan2", "2015-03-01"), ("", "2015-03-01"), ("   ", "2015-03-01"), ("A" * 101, "2015-03-01"),
-    ("Zoë 😀", "2015-03-01"), ("😀", "2015-03-01"), ("Zoë_de_Wit", "2015-03-01"),
-    ("Zoë <script>", "2015-03-01"), ("1234", "2015-03-01"),
-    ("Zoë", "2023-09-17"), ("Zoë", "2025-01-01"), ("Zoë", "2003-09-16"), ("Zoë", "1990-01-01"),
-    ("Zoë", "2015-02-30"), ("Zoë", "01-03-2015"), ("Zoë", ""), ("Zoë", "2035-01-01"),
-])
+@pytest.mark.parametrize(
+    ("name", "born"),
+    [
+        ("Jan2", "2015-03-01"),
+        ("", "2015-03-01"),
+        ("   ", "2015-03-01"),
+        ("A" * 101, "2015-03-01"),
+        ("Zoë 😀", "2015-03-01"),
+        ("😀", "2015-03-01"),
+        ("Zoë_de_Wit", "2015-03-01"),
+        ("Zoë <script>", "2015-03-01"),
+        ("1234", "2015-03-01"),
+        ("Zoë", "2023-09-17"),
+        ("Zoë", "2025-01-01"),
+        ("Zoë", "2003-09-16"),
+        ("Zoë", "1990-01-01"),
+        ("Zoë", "2015-02-30"),
+        ("Zoë", "01-03-2015"),
+        ("Zoë", ""),
+        ("Zoë", "2035-01-01"),
+    ],
+)
 def test_check_child_refuses_in_dutch(name: str, born: str) -> None:
     problem = check_child(name, born, TODAY)
     assert problem is not None
@@ -797,14 +1054,20 @@ def _hwc_env(world: World, key: str) -> dict[str, str]:
     return {**os.environ, "HWC_URL": world.url, "HWC_API_KEY": key, "PYTHONPATH": str(ROOT)}
 
 
-def _hwc_send(world: World, key: str, *args: str, text_in: str
-              ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*HWC_SEND, *args], input=text_in, capture_output=True, text=True,
-                          env=_hwc_env(world, key), cwd=ROOT, timeout=60, check=False)
+def _hwc_send(world: World, key: str, *args: str, text_in: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*HWC_SEND, *args],
+        input=text_in,
+        capture_output=True,
+        text=True,
+        env=_hwc_env(world, key),
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
 
 
-def test_hwc_send_reads_the_child_from_stdin_or_a_prompt_never_from_arguments(
-        world: World) -> None:
+def test_hwc_send_reads_the_child_from_stdin_or_a_prompt_never_from_arguments(world: World) -> None:
     school = world.org(code="34CD00")
     contact = world.member("contact", school)
     admin = world.member("admin", None)
@@ -813,8 +1076,9 @@ def test_hwc_send_reads_the_child_from_stdin_or_a_prompt_never_from_arguments(
     name, born = "Ilse-Marije ten Brink", "2014-10-02"
 
     # Arguments are no way in: argparse refuses them, and nothing is sent.
-    refused = _hwc_send(world, key, "--school", "34CD00", "--name", name, "--birth-date", born,
-                        text_in="")
+    refused = _hwc_send(
+        world, key, "--school", "34CD00", "--name", name, "--birth-date", born, text_in=""
+    )
     assert refused.returncode == 2 and "unrecognized arguments" in refused.stderr
     assert contact.get("/api/signals").json() == []
 
@@ -829,9 +1093,15 @@ def test_hwc_send_reads_the_child_from_stdin_or_a_prompt_never_from_arguments(
     # On a terminal: a prompt for each (on stderr), the answers typed in.
     controller, terminal = pty.openpty()
     try:
-        process = subprocess.Popen([*HWC_SEND, "--school", "34cd00"], stdin=terminal,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   cwd=ROOT, env=_hwc_env(world, key))
+        process = subprocess.Popen(
+            [*HWC_SEND, "--school", "34cd00"],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=_hwc_env(world, key),
+        )
         os.write(controller, f"{name}\n{born}\n".encode())
         out, err = process.communicate(timeout=60)
     finally:

@@ -37,7 +37,8 @@ def _submit(page: Page, summary: str, fields: dict[str, str], button: str) -> No
 
 def _fill_and_click(page: Page, summary: str, fields: dict[str, str], button: str) -> None:
     section = page.locator("details").filter(
-        has=page.locator("summary").filter(has_text=re.compile(f"^{summary}$")))
+        has=page.locator("summary").filter(has_text=re.compile(f"^{summary}$"))
+    )
     if not section.evaluate("e => e.open"):
         section.locator("summary").click()
     for label, value in fields.items():
@@ -73,8 +74,11 @@ def _no_axe_problems(page: Page) -> None:
 
 
 def test_admin_builds_the_directory_and_everyone_enrols(
-        browser: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    browser: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     db_path = tmp_path / "hwc.db"
     with live_world(db_path) as world:
         monkeypatch.setenv("HWC_BASE_URL", world.url)
@@ -88,15 +92,24 @@ def test_admin_builds_the_directory_and_everyone_enrols(
         expect(page.get_by_role("heading", level=1)).to_have_text("Beheer")
         _no_axe_problems(page)
 
-        _submit(page, "School toevoegen", {"Naam": "Basisschool De Regenboog",
-                                           "Plaats": "Utrecht",
-                                           "BRIN-/vestigingscode": "12AB00"}, "School toevoegen")
-        _submit(page, "Organisatie toevoegen", {"Naam": "Veilig Thuis Utrecht"},
-                "Organisatie toevoegen")
+        _submit(
+            page,
+            "School toevoegen",
+            {
+                "Naam": "Basisschool De Regenboog",
+                "Plaats": "Utrecht",
+                "BRIN-/vestigingscode": "12AB00",
+            },
+            "School toevoegen",
+        )
+        _submit(
+            page, "Organisatie toevoegen", {"Naam": "Veilig Thuis Utrecht"}, "Organisatie toevoegen"
+        )
         page.get_by_role("link", name="Veilig Thuis Utrecht").click()
         # A name with a right-to-left override in it is refused on the page, in Dutch.
-        _fill_and_click(page, "Persoon toevoegen", {"Naam": "Sanne \u202erednleM"},
-                        "Persoon toevoegen")
+        _fill_and_click(
+            page, "Persoon toevoegen", {"Naam": "Sanne \u202erednleM"}, "Persoon toevoegen"
+        )
         expect(page.get_by_text("De naam bevat een onzichtbaar teken")).to_be_visible()
         _submit(page, "Persoon toevoegen", {"Naam": "Sanne de Melder"}, "Persoon toevoegen")
         sender_link = _link_for(page, "Sanne de Melder")
@@ -117,18 +130,28 @@ def test_admin_builds_the_directory_and_everyone_enrols(
 
         admin.goto("/admin")
         page.get_by_role("link", name="Basisschool De Regenboog").click()
-        _submit(page, "Persoon toevoegen", {"Naam": "Ingrid Bakker",
-                                            "Rol": "intern begeleider"}, "Persoon toevoegen")
-        _submit(page, "Persoon toevoegen", {"Naam": "Tom Jansen", "Rol": "leerkracht",
-                                            "Groep of klas (leerkracht)": "groep 5b"},
-                "Persoon toevoegen")
+        _submit(
+            page,
+            "Persoon toevoegen",
+            {"Naam": "Ingrid Bakker", "Rol": "intern begeleider"},
+            "Persoon toevoegen",
+        )
+        _submit(
+            page,
+            "Persoon toevoegen",
+            {"Naam": "Tom Jansen", "Rol": "leerkracht", "Groep of klas (leerkracht)": "groep 5b"},
+            "Persoon toevoegen",
+        )
         contact_link = _link_for(page, "Ingrid Bakker")
         teacher_link = _link_for(page, "Tom Jansen")
         _no_axe_problems(page)
 
         phones = {}
-        for role, link in (("sender", sender_link), ("contact", contact_link),
-                           ("teacher", teacher_link)):
+        for role, link in (
+            ("sender", sender_link),
+            ("contact", contact_link),
+            ("teacher", teacher_link),
+        ):
             phone = _enrol_via_link(browser, world.url, link)
             assert phone.has_device_key()
             assert _me(phone.page)["person"]["role"] == role
@@ -159,12 +182,16 @@ def test_admin_builds_the_directory_and_everyone_enrols(
             phone.close()
 
 
-def test_contact_invites_and_revokes_teachers_of_their_own_school(browser: Any,
-                                                                   tmp_path: Path) -> None:
+def test_contact_invites_and_revokes_teachers_of_their_own_school(
+    browser: Any, tmp_path: Path
+) -> None:
     with live_world(tmp_path / "hwc.db") as world:
         school = world.org()
-        contact = _enrol_via_link(browser, world.url, f"{world.url}/aanmelden#"
-                                  f"{world.enrol_link_token(world.person('contact', school))}")
+        contact = _enrol_via_link(
+            browser,
+            world.url,
+            f"{world.url}/aanmelden#{world.enrol_link_token(world.person('contact', school))}",
+        )
         page = contact.page
         contact.goto("/admin/school")
         expect(page.get_by_role("heading", level=1)).to_contain_text("Leerkrachten van")

@@ -31,8 +31,7 @@ ACTIVE_JS = """() => {
   return {tag: el.tagName.toLowerCase(), name: text(label), id: el.id || ''};
 }"""
 
-OVERFLOW_JS = ("() => document.documentElement.scrollWidth - "
-               "document.documentElement.clientWidth")
+OVERFLOW_JS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 IN_LIVE_REGION_JS = """(el) => Boolean(el.closest(
   '[aria-live]:not([aria-live="off"]), [role="status"], [role="alert"], [role="log"]'))"""
@@ -55,6 +54,7 @@ SMALL_TARGETS_JS = """() => [...document.querySelectorAll(
 
 # --- keyboard helpers -----------------------------------------------------------------------
 
+
 def focused(page: Page) -> dict | None:
     return page.evaluate(ACTIVE_JS)  # type: ignore[no-any-return]
 
@@ -75,8 +75,11 @@ def tab_to(page: Page, name: str | re.Pattern[str], backwards: bool = False) -> 
     for _ in range(MAX_TABS):
         page.keyboard.press("Shift+Tab" if backwards else "Tab")
         active = focused(page)
-        if active and (re.search(name, active["name"]) if isinstance(name, re.Pattern)
-                       else active["name"] == name):
+        if active and (
+            re.search(name, active["name"])
+            if isinstance(name, re.Pattern)
+            else active["name"] == name
+        ):
             return active
     raise AssertionError(f"no element named {name!r} within {MAX_TABS} tabs")
 
@@ -143,6 +146,7 @@ def no_axe_problems(page: Page) -> None:
 
 
 # --- the roles ------------------------------------------------------------------------------
+
 
 def send_by_keyboard(sender: Phone, born: Any) -> str:
     page = sender.page
@@ -212,8 +216,9 @@ def read_by_keyboard(teacher: Phone) -> None:
     activate(page, "Signaal openen")
     heading_has_focus(page, "Signaal")
     expect(page.locator(".child-name")).to_have_text(NAME)
-    expect(page.get_by_text(re.compile(r"verdwijnt vanzelf om \d\d:\d\d van uw scherm"))) \
-        .to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"verdwijnt vanzelf om \d\d:\d\d van uw scherm"))
+    ).to_be_visible()
     targets_big_enough(page)
     # A minute before the end: a warning, read out at once and in view while the reader is at
     # the top; focus stays where the reader was.
@@ -241,8 +246,9 @@ def test_send_forward_and_read_with_the_keyboard_only(browser: Any, world: World
     veilig_thuis = world.org("veilig_thuis", "Veilig Thuis Utrecht")
     sender = enrol_phone(browser, world, "sender", veilig_thuis, name="Sanne Verzender")
     contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
-    teacher = enrol_phone(browser, world, "teacher", school, name="Juf Anna",
-                          class_label="groep 5b")
+    teacher = enrol_phone(
+        browser, world, "teacher", school, name="Juf Anna", class_label="groep 5b"
+    )
     teacher.page.clock.install()
     p256dh = base64.urlsafe_b64encode(b"\x04" + b"\x01" * 64).rstrip(b"=").decode()
     teacher.context.add_init_script(FAKE_SUBSCRIPTION_JS % p256dh)
@@ -352,10 +358,14 @@ def test_statement_names_the_operator_and_its_parts(browser: Any, world: World) 
     heading_has_focus(page, "Signalen")  # the home screen first: it takes focus when it comes
     activate(page, "Toegankelijkheid")
     heading_has_focus(page, "Toegankelijkheidsverklaring")
-    for part in ("Status: C — eerste maatregelen genomen", "Laatste onderzoek",
-                 "Tijdslimiet voor de leerkracht",
-                 "Wat werkt nog niet goed, en wat doen we eraan?",
-                 "Probleem gevonden? Laat het ons weten", "Niet tevreden met het antwoord?"):
+    for part in (
+        "Status: C — eerste maatregelen genomen",
+        "Laatste onderzoek",
+        "Tijdslimiet voor de leerkracht",
+        "Wat werkt nog niet goed, en wat doen we eraan?",
+        "Probleem gevonden? Laat het ons weten",
+        "Niet tevreden met het antwoord?",
+    ):
         expect(page.get_by_role("heading", level=2, name=part)).to_be_visible()
     expect(page.get_by_text("Datum: 30 november 2026.")).to_be_visible()
     expect(page.get_by_text("staat het 10 minuten op het scherm")).to_be_visible()
@@ -372,18 +382,23 @@ def test_statement_names_the_operator_and_its_parts(browser: Any, world: World) 
 
 def test_statement_with_the_operators_details(browser: Any, tmp_path: Path) -> None:
     """Filled in, the details are links to write or phone, and the warning is gone."""
-    with live_world(tmp_path / "hwc.db", operator_name="Gemeente Voorbeeldstad",
-                    operator_email="toegankelijkheid@voorbeeldstad.nl",
-                    operator_phone="030 123 45 67") as world:
+    with live_world(
+        tmp_path / "hwc.db",
+        operator_name="Gemeente Voorbeeldstad",
+        operator_email="toegankelijkheid@voorbeeldstad.nl",
+        operator_phone="030 123 45 67",
+    ) as world:
         phone = new_phone(browser, world.url)
         phone.goto("/toegankelijkheid")
         page = phone.page
         heading_has_focus(page, "Toegankelijkheidsverklaring")
         expect(page.get_by_text("Gemeente Voorbeeldstad wil dat iedereen")).to_be_visible()
-        expect(page.get_by_role("link", name="toegankelijkheid@voorbeeldstad.nl")) \
-            .to_have_attribute("href", "mailto:toegankelijkheid@voorbeeldstad.nl")
+        expect(
+            page.get_by_role("link", name="toegankelijkheid@voorbeeldstad.nl")
+        ).to_have_attribute("href", "mailto:toegankelijkheid@voorbeeldstad.nl")
         expect(page.get_by_role("link", name="030 123 45 67")).to_have_attribute(
-            "href", "tel:0301234567")
+            "href", "tel:0301234567"
+        )
         expect(page.get_by_text("nog niet ingevuld")).to_have_count(0)
         targets_big_enough(page)
         no_axe_problems(page)

@@ -18,10 +18,20 @@ from server.pages import APP_PATHS
 from tests.browser import Phone, enrol_phone, release_next_version, sw_list
 from tests.support import World
 
-HOME = {"admin": "Beheer", "sender": "Nieuw signaal", "contact": "Signalen voor uw school",
-        "teacher": "Signalen", "officer": "Signalen voor leerplicht"}
-ORG = {"admin": None, "sender": "veilig_thuis", "contact": "school", "teacher": "school",
-       "officer": "leerplicht"}
+HOME = {
+    "admin": "Beheer",
+    "sender": "Nieuw signaal",
+    "contact": "Signalen voor uw school",
+    "teacher": "Signalen",
+    "officer": "Signalen voor leerplicht",
+}
+ORG = {
+    "admin": None,
+    "sender": "veilig_thuis",
+    "contact": "school",
+    "teacher": "school",
+    "officer": "leerplicht",
+}
 SHELL_PAGES = {re.sub(r"\{\w+\}", "", path) for path in APP_PATHS}  # each answers index.html
 
 CACHED_PATHS_JS = """async (wanted) => {
@@ -60,8 +70,9 @@ def app_files_fetched(phone: Phone) -> set[str]:
     paths = set()
     for url in phone.requested:
         parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}" == phone.base_url \
-                and not parts.path.startswith("/api/"):
+        if f"{parts.scheme}://{parts.netloc}" == phone.base_url and not parts.path.startswith(
+            "/api/"
+        ):
             paths.add("/" if parts.path in SHELL_PAGES else parts.path)
     return paths
 
@@ -70,8 +81,14 @@ def app_files_fetched(phone: Phone) -> set[str]:
 def test_role_opens_offline_after_its_first_visit(browser: Any, world: World, role: str) -> None:
     shell, on_demand = sw_list("SHELL"), sw_list("ON_DEMAND")
     org = world.org(ORG[role], f"Organisatie {role}") if ORG[role] else None
-    phone = enrol_phone(browser, world, role, org, name=f"Persoon {role}",
-                        class_label="groep 5" if role == "teacher" else "")
+    phone = enrol_phone(
+        browser,
+        world,
+        role,
+        org,
+        name=f"Persoon {role}",
+        class_label="groep 5" if role == "teacher" else "",
+    )
     page = phone.page
     try:
         expect(page.get_by_role("heading", level=1)).to_have_text(HOME[role])
@@ -99,8 +116,9 @@ def test_role_opens_offline_after_its_first_visit(browser: Any, world: World, ro
         page.reload()
         expect(page.get_by_role("heading", level=1)).to_have_text(HOME[role])
         if role != "admin":  # the admin's home has no list
-            expect(page.get_by_text(re.compile(r"^Geen verbinding — bijgewerkt om \d\d:\d\d\.$"))
-                   ).to_be_visible()
+            expect(
+                page.get_by_text(re.compile(r"^Geen verbinding — bijgewerkt om \d\d:\d\d\.$"))
+            ).to_be_visible()
         assert page.evaluate(IMPORT_JS, screens)
         # A screen this phone never opened is not there offline: the same notice, no error.
         page.get_by_role("link", name="Toegankelijkheid").click()
@@ -112,7 +130,8 @@ def test_role_opens_offline_after_its_first_visit(browser: Any, world: World, ro
         expect(page.get_by_role("heading", level=1)).to_have_text(HOME[role])
         assert phone.csp_problems() == []
         assert sorted(cached_paths(phone)) == sorted(
-            set(shell) | set(screens) | {"/views/accessibility.js"})
+            set(shell) | set(screens) | {"/views/accessibility.js"}
+        )
     finally:
         phone.close()
 
@@ -140,14 +159,16 @@ def test_officers_send_form_loads_when_first_opened(browser: Any, world: World) 
         phone.close()
 
 
-def test_a_new_version_keeps_this_phones_screens(browser: Any,
-                                                 own_pwa_world: tuple[World, Path]) -> None:
+def test_a_new_version_keeps_this_phones_screens(
+    browser: Any, own_pwa_world: tuple[World, Path]
+) -> None:
     """A new version's worker installs with the screens this phone used, fetched anew from
     the new version: after "Nieuwe versie — herladen" they are still there offline, and no
     old file is kept."""
     world, pwa = own_pwa_world
-    phone = enrol_phone(browser, world, "teacher", world.org(), name="Juf Update",
-                        class_label="groep 2")
+    phone = enrol_phone(
+        browser, world, "teacher", world.org(), name="Juf Update", class_label="groep 2"
+    )
     page = phone.page
     try:
         expect(page.get_by_role("heading", level=1)).to_have_text(HOME["teacher"])

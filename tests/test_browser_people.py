@@ -31,8 +31,7 @@ from tests.test_browser_story import (
 from tests.test_timers import SUBSCRIPTION
 
 
-def _at_teacher(world: World, sender: Device, contact: Device, school: str,
-                teacher_id: str) -> str:
+def _at_teacher(world: World, sender: Device, contact: Device, school: str, teacher_id: str) -> str:
     """A signal sent, opened by the contact and forwarded to the teacher (over the API)."""
     born = years_ago(9).isoformat()
     signal_id = world.send(sender, school, NAME, born).json()["id"]
@@ -47,14 +46,16 @@ def test_durations_in_texts_follow_the_settings(browser: Any, tmp_path: Path) ->
         school = world.org(name=SCHOOL, place="Utrecht")
         sender = world.member("sender", world.org("veilig_thuis", "Veilig Thuis Utrecht"))
         contact = world.member("contact", school)
-        teacher = enrol_phone(browser, world, "teacher", school, name="Juf Anna",
-                              class_label="groep 5b")
+        teacher = enrol_phone(
+            browser, world, "teacher", school, name="Juf Anna", class_label="groep 5b"
+        )
         _at_teacher(world, sender, contact, school, teacher.person_id)
 
         # The teacher's card says how long the copy stays, from HWC_VIEW_GRACE_MINUTES.
         teacher.goto("/")
-        expect(teacher.page.get_by_text("Na het openen staat het 1 minuut op uw scherm")
-               ).to_be_visible()
+        expect(
+            teacher.page.get_by_text("Na het openen staat het 1 minuut op uw scherm")
+        ).to_be_visible()
         expect(teacher.page.get_by_text("10 minuten")).to_have_count(0)
         teacher.shot("leerkracht-08-een-minuut")
 
@@ -115,8 +116,9 @@ def test_form_errors_go_when_the_field_is_right(browser: Any, world: World) -> N
     sender.close()
 
 
-def test_phone_numbers_are_tel_links_wherever_someone_must_phone(browser: Any,
-                                                                 world: World) -> None:
+def test_phone_numbers_are_tel_links_wherever_someone_must_phone(
+    browser: Any, world: World
+) -> None:
     school = world.org(name=SCHOOL, place="Utrecht", phone="030 123 45 67")
     veilig_thuis = world.org("veilig_thuis", "Veilig Thuis Utrecht", phone="0800-2000")
     sender = enrol_phone(browser, world, "sender", veilig_thuis, name="Sanne Verzender")
@@ -124,31 +126,38 @@ def test_phone_numbers_are_tel_links_wherever_someone_must_phone(browser: Any,
     # No enrolled contact yet: the sender is told to phone, and can, with one tap.
     fill_and_check(sender, NAME, years_ago(10))
     alert = sender.page.get_by_role("alert")
-    expect(alert).to_contain_text("Deze school heeft nog geen aangemeld apparaat. Bel de school: "
-                                  "030 123 45 67.")
+    expect(alert).to_contain_text(
+        "Deze school heeft nog geen aangemeld apparaat. Bel de school: 030 123 45 67."
+    )
     expect(alert.get_by_role("link", name="030 123 45 67")).to_have_attribute(
-        "href", "tel:0301234567")
+        "href", "tel:0301234567"
+    )
     sender.shot("verzender-16-bel-de-school-nummer")
 
     # The school did not act in time: the flag on the sender's card has the number too.
     contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
-    ref = world.send(world.member("sender", veilig_thuis), school, NAME,
-                     years_ago(10).isoformat()).json()["ref"]
+    ref = world.send(
+        world.member("sender", veilig_thuis), school, NAME, years_ago(10).isoformat()
+    ).json()["ref"]
     escalate_late(world.db, world.now() + 8 * 86400)
     card = sender_card(sender, ref)
-    expect(card.locator(".flag")).to_have_text("Let op: de school heeft niet op tijd gereageerd. "
-                                               "Bel de school: 030 123 45 67.")
+    expect(card.locator(".flag")).to_have_text(
+        "Let op: de school heeft niet op tijd gereageerd. Bel de school: 030 123 45 67."
+    )
     expect(card.get_by_role("link", name="030 123 45 67")).to_have_attribute(
-        "href", "tel:0301234567")
+        "href", "tel:0301234567"
+    )
     sender.shot("verzender-17-te-laat-met-nummer")
 
     # The school, with a question about the signal, can phone the sender.
     open_pending(contact, ref)
     expect(contact.page.locator(".child-name")).to_have_text(NAME)
-    expect(contact.page.get_by_text("Vragen over dit signaal? Bel Veilig Thuis Utrecht: "
-                                    "0800-2000.")).to_be_visible()
+    expect(
+        contact.page.get_by_text("Vragen over dit signaal? Bel Veilig Thuis Utrecht: 0800-2000.")
+    ).to_be_visible()
     expect(contact.page.get_by_role("link", name="0800-2000")).to_have_attribute(
-        "href", "tel:08002000")
+        "href", "tel:08002000"
+    )
     contact.shot("contact-14-signaal-met-nummer-melder")
 
     # The admin keeps the numbers in the directory: on the organisation's page and by CSV.
@@ -164,12 +173,15 @@ def test_phone_numbers_are_tel_links_wherever_someone_must_phone(browser: Any,
     expect(admin.page.get_by_text("030 765 43 21")).to_be_visible()
     admin.page.get_by_text("Scholen importeren (CSV)").click()
     admin.page.get_by_label(re.compile("kopregel name,place")).fill(
-        "name,place,code,region,phone\nDe Linde,Zeist,99ZZ00,midden,030 999 00 11\n")
+        "name,place,code,region,phone\nDe Linde,Zeist,99ZZ00,midden,030 999 00 11\n"
+    )
     with admin.page.expect_navigation():
         admin.page.get_by_role("button", name="Importeren").first.click()
     expect(admin.page.get_by_text("030 999 00 11")).to_be_visible()
-    assert world.db.execute("SELECT phone FROM orgs WHERE code = '99ZZ00'").fetchone()[0] == \
-        "030 999 00 11"
+    assert (
+        world.db.execute("SELECT phone FROM orgs WHERE code = '99ZZ00'").fetchone()[0]
+        == "030 999 00 11"
+    )
     for phone in (sender, contact, admin):
         assert phone.csp_problems() == []
         phone.close()
@@ -179,9 +191,14 @@ def _notification_for(phone: Phone, world: World, kind: str, signal_id: str) -> 
     """A push as the worker sends it, delivered to the phone's service worker; it shows."""
     phone.context.grant_permissions(["notifications"], origin=world.url)
     cdp, registration_id = _registration_id(phone)
-    cdp.send("ServiceWorker.deliverPushMessage", {
-        "origin": world.url, "registrationId": registration_id,
-        "data": payload(world.url, kind, signal_id)})
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {
+            "origin": world.url,
+            "registrationId": registration_id,
+            "data": payload(world.url, kind, signal_id),
+        },
+    )
     [shown] = phone.page.evaluate(NOTIFICATIONS_JS)
     assert shown["tag"] == signal_id and NAME not in str(shown)
 
@@ -242,15 +259,15 @@ def test_forward_in_three_taps_from_the_notification(browser: Any, world: World)
     dialog.get_by_label("Duo-baan? Ook naar").select_option(label="Meester Kees (groep 5b)")
     contact.shot("contact-18-duobaan")
     dialog.get_by_role("button", name="Ja, doorsturen").click()
-    expect(page.get_by_text("Doorgestuurd naar Juf Anna (groep 5b) en Meester Kees "
-                            "(groep 5b).")).to_be_visible()
+    expect(
+        page.get_by_text("Doorgestuurd naar Juf Anna (groep 5b) en Meester Kees (groep 5b).")
+    ).to_be_visible()
     assert kees.open(second_id)["name"] == NAME and anna.open(second_id)["name"] == NAME
     assert contact.csp_problems() == []
     contact.close()
 
 
-def test_a_teacher_without_a_device_is_listed_with_a_next_step(browser: Any,
-                                                               world: World) -> None:
+def test_a_teacher_without_a_device_is_listed_with_a_next_step(browser: Any, world: World) -> None:
     school = world.org(name=SCHOOL, place="Utrecht")
     sender = world.member("sender", world.org("veilig_thuis", "Veilig Thuis Utrecht"))
     contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
@@ -284,7 +301,8 @@ def test_a_teacher_without_a_device_is_listed_with_a_next_step(browser: Any,
     page.get_by_role("button", name="Terug naar het signaal").click()
     expect(page.locator(".child-name")).to_have_text(NAME)
     expect(page.get_by_role("button", name="Meester Piet (groep 3)")).not_to_have_class(
-        re.compile("teacher-missing"))
+        re.compile("teacher-missing")
+    )
 
     # Or the contact tells the teacher in person, from the same place.
     page.get_by_role("button", name="Juf Els (groep 4) nog geen apparaat").click()
@@ -292,8 +310,9 @@ def test_a_teacher_without_a_device_is_listed_with_a_next_step(browser: Any,
     dialog.get_by_role("button", name="Ik vertel het de leerkracht zelf").click()
     confirm(page, "Vertelt u het de leerkracht zelf?", "Ja, ik vertel het zelf")
     expect(heading(page)).to_have_text("Signaal gesloten")
-    assert world.db.execute("SELECT state, close_reason FROM signals WHERE id = ?",
-                            [signal_id]).fetchone()[:] == ("closed", "told_in_person")
+    assert world.db.execute(
+        "SELECT state, close_reason FROM signals WHERE id = ?", [signal_id]
+    ).fetchone()[:] == ("closed", "told_in_person")
     assert piet == teacher.page.evaluate("fetch('/api/me').then(r => r.json())")["person"]["id"]
     for phone in (contact, teacher):
         assert phone.csp_problems() == []
@@ -310,8 +329,7 @@ def _enrol_labelled(browser: Any, world: World, person_id: str, label: str) -> P
     return phone
 
 
-def test_the_teachers_other_device_says_where_it_was_opened(browser: Any,
-                                                            world: World) -> None:
+def test_the_teachers_other_device_says_where_it_was_opened(browser: Any, world: World) -> None:
     school = world.org(name=SCHOOL, place="Utrecht")
     sender = world.member("sender", world.org("veilig_thuis", "Veilig Thuis Utrecht"))
     contact = world.member("contact", school)
@@ -323,8 +341,9 @@ def test_the_teachers_other_device_says_where_it_was_opened(browser: Any,
 
     phone.goto(f"/signaal/{signal_id}")
     expect(phone.page.locator(".child-name")).to_have_text(NAME)
-    viewed_at = world.db.execute("SELECT viewed_at FROM signal_teachers WHERE signal_id = ?",
-                                 [signal_id]).fetchone()[0]
+    viewed_at = world.db.execute(
+        "SELECT viewed_at FROM signal_teachers WHERE signal_id = ?", [signal_id]
+    ).fetchone()[0]
     at = datetime.fromtimestamp(viewed_at, UTC).astimezone(ZoneInfo("Europe/Amsterdam"))
 
     # The old notification on the tablet leads to what happened, not to a bare "removed".
@@ -358,22 +377,34 @@ def _assert_qr_drawn(svg: Any) -> None:
 
 
 def _scroll_width(phone: Phone) -> tuple[int, int]:
-    return tuple(phone.page.evaluate(  # type: ignore[return-value]
-        "() => [document.documentElement.scrollWidth, window.innerWidth]"))
+    return tuple(
+        phone.page.evaluate(  # type: ignore[return-value]
+            "() => [document.documentElement.scrollWidth, window.innerWidth]"
+        )
+    )
 
 
 def test_admin_pages_fit_a_phone(browser: Any, world: World) -> None:
-    school = world.org(name="Openbare Basisschool De Wilgenhoeve-Zuid", place="Utrecht",
-                       phone="030 123 45 67")
-    office = world.org("leerplicht", "Leerplicht Utrechtse Heuvelrug",
-                       municipalities="Utrechtse Heuvelrug, Wijk bij Duurstede, Zeist")
-    teacher = world.person("teacher", school, name="Annemarie van Oostveen-Hoogenboom",
-                           class_label="groep 5b")
+    school = world.org(
+        name="Openbare Basisschool De Wilgenhoeve-Zuid", place="Utrecht", phone="030 123 45 67"
+    )
+    office = world.org(
+        "leerplicht",
+        "Leerplicht Utrechtse Heuvelrug",
+        municipalities="Utrechtse Heuvelrug, Wijk bij Duurstede, Zeist",
+    )
+    teacher = world.person(
+        "teacher", school, name="Annemarie van Oostveen-Hoogenboom", class_label="groep 5b"
+    )
     world.device(teacher)
     admin = enrol_phone(browser, world, "admin", None, name="Bea Beheer")
     contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
-    pages = [(admin, "/admin"), (admin, f"/admin/orgs/{school}"), (admin, f"/admin/orgs/{office}"),
-             (contact, "/admin/school")]
+    pages = [
+        (admin, "/admin"),
+        (admin, f"/admin/orgs/{school}"),
+        (admin, f"/admin/orgs/{office}"),
+        (contact, "/admin/school"),
+    ]
     for width in (320, 390):
         for phone, path in pages:
             phone.page.set_viewport_size({"width": width, "height": 844})
@@ -396,8 +427,9 @@ def test_admin_pages_fit_a_phone(browser: Any, world: World) -> None:
         phone.close()
 
 
-def test_quiet_hours_on_the_check_screen_and_the_device_screen(browser: Any,
-                                                               tmp_path: Path) -> None:
+def test_quiet_hours_on_the_check_screen_and_the_device_screen(
+    browser: Any, tmp_path: Path
+) -> None:
     # Quiet hours around this very moment, so the real clocks of server and browser agree.
     now = datetime.now(ZoneInfo("Europe/Amsterdam"))
     start, end = now - timedelta(hours=1), now + timedelta(hours=1)
@@ -407,19 +439,25 @@ def test_quiet_hours_on_the_check_screen_and_the_device_screen(browser: Any,
         sender = enrol_sender(browser, world)
         fill_and_check(sender, NAME, years_ago(10))
         expect(heading(sender.page)).to_have_text("Controleer het signaal")
-        expect(sender.page.get_by_text(re.compile(
-            rf"^De school krijgt (vandaag|morgen) om {end:%H:%M} een melding"))).to_be_visible()
+        expect(
+            sender.page.get_by_text(
+                re.compile(rf"^De school krijgt (vandaag|morgen) om {end:%H:%M} een melding")
+            )
+        ).to_be_visible()
         sender.shot("verzender-18-controleren-nachtrust")
 
         contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
         quiet = contact.page.get_by_label("Nachtrust voor meldingen")
         expect(quiet).to_have_value("")
         expect(quiet.locator("option:checked")).to_have_text(
-            f"Standaard: {start:%H:%M}–{end:%H:%M}")
+            f"Standaard: {start:%H:%M}–{end:%H:%M}"
+        )
         quiet.select_option(label="Altijd direct")
         expect(contact.page.get_by_text("Opgeslagen.")).to_be_visible()
-        row = world.db.execute("SELECT quiet_hours FROM devices d JOIN people p ON "
-                               "p.id = d.person_id WHERE p.name = 'Ilse Begeleider'").fetchone()
+        row = world.db.execute(
+            "SELECT quiet_hours FROM devices d JOIN people p ON "
+            "p.id = d.person_id WHERE p.name = 'Ilse Begeleider'"
+        ).fetchone()
         assert row[0] == "off"
         contact.page.reload()
         expect(contact.page.get_by_label("Nachtrust voor meldingen")).to_have_value("off")
@@ -448,8 +486,12 @@ def test_offline_home_shows_the_last_list(browser: Any, world: World) -> None:
     page.reload()
     expect(heading(page)).to_have_text("Signalen voor uw school")
     notice = page.get_by_role("status").filter(has_text="Geen verbinding")
-    expect(notice).to_contain_text(re.compile(r"Geen verbinding — bijgewerkt om "
-                                              rf"({fetched:%H:%M}|\d\d:\d\d)\."))
+    expect(notice).to_contain_text(
+        re.compile(
+            r"Geen verbinding — bijgewerkt om "
+            rf"({fetched:%H:%M}|\d\d:\d\d)\."
+        )
+    )
     expect(notice).to_contain_text("Een signaal openen of versturen kan pas weer met verbinding.")
     expect(page.get_by_text(ref)).to_be_visible()  # the list it had, no child's data in it
     contact.shot("contact-23-offline-lijst")

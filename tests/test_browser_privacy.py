@@ -24,15 +24,23 @@ def test_privacy_page_from_the_footer(browser: Any, world: World) -> None:
         page.get_by_role("contentinfo").get_by_role("link", name="Privacy").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Privacy")
         assert page.url == f"{world.url}/privacy"
-        for text in ("Alleen uw telefoon kan ze lezen", "10 minuten nadat u het opende",
-                     "uiterlijk 7 dagen na het versturen", "14 dagen nadat het signaal klaar is",
-                     "30 dagen later zijn uw gegevens helemaal weg"):
+        for text in (
+            "Alleen uw telefoon kan ze lezen",
+            "10 minuten nadat u het opende",
+            "uiterlijk 7 dagen na het versturen",
+            "14 dagen nadat het signaal klaar is",
+            "30 dagen later zijn uw gegevens helemaal weg",
+        ):
             expect(page.get_by_text(text)).to_be_visible()
         phone.shot(f"algemeen-privacy-{scheme}")
         targets_big_enough(page)
         page.set_viewport_size({"width": 320, "height": 640})
-        assert page.evaluate("() => document.documentElement.scrollWidth"
-                             " - document.documentElement.clientWidth") <= 0
+        assert (
+            page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            <= 0
+        )
         page.reload()  # served as the app shell on its own path, too
         expect(page.get_by_role("heading", level=1)).to_have_text("Privacy")
         assert phone.csp_problems() == []
@@ -62,10 +70,10 @@ def test_admin_views_and_erases_a_teacher_who_leaves(browser: Any, world: World)
         confirm.get_by_role("button", name="Ja, verwijderen").click()
     assert page.url == f"{world.url}/admin/orgs/{school}"
     expect(page.get_by_role("heading", name=TEACHER)).to_have_count(0)
-    assert world.db.execute("SELECT count(*) FROM people WHERE name = ?",
-                            [TEACHER]).fetchone()[0] == 0
+    assert (
+        world.db.execute("SELECT count(*) FROM people WHERE name = ?", [TEACHER]).fetchone()[0] == 0
+    )
     teacher.page.reload()
     expect(teacher.page.get_by_role("heading", level=1)).to_have_text("Niet aangemeld")
     teacher.close()
     admin.close()
-

@@ -44,8 +44,10 @@ NOTIFICATIONS_JS = """async () => {
 def _registration_id(phone: Any) -> tuple[Any, str]:
     cdp = phone.context.new_cdp_session(phone.page)
     registrations: list[dict] = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated",
-           lambda event: registrations.extend(event["registrations"]))
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(event["registrations"]),
+    )
     cdp.send("ServiceWorker.enable")
     phone.page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     for _ in range(100):
@@ -56,10 +58,11 @@ def _registration_id(phone: Any) -> tuple[Any, str]:
     raise AssertionError("no service worker registration")
 
 
-def test_a_real_push_reaches_the_contact_and_opens_the_signal(browser: Any,
-                                                               tmp_path: Path) -> None:
-    with running_fake_push() as (_, service), live_world(tmp_path / "push.db",
-                                                         run_workers=True) as world:
+def test_a_real_push_reaches_the_contact_and_opens_the_signal(browser: Any, tmp_path: Path) -> None:
+    with (
+        running_fake_push() as (_, service),
+        live_world(tmp_path / "push.db", run_workers=True) as world,
+    ):
         school = world.org()
         sender = world.member("sender", world.org("veilig_thuis", "Veilig Thuis"))
         person = world.person("contact", school, name="Ingrid Bakker")
@@ -82,13 +85,17 @@ def test_a_real_push_reaches_the_contact_and_opens_the_signal(browser: Any,
             time.sleep(0.02)
         [message] = service.messages  # verified and decrypted by the push service
         assert NAME not in message["payload"] and BORN not in message["payload"]
-        cdp.send("ServiceWorker.deliverPushMessage", {
-            "origin": world.url, "registrationId": registration_id,
-            "data": message["payload"]})
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": world.url, "registrationId": registration_id, "data": message["payload"]},
+        )
         [shown] = page.evaluate(NOTIFICATIONS_JS)
-        assert shown == {"title": "Nieuw signaal",
-                         "body": "Er is een nieuw Handle with Care-signaal. Open de app.",
-                         "tag": signal_id, "url": f"{world.url}/signaal/{signal_id}"}
+        assert shown == {
+            "title": "Nieuw signaal",
+            "body": "Er is een nieuw Handle with Care-signaal. Open de app.",
+            "tag": signal_id,
+            "url": f"{world.url}/signaal/{signal_id}",
+        }
 
         page.goto(f"{world.url}/toegankelijkheid")  # somewhere else, then click
         phone.context.service_workers[0].evaluate("""async () => {
@@ -104,8 +111,8 @@ def test_a_real_push_reaches_the_contact_and_opens_the_signal(browser: Any,
 def test_installable_per_chromium(browser: Any, world: World, tmp_path: Path) -> None:
     """Chromium's own installability check, in a persistent profile (incognito never is)."""
     context = browser.browser_type.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=CHROMIUM,
-        headless=True, args=CHROMIUM_ARGS)
+        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
     try:
         page = context.pages[0] if context.pages else context.new_page()
         page.goto(f"{world.url}/aanmelden")
@@ -117,4 +124,3 @@ def test_installable_per_chromium(browser: Any, world: World, tmp_path: Path) ->
         assert manifest["errors"] == [] and "Handle with Care" in manifest["data"]
     finally:
         context.close()
-

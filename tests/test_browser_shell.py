@@ -133,22 +133,29 @@ def test_worker_lists_every_app_file_once() -> None:
     # The worker itself is never cached; the server-rendered admin pages' files are no part of
     # the app (and /admin* is never cached); the large install icons are fetched by the
     # browser when it installs, not on every phone's first visit.
-    large_icons = {"/icons/icon-512.png", "/icons/maskable-512.png",
-                   "/icons/apple-touch-icon.png"}
+    large_icons = {"/icons/icon-512.png", "/icons/maskable-512.png", "/icons/apple-touch-icon.png"}
     app_files = files - {"/sw.js", "/admin.js", "/admin.css"} - large_icons
     # The shell: the page, its scripts (linktoken.js, app.js) and what app.js imports
     # statically, its CSS, manifest and icon.
-    scripts = re.findall(r'<script (?:type="module" )?src="([^"]+)">',
-                         (PWA / "index.html").read_text())
+    scripts = re.findall(
+        r'<script (?:type="module" )?src="([^"]+)">', (PWA / "index.html").read_text()
+    )
     assert scripts == ["/linktoken.js", "/app.js"]  # the token leaves the URL first
-    assert shell == {"/", *scripts, *static_imports("/app.js"), "/style.css",
-                     "/manifest.webmanifest", "/icons/icon-192.png"}
+    assert shell == {
+        "/",
+        *scripts,
+        *static_imports("/app.js"),
+        "/style.css",
+        "/manifest.webmanifest",
+        "/icons/icon-192.png",
+    }
     assert on_demand == app_files - shell
     assert not shell & on_demand
     # index.html preloads what app.js needs to start, so a phone fetches it at once rather
     # than level by level; each role's screens load on demand (dynamic import).
-    preloaded = set(re.findall(r'<link rel="modulepreload" href="([^"]+)">',
-                               (PWA / "index.html").read_text()))
+    preloaded = set(
+        re.findall(r'<link rel="modulepreload" href="([^"]+)">', (PWA / "index.html").read_text())
+    )
     assert preloaded == static_imports("/app.js")
 
 
@@ -169,8 +176,9 @@ def static_imports(module: str) -> set[str]:
 
 def test_offline_start_shows_the_shell(browser: Any, world: World) -> None:
     school = world.org()
-    phone = enrol_phone(browser, world, "teacher", school, name="Juf Offline",
-                        class_label="groep 3")
+    phone = enrol_phone(
+        browser, world, "teacher", school, name="Juf Offline", class_label="groep 3"
+    )
     phone.wait_for_service_worker()
     expect(phone.page.get_by_role("heading", level=1)).to_have_text("Signalen")
     phone.context.set_offline(True)
@@ -235,32 +243,50 @@ def test_notifications_turn_on_and_pushes_show_neutral_text(browser: Any, world:
     page.get_by_role("button", name="Meldingen aanzetten").click()
     expect(page.get_by_text("Meldingen staan aan.")).to_be_visible()
     phone.shot("algemeen-meldingen-aan")
-    row = world.db.execute("SELECT push_state, push FROM devices WHERE person_id = ?",
-                           [person]).fetchone()
+    row = world.db.execute(
+        "SELECT push_state, push FROM devices WHERE person_id = ?", [person]
+    ).fetchone()
     assert row[0] == "active" and "fcm.googleapis.com" in row[1]
     phone.wait_for_service_worker()
 
     cdp = phone.context.new_cdp_session(page)
     registrations: list[dict] = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated",
-           lambda event: registrations.extend(event["registrations"]))
+    cdp.on(
+        "ServiceWorker.workerRegistrationUpdated",
+        lambda event: registrations.extend(event["registrations"]),
+    )
     cdp.send("ServiceWorker.enable")
     page.wait_for_function("() => true")  # let the replayed events arrive
     registration_id = next(r["registrationId"] for r in registrations if not r["isDeleted"])
-    payload = {"web_push": 8030, "kind": "teacher_signal", "signal_id": "S" * 22,
-               "notification": {"title": "Handle with Care", "body": "Nieuw signaal — open de app",
-                                "navigate": f"{world.url}/signaal/{'S' * 22}", "tag": "s1"}}
+    payload = {
+        "web_push": 8030,
+        "kind": "teacher_signal",
+        "signal_id": "S" * 22,
+        "notification": {
+            "title": "Handle with Care",
+            "body": "Nieuw signaal — open de app",
+            "navigate": f"{world.url}/signaal/{'S' * 22}",
+            "tag": "s1",
+        },
+    }
     shown = {}
     for data, tag in ((json.dumps(payload), "s1"), ("not json", "hwc")):
-        cdp.send("ServiceWorker.deliverPushMessage", {"origin": world.url,
-                                                      "registrationId": registration_id,
-                                                      "data": data})
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": world.url, "registrationId": registration_id, "data": data},
+        )
         shown[tag] = page.evaluate(WAIT_FOR_NOTIFICATION_JS, tag)
-    assert shown["s1"] == {"title": "Handle with Care", "body": "Nieuw signaal — open de app",
-                           "url": f"{world.url}/signaal/{'S' * 22}"}
+    assert shown["s1"] == {
+        "title": "Handle with Care",
+        "body": "Nieuw signaal — open de app",
+        "url": f"{world.url}/signaal/{'S' * 22}",
+    }
     # An unreadable payload still shows a notification, with neutral text of our own.
-    assert shown["hwc"] == {"title": "Nieuw signaal", "body": "Open de app.",
-                            "url": f"{world.url}/"}
+    assert shown["hwc"] == {
+        "title": "Nieuw signaal",
+        "body": "Open de app.",
+        "url": f"{world.url}/",
+    }
 
     # A click on the notification brings the open window to the signal.
     worker = phone.context.service_workers[0]
@@ -309,8 +335,16 @@ def test_form_validation_rules(browser: Any, world: World) -> None:
     phone.goto("/toegankelijkheid")
     result = phone.page.evaluate(VALIDATION_JS)
     valid = [name for name, problem in result["names"] if problem is None]
-    assert valid == ["Zoë", "Ömer", "de Vries-Ƙ", "O'Brien", "J. de Vries",
-                     "Anne-Marie van den Berg", "Zoe\u0308", "A" * 100]
+    assert valid == [
+        "Zoë",
+        "Ömer",
+        "de Vries-Ƙ",
+        "O'Brien",
+        "J. de Vries",
+        "Anne-Marie van den Berg",
+        "Zoe\u0308",
+        "A" * 100,
+    ]
     dates = result["dates"]
     assert dates[0] == {"iso": "2016-03-04"}
     assert "geen bestaande datum" in dates[1]["error"]
@@ -334,15 +368,18 @@ def test_screens_reflow_at_320_px_and_in_dark_mode(browser: Any, world: World) -
         phone.page.get_by_role("button", name="Verder naar de app").click()
         expect(phone.page.get_by_text("Geen nieuwe signalen.")).to_be_visible()
         overflow = phone.page.evaluate(
-            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
         assert overflow <= 0
         phone.shot(f"algemeen-320px-{scheme}")
         phone.close()
 
 
 def test_iphone_outside_home_screen_is_told_to_add_it_first(browser: Any, world: World) -> None:
-    iphone = ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_4 like Mac OS X) AppleWebKit/605.1.15 "
-              "(KHTML, like Gecko) Version/18.4 Mobile/15E148 Safari/604.1")
+    iphone = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_4 like Mac OS X) AppleWebKit/605.1.15 "
+        "(KHTML, like Gecko) Version/18.4 Mobile/15E148 Safari/604.1"
+    )
     phone = new_phone(browser, world.url, user_agent=iphone)
     person = world.person("teacher", world.org(), name="Juf iPhone", class_label="groep 1")
     phone.goto(f"/aanmelden#{world.enrol_link_token(person)}")
@@ -356,25 +393,31 @@ def test_iphone_outside_home_screen_is_told_to_add_it_first(browser: Any, world:
     phone.close()
 
 
-def test_the_enrolment_link_leaves_no_token_in_the_profile(browser: Any, world: World,
-                                                           tmp_path: Path) -> None:
+def test_the_enrolment_link_leaves_no_token_in_the_profile(
+    browser: Any, world: World, tmp_path: Path
+) -> None:
     """A link opened in a new tab, as from a mail or a QR code: before anything else runs the
     token leaves the URL (not in the address bar or the page's history), the person enrols,
     and once Chromium has closed, its session and tab-restore files hold no trace of it."""
     token = world.enrol_link_token(world.person("teacher", world.org(), name="Juf Link"))
     profile = tmp_path / "profile"
     context = browser.browser_type.launch_persistent_context(
-        str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
     try:
         blank = context.pages[0] if context.pages else context.new_page()
         with context.expect_page() as opened:
-            context.new_cdp_session(blank).send("Target.createTarget",
-                                                {"url": f"{world.url}/aanmelden#{token}"})
+            context.new_cdp_session(blank).send(
+                "Target.createTarget", {"url": f"{world.url}/aanmelden#{token}"}
+            )
         blank.close()  # the link's tab is the only one, as when a phone opens a link
         page = opened.value
         expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat aanmelden")
         assert page.evaluate("[location.href, history.length, window.name]") == [
-            f"{world.url}/aanmelden", 1, ""]
+            f"{world.url}/aanmelden",
+            1,
+            "",
+        ]
         page.get_by_role("button", name="Dit apparaat aanmelden").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat is aangemeld")
         page.wait_for_timeout(3000)  # Chromium saves the session a few seconds after a change
@@ -396,8 +439,9 @@ WORKERS_JS = """async () => {
 }"""
 
 
-def test_new_version_waits_until_the_user_reloads(browser: Any,
-                                                  own_pwa_world: tuple[World, Path]) -> None:
+def test_new_version_waits_until_the_user_reloads(
+    browser: Any, own_pwa_world: tuple[World, Path]
+) -> None:
     world, pwa = own_pwa_world
     phone = new_phone(browser, world.url)
     phone.goto("/toegankelijkheid")
@@ -411,13 +455,19 @@ def test_new_version_waits_until_the_user_reloads(browser: Any,
     expect(bar).to_be_visible()
     phone.shot("algemeen-nieuwe-versie")
     # Still the old worker in control until the tap; the new one waits with its own cache.
-    assert page.evaluate(WORKERS_JS) == {"waiting": True, "inControl": True,
-                                         "caches": [*old_version, "hwc-shell-next"]}
+    assert page.evaluate(WORKERS_JS) == {
+        "waiting": True,
+        "inControl": True,
+        "caches": [*old_version, "hwc-shell-next"],
+    }
     with page.expect_navigation():
         bar.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Toegankelijkheidsverklaring")
-    assert page.evaluate(WORKERS_JS) == {"waiting": False, "inControl": True,
-                                         "caches": ["hwc-shell-next"]}
+    assert page.evaluate(WORKERS_JS) == {
+        "waiting": False,
+        "inControl": True,
+        "caches": ["hwc-shell-next"],
+    }
     expect(page.get_by_role("button", name="Nieuwe versie — herladen")).to_have_count(0)
     assert phone.csp_problems() == []
     phone.close()

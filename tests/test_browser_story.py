@@ -34,9 +34,16 @@ def confirm(page: Page, question: str, answer: str) -> None:
     expect(dialog).to_have_count(0)
 
 
-def fill_and_check(sender: Phone, name: str, born: date, *, recipient: str = SCHOOL,
-                   query: str = "regenboog", office: bool = False,
-                   shots: str | None = None) -> None:
+def fill_and_check(
+    sender: Phone,
+    name: str,
+    born: date,
+    *,
+    recipient: str = SCHOOL,
+    query: str = "regenboog",
+    office: bool = False,
+    shots: str | None = None,
+) -> None:
     """Fill in the new-signal form and go to the check screen."""
     page = sender.page
     expect(heading(page)).to_have_text("Nieuw signaal")
@@ -108,10 +115,16 @@ def open_pending(phone: Phone, ref: str) -> None:
 def test_send_forward_view_finish(browser: Any, world: World) -> None:
     school = world.org(name=SCHOOL, place="Utrecht")
     sender = enrol_sender(browser, world, shot="verzender")
-    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider",
-                          shot="contact")
-    teacher = enrol_phone(browser, world, "teacher", school, name="Juf Anna",
-                          class_label="groep 5b", shot="leerkracht")
+    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider", shot="contact")
+    teacher = enrol_phone(
+        browser,
+        world,
+        "teacher",
+        school,
+        name="Juf Anna",
+        class_label="groep 5b",
+        shot="leerkracht",
+    )
     born = years_ago(12)
 
     # The sender: a new signal through the form.
@@ -183,8 +196,13 @@ def test_send_forward_view_finish(browser: Any, world: World) -> None:
 
     # The sender saw every step, without the name.
     card = sender_card(sender, ref)
-    for step in ("afgeleverd op 1 apparaat", "geopend door school",
-                 "doorgestuurd naar 1 leerkracht", "gezien door leerkracht", "afgerond"):
+    for step in (
+        "afgeleverd op 1 apparaat",
+        "geopend door school",
+        "doorgestuurd naar 1 leerkracht",
+        "gezien door leerkracht",
+        "afgerond",
+    ):
         expect(card).to_contain_text(step)
     expect(card).to_contain_text("Afgerond")
     sender.shot("verzender-09-overzicht-afgerond")
@@ -237,7 +255,8 @@ def test_school_without_enrolled_contact_is_to_be_phoned(browser: Any, world: Wo
     sender = enrol_sender(browser, world)
     fill_and_check(sender, NAME, years_ago(10))
     expect(sender.page.get_by_role("alert")).to_contain_text(
-        "Deze school heeft nog geen aangemeld apparaat. Bel de school.")
+        "Deze school heeft nog geen aangemeld apparaat. Bel de school."
+    )
     expect(heading(sender.page)).to_have_text("Nieuw signaal")
     sender.shot("verzender-12-school-zonder-apparaat")
     assert world.db.execute("SELECT count(*) FROM signals").fetchone()[0] == 0
@@ -273,9 +292,11 @@ def test_second_contact_sees_who_forwarded_and_no_content(browser: Any, world: W
     expect(heading(second.page)).to_have_text("Signaal al doorgestuurd")
     expect(second.page.get_by_text("Doorgestuurd door Ilse Begeleider.")).to_be_visible()
     assert NAME not in second.page.content()
-    row = world.db.execute("SELECT count(*) FROM envelopes e JOIN devices d ON d.id = e.device_id "
-                           "WHERE e.signal_id = ? AND d.person_id = ?",
-                           [signal_id, second.person_id]).fetchone()
+    row = world.db.execute(
+        "SELECT count(*) FROM envelopes e JOIN devices d ON d.id = e.device_id "
+        "WHERE e.signal_id = ? AND d.person_id = ?",
+        [signal_id, second.person_id],
+    ).fetchone()
     assert row[0] == 0  # and the server holds no copy for the second contact either
     for phone in (first, second):
         assert phone.csp_problems() == []
@@ -286,14 +307,17 @@ def test_leerplicht_officer_relays_to_the_school(browser: Any, world: World) -> 
     school = world.org(name=SCHOOL, place="Utrecht")
     office = world.org("leerplicht", "Leerplicht Utrecht", municipalities="Utrecht, Nieuwegein")
     sender = enrol_sender(browser, world)
-    officer = enrol_phone(browser, world, "officer", office, name="Omar Leerplicht",
-                          shot="leerplicht")
+    officer = enrol_phone(
+        browser, world, "officer", office, name="Omar Leerplicht", shot="leerplicht"
+    )
     contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
-    teacher = enrol_phone(browser, world, "teacher", school, name="Juf Anna",
-                          class_label="groep 5b")
+    teacher = enrol_phone(
+        browser, world, "teacher", school, name="Juf Anna", class_label="groep 5b"
+    )
     born = years_ago(9)
-    fill_and_check(sender, NAME, born, recipient="Leerplicht Utrecht", query="Nieuwegein",
-                   office=True)
+    fill_and_check(
+        sender, NAME, born, recipient="Leerplicht Utrecht", query="Nieuwegein", office=True
+    )
     ref = send_checked(sender, NAME, born)
     signal_id = world.db.execute("SELECT id FROM signals WHERE ref = ?", [ref]).fetchone()[0]
 
@@ -339,9 +363,15 @@ def test_leerplicht_officer_relays_to_the_school(browser: Any, world: World) -> 
     expect(heading(contact.page)).to_have_text("Signaal afgerond")
 
     card = sender_card(sender, ref)
-    for step in ("afgeleverd op 1 apparaat", "geopend door leerplicht",
-                 "doorgestuurd naar school (1 apparaat)", "geopend door school",
-                 "doorgestuurd naar 1 leerkracht", "gezien door leerkracht", "afgerond"):
+    for step in (
+        "afgeleverd op 1 apparaat",
+        "geopend door leerplicht",
+        "doorgestuurd naar school (1 apparaat)",
+        "geopend door school",
+        "doorgestuurd naar 1 leerkracht",
+        "gezien door leerkracht",
+        "afgerond",
+    ):
         expect(card).to_contain_text(step)
     expect(card).to_contain_text(f"Aan: {SCHOOL} (via leerplicht)")
     sender.shot("verzender-13-overzicht-via-leerplicht")
@@ -351,13 +381,22 @@ def test_leerplicht_officer_relays_to_the_school(browser: Any, world: World) -> 
         phone.close()
     # Forensic: after the whole leerplicht route no envelope is left, and the name is in no
     # byte the server keeps.
-    assert world.db.execute("SELECT count(*) FROM envelopes WHERE signal_id = ?",
-                            [signal_id]).fetchone()[0] == 0
+    assert (
+        world.db.execute(
+            "SELECT count(*) FROM envelopes WHERE signal_id = ?", [signal_id]
+        ).fetchone()[0]
+        == 0
+    )
     world.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    stored = b"".join(path.read_bytes() for path in Path(world.app.state.settings.database)
-                      .parent.glob("hwc.db*"))
-    for needle in (NAME.encode(), NAME.encode("utf-16-le"), NAME.encode("utf-16-be"),
-                   born.isoformat().encode()):
+    stored = b"".join(
+        path.read_bytes() for path in Path(world.app.state.settings.database).parent.glob("hwc.db*")
+    )
+    for needle in (
+        NAME.encode(),
+        NAME.encode("utf-16-le"),
+        NAME.encode("utf-16-be"),
+        born.isoformat().encode(),
+    ):
         assert needle not in stored
 
 
@@ -373,8 +412,9 @@ def test_officer_closes_not_in_municipality(browser: Any, world: World) -> None:
     confirm(page, "Geen leerling in uw gemeente?", "Ja, geen leerling van ons")
     expect(heading(page)).to_have_text("Signaal gesloten")
     officer.shot("leerplicht-07-gesloten")
-    state = world.db.execute("SELECT state, close_reason FROM signals WHERE ref = ?",
-                             [ref]).fetchone()
+    state = world.db.execute(
+        "SELECT state, close_reason FROM signals WHERE ref = ?", [ref]
+    ).fetchone()
     assert tuple(state) == ("closed", "not_in_municipality")
     officer.close()
 
@@ -411,11 +451,14 @@ def test_device_without_its_key_is_told_to_ask_for_a_new_link(browser: Any, worl
     })""")
     phone.page.reload()
     expect(heading(phone.page)).to_have_text("Niet aangemeld")
-    expect(phone.page.get_by_text("Vraag uw beheerder of intern begeleider om een nieuwe "
-                                  "aanmeldlink.")).to_be_visible()
+    expect(
+        phone.page.get_by_text("Vraag uw beheerder of intern begeleider om een nieuwe aanmeldlink.")
+    ).to_be_visible()
     # The app told the server, so the admin sees the lost key and nobody encrypts to it.
-    row = world.db.execute("SELECT d.key_state, d.revoked_at FROM devices d JOIN people p "
-                           "ON p.id = d.person_id WHERE p.name = 'Juf Anna'").fetchone()
+    row = world.db.execute(
+        "SELECT d.key_state, d.revoked_at FROM devices d JOIN people p "
+        "ON p.id = d.person_id WHERE p.name = 'Juf Anna'"
+    ).fetchone()
     assert row[0] == "lost" and row[1] is not None
     phone.close()
 
@@ -427,4 +470,3 @@ def test_admin_gets_a_link_to_the_admin_pages(browser: Any, world: World) -> Non
     expect(link).to_have_attribute("href", "/admin")
     admin.shot("beheer-03-start")
     admin.close()
-

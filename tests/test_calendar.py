@@ -207,11 +207,27 @@ def test_formatting() -> None:
     assert format_moment(datetime(2026, 1, 1, 7, 5, tzinfo=UTC)) == "donderdag 1 januari 08:05"
     assert format_day(date(2026, 10, 25)) == "zondag 25 oktober"
     assert [format_day(date(2026, m, 1)).split()[2] for m in range(1, 13)] == [
-        "januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
-        "september", "oktober", "november", "december",
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
     ]
     assert [format_day(date(2026, 6, d)).split()[0] for d in range(1, 8)] == [
-        "maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag",
+        "maandag",
+        "dinsdag",
+        "woensdag",
+        "donderdag",
+        "vrijdag",
+        "zaterdag",
+        "zondag",
     ]
 
 

@@ -78,14 +78,16 @@ def send(world: World, sender: Device, to: str) -> str:
 
 
 def envelopes_of(world: World, signal_id: str) -> dict[str, str]:
-    rows = world.db.execute("SELECT device_id, role FROM envelopes WHERE signal_id = ?",
-                            [signal_id]).fetchall()
+    rows = world.db.execute(
+        "SELECT device_id, role FROM envelopes WHERE signal_id = ?", [signal_id]
+    ).fetchall()
     return {r[0]: r[1] for r in rows}
 
 
 def state_of(world: World, signal_id: str) -> str:
-    return str(world.db.execute("SELECT state FROM signals WHERE id = ?",
-                                [signal_id]).fetchone()[0])
+    return str(
+        world.db.execute("SELECT state FROM signals WHERE id = ?", [signal_id]).fetchone()[0]
+    )
 
 
 def test_one_teachers_two_devices_open_at_once(busy_world: World, race: Race) -> None:
@@ -95,16 +97,21 @@ def test_one_teachers_two_devices_open_at_once(busy_world: World, race: Race) ->
     contact = w.member("contact", school)
     phone = w.member("teacher", school, class_label="groep 8")
     tablet = w.device(phone.person_id)
-    devices = [{"device_id": d.device_id, "public_key": b64u_encode(d.public_key)}
-               for d in (phone, tablet)]
+    devices = [
+        {"device_id": d.device_id, "public_key": b64u_encode(d.public_key)} for d in (phone, tablet)
+    ]
     wins = {phone.device_id: 0, tablet.device_id: 0}
     for _ in range(RUNS):
         signal_id = send(w, sender, school)
-        forwarded = contact.post(f"/api/signals/{signal_id}/forward", json={
-            "teachers": [phone.person_id], "envelopes": seal(devices, signal_id, NAME, BORN)})
+        forwarded = contact.post(
+            f"/api/signals/{signal_id}/forward",
+            json={"teachers": [phone.person_id], "envelopes": seal(devices, signal_id, NAME, BORN)},
+        )
         assert forwarded.status_code == 200, forwarded.text
-        answers = race(lambda s=signal_id: phone.post(f"/api/signals/{s}/open"),
-                       lambda s=signal_id: tablet.post(f"/api/signals/{s}/open"))
+        answers = race(
+            lambda s=signal_id: phone.post(f"/api/signals/{s}/open"),
+            lambda s=signal_id: tablet.post(f"/api/signals/{s}/open"),
+        )
         statuses = sorted(a.status_code for a in answers)
         assert statuses == [200, 404], [a.text for a in answers]
         winner = (phone, tablet)[[a.status_code for a in answers].index(200)]
@@ -112,44 +119,59 @@ def test_one_teachers_two_devices_open_at_once(busy_world: World, race: Race) ->
         assert loser_answer.json()["error"] == "opened_elsewhere"  # on the winner, as it says
         wins[winner.device_id] += 1
         # Only the winner's copy is left (for its grace period), and it opens.
-        assert envelopes_of(w, signal_id) == {winner.device_id: "teacher",
-                                              contact.device_id: "contact"}
+        assert envelopes_of(w, signal_id) == {
+            winner.device_id: "teacher",
+            contact.device_id: "contact",
+        }
         assert winner.open(signal_id) == {"name": NAME, "birth_date": BORN}
         assert state_of(w, signal_id) == "viewed"
         done = winner.post(f"/api/signals/{signal_id}/done")
         assert done.status_code == 200
-        assert contact.post(f"/api/signals/{signal_id}/close",
-                            json={"reason": "done"}).status_code == 200
+        assert (
+            contact.post(f"/api/signals/{signal_id}/close", json={"reason": "done"}).status_code
+            == 200
+        )
     assert sum(wins.values()) == RUNS
 
 
-@pytest.mark.parametrize("first_act, second_act", [
-    ("forward", "close"), ("forward", "forward"), ("close", "close"), ("close", "not_our_pupil"),
-])
-def test_two_contacts_act_at_once(busy_world: World, race: Race, first_act: str,
-                                  second_act: str) -> None:
+@pytest.mark.parametrize(
+    "first_act, second_act",
+    [
+        ("forward", "close"),
+        ("forward", "forward"),
+        ("close", "close"),
+        ("close", "not_our_pupil"),
+    ],
+)
+def test_two_contacts_act_at_once(
+    busy_world: World, race: Race, first_act: str, second_act: str
+) -> None:
     w = busy_world
     school = w.org()
     sender = w.member("sender", w.org("veilig_thuis", "Veilig Thuis"))
     contacts = [w.member("contact", school), w.member("contact", school)]
     teacher = w.member("teacher", school)
-    teacher_devices = [{"device_id": teacher.device_id,
-                        "public_key": b64u_encode(teacher.public_key)}]
+    teacher_devices = [
+        {"device_id": teacher.device_id, "public_key": b64u_encode(teacher.public_key)}
+    ]
     runs = RUNS if (first_act, second_act) == ("forward", "close") else RUNS // 4
     winners = {0: 0, 1: 0}
 
     def act(contact: Device, what: str, signal_id: str) -> Callable[[], httpx.Response]:
         if what == "forward":
-            body = {"teachers": [teacher.person_id],
-                    "envelopes": seal(teacher_devices, signal_id, NAME, BORN)}
+            body = {
+                "teachers": [teacher.person_id],
+                "envelopes": seal(teacher_devices, signal_id, NAME, BORN),
+            }
             return lambda: contact.post(f"/api/signals/{signal_id}/forward", json=body)
         reason = "told_in_person" if what == "close" else what
         return lambda: contact.post(f"/api/signals/{signal_id}/close", json={"reason": reason})
 
     for _ in range(runs):
         signal_id = send(w, sender, school)
-        answers = race(act(contacts[0], first_act, signal_id),
-                       act(contacts[1], second_act, signal_id))
+        answers = race(
+            act(contacts[0], first_act, signal_id), act(contacts[1], second_act, signal_id)
+        )
         statuses = [a.status_code for a in answers]
         assert sorted(statuses) == [200, 409], [a.text for a in answers]
         won = statuses.index(200)
@@ -159,16 +181,25 @@ def test_two_contacts_act_at_once(busy_world: World, race: Race, first_act: str,
         assert dutch_conflict(answers[1 - won])["state"] == final
         if final == "forwarded":
             # The winner keeps their copy to phone the parents; the colleague's is gone.
-            assert envelopes_of(w, signal_id) == {contacts[won].device_id: "contact",
-                                                  teacher.device_id: "teacher"}
+            assert envelopes_of(w, signal_id) == {
+                contacts[won].device_id: "contact",
+                teacher.device_id: "teacher",
+            }
         else:
             assert final == "closed"
             assert envelopes_of(w, signal_id) == {}
-            assert w.db.execute("SELECT count(*) FROM signal_teachers WHERE signal_id = ?",
-                                [signal_id]).fetchone()[0] == 0
-        events = [r[0] for r in w.db.execute(
-            "SELECT kind FROM signal_events WHERE signal_id = ? ORDER BY rowid",
-            [signal_id]).fetchall()]
+            assert (
+                w.db.execute(
+                    "SELECT count(*) FROM signal_teachers WHERE signal_id = ?", [signal_id]
+                ).fetchone()[0]
+                == 0
+            )
+        events = [
+            r[0]
+            for r in w.db.execute(
+                "SELECT kind FROM signal_events WHERE signal_id = ? ORDER BY rowid", [signal_id]
+            ).fetchall()
+        ]
         assert events == ["sent", final]
     assert sum(winners.values()) == runs
 
@@ -184,10 +215,16 @@ def test_two_officers_relay_at_once(busy_world: World, race: Race) -> None:
     for _ in range(RUNS // 2):
         signal_id = send(w, sender, office)
         assert set(envelopes_of(w, signal_id)) == {o.device_id for o in officers}
-        bodies = [{"school_id": school, "envelopes": seal(recipients, signal_id, NAME, BORN)}
-                  for _ in officers]
-        answers = race(*(lambda o=o, s=signal_id, b=b: o.post(f"/api/signals/{s}/relay", json=b)
-                         for o, b in zip(officers, bodies, strict=True)))
+        bodies = [
+            {"school_id": school, "envelopes": seal(recipients, signal_id, NAME, BORN)}
+            for _ in officers
+        ]
+        answers = race(
+            *(
+                lambda o=o, s=signal_id, b=b: o.post(f"/api/signals/{s}/relay", json=b)
+                for o, b in zip(officers, bodies, strict=True)
+            )
+        )
         statuses = [a.status_code for a in answers]
         # The loser learns that a colleague relayed it, with the current state (409).
         assert sorted(statuses) == [200, 409], [a.text for a in answers]
@@ -198,8 +235,9 @@ def test_two_officers_relay_at_once(busy_world: World, race: Race) -> None:
         # The officers' copies are gone; the school's contact holds the winner's envelope.
         assert envelopes_of(w, signal_id) == {contact.device_id: "contact"}
         assert contact.open(signal_id) == {"name": NAME, "birth_date": BORN}
-        acted_by = w.db.execute("SELECT acted_by FROM signals WHERE id = ?",
-                                [signal_id]).fetchone()[0]
+        acted_by = w.db.execute(
+            "SELECT acted_by FROM signals WHERE id = ?", [signal_id]
+        ).fetchone()[0]
         assert acted_by == officers[won].person_id
 
 

@@ -26,8 +26,12 @@ HALF_OPEN = 300
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with hwc_serve(tmp_path_factory.mktemp("slow"), HWC_HEADER_TIMEOUT_SECONDS="1",
-                   HWC_BODY_TIMEOUT_SECONDS="1", HWC_MAX_CONNECTIONS=str(MAX_CONNECTIONS)) as base:
+    with hwc_serve(
+        tmp_path_factory.mktemp("slow"),
+        HWC_HEADER_TIMEOUT_SECONDS="1",
+        HWC_BODY_TIMEOUT_SECONDS="1",
+        HWC_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
+    ) as base:
         yield base
 
 
@@ -72,8 +76,10 @@ def test_trickled_header_lines_are_dropped(url: str) -> None:
 
 def test_a_trickled_body_is_dropped(url: str) -> None:
     with connect(url) as sock:
-        sock.sendall(b"POST /api/enrol HTTP/1.1\r\nHost: 127.0.0.1\r\nX-HWC: 1\r\n"
-                     b"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{")
+        sock.sendall(
+            b"POST /api/enrol HTTP/1.1\r\nHost: 127.0.0.1\r\nX-HWC: 1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"
+        )
         started = time.monotonic()
         closed = False
         while not closed and time.monotonic() - started < 8 * (HEADER_TIMEOUT + BODY_TIMEOUT):
@@ -128,7 +134,6 @@ def test_a_prompt_client_is_served_also_in_pieces_and_on_keep_alive(url: str) ->
         assert closed and answer == b""
 
 
-
 def test_the_h11_protocol_gets_the_same_bounds() -> None:
     """Without httptools uvicorn parses with h11; the bounds hold there too (in-process)."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -137,10 +142,12 @@ def test_the_h11_protocol_gets_the_same_bounds() -> None:
     from server.connections import bounded_protocol
 
     sock = free_socket()
-    config = uvicorn.Config(create_app(Settings(database=":memory:", run_workers=False)),
-                            http=bounded_protocol(HEADER_TIMEOUT, BODY_TIMEOUT, 3,
-                                                  base=H11Protocol),
-                            lifespan="off", log_level="warning")
+    config = uvicorn.Config(
+        create_app(Settings(database=":memory:", run_workers=False)),
+        http=bounded_protocol(HEADER_TIMEOUT, BODY_TIMEOUT, 3, base=H11Protocol),
+        lifespan="off",
+        log_level="warning",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

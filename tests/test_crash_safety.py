@@ -71,9 +71,14 @@ class Server:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
-        self.env = {**os.environ, "HWC_DATABASE": str(db_path), "HWC_BASE_URL": self.url,
-                    "HWC_SECRET_KEY": SECRET, "HWC_PUSH_TIMEOUT_SECONDS": "2",
-                    "PYTHONPATH": str(ROOT)}
+        self.env = {
+            **os.environ,
+            "HWC_DATABASE": str(db_path),
+            "HWC_BASE_URL": self.url,
+            "HWC_SECRET_KEY": SECRET,
+            "HWC_PUSH_TIMEOUT_SECONDS": "2",
+            "PYTHONPATH": str(ROOT),
+        }
         self.process: subprocess.Popen[bytes] | None = None
         self.preexec: Callable[[], None] | None = None  # runs in the child before exec
 
@@ -81,8 +86,12 @@ class Server:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=self.preexec)
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=self.preexec,
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.log.read_text()[-3000:]
@@ -118,46 +127,72 @@ def seed(db_path: Path) -> dict[str, str]:
     """Organisations, people and enrolment tokens, written before the server first starts."""
     db = database.connect(str(db_path))
     now = time.time()
-    school = directory.create_org(db, NewOrg(kind="school", name="Crashschool", code="CR4SH",
-                                             region="midden"), now)
+    school = directory.create_org(
+        db, NewOrg(kind="school", name="Crashschool", code="CR4SH", region="midden"), now
+    )
     sender_org = directory.create_org(db, NewOrg(kind="veilig_thuis", name="VT Crash"), now)
-    people = {"sender": directory.create_person(db, NewPerson(name="Melder", role="sender",
-                                                              org_id=sender_org), now),
-              "teacher": directory.create_person(db, NewPerson(name="Juf", role="teacher",
-                                                               org_id=school), now)}
+    people = {
+        "sender": directory.create_person(
+            db, NewPerson(name="Melder", role="sender", org_id=sender_org), now
+        ),
+        "teacher": directory.create_person(
+            db, NewPerson(name="Juf", role="teacher", org_id=school), now
+        ),
+    }
     for n in range(CONTACTS):
         people[f"contact{n}"] = directory.create_person(
-            db, NewPerson(name=f"IB {n}", role="contact", org_id=school), now)
-    tokens = {role: auth.make_enrol_token(db, SECRET, person, None, now, 7)
-              for role, person in people.items()}
+            db, NewPerson(name=f"IB {n}", role="contact", org_id=school), now
+        )
+    tokens = {
+        role: auth.make_enrol_token(db, SECRET, person, None, now, 7)
+        for role, person in people.items()
+    }
     # A second phone for the sender: each sending thread has its own device (and send limit).
     people["sender1"] = people["sender"]
     tokens["sender1"] = auth.make_enrol_token(db, SECRET, people["sender"], None, now, 7)
     db.close()
-    return {"school": school, **{f"{k}_person": v for k, v in people.items()},
-            **{f"{k}_token": v for k, v in tokens.items()}}
+    return {
+        "school": school,
+        **{f"{k}_person": v for k, v in people.items()},
+        **{f"{k}_token": v for k, v in tokens.items()},
+    }
 
 
 def enrol(url: str, token: str, person_id: str, push: dict | None) -> Phone:
     private_key, public_key = generate_device_key()
-    response = httpx.post(url + "/api/enrol", headers={"X-HWC": "1"}, json={
-        "token": token, "public_key": b64u_encode(public_key), "label": "telefoon",
-        "push": push}, timeout=10)
+    response = httpx.post(
+        url + "/api/enrol",
+        headers={"X-HWC": "1"},
+        json={
+            "token": token,
+            "public_key": b64u_encode(public_key),
+            "label": "telefoon",
+            "push": push,
+        },
+        timeout=10,
+    )
     assert response.status_code == 201, response.text
     sub = push["endpoint"].rsplit("/", 1)[1] if push else None
-    return Phone(response.json()["device"]["id"], b64u_encode(public_key),
-                 response.cookies[auth.COOKIE], person_id, sub)
+    return Phone(
+        response.json()["device"]["id"],
+        b64u_encode(public_key),
+        response.cookies[auth.COOKIE],
+        person_id,
+        sub,
+    )
 
 
 @contextmanager
 def client(url: str, phone: Phone) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=url, headers={"X-HWC": "1"}, timeout=3.0,
-                      cookies={auth.COOKIE: phone.credential}) as http:
+    with httpx.Client(
+        base_url=url, headers={"X-HWC": "1"}, timeout=3.0, cookies={auth.COOKIE: phone.credential}
+    ) as http:
         yield http
 
 
-def until_answered(request: Callable[[], httpx.Response], stop: threading.Event,
-                   outcomes: Outcomes) -> httpx.Response | None:
+def until_answered(
+    request: Callable[[], httpx.Response], stop: threading.Event, outcomes: Outcomes
+) -> httpx.Response | None:
     """Send until the server answers (it may be down or die mid-request)."""
     while True:
         try:
@@ -170,45 +205,62 @@ def until_answered(request: Callable[[], httpx.Response], stop: threading.Event,
             time.sleep(0.05)
 
 
-def sender_loop(url: str, sender: Phone, school: str, contacts: list[Phone],
-                outcomes: Outcomes, stop: threading.Event, rng: random.Random) -> None:
+def sender_loop(
+    url: str,
+    sender: Phone,
+    school: str,
+    contacts: list[Phone],
+    outcomes: Outcomes,
+    stop: threading.Event,
+    rng: random.Random,
+) -> None:
     devices = [{"device_id": c.device_id, "public_key": c.public_key} for c in contacts]
     with client(url, sender) as http:
         while not stop.is_set():
             signal_id = new_signal_id()
-            body = {"id": signal_id, "recipient_id": school,
-                    "envelopes": seal(devices, signal_id, NAME, BORN)}
+            body = {
+                "id": signal_id,
+                "recipient_id": school,
+                "envelopes": seal(devices, signal_id, NAME, BORN),
+            }
             with outcomes.lock:
                 outcomes.attempted.add(signal_id)
             # A client that got no answer retries with the same id: 201 if the first try was
             # lost, 409 id_reused if it was stored. Either way the signal must be whole.
-            response = until_answered(lambda b=body: http.post("/api/signals", json=b),
-                                      stop, outcomes)
+            response = until_answered(
+                lambda b=body: http.post("/api/signals", json=b), stop, outcomes
+            )
             if response is not None:
                 outcomes.record(outcomes.sent, signal_id, response.status_code)
             # Paced below the send limit (120 a minute per device; it resets with the process).
             time.sleep(rng.uniform(0.03, 0.06))
 
 
-def forward_loop(url: str, contact: Phone, teacher: Phone, school: str, outcomes: Outcomes,
-                 stop: threading.Event) -> None:
+def forward_loop(
+    url: str, contact: Phone, teacher: Phone, school: str, outcomes: Outcomes, stop: threading.Event
+) -> None:
     devices = [{"device_id": teacher.device_id, "public_key": teacher.public_key}]
     done: set[str] = set()
     with client(url, contact) as http:
         while not stop.is_set():
             with outcomes.lock:
-                todo = [s for s, status in outcomes.sent.items()
-                        if status == 201 and s not in done][:1]
+                todo = [
+                    s for s, status in outcomes.sent.items() if status == 201 and s not in done
+                ][:1]
             if not todo:
                 time.sleep(0.02)
                 continue
             signal_id = todo[0]
             done.add(signal_id)
-            body = {"teachers": [teacher.person_id],
-                    "envelopes": seal(devices, signal_id, NAME, BORN)}
+            body = {
+                "teachers": [teacher.person_id],
+                "envelopes": seal(devices, signal_id, NAME, BORN),
+            }
             response = until_answered(
                 lambda s=signal_id, b=body: http.post(f"/api/signals/{s}/forward", json=b),
-                stop, outcomes)
+                stop,
+                outcomes,
+            )
             if response is not None:
                 # 409: the first try was stored before the crash (already forwarded).
                 outcomes.record(outcomes.forwarded, signal_id, response.status_code)
@@ -220,8 +272,7 @@ def read_db(db_path: Path) -> closing[sqlite3.Connection]:
     return closing(conn)
 
 
-def test_sigkill_loses_nothing_acknowledged_and_leaves_nothing_half_written(
-        tmp_path: Path) -> None:
+def test_sigkill_loses_nothing_acknowledged_and_leaves_nothing_half_written(tmp_path: Path) -> None:
     # Kill moments are random; HWC_CRASH_SEED replays a failing schedule.
     rng = random.Random(os.environ.get("HWC_CRASH_SEED", "20"))
     db_path = tmp_path / "hwc.db"
@@ -235,17 +286,45 @@ def test_sigkill_loses_nothing_acknowledged_and_leaves_nothing_half_written(
         push_service.delay = 0.2
         server.start()
         try:
-            contacts = [enrol(server.url, ids[f"contact{n}_token"], ids[f"contact{n}_person"],
-                              push_service.subscribe()) for n in range(CONTACTS)]
-            teacher = enrol(server.url, ids["teacher_token"], ids["teacher_person"],
-                            push_service.subscribe())
-            senders = [enrol(server.url, ids[f"{key}_token"], ids["sender_person"], None)
-                       for key in ("sender", "sender1")]
-            threads = [threading.Thread(target=sender_loop, args=(
-                server.url, sender, ids["school"], contacts, outcomes, stop,
-                random.Random(n)), daemon=True) for n, sender in enumerate(senders)]
-            threads.append(threading.Thread(target=forward_loop, args=(
-                server.url, contacts[0], teacher, ids["school"], outcomes, stop), daemon=True))
+            contacts = [
+                enrol(
+                    server.url,
+                    ids[f"contact{n}_token"],
+                    ids[f"contact{n}_person"],
+                    push_service.subscribe(),
+                )
+                for n in range(CONTACTS)
+            ]
+            teacher = enrol(
+                server.url, ids["teacher_token"], ids["teacher_person"], push_service.subscribe()
+            )
+            senders = [
+                enrol(server.url, ids[f"{key}_token"], ids["sender_person"], None)
+                for key in ("sender", "sender1")
+            ]
+            threads = [
+                threading.Thread(
+                    target=sender_loop,
+                    args=(
+                        server.url,
+                        sender,
+                        ids["school"],
+                        contacts,
+                        outcomes,
+                        stop,
+                        random.Random(n),
+                    ),
+                    daemon=True,
+                )
+                for n, sender in enumerate(senders)
+            ]
+            threads.append(
+                threading.Thread(
+                    target=forward_loop,
+                    args=(server.url, contacts[0], teacher, ids["school"], outcomes, stop),
+                    daemon=True,
+                )
+            )
             for thread in threads:
                 thread.start()
             pending_at_kills = []
@@ -278,8 +357,13 @@ def test_sigkill_loses_nothing_acknowledged_and_leaves_nothing_half_written(
     assert NAME not in log_text and BORN not in log_text
 
 
-def check_database(conn: sqlite3.Connection, outcomes: Outcomes, contacts: list[Phone],
-                   teacher: Phone, messages: list[dict]) -> None:
+def check_database(
+    conn: sqlite3.Connection,
+    outcomes: Outcomes,
+    contacts: list[Phone],
+    teacher: Phone,
+    messages: list[dict],
+) -> None:
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     sent_ok = [s for s, status in outcomes.sent.items() if status == 201]
     assert len(sent_ok) >= 20, f"too little traffic to mean anything: {outcomes.sent}"
@@ -292,8 +376,13 @@ def check_database(conn: sqlite3.Connection, outcomes: Outcomes, contacts: list[
         row = conn.execute("SELECT state FROM signals WHERE id = ?", [signal_id]).fetchone()
         assert row is not None, f"signal acknowledged with {status} but lost"
         if status == 409:  # the retry found the first try stored: it must be whole too
-            assert conn.execute("SELECT count(*) FROM signal_events WHERE signal_id = ? "
-                                "AND kind = 'sent'", [signal_id]).fetchone()[0] == 1
+            assert (
+                conn.execute(
+                    "SELECT count(*) FROM signal_events WHERE signal_id = ? AND kind = 'sent'",
+                    [signal_id],
+                ).fetchone()[0]
+                == 1
+            )
     for signal_id, status in outcomes.forwarded.items():
         row = conn.execute("SELECT state FROM signals WHERE id = ?", [signal_id]).fetchone()
         assert row["state"] == "forwarded", (signal_id, status, row["state"])
@@ -309,20 +398,38 @@ def check_database(conn: sqlite3.Connection, outcomes: Outcomes, contacts: list[
     assert set(states) == {"sent"}, states
     subs = {p.push_sub: p.device_id for p in [*contacts, teacher]}
     delivered = {(subs[m["sub_id"]], _payload_signal(m["payload"])) for m in messages}
-    queued = {(r["device_id"], r["signal_id"])
-              for r in conn.execute("SELECT device_id, signal_id FROM outbox").fetchall()}
+    queued = {
+        (r["device_id"], r["signal_id"])
+        for r in conn.execute("SELECT device_id, signal_id FROM outbox").fetchall()
+    }
     assert queued <= delivered, queued - delivered
     assert delivered <= queued, delivered - queued  # nothing pushed that was not queued
 
 
-def assert_whole(conn: sqlite3.Connection, signal_id: str, state: str, contact_ids: set[str],
-                 teacher: Phone, contacts: list[Phone]) -> None:
-    events = [r[0] for r in conn.execute(
-        "SELECT kind FROM signal_events WHERE signal_id = ? ORDER BY rowid", [signal_id])]
-    envelopes = {r[0]: r[1] for r in conn.execute(
-        "SELECT device_id, role FROM envelopes WHERE signal_id = ?", [signal_id])}
-    pushes = {(r[0], r[1]) for r in conn.execute(
-        "SELECT device_id, kind FROM outbox WHERE signal_id = ?", [signal_id])}
+def assert_whole(
+    conn: sqlite3.Connection,
+    signal_id: str,
+    state: str,
+    contact_ids: set[str],
+    teacher: Phone,
+    contacts: list[Phone],
+) -> None:
+    events = [
+        r[0]
+        for r in conn.execute(
+            "SELECT kind FROM signal_events WHERE signal_id = ? ORDER BY rowid", [signal_id]
+        )
+    ]
+    envelopes = {
+        r[0]: r[1]
+        for r in conn.execute(
+            "SELECT device_id, role FROM envelopes WHERE signal_id = ?", [signal_id]
+        )
+    }
+    pushes = {
+        (r[0], r[1])
+        for r in conn.execute("SELECT device_id, kind FROM outbox WHERE signal_id = ?", [signal_id])
+    }
     assert events[0] == "sent", (signal_id, events)
     new_signal = {(d, "new_signal") for d in contact_ids}
     if state == "sent":
@@ -334,10 +441,16 @@ def assert_whole(conn: sqlite3.Connection, signal_id: str, state: str, contact_i
         assert events == ["sent", "forwarded"], (signal_id, events)
         # The forwarding contact keeps their copy; the other contacts' copies are gone.
         assert envelopes == {contacts[0].device_id: "contact", teacher.device_id: "teacher"}, (
-            signal_id, envelopes)
+            signal_id,
+            envelopes,
+        )
         assert pushes == new_signal | {(teacher.device_id, "teacher_signal")}, (signal_id, pushes)
-        chosen = [r[0] for r in conn.execute(
-            "SELECT person_id FROM signal_teachers WHERE signal_id = ?", [signal_id])]
+        chosen = [
+            r[0]
+            for r in conn.execute(
+                "SELECT person_id FROM signal_teachers WHERE signal_id = ?", [signal_id]
+            )
+        ]
         assert chosen == [teacher.person_id]
 
 
@@ -347,8 +460,9 @@ def _payload_signal(payload: str) -> str | None:
 
 def count_pending(db_path: Path) -> int:
     with read_db(db_path) as conn:
-        return int(conn.execute(
-            "SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0])
+        return int(
+            conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
+        )
 
 
 def wait_for_outbox(db_path: Path, timeout: float) -> int:
@@ -358,8 +472,7 @@ def wait_for_outbox(db_path: Path, timeout: float) -> int:
     return pending
 
 
-def test_sigterm_releases_claimed_pushes_so_a_restart_sends_them_at_once(
-        tmp_path: Path) -> None:
+def test_sigterm_releases_claimed_pushes_so_a_restart_sends_them_at_once(tmp_path: Path) -> None:
     """A platform restart (SIGTERM, then a new process) must not wait out the lease of the
     pushes that were on the wire: the stopping worker makes them due again at once."""
     db_path = tmp_path / "hwc.db"
@@ -370,16 +483,27 @@ def test_sigterm_releases_claimed_pushes_so_a_restart_sends_them_at_once(
         server.start()
         try:
             for n in range(CONTACTS):
-                enrol(server.url, ids[f"contact{n}_token"], ids[f"contact{n}_person"],
-                      push_service.subscribe())
+                enrol(
+                    server.url,
+                    ids[f"contact{n}_token"],
+                    ids[f"contact{n}_person"],
+                    push_service.subscribe(),
+                )
             sender = enrol(server.url, ids["sender_token"], ids["sender_person"], None)
-            contacts = httpx.get(f"{server.url}/api/schools/{ids['school']}/recipients",
-                                 cookies={auth.COOKIE: sender.credential}).json()["devices"]
+            contacts = httpx.get(
+                f"{server.url}/api/schools/{ids['school']}/recipients",
+                cookies={auth.COOKIE: sender.credential},
+            ).json()["devices"]
             signal_id = new_signal_id()
             with client(server.url, sender) as http:
-                sent = http.post("/api/signals", json={
-                    "id": signal_id, "recipient_id": ids["school"],
-                    "envelopes": seal(contacts, signal_id, NAME, BORN)})
+                sent = http.post(
+                    "/api/signals",
+                    json={
+                        "id": signal_id,
+                        "recipient_id": ids["school"],
+                        "envelopes": seal(contacts, signal_id, NAME, BORN),
+                    },
+                )
             assert sent.status_code == 201, sent.text
             wait_until(lambda: claimed(db_path) == CONTACTS)
             time.sleep(0.3)
@@ -404,8 +528,11 @@ def test_sigterm_releases_claimed_pushes_so_a_restart_sends_them_at_once(
 
 def claimed(db_path: Path) -> int:
     with read_db(db_path) as conn:
-        return int(conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending' "
-                                "AND attempts > 0").fetchone()[0])
+        return int(
+            conn.execute(
+                "SELECT count(*) FROM outbox WHERE state = 'pending' AND attempts > 0"
+            ).fetchone()[0]
+        )
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -21,8 +21,14 @@ PROBE_PACKAGE = "starlette"  # one of our own dependencies: a single look-up, no
 
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def require_module(module: str) -> None:
@@ -33,13 +39,16 @@ def require_module(module: str) -> None:
 
 # --- bandit --------------------------------------------------------------------------------
 
+
 def test_bandit_finds_nothing_in_server() -> None:
     """The line for tests/run: `python3 -m bandit -c pyproject.toml -r server -q`."""
     require_module("bandit")
     result = run("bandit", "-c", "pyproject.toml", "-r", "server", "-q", "-f", "json")
     report = json.loads(result.stdout)
-    findings = [f"{r['filename']}:{r['line_number']} {r['test_id']} {r['issue_severity']} "
-                f"{r['issue_text']}" for r in report["results"]]
+    findings = [
+        f"{r['filename']}:{r['line_number']} {r['test_id']} {r['issue_severity']} {r['issue_text']}"
+        for r in report["results"]
+    ]
     assert not findings, "\n".join(findings)
     assert not report["errors"], report["errors"]
     assert result.returncode == 0, result.stderr
@@ -63,7 +72,7 @@ def test_every_sql_built_from_strings_is_a_reviewed_site() -> None:
     for finding in report["results"]:
         lines = (ROOT / finding["filename"]).read_text().splitlines()
         first, last = min(finding["line_range"]), max(finding["line_range"])
-        statement = lines[max(first - 2, 0):last + 1]  # the call may open a line earlier
+        statement = lines[max(first - 2, 0) : last + 1]  # the call may open a line earlier
         if not any("noqa: S608" in line for line in statement):
             unreviewed.append(f"{finding['filename']}:{finding['line_number']}")
     assert not unreviewed, f"SQL built from strings without review: {unreviewed}"
@@ -71,11 +80,13 @@ def test_every_sql_built_from_strings_is_a_reviewed_site() -> None:
 
 # --- pip-audit -----------------------------------------------------------------------------
 
+
 def test_pip_audit_is_installed_and_collects_the_environment() -> None:
     """Offline, pip-audit can still read every installed distribution (its dry run)."""
     require_module("pip_audit")
-    result = run("pip_audit", "--dry-run", "--local", "--skip-editable",
-                 "--progress-spinner", "off")
+    result = run(
+        "pip_audit", "--dry-run", "--local", "--skip-editable", "--progress-spinner", "off"
+    )
     assert result.returncode == 0, result.stderr
     counted = re.search(r"would have audited (\d+) packages", result.stderr + result.stdout)
     assert counted, result.stderr
@@ -89,9 +100,22 @@ def _service_answers(service: str, tmp_path: Path) -> tuple[bool, str]:
 
     requirement = tmp_path / "probe.txt"
     requirement.write_text(f"{PROBE_PACKAGE}=={version(PROBE_PACKAGE)}\n")
-    result = run("pip_audit", "-r", str(requirement), "--no-deps", "--disable-pip",
-                 "--vulnerability-service", service, "--progress-spinner", "off",
-                 "--timeout", "10", "-f", "json", timeout=60)
+    result = run(
+        "pip_audit",
+        "-r",
+        str(requirement),
+        "--no-deps",
+        "--disable-pip",
+        "--vulnerability-service",
+        service,
+        "--progress-spinner",
+        "off",
+        "--timeout",
+        "10",
+        "-f",
+        "json",
+        timeout=60,
+    )
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError:  # e.g. a ConnectionError traceback: the host is unreachable
@@ -103,27 +127,42 @@ def _service_answers(service: str, tmp_path: Path) -> tuple[bool, str]:
     return True, service
 
 
-def test_pip_audit_finds_no_known_vulnerabilities(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_pip_audit_finds_no_known_vulnerabilities(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     require_module("pip_audit")
     answers = [_service_answers(service, tmp_path) for service in ("pypi", "osv")]
     working = [name for ok, name in answers if ok]
     if not working:
-        reason = ("pip-audit cannot check for vulnerabilities here: no vulnerability service "
-                  "answers (" + "; ".join(text for _, text in answers) + "). Nothing was "
-                  "audited; run this test where PyPI's JSON API or api.osv.dev is reachable.")
+        reason = (
+            "pip-audit cannot check for vulnerabilities here: no vulnerability service "
+            "answers (" + "; ".join(text for _, text in answers) + "). Nothing was "
+            "audited; run this test where PyPI's JSON API or api.osv.dev is reachable."
+        )
         with capsys.disabled():
             print(f"\nSKIPPED pip-audit vulnerability check: {reason}")
         pytest.skip(reason)
-    result = run("pip_audit", "--local", "--skip-editable", "--vulnerability-service",
-                 working[0], "--progress-spinner", "off", "-f", "json", timeout=600)
+    result = run(
+        "pip_audit",
+        "--local",
+        "--skip-editable",
+        "--vulnerability-service",
+        working[0],
+        "--progress-spinner",
+        "off",
+        "-f",
+        "json",
+        timeout=600,
+    )
     report = json.loads(result.stdout)
-    vulnerable = {d["name"]: [v["id"] for v in d["vulns"]]
-                  for d in report["dependencies"] if d.get("vulns")}
+    vulnerable = {
+        d["name"]: [v["id"] for v in d["vulns"]] for d in report["dependencies"] if d.get("vulns")
+    }
     assert not vulnerable, vulnerable
 
 
 # --- runtime dependencies ------------------------------------------------------------------
+
 
 def _imported_modules(source: Path) -> set[str]:
     """Top-level names of every absolute import in one file, lazy imports included."""
@@ -147,8 +186,10 @@ def test_server_imports_only_runtime_dependencies() -> None:
     import a package that only the test extra installs (httpx in the client, once)."""
     from importlib.metadata import packages_distributions
 
-    declared = {_requirement_name(r) for r in tomllib.loads(
-        (ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    declared = {
+        _requirement_name(r)
+        for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
     distributions = packages_distributions()
     undeclared = {}
     for source in sorted((ROOT / "server").glob("*.py")):

@@ -27,7 +27,8 @@ from server.envelope import (
 )
 
 VECTORS = json.loads(
-    (Path(__file__).parent / "vectors" / "envelope-v1.json").read_text(encoding="utf-8"))
+    (Path(__file__).parent / "vectors" / "envelope-v1.json").read_text(encoding="utf-8")
+)
 POSITIVE = VECTORS["positive"]
 NEGATIVE = VECTORS["negative"]
 SIGNAL_ID = POSITIVE[0]["signal_id"]
@@ -60,8 +61,9 @@ def test_vectors_are_what_the_script_makes() -> None:
 
 @pytest.mark.parametrize("vector", POSITIVE, ids=describe)
 def test_positive_vector_decrypts(vector: dict) -> None:
-    plaintext = decrypt_envelope(key_of(vector["recipient"]), vector["signal_id"],
-                                 vector["device_id"], vector["envelope"])
+    plaintext = decrypt_envelope(
+        key_of(vector["recipient"]), vector["signal_id"], vector["device_id"], vector["envelope"]
+    )
     assert plaintext == vector["plaintext"].encode("utf-8")
     assert decode_content(plaintext) == vector["content"]
     assert encode_content(**vector["content"]) == plaintext
@@ -70,9 +72,14 @@ def test_positive_vector_decrypts(vector: dict) -> None:
 @pytest.mark.parametrize("vector", POSITIVE, ids=describe)
 def test_positive_vector_reencrypts_identically(vector: dict) -> None:
     envelope = encrypt_envelope(
-        b64u_decode(vector["recipient"]["public_key"]), vector["signal_id"], vector["device_id"],
-        vector["plaintext"].encode("utf-8"), ephemeral_private_key=key_of(vector["ephemeral"]),
-        salt=b64u_decode(vector["salt"]), iv=b64u_decode(vector["iv"]))
+        b64u_decode(vector["recipient"]["public_key"]),
+        vector["signal_id"],
+        vector["device_id"],
+        vector["plaintext"].encode("utf-8"),
+        ephemeral_private_key=key_of(vector["ephemeral"]),
+        salt=b64u_decode(vector["salt"]),
+        iv=b64u_decode(vector["iv"]),
+    )
     assert envelope == vector["envelope"]
     assert json.dumps(envelope) == json.dumps(vector["envelope"])  # key order too
 
@@ -87,15 +94,23 @@ def test_key_helpers_match_vector(vector: dict) -> None:
 @pytest.mark.parametrize("vector", NEGATIVE, ids=describe)
 def test_negative_vector_fails(vector: dict) -> None:
     with pytest.raises(EnvelopeError):
-        decrypt_envelope(key_of(vector["recipient"]), vector["signal_id"], vector["device_id"],
-                         vector["envelope"])
+        decrypt_envelope(
+            key_of(vector["recipient"]),
+            vector["signal_id"],
+            vector["device_id"],
+            vector["envelope"],
+        )
 
 
 def test_wrong_recipient_key_fails() -> None:
     vector = POSITIVE[0]
     with pytest.raises(EnvelopeError):
-        decrypt_envelope(key_of(POSITIVE[1]["recipient"]), vector["signal_id"],
-                         vector["device_id"], vector["envelope"])
+        decrypt_envelope(
+            key_of(POSITIVE[1]["recipient"]),
+            vector["signal_id"],
+            vector["device_id"],
+            vector["envelope"],
+        )
 
 
 def test_error_never_holds_plaintext(sample: tuple) -> None:
@@ -165,9 +180,24 @@ def test_shape_refuses(case: str) -> None:
 # --- base64url -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text", [
-    "AA==", "AA=", "A", "AAAAA", "AB", "AAB", "A+", "A/", "A A", "AA\n", "é", "ÀA", "AA.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AA==",
+        "AA=",
+        "A",
+        "AAAAA",
+        "AB",
+        "AAB",
+        "A+",
+        "A/",
+        "A A",
+        "AA\n",
+        "é",
+        "ÀA",
+        "AA.",
+    ],
+)
 def test_b64u_refuses(text: str) -> None:
     with pytest.raises(EnvelopeError):
         b64u_decode(text)
@@ -196,25 +226,29 @@ def test_b64u_known_values() -> None:
 
 def test_content_is_compact_utf8() -> None:
     assert encode_content("Zoë", "2015-03-02") == (
-        '{"name":"Zoë","birth_date":"2015-03-02"}'.encode())
+        '{"name":"Zoë","birth_date":"2015-03-02"}'.encode()
+    )
 
 
-@pytest.mark.parametrize("data", [
-    b'{"name":"a"}',
-    b'{"name":"a","birth_date":"b","x":"c"}',
-    b'{"name":1,"birth_date":"b"}',
-    b'{"name":"a","birth_date":null}',
-    b'{"birth_date":"b","name":"a"}',
-    b'{"name": "a", "birth_date": "b"}',
-    b'{"name":"a","name":"z","birth_date":"b"}',
-    b'{"name":"\\u00eb","birth_date":"b"}',
-    b'{"name":"\\ud800","birth_date":"b"}',
-    b'\xef\xbb\xbf{"name":"a","birth_date":"b"}',
-    b'{"name":"\xff","birth_date":"b"}',
-    b'["a","b"]',
-    b"1" * 5000,
-    b"",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"name":"a"}',
+        b'{"name":"a","birth_date":"b","x":"c"}',
+        b'{"name":1,"birth_date":"b"}',
+        b'{"name":"a","birth_date":null}',
+        b'{"birth_date":"b","name":"a"}',
+        b'{"name": "a", "birth_date": "b"}',
+        b'{"name":"a","name":"z","birth_date":"b"}',
+        b'{"name":"\\u00eb","birth_date":"b"}',
+        b'{"name":"\\ud800","birth_date":"b"}',
+        b'\xef\xbb\xbf{"name":"a","birth_date":"b"}',
+        b'{"name":"\xff","birth_date":"b"}',
+        b'["a","b"]',
+        b"1" * 5000,
+        b"",
+    ],
+)
 def test_content_refuses(data: bytes) -> None:
     with pytest.raises(EnvelopeError):
         decode_content(data)
@@ -266,11 +300,15 @@ def test_json_byte_mutations_never_open(sample: tuple, data: st.DataObject) -> N
 
 
 @settings(max_examples=100, deadline=None)
-@given(value=st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=90),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner,
-                                                                 max_size=6),
-    max_leaves=10))
+@given(
+    value=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=90),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=6)
+        ),
+        max_leaves=10,
+    )
+)
 def test_garbage_only_raises_envelope_error(sample: tuple, value: object) -> None:
     with pytest.raises(EnvelopeError):
         decrypt_envelope(sample[0], SIGNAL_ID, DEVICE_ID, value)  # type: ignore[arg-type]
@@ -281,14 +319,20 @@ def test_garbage_only_raises_envelope_error(sample: tuple, value: object) -> Non
 def test_garbage_fields_only_raise_envelope_error(sample: tuple, data: st.DataObject) -> None:
     key, envelope = sample
     name = data.draw(st.sampled_from(sorted(envelope)))
-    value = data.draw(st.none() | st.booleans() | st.integers() | st.text(max_size=120)
-                      | st.binary(max_size=70).map(b64u_encode))
+    value = data.draw(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.text(max_size=120)
+        | st.binary(max_size=70).map(b64u_encode)
+    )
     with pytest.raises(EnvelopeError):
         decrypt_envelope(key, SIGNAL_ID, DEVICE_ID, {**envelope, name: value})
 
 
-@pytest.mark.parametrize("ids", [("", DEVICE_ID), (SIGNAL_ID, ""), ("a|b", "c"), (None, "c"),
-                                 (SIGNAL_ID, "\udc00")])
+@pytest.mark.parametrize(
+    "ids", [("", DEVICE_ID), (SIGNAL_ID, ""), ("a|b", "c"), (None, "c"), (SIGNAL_ID, "\udc00")]
+)
 def test_bad_ids_refused(sample: tuple, ids: tuple) -> None:
     key, envelope = sample
     with pytest.raises(EnvelopeError):

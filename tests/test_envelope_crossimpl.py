@@ -30,8 +30,15 @@ NAMES = ["Jan Jansen", "Zoë Ömer de Vries-Ƙ", 'A"y\\\t\x01\x7f\u2028 \U0001f9
 def node(request: dict) -> dict:
     executable = shutil.which("node")
     assert executable, "node is required for the cross-implementation tests"
-    done = subprocess.run([executable, str(CROSS)], input=json.dumps(request), cwd=ROOT,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [executable, str(CROSS)],
+        input=json.dumps(request),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -46,8 +53,15 @@ def test_content_encoding_agrees(name: str) -> None:
 def test_js_encrypts_python_decrypts(name: str) -> None:
     key, public = generate_device_key()
     plaintext = encode_content(name, "2015-03-02")
-    answer = node({"op": "encrypt", "public_key": b64u_encode(public), "signal_id": SIGNAL_ID,
-                   "device_id": DEVICE_ID, "plaintext": b64u_encode(plaintext)})
+    answer = node(
+        {
+            "op": "encrypt",
+            "public_key": b64u_encode(public),
+            "signal_id": SIGNAL_ID,
+            "device_id": DEVICE_ID,
+            "plaintext": b64u_encode(plaintext),
+        }
+    )
     opened = decrypt_envelope(key, SIGNAL_ID, DEVICE_ID, answer["envelope"])
     assert decode_content(opened) == {"name": name, "birth_date": "2015-03-02"}
 
@@ -57,6 +71,14 @@ def test_python_encrypts_js_decrypts(name: str) -> None:
     key, public = generate_device_key()
     plaintext = encode_content(name, "2015-03-02")
     envelope = encrypt_envelope(public, SIGNAL_ID, DEVICE_ID, plaintext)
-    answer = node({"op": "decrypt", "jwk": private_key_jwk(key), "public_key": b64u_encode(public),
-                   "signal_id": SIGNAL_ID, "device_id": DEVICE_ID, "envelope": envelope})
+    answer = node(
+        {
+            "op": "decrypt",
+            "jwk": private_key_jwk(key),
+            "public_key": b64u_encode(public),
+            "signal_id": SIGNAL_ID,
+            "device_id": DEVICE_ID,
+            "envelope": envelope,
+        }
+    )
     assert b64u_decode(answer["plaintext"]) == plaintext

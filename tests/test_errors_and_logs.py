@@ -41,18 +41,22 @@ FAKE_COOKIE = "dev1ce1d.s3cr3t-" + secrets.token_urlsafe(12)
 
 # --- an unhandled error --------------------------------------------------------------------
 
+
 @pytest.fixture
 def crashing_app(tmp_path: Path) -> Iterator[httpx.Client]:
     """A real app with one more route, one that fails with request data in its message."""
     sock = free_socket()
-    app = create_app(Settings(database=str(tmp_path / "hwc.db"), base_url=base_url_of(sock),
-                              run_workers=False))
+    app = create_app(
+        Settings(database=str(tmp_path / "hwc.db"), base_url=base_url_of(sock), run_workers=False)
+    )
 
     async def crash(request: Request) -> Response:
         body = await request.json()
         # The message carries request data, as real exceptions often do (KeyError, SQL...).
-        raise RuntimeError(f"no school for {body['name']} ({body['born']}), "
-                           f"cookie {request.cookies.get(auth.COOKIE)}")
+        raise RuntimeError(
+            f"no school for {body['name']} ({body['born']}), "
+            f"cookie {request.cookies.get(auth.COOKIE)}"
+        )
 
     app.router.routes.insert(0, Route("/api/crash", crash, methods=["POST"]))
     with serving(app, sock) as url, httpx.Client(base_url=url) as client:
@@ -60,10 +64,13 @@ def crashing_app(tmp_path: Path) -> Iterator[httpx.Client]:
 
 
 def test_unhandled_error_is_a_json_500_with_an_id_and_no_request_data(
-        crashing_app: httpx.Client, log_capture: LogCapture) -> None:
+    crashing_app: httpx.Client, log_capture: LogCapture
+) -> None:
     response = crashing_app.post(
-        f"/api/crash?name={NAME}", json={"name": NAME, "born": BORN},
-        headers={"X-HWC": "1", "Cookie": f"{auth.COOKIE}={FAKE_COOKIE}"})
+        f"/api/crash?name={NAME}",
+        json={"name": NAME, "born": BORN},
+        headers={"X-HWC": "1", "Cookie": f"{auth.COOKIE}={FAKE_COOKIE}"},
+    )
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/json"
     assert response.headers["cache-control"] == "no-store"
@@ -94,13 +101,16 @@ def assert_clean(lines: list[str], secrets_: list[str]) -> None:
 
 # --- what a deployed process writes --------------------------------------------------------
 
-LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) "
-                      r"[\w.]+ \S.*")
+LOG_LINE = re.compile(
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR|CRITICAL) "
+    r"[\w.]+ \S.*"
+)
 
 
 @pytest.mark.parametrize("command", SERVE_COMMANDS)
 def test_the_server_process_logs_each_request_and_warnings_to_stdout(
-        tmp_path: Path, command: str) -> None:
+    tmp_path: Path, command: str
+) -> None:
     """`hwc serve` and the Procfile's command each write one line per request (method, route
     template, status, duration) and every warning to stdout; never a query, cookie or id."""
     signal_id = new_signal_id()
@@ -110,15 +120,18 @@ def test_the_server_process_logs_each_request_and_warnings_to_stdout(
         assert client.get("/api/me").status_code == 401
         assert client.get("/api/schools", params={"q": NAME}).status_code == 401
         assert client.post(f"/api/signals/{signal_id}/open").status_code == 401
-        assert client.post("/api/enrol", json={"token": NAME, "public_key": BORN,
-                                               "label": NAME}).status_code in (400, 422)
+        assert client.post(
+            "/api/enrol", json={"token": NAME, "public_key": BORN, "label": NAME}
+        ).status_code in (400, 422)
         host, port = server.url.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port))) as raw:
             raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")  # uvicorn warns about it
             raw.recv(1024)
         with socket.create_connection((host, int(port))) as raw:  # gone in the middle of a body
-            raw.sendall(b"POST /api/enrol HTTP/1.1\r\nHost: x\r\nX-HWC: 1\r\n"
-                        b"Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{")
+            raw.sendall(
+                b"POST /api/enrol HTTP/1.1\r\nHost: x\r\nX-HWC: 1\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{"
+            )
             time.sleep(0.3)
         time.sleep(0.3)
     stdout, stderr = server.output()
@@ -126,42 +139,62 @@ def test_the_server_process_logs_each_request_and_warnings_to_stdout(
     assert lines, f"the server wrote nothing to stdout (stderr: {stderr[-2000:]})"
     assert [line for line in lines if not LOG_LINE.fullmatch(line)] == []
     access = [line.split(" ", 3)[3] for line in lines if " INFO hwc.access " in line]
-    for expected in (r"GET /healthz 200", r"GET /aanmelden 200", r"GET /api/me 401",
-                     r"GET /api/schools 401", r"POST /api/signals/\{id\}/open 401",
-                     r"POST /api/enrol 4(00|22)", r"POST /api/enrol 499"):
+    for expected in (
+        r"GET /healthz 200",
+        r"GET /aanmelden 200",
+        r"GET /api/me 401",
+        r"GET /api/schools 401",
+        r"POST /api/signals/\{id\}/open 401",
+        r"POST /api/enrol 4(00|22)",
+        r"POST /api/enrol 499",
+    ):
         assert [a for a in access if re.fullmatch(expected + r" \d+\.\dms", a)], (expected, access)
     assert [line for line in lines if " WARNING uvicorn.error Invalid HTTP request" in line]
     assert [line for line in lines if " hwc.error " in line] == []  # a gone client is no error
-    assert_clean(lines + stderr.splitlines(),
-                 [NAME, BORN, FAKE_COOKIE, "s3cr3t", signal_id, "NOT HTTP"])
+    assert_clean(
+        lines + stderr.splitlines(), [NAME, BORN, FAKE_COOKIE, "s3cr3t", signal_id, "NOT HTTP"]
+    )
 
 
 def test_a_full_story_logs_nothing_secret(tmp_path: Path) -> None:
     """The real server process (push worker and timers running, HWC_LOG_LEVEL=DEBUG): every
     line it wrote, on stdout and stderr, is free of names, dates and credentials."""
     secrets_: list[str] = [NAME, BORN, "19-07-2013", "19 juli 2013"]
-    with running_fake_push() as (_, push_service), process_world(
-            tmp_path / "hwc.db", HWC_LOG_LEVEL="DEBUG") as (world, server):
+    with (
+        running_fake_push() as (_, push_service),
+        process_world(tmp_path / "hwc.db", HWC_LOG_LEVEL="DEBUG") as (world, server),
+    ):
         admin = world.member("admin", None)
-        school = _api(admin.post("/api/admin/orgs", {
-            "kind": "school", "name": "De Logschool", "code": "L0G5", "region": "zuid"}))["id"]
-        org = _api(admin.post("/api/admin/orgs", {"kind": "veilig_thuis",
-                                                  "name": "VT Log"}))["id"]
+        school = _api(
+            admin.post(
+                "/api/admin/orgs",
+                {"kind": "school", "name": "De Logschool", "code": "L0G5", "region": "zuid"},
+            )
+        )["id"]
+        org = _api(admin.post("/api/admin/orgs", {"kind": "veilig_thuis", "name": "VT Log"}))["id"]
         api_key = _api(admin.post("/api/admin/api-keys", {"org_id": org, "label": "CMS"}))
         secrets_ += [api_key["api_key"], api_key["api_key"].split(".", 1)[1]]
 
         def enrol(role: str, org_id: str | None, push: bool = True) -> Device:
-            person = _api(admin.post("/api/admin/people", {"name": f"{role} Log", "role": role,
-                                                            "org_id": org_id}))["id"]
+            person = _api(
+                admin.post(
+                    "/api/admin/people", {"name": f"{role} Log", "role": role, "org_id": org_id}
+                )
+            )["id"]
             link = _api(admin.post(f"/api/admin/people/{person}/enrol-link"))["link"]
             token = link.split("#", 1)[1]
             subscription = push_service.subscribe() if push else None
             device = world.device(person, push=subscription, token=token)
             secrets_.extend([token, device.credential, device.credential.split(".", 1)[1]])
             if subscription:
-                secrets_.extend([subscription["endpoint"],
-                                 subscription["endpoint"].rsplit("/", 1)[1],
-                                 subscription["keys"]["auth"], subscription["keys"]["p256dh"]])
+                secrets_.extend(
+                    [
+                        subscription["endpoint"],
+                        subscription["endpoint"].rsplit("/", 1)[1],
+                        subscription["keys"]["auth"],
+                        subscription["keys"]["p256dh"],
+                    ]
+                )
             return device
 
         sender = enrol("sender", org, push=False)
@@ -172,8 +205,16 @@ def test_a_full_story_logs_nothing_secret(tmp_path: Path) -> None:
         by_key = world.client({"Authorization": f"Bearer {api_key['api_key']}"})
         devices = _api(by_key.get(f"/api/schools/{school}/recipients"))["devices"]
         first = new_signal_id()
-        _api(by_key.post("/api/signals", json={"id": first, "recipient_id": school,
-                                               "envelopes": seal(devices, first, NAME, BORN)}))
+        _api(
+            by_key.post(
+                "/api/signals",
+                json={
+                    "id": first,
+                    "recipient_id": school,
+                    "envelopes": seal(devices, first, NAME, BORN),
+                },
+            )
+        )
         assert contact.open(first)["name"] == NAME
         _api(world.forward(contact, first, school, [teacher.person_id], NAME, BORN))
         assert teacher.open(first)["name"] == NAME
@@ -182,8 +223,9 @@ def test_a_full_story_logs_nothing_secret(tmp_path: Path) -> None:
         second = _api(world.send(sender, school, NAME, BORN))["id"]
         _api(contact.post(f"/api/signals/{second}/close", {"reason": "told_in_person"}))
         # Refusals that carry the secrets in the request: they must not be echoed to a log.
-        world.client().post("/api/enrol", json={"token": f"{NAME}-{BORN}", "public_key": NAME,
-                                                "label": NAME})
+        world.client().post(
+            "/api/enrol", json={"token": f"{NAME}-{BORN}", "public_key": NAME, "label": NAME}
+        )
         sender.post("/api/signals", json={"id": first, "recipient_id": school, "name": NAME})
         world.client({"Cookie": f"{auth.COOKIE}={contact.credential}x"}).get("/api/me")
         sender.get(f"/api/schools?q={NAME}")
@@ -215,15 +257,20 @@ def _wait_for_pushes(world: World, service: Any, expected: int) -> None:
 
 # --- probing and rate limits ---------------------------------------------------------------
 
+
 @pytest.fixture
 def two_schools(world: World) -> dict[str, Any]:
     ours, theirs = world.org(), world.org(name="Andere School")
     sender = world.member("sender", world.org("veilig_thuis", "VT Probe"))
-    cast = {"sender": sender, "ours": ours, "theirs": theirs,
-            "contact": world.member("contact", ours),
-            "teacher": world.member("teacher", ours),
-            "officer": world.member("officer", world.org("leerplicht", "LP Probe")),
-            "their_contact": world.member("contact", theirs)}
+    cast = {
+        "sender": sender,
+        "ours": ours,
+        "theirs": theirs,
+        "contact": world.member("contact", ours),
+        "teacher": world.member("teacher", ours),
+        "officer": world.member("officer", world.org("leerplicht", "LP Probe")),
+        "their_contact": world.member("contact", theirs),
+    }
     sent = world.send(sender, theirs, NAME, BORN)
     assert sent.status_code == 201
     cast["their_signal"] = sent.json()["id"]
@@ -232,22 +279,56 @@ def two_schools(world: World) -> dict[str, Any]:
 
 PROBES = {
     "open": ("open", None),
-    "forward": ("forward", {"teachers": ["x"], "envelopes": [
-        {"device_id": "x", "envelope": {"v": 1, "epk": "A" * 87, "salt": "A" * 22,
-                                        "iv": "A" * 16, "ct": "A" * 40}}]}),
+    "forward": (
+        "forward",
+        {
+            "teachers": ["x"],
+            "envelopes": [
+                {
+                    "device_id": "x",
+                    "envelope": {
+                        "v": 1,
+                        "epk": "A" * 87,
+                        "salt": "A" * 22,
+                        "iv": "A" * 16,
+                        "ct": "A" * 40,
+                    },
+                }
+            ],
+        },
+    ),
     "close": ("close", {"reason": "not_our_pupil"}),
     "done": ("done", None),
-    "relay": ("relay", {"school_id": "x", "envelopes": [
-        {"device_id": "x", "envelope": {"v": 1, "epk": "A" * 87, "salt": "A" * 22,
-                                        "iv": "A" * 16, "ct": "A" * 40}}]}),
+    "relay": (
+        "relay",
+        {
+            "school_id": "x",
+            "envelopes": [
+                {
+                    "device_id": "x",
+                    "envelope": {
+                        "v": 1,
+                        "epk": "A" * 87,
+                        "salt": "A" * 22,
+                        "iv": "A" * 16,
+                        "ct": "A" * 40,
+                    },
+                }
+            ],
+        },
+    ),
 }
-ROLE_OF = {"open": ("contact", "teacher", "officer"), "forward": ("contact",),
-           "close": ("contact",), "done": ("teacher",), "relay": ("officer",)}
+ROLE_OF = {
+    "open": ("contact", "teacher", "officer"),
+    "forward": ("contact",),
+    "close": ("contact",),
+    "done": ("teacher",),
+    "relay": ("officer",),
+}
 
 
 @pytest.mark.parametrize("action", PROBES)
-def test_not_yours_and_not_existing_look_the_same(action: str,
-                                                  two_schools: dict[str, Any]) -> None:
+def test_not_yours_and_not_existing_look_the_same(action: str, two_schools: dict[str, Any]) -> None:
     path, body = PROBES[action]
     for role in ROLE_OF[action]:
         device: Device = two_schools[role]
@@ -263,18 +344,24 @@ def test_open_is_rate_limited_with_retry_after(world: World) -> None:
     contact = world.member("contact", world.org())
     world.app.state.limits["open"].clock = lambda: 1000.0  # the burst, without its refill
     limit = world.app.state.limits["open"].limit
-    statuses = [contact.post(f"/api/signals/{new_signal_id()}/open").status_code
-                for _ in range(limit)]
+    statuses = [
+        contact.post(f"/api/signals/{new_signal_id()}/open").status_code for _ in range(limit)
+    ]
     assert set(statuses) == {404}
     assert_rate_limited(contact.post(f"/api/signals/{new_signal_id()}/open"))
     # Per device: another device is not held back.
-    assert world.member("teacher", contact_school(world, contact)).post(
-        f"/api/signals/{new_signal_id()}/open").status_code == 404
+    assert (
+        world.member("teacher", contact_school(world, contact))
+        .post(f"/api/signals/{new_signal_id()}/open")
+        .status_code
+        == 404
+    )
 
 
 def contact_school(world: World, device: Device) -> str:
-    return str(world.db.execute("SELECT org_id FROM people WHERE id = ?",
-                                [device.person_id]).fetchone()[0])
+    return str(
+        world.db.execute("SELECT org_id FROM people WHERE id = ?", [device.person_id]).fetchone()[0]
+    )
 
 
 def test_send_is_rate_limited_with_retry_after(world: World) -> None:

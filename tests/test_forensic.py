@@ -19,8 +19,12 @@ STAFF_NAME = "Juf Wilhelmina Ottevanger"  # a person the directory must hold: th
 
 def needles() -> dict[str, bytes]:
     found = {}
-    for label, text in (("name", NAME), ("surname", "Quaggazwemmer"), ("other name", OTHER_NAME),
-                        ("other surname", "Ĳsselmeer-Ðakić")):
+    for label, text in (
+        ("name", NAME),
+        ("surname", "Quaggazwemmer"),
+        ("other name", OTHER_NAME),
+        ("other surname", "Ĳsselmeer-Ðakić"),
+    ):
         for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
             found[f"{label} {encoding}"] = text.encode(encoding)
     for label, born in (("birth date", BORN), ("other birth date", OTHER_BORN)):
@@ -71,25 +75,43 @@ class Stories:
     def send(self, to: str, name: str = NAME, born: str = BORN) -> str:
         signal_id = new_signal_id()
         devices = self.sender.get(f"/api/schools/{to}/recipients").json()["devices"]
-        response = self.sender.post("/api/signals", json={
-            "id": signal_id, "recipient_id": to,
-            "envelopes": self._seal(devices, signal_id, name, born)})
+        response = self.sender.post(
+            "/api/signals",
+            json={
+                "id": signal_id,
+                "recipient_id": to,
+                "envelopes": self._seal(devices, signal_id, name, born),
+            },
+        )
         assert response.status_code == 201, response.text
         return signal_id
 
-    def forward(self, contact: Device, signal_id: str, school: str, teacher: Device,
-                name: str = NAME, born: str = BORN) -> None:
+    def forward(
+        self,
+        contact: Device,
+        signal_id: str,
+        school: str,
+        teacher: Device,
+        name: str = NAME,
+        born: str = BORN,
+    ) -> None:
         listed = contact.get(f"/api/schools/{school}/teachers").json()
         devices = [d for t in listed if t["person_id"] == teacher.person_id for d in t["devices"]]
-        response = contact.post(f"/api/signals/{signal_id}/forward", json={
-            "teachers": [teacher.person_id],
-            "envelopes": self._seal(devices, signal_id, name, born)})
+        response = contact.post(
+            f"/api/signals/{signal_id}/forward",
+            json={
+                "teachers": [teacher.person_id],
+                "envelopes": self._seal(devices, signal_id, name, born),
+            },
+        )
         assert response.status_code == 200, response.text
 
     def relay(self, signal_id: str, school: str) -> None:
         devices = self.officer.get(f"/api/schools/{school}/recipients").json()["devices"]
-        response = self.officer.post(f"/api/signals/{signal_id}/relay", json={
-            "school_id": school, "envelopes": self._seal(devices, signal_id, NAME, BORN)})
+        response = self.officer.post(
+            f"/api/signals/{signal_id}/relay",
+            json={"school_id": school, "envelopes": self._seal(devices, signal_id, NAME, BORN)},
+        )
         assert response.status_code == 200, response.text
 
     def close(self, contact: Device, signal_id: str, reason: str) -> None:
@@ -123,8 +145,7 @@ class Stories:
         self.close(self.contact, relayed, "told_in_person")
 
         other = self.send(self.school2, OTHER_NAME, OTHER_BORN)
-        self.forward(self.contacts2[1], other, self.school2, self.teacher2, OTHER_NAME,
-                     OTHER_BORN)
+        self.forward(self.contacts2[1], other, self.school2, self.teacher2, OTHER_NAME, OTHER_BORN)
         assert self.teacher2.open(other) == {"name": OTHER_NAME, "birth_date": OTHER_BORN}
         self.close(self.contacts2[1], other, "done")
 
@@ -134,17 +155,23 @@ class Stories:
 
     def mistakes(self) -> None:
         """Plain text sent where it never belongs is refused, and so not kept or logged."""
-        misdirected = self.sender.post("/api/signals", json={
-            "id": "x", "recipient_id": self.school, "name": NAME, "birth_date": BORN})
+        misdirected = self.sender.post(
+            "/api/signals",
+            json={"id": "x", "recipient_id": self.school, "name": NAME, "birth_date": BORN},
+        )
         assert misdirected.status_code == 422
         assert NAME not in misdirected.text
         found = self.sender.get("/api/schools", params={"q": NAME})
         assert found.status_code == 200 and found.json() == []
-        enrol = self.world.client().post("/api/enrol", json={
-            "token": f"{NAME} {BORN}", "public_key": "A" * 87, "label": NAME})
+        enrol = self.world.client().post(
+            "/api/enrol", json={"token": f"{NAME} {BORN}", "public_key": "A" * 87, "label": NAME}
+        )
         assert enrol.status_code in (400, 422)
-        closing = self.contact.post(f"/api/signals/{NAME}/close", content=BORN.encode(),
-                                    headers={"Content-Type": "text/plain"})
+        closing = self.contact.post(
+            f"/api/signals/{NAME}/close",
+            content=BORN.encode(),
+            headers={"Content-Type": "text/plain"},
+        )
         assert closing.status_code in (404, 415)
 
 
@@ -170,8 +197,12 @@ def test_no_trace_of_the_child(db_path: Path) -> None:
         assert len(after_checkpoint.get("hwc.db-wal", b"")) == 0
         stored = b"".join(after_checkpoint.values())
         for signal_id in finished:
-            assert world.db.execute("SELECT count(*) FROM envelopes WHERE signal_id = ?",
-                                    [signal_id]).fetchone()[0] == 0
+            assert (
+                world.db.execute(
+                    "SELECT count(*) FROM envelopes WHERE signal_id = ?", [signal_id]
+                ).fetchone()[0]
+                == 0
+            )
             left = [ct for ct in stories.cts[signal_id] if ct.encode() in stored]
             assert left == [], f"deleted ciphertext of {signal_id} still in the file"
         # The control: the envelopes still held are found by the same scan.
@@ -183,8 +214,9 @@ def test_no_trace_of_the_child(db_path: Path) -> None:
     assert "hwc.db" in stopped
     for file_name, data in stopped.items():
         assert scan(data) == [], file_name
-    assert not [ct for s in finished for ct in stories.cts[s] if ct.encode() in b"".join(
-        stopped.values())]
+    assert not [
+        ct for s in finished for ct in stories.cts[s] if ct.encode() in b"".join(stopped.values())
+    ]
 
     stdout, stderr = server.output()
     lines = stdout.splitlines() + stderr.splitlines()

@@ -85,8 +85,10 @@ def _violate_deferred_foreign_key(db: Any) -> None:
     """A write that passes every statement and fails only at COMMIT."""
     with database.transaction(db):
         db.execute("PRAGMA defer_foreign_keys = ON")
-        db.execute("INSERT INTO devices (id, person_id, label, public_key, credential_hash, "
-                   "created_at) VALUES ('d1', 'nobody', 'x', x'00', x'01', 0)")
+        db.execute(
+            "INSERT INTO devices (id, person_id, label, public_key, credential_hash, "
+            "created_at) VALUES ('d1', 'nobody', 'x', x'00', x'01', 0)"
+        )
 
 
 def test_a_failed_commit_fails_every_waiter_and_keeps_nothing(tmp_path: Path) -> None:
@@ -126,11 +128,11 @@ def test_a_response_waiting_on_a_failed_commit_becomes_a_500(tmp_path: Path) -> 
         yield
         database.stop_group_commit(db)
 
-    app = Starlette(routes=[Route("/bad", bad, methods=["POST"]),
-                            Route("/good", good, methods=["POST"])],
-                    middleware=[Middleware(ErrorGuard, templates=dict),
-                                Middleware(ResponseGuard)],
-                    lifespan=lifespan)
+    app = Starlette(
+        routes=[Route("/bad", bad, methods=["POST"]), Route("/good", good, methods=["POST"])],
+        middleware=[Middleware(ErrorGuard, templates=dict), Middleware(ResponseGuard)],
+        lifespan=lifespan,
+    )
     app.state.db = db
     with serving(app, free_socket()) as url:
         failed = httpx.post(f"{url}/bad")
@@ -147,8 +149,7 @@ def test_every_acknowledged_signal_is_on_disk_when_its_201_arrives(db_path: Path
     with live_world(db_path) as world:
         school = world.org()
         world.member("contact", school)
-        senders = [world.member("sender", world.org("veilig_thuis", f"VT {i}"))
-                   for i in range(10)]
+        senders = [world.member("sender", world.org("veilig_thuis", f"VT {i}")) for i in range(10)]
         observer = database.connect(str(db_path))
         lock = threading.Lock()
         missing: list[str] = []
@@ -158,8 +159,9 @@ def test_every_acknowledged_signal_is_on_disk_when_its_201_arrives(db_path: Path
             response = _send(world, sender, school)
             if response.status_code == 201:
                 with lock:  # one connection, used by one thread at a time
-                    row = observer.execute("SELECT 1 FROM signals WHERE id = ?",
-                                           [response.json()["id"]]).fetchone()
+                    row = observer.execute(
+                        "SELECT 1 FROM signals WHERE id = ?", [response.json()["id"]]
+                    ).fetchone()
                 if row is None:
                     missing.append(response.json()["id"])
             return response.status_code

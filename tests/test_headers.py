@@ -24,12 +24,29 @@ from server.pages import APP_PATHS, PWA_DIR, PWA_FILES
 from tests.browser import enrol_phone, sw_list
 from tests.support import Device, World
 
-PAGES = ("/", "/aanmelden", "/nieuw", "/signaal/x", "/toegankelijkheid", "/privacy", "/admin",
-         "/admin/school", "/admin/orgs/x", "/admin/people/x", "/admin/people/x/export.json")
+PAGES = (
+    "/",
+    "/aanmelden",
+    "/nieuw",
+    "/signaal/x",
+    "/toegankelijkheid",
+    "/privacy",
+    "/admin",
+    "/admin/school",
+    "/admin/orgs/x",
+    "/admin/people/x",
+    "/admin/people/x/export.json",
+)
 NAME, BORN = "Hendrika Zeppelinstraat", "2017-02-02"
-CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html",
-                 ".png": "image/png", ".webmanifest": "application/manifest+json",
-                 ".json": "application/json", ".svg": "image/svg+xml"}
+CONTENT_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".png": "image/png",
+    ".webmanifest": "application/manifest+json",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+}
 
 
 def csp_directives(value: str) -> dict[str, list[str]]:
@@ -45,8 +62,9 @@ def assert_security_headers(response: httpx.Response, *, no_store: bool = False)
     headers = response.headers
     csp = csp_directives(headers.get("content-security-policy", ""))
     every_source = [s for sources in csp.values() for s in sources]
-    assert not [s for s in every_source if "unsafe" in s or s in ("*", "data:", "http:",
-                                                                  "https:", "blob:")], where
+    assert not [
+        s for s in every_source if "unsafe" in s or s in ("*", "data:", "http:", "https:", "blob:")
+    ], where
     assert csp.get("default-src") == ["'self'"], where
     assert csp.get("script-src") == ["'self'"], where
     assert csp.get("object-src") == ["'none'"], where
@@ -71,8 +89,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
     with live_world(Path(tmp_path_factory.mktemp("headers")) / "hwc.db") as world:
         school = world.org()
-        yield {"world": world, "school": school, "admin": world.member("admin", None),
-               "contact": world.member("contact", school)}
+        yield {
+            "world": world,
+            "school": school,
+            "admin": world.member("admin", None),
+            "contact": world.member("contact", school),
+        }
 
 
 def callers(site: dict[str, Any]) -> list[httpx.Client]:
@@ -92,7 +114,8 @@ def test_pages(path: str, site: dict[str, Any]) -> None:
         assert response.status_code in (200, 401, 403), (path, response.status_code)
         json_export = response.status_code == 200 and path.endswith(".json")
         assert response.headers["content-type"].startswith(
-            "application/json" if json_export else "text/html")
+            "application/json" if json_export else "text/html"
+        )
         assert_security_headers(response, no_store=path.startswith("/admin"))
     assert 200 in statuses  # the page itself, not only its refusal
 
@@ -151,8 +174,9 @@ ERRORS = {
 
 
 @pytest.mark.parametrize("method,path,headers,status", ERRORS.values(), ids=ERRORS.keys())
-def test_error_responses(method: str, path: str, headers: dict[str, str], status: int,
-                         site: dict[str, Any]) -> None:
+def test_error_responses(
+    method: str, path: str, headers: dict[str, str], status: int, site: dict[str, Any]
+) -> None:
     client = site["world"].client()
     if "Content-Length" in headers:
         response = _declared_but_unsent(client, path, headers)
@@ -166,12 +190,18 @@ def test_error_responses(method: str, path: str, headers: dict[str, str], status
         assert method not in response.headers["allow"].split(", ")
 
 
-def _declared_but_unsent(client: httpx.Client, path: str,
-                         headers: dict[str, str]) -> httpx.Response:
+def _declared_but_unsent(
+    client: httpx.Client, path: str, headers: dict[str, str]
+) -> httpx.Response:
     """A request that declares a huge body and sends none: refused from the headers alone."""
     url = client.base_url
-    lines = [f"POST {path} HTTP/1.1", f"Host: {url.host}:{url.port}", "X-HWC: 1",
-             "Content-Type: application/json", *(f"{k}: {v}" for k, v in headers.items())]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {url.host}:{url.port}",
+        "X-HWC: 1",
+        "Content-Type: application/json",
+        *(f"{k}: {v}" for k, v in headers.items()),
+    ]
     with socket.create_connection((url.host, url.port), timeout=5) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         raw = b""
@@ -179,9 +209,12 @@ def _declared_but_unsent(client: httpx.Client, path: str,
             raw += chunk
     head, _, body = raw.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    return httpx.Response(int(status_line.split()[1]), content=body,
-                          headers=[tuple(h.split(": ", 1)) for h in header_lines],
-                          request=httpx.Request("POST", url.join(path)))
+    return httpx.Response(
+        int(status_line.split()[1]),
+        content=body,
+        headers=[tuple(h.split(": ", 1)) for h in header_lines],
+        request=httpx.Request("POST", url.join(path)),
+    )
 
 
 def test_enrolment_cookie_flags(site: dict[str, Any]) -> None:
@@ -191,16 +224,19 @@ def test_enrolment_cookie_flags(site: dict[str, Any]) -> None:
     from server.envelope import b64u_encode, generate_device_key
 
     _, public_key = generate_device_key()
-    response = world.client().post("/api/enrol", json={
-        "token": token, "public_key": b64u_encode(public_key), "label": "tablet"})
+    response = world.client().post(
+        "/api/enrol",
+        json={"token": token, "public_key": b64u_encode(public_key), "label": "tablet"},
+    )
     assert response.status_code == 201
     assert_security_headers_except_cookie(response)
     cookies = response.headers.get_list("set-cookie")
     assert len(cookies) == 1
     name_value, *attributes = [part.strip() for part in cookies[0].split(";")]
     assert name_value.startswith(auth.COOKIE + "=") and auth.COOKIE.startswith("__Host-")
-    flags = {a.split("=")[0].lower(): (a.split("=", 1)[1] if "=" in a else True)
-             for a in attributes}
+    flags = {
+        a.split("=")[0].lower(): (a.split("=", 1)[1] if "=" in a else True) for a in attributes
+    }
     assert flags.get("secure") is True
     assert flags.get("httponly") is True
     assert str(flags.get("samesite")).lower() == "strict"
@@ -210,9 +246,11 @@ def test_enrolment_cookie_flags(site: dict[str, Any]) -> None:
 
 
 def assert_security_headers_except_cookie(response: httpx.Response) -> None:
-    stripped = httpx.Response(response.status_code, headers=[
-        (k, v) for k, v in response.headers.multi_items() if k.lower() != "set-cookie"],
-        request=response.request)
+    stripped = httpx.Response(
+        response.status_code,
+        headers=[(k, v) for k, v in response.headers.multi_items() if k.lower() != "set-cookie"],
+        request=response.request,
+    )
     assert_security_headers(stripped, no_store=True)
 
 
@@ -238,15 +276,18 @@ def test_service_worker_never_caches_api_or_admin() -> None:
     writes = re.findall(r"\.(put|addAll)\(\s*(\w+)?|[Cc]ache\w*\.(add)\(", source)
     assert [(w[0] or w[2], w[1]) for w in writes] == [("addAll", "paths"), ("put", "path")]
     assert "const paths = [...SHELL, ...await onDemandUsedBefore()];" in source
-    used_before = source[source.index("async function onDemandUsedBefore"):]
+    used_before = source[source.index("async function onDemandUsedBefore") :]
     assert "if (ON_DEMAND.includes(path)) used.add(path);" in used_before[:600]
     # The fetch handler gives up on private paths before anything else, and caches on first
     # use only a path in ON_DEMAND.
-    handler = source[source.index('addEventListener("fetch"'):]
+    handler = source[source.index('addEventListener("fetch"') :]
     assert handler.index("NEVER_CACHED") < handler.index("respondWith")
     assert handler.count("cacheOnFirstUse(") == 2  # the one call, and the function itself
-    assert re.search(r"else if \(ON_DEMAND\.includes\(url\.pathname\)\) \{\s*"
-                     r"event\.respondWith\(cacheOnFirstUse\(event, url\.pathname\)\)", handler)
+    assert re.search(
+        r"else if \(ON_DEMAND\.includes\(url\.pathname\)\) \{\s*"
+        r"event\.respondWith\(cacheOnFirstUse\(event, url\.pathname\)\)",
+        handler,
+    )
 
 
 def test_browser_caches_hold_no_api_or_admin_response(browser: Any, world: World) -> None:

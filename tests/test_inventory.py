@@ -22,9 +22,14 @@ COLUMN_ROW = re.compile(r"^\| `(\w+)` \|(.*)\|\s*$")
 CELLS_PER_ROW = 6  # after the column: inhoud, persoonsgegeven, doel, grondslag, wie, bewaard
 # How the documents name a setting with its default: `HWC_X` (standaard 30).
 SETTING_DEFAULT = re.compile(r"`(HWC_\w+)` \(standaard ([^)]+)\)")
-RETENTION_SETTINGS = ("HWC_VIEW_GRACE_MINUTES", "HWC_MAX_DAYS", "HWC_STATUS_RETENTION_DAYS",
-                      "HWC_REVOKED_RETENTION_DAYS", "HWC_ENROL_TOKEN_DAYS",
-                      "HWC_TOKEN_RETENTION_DAYS")
+RETENTION_SETTINGS = (
+    "HWC_VIEW_GRACE_MINUTES",
+    "HWC_MAX_DAYS",
+    "HWC_STATUS_RETENTION_DAYS",
+    "HWC_REVOKED_RETENTION_DAYS",
+    "HWC_ENROL_TOKEN_DAYS",
+    "HWC_TOKEN_RETENTION_DAYS",
+)
 DEFAULTS = {s.env: str(s.default) for s in SETTINGS}
 
 
@@ -50,14 +55,22 @@ def read_inventory(text: str) -> dict[str, TableEntry]:
 
 def schema_columns(db: sqlite_utils.Database) -> set[tuple[str, str]]:
     """Every (table, column) of the database as it is, SQLite's own tables aside."""
-    tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                       "AND name NOT LIKE 'sqlite_%'").fetchall()]
-    return {(table, column[1]) for table in tables
-            for column in db.execute(f"PRAGMA table_info({table})").fetchall()}
+    tables = [
+        r[0]
+        for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+    ]
+    return {
+        (table, column[1])
+        for table in tables
+        for column in db.execute(f"PRAGMA table_info({table})").fetchall()
+    }
 
 
-def inventory_mismatch(db: sqlite_utils.Database,
-                       text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def inventory_mismatch(
+    db: sqlite_utils.Database, text: str
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(columns missing from the inventory, columns the inventory names that do not exist)."""
     documented = {(t, c) for t, entry in read_inventory(text).items() for c in entry.columns}
     live = schema_columns(db)
@@ -76,8 +89,11 @@ def test_a_column_added_without_documenting_it_fails_the_check(db_path: Path) ->
     db.execute("ALTER TABLE devices ADD COLUMN nickname TEXT")
     db.execute("CREATE TABLE security_events (at REAL NOT NULL, kind TEXT NOT NULL) STRICT")
     missing, unknown = inventory_mismatch(db, INVENTORY.read_text())
-    assert missing == [("devices", "nickname"), ("security_events", "at"),
-                       ("security_events", "kind")]
+    assert missing == [
+        ("devices", "nickname"),
+        ("security_events", "at"),
+        ("security_events", "kind"),
+    ]
     assert unknown == []
     db.execute("ALTER TABLE devices DROP COLUMN key_state")
     assert inventory_mismatch(db, INVENTORY.read_text())[1] == [("devices", "key_state")]

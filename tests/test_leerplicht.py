@@ -11,15 +11,19 @@ from tests.conftest import live_world
 from tests.support import Device, World, seal
 
 NAME, BORN = "Xylofoon Quaggazwemmer", "2015-06-01"
-SUBSCRIPTION = {"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": {
-    "p256dh": "B" + "A" * 86, "auth": "A" * 22}}
+SUBSCRIPTION = {
+    "endpoint": "https://fcm.googleapis.com/fcm/send/x",
+    "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
+}
 SENT = datetime(2026, 11, 24, 20, 0, tzinfo=AMSTERDAM).timestamp()
 
 
 def _relay(officer: Device, signal_id: str, school_id: str) -> int:
     devices = officer.get(f"/api/schools/{school_id}/recipients").json()["devices"]
-    response = officer.post(f"/api/signals/{signal_id}/relay", json={
-        "school_id": school_id, "envelopes": seal(devices, signal_id, NAME, BORN)})
+    response = officer.post(
+        f"/api/signals/{signal_id}/relay",
+        json={"school_id": school_id, "envelopes": seal(devices, signal_id, NAME, BORN)},
+    )
     return response.status_code
 
 
@@ -27,16 +31,22 @@ def _setup(w: World) -> dict:
     office = w.org("leerplicht", "Leerplicht Utrecht", municipalities="Utrecht, Nieuwegein")
     school, wrong_school = w.org(), w.org(name="Basisschool Het Anker")
     people = {
-        "sender": w.device(w.person("sender", w.org("veilig_thuis", "Veilig Thuis")),
-                           push=SUBSCRIPTION),
-        "officer": w.member("officer", office), "officer2": w.member("officer", office),
-        "contact": w.member("contact", school), "other_contact": w.member("contact",
-                                                                           wrong_school),
+        "sender": w.device(
+            w.person("sender", w.org("veilig_thuis", "Veilig Thuis")), push=SUBSCRIPTION
+        ),
+        "officer": w.member("officer", office),
+        "officer2": w.member("officer", office),
+        "contact": w.member("contact", school),
+        "other_contact": w.member("contact", wrong_school),
     }
     sent = w.send(people["sender"], office, NAME, BORN)
     assert sent.status_code == 201, sent.text
-    return people | {"office": office, "school": school, "wrong_school": wrong_school,
-                     "id": sent.json()["id"]}
+    return people | {
+        "office": office,
+        "school": school,
+        "wrong_school": wrong_school,
+        "id": sent.json()["id"],
+    }
 
 
 def test_relay_to_school_with_correction(world: World) -> None:
@@ -61,8 +71,9 @@ def test_relay_to_school_with_correction(world: World) -> None:
 
 def test_not_in_municipality_is_seen_by_the_sender(world: World) -> None:
     s = _setup(world)
-    closed = s["officer"].post(f"/api/signals/{s['id']}/close",
-                               json={"reason": "not_in_municipality"})
+    closed = s["officer"].post(
+        f"/api/signals/{s['id']}/close", json={"reason": "not_in_municipality"}
+    )
     assert closed.status_code == 200
     listed = s["sender"].get("/api/signals").json()[0]
     assert (listed["state"], listed["close_reason"]) == ("closed", "not_in_municipality")

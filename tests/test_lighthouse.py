@@ -42,9 +42,20 @@ TRACE_ATTEMPTS = 3
 def _install_lighthouse() -> Path:
     if not LIGHTHOUSE.exists():
         LIGHTHOUSE_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent",
-                        "--prefix", str(LIGHTHOUSE_DIR), "lighthouse@12"], check=True,
-                       timeout=300)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                "--prefix",
+                str(LIGHTHOUSE_DIR),
+                "lighthouse@12",
+            ],
+            check=True,
+            timeout=300,
+        )
     return LIGHTHOUSE
 
 
@@ -56,9 +67,17 @@ def debug_chromium(profile: Path, closes_itself: bool = False) -> Iterator[str]:
     port = sock.getsockname()[1]
     sock.close()
     process = subprocess.Popen(
-        [CHROMIUM, "--headless=new", f"--remote-debugging-port={port}",
-         f"--user-data-dir={profile}", *CHROMIUM_ARGS, "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            CHROMIUM,
+            "--headless=new",
+            f"--remote-debugging-port={port}",
+            f"--user-data-dir={profile}",
+            *CHROMIUM_ARGS,
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     endpoint = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -113,11 +132,22 @@ def _audit(profile: Path, url: str, out: Path) -> dict[str, float]:
         with debug_chromium(profile) as endpoint:
             port = endpoint.rsplit(":", 1)[1]
             run = subprocess.run(
-                [str(_install_lighthouse()), url, f"--port={port}", "--disable-storage-reset",
-                 "--only-categories=performance,accessibility,best-practices", "--output=json",
-                 f"--output-path={out}", "--quiet", "--max-wait-for-load=30000"],
-                capture_output=True, text=True, timeout=180,
-                env={"PATH": "/usr/bin:/bin", "HOME": str(out.parent)})
+                [
+                    str(_install_lighthouse()),
+                    url,
+                    f"--port={port}",
+                    "--disable-storage-reset",
+                    "--only-categories=performance,accessibility,best-practices",
+                    "--output=json",
+                    f"--output-path={out}",
+                    "--quiet",
+                    "--max-wait-for-load=30000",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=180,
+                env={"PATH": "/usr/bin:/bin", "HOME": str(out.parent)},
+            )
         if run.returncode == 0:
             break
         print(f"Lighthouse attempt {attempt} on {url} failed:\n{run.stderr}")
@@ -130,40 +160,55 @@ def _audit(profile: Path, url: str, out: Path) -> dict[str, float]:
 def _loaded_signals(report_path: Path) -> bool:
     """Whether the audited load fetched the signal list: proof the device was still enrolled."""
     requests = json.loads(report_path.read_text())["audits"]["network-requests"]["details"]
-    return any(r["url"].endswith("/api/signals") and r["statusCode"] == 200
-               for r in requests["items"])
+    return any(
+        r["url"].endswith("/api/signals") and r["statusCode"] == 200 for r in requests["items"]
+    )
 
 
 def _audit_screen(profile: Path, url: str, out: Path) -> list[dict[str, float]]:
     """Every audit of one screen; a performance miss is audited again, up to the limit."""
     runs = [_audit(profile, url, out)]
-    while max(r["performance"] for r in runs) < TARGETS["performance"] \
-            and len(runs) < PERFORMANCE_RUNS:
+    while (
+        max(r["performance"] for r in runs) < TARGETS["performance"]
+        and len(runs) < PERFORMANCE_RUNS
+    ):
         runs.append(_audit(profile, url, out))
     return runs
 
 
-def test_lighthouse_scores_on_the_main_screens(browser: Any, world: World, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_lighthouse_scores_on_the_main_screens(
+    browser: Any, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if shutil.which("npm") is None:
         pytest.fail("npm is needed to install Lighthouse")
     profile = tmp_path / "profile"
     school = world.org()
-    runs = {page: _audit_screen(profile, f"{world.url}/{page}", tmp_path / f"{page}.json")
-            for page in ("aanmelden", "privacy")}
-    for role, org in (("sender", world.org("veilig_thuis", "Veilig Thuis")),
-                      ("contact", school), ("teacher", school)):
+    runs = {
+        page: _audit_screen(profile, f"{world.url}/{page}", tmp_path / f"{page}.json")
+        for page in ("aanmelden", "privacy")
+    }
+    for role, org in (
+        ("sender", world.org("veilig_thuis", "Veilig Thuis")),
+        ("contact", school),
+        ("teacher", school),
+    ):
         _enrol(browser, profile, world, role, world.person(role, org))
         runs[role] = _audit_screen(profile, f"{world.url}/", tmp_path / f"{role}.json")
         assert _loaded_signals(tmp_path / f"{role}.json"), f"{role}: audited while not enrolled"
-    scores = {screen: max(audits, key=lambda r: r["performance"])
-              for screen, audits in runs.items()}
+    scores = {
+        screen: max(audits, key=lambda r: r["performance"]) for screen, audits in runs.items()
+    }
     with capsys.disabled():  # the scores belong in every run's output, passing or not
         print("\nLighthouse (mobile):")
         for screen, score in scores.items():
             every = [round(r["performance"] * 100) for r in runs[screen]]
-            print(f"  {screen:10} " + "  ".join(f"{k} {v * 100:.0f}" for k, v in score.items())
-                  + (f"  (performance runs {every})" if len(every) > 1 else ""))
-    misses = {screen: {k: v for k, v in score.items() if v < TARGETS[k]}
-              for screen, score in scores.items()}
+            print(
+                f"  {screen:10} "
+                + "  ".join(f"{k} {v * 100:.0f}" for k, v in score.items())
+                + (f"  (performance runs {every})" if len(every) > 1 else "")
+            )
+    misses = {
+        screen: {k: v for k, v in score.items() if v < TARGETS[k]}
+        for screen, score in scores.items()
+    }
     assert {s: m for s, m in misses.items() if m} == {}

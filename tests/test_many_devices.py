@@ -26,8 +26,11 @@ def test_a_school_with_300_contact_devices_gets_the_signal_on_every_one(world: W
     signal_id = new_signal_id()
     recipients = sender.get(f"/api/schools/{school}/recipients").json()["devices"]
     assert len(recipients) == CONTACT_DEVICES
-    body = {"id": signal_id, "recipient_id": school,
-            "envelopes": seal(recipients, signal_id, NAME, BORN)}
+    body = {
+        "id": signal_id,
+        "recipient_id": school,
+        "envelopes": seal(recipients, signal_id, NAME, BORN),
+    }
     assert len(json.dumps(body)) > 64 * 1024  # above the default body limit
     sent = sender.post("/api/signals", json=body)
     assert sent.status_code == 201, sent.text
@@ -39,9 +42,12 @@ def test_a_school_with_300_contact_devices_gets_the_signal_on_every_one(world: W
     assert forwarded.status_code == 200, forwarded.text
     for device in teacher_devices[:1]:  # the first view deletes the other devices' copies
         assert device.open(signal_id) == {"name": NAME, "birth_date": BORN}
-    assert {r[0] for r in world.db.execute(
-        "SELECT device_id FROM envelopes WHERE signal_id = ? AND role = 'teacher'",
-        [signal_id])} == {teacher_devices[0].device_id}
+    assert {
+        r[0]
+        for r in world.db.execute(
+            "SELECT device_id FROM envelopes WHERE signal_id = ? AND role = 'teacher'", [signal_id]
+        )
+    } == {teacher_devices[0].device_id}
 
 
 def test_the_envelope_routes_have_a_bound(world: World) -> None:
@@ -53,12 +59,17 @@ def test_the_envelope_routes_have_a_bound(world: World) -> None:
     too_big = b" " * (ENVELOPES_BODY_MAX + 1)
     headers = {"Content-Type": "application/json"}
     assert sender.post("/api/signals", content=too_big, headers=headers).status_code == 413
-    for path in ("/api/signals/AAAAAAAAAAAAAAAAAAAAAA/forward",
-                 "/api/signals/AAAAAAAAAAAAAAAAAAAAAA/relay"):
+    for path in (
+        "/api/signals/AAAAAAAAAAAAAAAAAAAAAA/forward",
+        "/api/signals/AAAAAAAAAAAAAAAAAAAAAA/relay",
+    ):
         assert contact.post(path, content=too_big, headers=headers).status_code == 413
     default_limit = world.app.state.settings.max_body_bytes
-    close = contact.post("/api/signals/AAAAAAAAAAAAAAAAAAAAAA/close",
-                         content=b" " * (default_limit + 1), headers=headers)
+    close = contact.post(
+        "/api/signals/AAAAAAAAAAAAAAAAAAAAAA/close",
+        content=b" " * (default_limit + 1),
+        headers=headers,
+    )
     assert close.status_code == 413
 
 
@@ -67,9 +78,21 @@ def test_more_envelopes_than_the_bound_are_refused(world: World) -> None:
     sender = world.member("sender", world.org("veilig_thuis", "Veilig Thuis"))
     contact = world.member("contact", school)
     signal_id = new_signal_id()
-    one = seal([{"device_id": contact.device_id,
-                 "public_key": sender.get(f"/api/schools/{school}/recipients").json()[
-                     "devices"][0]["public_key"]}], signal_id, NAME, BORN)[0]
-    response = sender.post("/api/signals", json={"id": signal_id, "recipient_id": school,
-                                                 "envelopes": [one] * (MAX_ENVELOPES + 1)})
+    one = seal(
+        [
+            {
+                "device_id": contact.device_id,
+                "public_key": sender.get(f"/api/schools/{school}/recipients").json()["devices"][0][
+                    "public_key"
+                ],
+            }
+        ],
+        signal_id,
+        NAME,
+        BORN,
+    )[0]
+    response = sender.post(
+        "/api/signals",
+        json={"id": signal_id, "recipient_id": school, "envelopes": [one] * (MAX_ENVELOPES + 1)},
+    )
     assert response.status_code == 422

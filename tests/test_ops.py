@@ -105,22 +105,31 @@ def test_oldest_schema_migrates_with_nothing_lost(tmp_path: Path) -> None:
     db = sqlite_utils.Database(conn)
     database.migrate(db, target=1)
     assert database.schema_version(db) == 1
-    db.execute("INSERT INTO orgs (id, kind, name, code, region, created_at) "
-               "VALUES ('o1', 'school', 'Oud', 'OLD1', 'noord', 0)")
-    db.execute("INSERT INTO people (id, org_id, name, role, created_at) "
-               "VALUES ('p1', 'o1', 'Ina', 'contact', 0)")
-    db.execute("INSERT INTO devices (id, person_id, label, public_key, credential_hash, "
-               "created_at) VALUES ('d1', 'p1', 'tel', x'04', x'00', 0)")
+    db.execute(
+        "INSERT INTO orgs (id, kind, name, code, region, created_at) "
+        "VALUES ('o1', 'school', 'Oud', 'OLD1', 'noord', 0)"
+    )
+    db.execute(
+        "INSERT INTO people (id, org_id, name, role, created_at) "
+        "VALUES ('p1', 'o1', 'Ina', 'contact', 0)"
+    )
+    db.execute(
+        "INSERT INTO devices (id, person_id, label, public_key, credential_hash, "
+        "created_at) VALUES ('d1', 'p1', 'tel', x'04', x'00', 0)"
+    )
     # Links of before kept their ids in clear: an unspent one is void after the upgrade.
-    db.execute("INSERT INTO enrol_tokens (id, person_id, created_at, expires_at, spent_at, "
-               "device_id) VALUES ('clear-spent', 'p1', 0, 1e12, 1, 'd1'), "
-               "('clear-unspent', 'p1', 0, 1e12, NULL, NULL)")
+    db.execute(
+        "INSERT INTO enrol_tokens (id, person_id, created_at, expires_at, spent_at, "
+        "device_id) VALUES ('clear-spent', 'p1', 0, 1e12, 1, 'd1'), "
+        "('clear-unspent', 'p1', 0, 1e12, NULL, NULL)"
+    )
     conn.close()
     assert hwc(["migrate", "--database", str(path)]) == 0
     migrated = database.connect(str(path))
     assert database.schema_version(migrated) == database.SCHEMA_VERSION
-    row = migrated.execute("SELECT d.label, d.key_state, p.name FROM devices d "
-                           "JOIN people p ON p.id = d.person_id").fetchone()
+    row = migrated.execute(
+        "SELECT d.label, d.key_state, p.name FROM devices d JOIN people p ON p.id = d.person_id"
+    ).fetchone()
     assert tuple(row) == ("tel", "ok", "Ina")
     assert [r[0] for r in migrated.execute("SELECT id FROM enrol_tokens")] == ["clear-spent"]
 
@@ -133,9 +142,11 @@ def test_a_key_held_twice_stays_with_the_first_device_on_upgrade(tmp_path: Path)
     db.execute("INSERT INTO people (id, name, role, created_at) VALUES ('p1', 'Ina', 'admin', 0)")
     for device_id, created in (("first", 1), ("later", 2), ("last", 3), ("own", 4)):
         key = "x'05'" if device_id == "own" else "x'04'"
-        db.execute("INSERT INTO devices (id, person_id, label, public_key, credential_hash, "  # noqa: S608
-                   f"push, created_at) VALUES (?, 'p1', 'tel', {key}, ?, 'sub', ?)",
-                   [device_id, device_id.encode(), created])
+        db.execute(
+            "INSERT INTO devices (id, person_id, label, public_key, credential_hash, "  # noqa: S608
+            f"push, created_at) VALUES (?, 'p1', 'tel', {key}, ?, 'sub', ?)",
+            [device_id, device_id.encode(), created],
+        )
     conn.close()
     migrated = database.connect(str(path))
     rows = {r["id"]: r for r in migrated.execute("SELECT * FROM devices").fetchall()}
@@ -168,10 +179,10 @@ def test_readyz_and_metrics(tmp_path: Path) -> None:
         assert ready.status_code == 503  # workers are off in this app
         assert ready.json()["checks"]["database"] is True
         assert ready.json()["causes"] == dict.fromkeys(
-            ("push_worker", "timers"), "not running (workers are off)")
+            ("push_worker", "timers"), "not running (workers are off)"
+        )
         assert httpx.get(f"{w.url}/metrics").status_code == 401
-        scrape = httpx.get(f"{w.url}/metrics",
-                           headers={"Authorization": "Bearer operator-secret"})
+        scrape = httpx.get(f"{w.url}/metrics", headers={"Authorization": "Bearer operator-secret"})
         assert scrape.status_code == 200
         families = {f.name: f for f in text_string_to_metric_families(scrape.text)}
         states = {s.labels["state"]: s.value for s in families["hwc_signals"].samples}
@@ -187,8 +198,12 @@ def test_readyz_goes_unready_when_the_push_worker_stops(tmp_path: Path) -> None:
         ready = httpx.get(f"{w.url}/readyz")
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] | {"outbox_oldest_due_seconds": 0} == {
-            "database": True, "push_worker": True, "timers": True, "outbox": True,
-            "outbox_oldest_due_seconds": 0}
+            "database": True,
+            "push_worker": True,
+            "timers": True,
+            "outbox": True,
+            "outbox_oldest_due_seconds": 0,
+        }
         task = w.app.state.push_worker._task
         task.get_loop().call_soon_threadsafe(task.cancel)
         for _ in range(100):

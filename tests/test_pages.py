@@ -42,16 +42,20 @@ def raw_get(client: httpx.Client, path: str, **headers: str) -> tuple[int, dict[
         return response.status_code, dict(response.headers), b"".join(response.iter_raw())
 
 
-@pytest.mark.parametrize("accept,encoding", [
-    ("gzip, deflate, br, zstd", "br"),  # what Chromium sends
-    ("gzip, deflate", "gzip"),
-    ("br;q=0, gzip", "gzip"),
-    ("identity", None),
-    ("", None),
-    ("*", "br"),
-])
-def test_each_browser_gets_the_encoding_it_accepts(files: tuple[httpx.Client, Path], accept: str,
-                                                   encoding: str | None) -> None:
+@pytest.mark.parametrize(
+    "accept,encoding",
+    [
+        ("gzip, deflate, br, zstd", "br"),  # what Chromium sends
+        ("gzip, deflate", "gzip"),
+        ("br;q=0, gzip", "gzip"),
+        ("identity", None),
+        ("", None),
+        ("*", "br"),
+    ],
+)
+def test_each_browser_gets_the_encoding_it_accepts(
+    files: tuple[httpx.Client, Path], accept: str, encoding: str | None
+) -> None:
     client, _ = files
     status, headers, body = raw_get(client, "/app.js", **{"Accept-Encoding": accept})
     assert status == 200
@@ -71,14 +75,17 @@ def test_each_encoding_has_its_own_etag_and_revalidates(files: tuple[httpx.Clien
     for accept in ("br", "gzip", "identity"):
         status, headers, _ = raw_get(client, "/app.js", **{"Accept-Encoding": accept})
         tags[accept] = headers["etag"]
-        again = client.get("/app.js", headers={"Accept-Encoding": accept,
-                                               "If-None-Match": f'W/"x", {headers["etag"]}'})
+        again = client.get(
+            "/app.js",
+            headers={"Accept-Encoding": accept, "If-None-Match": f'W/"x", {headers["etag"]}'},
+        )
         assert again.status_code == 304 and again.content == b""
         assert again.headers["etag"] == headers["etag"]
     assert len(set(tags.values())) == 3
     # A tag of another encoding is another representation: sent in full.
-    status, _, _ = raw_get(client, "/app.js", **{"Accept-Encoding": "br",
-                                                 "If-None-Match": tags["gzip"]})
+    status, _, _ = raw_get(
+        client, "/app.js", **{"Accept-Encoding": "br", "If-None-Match": tags["gzip"]}
+    )
     assert status == 200
 
 
@@ -141,8 +148,14 @@ def test_a_changed_file_is_served_anew(files: tuple[httpx.Client, Path]) -> None
 def test_the_served_app_is_compressed_and_the_api_never(world: World) -> None:
     client = world.client()
     accept = {"Accept-Encoding": "gzip, deflate, br, zstd"}
-    for path in ("/", "/aanmelden", "/signaal/abc", "/app.js", "/style.css",
-                 "/manifest.webmanifest"):
+    for path in (
+        "/",
+        "/aanmelden",
+        "/signaal/abc",
+        "/app.js",
+        "/style.css",
+        "/manifest.webmanifest",
+    ):
         response = client.get(path, headers=accept)
         assert response.status_code == 200, path
         assert response.headers["content-encoding"] == "br", path

@@ -19,8 +19,10 @@ from tests.test_inventory import schema_columns
 
 NAME, BORN = "Xylofoon Quaggazwemmer", "2015-06-01"
 TEACHER = "Gerritdina Vondelpark-Quist"
-SUBSCRIPTION = {"endpoint": "https://fcm.googleapis.com/fcm/send/geheim-pad-8d1f",
-                "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22}}
+SUBSCRIPTION = {
+    "endpoint": "https://fcm.googleapis.com/fcm/send/geheim-pad-8d1f",
+    "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
+}
 DAY = 86400.0
 # Monday 7 December 2026, 20:00 in Amsterdam.
 START = datetime(2026, 12, 7, 20, 0, tzinfo=AMSTERDAM).timestamp()
@@ -38,8 +40,14 @@ def _school_with_a_forwarded_signal(w: World) -> dict:
     assert w.forward(contact, signal_id, school, [teacher_id], NAME, BORN).status_code == 200
     link = contact.post(f"/api/admin/people/{teacher_id}/enrol-link")  # unspent, by the contact
     assert link.status_code == 201
-    return {"school": school, "admin": admin, "contact": contact, "teacher": teacher_id,
-            "phones": phones, "signal": signal_id}
+    return {
+        "school": school,
+        "admin": admin,
+        "contact": contact,
+        "teacher": teacher_id,
+        "phones": phones,
+        "signal": signal_id,
+    }
 
 
 def _every_value(w: World) -> str:
@@ -54,8 +62,17 @@ def test_admin_sees_everything_held_about_a_person_without_signal_content(world:
     ref = world.db.execute("SELECT ref FROM signals").fetchone()[0]
     page = s["admin"].get(f"/admin/people/{s['teacher']}")
     assert page.status_code == 200
-    for shown in (TEACHER, "groep 7", "leerkracht", "telefoon teacher", "fcm.googleapis.com",
-                  ref, "signaal voor leerkracht", "ontvangen", "Alle gegevens van"):
+    for shown in (
+        TEACHER,
+        "groep 7",
+        "leerkracht",
+        "telefoon teacher",
+        "fcm.googleapis.com",
+        ref,
+        "signaal voor leerkracht",
+        "ontvangen",
+        "Alle gegevens van",
+    ):
         assert shown in page.text, shown
     for withheld in (NAME, BORN, "geheim-pad", s["phones"][0].credential.split(".")[1]):
         assert withheld not in page.text
@@ -100,8 +117,9 @@ def test_erasure_leaves_no_row_and_no_byte_of_the_person(world: World) -> None:
     assert (refused.status_code, refused.json()["error"]) == (409, "erase_self")
 
 
-def test_a_restore_tells_the_operator_to_erase_again(tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_restore_tells_the_operator_to_erase_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A backup made before an erasure still holds the person (README: keep backups no longer
     than the revoked retention); restoring it says so."""
     db_path, backup = tmp_path / "live.db", tmp_path / "backup.db"
@@ -144,8 +162,10 @@ def test_each_directory_rule_fires_at_its_moment_and_not_before(db_path: Path) -
         admin.post(f"/api/admin/people/{leaver.person_id}/revoke")
         admin.post(f"/api/admin/devices/{lost.device_id}/revoke")
         admin.post(f"/api/admin/orgs/{school}/free-days", json={"from": "2026-12-09"})
-        key = admin.post("/api/admin/api-keys", json={"org_id": w.org("veilig_thuis", "VT"),
-                                                      "label": "zaaksysteem"}).json()["api_key"]
+        key = admin.post(
+            "/api/admin/api-keys",
+            json={"org_id": w.org("veilig_thuis", "VT"), "label": "zaaksysteem"},
+        ).json()["api_key"]
         machine = w.client({"Authorization": f"Bearer {key}"})
         assert machine.get("/api/signals").status_code == 200
         revoked = admin.post(f"/api/admin/api-keys/{auth.api_key_id(key)}/revoke")
@@ -186,29 +206,29 @@ def test_each_directory_rule_fires_at_its_moment_and_not_before(db_path: Path) -
 # no time rule: an organisation stays while it takes part (docs/gegevens.md says why).
 FORBIDDEN = {
     "meta": "SELECT key FROM meta WHERE key NOT IN ('schema_version', 'secret_key', "
-            "'vapid_private_key')",
+    "'vapid_private_key')",
     "free_days": "SELECT day FROM free_days WHERE day < :today",
     "people": "SELECT id FROM people WHERE revoked_at <= :now - :revoked",
     "devices": "SELECT id FROM devices WHERE revoked_at <= :now - :revoked OR (push IS NOT NULL "
-               "AND (push_state != 'active' OR revoked_at IS NOT NULL))",
+    "AND (push_state != 'active' OR revoked_at IS NOT NULL))",
     "enrol_tokens": "SELECT id FROM enrol_tokens WHERE coalesce(spent_at, expires_at) <= "
-                    ":now - :tokens OR person_id NOT IN (SELECT id FROM people) "
-                    "OR created_by NOT IN (SELECT id FROM people)",
+    ":now - :tokens OR person_id NOT IN (SELECT id FROM people) "
+    "OR created_by NOT IN (SELECT id FROM people)",
     "api_keys": "SELECT id FROM api_keys WHERE revoked_at <= :now - :revoked",
     "signals": "SELECT id FROM signals WHERE ended_at <= :now - :status "
-               "OR (ended_at IS NULL AND expires_at <= :now) "
-               "OR acted_by NOT IN (SELECT id FROM people)",
+    "OR (ended_at IS NULL AND expires_at <= :now) "
+    "OR acted_by NOT IN (SELECT id FROM people)",
     "signal_events": "SELECT signal_id FROM signal_events "
-                     "WHERE signal_id NOT IN (SELECT id FROM signals)",
+    "WHERE signal_id NOT IN (SELECT id FROM signals)",
     "signal_teachers": "SELECT signal_id FROM signal_teachers WHERE signal_id NOT IN "
-                       "(SELECT id FROM signals) OR person_id NOT IN (SELECT id FROM people)",
+    "(SELECT id FROM signals) OR person_id NOT IN (SELECT id FROM people)",
     "envelopes": "SELECT signal_id FROM envelopes WHERE signal_id NOT IN (SELECT id FROM "
-                 "signals WHERE ended_at IS NULL) OR device_id IN (SELECT id FROM devices "
-                 "WHERE revoked_at IS NOT NULL) OR (role = 'teacher' AND opened_at <= :now - "
-                 ":grace)",
+    "signals WHERE ended_at IS NULL) OR device_id IN (SELECT id FROM devices "
+    "WHERE revoked_at IS NOT NULL) OR (role = 'teacher' AND opened_at <= :now - "
+    ":grace)",
     "outbox": "SELECT id FROM outbox WHERE (state != 'pending' AND created_at <= :now - :status) "
-              "OR signal_id NOT IN (SELECT id FROM signals) "
-              "OR device_id NOT IN (SELECT id FROM devices)",
+    "OR signal_id NOT IN (SELECT id FROM signals) "
+    "OR device_id NOT IN (SELECT id FROM devices)",
 }
 KEPT_WHILE_IN_USE = {"orgs"}
 HOUR = 3600.0
@@ -218,11 +238,18 @@ YEAR_START = datetime(2027, 1, 4, 9, 0, tzinfo=AMSTERDAM).timestamp()
 
 def forbidden_rows(w: World, now: float) -> dict[str, list]:
     timing = w.app.state.timing
-    params = {"now": now, "revoked": timing.revoked_retention, "tokens": timing.token_retention,
-              "status": timing.retention, "grace": timing.view_grace,
-              "today": privacy.local_date(now)}
-    found = {table: [r[0] for r in w.db.execute(sql, params).fetchall()]
-             for table, sql in FORBIDDEN.items()}
+    params = {
+        "now": now,
+        "revoked": timing.revoked_retention,
+        "tokens": timing.token_retention,
+        "status": timing.retention,
+        "grace": timing.view_grace,
+        "today": privacy.local_date(now),
+    }
+    found = {
+        table: [r[0] for r in w.db.execute(sql, params).fetchall()]
+        for table, sql in FORBIDDEN.items()
+    }
     return {table: rows for table, rows in found.items() if rows}
 
 
@@ -258,9 +285,15 @@ class Year:
         assert forbidden_rows(self.w, moment) == {}
 
     def new_teacher(self, week: int) -> Device:
-        made = self.admin.post("/api/admin/people", json={
-            "name": f"Leerkracht week {week}", "role": "teacher", "org_id": self.school,
-            "class_label": f"groep {week % 8 + 1}"})
+        made = self.admin.post(
+            "/api/admin/people",
+            json={
+                "name": f"Leerkracht week {week}",
+                "role": "teacher",
+                "org_id": self.school,
+                "class_label": f"groep {week % 8 + 1}",
+            },
+        )
         person_id = made.json()["id"]
         link = self.admin.post(f"/api/admin/people/{person_id}/enrol-link").json()["link"]
         teacher = self.w.device(person_id, push=SUBSCRIPTION, token=link.split("#", 1)[1])
@@ -280,8 +313,12 @@ class Year:
         if way in (0, 2):
             self.contact.open(signal_id)
             teacher = self.teachers[-1]
-            assert self.w.forward(self.contact, signal_id, self.school, [teacher.person_id],
-                                  NAME, BORN).status_code == 200
+            assert (
+                self.w.forward(
+                    self.contact, signal_id, self.school, [teacher.person_id], NAME, BORN
+                ).status_code
+                == 200
+            )
             if way == 0:
                 assert teacher.open(signal_id)["name"] == NAME
                 self.at(self.clock.now() + 4 * HOUR)
@@ -328,14 +365,19 @@ def test_a_year_leaves_only_what_each_rule_allows(db_path: Path) -> None:
             year.new_teacher(week)
             if week % 4 == 1:
                 year.admin.post(f"/api/admin/people/{year.teachers[0].person_id}/enrol-link")
-                year.admin.post(f"/api/admin/orgs/{year.school}/free-days",
-                                json={"from": privacy.local_date(monday + 4 * DAY)})
+                year.admin.post(
+                    f"/api/admin/orgs/{year.school}/free-days",
+                    json={"from": privacy.local_date(monday + 4 * DAY)},
+                )
             if week % 6 == 5:  # the push service answered 410, as the worker records it
-                w.db.execute("UPDATE devices SET push_state = 'gone' WHERE id = ?",
-                             [year.teachers[0].device_id])
+                w.db.execute(
+                    "UPDATE devices SET push_state = 'gone' WHERE id = ?",
+                    [year.teachers[0].device_id],
+                )
             if week == 20:
-                key = year.admin.post("/api/admin/api-keys",
-                                      json={"org_id": year.vt, "label": "zs"}).json()["api_key"]
+                key = year.admin.post(
+                    "/api/admin/api-keys", json={"org_id": year.vt, "label": "zs"}
+                ).json()["api_key"]
             if week == 30:
                 year.admin.post(f"/api/admin/api-keys/{auth.api_key_id(key)}/revoke")
             year.at(monday + 11 * HOUR)  # Monday 20:00
@@ -354,13 +396,15 @@ def test_a_year_leaves_only_what_each_rule_allows(db_path: Path) -> None:
         people = {r[0] for r in w.db.execute("SELECT id FROM people")}
         kept = {i for i, at in year.revoked.items() if at > end - timing.revoked_retention}
         active = {t.person_id for t in year.teachers} | {
-            d.person_id for d in (year.admin, year.sender, year.contact)}
+            d.person_id for d in (year.admin, year.sender, year.contact)
+        }
         assert people == active | (kept & people) and kept & people
         assert not year.erased & people
         assert len(year.revoked) >= 25 and people.isdisjoint(set(year.revoked) - kept)
         devices = {r[0] for r in w.db.execute("SELECT id FROM devices WHERE revoked_at IS NULL")}
         assert devices == {t.device_id for t in year.teachers} | {
-            d.device_id for d in (year.admin, year.sender, year.contact)}
+            d.device_id for d in (year.admin, year.sender, year.contact)
+        }
         signals = {r[0] for r in w.db.execute("SELECT id FROM signals")}
         assert signals == {s for s, at in year.ended.items() if at > end - timing.retention}
         assert len(year.ended) == 52 and 1 <= len(signals) <= 3

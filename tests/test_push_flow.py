@@ -27,8 +27,7 @@ def _wait_for(condition: Any, timeout: float = 5.0) -> Any:
 
 
 def test_signal_and_forward_push_each_device_once_without_content(tmp_path: Path) -> None:
-    with running_fake_push() as (_, service), live_world(tmp_path / "p.db",
-                                                         run_workers=True) as w:
+    with running_fake_push() as (_, service), live_world(tmp_path / "p.db", run_workers=True) as w:
         school = w.org()
         sender = w.member("sender", w.org("veilig_thuis", "Veilig Thuis"))
         contact_person = w.person("contact", school)
@@ -41,9 +40,11 @@ def test_signal_and_forward_push_each_device_once_without_content(tmp_path: Path
         time.sleep(0.2)  # nothing more may arrive
         assert len(service.messages) == 2
         assert {m["sub_id"] for m in messages} == {
-            json.loads(w.db.execute("SELECT push FROM devices WHERE id = ?",
-                                    [c.device_id]).fetchone()[0])["endpoint"].rsplit("/", 1)[1]
-            for c in contacts}
+            json.loads(
+                w.db.execute("SELECT push FROM devices WHERE id = ?", [c.device_id]).fetchone()[0]
+            )["endpoint"].rsplit("/", 1)[1]
+            for c in contacts
+        }
         for message in messages:
             body = json.loads(message["payload"])
             assert body["web_push"] == 8030 and body["kind"] == "new_signal"
@@ -67,8 +68,7 @@ def test_signal_and_forward_push_each_device_once_without_content(tmp_path: Path
 
 
 def test_a_gone_subscription_shows_notifications_off_to_the_admin(tmp_path: Path) -> None:
-    with running_fake_push() as (_, service), live_world(tmp_path / "g.db",
-                                                         run_workers=True) as w:
+    with running_fake_push() as (_, service), live_world(tmp_path / "g.db", run_workers=True) as w:
         school = w.org()
         sender = w.member("sender", w.org("veilig_thuis", "Veilig Thuis"))
         subscription = service.subscribe()
@@ -78,8 +78,14 @@ def test_a_gone_subscription_shows_notifications_off_to_the_admin(tmp_path: Path
         before = admin.get(f"/admin/orgs/{school}").text
         assert "meldingen aan" in before and "meldingen uit" not in before
         assert w.send(sender, school, NAME, BORN).status_code == 201
-        _wait_for(lambda: w.db.execute("SELECT push_state FROM devices WHERE id = ?",
-                                       [contact.device_id]).fetchone()[0] == "gone")
+        _wait_for(
+            lambda: (
+                w.db.execute(
+                    "SELECT push_state FROM devices WHERE id = ?", [contact.device_id]
+                ).fetchone()[0]
+                == "gone"
+            )
+        )
         assert contact.get("/api/me").json()["device"]["push"] == "gone"
         page = admin.get(f"/admin/orgs/{school}").text
         assert "meldingen uit" in page
@@ -90,8 +96,10 @@ def test_timer_pushes_reach_the_push_service(tmp_path: Path) -> None:
     unopened contact a reminder, both delivered by the worker and verified by the service."""
     sent = datetime(2026, 11, 24, 20, 0, tzinfo=AMSTERDAM).timestamp()
     clock = FrozenClock(sent)
-    with running_fake_push() as (_, service), live_world(tmp_path / "t.db", clock,
-                                                         run_workers=True) as w:
+    with (
+        running_fake_push() as (_, service),
+        live_world(tmp_path / "t.db", clock, run_workers=True) as w,
+    ):
         school = w.org()
         sender_sub, contact_sub = service.subscribe(), service.subscribe()
         sender = w.device(w.person("sender", w.org("veilig_thuis", "VT")), push=sender_sub)
@@ -108,18 +116,20 @@ def test_timer_pushes_reach_the_push_service(tmp_path: Path) -> None:
         by_subscription = {}
         for message in service.messages[1:]:
             by_subscription.setdefault(message["sub_id"], []).append(
-                json.loads(message["payload"])["kind"])
+                json.loads(message["payload"])["kind"]
+            )
         sender_id = sender_sub["endpoint"].rsplit("/", 1)[1]
         contact_id = contact_sub["endpoint"].rsplit("/", 1)[1]
-        assert by_subscription == {sender_id: ["escalation"],
-                                   contact_id: ["reminder", "reminder"]}
+        assert by_subscription == {sender_id: ["escalation"], contact_id: ["reminder", "reminder"]}
         assert all(NAME not in m["payload"] for m in service.messages)
 
 
 def test_the_admin_sees_devices_whose_pushes_have_failed_for_long(tmp_path: Path) -> None:
     clock = FrozenClock(datetime(2026, 11, 24, 20, 0, tzinfo=AMSTERDAM).timestamp())
-    with running_fake_push() as (_, service), live_world(tmp_path / "f.db", clock,
-                                                         run_workers=True) as w:
+    with (
+        running_fake_push() as (_, service),
+        live_world(tmp_path / "f.db", clock, run_workers=True) as w,
+    ):
         school = w.org()
         sender = w.member("sender", w.org("veilig_thuis", "Veilig Thuis"))
         subscription = service.subscribe()
@@ -128,16 +138,20 @@ def test_the_admin_sees_devices_whose_pushes_have_failed_for_long(tmp_path: Path
         contact = w.device(w.person("contact", school, name="Ingrid Bakker"), push=subscription)
         admin = w.member("admin", None)
         assert w.send(sender, school, NAME, BORN).status_code == 201
-        _wait_for(lambda: w.db.execute("SELECT push_failing_since FROM devices WHERE id = ?",
-                                       [contact.device_id]).fetchone()[0])
+        _wait_for(
+            lambda: w.db.execute(
+                "SELECT push_failing_since FROM devices WHERE id = ?", [contact.device_id]
+            ).fetchone()[0]
+        )
         assert "Meldingen komen niet aan" not in admin.get("/admin").text  # not for long yet
 
         clock.advance(2 * 3600)
         home = admin.get("/admin").text
         assert "Meldingen komen niet aan" in home and "Ingrid Bakker" in home
         assert "sinds 24-11-2026 20:00" in home
-        assert "meldingen mislukken sinds 24-11-2026 20:00" in admin.get(
-            f"/admin/orgs/{school}").text
+        assert (
+            "meldingen mislukken sinds 24-11-2026 20:00" in admin.get(f"/admin/orgs/{school}").text
+        )
         assert subscription["endpoint"] not in home  # a capability: never shown
 
         # The person turns notifications on again: a new subscription starts with a clean

@@ -60,10 +60,15 @@ def service(live: tuple[str, FakePushService]) -> FakePushService:
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
     database = connect(str(tmp_path / "t.db"))
-    database.execute("INSERT INTO orgs (id, kind, name, created_at) "
-                     "VALUES ('school', 'school', 'De Regenboog', 0)")
-    database.execute("INSERT INTO people (id, org_id, name, role, created_at) "
-                     "VALUES ('p1', 'school', ?, 'contact', 0)", [NAME])
+    database.execute(
+        "INSERT INTO orgs (id, kind, name, created_at) "
+        "VALUES ('school', 'school', 'De Regenboog', 0)"
+    )
+    database.execute(
+        "INSERT INTO people (id, org_id, name, role, created_at) "
+        "VALUES ('p1', 'school', ?, 'contact', 0)",
+        [NAME],
+    )
     yield database
     database.close()
 
@@ -78,8 +83,12 @@ def add_device(db: sqlite_utils.Database, subscription: dict[str, Any]) -> str:
     db.execute(
         "INSERT INTO devices (id, person_id, label, public_key, credential_hash, push, "
         "push_state, created_at) VALUES (?, 'p1', 'telefoon', ?, ?, ?, 'active', 0)",
-        [device_id, b"\x04" + secrets.token_bytes(64), secrets.token_bytes(32),
-         json.dumps(subscription)],
+        [
+            device_id,
+            b"\x04" + secrets.token_bytes(64),
+            secrets.token_bytes(32),
+            json.dumps(subscription),
+        ],
     )
     return device_id
 
@@ -88,15 +97,21 @@ def sub_id(subscription: dict[str, Any]) -> str:
     return subscription["endpoint"].rsplit("/", 1)[1]
 
 
-def enqueue(db: sqlite_utils.Database, devices: list[str], signal_id: str,
-            kind: str = "new_signal", ttl: float = 3600) -> None:
+def enqueue(
+    db: sqlite_utils.Database,
+    devices: list[str],
+    signal_id: str,
+    kind: str = "new_signal",
+    ttl: float = 3600,
+) -> None:
     now = time.time()
     with transaction(db):
         push.enqueue(db, devices, signal_id, kind, now + ttl, now)
 
 
-def make_worker(db: sqlite_utils.Database, timeout: int = 5, settings: Settings | None = None,
-                **options: Any) -> PushWorker:
+def make_worker(
+    db: sqlite_utils.Database, timeout: int = 5, settings: Settings | None = None, **options: Any
+) -> PushWorker:
     settings = settings or Settings(base_url=BASE_URL, push_timeout_seconds=timeout)
     options.setdefault("backoff_base", 0.05)
     options.setdefault("lease", 0.5)
@@ -105,8 +120,12 @@ def make_worker(db: sqlite_utils.Database, timeout: int = 5, settings: Settings 
 
 def rows(db: sqlite_utils.Database) -> dict[int, tuple[str, int, int | None, str]]:
     """outbox id -> (state, attempts, last_status, device_id)"""
-    return {r[0]: tuple(r[1:]) for r in db.execute(
-        "SELECT id, state, attempts, last_status, device_id FROM outbox ORDER BY id")}
+    return {
+        r[0]: tuple(r[1:])
+        for r in db.execute(
+            "SELECT id, state, attempts, last_status, device_id FROM outbox ORDER BY id"
+        )
+    }
 
 
 def pending(db: sqlite_utils.Database) -> int:
@@ -178,20 +197,27 @@ def test_every_kind_has_the_same_length_and_one_topic_per_signal_and_device(db, 
     topics: dict[str, set[str]] = {}
     for message in service.messages:
         content = json.loads(message["payload"])
-        assert (content["notification"]["title"], content["notification"]["body"]) == \
-            TEXTS[content["kind"]]
+        assert (content["notification"]["title"], content["notification"]["body"]) == TEXTS[
+            content["kind"]
+        ]
         topics.setdefault(content["signal_id"], set()).add(message["headers"]["Topic"])
-    assert topics == {"sig-0": {topic(TOPIC_KEY, device, "sig-0")},
-                      "sig-1": {topic(TOPIC_KEY, device, "sig-1")}}
+    assert topics == {
+        "sig-0": {topic(TOPIC_KEY, device, "sig-0")},
+        "sig-1": {topic(TOPIC_KEY, device, "sig-1")},
+    }
     assert topic(TOPIC_KEY, device, "sig-0") != topic(TOPIC_KEY, device, "sig-1")
     # Even a long base URL and an id-less push keep to the one size.
-    sizes = {len(payload(BASE_URL + "/x" * 150, kind, signal).encode())
-             for kind in push.KINDS for signal in ("a", "b" * 22, None)}
+    sizes = {
+        len(payload(BASE_URL + "/x" * 150, kind, signal).encode())
+        for kind in push.KINDS
+        for signal in ("a", "b" * 22, None)
+    }
     assert sizes == {PAYLOAD_SIZE}
 
 
 def test_no_two_recipients_of_a_signal_share_a_topic_and_only_the_server_can_make_one(
-        db, service) -> None:
+    db, service
+) -> None:
     subscriptions = [subscribe(service) for _ in range(3)]
     devices = [add_device(db, s) for s in subscriptions]
     enqueue(db, devices, "sig-t")
@@ -252,7 +278,8 @@ def test_a_gone_subscription_marks_the_row_and_the_device(db, service) -> None:
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_redirect_is_never_followed_and_fails_the_push_without_marking_it_gone(
-        db, service, status) -> None:
+    db, service, status
+) -> None:
     subscription = subscribe(service)
     device = add_device(db, subscription)
     service.set_answers(sub_id(subscription), [status])  # Location: the same URL again
@@ -267,18 +294,26 @@ def test_a_redirect_is_never_followed_and_fails_the_push_without_marking_it_gone
 
 
 def test_a_production_worker_calls_no_internal_address_whatever_was_stored(
-        db, service, live) -> None:
+    db, service, live
+) -> None:
     """Endpoints stored before the registration check (or allowed by a careless
     HWC_PUSH_HOSTS) are checked again before every push, and the names' resolved addresses
     at connect time: nothing reaches the service on loopback."""
     port = live[0].rsplit(":", 1)[1]
-    stored = [f"http://127.0.0.1:{port}", f"https://localhost:{port}",
-              f"https://0x7f000001:{port}", f"https://127.1:{port}",
-              f"https://[::ffff:127.0.0.1]:{port}"]
+    stored = [
+        f"http://127.0.0.1:{port}",
+        f"https://localhost:{port}",
+        f"https://0x7f000001:{port}",
+        f"https://127.1:{port}",
+        f"https://[::ffff:127.0.0.1]:{port}",
+    ]
     devices = [add_device(db, subscribe(service, origin)) for origin in stored]
     enqueue(db, devices, "sig-ssrf")
-    production = Settings(base_url="https://hwc.example.nl", push_timeout_seconds=2,
-                          push_hosts="localhost fcm.googleapis.com")
+    production = Settings(
+        base_url="https://hwc.example.nl",
+        push_timeout_seconds=2,
+        push_hosts="localhost fcm.googleapis.com",
+    )
 
     deliver(db, settings=production)
 
@@ -333,9 +368,12 @@ def test_retries_stop_when_the_signal_ends(db, service) -> None:
     subscription = subscribe(service)
     device = add_device(db, subscription)
     now = time.time()
-    db.execute("INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
-               "sent_at, deadline_at, expires_at) VALUES ('sig-end', 'REF1', 'school', "
-               "'school', 'school', 'sent', ?, ?, ?)", [now, now + 3600, now + 7200])
+    db.execute(
+        "INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
+        "sent_at, deadline_at, expires_at) VALUES ('sig-end', 'REF1', 'school', "
+        "'school', 'school', 'sent', ?, ?, ?)",
+        [now, now + 3600, now + 7200],
+    )
     enqueue(db, [device], "sig-end")
     service.set_answers(sub_id(subscription), [500] * 1000)
 
@@ -343,8 +381,10 @@ def test_retries_stop_when_the_signal_ends(db, service) -> None:
         async with make_worker(db, backoff_base=0.02, backoff_cap=0.05):
             await until(lambda: len(service.attempts) >= 3)
             # Closed by the school: its pushes are no longer wanted.
-            db.execute("UPDATE signals SET state = 'closed', ended_at = ? "
-                       "WHERE id = 'sig-end'", [time.time()])
+            db.execute(
+                "UPDATE signals SET state = 'closed', ended_at = ? WHERE id = 'sig-end'",
+                [time.time()],
+            )
             closed_after = len(service.attempts)
             await until(lambda: pending(db) == 0)
             await asyncio.sleep(0.3)
@@ -417,9 +457,16 @@ def test_network_errors_and_timeouts_are_retried_and_nothing_secret_is_logged(
     assert outcome[devices[2]][0] == "gone"
     logged = caplog.text
     assert "push" in logged  # the worker did log, but only ids, kinds and statuses
-    for secret in (closed, "/push/", *(sub_id(s) for s in (unreachable, slow, dead)),
-                   *(s["keys"]["p256dh"] for s in (slow, dead)), "sig-secret-id",
-                   "Nieuw signaal", "signaal/", NAME):
+    for secret in (
+        closed,
+        "/push/",
+        *(sub_id(s) for s in (unreachable, slow, dead)),
+        *(s["keys"]["p256dh"] for s in (slow, dead)),
+        "sig-secret-id",
+        "Nieuw signaal",
+        "signaal/",
+        NAME,
+    ):
         assert secret not in logged
 
 
@@ -445,15 +492,12 @@ def test_one_vapid_signature_serves_many_pushes_until_near_expiry(db, service) -
     assert worker.authorization("https://other.example/x") != worker.authorization(endpoint)
 
 
-def test_outcomes_are_committed_in_batches_but_never_wait_for_a_hanging_push(
-    db, service
-) -> None:
+def test_outcomes_are_committed_in_batches_but_never_wait_for_a_hanging_push(db, service) -> None:
     with socket.socket() as silent:  # accepts the connection, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         hanging = subscribe(service, f"http://127.0.0.1:{silent.getsockname()[1]}")
-        devices = [add_device(db, hanging)] + [add_device(db, subscribe(service))
-                                               for _ in range(3)]
+        devices = [add_device(db, hanging)] + [add_device(db, subscribe(service)) for _ in range(3)]
         enqueue(db, devices, "sig-batch")
 
         async def scenario() -> float:
@@ -477,8 +521,9 @@ def test_a_hanging_push_service_never_delays_another(db, service) -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(200)
         hanging_origin = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        enqueue(db, [add_device(db, subscribe(service, hanging_origin)) for _ in range(100)],
-                "sig-hang")
+        enqueue(
+            db, [add_device(db, subscribe(service, hanging_origin)) for _ in range(100)], "sig-hang"
+        )
         healthy = add_device(db, subscribe(service))
 
         async def scenario() -> tuple[float, int]:
@@ -497,8 +542,10 @@ def test_a_hanging_push_service_never_delays_another(db, service) -> None:
 
     assert elapsed < 1.0
     assert in_flight == 50  # the other fifty wait for the hanging service's own slots
-    assert service.messages[0]["sub_id"] in {sub_id(json.loads(r[0])) for r in db.execute(
-        "SELECT push FROM devices WHERE id = ?", [healthy])}
+    assert service.messages[0]["sub_id"] in {
+        sub_id(json.loads(r[0]))
+        for r in db.execute("SELECT push FROM devices WHERE id = ?", [healthy])
+    }
 
 
 def test_wake_delivers_at_once_while_a_retry_waits_minutes(db, service) -> None:

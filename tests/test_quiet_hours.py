@@ -23,8 +23,10 @@ def at(month: int, day: int, hour: int, minute: int = 0) -> float:
 
 def _people(w: World, school: str) -> dict[str, Device]:
     vt = w.org("veilig_thuis", "Veilig Thuis")
-    return {"sender": w.device(w.person("sender", vt), push=SUBSCRIPTION),
-            "contact": w.device(w.person("contact", school), push=SUBSCRIPTION)}
+    return {
+        "sender": w.device(w.person("sender", vt), push=SUBSCRIPTION),
+        "contact": w.device(w.person("contact", school), push=SUBSCRIPTION),
+    }
 
 
 def _due(w: World, kind: str) -> dict[str, float]:
@@ -65,9 +67,11 @@ def test_a_night_signal_waits_for_the_morning_and_is_reminded_after_it(db_path: 
         assert datetime.fromisoformat(listed["notify_at"]).timestamp() == at(11, 25, 6, 30)
         _quiet(always, "off")
         _send(w, people, school)
-        assert _due(w, "new_signal") == {people["contact"].device_id: at(11, 25, 6, 30),
-                                         always.device_id: at(11, 24, 23),
-                                         late_riser.device_id: at(11, 25, 7)}
+        assert _due(w, "new_signal") == {
+            people["contact"].device_id: at(11, 25, 6, 30),
+            always.device_id: at(11, 24, 23),
+            late_riser.device_id: at(11, 25, 7),
+        }
         # Not at 23:30, nor at any moment of the night: 30 minutes of the morning first.
         assert _fire(w, clock, at(11, 24, 23, 30))["reminded"] == 0
         assert timers.next_due(w.db, w.app.state.timing) == at(11, 25, 7)
@@ -126,5 +130,9 @@ def test_a_push_that_would_come_too_close_to_the_deadline_goes_at_once(db_path: 
         assert _due(w, "new_signal") == {people["contact"].device_id: at(11, 24, 23)}
         refused = people["contact"].http.put("/api/me/quiet", json={"quiet_hours": "7:00-8"})
         assert refused.status_code == 422
-        assert people["contact"].http.put("/api/me/quiet", json={
-            "quiet_hours": "07:00-07:00"}).status_code == 422
+        assert (
+            people["contact"]
+            .http.put("/api/me/quiet", json={"quiet_hours": "07:00-07:00"})
+            .status_code
+            == 422
+        )

@@ -86,14 +86,16 @@ def test_a_million_keys_take_bounded_memory_and_constant_work() -> None:
 
 
 def test_addresses_are_counted_as_one_subscriber_has_them() -> None:
-    assert address_key("2001:db8:1:2::1") == address_key("2001:db8:1:2:ffff::9") \
-        == "2001:db8:1:2::/64"
+    assert (
+        address_key("2001:db8:1:2::1") == address_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    )
     assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
     assert address_key("::ffff:192.0.2.7") == address_key("192.0.2.7") == "192.0.2.7"
     assert address_key("-") == "-"
 
 
 # --- the real process ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def untrusted(tmp_path: Path) -> Iterator[str]:
@@ -102,9 +104,11 @@ def untrusted(tmp_path: Path) -> Iterator[str]:
 
 
 def junk(client: httpx.Client, forwarded_for: str) -> int:
-    return client.post("/api/enrol", headers={"X-Forwarded-For": forwarded_for}, json={
-        "token": "guess-" + secrets.token_urlsafe(20), "label": "x",
-        "public_key": "A" * 87}).status_code
+    return client.post(
+        "/api/enrol",
+        headers={"X-Forwarded-For": forwarded_for},
+        json={"token": "guess-" + secrets.token_urlsafe(20), "label": "x", "public_key": "A" * 87},
+    ).status_code
 
 
 def client_of(url: str) -> httpx.Client:
@@ -115,24 +119,33 @@ def real_link(tmp_path: Path) -> str:
     """A link the running server made: a person and a token in its database."""
     db = database.connect(str(tmp_path / "serve.db"))
     try:
-        school = directory.create_org(db, NewOrg(kind="school", name="De Linde", code="RL01",
-                                                 region="noord"), time.time())
-        person = directory.create_person(db, NewPerson(name="Juf Ans", role="teacher",
-                                                       org_id=school), time.time())
+        school = directory.create_org(
+            db, NewOrg(kind="school", name="De Linde", code="RL01", region="noord"), time.time()
+        )
+        person = directory.create_person(
+            db, NewPerson(name="Juf Ans", role="teacher", org_id=school), time.time()
+        )
         return auth.make_enrol_token(db, SECRET, person, None, time.time(), 7)
     finally:
         db.close()
 
 
-def test_forwarded_for_is_ignored_unless_a_proxy_is_configured(untrusted: str,
-                                                               tmp_path: Path) -> None:
+def test_forwarded_for_is_ignored_unless_a_proxy_is_configured(
+    untrusted: str, tmp_path: Path
+) -> None:
     with client_of(untrusted) as client:
         statuses = [junk(client, f"198.51.100.{n}") for n in range(21)]
         assert statuses == [400] * 20 + [429], statuses
         # Everyone shares this address now, as behind an untrusted router: a real link works.
-        enrolled = client.post("/api/enrol", json={
-            "token": real_link(tmp_path), "label": "telefoon", "push": None,
-            "public_key": b64u_encode(generate_device_key()[1])})
+        enrolled = client.post(
+            "/api/enrol",
+            json={
+                "token": real_link(tmp_path),
+                "label": "telefoon",
+                "push": None,
+                "public_key": b64u_encode(generate_device_key()[1]),
+            },
+        )
         assert enrolled.status_code == 201, enrolled.text
 
 

@@ -59,7 +59,8 @@ def test_readyz_never_flaps_under_concurrent_sends(db_path: Path) -> None:
                 while len(probes) < 30 and len(statuses) < 1000:  # send limit: 120/min each
                     statuses += pool.map(
                         lambda i: w.send(senders[i % 10], school, NAME, BORN).status_code,
-                        range(100))
+                        range(100),
+                    )
         finally:
             done.set()
             prober.join()
@@ -79,7 +80,8 @@ def immutable(path: Path) -> Iterator[None]:
 
 
 def test_a_read_only_database_is_unready_and_names_the_database(
-        db_path: Path, log_capture: LogCapture) -> None:
+    db_path: Path, log_capture: LogCapture
+) -> None:
     with live_world(db_path) as w:  # a database with its keys, made while writable
         school, senders = _school_with_sender(w)
         recipients = senders[0].get(f"/api/schools/{school}/recipients").json()
@@ -88,8 +90,12 @@ def test_a_read_only_database_is_unready_and_names_the_database(
         assert ready.status_code == 503, ready.text
         body = ready.json()
         assert body["checks"] | {"outbox_oldest_due_seconds": 0} == {
-            "database": False, "push_worker": True, "timers": True, "outbox": True,
-            "outbox_oldest_due_seconds": 0}
+            "database": False,
+            "push_worker": True,
+            "timers": True,
+            "outbox": True,
+            "outbox_oldest_due_seconds": 0,
+        }
         assert "read-only" in body["causes"]["database"]
         assert list(body["causes"]) == ["database"]
         assert recipients["devices"]
@@ -105,12 +111,15 @@ def test_a_full_disk_is_unready_named_in_the_log_and_recovers(tmp_path: Path) ->
     ids = seed(db_path)
     server = Server(db_path, free_port(), tmp_path / "server.log")
     limit = 512 * 1024
-    server.preexec = lambda: resource.setrlimit(resource.RLIMIT_FSIZE,
-                                                (limit, resource.RLIM_INFINITY))
+    server.preexec = lambda: resource.setrlimit(
+        resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY)
+    )
     server.start()
     try:
-        contacts = [enrol(server.url, ids[f"contact{n}_token"], ids[f"contact{n}_person"], None)
-                    for n in range(2)]
+        contacts = [
+            enrol(server.url, ids[f"contact{n}_token"], ids[f"contact{n}_person"], None)
+            for n in range(2)
+        ]
         sender = enrol(server.url, ids["sender_token"], ids["sender_person"], None)
         assert httpx.get(server.url + "/readyz").status_code == 200
         statuses = _send_until_refused(server.url, sender, ids["school"], contacts)
@@ -121,8 +130,11 @@ def test_a_full_disk_is_unready_named_in_the_log_and_recovers(tmp_path: Path) ->
         assert "disk full" in ready.json()["causes"]["database"]
 
         assert server.process is not None
-        resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE,
-                         (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        resource.prlimit(
+            server.process.pid,
+            resource.RLIMIT_FSIZE,
+            (resource.RLIM_INFINITY, resource.RLIM_INFINITY),
+        )
         deadline = time.monotonic() + 40
         while httpx.get(server.url + "/readyz").status_code != 200:
             assert time.monotonic() < deadline, httpx.get(server.url + "/readyz").text
@@ -140,11 +152,16 @@ def test_a_full_disk_is_unready_named_in_the_log_and_recovers(tmp_path: Path) ->
 def small_disk(directory: Path, size: str = "4m") -> Iterator[Path]:
     """A tmpfs of its own (root may mount here): a disk that really fills up."""
     directory.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                              str(directory)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
+        capture_output=True,
+        text=True,
+    )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); the "
-                    "RLIMIT_FSIZE test covers a full disk without mount rights")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({mounted.stderr.strip()}); the "
+            "RLIMIT_FSIZE test covers a full disk without mount rights"
+        )
     try:
         yield directory
     finally:
@@ -164,9 +181,9 @@ def _fill(disk: Path) -> Path:
 
 
 def test_a_really_full_disk_says_disk_full_and_recovers(
-        tmp_path: Path, log_capture: LogCapture) -> None:
-    with small_disk(tmp_path / "disk") as disk, live_world(disk / "hwc.db",
-                                                           run_workers=True) as w:
+    tmp_path: Path, log_capture: LogCapture
+) -> None:
+    with small_disk(tmp_path / "disk") as disk, live_world(disk / "hwc.db", run_workers=True) as w:
         school, senders = _school_with_sender(w)
         assert httpx.get(f"{w.url}/readyz").status_code == 200
         filler = _fill(disk)
@@ -188,8 +205,9 @@ def test_a_really_full_disk_says_disk_full_and_recovers(
     assert NAME not in lines and BORN not in lines
 
 
-def _send_until_refused(url: str, sender: object, school: str, contacts: list,
-                        most: int = 200) -> list[int]:
+def _send_until_refused(
+    url: str, sender: object, school: str, contacts: list, most: int = 200
+) -> list[int]:
     from tests.support import new_signal_id, seal
 
     devices = [{"device_id": c.device_id, "public_key": c.public_key} for c in contacts]
@@ -198,9 +216,14 @@ def _send_until_refused(url: str, sender: object, school: str, contacts: list,
     with httpx.Client(base_url=url, headers={"X-HWC": "1"}, cookies=cookies) as http:
         for _ in range(most):
             signal_id = new_signal_id()
-            response = http.post("/api/signals", json={
-                "id": signal_id, "recipient_id": school,
-                "envelopes": seal(devices, signal_id, NAME, BORN)})
+            response = http.post(
+                "/api/signals",
+                json={
+                    "id": signal_id,
+                    "recipient_id": school,
+                    "envelopes": seal(devices, signal_id, NAME, BORN),
+                },
+            )
             statuses.append(response.status_code)
             if response.status_code != 201:
                 break
@@ -211,8 +234,7 @@ def _damage_a_table(path: Path, table: str) -> None:
     """Overwrite the b-tree header of `table`'s root page in a closed, checkpointed file."""
     conn = sqlite3.connect(path)
     page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?",
-                        [table]).fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", [table]).fetchone()[0]
     conn.close()
     with path.open("r+b") as f:
         f.seek((root - 1) * page_size)
@@ -220,7 +242,8 @@ def _damage_a_table(path: Path, table: str) -> None:
 
 
 def test_a_damaged_database_is_refused_at_start_with_the_restore_steps(
-        db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with live_world(db_path) as w:
         _school_with_sender(w)
     _damage_a_table(db_path, "devices")
@@ -232,9 +255,21 @@ def test_a_damaged_database_is_refused_at_start_with_the_restore_steps(
 
     # As the Procfile runs it: the process exits and says why.
     started = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app",
-         "--port", str(free_port())], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={"HWC_DATABASE": str(db_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "server.app:create_app",
+            "--port",
+            str(free_port()),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"HWC_DATABASE": str(db_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
     assert started.returncode != 0
     assert "DatabaseDamaged: database" in started.stderr and "hwc restore" in started.stderr
     # `hwc serve`: the message alone.
@@ -243,7 +278,8 @@ def test_a_damaged_database_is_refused_at_start_with_the_restore_steps(
 
 
 def test_a_background_task_that_dies_restarts_and_shows_in_readiness(
-        db_path: Path, log_capture: LogCapture) -> None:
+    db_path: Path, log_capture: LogCapture
+) -> None:
     uvicorn_log = logging.getLogger("uvicorn.error")
     uvicorn_log.addHandler(log_capture)
     try:
@@ -257,7 +293,8 @@ def test_a_background_task_that_dies_restarts_and_shows_in_readiness(
             unready = _poll_readyz(w.url, lambda r: r.status_code == 503)
             assert unready.json()["checks"]["timers"] is False
             assert unready.json()["causes"]["timers"].startswith(
-                "stopped after OperationalError; restart")
+                "stopped after OperationalError; restart"
+            )
             w.db.execute("ALTER TABLE envelopes_away RENAME TO envelopes")
             ready = _poll_readyz(w.url, lambda r: r.status_code == 200)
             assert ready.json()["causes"] == {}

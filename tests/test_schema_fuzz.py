@@ -43,13 +43,18 @@ NAME, BORN = "Fuzzy Quispelaar", "2015-05-05"
 
 # Data that is invalid by the schema must be refused. 413 is a refusal too: a body over the
 # server's limit is not read at all (the CSV imports document more than the limit allows).
-CONFIG = schemathesis.Config.from_dict({"checks": {
-    "negative_data_rejection": {"expected-statuses": [400, 401, 403, 404, 405, 409, 413, 415,
-                                                      422, 429]},
-    # Valid by the schema is not always valid: a key must be on the curve, an envelope must
-    # cover the current devices, a school needs a code. Those are 4xx, documented per route.
-    "positive_data_acceptance": {"enabled": False},
-}})
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "checks": {
+            "negative_data_rejection": {
+                "expected-statuses": [400, 401, 403, 404, 405, 409, 413, 415, 422, 429]
+            },
+            # Valid by the schema is not always valid: a key must be on the curve, an envelope must
+            # cover the current devices, a school needs a code. Those are 4xx, documented per route.
+            "positive_data_acceptance": {"enabled": False},
+        }
+    }
+)
 
 
 class Cast:
@@ -60,8 +65,13 @@ class Cast:
         self.school = world.org()
         self.veilig_thuis = world.org("veilig_thuis", "Veilig Thuis Fuzz")
         self.leerplicht = world.org("leerplicht", "Leerplicht Fuzz")
-        self.org_of = {"admin": None, "sender": self.veilig_thuis, "contact": self.school,
-                       "teacher": self.school, "officer": self.leerplicht}
+        self.org_of = {
+            "admin": None,
+            "sender": self.veilig_thuis,
+            "contact": self.school,
+            "teacher": self.school,
+            "officer": self.leerplicht,
+        }
         self.devices: dict[str, Device] = {}
         self.api_key = auth.make_api_key(world.db, self.veilig_thuis, "fuzz", world.now())
 
@@ -75,7 +85,9 @@ class Cast:
         """Revoked, or erased altogether (the erase route is fuzzed with these ids too)."""
         row = self.world.db.execute(
             "SELECT d.revoked_at IS NOT NULL OR p.revoked_at IS NOT NULL FROM devices d "
-            "JOIN people p ON p.id = d.person_id WHERE d.id = ?", [device.device_id]).fetchone()
+            "JOIN people p ON p.id = d.person_id WHERE d.id = ?",
+            [device.device_id],
+        ).fetchone()
         return row is None or bool(row[0])  # None: erased
 
     def signals(self) -> list[str]:
@@ -126,8 +138,9 @@ def path_ids(cast: Cast) -> dict[str, list[str]]:
 
 def test_every_api_route_is_documented(cast: Cast) -> None:
     document = httpx.get(cast.world.url + "/api/openapi.json").json()
-    documented = {(method.upper(), path) for path, ops in document["paths"].items()
-                  for method in ops}
+    documented = {
+        (method.upper(), path) for path, ops in document["paths"].items() for method in ops
+    }
     assert documented == {(r.method, r.path) for r in API_ROUTES}
     for route in API_ROUTES:
         operation = document["paths"][route.path][route.method.lower()]
@@ -164,8 +177,9 @@ def _operation_params() -> list[Any]:
 
 
 @pytest.mark.parametrize("route", _operation_params())
-def test_operation_conforms(route: Any, cast: Cast, schema: Any,
-                            path_ids: dict[str, list[str]]) -> None:
+def test_operation_conforms(
+    route: Any, cast: Cast, schema: Any, path_ids: dict[str, list[str]]
+) -> None:
     operation = schema[route.path][route.method]
     statuses: Counter[int] = Counter()
     modes = [GenerationMode.POSITIVE]
@@ -178,15 +192,26 @@ def test_operation_conforms(route: Any, cast: Cast, schema: Any,
     examples = MAX_EXAMPLES_WITH_ENVELOPES if envelopes else MAX_EXAMPLES
     for mode in modes:
         strategy = operation.as_strategy(generation_mode=mode)
-        real_ids = next((ids for prefix, ids in path_ids.items()
-                         if route.path.startswith(prefix)), [])
+        real_ids = next(
+            (ids for prefix, ids in path_ids.items() if route.path.startswith(prefix)), []
+        )
         if mode is GenerationMode.POSITIVE and real_ids:
-            strategy = st.one_of(strategy, *(operation.as_strategy(
-                generation_mode=mode, path_parameters={"id": i}) for i in real_ids))
+            strategy = st.one_of(
+                strategy,
+                *(
+                    operation.as_strategy(generation_mode=mode, path_parameters={"id": i})
+                    for i in real_ids
+                ),
+            )
 
-        @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-                  phases=[Phase.explicit, Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=strategy, caller=callers)
         def call(case: Any, caller: str) -> None:
             credentials: dict[str, Any] = {}
@@ -220,6 +245,7 @@ def test_push_endpoint_with_a_bracket_in_its_host_is_refused(cast: Cast) -> None
 
 # --- hand-written hostile requests ---------------------------------------------------------
 
+
 @pytest.fixture
 def sender(cast: Cast) -> Device:
     return cast.device("sender")
@@ -231,12 +257,13 @@ def assert_clean_refusal(response: httpx.Response, *statuses: int) -> dict:
     body = response.json()
     assert isinstance(body["error"], str) and body["error"]
     assert isinstance(body["message"], str) and body["message"]
-    assert "Traceback" not in response.text and "File \"" not in response.text
+    assert "Traceback" not in response.text and 'File "' not in response.text
     return body
 
 
-def post_raw(device: Device, path: str, content: bytes,
-             content_type: str = "application/json") -> httpx.Response:
+def post_raw(
+    device: Device, path: str, content: bytes, content_type: str = "application/json"
+) -> httpx.Response:
     return device.http.post(path, content=content, headers={"content-type": content_type})
 
 
@@ -245,21 +272,37 @@ HOSTILE_BODIES = {
     "empty body": b"",
     "not an object": b'"just a string"',
     "wrong types": b'{"id": 12, "recipient_id": ["x"], "envelopes": "many"}',
-    "unknown field": json.dumps({"id": "A" * 22, "recipient_id": "x", "envelopes": [],
-                                 "name": NAME}).encode(),
+    "unknown field": json.dumps(
+        {"id": "A" * 22, "recipient_id": "x", "envelopes": [], "name": NAME}
+    ).encode(),
     "huge integer": b'{"id": ' + b"9" * 5000 + b"}",
     "huge float": b'{"id": 1e999999}',
     # Reaches the envelope check: the real school and its contact's device (filled in below).
-    "huge integer inside": json.dumps({"id": "A" * 22, "recipient_id": "SCHOOL", "envelopes": [
-        {"device_id": "DEVICE", "envelope": {"v": 10**300, "epk": "A" * 87, "salt": "A" * 22,
-                                             "iv": "A" * 16, "ct": "A" * 40}}]}).encode(),
+    "huge integer inside": json.dumps(
+        {
+            "id": "A" * 22,
+            "recipient_id": "SCHOOL",
+            "envelopes": [
+                {
+                    "device_id": "DEVICE",
+                    "envelope": {
+                        "v": 10**300,
+                        "epk": "A" * 87,
+                        "salt": "A" * 22,
+                        "iv": "A" * 16,
+                        "ct": "A" * 40,
+                    },
+                }
+            ],
+        }
+    ).encode(),
     "deep nesting": b"[" * 10_000 + b"]" * 10_000,
     "deep nesting in a field": b'{"id": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
     "deep objects": b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
     "invalid utf-8": b'{"id": "\xff\xfe\xfd", "recipient_id": "x", "envelopes": []}',
     "lone surrogate": b'{"id": "\\ud800", "recipient_id": "x", "envelopes": []}',
     "nul byte in a string": b'{"id": "AAAAAAAAAAA\\u0000AAAAAAAAAA", "recipient_id": "x", '
-                            b'"envelopes": []}',
+    b'"envelopes": []}',
     "raw nul byte": b'{"id": "AAAA\x00"}',
     "duplicate keys": b'{"id": "a", "id": "b"}',
 }
@@ -268,31 +311,53 @@ HOSTILE_BODIES = {
 @pytest.mark.parametrize("body", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
 def test_hostile_body_is_a_clean_4xx(body: bytes, sender: Device, cast: Cast) -> None:
     body = body.replace(b"SCHOOL", cast.school.encode()).replace(
-        b"DEVICE", cast.device("contact").device_id.encode())
+        b"DEVICE", cast.device("contact").device_id.encode()
+    )
     assert_clean_refusal(post_raw(sender, "/api/signals", body), 400, 404, 409, 422)
 
 
 NUL_FIELDS = {
-    "enrol label": ("nobody", "/api/enrol", {"token": "t" * 20, "public_key": "A" * 87,
-                                             "label": "tele\x00foon"}),
-    "enrol token": ("nobody", "/api/enrol", {"token": "t" * 10 + "\x00", "public_key": "A" * 87,
-                                             "label": "telefoon"}),
+    "enrol label": (
+        "nobody",
+        "/api/enrol",
+        {"token": "t" * 20, "public_key": "A" * 87, "label": "tele\x00foon"},
+    ),
+    "enrol token": (
+        "nobody",
+        "/api/enrol",
+        {"token": "t" * 10 + "\x00", "public_key": "A" * 87, "label": "telefoon"},
+    ),
     "person name": ("admin", "/api/admin/people", {"name": "Jan\x00", "role": "admin"}),
-    "school name": ("admin", "/api/admin/orgs", {"kind": "school", "name": "De \x00School",
-                                                 "code": "NUL1", "region": "noord"}),
-    "class label": ("admin", "/api/admin/people", {"name": "Jan", "role": "admin",
-                                                   "class_label": "5\x1bb"}),
-    "school csv": ("admin", "/api/admin/schools/import",
-                   {"csv": "name,place,code,region\nDe \x00School,Ede,NUL2,midden\n"}),
-    "push endpoint": ("contact", "/api/me/push", {"push": {
-        "endpoint": "https://fcm.googleapis.com/\x00x", "keys": {"p256dh": "A" * 87,
-                                                          "auth": "A" * 22}}}),
+    "school name": (
+        "admin",
+        "/api/admin/orgs",
+        {"kind": "school", "name": "De \x00School", "code": "NUL1", "region": "noord"},
+    ),
+    "class label": (
+        "admin",
+        "/api/admin/people",
+        {"name": "Jan", "role": "admin", "class_label": "5\x1bb"},
+    ),
+    "school csv": (
+        "admin",
+        "/api/admin/schools/import",
+        {"csv": "name,place,code,region\nDe \x00School,Ede,NUL2,midden\n"},
+    ),
+    "push endpoint": (
+        "contact",
+        "/api/me/push",
+        {
+            "push": {
+                "endpoint": "https://fcm.googleapis.com/\x00x",
+                "keys": {"p256dh": "A" * 87, "auth": "A" * 22},
+            }
+        },
+    ),
 }
 
 
 @pytest.mark.parametrize("caller,path,body", NUL_FIELDS.values(), ids=NUL_FIELDS.keys())
-def test_control_characters_are_refused(caller: str, path: str, body: dict,
-                                        cast: Cast) -> None:
+def test_control_characters_are_refused(caller: str, path: str, body: dict, cast: Cast) -> None:
     client = cast.world.client() if caller == "nobody" else cast.device(caller).http
     method = "PUT" if path == "/api/me/push" else "POST"
     response = client.request(method, path, json=body)
@@ -362,9 +427,11 @@ def test_a_trickling_body_does_not_block_other_clients(cast: Cast) -> None:
 
 
 def _post_head(device: Device, length_header: str) -> bytes:
-    return (f"POST /api/signals HTTP/1.1\r\nHost: 127.0.0.1\r\nX-HWC: 1\r\n"
-            f"Content-Type: application/json\r\nCookie: {COOKIE}={device.credential}\r\n"
-            f"{length_header}\r\n\r\n").encode()
+    return (
+        f"POST /api/signals HTTP/1.1\r\nHost: 127.0.0.1\r\nX-HWC: 1\r\n"
+        f"Content-Type: application/json\r\nCookie: {COOKIE}={device.credential}\r\n"
+        f"{length_header}\r\n\r\n"
+    ).encode()
 
 
 def _readable(sock: socket.socket) -> bool:

@@ -18,13 +18,18 @@ def test_every_setting_field_has_one_documented_variable() -> None:
 
 def test_from_env_reads_and_parses() -> None:
     settings = Settings.from_env({"HWC_DATABASE": "/tmp/x.db", "HWC_MAX_DAYS": "3"})
-    assert (settings.database, settings.max_days, settings.school_start) == ("/tmp/x.db", 3,
-                                                                            "08:15")
+    assert (settings.database, settings.max_days, settings.school_start) == (
+        "/tmp/x.db",
+        3,
+        "08:15",
+    )
     with pytest.raises(SystemExit, match="HWC_MAX_DAYS must be a whole number"):
         Settings.from_env({"HWC_MAX_DAYS": "three"})
     assert Settings.from_env({"HWC_QUIET_HOURS": "off"}).quiet is None
-    assert str(Settings.from_env({"HWC_QUIET_HOURS": "22:00-07:15"}).quiet) == \
-        "QuietHours(start=datetime.time(22, 0), end=datetime.time(7, 15))"
+    assert (
+        str(Settings.from_env({"HWC_QUIET_HOURS": "22:00-07:15"}).quiet)
+        == "QuietHours(start=datetime.time(22, 0), end=datetime.time(7, 15))"
+    )
     with pytest.raises(SystemExit, match="HWC_QUIET_HOURS: quiet hours must be HH:MM-HH:MM"):
         Settings.from_env({"HWC_QUIET_HOURS": "21-6"})
 

@@ -14,8 +14,10 @@ from tests.conftest import live_world
 from tests.support import World
 
 NAME, BORN = "Xylofoon Quaggazwemmer", "2015-06-01"
-SUBSCRIPTION = {"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": {
-    "p256dh": "B" + "A" * 86, "auth": "A" * 22}}
+SUBSCRIPTION = {
+    "endpoint": "https://fcm.googleapis.com/fcm/send/x",
+    "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
+}
 # Tuesday 24 November 2026, 20:00 in Amsterdam: the deadline is Wednesday 08:15.
 SENT = datetime(2026, 11, 24, 20, 0, tzinfo=AMSTERDAM).timestamp()
 DEADLINE = datetime(2026, 11, 25, 8, 15, tzinfo=AMSTERDAM).timestamp()
@@ -30,8 +32,13 @@ def _setup(w: World) -> dict:
     teacher = w.device(w.person("teacher", school), push=SUBSCRIPTION)
     sent = w.send(sender, school, NAME, BORN)
     assert sent.status_code == 201, sent.text
-    return {"school": school, "sender": sender, "contact": contact, "teacher": teacher,
-            "id": sent.json()["id"]}
+    return {
+        "school": school,
+        "sender": sender,
+        "contact": contact,
+        "teacher": teacher,
+        "id": sent.json()["id"],
+    }
 
 
 def _pushes(w: World, kind: str) -> list[str]:
@@ -83,8 +90,9 @@ def test_teacher_late_and_self_destruct(db_path: Path) -> None:
     with live_world(db_path, clock) as w:
         s = _setup(w)
         s["contact"].open(s["id"])
-        forwarded = w.forward(s["contact"], s["id"], s["school"], [s["teacher"].person_id],
-                              NAME, BORN)
+        forwarded = w.forward(
+            s["contact"], s["id"], s["school"], [s["teacher"].person_id], NAME, BORN
+        )
         assert forwarded.status_code == 200
         assert _fire(w, clock, DEADLINE)["teacher_late"] == 1
         assert _pushes(w, "teacher_late") == [s["contact"].device_id]
@@ -143,11 +151,13 @@ def test_free_days_entered_by_the_admin_move_the_deadline(world: World) -> None:
     sent = datetime(2026, 5, 13, 20, 0, tzinfo=AMSTERDAM)
     deadline = signal_times(sent, org_calendar(world.db, school), CalendarTiming()).deadline
     assert deadline == datetime(2026, 5, 18, 8, 15, tzinfo=AMSTERDAM)
-    imported = admin.post("/api/admin/free-days/import",
-                          json={"csv": "code,from,to\nFREE01,2031-06-02,2031-06-04\n"})
+    imported = admin.post(
+        "/api/admin/free-days/import", json={"csv": "code,from,to\nFREE01,2031-06-02,2031-06-04\n"}
+    )
     assert imported.json() == {"added": 3}
-    refused = admin.post("/api/admin/free-days/import",
-                         json={"csv": "code,from,to\nNOPE99,2026-06-01,\n"})
+    refused = admin.post(
+        "/api/admin/free-days/import", json={"csv": "code,from,to\nNOPE99,2026-06-01,\n"}
+    )
     assert refused.status_code == 422 and "NOPE99" in refused.json()["message"]
     page = admin.get(f"/admin/orgs/{school}")
     assert "2031-06-03" in page.text

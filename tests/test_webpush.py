@@ -29,23 +29,35 @@ def open_push(body: bytes, key: ec.EllipticCurvePrivateKey, auth: bytes) -> byte
 
 
 def test_rfc_8291_appendix_a_byte_for_byte() -> None:
-    ua_public = b64u_decode("BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7V"
-                            "d8pZGH6SRpkNtoIAiw4")
+    ua_public = b64u_decode(
+        "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+    )
     as_key = ec.derive_private_key(
-        int.from_bytes(b64u_decode("yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw")), ec.SECP256R1())
-    body = encrypt_with(b"When I grow up, I want to be a watermelon", ua_public,
-                        b64u_decode("BTBZMqHH6r4Tts7J_aSIgg"), as_key,
-                        b64u_decode("DGv6ra1nlYgDCS1FRnbzlw"))
+        int.from_bytes(b64u_decode("yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw")), ec.SECP256R1()
+    )
+    body = encrypt_with(
+        b"When I grow up, I want to be a watermelon",
+        ua_public,
+        b64u_decode("BTBZMqHH6r4Tts7J_aSIgg"),
+        as_key,
+        b64u_decode("DGv6ra1nlYgDCS1FRnbzlw"),
+    )
     assert b64u_encode(body) == (
         "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInm"
         "YWAmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQ"
-        "exSgSxsj_Qulcy4a-fN")
+        "exSgSxsj_Qulcy4a-fN"
+    )
 
 
-@pytest.mark.parametrize("plaintext", [
-    b"x", "één signaal".encode(), bytes(MAX_PLAINTEXT),
-    payload("https://hwc.example.nl", "reminder", "s1").encode(),
-])
+@pytest.mark.parametrize(
+    "plaintext",
+    [
+        b"x",
+        "één signaal".encode(),
+        bytes(MAX_PLAINTEXT),
+        payload("https://hwc.example.nl", "reminder", "s1").encode(),
+    ],
+)
 def test_http_ece_opens_what_we_seal_in_one_record(plaintext: bytes) -> None:
     key, auth = receiver()
     body = encrypt(plaintext, public_raw(key), auth)

@@ -68,8 +68,11 @@ POSITIVE = [
 
 def key_entry(d_hex: str) -> dict:
     key = load_private_key_raw(bytes.fromhex(d_hex))
-    return {"d": b64u_encode(private_key_raw(key)),
-            "jwk": private_key_jwk(key), "public_key": b64u_encode(public_key_raw(key))}
+    return {
+        "d": b64u_encode(private_key_raw(key)),
+        "jwk": private_key_jwk(key),
+        "public_key": b64u_encode(public_key_raw(key)),
+    }
 
 
 def positive(spec: dict) -> dict:
@@ -77,9 +80,14 @@ def positive(spec: dict) -> dict:
     signal_id = b64u_encode(bytes.fromhex(spec["signal"]))
     plaintext = encode_content(spec["name"], spec["birth_date"])
     envelope = encrypt_envelope(
-        public_key_raw(recipient), signal_id, spec["device_id"], plaintext,
+        public_key_raw(recipient),
+        signal_id,
+        spec["device_id"],
+        plaintext,
         ephemeral_private_key=load_private_key_raw(bytes.fromhex(spec["ephemeral_d"])),
-        salt=bytes.fromhex(spec["salt"]), iv=bytes.fromhex(spec["iv"]))
+        salt=bytes.fromhex(spec["salt"]),
+        iv=bytes.fromhex(spec["iv"]),
+    )
     assert decrypt_envelope(recipient, signal_id, spec["device_id"], envelope) == plaintext
     return {
         "description": spec["description"],
@@ -103,6 +111,7 @@ def _flip(index: int, mask: int):
     def change(data: bytearray) -> bytearray:
         data[index] ^= mask
         return data
+
     return change
 
 
@@ -122,8 +131,9 @@ def negatives(base: dict) -> list[dict]:
         ("extra key", {"envelope": {**env, "x": 1}}),
     ]
     fields = ("recipient", "signal_id", "device_id", "envelope")
-    vectors = [{"description": text, **{k: base[k] for k in fields}, **change}
-               for text, change in cases]
+    vectors = [
+        {"description": text, **{k: base[k] for k in fields}, **change} for text, change in cases
+    ]
     for vector in vectors:
         assert_fails(vector)
     return vectors
@@ -143,7 +153,7 @@ def build() -> dict:
     return {
         "scheme": "hwc-envelope-v1",
         "about": "DESIGN.md section 4. Binary values are base64url without padding; "
-                 "plaintext is the UTF-8 text of the content JSON.",
+        "plaintext is the UTF-8 text of the content JSON.",
         "positive": vectors,
         "negative": negatives(vectors[0]),
     }
