@@ -100,13 +100,13 @@ const ask = (question, yes_text) => new Promise((resolve) => {
 });
 
 const THEN = {
-  reload: (result, form) => {
+  reload: (_result, form) => {
     if (form.dataset.done) sessionStorage.setItem(DONE_KEY, form.dataset.done);
     location.reload();
   },
   link: (result) => fill(document.getElementById('aanmeldlink'), result),
   key: (result) => fill(document.getElementById('api-key'), { key: result.api_key }),
-  leave: (result, form) => location.assign(form.dataset.next),
+  leave: (_result, form) => location.assign(form.dataset.next),
 };
 
 async function submit(event) {

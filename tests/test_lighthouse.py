@@ -13,7 +13,6 @@ instrumentation then walks that heap in one long task at the start of the next l
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -25,11 +24,9 @@ import httpx
 import pytest
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.npmtools import npm_tool
 from tests.support import World, free_socket
 
-ROOT = Path(__file__).resolve().parents[1]
-LIGHTHOUSE_DIR = ROOT / ".hwc" / "lighthouse"
-LIGHTHOUSE = LIGHTHOUSE_DIR / "node_modules" / ".bin" / "lighthouse"
 TARGETS = {"performance": 0.95, "accessibility": 1.0, "best-practices": 1.0}
 # Lighthouse's performance score varies with load on a shared 2-core machine (its own docs
 # advise repeated runs), so a miss is re-audited; every run is printed.
@@ -37,26 +34,6 @@ PERFORMANCE_RUNS = 3
 # Lighthouse's trace recording now and then misses the navigation start on a busy machine
 # (runtime error NO_NAVSTART); it asks to be run again, so a few attempts are allowed.
 TRACE_ATTEMPTS = 3
-
-
-def _install_lighthouse() -> Path:
-    if not LIGHTHOUSE.exists():
-        LIGHTHOUSE_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--silent",
-                "--prefix",
-                str(LIGHTHOUSE_DIR),
-                "lighthouse@12",
-            ],
-            check=True,
-            timeout=300,
-        )
-    return LIGHTHOUSE
 
 
 @contextmanager
@@ -133,7 +110,7 @@ def _audit(profile: Path, url: str, out: Path) -> dict[str, float]:
             port = endpoint.rsplit(":", 1)[1]
             run = subprocess.run(
                 [
-                    str(_install_lighthouse()),
+                    str(npm_tool("lighthouse@12", "lighthouse")),
                     url,
                     f"--port={port}",
                     "--disable-storage-reset",
@@ -179,8 +156,6 @@ def _audit_screen(profile: Path, url: str, out: Path) -> list[dict[str, float]]:
 def test_lighthouse_scores_on_the_main_screens(
     browser: Any, world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if shutil.which("npm") is None:
-        pytest.fail("npm is needed to install Lighthouse")
     profile = tmp_path / "profile"
     school = world.org()
     runs = {

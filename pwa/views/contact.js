@@ -192,7 +192,7 @@ async function closeWith(ctx, summary, reason, slot, busy) {
     try {
       await api(`/api/signals/${segment(summary.id)}/close`, { method: "POST", body: { reason } });
     } catch (error) {
-      return conflictOrError(ctx, summary, error, slot);
+      return conflictOrError(ctx, error, slot);
     }
     return ctx.active && screen(reason === "done" ? "Signaal afgerond" : "Signaal gesloten",
       notice("success", wording.done), back(ctx));
@@ -200,7 +200,7 @@ async function closeWith(ctx, summary, reason, slot, busy) {
 }
 
 /** A 409 means a colleague was first: say so and show the signal as it is now. */
-function conflictOrError(ctx, summary, error, slot) {
+function conflictOrError(ctx, error, slot) {
   if (error.status === 409 || error.status === 404) {
     setFlash(error.message);
     return ctx.refresh();
@@ -296,7 +296,7 @@ async function forwardTo(ctx, summary, content, chosen, slot) {
     await postSealed(`/api/signals/${segment(summary.id)}/forward`, devices, summary.id, content,
       (envelopes) => ({ teachers: ids, envelopes }));
   } catch (error) {
-    return conflictOrError(ctx, summary, error, slot);
+    return conflictOrError(ctx, error, slot);
   }
   const updated = await findSignal(summary.id).catch(() => null);
   if (!ctx.active) return undefined;

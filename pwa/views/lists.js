@@ -12,7 +12,7 @@ let firstLoad = true;
 /** Remember which signals are pending; announce when one appears that was not there before. */
 export function notePending(ids) {
   const fresh = ids.filter((id) => !knownPending.has(id));
-  ids.forEach((id) => knownPending.add(id));
+  for (const id of ids) knownPending.add(id);
   if (!firstLoad && fresh.length) {
     announce(fresh.length === 1 ? "Er is een nieuw signaal." : `Er zijn ${fresh.length} nieuwe signalen.`);
   }

@@ -56,7 +56,9 @@ export function schoolSearch({ kind = "school", onChange = () => {}, initial = n
 
   function setActive(index) {
     active = index;
-    [...list.children].forEach((li, i) => li.setAttribute("aria-selected", String(i === index)));
+    [...list.children].forEach((li, i) => {
+      li.setAttribute("aria-selected", String(i === index));
+    });
     if (index >= 0) {
       input.setAttribute("aria-activedescendant", list.children[index].id);
       list.children[index].scrollIntoView({ block: "nearest" });

@@ -111,7 +111,7 @@ function showForm(ctx, opts) {
       "data-label": label }));
   const dateHintId = uniqueId("date-hint");
   const dateError = h("p", { class: "field-error", id: uniqueId("date-error"), hidden: true });
-  dateParts.forEach((input) => input.setAttribute("aria-describedby", `${dateHintId} ${dateError.id}`));
+  for (const input of dateParts) input.setAttribute("aria-describedby", `${dateHintId} ${dateError.id}`);
   recheckWhileWrong([nameInput], nameError, () => nameProblem(cleanName(nameInput.value)));
   recheckWhileWrong(dateParts, dateError,
     () => checkBirthDate(...dateParts.map((input) => input.value.trim())).error);
