@@ -41,7 +41,8 @@ def bounded_protocol(
 ) -> type[asyncio.Protocol]:
     """uvicorn's HTTP protocol (httptools or h11) with read timeouts and a connection cap."""
 
-    class BoundedProtocol(base):  # type: ignore[misc, valid-type]
+    # misc: subclassing Any; uvicorn picks httptools or h11 at run time, so `base` is untyped.
+    class BoundedProtocol(base):  # type: ignore[misc]
         read_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:

@@ -187,7 +187,7 @@ def encrypt_envelope(
     }
 
 
-def _field(envelope: dict, name: str, low: int, high: int) -> bytes:
+def _field(envelope: dict[str, Any], name: str, low: int, high: int) -> bytes:
     text = envelope[name]
     # Bound the text before decoding, so a huge field costs nothing.
     if not isinstance(text, str) or len(text) > (high * 4 + 2) // 3:

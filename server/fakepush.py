@@ -203,7 +203,7 @@ class FakePushService:
         if len(body) > MAX_BODY:
             raise Rejected(413, "payload too large")
         try:
-            plain = http_ece.decrypt(
+            plain: bytes = http_ece.decrypt(
                 body,
                 private_key=sub.private_key,
                 auth_secret=sub.auth_secret,

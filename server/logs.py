@@ -19,7 +19,7 @@ DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 class OneLineFormatter(logging.Formatter):
     """A record, traceback included, on one line: a drain splits its input at newlines."""
 
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
 
     def format(self, record: logging.LogRecord) -> str:
         return super().format(record).replace("\r", "").replace("\n", " | ")
@@ -33,7 +33,7 @@ class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.setFormatter(OneLineFormatter(FORMAT, DATE_FORMAT))
         self.addFilter(_ours_or_a_warning)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stdout
 
