@@ -21,6 +21,7 @@ from server import db as database
 from server.calendar import Timing as CalendarTiming
 from server.clock import FrozenClock
 from server.envelope import decode_content, decrypt_envelope, generate_device_key
+from server.errors import Conflict, DomainError, NotFound
 from server.models import DeviceEnvelope, NewOrg, NewPerson
 from tests.support import new_signal_id, seal
 from tests.test_timers import DEADLINE, EXPIRY, SENT
@@ -153,11 +154,11 @@ def envelopes(sealed: list[dict]) -> list[DeviceEnvelope]:
 
 
 @contextmanager
-def refused(status: int, code: str) -> Iterator[None]:
-    """The domain refuses with this status and code; the caller then checks nothing changed."""
-    with pytest.raises(signals.ApiError) as caught:
+def refused(kind: type[DomainError], code: str) -> Iterator[None]:
+    """The domain refuses with this error and code; the caller then checks nothing changed."""
+    with pytest.raises(kind) as caught:
         yield
-    assert (caught.value.status, caught.value.code) == (status, code)
+    assert caught.value.code == code
 
 
 @pytest.fixture
@@ -211,12 +212,12 @@ def test_send_seals_to_every_contact_device_and_queues_their_push(
 def test_send_refuses_a_reused_id_and_a_stale_device_list(life: Life, people: School) -> None:
     signal_id = life.send(people.sender, life.school)
     sealed = seal(signals.recipients(life.db, life.school), signal_id, NAME, BORN)
-    with refused(409, "id_reused"):
+    with refused(Conflict, "id_reused"):
         signals.send_signal(
             life.db, people.sender.actor, signal_id, life.school, envelopes(sealed), SENT, TIMING
         )
     fresh = new_signal_id()
-    with refused(409, "devices_changed"):
+    with refused(Conflict, "devices_changed"):
         signals.send_signal(
             life.db, people.sender.actor, fresh, life.school, envelopes(sealed[:1]), SENT, TIMING
         )
@@ -246,9 +247,9 @@ def test_forward_hands_copies_to_the_teachers_and_takes_the_colleagues(
     assert life.row(signal_id)["acted_by"] == people.contact.actor.person_id
     assert life.events(signal_id)[-1] == ("forwarded", 2, None)
     assert sorted(life.pushes("teacher_signal")) == sorted(teachers)
-    with refused(409, "already_handled"):
+    with refused(Conflict, "already_handled"):
         life.forward(people.colleague, signal_id, people.teacher)
-    with refused(404, "removed"):  # the colleague's copy went with the forward
+    with refused(NotFound, "removed"):  # the colleague's copy went with the forward
         life.open(people.colleague, signal_id)
     assert life.state(signal_id) == "forwarded"
 
@@ -260,7 +261,7 @@ def test_teacher_view_is_one_device_one_grace_period(life: Life, people: School)
     assert opened["delete_at"] == SENT + TIMING.view_grace
     assert opened["state"] == "forwarded"  # the duo has not looked yet
     assert people.teacher_tablet.device_id not in life.holders(signal_id)
-    with refused(404, "opened_elsewhere"):
+    with refused(NotFound, "opened_elsewhere"):
         life.open(people.teacher_tablet, signal_id)
     life.clock.advance(TIMING.view_grace - 1)
     life.open(people.teacher, signal_id)  # a reload within the grace period is served
@@ -268,7 +269,7 @@ def test_teacher_view_is_one_device_one_grace_period(life: Life, people: School)
     kinds = [kind for kind, _, _ in life.events(signal_id)]
     assert kinds == ["sent", "forwarded", "teacher_viewed", "teacher_viewed", "viewed"]
     assert life.fire(SENT + TIMING.view_grace)["destroyed"] == 1
-    with refused(404, "removed"):
+    with refused(NotFound, "removed"):
         life.open(people.teacher, signal_id)
 
 
@@ -312,17 +313,17 @@ def test_close_ends_the_signal_with_its_reason(life: Life, people: School, reaso
     assert (row["state"], row["close_reason"], row["ended_at"]) == (ended, reason, SENT + 60)
     assert life.events(signal_id)[-1] == (ended, None, reason)
     assert life.holders(signal_id) == set()
-    with refused(409, "already_handled"):
+    with refused(Conflict, "already_handled"):
         life.close(people.colleague, signal_id, reason)
-    with refused(404, "removed"):
+    with refused(NotFound, "removed"):
         life.open(people.contact, signal_id)
 
 
 def test_close_refuses_the_wrong_state_and_the_wrong_role(life: Life, people: School) -> None:
     signal_id = life.send(people.sender, life.school)
-    with refused(409, "already_handled"):
+    with refused(Conflict, "already_handled"):
         life.close(people.contact, signal_id, "done")  # nothing forwarded yet
-    with refused(404, "not_found"):  # not the teacher's signal: alike to absent
+    with refused(NotFound, "not_found"):  # not the teacher's signal: alike to absent
         life.close(people.teacher, signal_id, "told_in_person")
     assert (life.state(signal_id), life.holders(signal_id)) == ("sent", contacts(people))
 
@@ -357,7 +358,7 @@ def test_timers_remind_escalate_and_expire_on_the_fake_clock(life: Life, people:
     assert (life.state(signal_id), life.holders(signal_id)) == ("expired", set())
     kinds = [kind for kind, _, _ in life.events(signal_id)]
     assert kinds == ["sent", "reminded", "escalated", "expired"]
-    with refused(404, "removed"):
+    with refused(NotFound, "removed"):
         life.open(people.contact, signal_id)
     assert life.fire(EXPIRY + TIMING.retention)["purged"] >= 1
     assert life.row(signal_id) is None
