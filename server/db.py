@@ -347,7 +347,9 @@ class Store:
         self._erased = False
         self._wake_push: Callable[[], None] | None = None
 
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+    def execute(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> sqlite3.Cursor:
         return self.utils.execute(sql, params)
 
     def table_names(self) -> list[str]:

@@ -7,6 +7,7 @@ import io
 import re
 import sqlite3
 from datetime import date
+from typing import Any
 
 from server import calendar, privacy
 from server.auth import Actor, new_id
@@ -166,11 +167,12 @@ def create_person(db: Store, person: NewPerson, now: float) -> str:
 
 
 def person(db: Store, person_id: str) -> sqlite3.Row | None:
-    return db.execute(
+    row: sqlite3.Row | None = db.execute(
         "SELECT p.*, o.name AS org_name, o.kind AS org_kind FROM people p "
         "LEFT JOIN orgs o ON o.id = p.org_id WHERE p.id = ?",
         [person_id],
     ).fetchone()
+    return row
 
 
 def revoke_device(db: Store, device_id: str, now: float, key_lost: bool = False) -> None:
@@ -207,7 +209,7 @@ def orgs(db: Store, kind: str | None = None) -> list[sqlite3.Row]:
 
 def find_schools(
     db: Store, query: str, kinds: tuple[str, ...] = ("school",), limit: int = 20
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Find by name, place, code or (leerplicht) municipality; case-insensitive."""
     pattern = f"%{query.strip().replace('%', '').replace('_', '')}%"
     marks = ",".join("?" * len(kinds))
@@ -222,7 +224,7 @@ def find_schools(
 
 def people_with_devices(
     db: Store, org_id: str | None = None, role: str | None = None
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     clauses, params = ["1 = 1"], []
     if org_id is not None:
         clauses.append("p.org_id = ?")
@@ -249,7 +251,8 @@ def people_with_devices(
 
 
 def org(db: Store, org_id: str | None) -> sqlite3.Row | None:
-    return db.execute("SELECT * FROM orgs WHERE id = ?", [org_id]).fetchone()
+    row: sqlite3.Row | None = db.execute("SELECT * FROM orgs WHERE id = ?", [org_id]).fetchone()
+    return row
 
 
 def upcoming_free_days(db: Store, org_id: str, today: str, limit: int = 60) -> list[str]:
@@ -265,7 +268,7 @@ def upcoming_free_days(db: Store, org_id: str, today: str, limit: int = 60) -> l
 
 def device_profile(db: Store, device_id: str) -> sqlite3.Row:
     """The device with its person and organisation, as /api/me shows them."""
-    return db.execute(
+    row: sqlite3.Row = db.execute(
         "SELECT d.id, d.label, d.public_key, d.push_state, d.quiet_hours, p.id AS person_id, "
         "p.name, p.role, "
         "p.class_label, o.id AS org_id, o.name AS org_name, o.kind AS org_kind, "
@@ -274,6 +277,7 @@ def device_profile(db: Store, device_id: str) -> sqlite3.Row:
         "WHERE d.id = ?",
         [device_id],
     ).fetchone()
+    return row
 
 
 def set_push(db: Store, device_id: str, subscription: str | None) -> None:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from server.signals import Timing
 
 
-def _ids(db: Store, sql: str, params: list) -> list[str]:
+def _ids(db: Store, sql: str, params: list[Any]) -> list[str]:
     return [r[0] for r in db.execute(sql, params).fetchall()]
 
 
@@ -86,7 +86,7 @@ def purge_directory(db: Store, now: float, timing: Timing) -> int:
 # --- access --------------------------------------------------------------------------------
 
 
-def _rows(db: Store, sql: str, params: list) -> list[dict[str, Any]]:
+def _rows(db: Store, sql: str, params: list[Any]) -> list[dict[str, Any]]:
     return [dict(r) for r in db.execute(sql, params).fetchall()]
 
 
@@ -94,7 +94,7 @@ def _push_service(subscription: str | None) -> str | None:
     """Only the push service's host: the full endpoint is a capability, shown to nobody."""
     if not subscription:
         return None
-    endpoint = json.loads(subscription).get("endpoint", "")
+    endpoint: str = json.loads(subscription).get("endpoint", "")
     return urlsplit(endpoint).hostname
 
 
@@ -156,6 +156,6 @@ def person_record(db: Store, person_id: str) -> dict[str, Any] | None:
     }
 
 
-def _scalar(db: Store, sql: str, params: list) -> int:
+def _scalar(db: Store, sql: str, params: list[Any]) -> int:
     row: sqlite3.Row = db.execute(sql, params).fetchone()
     return int(row[0])

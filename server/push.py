@@ -13,6 +13,7 @@ import re
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import aiohttp
 import yarl
@@ -114,7 +115,7 @@ def oldest_due_age(db: Store, now: float) -> float:
 FAILING_LONG = 3600.0  # the admin is shown devices whose pushes have failed at least this long
 
 
-def failing_devices(db: Store, since: float) -> list[dict]:
+def failing_devices(db: Store, since: float) -> list[dict[str, Any]]:
     """Live devices whose pushes have all failed since `since` or earlier (never an endpoint)."""
     rows = db.execute(
         "SELECT d.id AS device_id, d.label, d.push_failing_since AS since, p.name AS person, "

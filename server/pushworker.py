@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric import ec
-from py_vapid import Vapid
+from py_vapid import Vapid  # type: ignore[import-untyped]  # py-vapid ships no type hints
 
 from server import webpush
 from server.clock import Clock
@@ -329,10 +329,11 @@ class PushWorker:
             "AND id NOT IN (SELECT value FROM json_each(?))",
             [now, json.dumps(sorted(self._in_flight))],
         ).fetchone()
-        if row[0] is None:
+        due: float | None = row[0]
+        if due is None:
             return None
-        speed = getattr(self.clock, "speed", 1.0) or 1.0  # a sped-up demo clock sleeps less
-        return max(0.0, row[0] - self.clock.now()) / speed
+        speed: float = getattr(self.clock, "speed", 1.0) or 1.0  # a sped-up demo clock sleeps less
+        return max(0.0, due - self.clock.now()) / speed
 
     def _claim(self, now: float, limit: int, finished: set[int]) -> list[Job]:
         busy = json.dumps(sorted(self._in_flight))
