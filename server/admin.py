@@ -18,17 +18,11 @@ from starlette.templating import Jinja2Templates
 from server import auth, directory, privacy, push
 from server.auth import Actor
 from server.clock import AMSTERDAM, local_text
+from server.policy import ROLE_LABELS
 from server.web import ApiError, json_response
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
-ROLE_LABELS = {
-    "admin": "beheerder",
-    "sender": "melder",
-    "contact": "intern begeleider",
-    "teacher": "leerkracht",
-    "officer": "leerplichtambtenaar",
-}
 KIND_LABELS = {
     "school": "School",
     "veilig_thuis": "Veilig Thuis",

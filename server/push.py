@@ -25,13 +25,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from server.calendar import QuietHours
 from server.db import meta_get, meta_set
 from server.envelope import b64u_decode, b64u_encode
+from server.policy import HOLD_MARGIN
 from server.settings import Settings
 from server.web import ApiError
 
 KINDS = ("new_signal", "teacher_signal", "reminder", "escalation", "teacher_late")
 NEVER_HELD = ("escalation",)  # to the sender: Veilig Thuis works around the clock
-HOLD_MARGIN = 45 * 60  # a push that quiet hours would bring closer than this to the deadline
-#                        goes out at once
 
 
 def send_at(

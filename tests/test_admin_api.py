@@ -76,4 +76,6 @@ def test_statement_details_come_from_the_settings(db_path: Path) -> None:
             "phone": "030 123 45 67",
             "configured": True,
             "view_grace_minutes": 10,
+            "view_extend_minutes": 5,
+            "view_max_extensions": 10,
         }
