@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from server import calendar
+from server.calendar import QuietHours
+from server.calendar import Timing as CalendarTiming
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -76,20 +77,20 @@ HOLD_MARGIN = 45 * 60
 class Timing:
     """The time policy of a signal, from settings."""
 
-    calendar: calendar.Timing
+    calendar: CalendarTiming
     view_grace: float
     remind_after: float
     relay_remind_after: float
     retention: float  # status rows, after the signal ended
     revoked_retention: float = 30 * 86400.0  # revoked people, devices and API keys
     token_retention: float = 30 * 86400.0  # spent or expired enrolment links
-    quiet: calendar.QuietHours | None = None  # default quiet hours; a device may have its own
+    quiet: QuietHours | None = None  # default quiet hours; a device may have its own
 
 
 def timing(settings: Settings) -> Timing:
     """Deadline, reminders, grace period and expiry as the lifecycle counts them (seconds)."""
     return Timing(
-        calendar=calendar.Timing(
+        calendar=CalendarTiming(
             school_start=settings.school_start_time,
             school_end=settings.school_end_time,
             min_lead=timedelta(minutes=settings.min_lead_minutes),

@@ -20,7 +20,7 @@ from server.clock import AMSTERDAM
 from server.db import erase
 
 if TYPE_CHECKING:
-    from server.signals import Timing
+    from server.policy import Timing
 
 
 def _ids(db: sqlite_utils.Database, sql: str, params: list) -> list[str]:

@@ -12,6 +12,7 @@ import json
 import secrets
 import sqlite3
 from datetime import UTC, date, datetime
+from typing import Any
 
 import msgspec
 import sqlite_utils
@@ -563,7 +564,7 @@ def list_signals(
     now: float,
     timing: Timing,
     signal_id: str | None = None,
-) -> list:
+) -> list[dict[str, Any]]:
     """The signals this caller may see: status and timeline, never content (with `signal_id`:
     that one only, when the caller may see it). One query per view, whatever the rows."""
     only = (" AND s.id = ?", [signal_id]) if signal_id is not None else ("", [])
@@ -588,7 +589,7 @@ def list_signals(
 
 def get_signal(
     db: sqlite_utils.Database, actor: Actor, signal_id: str, now: float, timing: Timing
-) -> dict:
+) -> dict[str, Any]:
     """One signal as the list shows it to this caller (an office's own copy before what it
     sent); 404 alike for absent and not-yours."""
     found = list_signals(db, actor, now, timing, signal_id)
@@ -597,7 +598,7 @@ def get_signal(
     return dict(found[0])
 
 
-Only = tuple[str, list]  # an extra "AND s.id = ?" and its parameter, or nothing
+Only = tuple[str, list[Any]]  # an extra "AND s.id = ?" and its parameter, or nothing
 
 SIGNAL_COLUMNS = """s.id, s.ref, s.state, s.sent_at, s.deadline_at, s.expires_at,
     s.escalated_at, s.close_reason, s.ended_at, s.acted_by, s.holder_org_id,
@@ -618,7 +619,7 @@ TEACHERS_COLUMN = """(SELECT json_group_array(json_array(name, class_label, view
      JOIN people p ON p.id = t.person_id WHERE t.signal_id = s.id ORDER BY p.name)) AS teachers"""
 
 
-def _summary(row: sqlite3.Row) -> dict:
+def _summary(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "ref": row["ref"],
@@ -641,7 +642,9 @@ def _iso(at: float | None) -> str | None:
     return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
 
 
-def _sender_view(db: sqlite_utils.Database, where: str, params: list, only: Only) -> list[dict]:
+def _sender_view(
+    db: sqlite_utils.Database, where: str, params: list[Any], only: Only
+) -> list[dict[str, Any]]:
     rows = db.execute(
         f"SELECT {SIGNAL_COLUMNS}, {TIMELINE_COLUMN} {SIGNAL_FROM} "  # noqa: S608
         f"WHERE ({where}){only[0]} ORDER BY s.sent_at DESC LIMIT {LIST_MAX_SIGNALS}",
@@ -650,7 +653,7 @@ def _sender_view(db: sqlite_utils.Database, where: str, params: list, only: Only
     return [_summary(r) | {"timeline": _timeline(r["timeline"])} for r in rows]
 
 
-def _timeline(events: str) -> list[dict]:
+def _timeline(events: str) -> list[dict[str, Any]]:
     return [
         {"at": _iso(float(at)), "kind": kind, "count": count, "detail": detail}
         for at, kind, count, detail in json.loads(events)
@@ -658,8 +661,8 @@ def _timeline(events: str) -> list[dict]:
 
 
 def _holder_view(
-    db: sqlite_utils.Database, actor: Actor, where: str, params: list, only: Only
-) -> list:
+    db: sqlite_utils.Database, actor: Actor, where: str, params: list[Any], only: Only
+) -> list[dict[str, Any]]:
     rows = db.execute(
         f"SELECT {SIGNAL_COLUMNS}, e.device_id IS NOT NULL AS has_copy, "  # noqa: S608
         f"actor.name AS acted_by_name, {TEACHERS_COLUMN} {SIGNAL_FROM} "
@@ -680,7 +683,7 @@ def _holder_view(
     ]
 
 
-def _chosen_teachers(teachers: str) -> list[dict]:
+def _chosen_teachers(teachers: str) -> list[dict[str, Any]]:
     return [
         {"name": name, "class_label": class_label, "viewed": viewed_at is not None}
         for name, class_label, viewed_at in json.loads(teachers)
@@ -689,7 +692,7 @@ def _chosen_teachers(teachers: str) -> list[dict]:
 
 def _teacher_view(
     db: sqlite_utils.Database, actor: Actor, now: float, timing: Timing, only: Only
-) -> list:
+) -> list[dict[str, Any]]:
     rows = db.execute(
         f"SELECT {SIGNAL_COLUMNS}, e.opened_at, e.device_id IS NOT NULL AS has_copy "  # noqa: S608
         f"{SIGNAL_FROM} JOIN signal_teachers t ON t.signal_id = s.id AND t.person_id = ? "
@@ -697,7 +700,7 @@ def _teacher_view(
         f"WHERE s.state IN ('forwarded', 'viewed'){only[0]} ORDER BY s.sent_at DESC",
         [actor.person_id, actor.device_id, *only[1]],
     ).fetchall()
-    result = []
+    result: list[dict[str, Any]] = []
     for r in rows:
         opened = r["opened_at"]
         fresh = r["has_copy"] and (opened is None or opened > now - timing.view_grace)
