@@ -274,7 +274,8 @@ function secondTeacherField(others) {
 
 async function confirmForward(ctx, summary, content, teacher, teachers, slot, tap) {
   const others = teachers.filter((t) => t !== teacher && t.devices.length);
-  const second = others.length && ctx.me.policy.max_teachers > 1 ? secondTeacherField(others) : null;
+  const duo = others.length && ctx.me.policy.max_teachers > 1;
+  const second = duo ? secondTeacherField(others) : null;
   const ok = await confirmAction({
     title: `Doorsturen naar ${teacherText(teacher)}?`,
     text: ["De leerkracht krijgt een melding en ziet naam en geboortedatum één keer. Daarna " +

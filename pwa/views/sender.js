@@ -13,7 +13,6 @@ import { describeOrg, schoolSearch } from "./schoolsearch.js";
 import { sentSignalCard } from "./timeline.js";
 import { devicePanel, pushReminder } from "./device.js";
 
-
 // The draft being entered: {kind, org, name, day, month, year}. Memory only.
 let draft = null;
 
@@ -24,7 +23,8 @@ export const cleanName = (raw) => raw.normalize("NFC").trim().replace(/\s+/g, " 
 /** The rules are the server's (`me.policy.child`: server/policy.py), not repeated here. */
 export function nameProblem(name, rule) {
   if (!name) return "Vul de naam van het kind in.";
-  if ([...name].length > rule.name_max) return `De naam is te lang: hooguit ${rule.name_max} tekens.`;
+  const max = rule.name_max;
+  if ([...name].length > max) return `De naam is te lang: hooguit ${max} tekens.`;
   if (!new RegExp(rule.name_pattern, "u").test(name)) {
     return "Gebruik alleen letters, spaties, streepjes (-), punten en apostroffen (').";
   }
@@ -42,9 +42,10 @@ export function checkBirthDate(day, month, year, rule, today = new Date()) {
   if (!real) return { error: "Dit is geen bestaande datum. Vul dag, maand en jaar in, zoals 4 3 2016." };
   const iso = `${year}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
   const age = ageOn(iso, today);
-  if (age < rule.age_min || age > rule.age_max) {
+  const { age_min: low, age_max: high } = rule;
+  if (age < low || age > high) {
     return { error: `Controleer de geboortedatum: het kind is nu ${age < 0 ? "nog niet geboren" :
-      `${age} jaar`}. Signalen gaan over kinderen van ${rule.age_min} tot en met ${rule.age_max} jaar.` };
+      `${age} jaar`}. Signalen gaan over kinderen van ${low} tot en met ${high} jaar.` };
   }
   return { iso };
 }
