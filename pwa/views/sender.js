@@ -110,7 +110,7 @@ function showForm(ctx, opts) {
   const dateHintId = uniqueId("date-hint");
   const dateError = h("p", { class: "field-error", id: uniqueId("date-error"), hidden: true });
   dateParts.forEach((input) => input.setAttribute("aria-describedby", `${dateHintId} ${dateError.id}`));
-  const rule = ctx.me.policy?.child; // absent only in an answer kept by an older version
+  const rule = ctx.me.policy?.child; // none in an older kept answer
   recheckWhileWrong([nameInput], nameError, () => nameProblem(cleanName(nameInput.value), rule));
   recheckWhileWrong(dateParts, dateError,
     () => checkBirthDate(...dateParts.map((input) => input.value.trim()), rule).error);
