@@ -23,6 +23,7 @@ from server.clock import FrozenClock
 from server.envelope import decode_content, decrypt_envelope, generate_device_key
 from server.errors import Conflict, DomainError, NotFound
 from server.models import DeviceEnvelope, NewOrg, NewPerson
+from server.policy import Timing
 from tests.support import new_signal_id, seal
 from tests.test_timers import DEADLINE, EXPIRY, SENT
 
@@ -31,7 +32,7 @@ SECRET = secrets.token_urlsafe(32)
 SUBSCRIPTION = json.dumps(
     {"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": {"p256dh": "B", "auth": "A"}}
 )
-TIMING = signals.Timing(
+TIMING = Timing(
     calendar=CalendarTiming(),
     view_grace=600.0,
     remind_after=1800.0,
@@ -138,7 +139,11 @@ class Life:
         return self.db.execute("SELECT * FROM signals WHERE id = ?", [signal_id]).fetchone()
 
     def events(self, signal_id: str) -> list[tuple[str, int | None, str | None]]:
-        return [(e["kind"], e["count"], e["detail"]) for e in signals.timeline(self.db, signal_id)]
+        rows = self.db.execute(
+            "SELECT kind, count, detail FROM signal_events WHERE signal_id = ? ORDER BY at, rowid",
+            [signal_id],
+        )
+        return [(r[0], r[1], r[2]) for r in rows.fetchall()]
 
     def holders(self, signal_id: str) -> set[str]:
         rows = self.db.execute("SELECT device_id FROM envelopes WHERE signal_id = ?", [signal_id])
