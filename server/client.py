@@ -85,14 +85,16 @@ class Client:
     def _json(self, method: str, path: str, body: Any = None) -> Any:
         return _checked(*self._request(method, path, body))
 
-    def find_school(self, code: str) -> dict:
+    def find_school(self, code: str) -> dict[str, Any]:
         schools = self._json("GET", "/api/schools?" + urllib.parse.urlencode({"q": code}))
-        exact = [s for s in schools if (s.get("code") or "").upper() == code.upper()]
+        exact: list[dict[str, Any]] = [
+            s for s in schools if (s.get("code") or "").upper() == code.upper()
+        ]
         if len(exact) != 1:
             raise ClientError(f"Geen school gevonden met code {code}.")
         return exact[0]
 
-    def send(self, school_code: str, name: str, birth_date: str) -> dict:
+    def send(self, school_code: str, name: str, birth_date: str) -> dict[str, Any]:
         school = self.find_school(school_code)
         content = encode_content(name.strip(), birth_date)
         signal_id = new_signal_id()
@@ -116,7 +118,7 @@ class Client:
                 break
         return dict(_checked(status, answer))
 
-    def status(self, ref: str) -> dict:
+    def status(self, ref: str) -> dict[str, Any]:
         for signal in self._json("GET", "/api/signals"):
             if signal["ref"] == ref.upper():
                 return dict(signal)

@@ -7,7 +7,7 @@ from starlette.applications import Starlette
 
 from server import auth, directory
 from server.db import meta_get, meta_set
-from server.models import NewOrg, NewPerson
+from server.models import NewOrg, NewPerson, Role
 from server.policy import ROLE_LABELS
 
 DEMO_ORGS = (
@@ -26,7 +26,8 @@ DEMO_ORGS = (
         municipalities="Utrecht, Nieuwegein",
     ),
 )
-DEMO_PEOPLE = (  # (name, role, index into DEMO_ORGS or None, class label)
+# (name, role, index into DEMO_ORGS or None, class label)
+DEMO_PEOPLE: tuple[tuple[str, Role, int | None, str], ...] = (
     ("Anna Beheer", "admin", None, ""),
     ("Sanne de Melder", "sender", 1, ""),
     ("Ingrid Bakker", "contact", 0, ""),

@@ -39,6 +39,7 @@ OptionalText = Annotated[str, Meta(max_length=120, extra_json_schema=FREE_TEXT)]
 Region = Literal["noord", "midden", "zuid"]
 # A phone number as people write it: digits, spaces, +, -, brackets.
 PhoneNumber = Annotated[str, Meta(max_length=20, pattern=r"^[0-9+() -]*$")]
+Role = Literal["admin", "sender", "contact", "teacher", "officer"]
 
 
 class Strict(Struct, forbid_unknown_fields=True):
@@ -178,7 +179,7 @@ class NewPerson(Form):
     free_text: ClassVar[dict[str, str]] = {"name": "De naam", "class_label": "De groep"}
 
     name: Text
-    role: Literal["admin", "sender", "contact", "teacher", "officer"]
+    role: Role
     org_id: Id | None = None
     class_label: Annotated[str, Meta(max_length=40, extra_json_schema=FREE_TEXT)] = ""
 
@@ -208,7 +209,7 @@ SignalState = Literal[
 class PersonInfo(Reply):
     id: str
     name: str
-    role: Literal["admin", "sender", "contact", "teacher", "officer"]
+    role: Role
     role_label: str  # the role's one Dutch spelling (server/policy.py)
     class_label: str
 
