@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL or ON_DEMAND changes: the new worker then installs,
 // the app offers "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v11";
+const VERSION = "hwc-shell-v12";
 // What every phone needs to start (and to enrol): precached at install.
 const SHELL = [
   "/",
@@ -35,6 +35,7 @@ const ON_DEMAND = [
   "/views/contact.js",
   "/views/dialog.js",
   "/views/lists.js",
+  "/views/notkept.js",
   "/views/officer.js",
   "/views/privacy.js",
   "/views/schoolsearch.js",
@@ -72,8 +73,9 @@ self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
     const names = await caches.keys();
     await Promise.all(names.filter((name) => name !== VERSION).map((name) => caches.delete(name)));
-    // Page loads start on the network while the worker boots, not after.
-    await self.registration.navigationPreload?.enable();
+    // No navigation preload: in Firefox a failed preload fails the whole navigation, so the
+    // app could not start offline. Off explicitly, since earlier versions turned it on.
+    await self.registration.navigationPreload?.disable();
     await self.clients.claim();
   })());
 });
@@ -104,9 +106,7 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
-async function fromNetwork(event) {
-  return (await event.preloadResponse) ?? fetch(event.request);
-}
+const fromNetwork = (event) => fetch(event.request);
 
 function adminOffline() {
   return new Response('<!doctype html><html lang="nl"><meta charset="utf-8"><meta name="viewport" ' +

@@ -55,6 +55,7 @@ PWA_FILES = (
     "/views/dialog.js",
     "/views/enrol.js",
     "/views/lists.js",
+    "/views/notkept.js",
     "/views/officer.js",
     "/views/privacy.js",
     "/views/schoolsearch.js",

@@ -99,6 +99,12 @@ async function enrolDevice(ctx, token, label, slot) {
     return;
   }
   try {
+    await api("/api/me"); // "aangemeld" only once this browser really sends its credential
+  } catch (error) {
+    if (error.status !== 401) return slot.showError(error);
+    return (await import("./notkept.js")).render(me, () => enrolForm(ctx, token));
+  }
+  try {
     await saveDevice({ privateKey: key.privateKey, publicKeyRaw: key.publicKeyRaw,
       deviceId: me.device.id });
   } catch {
