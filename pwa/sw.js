@@ -34,6 +34,7 @@ const ON_DEMAND = [
   "/views/child.js",
   "/views/contact.js",
   "/views/dialog.js",
+  "/views/homescreen.js",
   "/views/lists.js",
   "/views/notkept.js",
   "/views/officer.js",
@@ -73,8 +74,7 @@ self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
     const names = await caches.keys();
     await Promise.all(names.filter((name) => name !== VERSION).map((name) => caches.delete(name)));
-    // No navigation preload: in Firefox a failed preload fails the whole navigation, so the
-    // app could not start offline. Off explicitly, since earlier versions turned it on.
+    // Preload off (earlier versions had it on): a failed one breaks Firefox's offline start.
     await self.registration.navigationPreload?.disable();
     await self.clients.claim();
   })());

@@ -54,6 +54,7 @@ PWA_FILES = (
     "/views/device.js",
     "/views/dialog.js",
     "/views/enrol.js",
+    "/views/homescreen.js",
     "/views/lists.js",
     "/views/notkept.js",
     "/views/officer.js",
