@@ -381,6 +381,7 @@ def test_iphone_outside_home_screen_is_told_to_add_it_first(browser: Any, world:
         "(KHTML, like Gecko) Version/18.4 Mobile/15E148 Safari/604.1"
     )
     phone = new_phone(browser, world.url, user_agent=iphone)
+    phone.context.add_init_script("delete window.PushManager;")  # as Safari outside the home screen
     person = world.person("teacher", world.org(), name="Juf iPhone", class_label="groep 1")
     phone.goto(f"/aanmelden#{world.enrol_link_token(person)}")
     page = phone.page
@@ -390,6 +391,27 @@ def test_iphone_outside_home_screen_is_told_to_add_it_first(browser: Any, world:
     page.get_by_role("button", name="Toch hier aanmelden, zonder meldingen").click()
     page.get_by_role("button", name="Dit apparaat aanmelden").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat is aangemeld")
+    # Never possible here until the home screen: said so, and nothing to turn on.
+    expect(page.get_by_text("pas als de app op het beginscherm staat")).to_be_visible()
+    expect(page.get_by_role("button", name="Meldingen aanzetten")).to_have_count(0)
+    phone.close()
+
+
+def test_refused_notifications_are_told_apart_from_impossible_ones(
+    browser: Any, world: World
+) -> None:
+    phone = new_phone(browser, world.url)
+    phone.context.add_init_script(
+        "Object.defineProperty(Notification, 'permission', {get: () => 'denied'});"
+    )
+    person = world.person("teacher", world.org(), name="Juf Nee", class_label="groep 2")
+    phone.goto(f"/aanmelden#{world.enrol_link_token(person)}")
+    page = phone.page
+    page.get_by_role("button", name="Dit apparaat aanmelden").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat is aangemeld")
+    expect(page.get_by_text("Meldingen zijn geweigerd op dit apparaat.")).to_be_visible()
+    expect(page.get_by_text("kan geen meldingen ontvangen")).to_have_count(0)
+    expect(page.get_by_role("button", name="Meldingen aanzetten")).to_have_count(0)
     phone.close()
 
 
