@@ -313,6 +313,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "'doorgaan naar localhost'.",
             flush=True,
         )
+    else:
+        print(
+            "\nSafari bewaart de aanmelding alleen via https: start voor Safari hwc demo --https.",
+            flush=True,
+        )
     print(f"\nDe demo draait op {origin} (stoppen: Ctrl+C)", flush=True)
     run_server(app, settings, args.host, args.port, tls)
     return 0
