@@ -253,6 +253,8 @@ class World:
         # httpx sends a Secure cookie only over https; carry it by hand on loopback http.
         device.credential = response.cookies[auth.COOKIE]
         device.http.cookies = httpx.Cookies({auth.COOKIE: device.credential})
+        # Back at once with the credential, as the app is: the link is spent for good.
+        assert device.get("/api/me").status_code == 200
         return device
 
     def member(self, role: str, org_id: str | None, **kw: Any) -> Device:
