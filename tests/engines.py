@@ -92,6 +92,8 @@ class Firefox:
             self.ids = itertools.count(1)
             capabilities = {"alwaysMatch": {"acceptInsecureCerts": True}}
             self.command("session.new", {"capabilities": capabilities})
+            self.page_errors: list[str] = []  # uncaught errors in any page, as they come
+            self.command("session.subscribe", {"events": ["log.entryAdded"]})
         except BaseException:
             self.process.kill()
             self.process.wait()
@@ -114,10 +116,16 @@ class Firefox:
         while True:
             message = json.loads(self.ws.recv(timeout=120))
             if message.get("id") != number:
-                continue  # an event
+                self._event(message)
+                continue
             if message.get("type") == "error":
                 raise RuntimeError(f"{method}: {message.get('error')}: {message.get('message')}")
             return dict(message["result"])
+
+    def _event(self, message: dict[str, Any]) -> None:
+        entry = message.get("params", {})
+        if message.get("method") == "log.entryAdded" and entry.get("type") == "javascript":
+            self.page_errors.append(f"{entry.get('text')} ({entry.get('source', {})})")
 
     def new_tab(self) -> FirefoxTab:
         user_context = self.command("browser.createUserContext", {})["userContext"]

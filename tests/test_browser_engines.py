@@ -215,6 +215,7 @@ def engine_world(tmp_path: Path, https: bool) -> Iterator[World]:
 def tabs(engine: str, browser: Any, count: int) -> Iterator[list[Tab]]:
     """`count` phones of one engine (Chromium: the session's; Firefox, WebKit: started here)."""
     with ExitStack() as stack:
+        driver: Firefox | WebKit | None = None
         if engine == "chromium":
             made: list[Tab] = [ChromiumTab(browser) for _ in range(count)]
         else:
@@ -224,6 +225,8 @@ def tabs(engine: str, browser: Any, count: int) -> Iterator[list[Tab]]:
         for tab in made:
             stack.callback(tab.close)
         yield made
+        if isinstance(driver, Firefox):  # WebDriver classic (WebKit) reports no page errors
+            assert driver.page_errors == []
 
 
 @pytest.mark.parametrize("engine", ["chromium", "firefox", "webkit"])
