@@ -196,12 +196,30 @@ class WebKit:
     def __init__(self) -> None:
         require(WEBKIT_DRIVER, "webkit2gtk-driver")
         require(XVFB, "xvfb")
-        self.display = f":{free_port() % 1000 + 100}"
+        # Xvfb picks a free display itself and writes its number to the pipe.
+        read_end, write_end = os.pipe()
         self.xvfb = subprocess.Popen(
-            [XVFB, self.display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+            [
+                XVFB,
+                "-displayfd",
+                str(write_end),
+                "-screen",
+                "0",
+                "1280x1024x24",
+                "-nolisten",
+                "tcp",
+            ],
+            pass_fds=(write_end,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        os.close(write_end)
+        with os.fdopen(read_end) as pipe:
+            number = pipe.readline().strip()
+        if not number:
+            stop(self.xvfb)
+            raise RuntimeError("Xvfb did not start")
+        self.display = f":{number}"
 
     def new_tab(self) -> WebKitTab:
         return WebKitTab(self.display)
