@@ -120,11 +120,13 @@ async def enrol(request: Request) -> Response:
     state.limits["enrol_token"].hit(token_id)
     public_key = auth.public_key_from_b64u(body.public_key)
     push = _subscription(state, body.push)
-    device_id, credential = auth.enrol_device(
+    enrolled = auth.enrol_device(
         state.db, token_id, public_key, body.label.strip(), push, _now(request)
     )
-    response = json_response(me_body(state, device_id), 201)
-    auth.set_device_cookie(response, credential)
+    if enrolled.replaced:
+        directory.revoke_device(state.db, enrolled.replaced, _now(request))
+    response = json_response(me_body(state, enrolled.device_id), 201)
+    auth.set_device_cookie(response, enrolled.credential)
     return response
 
 
@@ -164,6 +166,7 @@ def me_body(state: Any, device_id: str) -> dict:
         # what the app states as times and durations comes from the settings
         "view_grace_minutes": state.settings.view_grace_minutes,
         "enrol_token_days": state.settings.enrol_token_days,
+        "enrol_retry_minutes": auth.ENROL_RETRY_SECONDS // 60,
         "default_quiet_hours": state.settings.quiet_hours,
         "policy": app_policy(),
     }

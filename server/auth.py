@@ -31,6 +31,9 @@ from server.errors import Conflict, Invalid, Limited, Refused, Unauthenticated
 COOKIE = "__Host-hwc"
 COOKIE_MAX_AGE = 400 * 24 * 3600  # browsers cap cookie lifetime at 400 days
 LAST_SEEN_EVERY = 60.0
+# A link stays usable this long by another device while the device it enrolled never came back
+# with its credential (a browser that dropped the cookie); that device is then replaced.
+ENROL_RETRY_SECONDS = 600
 ROLES = ("admin", "sender", "contact", "teacher", "officer")
 
 
@@ -118,6 +121,24 @@ def public_key_from_b64u(text: str) -> bytes:
     return raw
 
 
+# The token is free, or spent moments ago on a device that never came back with its credential.
+CLAIM_ENROL_LINK = """
+UPDATE enrol_tokens SET spent_at = :now, device_id = :device
+WHERE id = :id AND expires_at > :now
+  AND person_id IN (SELECT id FROM people WHERE revoked_at IS NULL)
+  AND (spent_at IS NULL OR (spent_at > :now - :retry AND device_id IN
+       (SELECT id FROM devices WHERE last_seen_at IS NULL AND revoked_at IS NULL)))
+RETURNING person_id
+"""
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    device_id: str
+    credential: str  # the cookie's value
+    replaced: str | None  # the device this link enrolled before, whose browser never came back
+
+
 def enrol_device(
     db: Store,
     token_id: str,
@@ -125,17 +146,16 @@ def enrol_device(
     label: str,
     push: str | None,
     now: float,
-) -> tuple[str, str]:
-    """Spend the (verified) token and make the device. Returns (device id, cookie credential)."""
+) -> Enrolled:
+    """Spend the (verified) token and make the device, seen only once it uses its credential."""
     device_id = new_id()
     secret = secrets.token_urlsafe(32)
+    stored = stored_token_id(token_id)
     with db.transaction():
+        before = db.execute("SELECT device_id FROM enrol_tokens WHERE id = ?", [stored]).fetchone()
         row = db.execute(
-            "UPDATE enrol_tokens SET spent_at = ?, device_id = ? "
-            "WHERE id = ? AND spent_at IS NULL AND expires_at > ? "
-            "AND person_id IN (SELECT id FROM people WHERE revoked_at IS NULL) "
-            "RETURNING person_id",
-            [now, device_id, stored_token_id(token_id), now],
+            CLAIM_ENROL_LINK,
+            {"now": now, "device": device_id, "id": stored, "retry": ENROL_RETRY_SECONDS},
         ).fetchone()
         if row is None:
             raise TOKEN_REFUSED
@@ -143,7 +163,7 @@ def enrol_device(
             raise KEY_TAKEN  # rolls back: the token is not spent
         db.execute(
             "INSERT INTO devices (id, person_id, label, public_key, credential_hash, push, "
-            "push_state, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "push_state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 device_id,
                 row[0],
@@ -153,10 +173,9 @@ def enrol_device(
                 push,
                 "active" if push else "none",
                 now,
-                now,
             ],
         )
-    return device_id, f"{device_id}.{secret}"
+    return Enrolled(device_id, f"{device_id}.{secret}", before[0] if before else None)
 
 
 def set_device_cookie(response: Response, credential: str) -> None:

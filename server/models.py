@@ -251,6 +251,7 @@ class Me(Reply):
     device: DeviceInfo
     view_grace_minutes: int
     enrol_token_days: int
+    enrol_retry_minutes: int  # how long a link stays usable when the browser dropped the cookie
     default_quiet_hours: str  # quiet_hours of a device that has none of its own
     policy: AppPolicy  # what the app states or checks (server/policy.py)
 

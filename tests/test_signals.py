@@ -81,10 +81,10 @@ class Life:
         token = auth.make_enrol_token(self.db, SECRET, person_id, None, self.now(), 7)
         token_id = auth.token_id(SECRET, token, 7)
         assert token_id is not None
-        _, credential = auth.enrol_device(
+        enrolled = auth.enrol_device(
             self.db, token_id, public_key, f"telefoon {role}", SUBSCRIPTION, self.now()
         )
-        actor = auth.device_actor(self.db, credential, self.now())
+        actor = auth.device_actor(self.db, enrolled.credential, self.now())
         assert actor is not None
         return Member(actor, private_key)
 
