@@ -12,6 +12,7 @@ from typing import Annotated, ClassVar, Literal
 from msgspec import Meta, Struct, field
 
 from server.calendar import QUIET_OFF, QUIET_PATTERN
+from server.states import CloseReason
 
 B64U = "^[A-Za-z0-9_-]*$"
 # No control characters (NUL, escape sequences...) in a one-line value such as a token;
@@ -141,7 +142,7 @@ class Relay(Strict):
 
 
 class Close(Strict):
-    reason: Literal["told_in_person", "not_our_pupil", "done", "not_in_municipality"]
+    reason: CloseReason
 
 
 # --- admin ---------------------------------------------------------------------------------
