@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import auth, directory, ops, push, signals
-from server.auth import Actor, requires
+from server import access, auth, directory, ops, push, signals
+from server.access import requires
+from server.auth import Actor
 from server.calendar import holiday_warning_text
 from server.envelope import b64u_encode
 from server.errors import DomainError, NotFound, Refused
@@ -116,7 +117,7 @@ async def enrol(request: Request) -> Response:
         state.db, token_id, public_key, body.label.strip(), push, _now(request)
     )
     response = json_response(me_body(state, device_id), 201)
-    auth.set_device_cookie(response, credential)
+    access.set_device_cookie(response, credential)
     return response
 
 
