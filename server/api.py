@@ -358,8 +358,7 @@ async def admin_import_free_days(request: Request, actor: Actor) -> Response:
 @requires("admin", "contact")
 async def admin_create_person(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewPerson)
-    if actor.role == "contact" and (body.role != "teacher" or body.org_id != actor.org_id):
-        raise Refused()
+    directory.may_register(actor, body)
     person_id = directory.create_person(_state(request).db, body, _now(request))
     return json_response({"id": person_id}, 201)
 
