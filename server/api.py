@@ -181,20 +181,20 @@ async def me_key_lost(request: Request, actor: Actor) -> Response:
 
 @requires(*auth.ROLES)
 async def me_push(request: Request, actor: Actor) -> Response:
-    _own_device(actor)
+    device_id = _own_device(actor)
     body = await read_json(request, PushUpdate)
     push = _subscription(_state(request), body.push)
-    directory.set_push(_state(request).db, actor.device_id, push)
-    return json_response(me_body(_state(request), actor.device_id))
+    directory.set_push(_state(request).db, device_id, push)
+    return json_response(me_body(_state(request), device_id))
 
 
 @requires(*auth.ROLES)
 async def me_quiet(request: Request, actor: Actor) -> Response:
     """This device's own quiet hours: null (the default), "off", or "HH:MM-HH:MM"."""
-    _own_device(actor)
+    device_id = _own_device(actor)
     body = await read_json(request, QuietUpdate)
-    directory.set_quiet_hours(_state(request).db, actor.device_id, body.quiet_hours)
-    return json_response(me_body(_state(request), actor.device_id))
+    directory.set_quiet_hours(_state(request).db, device_id, body.quiet_hours)
+    return json_response(me_body(_state(request), device_id))
 
 
 # --- sending -------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ class Timer:
 # --- who is told ---------------------------------------------------------------------------
 
 
-def _devices_of(db: Store, where: str, params: list) -> list[str]:
+def _devices_of(db: Store, where: str, params: list[Any]) -> list[str]:
     sql = (
         "SELECT d.id FROM devices d JOIN people p ON p.id = d.person_id "  # noqa: S608
         f"WHERE d.revoked_at IS NULL AND p.revoked_at IS NULL AND {where}"
