@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import auth, directory, ops, push, signals
-from server.auth import Actor, requires
+from server import access, auth, directory, ops, push, signals
+from server.access import requires
+from server.auth import Actor
 from server.calendar import holiday_warning_text
 from server.envelope import b64u_encode
 from server.errors import DomainError, NotFound, Refused
@@ -126,7 +127,7 @@ async def enrol(request: Request) -> Response:
     if enrolled.replaced:
         directory.revoke_device(state.db, enrolled.replaced, _now(request))
     response = json_response(me_body(state, enrolled.device_id), 201)
-    auth.set_device_cookie(response, enrolled.credential)
+    access.set_device_cookie(response, enrolled.credential)
     return response
 
 
@@ -193,20 +194,20 @@ async def me_key_lost(request: Request, actor: Actor) -> Response:
 
 @requires(*auth.ROLES)
 async def me_push(request: Request, actor: Actor) -> Response:
-    _own_device(actor)
+    device_id = _own_device(actor)
     body = await read_json(request, PushUpdate)
     push = _subscription(_state(request), body.push)
-    directory.set_push(_state(request).db, actor.device_id, push)
-    return json_response(me_body(_state(request), actor.device_id))
+    directory.set_push(_state(request).db, device_id, push)
+    return json_response(me_body(_state(request), device_id))
 
 
 @requires(*auth.ROLES)
 async def me_quiet(request: Request, actor: Actor) -> Response:
     """This device's own quiet hours: null (the default), "off", or "HH:MM-HH:MM"."""
-    _own_device(actor)
+    device_id = _own_device(actor)
     body = await read_json(request, QuietUpdate)
-    directory.set_quiet_hours(_state(request).db, actor.device_id, body.quiet_hours)
-    return json_response(me_body(_state(request), actor.device_id))
+    directory.set_quiet_hours(_state(request).db, device_id, body.quiet_hours)
+    return json_response(me_body(_state(request), device_id))
 
 
 # --- sending -------------------------------------------------------------------------------
@@ -379,8 +380,7 @@ async def admin_import_free_days(request: Request, actor: Actor) -> Response:
 @requires("admin", "contact")
 async def admin_create_person(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewPerson)
-    if actor.role == "contact" and (body.role != "teacher" or body.org_id != actor.org_id):
-        raise Refused()
+    directory.may_register(actor, body)
     person_id = directory.create_person(_state(request).db, body, _now(request))
     return json_response({"id": person_id}, 201)
 

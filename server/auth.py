@@ -1,4 +1,5 @@
-"""Enrolment, device credentials, API keys and who may call what.
+"""Enrolment, device credentials, API keys, roles and rate limits; free of HTTP (reading
+them from a request and `@requires` are in server/access.py).
 
 A device credential is `<device id>.<secret>` in the `__Host-hwc` cookie; the server keeps only
 SHA-256 of the secret and compares it in constant time. Enrolment tokens are itsdangerous-signed
@@ -7,7 +8,6 @@ ids of a row that can be spent once; the row keeps only the id's hash.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import ipaddress
@@ -15,18 +15,16 @@ import math
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from starlette.requests import Request
-from starlette.responses import Response
 
 from server.db import Store
 from server.envelope import b64u_decode, b64u_encode
-from server.errors import Conflict, Invalid, Limited, Refused, Unauthenticated
+from server.errors import Conflict, Invalid, Limited
 
 COOKIE = "__Host-hwc"
 COOKIE_MAX_AGE = 400 * 24 * 3600  # browsers cap cookie lifetime at 400 days
@@ -178,18 +176,6 @@ def enrol_device(
     return Enrolled(device_id, f"{device_id}.{secret}", before[0] if before else None)
 
 
-def set_device_cookie(response: Response, credential: str) -> None:
-    response.set_cookie(
-        COOKIE,
-        credential,
-        max_age=COOKIE_MAX_AGE,
-        path="/",
-        secure=True,
-        httponly=True,
-        samesite="strict",
-    )
-
-
 # --- resolving the caller ------------------------------------------------------------------
 
 DEVICE_QUERY = """
@@ -292,41 +278,6 @@ def revoke_api_key(db: Store, key_id: str, now: float) -> bool:
             [now, key_id],
         ).fetchone()
     return row is not None
-
-
-def authenticate(request: Request) -> Actor:
-    app_state = request.app.state
-    now = app_state.clock.now()
-    actor = None
-    if "authorization" in request.headers:
-        actor = api_key_actor(app_state.db, request.headers["authorization"], now)
-    elif COOKIE in request.cookies:
-        actor = device_actor(app_state.db, request.cookies[COOKIE], now)
-    if actor is None:
-        raise Unauthenticated()
-    return actor
-
-
-Endpoint = Callable[[Request, Actor], Awaitable[Response]]
-
-
-def requires(*roles: str) -> Callable[[Endpoint], Callable[[Request], Awaitable[Response]]]:
-    """Declare who may call a route; the resolved Actor is passed to the endpoint."""
-    unknown = set(roles) - set(ROLES)
-    assert not unknown, unknown
-
-    def decorate(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-        @functools.wraps(endpoint)
-        async def guarded(request: Request) -> Response:
-            actor = authenticate(request)
-            if actor.role not in roles:
-                raise Refused()
-            return await endpoint(request, actor)
-
-        guarded.roles = roles  # type: ignore[attr-defined]
-        return guarded
-
-    return decorate
 
 
 # --- rate limits ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from msgspec import Meta, Struct, field
 
 from server.calendar import QUIET_OFF, QUIET_PATTERN
 from server.policy import CSV_MAX_BYTES, MAX_ENVELOPES, MAX_TEACHERS
+from server.states import CloseReason
 
 B64U = "^[A-Za-z0-9_-]*$"
 # No control characters (NUL, escape sequences...) in a one-line value such as a token;
@@ -135,7 +136,7 @@ class Relay(Strict):
 
 
 class Close(Strict):
-    reason: Literal["told_in_person", "not_our_pupil", "done", "not_in_municipality"]
+    reason: CloseReason
 
 
 # --- admin ---------------------------------------------------------------------------------

@@ -6,19 +6,15 @@ import io
 
 import segno
 
+from server.states import PUSH_KINDS, State
+
 KIND_LABELS = {
     "school": "School",
     "veilig_thuis": "Veilig Thuis",
     "leerplicht": "Leerplicht (gemeente)",
 }
 PUSH_LABELS = {"active": "meldingen aan", "none": "meldingen uit", "gone": "meldingen uit"}
-PUSH_KIND_LABELS = {
-    "new_signal": "nieuw signaal",
-    "teacher_signal": "signaal voor leerkracht",
-    "reminder": "herinnering",
-    "escalation": "niet op tijd opgepakt",
-    "teacher_late": "leerkracht heeft nog niet gekeken",
-}
+PUSH_KIND_LABELS = {kind: push.label for kind, push in PUSH_KINDS.items()}
 OUTBOX_STATE_LABELS = {
     "pending": "wacht",
     "sent": "verstuurd",
@@ -26,14 +22,14 @@ OUTBOX_STATE_LABELS = {
     "gone": "abonnement vervallen",
 }
 SIGNAL_STATE_LABELS = {
-    "sent": "verstuurd",
-    "opened": "geopend",
-    "relayed": "doorgestuurd naar school",
-    "forwarded": "bij de leerkracht",
-    "viewed": "gezien door leerkracht",
-    "done": "afgerond",
-    "closed": "gesloten",
-    "expired": "verlopen",
+    State.SENT: "verstuurd",
+    State.OPENED: "geopend",
+    State.RELAYED: "doorgestuurd naar school",
+    State.FORWARDED: "bij de leerkracht",
+    State.VIEWED: "gezien door leerkracht",
+    State.DONE: "afgerond",
+    State.CLOSED: "gesloten",
+    State.EXPIRED: "verlopen",
 }
 
 

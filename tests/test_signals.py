@@ -16,7 +16,7 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from server import auth, directory, signals, timers
+from server import auth, directory, signals, states, timers
 from server import db as database
 from server.calendar import Timing as CalendarTiming
 from server.clock import FrozenClock
@@ -126,7 +126,9 @@ class Life:
         return opened
 
     def close(self, member: Member, signal_id: str, reason: str) -> dict:
-        return signals.close_signal(self.db, member.actor, signal_id, reason, self.now())
+        return signals.close_signal(
+            self.db, member.actor, signal_id, states.CloseReason(reason), self.now()
+        )
 
     def fire(self, at: float) -> dict[str, int]:
         self.clock.advance(at - self.now())
@@ -305,7 +307,7 @@ CLOSINGS: dict[str, tuple[Callable[[Life, School], str], str]] = {
 
 
 def test_every_close_reason_is_covered() -> None:
-    assert set(CLOSINGS) | {"not_in_municipality"} == set(signals.CLOSE_FROM)
+    assert set(CLOSINGS) | {"not_in_municipality"} == set(states.CLOSE_RULES)
 
 
 @pytest.mark.parametrize("reason", sorted(CLOSINGS))
