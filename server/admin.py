@@ -101,7 +101,7 @@ async def admin_org(request: Request) -> Response:
     )
 
 
-def _failing_long(request: Request) -> list[dict]:
+def _failing_long(request: Request) -> list[dict[str, Any]]:
     now = request.app.state.clock.now()
     return push.failing_devices(request.app.state.db, now - push.FAILING_LONG)
 
@@ -111,7 +111,7 @@ def _upcoming_free_days(db: Any, org_id: str, now: float) -> list[str]:
     return directory.upcoming_free_days(db, org_id, today)
 
 
-def _person_record(request: Request) -> tuple[Actor, dict] | Response:
+def _person_record(request: Request) -> tuple[Actor, dict[str, Any]] | Response:
     actor = _actor(request, "admin")
     if isinstance(actor, Response):
         return actor

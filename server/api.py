@@ -139,7 +139,7 @@ def _subscription(state: Any, subscription: PushSubscription | None) -> str | No
     return msgspec.json.encode(subscription).decode()
 
 
-def me_body(state: Any, device_id: str) -> dict:
+def me_body(state: Any, device_id: str) -> dict[str, Any]:
     row = directory.device_profile(state.db, device_id)
     return {
         "person": {
@@ -285,7 +285,7 @@ async def open_signal(request: Request, actor: Actor) -> Response:
 
 @requires("contact")
 async def school_teachers(request: Request, actor: Actor) -> Response:
-    if request.path_params["id"] != actor.org_id:
+    if actor.org_id is None or request.path_params["id"] != actor.org_id:
         raise Refused()
     return json_response(signals.teacher_devices(_state(request).db, actor.org_id))
 

@@ -48,7 +48,7 @@ def _conflict(db: Store, signal_id: str, code: str, variant: str | None = None) 
 # --- who receives --------------------------------------------------------------------------
 
 
-def recipients(db: Store, org_id: str) -> list[dict]:
+def recipients(db: Store, org_id: str) -> list[dict[str, Any]]:
     """Active devices of the people who receive for this organisation (contacts or officers)."""
     rows = db.execute(
         """SELECT d.id, d.public_key FROM devices d JOIN people p ON p.id = d.person_id
@@ -62,7 +62,7 @@ def recipients(db: Store, org_id: str) -> list[dict]:
     return [{"device_id": r[0], "public_key": b64u_encode(r[1])} for r in rows]
 
 
-def receiving_devices(db: Store, org_id: str) -> list[dict]:
+def receiving_devices(db: Store, org_id: str) -> list[dict[str, Any]]:
     """`recipients`, or 409 telling the sender to phone, with the number when there is one."""
     devices = recipients(db, org_id)
     if devices:
@@ -78,7 +78,9 @@ def receiving_devices(db: Store, org_id: str) -> list[dict]:
     )
 
 
-def teacher_devices(db: Store, school_id: str, teacher_ids: list[str] | None = None) -> list[dict]:
+def teacher_devices(
+    db: Store, school_id: str, teacher_ids: list[str] | None = None
+) -> list[dict[str, Any]]:
     """The school's teachers with their active devices (for forwarding); a teacher without
     one is listed with none, so the contact sees who is not in the app yet."""
     rows = db.execute(
@@ -88,7 +90,7 @@ def teacher_devices(db: Store, school_id: str, teacher_ids: list[str] | None = N
            ORDER BY p.class_label, p.name, d.id""",
         [school_id],
     ).fetchall()
-    teachers: dict[str, dict] = {}
+    teachers: dict[str, dict[str, Any]] = {}
     for person_id, name, class_label, device_id, public_key in rows:
         if teacher_ids is not None and person_id not in teacher_ids:
             continue
@@ -104,7 +106,7 @@ def teacher_devices(db: Store, school_id: str, teacher_ids: list[str] | None = N
 
 
 def _checked_envelopes(
-    envelopes: list[DeviceEnvelope], expected: set[str], current: list[dict]
+    envelopes: list[DeviceEnvelope], expected: set[str], current: list[dict[str, Any]]
 ) -> list[tuple[str, str]]:
     """Envelopes must cover exactly the expected devices, once each, and be well formed."""
     given = [e.device_id for e in envelopes]
@@ -179,7 +181,7 @@ def send_signal(
     envelopes: list[DeviceEnvelope],
     now: float,
     timing: Timing,
-) -> dict:
+) -> dict[str, Any]:
     if not _is_signal_id(signal_id):
         raise Invalid("bad_signal_id")
     org = db.execute("SELECT kind, name FROM orgs WHERE id = ?", [recipient_id]).fetchone()
@@ -259,7 +261,9 @@ def add_event(
 
 def _signal_for(db: Store, actor: Actor, signal_id: str) -> sqlite3.Row:
     """The signal if this device's person may act on it; 404 alike for absent and not-yours."""
-    row = db.execute("SELECT * FROM signals WHERE id = ?", [signal_id]).fetchone()
+    row: sqlite3.Row | None = db.execute(
+        "SELECT * FROM signals WHERE id = ?", [signal_id]
+    ).fetchone()
     if row is None or not _may_see(db, actor, row):
         raise NotFound("not_found")
     return row
@@ -291,7 +295,9 @@ def _may_see(db: Store, actor: Actor, signal: sqlite3.Row) -> bool:
 GONE = NotFound("removed")
 
 
-def open_envelope(db: Store, actor: Actor, signal_id: str, now: float, timing: Timing) -> dict:
+def open_envelope(
+    db: Store, actor: Actor, signal_id: str, now: float, timing: Timing
+) -> dict[str, Any]:
     """This device's envelope. A teacher's first open starts the self-destruct."""
     if actor.role == "teacher":
         return _open_teacher_copy(db, actor, signal_id, now, timing)
@@ -310,7 +316,9 @@ def open_envelope(db: Store, actor: Actor, signal_id: str, now: float, timing: T
     return {"envelope": msgspec.json.decode(row[0]), "state": _state(db, signal_id)}
 
 
-def _open_teacher_copy(db: Store, actor: Actor, signal_id: str, now: float, timing: Timing) -> dict:
+def _open_teacher_copy(
+    db: Store, actor: Actor, signal_id: str, now: float, timing: Timing
+) -> dict[str, Any]:
     with db.transaction():
         _signal_for(db, actor, signal_id)
         # The atomic one-time claim: only the first device's update finds an unopened row;
@@ -376,7 +384,7 @@ def _state(db: Store, signal_id: str) -> str:
     return row[0] if row else "gone"
 
 
-def teacher_done(db: Store, actor: Actor, signal_id: str, now: float) -> dict:
+def teacher_done(db: Store, actor: Actor, signal_id: str, now: float) -> dict[str, Any]:
     """'Gelezen': the teacher's copy goes now instead of after the grace period."""
     with db.transaction():
         _signal_for(db, actor, signal_id)
@@ -399,7 +407,7 @@ def forward_signal(
     envelopes: list[DeviceEnvelope],
     now: float,
     timing: Timing,
-) -> dict:
+) -> dict[str, Any]:
     with db.transaction():
         signal = _signal_for(db, actor, signal_id)
         if actor.role != "contact" or signal["state"] not in UNHANDLED_STATES:
@@ -440,7 +448,9 @@ def forward_signal(
     return {"state": State.FORWARDED}
 
 
-def close_signal(db: Store, actor: Actor, signal_id: str, reason: CloseReason, now: float) -> dict:
+def close_signal(
+    db: Store, actor: Actor, signal_id: str, reason: CloseReason, now: float
+) -> dict[str, Any]:
     """Close with a reason, or finish ('Afronden'); every envelope goes at once."""
     rule = CLOSE_RULES[reason]
     role, from_states, new_state = rule.role, rule.from_states, rule.to_state
@@ -468,7 +478,7 @@ def relay_signal(
     envelopes: list[DeviceEnvelope],
     now: float,
     timing: Timing,
-) -> dict:
+) -> dict[str, Any]:
     """A leerplicht officer passes the signal on to the child's school (or corrects the school
     until that school opened it); the officers' copies go."""
     with db.transaction():
