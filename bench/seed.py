@@ -19,7 +19,7 @@ from typing import Any
 import sqlite_utils
 
 from server import db as database
-from server import directory, push
+from server import directory, orglog, push
 from server.auth import COOKIE, new_id, secret_hash
 from server.db import transaction
 from server.envelope import (
@@ -118,6 +118,10 @@ def _device(
             now - 3600 if last_seen is None else last_seen,
         ],
     )
+    org_id = orglog.person_org(db, person_id)
+    if org_id is not None:  # all seeded by "server": the key log's genesis prefix
+        fields = orglog.device_fields(person_id, device_id, public_key, None)
+        orglog.append(db, org_id, "device_added", "server", now, how="migrated", **fields)
     return Dev(device_id, person_id, f"{device_id}.{secret}", public_key)
 
 

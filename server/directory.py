@@ -10,7 +10,7 @@ from datetime import date
 
 import sqlite_utils
 
-from server import calendar
+from server import calendar, orglog
 from server.auth import new_id
 from server.db import erase, transaction
 from server.models import NewOrg, NewPerson, TextRefused
@@ -154,7 +154,10 @@ def import_free_days_csv(db: sqlite_utils.Database, text: str) -> int:
         )
 
 
-def create_person(db: sqlite_utils.Database, person: NewPerson, now: float) -> str:
+def create_person(
+    db: sqlite_utils.Database, person: NewPerson, now: float, by: str = "server"
+) -> str:
+    """A person; one of an organisation is added to its key log in the same transaction."""
     if person.role == "admin":
         org_id = None
     else:
@@ -165,11 +168,14 @@ def create_person(db: sqlite_utils.Database, person: NewPerson, now: float) -> s
             )
         org_id = person.org_id
     person_id = new_id()
-    db.execute(
-        "INSERT INTO people (id, org_id, name, role, class_label, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [person_id, org_id, person.name.strip(), person.role, person.class_label.strip(), now],
-    )
+    with orglog.atomic(db):
+        db.execute(
+            "INSERT INTO people (id, org_id, name, role, class_label, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [person_id, org_id, person.name.strip(), person.role, person.class_label.strip(), now],
+        )
+        if org_id is not None:
+            orglog.append(db, org_id, "person_added", by, now, person=person_id, role=person.role)
     return person_id
 
 
@@ -182,32 +188,57 @@ def person(db: sqlite_utils.Database, person_id: str) -> sqlite3.Row | None:
 
 
 def revoke_device(
+    db: sqlite_utils.Database,
+    device_id: str,
+    now: float,
+    key_lost: bool = False,
+    by: str = "server",
+) -> None:
+    """A revoked device can do nothing more, and its envelopes go at once; a device in the key
+    log gets its `device_revoked` entry in the same transaction."""
+    with orglog.atomic(db):
+        row = db.execute(
+            "SELECT d.person_id, p.org_id FROM devices d JOIN people p ON p.id = d.person_id "
+            "WHERE d.id = ? AND d.revoked_at IS NULL AND d.pending = 0 AND p.revoked_at IS NULL",
+            [device_id],
+        ).fetchone()
+        _revoke_device_rows(db, device_id, now, key_lost)
+        if row is not None and row[1] is not None:
+            orglog.append(db, row[1], "device_revoked", by, now, person=row[0], device=device_id)
+
+
+def _revoke_device_rows(
     db: sqlite_utils.Database, device_id: str, now: float, key_lost: bool = False
 ) -> None:
-    """A revoked device can do nothing more, and its envelopes go at once."""
-    with transaction(db):
-        db.execute(
-            "UPDATE devices SET revoked_at = coalesce(revoked_at, ?), push = NULL, "
-            "key_state = CASE WHEN ? THEN 'lost' ELSE key_state END WHERE id = ?",
-            [now, key_lost, device_id],
-        )
-        erase(db, "DELETE FROM envelopes WHERE device_id = ?", [device_id])
-        db.execute("DELETE FROM outbox WHERE device_id = ? AND state = 'pending'", [device_id])
+    db.execute(
+        "UPDATE devices SET revoked_at = coalesce(revoked_at, ?), push = NULL, "
+        "key_state = CASE WHEN ? THEN 'lost' ELSE key_state END WHERE id = ?",
+        [now, key_lost, device_id],
+    )
+    erase(db, "DELETE FROM envelopes WHERE device_id = ?", [device_id])
+    db.execute("DELETE FROM outbox WHERE device_id = ? AND state = 'pending'", [device_id])
 
 
-def revoke_person(db: sqlite_utils.Database, person_id: str, now: float) -> None:
-    with transaction(db):
-        db.execute(
-            "UPDATE people SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", [now, person_id]
-        )
-        devices = [
-            r[0]
-            for r in db.execute(
-                "SELECT id FROM devices WHERE person_id = ?", [person_id]
-            ).fetchall()
-        ]
-    for device_id in devices:
-        revoke_device(db, device_id, now)
+def revoke_person_devices(db: sqlite_utils.Database, person_id: str, now: float) -> None:
+    """Every device of the person, pending ones too. Call inside a transaction."""
+    for (device_id,) in db.execute(
+        "SELECT id FROM devices WHERE person_id = ? AND revoked_at IS NULL", [person_id]
+    ).fetchall():
+        _revoke_device_rows(db, device_id, now)
+
+
+def revoke_person(
+    db: sqlite_utils.Database, person_id: str, now: float, by: str = "server"
+) -> None:
+    """The person and all their devices end, with one `person_revoked` entry in the log."""
+    with orglog.atomic(db):
+        row = db.execute(
+            "UPDATE people SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING org_id",
+            [now, person_id],
+        ).fetchone()
+        revoke_person_devices(db, person_id, now)
+        if row is not None and row[0] is not None:
+            orglog.append(db, row[0], "person_revoked", by, now, person=person_id)
 
 
 def orgs(db: sqlite_utils.Database, kind: str | None = None) -> list[sqlite3.Row]:

@@ -73,6 +73,7 @@ def purge_directory(db: sqlite_utils.Database, now: float, timing: Timing) -> in
         for device_id in _ids(db, "SELECT id FROM devices WHERE revoked_at <= ?", [revoked])
     )
     count += erase(db, "DELETE FROM api_keys WHERE revoked_at <= ?", [revoked])
+    count += erase(db, "DELETE FROM security_events WHERE at <= ?", [now - timing.retention])
     count += erase(
         db,
         "DELETE FROM enrol_tokens WHERE coalesce(spent_at, expires_at) <= ?",

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 import msgspec
 import sqlite_utils
 
-from server import calendar, push
+from server import calendar, keylog, push
 from server.auth import Actor
 from server.db import erase, transaction
 from server.envelope import EnvelopeError, b64u_decode, b64u_encode, check_envelope_shape
@@ -27,7 +27,7 @@ from server.web import ApiError
 OPEN_STATES = ("sent", "opened", "relayed", "forwarded", "viewed")
 UNHANDLED_STATES = ("sent", "opened", "relayed")  # nobody at the school has acted yet
 REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud on the phone
-RECEIVING_ROLE = {"school": "contact", "leerplicht": "officer"}
+RECEIVING_ROLE = keylog.RECEIVING_ROLE
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ def recipients(db: sqlite_utils.Database, org_id: str) -> list[dict]:
         """SELECT d.id, d.public_key FROM devices d JOIN people p ON p.id = d.person_id
            JOIN orgs o ON o.id = p.org_id
            WHERE p.org_id = ? AND d.revoked_at IS NULL AND p.revoked_at IS NULL
+             AND d.pending = 0
              AND ((o.kind = 'school' AND p.role = 'contact')
                OR (o.kind = 'leerplicht' AND p.role = 'officer'))
            ORDER BY d.id""",
@@ -91,6 +92,7 @@ def teacher_devices(
     rows = db.execute(
         """SELECT p.id, p.name, p.class_label, d.id, d.public_key
            FROM people p LEFT JOIN devices d ON d.person_id = p.id AND d.revoked_at IS NULL
+                AND d.pending = 0
            WHERE p.org_id = ? AND p.role = 'teacher' AND p.revoked_at IS NULL
            ORDER BY p.class_label, p.name, d.id""",
         [school_id],
@@ -111,16 +113,17 @@ def teacher_devices(
 
 
 def _checked_envelopes(
-    envelopes: list[DeviceEnvelope], expected: set[str], current: list[dict]
+    envelopes: list[DeviceEnvelope], org_id: str, current: list[dict]
 ) -> list[tuple[str, str]]:
     """Envelopes must cover exactly the expected devices, once each, and be well formed."""
     given = [e.device_id for e in envelopes]
-    if len(set(given)) != len(given) or set(given) != expected:
+    if len(set(given)) != len(given) or set(given) != {d["device_id"] for d in current}:
         raise ApiError(
             409,
             "devices_changed",
             "De lijst met apparaten is intussen veranderd. Probeer het opnieuw.",
             devices=current,
+            org=org_id,  # the key log the client checks the new list against
         )
     checked = []
     for item in envelopes:
@@ -203,7 +206,7 @@ def send_signal(
     times = calendar.signal_times(datetime.fromtimestamp(now, UTC), cal, timing.calendar)
     with transaction(db):
         current = receiving_devices(db, recipient_id)
-        rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
+        rows = _checked_envelopes(envelopes, recipient_id, current)
         ref = new_reference(db)
         try:
             db.execute(
@@ -446,7 +449,7 @@ def forward_signal(
                 "Kies een leerkracht van uw school met een aangemeld apparaat.",
             )
         current = [d for t in teachers for d in t["devices"]]
-        rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
+        rows = _checked_envelopes(envelopes, signal["school_id"], current)
         # The other contacts' copies go; the forwarding contact keeps theirs to phone parents.
         erase(
             db,
@@ -540,7 +543,7 @@ def relay_signal(
         if school is None or school[0] != "school":
             raise ApiError(404, "unknown_recipient", "Deze school bestaat niet.")
         current = receiving_devices(db, school_id)
-        rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
+        rows = _checked_envelopes(envelopes, school_id, current)
         erase(db, "DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
         _store_envelopes(db, signal_id, "contact", rows)
         db.execute(

@@ -166,6 +166,7 @@ def enrol(url: str, token: str, person_id: str, push: dict | None) -> Phone:
         json={
             "token": token,
             "public_key": b64u_encode(public_key),
+            "sig_key": b64u_encode(generate_device_key()[1]),
             "label": "telefoon",
             "push": push,
         },
