@@ -26,7 +26,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server import orglog
+from server import orglog, push
 from server.db import transaction
 from server.envelope import b64u_decode, b64u_encode
 from server.web import ApiError
@@ -130,6 +130,7 @@ def public_key_from_b64u(text: str) -> bytes:
     return raw
 
 
+PENDING_PUSH_TTL = 24 * 3600.0  # a "new device" push older than a day is not worth showing
 TWO_PENDING = ApiError(
     409,
     "two_pending",
@@ -176,6 +177,9 @@ def enrol_device(
         else:
             refused = False
             _insert_device(db, device_id, person_id, device, secret_hash(secret), now, pending)
+            if pending and log is not None:  # the person's own devices are asked, neutrally
+                siblings = log.active_devices(person_id)
+                push.enqueue(db, siblings, None, "device_pending", now + PENDING_PUSH_TTL, now)
             if log is not None and not pending:
                 how, by = _link_maker(db, created_by)
                 fields = orglog.device_fields(

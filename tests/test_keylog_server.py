@@ -448,3 +448,16 @@ def test_the_demo_log_is_valid_and_demo_devices_sign(world: World) -> None:
     org_id = world.db.execute("SELECT org_id FROM people WHERE id = ?", [contact_id]).fetchone()[0]
     state = verified(world, org_id)
     assert state.devices[phone.device_id].sig_key == phone.sig_key
+
+
+def test_a_pending_device_pushes_the_persons_own_devices_neutrally(world: World) -> None:
+    school_id = world.org()
+    subscription = {
+        "endpoint": "https://fcm.googleapis.com/fcm/send/eigen-telefoon",
+        "keys": {"p256dh": "B" + "A" * 86, "auth": "A" * 22},
+    }
+    phone = world.device(world.person("contact", school_id), push=subscription)
+    tablet = world.enrol(phone.person_id)
+    rows = world.db.execute("SELECT device_id, kind, signal_id FROM outbox").fetchall()
+    assert [tuple(r) for r in rows] == [(phone.device_id, "device_pending", None)]
+    assert tablet.pending
