@@ -165,20 +165,19 @@ class Client:
     ) -> dict[str, Any]:
         state = self._state()
         log_key = self._json("GET", "/api/log/key")["key"]
-        if state.log_key is None:
-            state.log_key = log_key
-            state.save()
-        if log_key != state.log_key:
+        if state.log_key(self.url) is None:
+            state.pin(self.url, log_key)
+        if log_key != state.log_key(self.url):
             raise TrustError("log_invalid", org_id, "de sleutel van de sleutellijst is veranderd")
         log = self._json("GET", f"/api/orgs/{org_id}/log")
         try:
             verified = keylog.verify_log(
-                log_key, org_id, log["entries"], log["head"], state.remembered(org_id)
+                log_key, org_id, log["entries"], log["head"], state.remembered(self.url, org_id)
             )
         except keylog.LogError as error:
             kind = "log_fork" if isinstance(error, keylog.LogFork) else "log_invalid"
             raise TrustError(kind, org_id, TRUST_DETAILS[kind]) from None
-        state.remember(verified.head())
+        state.remember(self.url, verified.head())
         expected = {(d["id"], d["enc_key"]) for d in keylog.recipients(verified, roles)}
         given = {(d["device_id"], d["public_key"]) for d in devices}
         if given != expected or len(given) != len(devices):

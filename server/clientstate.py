@@ -1,5 +1,6 @@
-"""`hwc send`'s own state file: its ECDSA signing key, the pinned log key and the last key log
-head it verified per organisation (docs/keylog.md). Readable by its owner only (mode 0600)."""
+"""`hwc send`'s own state file: its ECDSA signing key and, per server, the pinned log key and
+the last key log head it verified per organisation (docs/keylog.md). Readable by its owner
+only (mode 0600)."""
 
 from __future__ import annotations
 
@@ -29,22 +30,31 @@ def default_path() -> Path:
 class ClientState:
     path: Path
     signing_key: ec.EllipticCurvePrivateKey
-    log_key: str | None = None  # pinned the first time it is seen
-    heads: dict[str, dict[str, Any]] = field(default_factory=dict)  # org -> {size, hash}
+    # server URL -> {"log_key": pinned the first time seen, "heads": {org: {size, hash}}}
+    servers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def remembered(self, org_id: str) -> tuple[int, str] | None:
-        head = self.heads.get(org_id)
+    def _server(self, url: str) -> dict[str, Any]:
+        return self.servers.setdefault(url, {"log_key": None, "heads": {}})
+
+    def log_key(self, url: str) -> str | None:
+        return self._server(url)["log_key"]  # type: ignore[no-any-return]
+
+    def pin(self, url: str, log_key: str) -> None:
+        self._server(url)["log_key"] = log_key
+        self.save()
+
+    def remembered(self, url: str, org_id: str) -> tuple[int, str] | None:
+        head = self._server(url)["heads"].get(org_id)
         return None if head is None else (int(head["size"]), str(head["hash"]))
 
-    def remember(self, head: dict[str, Any]) -> None:
-        self.heads[head["org"]] = {"size": head["size"], "hash": head["hash"]}
+    def remember(self, url: str, head: dict[str, Any]) -> None:
+        self._server(url)["heads"][head["org"]] = {"size": head["size"], "hash": head["hash"]}
         self.save()
 
     def save(self) -> None:
         data = {
             "signing_key": b64u_encode(private_key_raw(self.signing_key)),
-            "log_key": self.log_key,
-            "heads": self.heads,
+            "servers": self.servers,
         }
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         partial = self.path.with_name(self.path.name + ".partial")
@@ -69,6 +79,6 @@ def load(path: Path | None = None) -> ClientState:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         key = load_private_key_raw(b64u_decode(data["signing_key"]))
-        return ClientState(path, key, data.get("log_key"), dict(data.get("heads") or {}))
+        return ClientState(path, key, dict(data.get("servers") or {}))
     except (ValueError, KeyError, TypeError):
         raise StateFileError(f"Het bestand {path} is beschadigd.") from None

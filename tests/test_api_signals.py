@@ -1057,7 +1057,14 @@ HWC_SEND = [sys.executable, "-m", "server.cli", "send"]
 
 def _hwc_env(world: World, key: str) -> dict[str, str]:
     """`hwc send` as a case system runs it: a process of its own, key and URL in its env."""
-    return {**os.environ, "HWC_URL": world.url, "HWC_API_KEY": key, "PYTHONPATH": str(ROOT)}
+    state = Path(world.app.state.settings.database).with_name("hwc-send-state.json")
+    return {
+        **os.environ,
+        "HWC_URL": world.url,
+        "HWC_API_KEY": key,
+        "HWC_STATE": str(state),  # its key log heads, of this test's server only
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 def _hwc_send(world: World, key: str, *args: str, text_in: str) -> subprocess.CompletedProcess[str]:

@@ -281,7 +281,7 @@ def test_hwc_send_verifies_and_binds_the_head(
     envelope = json.loads(world.db.execute("SELECT envelope FROM envelopes").fetchone()[0])
     head = verified(world, school["id"]).head()
     assert envelope["v"] == 2 and envelope["head"] == head
-    assert load_state(tmp_path / "state.json").remembered(school["id"]) == (
+    assert load_state(tmp_path / "state.json").remembered(world.url, school["id"]) == (
         head["size"],
         head["hash"],
     )
@@ -381,11 +381,12 @@ def test_d_a_forked_log_is_refused_by_hwc_send_that_remembered_a_head(
     world: World, school: dict[str, Any], tmp_path: Path
 ) -> None:
     state = load_state(tmp_path / "state.json")
-    send_with(world, school, state)  # remembers the honest head
     intruder_enc, intruder_sig = generate_device_key()[1], generate_device_key()[1]
     keys = {"enc_key": b64u_encode(intruder_enc), "sig_key": b64u_encode(intruder_sig)}
-    fake: dict[str, Any] = {"log": forked_log(world, school["id"], keys)}
+    fake: dict[str, Any] = {}
     with log_swapping_proxy(world.url, fake) as url:
+        send_with(world, school, state, url)  # honest: remembers the head
+        fake["log"] = forked_log(world, school["id"], keys)
         with pytest.raises(TrustError) as refused:
             send_with(world, school, state, url)
     assert refused.value.kind == "log_fork"
@@ -461,3 +462,24 @@ def test_a_pending_device_pushes_the_persons_own_devices_neutrally(world: World)
     rows = world.db.execute("SELECT device_id, kind, signal_id FROM outbox").fetchall()
     assert [tuple(r) for r in rows] == [(phone.device_id, "device_pending", None)]
     assert tablet.pending
+
+
+def test_a_change_beside_a_device_the_log_lacks_is_refused(
+    world: World, school: dict[str, Any]
+) -> None:
+    """The devices table and the log cannot drift apart through the server's own code: once a
+    row was written beside it, every change to that organisation fails and changes nothing."""
+    contact = school["contact"]
+    _, public = generate_device_key()
+    world.db.execute(
+        "INSERT INTO devices (id, person_id, label, public_key, credential_hash, created_at) "
+        "VALUES ('planted', ?, 'telefoon', ?, ?, ?)",
+        [contact.person_id, public, secrets.token_bytes(32), world.now()],
+    )
+    size = verified(world, school["id"]).size
+    made = school["admin"].post(
+        "/api/admin/people", json={"name": "Juf Ans", "role": "teacher", "org_id": school["id"]}
+    )
+    assert made.status_code == 500
+    assert verified(world, school["id"]).size == size
+    assert world.db.execute("SELECT count(*) FROM people WHERE name = 'Juf Ans'").fetchone()[0] == 0
