@@ -9,23 +9,15 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-import sqlite_utils
-
 from server import directory, keylog, orglog
+from server.db import Store
 from server.envelope import b64u_encode
-from server.web import ApiError
+from server.errors import Conflict, Invalid, NotFound
 
-NOT_PENDING = ApiError(404, "not_pending", "Dit apparaat wacht niet (meer) op goedkeuring.")
-NOT_SIBLING = ApiError(404, "not_your_device", "Dit apparaat hoort niet bij u.")
-NO_SIGNING_KEY = ApiError(
-    409,
-    "no_signing_key",
-    "Dit apparaat kan geen nieuw apparaat goedkeuren: het is aangemeld voordat apparaten elkaar "
-    "konden goedkeuren. Vraag de beheerder om uw account opnieuw in te stellen.",
-)
-BAD_APPROVAL = ApiError(
-    422, "bad_approval", "De goedkeuring klopt niet. Probeer het opnieuw op uw telefoon."
-)
+NOT_PENDING = NotFound("not_pending")
+NOT_SIBLING = NotFound("not_your_device")
+NO_SIGNING_KEY = Conflict("no_signing_key")
+BAD_APPROVAL = Invalid("bad_approval")
 
 
 def code_of(enc_key: bytes, sig_key: bytes | None) -> str:
@@ -34,7 +26,7 @@ def code_of(enc_key: bytes, sig_key: bytes | None) -> str:
     return keylog.comparison_code(b64u_encode(enc_key), b64u_encode(sig_key))
 
 
-def _pending_rows(db: sqlite_utils.Database, person_id: str) -> list[sqlite3.Row]:
+def _pending_rows(db: Store, person_id: str) -> list[sqlite3.Row]:
     return db.execute(
         "SELECT id, label, public_key, sig_key, created_at FROM devices WHERE person_id = ? "
         "AND pending = 1 AND revoked_at IS NULL ORDER BY created_at",
@@ -42,7 +34,7 @@ def _pending_rows(db: sqlite_utils.Database, person_id: str) -> list[sqlite3.Row
     ).fetchall()
 
 
-def pending_devices(db: sqlite_utils.Database, person_id: str) -> list[dict[str, Any]]:
+def pending_devices(db: Store, person_id: str) -> list[dict[str, Any]]:
     return [
         {
             "id": r["id"],
@@ -56,7 +48,7 @@ def pending_devices(db: sqlite_utils.Database, person_id: str) -> list[dict[str,
     ]
 
 
-def _pending(db: sqlite_utils.Database, person_id: str, device_id: str) -> sqlite3.Row:
+def _pending(db: Store, person_id: str, device_id: str) -> sqlite3.Row:
     for row in _pending_rows(db, person_id):
         if row["id"] == device_id:
             return row
@@ -64,7 +56,7 @@ def _pending(db: sqlite_utils.Database, person_id: str, device_id: str) -> sqlit
 
 
 def approve(
-    db: sqlite_utils.Database,
+    db: Store,
     approver: str,
     person_id: str,
     org_id: str,
@@ -74,7 +66,7 @@ def approve(
 ) -> None:
     """The approver (an active device of the same person) signed the new device's keys; the
     server checks the signature as every client will, then the device enters the log."""
-    with orglog.atomic(db):
+    with db.transaction():
         row = _pending(db, person_id, device_id)
         fields = orglog.device_fields(person_id, device_id, row["public_key"], row["sig_key"])
         statement = keylog.approval_statement(
@@ -100,16 +92,14 @@ def approve(
         )
 
 
-def decline(db: sqlite_utils.Database, person_id: str, device_id: str, now: float) -> None:
+def decline(db: Store, person_id: str, device_id: str, now: float) -> None:
     """A declined device stays dead: revoked, never in the log."""
-    with orglog.atomic(db):
+    with db.transaction():
         _pending(db, person_id, device_id)
         directory.revoke_device(db, device_id, now)
 
 
-def revoke_sibling(
-    db: sqlite_utils.Database, device: str, person_id: str, sibling: str, now: float
-) -> None:
+def revoke_sibling(db: Store, device: str, person_id: str, sibling: str, now: float) -> None:
     """ "Dit was ik niet — blokkeer dit apparaat": a person's own device ends another of theirs."""
     row = db.execute(
         "SELECT 1 FROM devices WHERE id = ? AND person_id = ? AND revoked_at IS NULL",
@@ -120,36 +110,35 @@ def revoke_sibling(
     directory.revoke_device(db, sibling, now, by=orglog.by_device(device))
 
 
-def reset_person(
-    db: sqlite_utils.Database, person_id: str, org_id: str, by: str, now: float
-) -> None:
+def reset_person(db: Store, person: sqlite3.Row, by: str, now: float) -> None:
     """A lost or wiped phone: one `person_reset` entry ends every device of the person (pending
     ones too), so the next may again be a first device: never one beside a working phone."""
-    with orglog.atomic(db):
-        directory.revoke_person_devices(db, person_id, now)
-        orglog.append(db, org_id, "person_reset", by, now, person=person_id)
+    if person["org_id"] is None or person["revoked_at"] is not None:
+        raise Conflict("no_reset")
+    with db.transaction():
+        directory.revoke_person_devices(db, person["id"], now)
+        orglog.append(db, person["org_id"], "person_reset", by, now, person=person["id"])
 
 
-def revoked_reason(db: sqlite_utils.Database, device_id: str) -> str:
-    """Why a device that still holds its credential no longer works, in Dutch."""
+def revoked_reason(db: Store, device_id: str) -> str:
+    """Why a device that still holds its credential no longer works: the variant of the
+    `not_enrolled` message (server/web.py ERRORS)."""
     row = db.execute(
         "SELECT d.pending, d.key_state, d.person_id, p.org_id, p.revoked_at FROM devices d "
         "JOIN people p ON p.id = d.person_id WHERE d.id = ?",
         [device_id],
     ).fetchone()
     if row is None:
-        return REVOKED
+        return "revoked"
     if row["pending"]:
-        return DECLINED
+        return "declined"
     if row["revoked_at"] is not None:
-        return PERSON_REVOKED
+        return "person_revoked"
     kind = _ending_entry(db, row["org_id"], row["person_id"], device_id)
-    return {"person_reset": RESET, "device_revoked": REVOKED}.get(kind or "", REVOKED)
+    return "reset" if kind == "person_reset" else "revoked"
 
 
-def _ending_entry(
-    db: sqlite_utils.Database, org_id: str | None, person_id: str, device_id: str
-) -> str | None:
+def _ending_entry(db: Store, org_id: str | None, person_id: str, device_id: str) -> str | None:
     if org_id is None:
         return None
     row = db.execute(
@@ -159,15 +148,3 @@ def _ending_entry(
         [org_id, person_id, device_id],
     ).fetchone()
     return None if row is None else str(row[0])
-
-
-RESET = (
-    "Dit apparaat werkt niet meer: uw account is opnieuw ingesteld, zodat een nieuw apparaat "
-    "kon worden aangemeld. Was u dat niet? Bel dan meteen de beheerder."
-)
-REVOKED = (
-    "Dit apparaat is afgemeld en kan geen signalen meer ontvangen. Was u dat niet? Bel dan "
-    "meteen de beheerder."
-)
-DECLINED = "Dit apparaat is niet goedgekeurd en kan geen signalen ontvangen."
-PERSON_REVOKED = "Uw toegang is ingetrokken. Vraag de beheerder als dat niet klopt."

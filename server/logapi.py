@@ -11,8 +11,9 @@ from starlette.responses import Response
 
 from server import approvals, auth, keylog, orglog, security_events
 from server.auth import Actor, requires
+from server.errors import Conflict, NotFound, Refused
 from server.models import Approval, SecurityEvent
-from server.web import ApiError, json_response, read_json
+from server.web import json_response, read_json
 
 
 def _state(request: Request) -> Any:
@@ -25,14 +26,14 @@ def _now(request: Request) -> float:
 
 def _device(actor: Actor) -> str:
     if actor.device_id is None or actor.person_id is None:
-        raise ApiError(403)
+        raise Refused()
     return actor.device_id
 
 
 def _org(actor: Actor) -> str:
     """The caller's organisation: people without one (instance admins) have no key log."""
     if actor.org_id is None:
-        raise ApiError(409, "no_log", "Beheerders zonder organisatie hebben geen apparatenlijst.")
+        raise Conflict("no_log")
     return actor.org_id
 
 
@@ -54,7 +55,7 @@ async def org_log(request: Request) -> Response:
     state.limits["log"].hit(auth.address_key(host))
     org_id = request.path_params["id"]
     if state.db.execute("SELECT 1 FROM orgs WHERE id = ?", [org_id]).fetchone() is None:
-        raise ApiError(404, "unknown_org", "Deze organisatie bestaat niet.")
+        raise NotFound("unknown_org")
     return json_response(orglog.public_log(state.db, state.log_key, org_id))
 
 
@@ -112,7 +113,7 @@ async def report_security_event(request: Request, actor: Actor) -> Response:
     state.limits["security"].hit(actor.device_id or actor.org_id or "-")
     body = await read_json(request, SecurityEvent)
     if state.db.execute("SELECT 1 FROM orgs WHERE id = ?", [body.org]).fetchone() is None:
-        raise ApiError(404, "unknown_org", "Deze organisatie bestaat niet.")
+        raise NotFound("unknown_org")
     security_events.record(state.db, body.kind, body.org, actor.org_id, _now(request))
     return json_response({"recorded": True}, 201)
 

@@ -6,16 +6,15 @@ its public half the first time they see it, so a new key makes every client refu
 
 from __future__ import annotations
 
-import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from server.db import meta_get, meta_set
+from server.db import Store, meta_get, meta_set
 from server.envelope import b64u_decode, b64u_encode, load_private_key_raw, private_key_raw
 
 META_KEY = "log_private_key"
 
 
-def log_private_key(db: sqlite_utils.Database) -> ec.EllipticCurvePrivateKey:
+def log_private_key(db: Store) -> ec.EllipticCurvePrivateKey:
     """The log key kept in the database, made on first start."""
     raw = meta_get(db, META_KEY)
     if not raw:

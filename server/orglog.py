@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from server import keylog
-from server.db import meta_get, meta_set, transaction
+from server.db import Store, meta_get, meta_set
 from server.envelope import b64u_encode
 
 GENESIS_DONE = "keylog_genesis"
@@ -30,19 +27,13 @@ class LogMismatch(RuntimeError):
     """The devices table and the log disagree: the change is rolled back (a server fault)."""
 
 
-@contextmanager
-def atomic(db: sqlite_utils.Database) -> Iterator[None]:
-    """A transaction, or the caller's when one is open already (bulk seeding, erasure)."""
-    group = db.__dict__.get("group")
-    if db.conn.in_transaction and (group is None or not group.is_current()):
-        yield
-        return
-    with transaction(db):
-        yield
-
-
 def by_admin(person_id: str | None) -> str:
     return f"admin:{person_id}" if person_id else "server"
+
+
+def by_staff(role: str, person_id: str | None) -> str:
+    """An admin's or a contact's act in the web app."""
+    return by_admin(person_id) if role == "admin" else by_person(str(person_id))
 
 
 def by_person(person_id: str) -> str:
@@ -53,22 +44,22 @@ def by_device(device_id: str) -> str:
     return f"device:{device_id}"
 
 
-def entries(db: sqlite_utils.Database, org_id: str) -> list[dict[str, Any]]:
+def entries(db: Store, org_id: str) -> list[dict[str, Any]]:
     rows = db.execute("SELECT entry FROM keylog WHERE org_id = ? ORDER BY seq", [org_id])
     return [json.loads(r[0]) for r in rows.fetchall()]
 
 
-def state(db: sqlite_utils.Database, org_id: str) -> keylog.State:
+def state(db: Store, org_id: str) -> keylog.State:
     return keylog.derive(org_id, entries(db, org_id))
 
 
-def person_org(db: sqlite_utils.Database, person_id: str) -> str | None:
+def person_org(db: Store, person_id: str) -> str | None:
     row = db.execute("SELECT org_id FROM people WHERE id = ?", [person_id]).fetchone()
     return None if row is None else row[0]
 
 
 def append(
-    db: sqlite_utils.Database,
+    db: Store,
     org_id: str,
     kind: str,
     by: str,
@@ -100,7 +91,7 @@ def append(
     return current
 
 
-def table_devices(db: sqlite_utils.Database, org_id: str) -> dict[str, tuple[str, str]]:
+def table_devices(db: Store, org_id: str) -> dict[str, tuple[str, str]]:
     """The devices the server would encrypt to or let act: {id: (enc_key, sig_key)}."""
     rows = db.execute(
         "SELECT d.id, d.public_key, d.sig_key FROM devices d JOIN people p ON p.id = d.person_id "
@@ -118,7 +109,7 @@ def log_devices(current: keylog.State) -> dict[str, tuple[str, str]]:
     }
 
 
-def check_devices(db: sqlite_utils.Database, org_id: str, current: keylog.State) -> None:
+def check_devices(db: Store, org_id: str, current: keylog.State) -> None:
     if table_devices(db, org_id) != log_devices(current):
         raise LogMismatch(f"devices of organisation {org_id} differ from its key log")
 
@@ -126,13 +117,13 @@ def check_devices(db: sqlite_utils.Database, org_id: str, current: keylog.State)
 # --- the genesis prefix --------------------------------------------------------------------
 
 
-def ensure_genesis(db: sqlite_utils.Database, now: float) -> int:
+def ensure_genesis(db: Store, now: float) -> int:
     """Once per database: a log for every organisation whose people and devices existed before
     the key log, by "server" (docs/keylog.md, `migrated`). Returns the entries written."""
     if meta_get(db, GENESIS_DONE):
         return 0
     count = 0
-    with transaction(db):
+    with db.transaction():
         for (org_id,) in db.execute("SELECT id FROM orgs ORDER BY created_at, id").fetchall():
             if not entries(db, org_id):
                 count += _genesis(db, org_id, now)
@@ -140,7 +131,7 @@ def ensure_genesis(db: sqlite_utils.Database, now: float) -> int:
     return count
 
 
-def _genesis(db: sqlite_utils.Database, org_id: str, now: float) -> int:
+def _genesis(db: Store, org_id: str, now: float) -> int:
     people = db.execute(
         "SELECT id, role FROM people WHERE org_id = ? AND revoked_at IS NULL "
         "ORDER BY created_at, id",
@@ -190,7 +181,7 @@ def head(key: ec.EllipticCurvePrivateKey, org_id: str, size: int, last: str) -> 
     return {"org": org_id, "size": size, "hash": last, "sig": _signed(key, org_id, size, last)}
 
 
-def all_heads(db: sqlite_utils.Database, key: ec.EllipticCurvePrivateKey) -> list[dict[str, Any]]:
+def all_heads(db: Store, key: ec.EllipticCurvePrivateKey) -> list[dict[str, Any]]:
     rows = db.execute(
         "SELECT o.id, k.seq, k.hash FROM orgs o LEFT JOIN keylog k ON k.org_id = o.id "
         "AND k.seq = (SELECT max(seq) FROM keylog WHERE org_id = o.id) ORDER BY o.id"
@@ -201,9 +192,7 @@ def all_heads(db: sqlite_utils.Database, key: ec.EllipticCurvePrivateKey) -> lis
     ]
 
 
-def public_log(
-    db: sqlite_utils.Database, key: ec.EllipticCurvePrivateKey, org_id: str
-) -> dict[str, Any]:
+def public_log(db: Store, key: ec.EllipticCurvePrivateKey, org_id: str) -> dict[str, Any]:
     """The org's entries and the signed head that names the last of them."""
     found = entries(db, org_id)
     plain = keylog.chain_head(org_id, found)

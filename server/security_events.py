@@ -5,24 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlite_utils
-
-from server.db import transaction
+from server.db import Store
 
 SHOWN = 200  # the admin page shows this many, newest first
 
 
-def record(
-    db: sqlite_utils.Database, kind: str, org_id: str, reporter_org_id: str | None, now: float
-) -> None:
-    with transaction(db):
+def record(db: Store, kind: str, org_id: str, reporter_org_id: str | None, now: float) -> None:
+    with db.transaction():
         db.execute(
             "INSERT INTO security_events (at, kind, org_id, reporter_org_id) VALUES (?, ?, ?, ?)",
             [now, kind, org_id, reporter_org_id],
         )
 
 
-def recent(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+def recent(db: Store) -> list[dict[str, Any]]:
     rows = db.execute(
         "SELECT e.at, e.kind, e.org_id, o.name AS org_name, e.reporter_org_id "
         "FROM security_events e LEFT JOIN orgs o ON o.id = e.org_id "
