@@ -265,7 +265,7 @@ def people_with_devices(
     result = []
     for p in people:
         devices = db.execute(
-            "SELECT id, label, push_state, key_state, created_at, "
+            "SELECT id, label, push_state, key_state, pending, created_at, "
             "last_seen_at, revoked_at FROM devices WHERE person_id = ? "
             "ORDER BY created_at",
             [p["id"]],

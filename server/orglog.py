@@ -114,6 +114,25 @@ def check_devices(db: Store, org_id: str, current: keylog.State) -> None:
         raise LogMismatch(f"devices of organisation {org_id} differ from its key log")
 
 
+PROVENANCE = {  # how a device entered the log, for the admin page (Dutch)
+    "link": "eerste apparaat, via een aanmeldlink",
+    "contact": "eerste apparaat, via een link van de intern begeleider",
+    "approved": "goedgekeurd door een eigen ander apparaat",
+    "migrated": "al aangemeld vóór de sleutellijst",
+}
+
+
+def provenance(db: Store, org_id: str | None) -> dict[str, str]:
+    """{device id: how it was added} from the organisation's log (none for instance admins)."""
+    if org_id is None:
+        return {}
+    return {
+        e["device"]: PROVENANCE[e["how"]]
+        for e in entries(db, org_id)
+        if e["kind"] == "device_added"
+    }
+
+
 # --- the genesis prefix --------------------------------------------------------------------
 
 

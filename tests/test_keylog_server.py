@@ -483,3 +483,22 @@ def test_a_change_beside_a_device_the_log_lacks_is_refused(
     assert made.status_code == 500
     assert verified(world, school["id"]).size == size
     assert world.db.execute("SELECT count(*) FROM people WHERE name = 'Juf Ans'").fetchone()[0] == 0
+
+
+def test_the_admin_pages_show_provenance_pending_devices_and_security_events(
+    world: World, school: dict[str, Any]
+) -> None:
+    admin, contact = school["admin"], school["contact"]
+    tablet = world.enrol(contact.person_id)
+    page = admin.get(f"/admin/orgs/{school['id']}").text
+    assert "eerste apparaat, via een aanmeldlink" in page
+    assert "wacht op goedkeuring van eigen telefoon" in page
+    assert f'data-api="/api/admin/people/{contact.person_id}/reset"' in page
+    assert contact.approve(tablet, school["id"]).status_code == 200
+    assert (
+        "goedgekeurd door een eigen ander apparaat" in admin.get(f"/admin/orgs/{school['id']}").text
+    )
+    body = {"kind": "recipients_mismatch", "org": school["id"]}
+    assert school["sender"].post("/api/security-events", json=body).status_code == 201
+    home = admin.get("/admin").text
+    assert "Beveiligingsmeldingen" in home and "signaal niet verstuurd" in home
