@@ -183,16 +183,17 @@ def revoke_device(
     key_lost: bool = False,
     by: str = "server",
 ) -> None:
-    """A revoked device can do nothing more, and its envelopes go at once; a device in the key
-    log gets its `device_revoked` entry in the same transaction."""
+    """A revoked device can do nothing more, and its envelopes go at once; a device the key log
+    names active gets its `device_revoked` entry in the same transaction (a pending one, or a
+    row written beside the log, has none to end)."""
     with db.transaction():
         row = db.execute(
             "SELECT d.person_id, p.org_id FROM devices d JOIN people p ON p.id = d.person_id "
-            "WHERE d.id = ? AND d.revoked_at IS NULL AND d.pending = 0 AND p.revoked_at IS NULL",
+            "WHERE d.id = ?",
             [device_id],
         ).fetchone()
         _revoke_device_rows(db, device_id, now, key_lost)
-        if row is not None and row[1] is not None:
+        if row is not None and row[1] is not None and orglog.logged_active(db, row[1], device_id):
             orglog.append(db, row[1], "device_revoked", by, now, person=row[0], device=device_id)
 
 

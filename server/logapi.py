@@ -24,6 +24,10 @@ def _now(request: Request) -> float:
     return float(request.app.state.clock.now())
 
 
+def _client_host(request: Request) -> str:
+    return request.client.host if request.client else "-"
+
+
 def _device(actor: Actor) -> str:
     if actor.device_id is None or actor.person_id is None:
         raise Refused()
@@ -46,13 +50,13 @@ async def log_key(request: Request) -> Response:
 
 async def log_heads(request: Request) -> Response:
     state = _state(request)
+    state.limits["log"].hit(auth.address_key(_client_host(request)))
     return json_response(orglog.all_heads(state.db, state.log_key))
 
 
 async def org_log(request: Request) -> Response:
     state = _state(request)
-    host = request.client.host if request.client else "-"
-    state.limits["log"].hit(auth.address_key(host))
+    state.limits["log"].hit(auth.address_key(_client_host(request)))
     org_id = request.path_params["id"]
     if state.db.execute("SELECT 1 FROM orgs WHERE id = ?", [org_id]).fetchone() is None:
         raise NotFound("unknown_org")

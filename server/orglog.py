@@ -53,6 +53,13 @@ def state(db: Store, org_id: str) -> keylog.State:
     return keylog.derive(org_id, entries(db, org_id))
 
 
+def logged_active(db: Store, org_id: str, device_id: str) -> bool:
+    """Whether the organisation's log names the device active."""
+    current = state(db, org_id)
+    device = current.devices.get(device_id)
+    return device is not None and device.active and not current.people[device.person]["revoked"]
+
+
 def person_org(db: Store, person_id: str) -> str | None:
     row = db.execute("SELECT org_id FROM people WHERE id = ?", [person_id]).fetchone()
     return None if row is None else row[0]
@@ -190,7 +197,7 @@ def device_fields(
 # --- heads ---------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=65536)  # every school of the country, with room
 def _signed(key: ec.EllipticCurvePrivateKey, org_id: str, size: int, last: str) -> str:
     # A head changes only with its log: sign each once, not on every request for the heads.
     return keylog.sign_head(key, {"org": org_id, "size": size, "hash": last})["sig"]

@@ -502,3 +502,23 @@ def test_the_admin_pages_show_provenance_pending_devices_and_security_events(
     assert school["sender"].post("/api/security-events", json=body).status_code == 201
     home = admin.get("/admin").text
     assert "Beveiligingsmeldingen" in home and "signaal niet verstuurd" in home
+
+
+def test_the_person_can_block_a_device_planted_beside_the_log(
+    world: World, school: dict[str, Any]
+) -> None:
+    """Attack (c) seen from the person's phone: /api/me names the planted device, the phone
+    blocks it, and the log (which never held it) stays as it was."""
+    contact = school["contact"]
+    _, public = generate_device_key()
+    world.db.execute(
+        "INSERT INTO devices (id, person_id, label, public_key, credential_hash, created_at) "
+        "VALUES ('planted', ?, 'Mijn telefoon', ?, ?, ?)",
+        [contact.person_id, public, secrets.token_bytes(32), world.now()],
+    )
+    assert {"id": "planted", "label": "Mijn telefoon"} in contact.get("/api/me").json()["devices"]
+    size = verified(world, school["id"]).size
+    assert contact.post("/api/me/devices/planted/revoke").status_code == 200
+    assert contact.get("/api/me").json()["devices"] == []
+    assert verified(world, school["id"]).size == size
+    assert recipient_ids(world, school["sender"], school["id"]) == {contact.device_id}
