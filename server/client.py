@@ -128,8 +128,7 @@ class Client:
         content = encode_content(name.strip(), birth_date)
         signal_id = new_signal_id()
         for _attempt in range(2):  # the device list may change in between: re-encrypt once
-            devices = self._json("GET", f"/api/schools/{school['id']}/recipients")
-            head = self.verified_head(devices["org"], RECEIVING_ROLES, devices["devices"])
+            devices, head = self.checked_recipients(school["id"])
             envelopes = [
                 {
                     "device_id": d["device_id"],
@@ -148,17 +147,23 @@ class Client:
                 break
         return dict(_checked(status, answer))
 
-    def verified_head(
-        self, org_id: str, roles: tuple[str, ...], devices: list[dict]
-    ) -> dict[str, Any]:
-        """The receiving organisation's log, verified and consistent with the head remembered
-        before, must make exactly `devices` the recipients; its head goes into the envelopes.
-        Otherwise TrustError, after reporting a security event (no personal data)."""
-        try:
-            return self._verified_head(org_id, roles, devices)
-        except TrustError as refused:
-            self.report(refused.kind, org_id)
-            raise
+    def checked_recipients(self, school_id: str) -> tuple[dict, dict[str, Any]]:
+        """The server's recipient answer and the head of the receiving organisation's log,
+        verified and consistent with the head remembered before, that makes exactly those
+        devices the recipients (its head goes into the envelopes). A list that a change made
+        between the two requests left behind is asked once more; otherwise TrustError, after
+        reporting a security event (no personal data)."""
+        for attempt in range(2):
+            devices = self._json("GET", f"/api/schools/{school_id}/recipients")
+            try:
+                return devices, self._verified_head(
+                    devices["org"], RECEIVING_ROLES, devices["devices"]
+                )
+            except TrustError as refused:
+                if refused.kind != "recipients_mismatch" or attempt:
+                    self.report(refused.kind, devices["org"])
+                    raise
+        raise AssertionError("unreachable")
 
     def _verified_head(
         self, org_id: str, roles: tuple[str, ...], devices: list[dict]
