@@ -17,12 +17,12 @@ from server import auth, directory, orglog, privacy, push, security_events
 from server.auth import Actor
 from server.clock import AMSTERDAM, local_text
 from server.errors import DomainError
+from server.policy import ROLE_LABELS
 from server.presentation import (
     KIND_LABELS,
     OUTBOX_STATE_LABELS,
     PUSH_KIND_LABELS,
     PUSH_LABELS,
-    ROLE_LABELS,
     SECURITY_KINDS,
     SIGNAL_STATE_LABELS,
 )

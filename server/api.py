@@ -19,8 +19,6 @@ from server.calendar import holiday_warning_text
 from server.envelope import b64u_encode
 from server.errors import DomainError, NotFound, Refused
 from server.models import (
-    CSV_MAX_BYTES,
-    ENVELOPES_BODY_MAX,
     Approval,
     Close,
     EnrolRequest,
@@ -39,7 +37,15 @@ from server.models import (
     SchoolCsv,
     SecurityEvent,
 )
-from server.presentation import ROLE_LABELS, qr_svg
+from server.policy import (
+    CSV_MAX_BYTES,
+    ENVELOPES_BODY_MAX,
+    ROLE_LABELS,
+    VIEW_EXTEND_MINUTES,
+    VIEW_MAX_EXTENSIONS,
+    app_policy,
+)
+from server.presentation import qr_svg
 from server.push import EndpointPolicy, check_endpoint
 from server.web import ApiError, json_response, read_json
 
@@ -85,8 +91,8 @@ async def push_key(request: Request) -> Response:
 
 
 async def accessibility(request: Request) -> Response:
-    """What the accessibility statement takes from the settings: who answers for it, and the
-    teacher's time limit it explains."""
+    """What the accessibility statement takes from the settings and the policy: who answers
+    for it, and the teacher's time limit it explains."""
     settings = _state(request).settings
     return json_response(
         {
@@ -95,6 +101,8 @@ async def accessibility(request: Request) -> Response:
             "phone": settings.operator_phone,
             "configured": settings.operator_configured,
             "view_grace_minutes": settings.view_grace_minutes,
+            "view_extend_minutes": VIEW_EXTEND_MINUTES,
+            "view_max_extensions": VIEW_MAX_EXTENSIONS,
         }
     )
 
@@ -142,6 +150,7 @@ def me_body(state: Any, device_id: str) -> dict:
             "id": row["person_id"],
             "name": row["name"],
             "role": row["role"],
+            "role_label": ROLE_LABELS[row["role"]],
             "class_label": row["class_label"],
         },
         "org": None
@@ -164,6 +173,7 @@ def me_body(state: Any, device_id: str) -> dict:
         "view_grace_minutes": state.settings.view_grace_minutes,
         "enrol_token_days": state.settings.enrol_token_days,
         "default_quiet_hours": state.settings.quiet_hours,
+        "policy": app_policy(),
         "pending": False,
         "code": code,
         # the person's other active devices: the app names them in its warnings
@@ -281,6 +291,15 @@ async def send_signal(request: Request, actor: Actor) -> Response:
 async def list_signals(request: Request, actor: Actor) -> Response:
     state = _state(request)
     return json_response(signals.list_signals(state.db, actor, _now(request), state.timing))
+
+
+@requires("sender", "contact", "teacher", "officer")
+async def read_signal(request: Request, actor: Actor) -> Response:
+    """One signal as the list shows it, for the app's single-signal screens."""
+    state = _state(request)
+    return json_response(
+        signals.get_signal(state.db, actor, request.path_params["id"], _now(request), state.timing)
+    )
 
 
 # --- receiving -----------------------------------------------------------------------------
@@ -618,6 +637,13 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         max_body=ENVELOPES_BODY_MAX,
     ),
     ApiRoute("GET", "/api/signals", list_signals, "Signals this device may see, no content"),
+    ApiRoute(
+        "GET",
+        "/api/signals/{id}",
+        read_signal,
+        "One signal this device may see, no content",
+        statuses=(200, 404),
+    ),
     ApiRoute(
         "POST",
         "/api/signals/{id}/open",

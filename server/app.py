@@ -7,7 +7,6 @@ import gc
 import secrets
 import sqlite3
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,11 +15,9 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
 from server import db as database
-from server import logkey, logs, orglog, pages, push
-from server import signals as lifecycle
+from server import logkey, logs, orglog, pages, policy, push
 from server.api import API_ROUTES, healthz, large_bodies, readyz
 from server.auth import RateLimiter
-from server.calendar import Timing as CalendarTiming
 from server.clock import Clock
 from server.errors import DomainError
 from server.metrics import Metrics, metrics_endpoint
@@ -75,29 +72,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.metrics = metrics
     metrics.app_state = app.state
     app.state.clock = clock
-    app.state.timing = lifecycle.Timing(
-        calendar=CalendarTiming(
-            school_start=settings.school_start_time,
-            school_end=settings.school_end_time,
-            min_lead=timedelta(minutes=settings.min_lead_minutes),
-            max_days=settings.max_days,
-        ),
-        view_grace=settings.view_grace_minutes * 60.0,
-        remind_after=settings.remind_after_minutes * 60.0,
-        relay_remind_after=settings.relay_remind_minutes * 60.0,
-        retention=settings.status_retention_days * 86400.0,
-        revoked_retention=settings.revoked_retention_days * 86400.0,
-        token_retention=settings.token_retention_days * 86400.0,
-        quiet=settings.quiet,
-    )
-    app.state.limits = {
-        "enrol_ip": RateLimiter(20, 600),
-        "enrol_token": RateLimiter(5, 600),
-        "open": RateLimiter(60, 60),
-        "send": RateLimiter(120, 60),
-        "log": RateLimiter(60, 60),
-        "security": RateLimiter(10, 60),
-    }
+    app.state.timing = policy.timing(settings)
+    app.state.limits = {name: RateLimiter(*rate) for name, rate in policy.RATE_LIMITS.items()}
     _open_database(app)
     return app
 

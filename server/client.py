@@ -11,7 +11,6 @@ import argparse
 import functools
 import json
 import os
-import re
 import sys
 import urllib.error
 import urllib.parse
@@ -30,6 +29,7 @@ from server.envelope import (
     encrypt_envelope,
     new_signal_id,
 )
+from server.policy import CHILD_AGE_MAX, CHILD_AGE_MIN, CHILD_NAME_MAX, NAME_PATTERN
 
 
 class ClientError(Exception):
@@ -58,21 +58,21 @@ TRUST_DETAILS = {
 }
 
 
-NAME_PATTERN = re.compile(r"^[^\W\d_]+(?:[ .'\u2019-]+[^\W\d_]*)*$")
-
-
 def check_child(name: str, birth_date: str, today: date) -> str | None:
     """The same rules as the app: a Dutch message when the content is not acceptable."""
     name = name.strip()
-    if not 1 <= len(name) <= 100 or not NAME_PATTERN.match(name):
-        return "Vul een naam in van 1 tot 100 letters (spaties, - ' en . mogen)."
+    if not 1 <= len(name) <= CHILD_NAME_MAX or not NAME_PATTERN.match(name):
+        return f"Vul een naam in van 1 tot {CHILD_NAME_MAX} letters (spaties, - ' en . mogen)."
     try:
         born = date.fromisoformat(birth_date)
     except ValueError:
         return "Vul een geldige geboortedatum in (JJJJ-MM-DD)."
     age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-    if not 2 <= age <= 21:
-        return "De geboortedatum past niet bij een leerling (2 tot 21 jaar)."
+    if not CHILD_AGE_MIN <= age <= CHILD_AGE_MAX:
+        return (
+            "De geboortedatum past niet bij een leerling "
+            f"({CHILD_AGE_MIN} tot {CHILD_AGE_MAX} jaar)."
+        )
     return None
 
 

@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from server import auth, directory, orglog
 from server.db import meta_get, meta_set
 from server.models import NewOrg, NewPerson
+from server.policy import ROLE_LABELS
 
 DEMO_ORGS = (
     NewOrg(
@@ -33,13 +34,6 @@ DEMO_PEOPLE = (  # (name, role, index into DEMO_ORGS or None, class label)
     ("Tom Jansen", "teacher", 0, "groep 5b"),
     ("Lotte Plicht", "officer", 2, ""),
 )
-ROLE_NAMES = {
-    "admin": "beheerder",
-    "sender": "melder (Veilig Thuis)",
-    "contact": "intern begeleider",
-    "teacher": "leerkracht",
-    "officer": "leerplichtambtenaar",
-}
 
 
 def seed_demo(app: Starlette) -> list[str]:
@@ -77,7 +71,7 @@ def seed_demo(app: Starlette) -> list[str]:
             db, app.state.secret_key, person_id, None, now, settings.enrol_token_days
         )
         lines.append(
-            f"  {person['name']} ({ROLE_NAMES[person['role']]}): "
+            f"  {person['name']} ({ROLE_LABELS[person['role']]}): "
             f"{auth.enrol_link(settings.base_url, token)}"
         )
     return lines

@@ -12,6 +12,7 @@ from typing import Annotated, ClassVar, Literal
 from msgspec import Meta, Struct, field
 
 from server.calendar import QUIET_OFF, QUIET_PATTERN
+from server.policy import CSV_MAX_BYTES, MAX_ENVELOPES, MAX_TEACHERS
 
 B64U = "^[A-Za-z0-9_-]*$"
 # No control characters (NUL, escape sequences...) in a one-line value such as a token;
@@ -38,7 +39,6 @@ OptionalText = Annotated[str, Meta(max_length=120, extra_json_schema=FREE_TEXT)]
 Region = Literal["noord", "midden", "zuid"]
 # A phone number as people write it: digits, spaces, +, -, brackets.
 PhoneNumber = Annotated[str, Meta(max_length=20, pattern=r"^[0-9+() -]*$")]
-CSV_MAX_BYTES = 2_000_000  # every school in the country fits; bulk imports only
 
 
 class Strict(Struct, forbid_unknown_fields=True):
@@ -150,13 +150,6 @@ class DeviceEnvelope(Strict):
     envelope: Envelope
 
 
-# One envelope per receiving device (a school's contact devices, or the chosen teachers'): no
-# school comes near this bound, which sizes the body limit of the three envelope routes. The
-# longest DeviceEnvelope is ~1,600 bytes of compact JSON (the field maxima above); a client's
-# whitespace gets the rest.
-MAX_ENVELOPES = 1000
-ENVELOPE_JSON_MAX = 1700
-ENVELOPES_BODY_MAX = MAX_ENVELOPES * ENVELOPE_JSON_MAX + 4096  # ~1.7 MB
 Envelopes = Annotated[list[DeviceEnvelope], Meta(min_length=1, max_length=MAX_ENVELOPES)]
 
 
@@ -167,7 +160,7 @@ class NewSignal(Strict):
 
 
 class Forward(Strict):
-    teachers: Annotated[list[Id], Meta(min_length=1, max_length=4)]
+    teachers: Annotated[list[Id], Meta(min_length=1, max_length=MAX_TEACHERS)]
     envelopes: Envelopes
 
 
@@ -252,6 +245,7 @@ class PersonInfo(Reply):
     id: str
     name: str
     role: Literal["admin", "sender", "contact", "teacher", "officer"]
+    role_label: str  # the role's one Dutch spelling (server/policy.py)
     class_label: str
 
 
@@ -276,6 +270,22 @@ class PendingDeviceInfo(Reply):
     label: str
 
 
+class ChildRule(Reply):
+    """What a sender may send: the app's form checks it before encrypting."""
+
+    name_max: int
+    name_pattern: str  # a JavaScript regular expression (flag u)
+    age_min: int
+    age_max: int
+
+
+class AppPolicy(Reply):
+    max_teachers: int
+    view_extend_minutes: int
+    view_max_extensions: int
+    child: ChildRule
+
+
 class Me(Reply):
     person: PersonInfo
     org: OrgInfo | None
@@ -283,6 +293,7 @@ class Me(Reply):
     view_grace_minutes: int
     enrol_token_days: int
     default_quiet_hours: str  # quiet_hours of a device that has none of its own
+    policy: AppPolicy  # what the app states or checks (server/policy.py)
     pending: bool  # False here; a pending device gets PendingMe
     code: str  # this device's comparison code ("" without a signing key)
     devices: list[PendingDeviceInfo]  # the person's other active devices: {id, label}
@@ -348,6 +359,8 @@ class Statement(Reply):
     phone: str
     configured: bool
     view_grace_minutes: int
+    view_extend_minutes: int
+    view_max_extensions: int
 
 
 class Revoked(Reply):

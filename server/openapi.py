@@ -36,6 +36,7 @@ RESPONSES: dict[str, Any] = {
     "school_recipients": models.Recipients,
     "send_signal": models.Sent,
     "list_signals": list[models.SignalSummary],
+    "read_signal": models.SignalSummary,
     "open_signal": models.Opened,
     "school_teachers": list[models.TeacherDevices],
     "forward_signal": models.StateReply,
@@ -168,6 +169,17 @@ def _responses(
             }
         }
     return result
+
+
+def api_table_markdown() -> str:
+    """The README's route table: the same route table as the document."""
+    from server.api import API_ROUTES
+
+    rows = ["| method | path | who | what |", "|---|---|---|---|"]
+    for r in API_ROUTES:
+        who = "anyone" if r.public else ", ".join(getattr(r.endpoint, "roles", ()))
+        rows.append(f"| {r.method} | `{r.path}` | {who} | {r.summary} |")
+    return "\n".join(rows)
 
 
 _DOCUMENT: bytes | None = None

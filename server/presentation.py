@@ -6,13 +6,6 @@ import io
 
 import segno
 
-ROLE_LABELS = {
-    "admin": "beheerder",
-    "sender": "melder",
-    "contact": "intern begeleider",
-    "teacher": "leerkracht",
-    "officer": "leerplichtambtenaar",
-}
 KIND_LABELS = {
     "school": "School",
     "veilig_thuis": "Veilig Thuis",

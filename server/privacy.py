@@ -18,7 +18,7 @@ from server.clock import AMSTERDAM
 from server.db import Store
 
 if TYPE_CHECKING:
-    from server.signals import Timing
+    from server.policy import Timing
 
 
 def _ids(db: Store, sql: str, params: list) -> list[str]:

@@ -24,175 +24,143 @@ class Setting:
         return Settings.__dataclass_fields__[self.field].default
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("HWC_DATABASE", "database", "SQLite database file (WAL mode)."),
-    Setting(
-        "HWC_BASE_URL",
-        "base_url",
-        "Public origin of the app; used in links and as the VAPID audience.",
-    ),
-    Setting(
-        "HWC_SECRET_KEY",
-        "secret_key",
-        "Signing key for enrolment links; made and kept in the database when empty.",
-    ),
-    Setting(
-        "HWC_VAPID_PRIVATE_KEY",
-        "vapid_private_key",
-        "VAPID private key (base64url raw P-256); made and kept in the database when empty.",
-    ),
-    Setting(
-        "HWC_VAPID_SUB", "vapid_sub", "VAPID contact (mailto: or https:) sent to push services."
-    ),
-    Setting("HWC_SCHOOL_START", "school_start", "When the school day starts (HH:MM)."),
-    Setting("HWC_SCHOOL_END", "school_end", "When the school day ends (HH:MM)."),
-    Setting(
-        "HWC_MIN_LEAD_MINUTES", "min_lead_minutes", "Minimum time between sending and the deadline."
-    ),
-    Setting(
-        "HWC_REMIND_AFTER_MINUTES",
-        "remind_after_minutes",
-        "Push a contact again when a signal is unopened this long (school-day time outside "
-        "quiet hours: never at night, at the weekend or on a free day).",
-    ),
-    Setting(
-        "HWC_RELAY_REMIND_MINUTES",
-        "relay_remind_minutes",
-        "Push a leerplicht officer again when a signal is not relayed this long (counted "
-        "like HWC_REMIND_AFTER_MINUTES).",
-    ),
-    Setting("HWC_MAX_DAYS", "max_days", "A signal expires at most this many days after sending."),
-    Setting(
-        "HWC_QUIET_HOURS",
-        "quiet_hours",
-        "Pushes to schools and leerplicht wait until these hours end (HH:MM-HH:MM, or off); "
-        "each person can choose other hours on their device. Escalations to the sender "
-        "never wait.",
-    ),
-    Setting(
-        "HWC_VIEW_GRACE_MINUTES",
-        "view_grace_minutes",
-        "A teacher's copy survives a reload this long after the first view.",
-    ),
-    Setting(
-        "HWC_STATUS_RETENTION_DAYS",
-        "status_retention_days",
-        "Status rows and pushes (no names) are purged this many days after the signal ended.",
-    ),
-    Setting(
-        "HWC_REVOKED_RETENTION_DAYS",
-        "revoked_retention_days",
-        "Revoked people, devices and API keys are erased this many days after revocation.",
-    ),
-    Setting(
-        "HWC_TOKEN_RETENTION_DAYS",
-        "token_retention_days",
-        "Spent or expired enrolment links are deleted this many days after use or expiry.",
-    ),
-    Setting("HWC_ENROL_TOKEN_DAYS", "enrol_token_days", "Enrolment links expire after this."),
-    Setting("HWC_MAX_BODY_BYTES", "max_body_bytes", "Largest request body accepted."),
-    Setting(
-        "HWC_PUSH_CONCURRENCY",
-        "push_concurrency",
-        "Pushes in flight at once to one push service (each has its own slots, so a slow "
-        "one never delays another); to all of them together four times this.",
-    ),
-    Setting(
-        "HWC_PUSH_TIMEOUT_SECONDS",
-        "push_timeout_seconds",
-        "Timeout of one request to a push service.",
-    ),
-    Setting(
-        "HWC_PUSH_HOSTS",
-        "push_hosts",
-        "Push service hosts the server may call, space-separated: a name, `*.` and a "
-        "domain for its subdomains, or `*` for any public host. Every address a host "
-        "resolves to must be public; loopback only when HWC_BASE_URL is on loopback.",
-    ),
-    Setting(
-        "HWC_METRICS_TOKEN",
-        "metrics_token",
-        "Bearer token for /metrics; /metrics is off when empty.",
-    ),
-    Setting(
-        "HWC_TRUSTED_PROXY",
-        "trusted_proxy",
-        "Addresses or networks (comma-separated) of the reverse proxy whose X-Forwarded-For "
-        "and -Proto headers are trusted; none when empty.",
-    ),
-    Setting(
-        "HWC_HEADER_TIMEOUT_SECONDS",
-        "header_timeout_seconds",
-        "A connection's request line and headers must arrive within this many seconds (of "
-        "connecting, or of its previous response); else it is closed.",
-    ),
-    Setting(
-        "HWC_BODY_TIMEOUT_SECONDS",
-        "body_timeout_seconds",
-        "A request body still arriving at the header timeout must be complete this many "
-        "seconds later; else the connection is closed.",
-    ),
-    Setting(
-        "HWC_MAX_CONNECTIONS",
-        "max_connections",
-        "Open connections at most; one more is answered 503 and closed. Keep it below the "
-        "process's open-file limit.",
-    ),
-    Setting("HWC_LOG_LEVEL", "log_level", "Log level of the hwc loggers."),
-    Setting(
-        "HWC_OPERATOR_NAME",
-        "operator_name",
-        "The organisation that deploys the app, named in the accessibility statement "
-        "(/toegankelijkheid). Fill in.",
-    ),
-    Setting(
-        "HWC_OPERATOR_EMAIL",
-        "operator_email",
-        "E-mail address for accessibility feedback in the statement. Fill in.",
-    ),
-    Setting(
-        "HWC_OPERATOR_PHONE",
-        "operator_phone",
-        "Phone number for accessibility feedback in the statement. Fill in.",
-    ),
-)
+def setting(env: str, default: Any, help: str) -> Any:  # noqa: A002 - the table's column
+    """A Settings field with its environment variable and help: one place for all three."""
+    return dataclasses.field(default=default, metadata={"env": env, "help": help})
 
 
 @dataclass(frozen=True)
 class Settings:
-    database: str = "hwc.db"
-    base_url: str = "http://localhost:8000"
-    secret_key: str = ""
-    vapid_private_key: str = ""
-    vapid_sub: str = "mailto:beheer@example.org"
-    school_start: str = "08:15"
-    school_end: str = "17:00"
-    min_lead_minutes: int = 60
-    remind_after_minutes: int = 30
-    relay_remind_minutes: int = 60
-    max_days: int = 7
-    quiet_hours: str = "21:00-06:30"
-    view_grace_minutes: int = 10
-    status_retention_days: int = 14
-    revoked_retention_days: int = 30
-    token_retention_days: int = 30
-    enrol_token_days: int = 7
-    max_body_bytes: int = 64 * 1024
-    push_concurrency: int = 50
-    push_timeout_seconds: int = 10
-    push_hosts: str = (
-        "fcm.googleapis.com *.push.services.mozilla.com *.push.apple.com *.notify.windows.com"
+    database: str = setting("HWC_DATABASE", "hwc.db", "SQLite database file (WAL mode).")
+    base_url: str = setting(
+        "HWC_BASE_URL",
+        "http://localhost:8000",
+        "Public origin of the app; used in links and as the VAPID audience.",
     )
-    metrics_token: str = ""
-    trusted_proxy: str = ""
-    header_timeout_seconds: int = 10
-    body_timeout_seconds: int = 30
-    max_connections: int = 1000
-    log_level: str = "INFO"
+    secret_key: str = setting(
+        "HWC_SECRET_KEY",
+        "",
+        "Signing key for enrolment links; made and kept in the database when empty.",
+    )
+    vapid_private_key: str = setting(
+        "HWC_VAPID_PRIVATE_KEY",
+        "",
+        "VAPID private key (base64url raw P-256); made and kept in the database when empty.",
+    )
+    vapid_sub: str = setting(
+        "HWC_VAPID_SUB",
+        "mailto:beheer@example.org",
+        "VAPID contact (mailto: or https:) sent to push services.",
+    )
+    school_start: str = setting("HWC_SCHOOL_START", "08:15", "When the school day starts (HH:MM).")
+    school_end: str = setting("HWC_SCHOOL_END", "17:00", "When the school day ends (HH:MM).")
+    min_lead_minutes: int = setting(
+        "HWC_MIN_LEAD_MINUTES", 60, "Minimum time between sending and the deadline."
+    )
+    remind_after_minutes: int = setting(
+        "HWC_REMIND_AFTER_MINUTES",
+        30,
+        "Push a contact again when a signal is unopened this long (school-day time outside quiet "
+        "hours: never at night, at the weekend or on a free day).",
+    )
+    relay_remind_minutes: int = setting(
+        "HWC_RELAY_REMIND_MINUTES",
+        60,
+        "Push a leerplicht officer again when a signal is not relayed this long (counted like "
+        "HWC_REMIND_AFTER_MINUTES).",
+    )
+    max_days: int = setting(
+        "HWC_MAX_DAYS", 7, "A signal expires at most this many days after sending."
+    )
+    quiet_hours: str = setting(
+        "HWC_QUIET_HOURS",
+        "21:00-06:30",
+        "Pushes to schools and leerplicht wait until these hours end (HH:MM-HH:MM, or off); each "
+        "person can choose other hours on their device. Escalations to the sender never wait.",
+    )
+    view_grace_minutes: int = setting(
+        "HWC_VIEW_GRACE_MINUTES",
+        10,
+        "A teacher's copy survives a reload this long after the first view.",
+    )
+    status_retention_days: int = setting(
+        "HWC_STATUS_RETENTION_DAYS",
+        14,
+        "Status rows and pushes (no names) are purged this many days after the signal ended.",
+    )
+    revoked_retention_days: int = setting(
+        "HWC_REVOKED_RETENTION_DAYS",
+        30,
+        "Revoked people, devices and API keys are erased this many days after revocation.",
+    )
+    token_retention_days: int = setting(
+        "HWC_TOKEN_RETENTION_DAYS",
+        30,
+        "Spent or expired enrolment links are deleted this many days after use or expiry.",
+    )
+    enrol_token_days: int = setting("HWC_ENROL_TOKEN_DAYS", 7, "Enrolment links expire after this.")
+    max_body_bytes: int = setting("HWC_MAX_BODY_BYTES", 64 * 1024, "Largest request body accepted.")
+    push_concurrency: int = setting(
+        "HWC_PUSH_CONCURRENCY",
+        50,
+        "Pushes in flight at once to one push service (each has its own slots, so a slow one "
+        "never delays another); to all of them together four times this.",
+    )
+    push_timeout_seconds: int = setting(
+        "HWC_PUSH_TIMEOUT_SECONDS", 10, "Timeout of one request to a push service."
+    )
+    push_hosts: str = setting(
+        "HWC_PUSH_HOSTS",
+        "fcm.googleapis.com *.push.services.mozilla.com *.push.apple.com *.notify.windows.com",
+        "Push service hosts the server may call, space-separated: a name, `*.` and a domain for "
+        "its subdomains, or `*` for any public host. Every address a host resolves to must be "
+        "public; loopback only when HWC_BASE_URL is on loopback.",
+    )
+    metrics_token: str = setting(
+        "HWC_METRICS_TOKEN", "", "Bearer token for /metrics; /metrics is off when empty."
+    )
+    trusted_proxy: str = setting(
+        "HWC_TRUSTED_PROXY",
+        "",
+        "Addresses or networks (comma-separated) of the reverse proxy whose X-Forwarded-For and "
+        "-Proto headers are trusted; none when empty.",
+    )
+    header_timeout_seconds: int = setting(
+        "HWC_HEADER_TIMEOUT_SECONDS",
+        10,
+        "A connection's request line and headers must arrive within this many seconds (of "
+        "connecting, or of its previous response); else it is closed.",
+    )
+    body_timeout_seconds: int = setting(
+        "HWC_BODY_TIMEOUT_SECONDS",
+        30,
+        "A request body still arriving at the header timeout must be complete this many seconds "
+        "later; else the connection is closed.",
+    )
+    max_connections: int = setting(
+        "HWC_MAX_CONNECTIONS",
+        1000,
+        "Open connections at most; one more is answered 503 and closed. Keep it below the "
+        "process's open-file limit.",
+    )
+    log_level: str = setting("HWC_LOG_LEVEL", "INFO", "Log level of the hwc loggers.")
     # Shown on the statement as they are until the operator fills them in.
-    operator_name: str = "[naam van de organisatie: nog in te vullen met HWC_OPERATOR_NAME]"
-    operator_email: str = "[e-mailadres: nog in te vullen met HWC_OPERATOR_EMAIL]"
-    operator_phone: str = "[telefoonnummer: nog in te vullen met HWC_OPERATOR_PHONE]"
+    operator_name: str = setting(
+        "HWC_OPERATOR_NAME",
+        "[naam van de organisatie: nog in te vullen met HWC_OPERATOR_NAME]",
+        "The organisation that deploys the app, named in the accessibility statement "
+        "(/toegankelijkheid). Fill in.",
+    )
+    operator_email: str = setting(
+        "HWC_OPERATOR_EMAIL",
+        "[e-mailadres: nog in te vullen met HWC_OPERATOR_EMAIL]",
+        "E-mail address for accessibility feedback in the statement. Fill in.",
+    )
+    operator_phone: str = setting(
+        "HWC_OPERATOR_PHONE",
+        "[telefoonnummer: nog in te vullen met HWC_OPERATOR_PHONE]",
+        "Phone number for accessibility feedback in the statement. Fill in.",
+    )
     # Not environment settings: injected by tests and `hwc demo`.
     run_workers: bool = True
 
@@ -228,6 +196,14 @@ class Settings:
     @property
     def quiet(self) -> QuietHours | None:
         return QuietHours.parse(self.quiet_hours)
+
+
+# Every environment setting, in the order of the Settings fields (the README table's order).
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f.metadata["env"], f.name, f.metadata["help"])
+    for f in dataclasses.fields(Settings)
+    if "env" in f.metadata
+)
 
 
 def _parse(setting: Setting, raw: str) -> Any:

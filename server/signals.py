@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import msgspec
 
@@ -22,25 +22,12 @@ from server.db import Store
 from server.envelope import EnvelopeError, b64u_decode, b64u_encode, check_envelope_shape
 from server.errors import Conflict, Invalid, NotFound, Refused
 from server.models import DeviceEnvelope
+from server.policy import LIST_MAX_SIGNALS, Timing
 
 OPEN_STATES = ("sent", "opened", "relayed", "forwarded", "viewed")
 UNHANDLED_STATES = ("sent", "opened", "relayed")  # nobody at the school has acted yet
 REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud on the phone
 RECEIVING_ROLE = keylog.RECEIVING_ROLE
-
-
-@dataclass(frozen=True)
-class Timing:
-    """The time policy of a signal, from settings."""
-
-    calendar: calendar.Timing
-    view_grace: float
-    remind_after: float
-    relay_remind_after: float
-    retention: float  # status rows, after the signal ended
-    revoked_retention: float = 30 * 86400.0  # revoked people, devices and API keys
-    token_retention: float = 30 * 86400.0  # spent or expired enrolment links
-    quiet: calendar.QuietHours | None = None  # default quiet hours; a device may have its own
 
 
 def _conflict(db: Store, signal_id: str, code: str, variant: str | None = None) -> Conflict:
@@ -526,25 +513,47 @@ def relay_signal(
 # --- what each person sees -----------------------------------------------------------------
 
 
-def list_signals(db: Store, actor: Actor, now: float, timing: Timing) -> list:
-    """The signals this caller may see: status and timeline, never content."""
+def list_signals(
+    db: Store,
+    actor: Actor,
+    now: float,
+    timing: Timing,
+    signal_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The signals this caller may see: status and timeline, never content (with `signal_id`:
+    that one only, when the caller may see it). One query per view, whatever the rows."""
+    only = (" AND s.id = ?", [signal_id]) if signal_id is not None else ("", [])
     if actor.role == "sender":
-        return _sender_view(db, "s.sender_org_id = ?", [actor.org_id])
+        return _sender_view(db, "s.sender_org_id = ?", [actor.org_id], only)
     if actor.role == "officer":
         held = _holder_view(
             db,
             actor,
             "s.holder_org_id = ? OR s.acted_by IN (SELECT id FROM people WHERE org_id = ?)",
             [actor.org_id, actor.org_id],
+            only,
         )
-        sent = _sender_view(db, "s.sender_org_id = ?", [actor.org_id])
+        sent = _sender_view(db, "s.sender_org_id = ?", [actor.org_id], only)
         return held + [s | {"sent_by_us": True} for s in sent]
     if actor.role == "contact":
-        return _holder_view(db, actor, "s.holder_org_id = ?", [actor.org_id])
+        return _holder_view(db, actor, "s.holder_org_id = ?", [actor.org_id], only)
     if actor.role == "teacher":
-        return _teacher_view(db, actor, now, timing)
+        return _teacher_view(db, actor, now, timing, only)
     return []
 
+
+def get_signal(
+    db: Store, actor: Actor, signal_id: str, now: float, timing: Timing
+) -> dict[str, Any]:
+    """One signal as the list shows it to this caller (an office's own copy before what it
+    sent); 404 alike for absent and not-yours."""
+    found = list_signals(db, actor, now, timing, signal_id)
+    if not found:
+        raise NotFound("not_found")
+    return dict(found[0])
+
+
+Only = tuple[str, list[Any]]  # an extra "AND s.id = ?" and its parameter, or nothing
 
 SIGNAL_COLUMNS = """s.id, s.ref, s.state, s.sent_at, s.deadline_at, s.expires_at,
     s.escalated_at, s.close_reason, s.ended_at, s.acted_by, s.holder_org_id,
@@ -553,9 +562,19 @@ SIGNAL_COLUMNS = """s.id, s.ref, s.state, s.sent_at, s.deadline_at, s.expires_at
 SIGNAL_FROM = """FROM signals s LEFT JOIN orgs school ON school.id = s.school_id
     JOIN orgs holder ON holder.id = s.holder_org_id
     JOIN orgs sender ON sender.id = s.sender_org_id"""
+# A signal's timeline and its chosen teachers as JSON arrays, in the row's own query (as
+# CALENDAR_ROW does for free days): no query per row. The inner ORDER BY sets the order. JSON
+# gives a real 15 digits, too few for a timestamp's microseconds: `at` goes as 17-digit text.
+TIMELINE_COLUMN = """(SELECT json_group_array(json_array(printf('%!.17g', at), kind, count,
+    detail)) FROM
+    (SELECT at, kind, count, detail FROM signal_events WHERE signal_id = s.id
+     ORDER BY at, rowid)) AS timeline"""
+TEACHERS_COLUMN = """(SELECT json_group_array(json_array(name, class_label, viewed_at)) FROM
+    (SELECT p.name, p.class_label, t.viewed_at FROM signal_teachers t
+     JOIN people p ON p.id = t.person_id WHERE t.signal_id = s.id ORDER BY p.name)) AS teachers"""
 
 
-def _summary(row: sqlite3.Row) -> dict:
+def _summary(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "id": row["id"],
         "ref": row["ref"],
@@ -578,31 +597,32 @@ def _iso(at: float | None) -> str | None:
     return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
 
 
-def _sender_view(db: Store, where: str, params: list) -> list[dict]:
+def _sender_view(db: Store, where: str, params: list[Any], only: Only) -> list[dict[str, Any]]:
     rows = db.execute(
-        f"SELECT {SIGNAL_COLUMNS} {SIGNAL_FROM} WHERE {where} "  # noqa: S608
-        "ORDER BY s.sent_at DESC LIMIT 200",
-        params,
+        f"SELECT {SIGNAL_COLUMNS}, {TIMELINE_COLUMN} {SIGNAL_FROM} "  # noqa: S608
+        f"WHERE ({where}){only[0]} ORDER BY s.sent_at DESC LIMIT {LIST_MAX_SIGNALS}",
+        [*params, *only[1]],
     ).fetchall()
-    return [_summary(r) | {"timeline": timeline(db, r["id"])} for r in rows]
+    return [_summary(r) | {"timeline": _timeline(r["timeline"])} for r in rows]
 
 
-def timeline(db: Store, signal_id: str) -> list[dict]:
-    rows = db.execute(
-        "SELECT at, kind, count, detail FROM signal_events WHERE signal_id = ? ORDER BY at, rowid",
-        [signal_id],
-    ).fetchall()
-    return [{"at": _iso(r[0]), "kind": r[1], "count": r[2], "detail": r[3]} for r in rows]
+def _timeline(events: str) -> list[dict[str, Any]]:
+    return [
+        {"at": _iso(float(at)), "kind": kind, "count": count, "detail": detail}
+        for at, kind, count, detail in json.loads(events)
+    ]
 
 
-def _holder_view(db: Store, actor: Actor, where: str, params: list) -> list:
+def _holder_view(
+    db: Store, actor: Actor, where: str, params: list[Any], only: Only
+) -> list[dict[str, Any]]:
     rows = db.execute(
         f"SELECT {SIGNAL_COLUMNS}, e.device_id IS NOT NULL AS has_copy, "  # noqa: S608
-        f"actor.name AS acted_by_name {SIGNAL_FROM} "
+        f"actor.name AS acted_by_name, {TEACHERS_COLUMN} {SIGNAL_FROM} "
         "LEFT JOIN envelopes e ON e.signal_id = s.id AND e.device_id = ? "
         "LEFT JOIN people actor ON actor.id = s.acted_by "
-        f"WHERE ({where}) ORDER BY s.sent_at DESC LIMIT 200",
-        [actor.device_id, *params],
+        f"WHERE ({where}){only[0]} ORDER BY s.sent_at DESC LIMIT {LIST_MAX_SIGNALS}",
+        [actor.device_id, *params, *only[1]],
     ).fetchall()
     return [
         _summary(r)
@@ -610,30 +630,30 @@ def _holder_view(db: Store, actor: Actor, where: str, params: list) -> list:
             "has_copy": bool(r["has_copy"]),
             "acted_by": r["acted_by_name"],
             "acted_by_me": r["acted_by"] == actor.person_id,
-            "teachers": _chosen_teachers(db, r["id"]),
+            "teachers": _chosen_teachers(r["teachers"]),
         }
         for r in rows
     ]
 
 
-def _chosen_teachers(db: Store, signal_id: str) -> list[dict]:
-    rows = db.execute(
-        "SELECT p.name, p.class_label, t.viewed_at FROM signal_teachers t "
-        "JOIN people p ON p.id = t.person_id WHERE t.signal_id = ? ORDER BY p.name",
-        [signal_id],
-    ).fetchall()
-    return [{"name": r[0], "class_label": r[1], "viewed": r[2] is not None} for r in rows]
+def _chosen_teachers(teachers: str) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "class_label": class_label, "viewed": viewed_at is not None}
+        for name, class_label, viewed_at in json.loads(teachers)
+    ]
 
 
-def _teacher_view(db: Store, actor: Actor, now: float, timing: Timing) -> list:
+def _teacher_view(
+    db: Store, actor: Actor, now: float, timing: Timing, only: Only
+) -> list[dict[str, Any]]:
     rows = db.execute(
         f"SELECT {SIGNAL_COLUMNS}, e.opened_at, e.device_id IS NOT NULL AS has_copy "  # noqa: S608
         f"{SIGNAL_FROM} JOIN signal_teachers t ON t.signal_id = s.id AND t.person_id = ? "
         "LEFT JOIN envelopes e ON e.signal_id = s.id AND e.device_id = ? "
-        "WHERE s.state IN ('forwarded', 'viewed') ORDER BY s.sent_at DESC",
-        [actor.person_id, actor.device_id],
+        f"WHERE s.state IN ('forwarded', 'viewed'){only[0]} ORDER BY s.sent_at DESC",
+        [actor.person_id, actor.device_id, *only[1]],
     ).fetchall()
-    result = []
+    result: list[dict[str, Any]] = []
     for r in rows:
         opened = r["opened_at"]
         fresh = r["has_copy"] and (opened is None or opened > now - timing.view_grace)

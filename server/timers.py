@@ -16,7 +16,8 @@ from typing import Any
 from server import privacy, push
 from server.clock import Clock
 from server.db import Store
-from server.signals import OPEN_STATES, Timing, add_event
+from server.policy import Timing
+from server.signals import OPEN_STATES, add_event
 from server.tasks import TaskHealth, supervised
 
 log = logging.getLogger("hwc.timers")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from server import demo
+from server.policy import ROLE_LABELS
 from tests.support import World
 
 
@@ -76,4 +78,24 @@ def test_statement_details_come_from_the_settings(db_path: Path) -> None:
             "phone": "030 123 45 67",
             "configured": True,
             "view_grace_minutes": 10,
+            "view_extend_minutes": 5,
+            "view_max_extensions": 10,
         }
+
+
+def test_one_dutch_spelling_per_role(world: World) -> None:
+    """The app's device panel (person.role_label in /api/me), the enrolment link, the admin
+    pages and `hwc demo` name a role alike: server/policy.py's ROLE_LABELS."""
+    school = world.org()
+    senders = world.org("veilig_thuis", "Veilig Thuis Utrecht")
+    admin = world.member("admin", None)
+    for role, org in (("sender", senders), ("contact", school), ("teacher", school)):
+        device = world.member(role, org)
+        assert device.get("/api/me").json()["person"]["role_label"] == ROLE_LABELS[role]
+        link = admin.post(f"/api/admin/people/{device.person_id}/enrol-link")
+        assert link.json()["role"] == ROLE_LABELS[role]
+    assert ROLE_LABELS["sender"] == "melder"
+    page = admin.get(f"/admin/orgs/{senders}")
+    assert page.status_code == 200 and ">melder<" in page.text
+    lines = demo.seed_demo(world.app)
+    assert any(line.startswith("  Sanne de Melder (melder): ") for line in lines), lines

@@ -55,6 +55,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/schools/{id}/recipients"): SENDING,
     ("POST", "/api/signals"): SENDING,
     ("GET", "/api/signals"): EVERYONE,
+    ("GET", "/api/signals/{id}"): EVERYONE - {"admin"},
     ("POST", "/api/signals/{id}/open"): frozenset({"contact", "teacher", "officer"}),
     ("GET", "/api/schools/{id}/teachers"): frozenset({"contact"}),
     ("POST", "/api/signals/{id}/forward"): frozenset({"contact"}),
@@ -97,6 +98,9 @@ PUBLIC = {
 # An allowed role aimed at another school's or organisation's thing: signals answer 404 (the
 # same as a nonexistent id, so ids cannot be probed), management answers 403.
 OTHER_SCOPE: dict[tuple[str, str], dict[str, int]] = {
+    ("GET", "/api/signals/{id}"): {
+        role: 404 for role in ("sender", "apikey", "contact", "teacher", "officer")
+    },
     ("GET", "/api/schools/{id}/teachers"): {"contact": 403},
     ("POST", "/api/signals/{id}/open"): {"contact": 404, "teacher": 404, "officer": 404},
     ("POST", "/api/signals/{id}/forward"): {"contact": 404},
@@ -190,6 +194,15 @@ class Matrix:
         )
         assert response.status_code == 200, response.text
         return signal_id
+
+    def sent_from(self, scope: str) -> str:
+        """A signal sent by the own Veilig Thuis (own), or by the other one (other)."""
+        if scope == "own":
+            return self.signal_to(self.school["own"])
+        sender = self.world.member("sender", self.vt["other"])
+        response = self.world.send(sender, self.school["own"], NAME, BORN)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
 
     def signal_for(self, role: str, scope: str) -> str:
         """A fresh signal the role could act on, if it were theirs (own) or not (other)."""
@@ -304,6 +317,12 @@ def b_send(m: Matrix, role: str, scope: str) -> Call:
 
 def b_list(m: Matrix, role: str, scope: str) -> Call:
     return Call("GET", "/api/signals")
+
+
+def b_read(m: Matrix, role: str, scope: str) -> Call:
+    if role in ("sender", "apikey"):
+        return Call("GET", f"/api/signals/{m.sent_from(scope)}")
+    return Call("GET", f"/api/signals/{m.signal_for(role, scope)}")
 
 
 def b_open(m: Matrix, role: str, scope: str) -> Call:
@@ -516,6 +535,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("GET", "/api/schools/{id}/recipients"): b_recipients,
     ("POST", "/api/signals"): b_send,
     ("GET", "/api/signals"): b_list,
+    ("GET", "/api/signals/{id}"): b_read,
     ("POST", "/api/signals/{id}/open"): b_open,
     ("GET", "/api/schools/{id}/teachers"): b_teachers,
     ("POST", "/api/signals/{id}/forward"): b_forward,

@@ -22,7 +22,7 @@ from server.auth import COOKIE, RateLimiter
 from server.client import Client, ClientError, check_child
 from server.clock import FrozenClock
 from server.envelope import b64u_decode, b64u_encode, encrypt_envelope
-from server.models import ENVELOPES_BODY_MAX
+from server.policy import ENVELOPES_BODY_MAX
 from tests.conftest import live_world
 from tests.support import ROOT, Device, World, new_signal_id, seal
 
@@ -579,6 +579,70 @@ def test_other_school_cannot_see_teachers_or_act(office: Office) -> None:
         refused(office.cb.post(f"/api/signals/{signal_id}/{action}", json=body), 404, "not_found")
     assert office.state(signal_id) == "sent"
     assert [s["id"] for s in office.cb.get("/api/signals").json()].count(signal_id) == 0
+
+
+# --- one signal by id -------------------------------------------------------------------------
+
+
+def test_one_signal_by_id_is_the_lists_entry_and_only_for_who_may_see_it(office: Office) -> None:
+    """GET /api/signals/{id} answers exactly the caller's list entry (no content), and 404
+    alike for a signal that is not theirs and one that does not exist."""
+    signal_id = office.send()
+    office.forward(signal_id)
+    relayed = office.send(office.lp)
+    assert office.relay(relayed).status_code == 200
+    for viewer, seen in (
+        (office.sender, signal_id),
+        (office.c1, signal_id),
+        (office.c2, signal_id),
+        (office.t2, signal_id),
+        (office.o1, relayed),
+        (office.o2, relayed),
+    ):
+        listed = [s for s in viewer.get("/api/signals").json() if s["id"] == seen]
+        answer = viewer.get(f"/api/signals/{seen}")
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == listed[0]
+        assert "envelope" not in answer.text and NAME not in answer.text
+    assert office.c1.get(f"/api/signals/{signal_id}").json()["teachers"] == [
+        {"name": "Meester Bram", "class_label": "groep 6", "viewed": False}
+    ]
+    kinds = [e["kind"] for e in office.sender.get(f"/api/signals/{signal_id}").json()["timeline"]]
+    assert kinds == ["sent", "forwarded"]
+    # Not theirs: another school's contact and teacher, a teacher not chosen, an office the
+    # signal never went through, a made-up id; all the same 404.
+    for viewer, other in (
+        (office.cb, signal_id),
+        (office.tb, signal_id),
+        (office.t1a, signal_id),
+        (office.o1, signal_id),
+        (office.c1, new_signal_id()),
+    ):
+        refused(viewer.get(f"/api/signals/{other}"), 404, "not_found")
+
+
+def test_the_list_costs_the_same_queries_for_one_signal_or_many(office: Office) -> None:
+    """Timelines and chosen teachers come in the list's own query (json_group_array), not in
+    a query per row: six more signals add no statement."""
+    statements: list[str] = []
+    conn = office.world.app.state.db.conn
+
+    def listed(viewer: Device) -> int:
+        statements.clear()
+        conn.set_trace_callback(statements.append)
+        try:
+            assert viewer.get("/api/signals").status_code == 200
+        finally:
+            conn.set_trace_callback(None)
+        return len(statements)
+
+    office.forward(office.send())
+    viewers = (office.sender, office.c1, office.o1)
+    before = [listed(v) for v in viewers]
+    for _ in range(3):
+        office.forward(office.send())
+        office.relay(office.send(office.lp))
+    assert [listed(v) for v in viewers] == before
 
 
 # --- forwarding --------------------------------------------------------------------------------

@@ -369,6 +369,8 @@ def test_statement_names_the_operator_and_its_parts(browser: Any, world: World) 
         expect(page.get_by_role("heading", level=2, name=part)).to_be_visible()
     expect(page.get_by_text("Datum: 30 november 2026.")).to_be_visible()
     expect(page.get_by_text("staat het 10 minuten op het scherm")).to_be_visible()
+    # The extensions come from server/policy.py through /api/accessibility.
+    expect(page.get_by_text("5 minuten langer staan; dat kan 10 keer")).to_be_visible()
     expect(page.get_by_role("link", name="www.nationaleombudsman.nl")).to_be_visible()
     # The defaults say that the operator has yet to fill in its details.
     expect(page.get_by_text("nog niet ingevuld")).to_be_visible()

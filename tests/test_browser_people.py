@@ -516,3 +516,32 @@ def test_offline_home_shows_the_last_list(browser: Any, world: World) -> None:
     expect(page.get_by_text("Geen verbinding")).to_have_count(0)
     assert contact.csp_problems() == []
     contact.close()
+
+
+def test_the_signal_screen_reads_one_signal_not_the_list(browser: Any, world: World) -> None:
+    """The contact's signal screen and its forward ask GET /api/signals/{id}, never the whole
+    list; another school's contact reads that the signal is not there (404 alike)."""
+    school = world.org(name=SCHOOL, place="Utrecht")
+    other = world.org(name="Basisschool Elders", place="Utrecht")
+    sender = world.member("sender", world.org("veilig_thuis", "Veilig Thuis Utrecht"))
+    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
+    stranger = enrol_phone(browser, world, "contact", other, name="Piet Elders")
+    world.member("teacher", school, name="Juf Anna", class_label="groep 5b")
+    signal_id = world.send(sender, school, NAME, years_ago(9).isoformat()).json()["id"]
+    asked: list[str] = []
+    contact.page.on("request", lambda request: asked.append(request.url.removeprefix(world.url)))
+    contact.goto(f"/signaal/{signal_id}")
+    page = contact.page
+    expect(page.locator(".child-name")).to_have_text(NAME)
+    page.locator(".teacher-list").get_by_role("button", name="Juf Anna (groep 5b)").click()
+    page.get_by_role("dialog").get_by_role("button", name="Ja, doorsturen").click()
+    expect(page.get_by_text("Doorgestuurd naar Juf Anna (groep 5b).")).to_be_visible()
+    expect(page.get_by_text("Juf Anna (groep 5b): nog niet gezien")).to_be_visible()
+    # Once for the screen, once for the state after forwarding.
+    assert asked.count(f"/api/signals/{signal_id}") == 2, asked
+    assert "/api/signals" not in asked, asked
+    stranger.goto(f"/signaal/{signal_id}")
+    expect(stranger.page.get_by_text("Dit signaal is er niet (meer).")).to_be_visible()
+    for phone in (contact, stranger):
+        assert phone.csp_problems() == []
+        phone.close()

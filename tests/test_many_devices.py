@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from server.auth import RateLimiter
-from server.models import ENVELOPES_BODY_MAX, MAX_ENVELOPES
+from server.policy import ENVELOPES_BODY_MAX, MAX_ENVELOPES
 from tests.support import World, new_signal_id, seal
 
 NAME, BORN = "Xylofoon Quaggazwemmer", "2015-06-01"

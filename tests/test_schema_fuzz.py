@@ -29,8 +29,8 @@ from schemathesis import GenerationMode
 from server import auth
 from server.api import API_ROUTES
 from server.auth import COOKIE, RateLimiter
-from server.models import ENVELOPES_BODY_MAX
 from server.openapi import RESPONSES
+from server.policy import ENVELOPES_BODY_MAX
 from tests.conftest import live_world
 from tests.support import Device, World
 

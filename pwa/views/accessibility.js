@@ -79,7 +79,9 @@ export async function render(ctx) {
       "de naam van het kind niet op een telefoon staan die open op tafel ligt. De app zegt vóór " +
       "het openen hoe lang het blijft staan en laat op het scherm zien om hoe laat het verdwijnt.",
       "Een minuut voor het einde verschijnt een waarschuwing die ook wordt voorgelezen. Met één " +
-      "knop blijft het signaal 5 minuten langer staan; dat kan 10 keer. Dat langer tonen gebeurt " +
+      `knop blijft het signaal ${who ? `${who.view_extend_minutes} minuten langer staan; dat ` +
+        `kan ${who.view_max_extensions} keer` : "een paar keer wat langer staan"}. Dat langer ` +
+      "tonen gebeurt " +
       "alleen op dat scherm: de server bewaart het signaal niet langer. Wij beroepen ons dus niet " +
       "op de uitzondering voor een noodzakelijke tijdslimiet."),
     section("Wat werkt nog niet goed, en wat doen we eraan?",

@@ -24,10 +24,10 @@ const CLOSE_TEXT = {
   },
   not_our_pupil: {
     title: "Is dit geen leerling van uw school?",
-    text: ["De verzender ziet dat het signaal niet bij u hoort en kan de goede school zoeken. " +
+    text: ["De melder ziet dat het signaal niet bij u hoort en kan de goede school zoeken. " +
       "Het signaal wordt overal verwijderd."],
     confirm: "Ja, geen leerling van ons",
-    done: "Gesloten: geen leerling van uw school. De verzender ziet dit.",
+    done: "Gesloten: geen leerling van uw school. De melder ziet dit.",
   },
   done: {
     title: "Afronden?",
@@ -274,7 +274,8 @@ function secondTeacherField(others) {
 
 async function confirmForward(ctx, summary, content, teacher, teachers, slot, tap) {
   const others = teachers.filter((t) => t !== teacher && t.devices.length);
-  const second = others.length ? secondTeacherField(others) : null;
+  const duo = others.length && ctx.me.policy.max_teachers > 1;
+  const second = duo ? secondTeacherField(others) : null;
   const ok = await confirmAction({
     title: `Doorsturen naar ${teacherText(teacher)}?`,
     text: ["De leerkracht krijgt een melding en ziet naam en geboortedatum één keer. Daarna " +

@@ -4,14 +4,6 @@
 import { PushError, isIos, isStandalone, permissionState, turnOnNotifications } from "../push.js";
 import { button, facts, focusOnNextScreen, h, messageSlot, whileBusy } from "./common.js";
 
-export const ROLE_NAMES = {
-  admin: "beheerder",
-  sender: "verzender",
-  contact: "intern begeleider",
-  teacher: "leerkracht",
-  officer: "leerplichtambtenaar",
-};
-
 /** 'on' | 'off' | 'gone' | 'denied': what the server and this browser know together. */
 export function notificationStatus(me) {
   const local = permissionState();
@@ -62,7 +54,7 @@ export function notificationControl(me, onUpdated, buttonKind = "primary") {
 /** The "Dit apparaat" section: who is enrolled here, (by default) notifications, and `extra`
  * (a receiver's quiet hours). */
 export function devicePanel(me, onUpdated, { notifications = true, extra = null } = {}) {
-  const who = [me.person.name, ROLE_NAMES[me.person.role]].filter(Boolean).join(", ");
+  const who = [me.person.name, me.person.role_label].filter(Boolean).join(", ");
   // Focusable, so "Meldingen regelen" (a link to #dit-apparaat) moves focus here.
   return h("section", { class: "device-panel", id: "dit-apparaat", tabindex: "-1",
     "aria-labelledby": "device-heading" },

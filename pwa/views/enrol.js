@@ -6,7 +6,7 @@ import { b64uEncode, generateDeviceKey } from "../envelope.js";
 import { saveDevice } from "../keystore.js";
 import { isIos, isStandalone } from "../push.js";
 import { button, h, messageSlot, notice, screen, uniqueId, whileBusy } from "./common.js";
-import { ROLE_NAMES, notificationControl, notificationStatus } from "./device.js";
+import { notificationControl, notificationStatus } from "./device.js";
 
 const DEFAULT_LABEL = "Mijn telefoon";
 const TOKEN_PATTERN = /^[A-Za-z0-9_.-]{10,300}$/;
@@ -115,7 +115,7 @@ async function enrolDevice(ctx, token, label, slot) {
 
 /** After enrolment: confirm, and offer notifications (asked only on this tap). */
 function enrolled(ctx, me) {
-  const role = ROLE_NAMES[me.person.role] ?? me.person.role;
+  const role = me.person.role_label;
   const next = button("Verder naar de app", () => ctx.navigate("/", { replace: true }),
     notificationStatus(me) === "on" ? "primary" : "secondary");
   const control = notificationControl(me, (updated) => {

@@ -1,7 +1,7 @@
 // Helpers for the receiving roles' screens: lists loaded with a visible error, refreshed, a
 // newly arrived signal announced in the live region; their device panel with quiet hours.
 
-import { api, apiOrKept } from "../api.js";
+import { api, apiOrKept, segment } from "../api.js";
 import { announce, h, messageSlot, notice, offlineNotice, refreshButton, uniqueId } from "./common.js";
 import { devicePanel } from "./device.js";
 
@@ -53,10 +53,16 @@ export async function closeNotifications(stale) {
   for (const notification of shown) if (stale(notification.tag)) notification.close();
 }
 
-/** Fetch one signal's summary from the list (the API has no GET per signal). */
+/** One signal's summary as this device's list shows it; null when it is not (or no longer)
+ * there to act on (an office's own sent signals are shown on the send screen). */
 export async function findSignal(id) {
-  const signals = await api("/api/signals");
-  return signals.find((signal) => signal.id === id && !signal.sent_by_us) ?? null;
+  try {
+    const signal = await api(`/api/signals/${segment(id)}`);
+    return signal.sent_by_us ? null : signal;
+  } catch (error) {
+    if (error.status === 404) return null;
+    throw error;
+  }
 }
 
 // --- this device, for those who receive signals ---------------------------------------------
@@ -86,7 +92,7 @@ function quietControl(me) {
   });
   return h("div", { class: "field" }, h("label", { for: id }, "Nachtrust voor meldingen"),
     h("p", { class: "hint", id: `${id}-hint` }, "Een melding in deze uren komt aan het eind " +
-      "ervan, tenzij het signaal dan te laat zou zijn. De verzender ziet wanneer."),
+      "ervan, tenzij het signaal dan te laat zou zijn. De melder ziet wanneer."),
     select, slot);
 }
 

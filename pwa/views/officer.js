@@ -99,7 +99,7 @@ function relayScreen(ctx, summary, content) {
     () => whileBusy(relay, () => relayTo(ctx, summary, content, search, slot)), "primary");
   const close = button("Geen leerling in onze gemeente", async () => {
     const ok = await confirmAction({ title: "Geen leerling in uw gemeente?",
-      text: "De verzender ziet dat het signaal niet bij uw gemeente hoort. Het signaal wordt " +
+      text: "De melder ziet dat het signaal niet bij uw gemeente hoort. Het signaal wordt " +
         "overal verwijderd.", confirm: "Ja, geen leerling van ons" });
     if (ok) await whileBusy(close, () => closeSignal(ctx, summary, slot));
   });
@@ -151,7 +151,7 @@ async function closeSignal(ctx, summary, slot) {
     return failed(ctx, error, slot);
   }
   return ctx.active && screen("Signaal gesloten",
-    notice("success", "Gesloten: geen leerling in uw gemeente. De verzender ziet dit."), back(ctx));
+    notice("success", "Gesloten: geen leerling in uw gemeente. De melder ziet dit."), back(ctx));
 }
 
 function failed(ctx, error, slot) {

@@ -13,11 +13,6 @@ import { describeOrg, schoolSearch } from "./schoolsearch.js";
 import { sentSignalCard } from "./timeline.js";
 import { devicePanel, pushReminder } from "./device.js";
 
-export const NAME_PATTERN = /^\p{L}+(?:[ .'’-]+\p{L}*)*$/u;
-const MAX_NAME = 100;
-const MIN_AGE = 2;
-const MAX_AGE = 21;
-
 // The draft being entered: {kind, org, name, day, month, year}. Memory only.
 let draft = null;
 
@@ -25,17 +20,19 @@ let draft = null;
 
 export const cleanName = (raw) => raw.normalize("NFC").trim().replace(/\s+/g, " ");
 
-export function nameProblem(name) {
+/** The rules are the server's (`me.policy.child`: server/policy.py), not repeated here. */
+export function nameProblem(name, rule) {
   if (!name) return "Vul de naam van het kind in.";
-  if ([...name].length > MAX_NAME) return `De naam is te lang: hooguit ${MAX_NAME} tekens.`;
-  if (!NAME_PATTERN.test(name)) {
+  const max = rule.name_max;
+  if ([...name].length > max) return `De naam is te lang: hooguit ${max} tekens.`;
+  if (!new RegExp(rule.name_pattern, "u").test(name)) {
     return "Gebruik alleen letters, spaties, streepjes (-), punten en apostroffen (').";
   }
   return null;
 }
 
-/** {iso} for a real date giving an age of 2 to 21, else {error} in Dutch. */
-export function checkBirthDate(day, month, year, today = new Date()) {
+/** {iso} for a real date giving an age within the rule's bounds, else {error} in Dutch. */
+export function checkBirthDate(day, month, year, rule, today = new Date()) {
   if (!day && !month && !year) return { error: "Vul de geboortedatum in." };
   const numbers = [day, month, year].map((v) => (/^\d+$/.test(v) ? Number(v) : NaN));
   const [d, m, y] = numbers;
@@ -45,9 +42,10 @@ export function checkBirthDate(day, month, year, today = new Date()) {
   if (!real) return { error: "Dit is geen bestaande datum. Vul dag, maand en jaar in, zoals 4 3 2016." };
   const iso = `${year}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
   const age = ageOn(iso, today);
-  if (age < MIN_AGE || age > MAX_AGE) {
+  const { age_min: low, age_max: high } = rule;
+  if (age < low || age > high) {
     return { error: `Controleer de geboortedatum: het kind is nu ${age < 0 ? "nog niet geboren" :
-      `${age} jaar`}. Signalen gaan over kinderen van ${MIN_AGE} tot en met ${MAX_AGE} jaar.` };
+      `${age} jaar`}. Signalen gaan over kinderen van ${low} tot en met ${high} jaar.` };
   }
   return { iso };
 }
@@ -112,9 +110,10 @@ function showForm(ctx, opts) {
   const dateHintId = uniqueId("date-hint");
   const dateError = h("p", { class: "field-error", id: uniqueId("date-error"), hidden: true });
   dateParts.forEach((input) => input.setAttribute("aria-describedby", `${dateHintId} ${dateError.id}`));
-  recheckWhileWrong([nameInput], nameError, () => nameProblem(cleanName(nameInput.value)));
+  const rule = ctx.me.policy?.child; // none in an older kept answer
+  recheckWhileWrong([nameInput], nameError, () => nameProblem(cleanName(nameInput.value), rule));
   recheckWhileWrong(dateParts, dateError,
-    () => checkBirthDate(...dateParts.map((input) => input.value.trim())).error);
+    () => checkBirthDate(...dateParts.map((input) => input.value.trim()), rule).error);
   const slot = messageSlot();
   const submit = h("button", { type: "submit", class: "button button-primary" }, "Controleren");
 
@@ -134,7 +133,7 @@ function showForm(ctx, opts) {
     event.preventDefault();
     const [day, month, year] = dateParts.map((input) => input.value.trim());
     draft = { kind, org: search.selected(), name: cleanName(nameInput.value), day, month, year };
-    const problems = validate(draft, { search, nameInput, nameError, dateError, dateParts });
+    const problems = validate(draft, rule, { search, nameInput, nameError, dateError, dateParts });
     if (problems.length) {
       problems[0].focus();
       return;
@@ -151,15 +150,15 @@ function showForm(ctx, opts) {
     opts.officer ? null : devicePanel(ctx.me, (me) => { ctx.setMe(me); ctx.refresh(); }));
 }
 
-function validate(values, { search, nameInput, nameError, dateError, dateParts }) {
+function validate(values, rule, { search, nameInput, nameError, dateError, dateParts }) {
   const problems = [];
   const what = values.kind === "school" ? "een school" : "een leerplichtbureau";
   search.showError(values.org ? null : `Kies ${what} uit de lijst.`);
   if (!values.org) problems.push(search.input);
-  const nameText = nameProblem(values.name);
+  const nameText = nameProblem(values.name, rule);
   nameError.set(nameText);
   if (nameText) problems.push(nameInput);
-  const date = checkBirthDate(values.day, values.month, values.year);
+  const date = checkBirthDate(values.day, values.month, values.year, rule);
   setFieldError(dateError, dateParts, date.error);
   if (date.error) problems.push(dateParts.find((input) => !input.value.trim()) ?? dateParts[0]);
   else values.birthDate = date.iso;

@@ -20,11 +20,9 @@ const GUIDANCE = [
 ];
 
 // The time limit (WCAG 2.2.1): warned this long before the end, the person can keep the copy on
-// screen a little longer, as often as WCAG asks (ten times). Only this screen keeps it: the
-// server deletes its copy at the planned time.
+// screen a little longer, as often as WCAG asks (ten times: me.policy). Only this screen keeps
+// it: the server deletes its copy at the planned time.
 const WARN_BEFORE_MS = 60_000;
-const EXTEND_MINUTES = 5;
-const MAX_EXTENSIONS = 10;
 
 const graceText = (me) => plural(me.view_grace_minutes, "minuut", "minuten");
 
@@ -114,6 +112,7 @@ function showContent(ctx, id, opened) {
  * time is up does the screen change, after that warning.
  */
 function timeLimit(ctx, endsAt, slot, line) {
+  const { policy } = ctx.me;
   let end = endsAt;
   let extensions = 0;
   let timers = [];
@@ -125,14 +124,14 @@ function timeLimit(ctx, endsAt, slot, line) {
   };
   const extend = () => {
     extensions += 1;
-    end = Math.max(end, Date.now()) + EXTEND_MINUTES * 60_000;
+    end = Math.max(end, Date.now()) + policy.view_extend_minutes * 60_000;
     schedule();
     slot.show("info", `Het signaal blijft tot ${at()} op uw scherm. Alleen op dit scherm: ` +
       `opnieuw openen kan na ${formatTime(new Date(endsAt).toISOString())} niet meer.`).focus();
   };
   const warn = () => {
-    const more = extensions < MAX_EXTENSIONS
-      ? button(`Nog ${EXTEND_MINUTES} minuten laten staan`, extend, "secondary") : null;
+    const more = extensions < policy.view_max_extensions
+      ? button(`Nog ${policy.view_extend_minutes} minuten laten staan`, extend, "secondary") : null;
     const warning = slot.show("warning", `Over een minuut, om ${at()}, verdwijnt het signaal ` +
       "van uw scherm.", more);
     warning.setAttribute("role", "alert");
