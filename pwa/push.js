@@ -8,9 +8,6 @@ import { api } from "./api.js";
 export const PUSH_TIMEOUT_MS = 8000;
 
 const MESSAGES = {
-  unsupported: "Deze browser kan geen meldingen ontvangen. U ziet nieuwe signalen wel als u de app opent.",
-  ios: "Op een iPhone of iPad werken meldingen alleen als de app op het beginscherm staat. " +
-    "Kies in Safari Deel en dan Zet op beginscherm.",
   denied: "Meldingen zijn niet toegestaan. Zet ze aan in de instellingen van uw telefoon, bij deze app " +
     "of bij de browser.",
   failed: "Meldingen aanzetten is niet gelukt. Probeer het later opnieuw. " +
@@ -31,9 +28,10 @@ export const isStandalone = () => navigator.standalone === true ||
 export const pushSupported = () => "serviceWorker" in navigator && "PushManager" in window &&
   "Notification" in window;
 
-/** Whether this browser currently allows and holds a subscription: 'on', 'off' or 'denied'. */
+/** What this browser allows: 'on', 'off', 'denied' (refused), or never here: 'ios' (an iPhone
+ * outside the home screen) or 'unsupported' (a browser without push). */
 export function permissionState() {
-  if (!pushSupported()) return "off";
+  if (!pushSupported()) return isIos() && !isStandalone() ? "ios" : "unsupported";
   if (Notification.permission === "denied") return "denied";
   return Notification.permission === "granted" ? "on" : "off";
 }
@@ -74,7 +72,7 @@ async function subscribe(registration) {
 
 /** Ask permission, subscribe and tell the server. Resolves to the new /api/me body. */
 export async function turnOnNotifications() {
-  if (!pushSupported()) throw new PushError(isIos() && !isStandalone() ? MESSAGES.ios : MESSAGES.unsupported);
+  if (!pushSupported()) throw new PushError(MESSAGES.failed);
   const permission = await Notification.requestPermission();
   if (permission !== "granted") throw new PushError(MESSAGES.denied);
   let subscription;

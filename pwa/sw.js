@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL or ON_DEMAND changes: the new worker then installs,
 // the app offers "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v12";
+const VERSION = "hwc-shell-v13";
 // What every phone needs to start (and to enrol): precached at install.
 const SHELL = [
   "/",
@@ -34,7 +34,9 @@ const ON_DEMAND = [
   "/views/child.js",
   "/views/contact.js",
   "/views/dialog.js",
+  "/views/homescreen.js",
   "/views/lists.js",
+  "/views/notkept.js",
   "/views/officer.js",
   "/views/privacy.js",
   "/views/schoolsearch.js",
@@ -72,8 +74,8 @@ self.addEventListener("activate", (event) => {
   event.waitUntil((async () => {
     const names = await caches.keys();
     await Promise.all(names.filter((name) => name !== VERSION).map((name) => caches.delete(name)));
-    // Page loads start on the network while the worker boots, not after.
-    await self.registration.navigationPreload?.enable();
+    // Preload off (earlier versions had it on): a failed one breaks Firefox's offline start.
+    await self.registration.navigationPreload?.disable();
     await self.clients.claim();
   })());
 });
@@ -104,9 +106,7 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
-async function fromNetwork(event) {
-  return (await event.preloadResponse) ?? fetch(event.request);
-}
+const fromNetwork = (event) => fetch(event.request);
 
 function adminOffline() {
   return new Response('<!doctype html><html lang="nl"><meta charset="utf-8"><meta name="viewport" ' +

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from server import auth, directory, orglog, privacy, push, security_events
+from server import access, auth, directory, orglog, privacy, push, security_events
 from server.auth import Actor
 from server.clock import AMSTERDAM, local_text
 from server.errors import DomainError
@@ -51,7 +51,7 @@ def _page(request: Request, name: str, context: dict[str, Any], status: int = 20
 def _actor(request: Request, *roles: str) -> Actor | Response:
     """The caller, or an HTML page that says why not (these are pages, not API routes)."""
     try:
-        actor = auth.authenticate(request)
+        actor = access.authenticate(request)
     except DomainError as error:
         return _page(request, "error.html", {"message": message_of(error)}, status_of(error))
     if actor.role not in roles:

@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import approvals, auth, directory, logapi, ops, orglog, push, signals
-from server.auth import Actor, requires
+from server import access, approvals, auth, directory, logapi, ops, orglog, push, signals
+from server.access import requires
+from server.auth import Actor
 from server.calendar import holiday_warning_text
 from server.envelope import b64u_encode
 from server.errors import DomainError, NotFound, Refused
@@ -126,9 +127,9 @@ async def enrol(request: Request) -> Response:
         label=body.label.strip(),
         push=_subscription(state, body.push),
     )
-    device_id, credential = auth.enrol_device(state.db, token_id, device, _now(request))
-    response = json_response(me_body(state, device_id), 201)
-    auth.set_device_cookie(response, credential)
+    enrolled = auth.enrol_device(state.db, token_id, device, _now(request))
+    response = json_response(me_body(state, enrolled.device_id), 201)
+    access.set_device_cookie(response, enrolled.credential)
     return response
 
 
@@ -172,6 +173,7 @@ def me_body(state: Any, device_id: str) -> dict:
         # what the app states as times and durations comes from the settings
         "view_grace_minutes": state.settings.view_grace_minutes,
         "enrol_token_days": state.settings.enrol_token_days,
+        "enrol_retry_minutes": auth.ENROL_RETRY_SECONDS // 60,
         "default_quiet_hours": state.settings.quiet_hours,
         "policy": app_policy(),
         "pending": False,
@@ -225,20 +227,20 @@ async def me_key_lost(request: Request, actor: Actor) -> Response:
 
 @requires(*auth.ROLES)
 async def me_push(request: Request, actor: Actor) -> Response:
-    _own_device(actor)
+    device_id = _own_device(actor)
     body = await read_json(request, PushUpdate)
     push = _subscription(_state(request), body.push)
-    directory.set_push(_state(request).db, actor.device_id, push)
-    return json_response(me_body(_state(request), actor.device_id))
+    directory.set_push(_state(request).db, device_id, push)
+    return json_response(me_body(_state(request), device_id))
 
 
 @requires(*auth.ROLES)
 async def me_quiet(request: Request, actor: Actor) -> Response:
     """This device's own quiet hours: null (the default), "off", or "HH:MM-HH:MM"."""
-    _own_device(actor)
+    device_id = _own_device(actor)
     body = await read_json(request, QuietUpdate)
-    directory.set_quiet_hours(_state(request).db, actor.device_id, body.quiet_hours)
-    return json_response(me_body(_state(request), actor.device_id))
+    directory.set_quiet_hours(_state(request).db, device_id, body.quiet_hours)
+    return json_response(me_body(_state(request), device_id))
 
 
 # --- sending -------------------------------------------------------------------------------
@@ -412,8 +414,7 @@ async def admin_import_free_days(request: Request, actor: Actor) -> Response:
 @requires("admin", "contact")
 async def admin_create_person(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewPerson)
-    if actor.role == "contact" and (body.role != "teacher" or body.org_id != actor.org_id):
-        raise Refused()
+    directory.may_register(actor, body)
     person_id = directory.create_person(_state(request).db, body, _now(request), _by(actor))
     return json_response({"id": person_id}, 201)
 

@@ -1,4 +1,5 @@
-"""Enrolment, device credentials, API keys and who may call what.
+"""Enrolment, device credentials, API keys, roles and rate limits; free of HTTP (reading
+them from a request and `@requires` are in server/access.py).
 
 A device credential is `<device id>.<secret>` in the `__Host-hwc` cookie; the server keeps only
 SHA-256 of the secret and compares it in constant time. Enrolment tokens are itsdangerous-signed
@@ -7,7 +8,6 @@ ids of a row that can be spent once; the row keeps only the id's hash.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import ipaddress
@@ -16,23 +16,24 @@ import secrets
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from starlette.requests import Request
-from starlette.responses import Response
 
 from server import orglog, push
 from server.db import Store
 from server.envelope import b64u_decode, b64u_encode
-from server.errors import Conflict, Invalid, Limited, Refused, Unauthenticated
+from server.errors import Conflict, Invalid, Limited
 
 COOKIE = "__Host-hwc"
 COOKIE_MAX_AGE = 400 * 24 * 3600  # browsers cap cookie lifetime at 400 days
 LAST_SEEN_EVERY = 60.0
+# A link stays usable this long by another device while the device it enrolled never came back
+# with its credential (a browser that dropped the cookie); that device is then replaced.
+ENROL_RETRY_SECONDS = 600
 ROLES = ("admin", "sender", "contact", "teacher", "officer")
 
 
@@ -122,6 +123,15 @@ def public_key_from_b64u(text: str) -> bytes:
 
 PENDING_PUSH_TTL = 24 * 3600.0  # a "new device" push older than a day is not worth showing
 TWO_PENDING = Conflict("two_pending")
+# The token is free, or spent moments ago on a device that never came back with its credential.
+CLAIM_ENROL_LINK = """
+UPDATE enrol_tokens SET spent_at = :now, device_id = :device
+WHERE id = :id AND expires_at > :now
+  AND person_id IN (SELECT id FROM people WHERE revoked_at IS NULL)
+  AND (spent_at IS NULL OR (spent_at > :now - :retry AND device_id IN
+       (SELECT id FROM devices WHERE last_seen_at IS NULL AND revoked_at IS NULL)))
+RETURNING person_id, created_by
+"""
 
 
 @dataclass(frozen=True)
@@ -132,25 +142,38 @@ class NewDevice:
     push: str | None
 
 
-def enrol_device(db: Store, token_id: str, device: NewDevice, now: float) -> tuple[str, str]:
-    """Spend the (verified) token and make the device. Returns (device id, cookie credential).
+@dataclass(frozen=True)
+class Enrolled:
+    device_id: str
+    credential: str  # the cookie's value
+    replaced: str | None  # the device this link enrolled before, whose browser never came back
+
+
+def enrol_device(db: Store, token_id: str, device: NewDevice, now: float) -> Enrolled:
+    """Spend the (verified) token and make the device, seen only once it uses its credential.
 
     A person who has an active device in their organisation's key log gets a pending device,
-    which that device must approve (docs/keylog.md); a first device enters the log at once.
+    which that device must approve (docs/keylog.md); a first device enters the log at once. A
+    device this link enrolled before whose browser never came back ends first (with its log
+    entry), so the retry is a first device again, not one beside it.
     """
     device_id = new_id()
     secret = secrets.token_urlsafe(32)
+    stored = stored_token_id(token_id)
     with db.transaction():
+        before = db.execute("SELECT device_id FROM enrol_tokens WHERE id = ?", [stored]).fetchone()
         row = db.execute(
-            "UPDATE enrol_tokens SET spent_at = ?, device_id = ? "
-            "WHERE id = ? AND spent_at IS NULL AND expires_at > ? "
-            "AND person_id IN (SELECT id FROM people WHERE revoked_at IS NULL) "
-            "RETURNING person_id, created_by",
-            [now, device_id, stored_token_id(token_id), now],
+            CLAIM_ENROL_LINK,
+            {"now": now, "device": device_id, "id": stored, "retry": ENROL_RETRY_SECONDS},
         ).fetchone()
         if row is None:
             raise TOKEN_REFUSED
         person_id, created_by = row
+        replaced = before[0] if before and before[0] else None
+        if replaced is not None:
+            from server import directory  # directory builds on auth
+
+            directory.revoke_device(db, replaced, now)
         org_id = orglog.person_org(db, person_id)
         log = orglog.state(db, org_id) if org_id else None
         _check_new_keys(db, device, log)
@@ -171,7 +194,7 @@ def enrol_device(db: Store, token_id: str, device: NewDevice, now: float) -> tup
                 orglog.append(db, str(org_id), "device_added", by, now, how=how, **fields)
     if refused:  # after the commit: the other pending device stays refused
         raise TWO_PENDING
-    return device_id, f"{device_id}.{secret}"
+    return Enrolled(device_id, f"{device_id}.{secret}", replaced)
 
 
 def _check_new_keys(db: Store, device: NewDevice, log: Any) -> None:
@@ -218,7 +241,7 @@ def _insert_device(
 ) -> None:
     db.execute(
         "INSERT INTO devices (id, person_id, label, public_key, sig_key, credential_hash, push, "
-        "push_state, created_at, last_seen_at, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "push_state, created_at, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             device_id,
             person_id,
@@ -229,21 +252,8 @@ def _insert_device(
             device.push,
             "active" if device.push else "none",
             now,
-            now,
             int(pending),
         ],
-    )
-
-
-def set_device_cookie(response: Response, credential: str) -> None:
-    response.set_cookie(
-        COOKIE,
-        credential,
-        max_age=COOKIE_MAX_AGE,
-        path="/",
-        secure=True,
-        httponly=True,
-        samesite="strict",
     )
 
 
@@ -374,52 +384,6 @@ def revoke_api_key(db: Store, key_id: str, now: float) -> bool:
             [now, key_id],
         ).fetchone()
     return row is not None
-
-
-def authenticate(request: Request) -> Actor:
-    app_state = request.app.state
-    now = app_state.clock.now()
-    actor = None
-    if "authorization" in request.headers:
-        actor = api_key_actor(app_state.db, request.headers["authorization"], now)
-    elif COOKIE in request.cookies:
-        actor = device_actor(app_state.db, request.cookies[COOKIE], now)
-        if actor is None:
-            _refuse_revoked(app_state.db, request.cookies[COOKIE])
-    if actor is None:
-        raise Unauthenticated()
-    return actor
-
-
-def _refuse_revoked(db: Store, credential: str) -> None:
-    """A device that was revoked (reset, blocked, declined) is told why, in Dutch."""
-    from server.approvals import revoked_reason
-
-    device_id = revoked_device(db, credential)
-    if device_id is not None:
-        raise Unauthenticated("not_enrolled", variant=revoked_reason(db, device_id))
-
-
-Endpoint = Callable[[Request, Actor], Awaitable[Response]]
-
-
-def requires(*roles: str) -> Callable[[Endpoint], Callable[[Request], Awaitable[Response]]]:
-    """Declare who may call a route; the resolved Actor is passed to the endpoint."""
-    unknown = set(roles) - set(ROLES)
-    assert not unknown, unknown
-
-    def decorate(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
-        @functools.wraps(endpoint)
-        async def guarded(request: Request) -> Response:
-            actor = authenticate(request)
-            if actor.role not in roles:
-                raise Refused()
-            return await endpoint(request, actor)
-
-        guarded.roles = roles  # type: ignore[attr-defined]
-        return guarded
-
-    return decorate
 
 
 # --- rate limits ---------------------------------------------------------------------------

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from server import db as database
@@ -48,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     _server_options(demo, host="127.0.0.1", database_default=DEMO_DATABASE)
     demo.add_argument("--no-serve", action="store_true", help="only create and print")
+    demo.add_argument(
+        "--https",
+        action="store_true",
+        help="serve https with a self-signed certificate made now (Safari/WebKit needs it)",
+    )
     demo.add_argument(
         "--speed",
         type=float,
@@ -161,9 +168,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_server(app: Any, settings: Settings, host: str, port: int) -> None:
+def run_server(
+    app: Any, settings: Settings, host: str, port: int, tls: tuple[Any, Any] | None = None
+) -> None:
     """uvicorn as `hwc serve`, `hwc demo` and the Procfile run it: X-Forwarded-* only from the
-    configured proxy, and a bound on slow and idle connections (server/connections.py)."""
+    configured proxy, and a bound on slow and idle connections (server/connections.py);
+    `tls` is (certificate file, key file) for `hwc demo --https`."""
     import uvicorn
 
     from server.connections import bounded_protocol
@@ -180,6 +190,8 @@ def run_server(app: Any, settings: Settings, host: str, port: int) -> None:
             settings.header_timeout_seconds, settings.body_timeout_seconds, settings.max_connections
         ),
         log_level="warning",
+        ssl_certfile=tls and str(tls[0]),
+        ssl_keyfile=tls and str(tls[1]),
     )
 
 
@@ -284,15 +296,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from server.clock import Clock
     from server.demo import seed_demo
 
-    settings = _settings(args).replace(base_url=f"http://localhost:{args.port}")
+    origin = f"{'https' if args.https else 'http'}://localhost:{args.port}"
+    settings = _settings(args).replace(base_url=origin)
     app = create_app(settings, Clock(speed=args.speed))
     for line in seed_demo(app):
         print(line)
     sys.stdout.flush()
     if args.no_serve:
         return 0
-    print(f"\nDe demo draait op http://localhost:{args.port} (stoppen: Ctrl+C)", flush=True)
-    run_server(app, settings, args.host, args.port)
+    tls = None
+    if args.https:
+        from server.tls import self_signed
+
+        tls = self_signed(Path(tempfile.mkdtemp(prefix="hwc-demo-tls-")))
+        print(
+            "\nHet certificaat is zelfgemaakt: de browser waarschuwt eerst; kies daar "
+            "'doorgaan naar localhost'.",
+            flush=True,
+        )
+    else:
+        print(
+            "\nSafari bewaart de aanmelding alleen via https: start voor Safari hwc demo --https.",
+            flush=True,
+        )
+    print(f"\nDe demo draait op {origin} (stoppen: Ctrl+C)", flush=True)
+    run_server(app, settings, args.host, args.port, tls)
     return 0
 
 

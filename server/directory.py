@@ -336,6 +336,12 @@ def set_quiet_hours(db: Store, device_id: str, quiet_hours: str | None) -> None:
 # --- who manages whom ------------------------------------------------------------------------
 
 
+def may_register(actor: Actor, person: NewPerson) -> None:
+    """Admins register anyone; a contact only teachers of their own school."""
+    if actor.role == "contact" and (person.role != "teacher" or person.org_id != actor.org_id):
+        raise Refused()
+
+
 def manageable_person(db: Store, actor: Actor, person_id: str) -> sqlite3.Row:
     """Admins manage everyone; a contact manages only the teachers of their own school."""
     found = person(db, person_id)

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server import approvals, auth, keylog, orglog, security_events
-from server.auth import Actor, requires
+from server.access import requires
+from server.auth import Actor
 from server.errors import Conflict, NotFound, Refused
 from server.models import Approval, SecurityEvent
 from server.web import json_response, read_json

@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server import ops
 from server.push import oldest_due_age
 from server.web import ApiError
 
@@ -54,48 +55,41 @@ class _StateCollector(Collector):
             "hwc_signals",
             "Signals by state",
             "state",
-            db.execute("SELECT state, count(*) FROM signals GROUP BY state"),
+            ops.count(db, "signals"),
         )
         yield _grouped(
             "hwc_pushes",
             "Outbox rows by state (sent, failed, gone, pending)",
             "state",
-            db.execute("SELECT state, count(*) FROM outbox GROUP BY state"),
+            ops.count(db, "pushes"),
         )
         yield GaugeMetricFamily(
             "hwc_outbox_oldest_due_seconds",
             "Age of the oldest pending push that is due",
             value=oldest_due_age(db, now),
         )
-        escalated = db.execute("SELECT count(*) FROM signals WHERE escalated_at IS NOT NULL")
         yield GaugeMetricFamily(
             "hwc_signals_escalated",
             "Signals escalated to the sender",
-            value=escalated.fetchone()[0],
+            value=ops.count(db, "escalated")[0][1],
         )
         yield _grouped(
             "hwc_devices",
             "Devices by state",
             "state",
-            db.execute(
-                "SELECT CASE WHEN revoked_at IS NULL THEN 'active' ELSE 'revoked' END, count(*) "
-                "FROM devices GROUP BY 1"
-            ),
+            ops.count(db, "devices"),
         )
         yield _grouped(
             "hwc_devices_push",
             "Active devices by notification state",
             "push",
-            db.execute(
-                "SELECT push_state, count(*) FROM devices "
-                "WHERE revoked_at IS NULL GROUP BY push_state"
-            ),
+            ops.count(db, "devices_push"),
         )
 
 
 def _grouped(name: str, documentation: str, label: str, rows: Any) -> GaugeMetricFamily:
     family = GaugeMetricFamily(name, documentation, labels=[label])
-    for key, count in rows.fetchall():
+    for key, count in rows:
         family.add_metric([str(key)], count)
     return family
 
@@ -104,5 +98,5 @@ async def metrics_endpoint(request: Request) -> Response:
     token = request.app.state.settings.metrics_token
     given = request.headers.get("authorization", "").removeprefix("Bearer ")
     if not token or not hmac.compare_digest(given.encode(), token.encode()):
-        raise ApiError(401, "metrics_token", "Metrics vragen het operator-token.")
+        raise ApiError(401, "metrics_token")
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE)

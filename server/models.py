@@ -13,6 +13,7 @@ from msgspec import Meta, Struct, field
 
 from server.calendar import QUIET_OFF, QUIET_PATTERN
 from server.policy import CSV_MAX_BYTES, MAX_ENVELOPES, MAX_TEACHERS
+from server.states import CloseReason
 
 B64U = "^[A-Za-z0-9_-]*$"
 # No control characters (NUL, escape sequences...) in a one-line value such as a token;
@@ -170,7 +171,7 @@ class Relay(Strict):
 
 
 class Close(Strict):
-    reason: Literal["told_in_person", "not_our_pupil", "done", "not_in_municipality"]
+    reason: CloseReason
 
 
 # --- admin ---------------------------------------------------------------------------------
@@ -292,6 +293,7 @@ class Me(Reply):
     device: DeviceInfo
     view_grace_minutes: int
     enrol_token_days: int
+    enrol_retry_minutes: int  # how long a link stays usable when the browser dropped the cookie
     default_quiet_hours: str  # quiet_hours of a device that has none of its own
     policy: AppPolicy  # what the app states or checks (server/policy.py)
     pending: bool  # False here; a pending device gets PendingMe

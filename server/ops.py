@@ -32,6 +32,22 @@ SIGNAL_TABLES = ("signals", "signal_events", "signal_teachers", "envelopes", "ou
 EVENT_TABLES = ("security_events",)  # short-lived reports, never in a backup
 
 
+# What /metrics counts: (label, count) rows, no names, no ids.
+COUNTS = {
+    "signals": "SELECT state, count(*) FROM signals GROUP BY state",
+    "pushes": "SELECT state, count(*) FROM outbox GROUP BY state",
+    "escalated": "SELECT 'escalated', count(*) FROM signals WHERE escalated_at IS NOT NULL",
+    "devices": "SELECT CASE WHEN revoked_at IS NULL THEN 'active' ELSE 'revoked' END, count(*) "
+    "FROM devices GROUP BY 1",
+    "devices_push": "SELECT push_state, count(*) FROM devices WHERE revoked_at IS NULL "
+    "GROUP BY push_state",
+}
+
+
+def count(db: Store, what: str) -> list[tuple[str, int]]:
+    return [(str(row[0]), int(row[1])) for row in db.execute(COUNTS[what]).fetchall()]
+
+
 def backup(db: Store, target: Path) -> dict[str, int]:
     """Write the directory of `db` to `target` (replaced atomically). Returns rows per table."""
     partial = target.with_name(target.name + ".partial")

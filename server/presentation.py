@@ -6,6 +6,8 @@ import io
 
 import segno
 
+from server.states import PUSH_KINDS, State
+
 KIND_LABELS = {
     "school": "School",
     "veilig_thuis": "Veilig Thuis",
@@ -20,14 +22,7 @@ SECURITY_KINDS = {  # what an app reported about a key log (server/security_even
     "unapproved_device": "Apparaat toegevoegd dat de persoon niet goedkeurde",
     "unexpected_reset": "Apparaat ingetrokken of opnieuw ingesteld zonder dat de persoon dat deed",
 }
-PUSH_KIND_LABELS = {
-    "new_signal": "nieuw signaal",
-    "teacher_signal": "signaal voor leerkracht",
-    "reminder": "herinnering",
-    "escalation": "niet op tijd opgepakt",
-    "teacher_late": "leerkracht heeft nog niet gekeken",
-    "device_pending": "nieuw apparaat wacht op goedkeuring",
-}
+PUSH_KIND_LABELS = {kind: push.label for kind, push in PUSH_KINDS.items()}
 OUTBOX_STATE_LABELS = {
     "pending": "wacht",
     "sent": "verstuurd",
@@ -35,14 +30,14 @@ OUTBOX_STATE_LABELS = {
     "gone": "abonnement vervallen",
 }
 SIGNAL_STATE_LABELS = {
-    "sent": "verstuurd",
-    "opened": "geopend",
-    "relayed": "doorgestuurd naar school",
-    "forwarded": "bij de leerkracht",
-    "viewed": "gezien door leerkracht",
-    "done": "afgerond",
-    "closed": "gesloten",
-    "expired": "verlopen",
+    State.SENT: "verstuurd",
+    State.OPENED: "geopend",
+    State.RELAYED: "doorgestuurd naar school",
+    State.FORWARDED: "bij de leerkracht",
+    State.VIEWED: "gezien door leerkracht",
+    State.DONE: "afgerond",
+    State.CLOSED: "gesloten",
+    State.EXPIRED: "verlopen",
 }
 
 

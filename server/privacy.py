@@ -11,14 +11,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from server.clock import AMSTERDAM
 from server.db import Store
-
-if TYPE_CHECKING:
-    from server.policy import Timing
 
 
 def _ids(db: Store, sql: str, params: list) -> list[str]:
@@ -57,25 +54,11 @@ def local_date(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).astimezone(AMSTERDAM).date().isoformat()
 
 
-def purge_directory(db: Store, now: float, timing: Timing) -> int:
-    """Remove what its retention rule no longer allows. Call inside the timers' transaction."""
-    revoked = now - timing.revoked_retention
-    count = sum(
-        erase_person(db, person_id)
-        for person_id in _ids(db, "SELECT id FROM people WHERE revoked_at <= ?", [revoked])
-    )
-    count += sum(
-        erase_device(db, device_id)
-        for device_id in _ids(db, "SELECT id FROM devices WHERE revoked_at <= ?", [revoked])
-    )
-    count += db.erase("DELETE FROM api_keys WHERE revoked_at <= ?", [revoked])
-    count += db.erase("DELETE FROM security_events WHERE at <= ?", [now - timing.retention])
-    count += db.erase(
-        "DELETE FROM enrol_tokens WHERE coalesce(spent_at, expires_at) <= ?",
-        [now - timing.token_retention],
-    )
+def sweep(db: Store, now: float) -> int:
+    """What no retention period covers, removed on every timers pass (inside its transaction);
+    the directory's retention rules themselves are timers (server/timers.py)."""
     # A subscription the push service gave up (404/410) can never be used again.
-    count += db.erase(
+    count = db.erase(
         "UPDATE devices SET push = NULL WHERE push_state = 'gone' AND push IS NOT NULL", []
     )
     # Deadlines are computed at sending, from today on: past free days are never read again.

@@ -26,10 +26,9 @@ from server.envelope import b64u_decode, b64u_encode
 from server.errors import Invalid
 from server.policy import HOLD_MARGIN
 from server.settings import Settings
+from server.states import PUSH_KINDS, Push
 
-# device_pending: a new device waits for this person's approval (docs/keylog.md).
-KINDS = ("new_signal", "teacher_signal", "reminder", "escalation", "teacher_late", "device_pending")
-NEVER_HELD = ("escalation",)  # to the sender: Veilig Thuis works around the clock
+KINDS = tuple(PUSH_KINDS)
 
 
 def send_at(
@@ -40,7 +39,7 @@ def send_at(
     before the deadline."""
     hours = quiet if own is None else QuietHours.parse(own)
     moment = datetime.fromtimestamp(now, UTC)
-    if kind in NEVER_HELD or hours is None or not hours.contains(moment):
+    if not PUSH_KINDS[kind].held_in_quiet_hours or hours is None or not hours.contains(moment):
         return now
     end = hours.end_after(moment).timestamp()
     if deadline_at is not None and end > deadline_at - HOLD_MARGIN:
@@ -59,7 +58,7 @@ def first_send_at(
     `now` when none has notifications on: then nothing waits either."""
     return min(
         (
-            send_at("new_signal", own, quiet, now, deadline_at)
+            send_at(Push.NEW_SIGNAL, own, quiet, now, deadline_at)
             for _, own in _pushable(db, device_ids)
         ),
         default=now,

@@ -51,31 +51,13 @@ from server.db import Store
 from server.envelope import b64u_decode, b64u_encode
 from server.push import EndpointPolicy, RefusedAddress, checked_connector
 from server.settings import Settings
+from server.states import PUSH_KINDS
 from server.tasks import TaskHealth, supervised
 
 log = logging.getLogger("hwc.push")
 
 # Neutral lock-screen texts per kind: never a name, never a school (DESIGN.md section 2).
-TEXTS: dict[str, tuple[str, str]] = {
-    "new_signal": ("Nieuw signaal", "Er is een nieuw Handle with Care-signaal. Open de app."),
-    "teacher_signal": (
-        "Signaal voor u",
-        "Uw intern begeleider stuurt u een signaal. Open de app vóór de les.",
-    ),
-    "reminder": ("Herinnering", "Er wacht nog een signaal op u. Open de app."),
-    "device_pending": (
-        "Nieuw apparaat",
-        "Een nieuw apparaat wil signalen ontvangen. Open de app om het te bekijken.",
-    ),
-    "escalation": (
-        "Signaal niet op tijd opgepakt",
-        "Een school heeft een signaal niet op tijd opgepakt. Open de app.",
-    ),
-    "teacher_late": (
-        "Leerkracht heeft nog niet gekeken",
-        "Een leerkracht heeft het signaal nog niet geopend. Open de app.",
-    ),
-}
+TEXTS: dict[str, tuple[str, str]] = {kind: (p.title, p.body) for kind, p in PUSH_KINDS.items()}
 
 # Every plaintext is padded with JSON whitespace to a multiple of this, so the encrypted body
 # length (which the push service and the network see) does not tell one kind from another.

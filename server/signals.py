@@ -23,9 +23,19 @@ from server.envelope import EnvelopeError, b64u_decode, b64u_encode, check_envel
 from server.errors import Conflict, Invalid, NotFound, Refused
 from server.models import DeviceEnvelope
 from server.policy import LIST_MAX_SIGNALS, Timing
+from server.states import (
+    CLOSE_RULES,
+    OPEN_STATES,
+    UNHANDLED_STATES,
+    WITH_TEACHERS,
+    CloseReason,
+    Event,
+    Push,
+    State,
+)
 
-OPEN_STATES = ("sent", "opened", "relayed", "forwarded", "viewed")
-UNHANDLED_STATES = ("sent", "opened", "relayed")  # nobody at the school has acted yet
+__all__ = ["OPEN_STATES", "UNHANDLED_STATES"]  # still importable from here
+
 REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud on the phone
 RECEIVING_ROLE = keylog.RECEIVING_ROLE
 
@@ -188,13 +198,14 @@ def send_signal(
             db.execute(
                 "INSERT INTO signals (id, ref, sender_org_id, holder_org_id, school_id, state, "
                 "sent_at, deadline_at, expires_at, remind_at) "
-                "VALUES (?, ?, ?, ?, ?, 'sent', ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     signal_id,
                     ref,
                     actor.org_id,
                     recipient_id,
                     recipient_id if org[0] == "school" else None,
+                    State.SENT,
                     now,
                     times.deadline.timestamp(),
                     times.expires_at.timestamp(),
@@ -205,12 +216,12 @@ def send_signal(
             raise Conflict("id_reused") from None
         role = RECEIVING_ROLE[org[0]]
         _store_envelopes(db, signal_id, role, rows)
-        add_event(db, signal_id, now, "sent", len(rows))
+        add_event(db, signal_id, now, Event.SENT, len(rows))
         push.enqueue(
             db,
             [d for d, _ in rows],
             signal_id,
-            "new_signal",
+            Push.NEW_SIGNAL,
             times.expires_at.timestamp(),
             now,
             timing.quiet,
@@ -296,9 +307,9 @@ def open_envelope(db: Store, actor: Actor, signal_id: str, now: float, timing: T
         ).fetchone()
         if row is None:
             raise GONE
-        if signal["state"] in ("sent", "relayed"):
-            db.execute("UPDATE signals SET state = 'opened' WHERE id = ?", [signal_id])
-            add_event(db, signal_id, now, "opened")
+        if signal["state"] in (State.SENT, State.RELAYED):
+            db.execute("UPDATE signals SET state = ? WHERE id = ?", [State.OPENED, signal_id])
+            add_event(db, signal_id, now, Event.OPENED)
     return {"envelope": msgspec.json.decode(row[0]), "state": _state(db, signal_id)}
 
 
@@ -350,16 +361,17 @@ def _opened_elsewhere(db: Store, signal_id: str, actor: Actor) -> NotFound | Non
 
 
 def _after_teacher_view(db: Store, signal_id: str, now: float) -> None:
-    add_event(db, signal_id, now, "teacher_viewed")
+    add_event(db, signal_id, now, Event.TEACHER_VIEWED)
     unseen = db.execute(
         "SELECT count(*) FROM signal_teachers WHERE signal_id = ? AND viewed_at IS NULL",
         [signal_id],
     ).fetchone()[0]
     if unseen == 0:
         db.execute(
-            "UPDATE signals SET state = 'viewed' WHERE id = ? AND state = 'forwarded'", [signal_id]
+            "UPDATE signals SET state = ? WHERE id = ? AND state = ?",
+            [State.VIEWED, signal_id, State.FORWARDED],
         )
-        add_event(db, signal_id, now, "viewed")
+        add_event(db, signal_id, now, Event.VIEWED)
 
 
 def _state(db: Store, signal_id: str) -> str:
@@ -414,34 +426,27 @@ def forward_signal(
             [(signal_id, t["person_id"]) for t in teachers],
         )
         db.execute(
-            "UPDATE signals SET state = 'forwarded', acted_by = ? WHERE id = ?",
-            [actor.person_id, signal_id],
+            "UPDATE signals SET state = ?, acted_by = ? WHERE id = ?",
+            [State.FORWARDED, actor.person_id, signal_id],
         )
-        add_event(db, signal_id, now, "forwarded", len(teachers))
+        add_event(db, signal_id, now, Event.FORWARDED, len(teachers))
         push.enqueue(
             db,
             [d for d, _ in rows],
             signal_id,
-            "teacher_signal",
+            Push.TEACHER_SIGNAL,
             signal["expires_at"],
             now,
             timing.quiet,
             signal["deadline_at"],
         )
-    return {"state": "forwarded"}
+    return {"state": State.FORWARDED}
 
 
-CLOSE_FROM = {
-    "told_in_person": ("contact", UNHANDLED_STATES, "closed"),
-    "not_our_pupil": ("contact", UNHANDLED_STATES, "closed"),
-    "done": ("contact", ("forwarded", "viewed"), "done"),
-    "not_in_municipality": ("officer", ("sent", "opened"), "closed"),
-}
-
-
-def close_signal(db: Store, actor: Actor, signal_id: str, reason: str, now: float) -> dict:
+def close_signal(db: Store, actor: Actor, signal_id: str, reason: CloseReason, now: float) -> dict:
     """Close with a reason, or finish ('Afronden'); every envelope goes at once."""
-    role, from_states, new_state = CLOSE_FROM[reason]
+    rule = CLOSE_RULES[reason]
+    role, from_states, new_state = rule.role, rule.from_states, rule.to_state
     with db.transaction():
         signal = _signal_for(db, actor, signal_id)
         if actor.role != role or signal["holder_org_id"] != actor.org_id:
@@ -472,10 +477,10 @@ def relay_signal(
     with db.transaction():
         signal = _signal_for(db, actor, signal_id)
         at_office = signal["holder_org_id"] == actor.org_id and signal["state"] in (
-            "sent",
-            "opened",
+            State.SENT,
+            State.OPENED,
         )
-        correcting = signal["state"] == "relayed" and signal["acted_by"] == actor.person_id
+        correcting = signal["state"] == State.RELAYED and signal["acted_by"] == actor.person_id
         if actor.role != "officer" or not (at_office or correcting):
             raise _conflict(db, signal_id, "already_handled", variant="moved_on")
         school = db.execute("SELECT kind FROM orgs WHERE id = ?", [school_id]).fetchone()
@@ -486,9 +491,10 @@ def relay_signal(
         db.erase("DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
         _store_envelopes(db, signal_id, "contact", rows)
         db.execute(
-            "UPDATE signals SET state = 'relayed', holder_org_id = ?, school_id = ?, "
+            "UPDATE signals SET state = ?, holder_org_id = ?, school_id = ?, "
             "acted_by = ?, remind_at = ? WHERE id = ?",
             [
+                State.RELAYED,
                 school_id,
                 school_id,
                 actor.person_id,
@@ -496,18 +502,18 @@ def relay_signal(
                 signal_id,
             ],
         )
-        add_event(db, signal_id, now, "relayed", len(rows))
+        add_event(db, signal_id, now, Event.RELAYED, len(rows))
         push.enqueue(
             db,
             [d for d, _ in rows],
             signal_id,
-            "new_signal",
+            Push.NEW_SIGNAL,
             signal["expires_at"],
             now,
             timing.quiet,
             signal["deadline_at"],
         )
-    return {"state": "relayed"}
+    return {"state": State.RELAYED}
 
 
 # --- what each person sees -----------------------------------------------------------------
@@ -650,8 +656,8 @@ def _teacher_view(
         f"SELECT {SIGNAL_COLUMNS}, e.opened_at, e.device_id IS NOT NULL AS has_copy "  # noqa: S608
         f"{SIGNAL_FROM} JOIN signal_teachers t ON t.signal_id = s.id AND t.person_id = ? "
         "LEFT JOIN envelopes e ON e.signal_id = s.id AND e.device_id = ? "
-        f"WHERE s.state IN ('forwarded', 'viewed'){only[0]} ORDER BY s.sent_at DESC",
-        [actor.person_id, actor.device_id, *only[1]],
+        f"WHERE s.state IN (?, ?){only[0]} ORDER BY s.sent_at DESC",
+        [actor.person_id, actor.device_id, *WITH_TEACHERS, *only[1]],
     ).fetchall()
     result: list[dict[str, Any]] = []
     for r in rows:

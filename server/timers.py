@@ -1,8 +1,11 @@
 """Timers: reminders, escalation, late teachers, self-destruct, expiry and purges.
 
 Driven by the database: every due moment is computed from the rows, so a restart or a sleeping
-server loses nothing and fires late timers at once. Each timer is an UPDATE guarded by the column
-it sets (reminded_at, escalated_at, ...) inside one transaction, so it fires exactly once.
+server loses nothing and fires late timers at once. The timers are data (`TIMERS`): each names
+its rows, the moment a row is due, and how firing claims it. A timer that claims sets a column
+in an UPDATE guarded by that column (or the states it leaves), inside one transaction, so it
+fires exactly once; a purge deletes. Both the firing statements and `next_due` are built from
+the same table, so the scheduler can never sleep past a timer that would fire.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -17,15 +22,70 @@ from server import privacy, push
 from server.clock import Clock
 from server.db import Store
 from server.policy import Timing
-from server.signals import OPEN_STATES, add_event
+from server.signals import add_event
+from server.states import OPEN_STATES, Event, Push, State
 from server.tasks import TaskHealth, supervised
 
 log = logging.getLogger("hwc.timers")
 
 MAX_SLEEP = 60.0  # seconds of simulated time: new rows are seen within this, however fast the clock
 
+CHUNK = 500  # ids per statement, well below SQLite's limit on parameters
+Action = Callable[[Store, list[Any], float, Timing], int]
 
-def _devices_of(db: Store, where: str, params: list) -> list[str]:
+
+def _no_delay(timing: Timing) -> float:
+    return 0.0
+
+
+def _no_params(timing: Timing) -> list[Any]:
+    return []
+
+
+@dataclass(frozen=True)
+class Timer:
+    """One timer. `rows` selects the rows it concerns in `table` (with `claim`, it includes the
+    guard: the claimed column still NULL, or the states it leaves); a row is due at `due` +
+    `delay`. Firing with `claim` (a SET clause, `?` is now) claims the due rows and runs `action`
+    on them; without, `action` (if any) runs on the due rows and then they are deleted, with
+    their pages zeroed (Store.erase). Every fragment is fixed SQL; values are parameters."""
+
+    name: str  # its count in run_due's answer (several timers may add to one)
+    table: str
+    rows: str
+    due: str
+    claim: str | None = None
+    action: Action | None = None
+    delay: Callable[[Timing], float] = _no_delay
+    due_params: Callable[[Timing], list[Any]] = _no_params  # for `?` in `due`
+
+    def due_sql(self) -> str:
+        """The earliest moment a row is due, NULL when none is pending."""
+        return f"SELECT min({self.due}) + ? AS t FROM {self.table} WHERE {self.rows}"  # noqa: S608
+
+    def fire(self, db: Store, now: float, timing: Timing) -> int:
+        due = f"({self.rows}) AND {self.due} <= ?"
+        params = [*self.due_params(timing), now - self.delay(timing)]
+        if self.claim is not None:
+            claimed = db.execute(
+                f"UPDATE {self.table} SET {self.claim} WHERE {due} RETURNING *",  # noqa: S608
+                [now, *params],
+            ).fetchall()
+            if self.action is not None:
+                self.action(db, claimed, now, timing)
+            return len(claimed)
+        count = 0
+        if self.action is not None:
+            sql = f"SELECT * FROM {self.table} WHERE {due}"  # noqa: S608
+            rows = db.execute(sql, params).fetchall()
+            count += self.action(db, rows, now, timing)
+        return count + db.erase(f"DELETE FROM {self.table} WHERE {due}", params)  # noqa: S608
+
+
+# --- who is told ---------------------------------------------------------------------------
+
+
+def _devices_of(db: Store, where: str, params: list[Any]) -> list[str]:
     sql = (
         "SELECT d.id FROM devices d JOIN people p ON p.id = d.person_id "  # noqa: S608
         f"WHERE d.revoked_at IS NULL AND p.revoked_at IS NULL AND d.pending = 0 AND {where}"
@@ -48,72 +108,52 @@ def _senders_devices(db: Store, signal: Any) -> list[str]:
     )
 
 
-def _claim(db: Store, sql: str, params: list) -> list[Any]:
-    return list(db.execute(sql + " RETURNING *", params).fetchall())
+# --- what firing does ----------------------------------------------------------------------
 
 
-def remind_unopened(db: Store, now: float, timing: Timing) -> int:
+def _remind(db: Store, signals: list[Any], now: float, timing: Timing) -> int:
     """Nobody opened it: push the receiving contacts (or officers) once more."""
-    # remind_at is NULL only in rows from before it existed: then the plain delay counts.
-    signals = _claim(
-        db,
-        """UPDATE signals SET reminded_at = ? WHERE reminded_at IS NULL
-        AND ((state IN ('sent', 'relayed') AND coalesce(remind_at, sent_at + ?) <= ?
-              AND holder_org_id IN (SELECT id FROM orgs WHERE kind = 'school'))
-          OR (state IN ('sent', 'opened') AND coalesce(remind_at, sent_at + ?) <= ?
-              AND holder_org_id IN (SELECT id FROM orgs WHERE kind = 'leerplicht')))""",
-        [now, timing.remind_after, now, timing.relay_remind_after, now],
-    )
     for signal in signals:
-        add_event(db, signal["id"], now, "reminded")
+        add_event(db, signal["id"], now, Event.REMINDED)
         push.enqueue(
             db,
             _holders_devices(db, signal),
             signal["id"],
-            "reminder",
+            Push.REMINDER,
             signal["expires_at"],
             now,
             timing.quiet,
             signal["deadline_at"],
         )
-        if signal["state"] != "relayed" and _held_by_leerplicht(db, signal):
-            # Not relayed in time: the original sender hears it too, so they can phone.
-            add_event(db, signal["id"], now, "relay_late")
-            push.enqueue(
-                db,
-                _senders_devices(db, signal),
-                signal["id"],
-                "escalation",
-                signal["expires_at"],
-                now,
-            )
     return len(signals)
 
 
-def _held_by_leerplicht(db: Store, signal: Any) -> bool:
-    row = db.execute("SELECT kind FROM orgs WHERE id = ?", [signal["holder_org_id"]]).fetchone()
-    return bool(row and row[0] == "leerplicht")
-
-
-def escalate_late(db: Store, now: float) -> int:
-    """The deadline passed and nobody acted: alert the sender, push the holders again."""
-    signals = _claim(
-        db,
-        "UPDATE signals SET escalated_at = ? WHERE escalated_at IS NULL "
-        "AND state IN ('sent', 'opened', 'relayed') AND deadline_at <= ?",
-        [now, now],
-    )
+def _remind_relay(db: Store, signals: list[Any], now: float, timing: Timing) -> int:
+    """Leerplicht did not relay in time: remind the officers, and the original sender hears it
+    too, so they can phone."""
+    _remind(db, signals, now, timing)
     for signal in signals:
-        add_event(db, signal["id"], now, "escalated")
-        push.enqueue(
-            db, _senders_devices(db, signal), signal["id"], "escalation", signal["expires_at"], now
-        )
+        _alert_sender(db, signal, now, Event.RELAY_LATE)
+    return len(signals)
+
+
+def _alert_sender(db: Store, signal: Any, now: float, event: str) -> None:
+    add_event(db, signal["id"], now, event)
+    push.enqueue(
+        db, _senders_devices(db, signal), signal["id"], Push.ESCALATION, signal["expires_at"], now
+    )
+
+
+def _escalate(db: Store, signals: list[Any], now: float, timing: Timing) -> int:
+    """The deadline passed and nobody acted: alert the sender, push the holders again."""
+    for signal in signals:
+        _alert_sender(db, signal, now, Event.ESCALATED)
         # Past the deadline: a device's own quiet hours hold nothing (HOLD_MARGIN).
         push.enqueue(
             db,
             _holders_devices(db, signal),
             signal["id"],
-            "reminder",
+            Push.REMINDER,
             signal["expires_at"],
             now,
             deadline_at=signal["deadline_at"],
@@ -121,21 +161,15 @@ def escalate_late(db: Store, now: float) -> int:
     return len(signals)
 
 
-def tell_contact_teacher_late(db: Store, now: float) -> int:
+def _tell_contact_teacher_late(db: Store, signals: list[Any], now: float, timing: Timing) -> int:
     """Forwarded, but a chosen teacher has not opened by the deadline: tell the contact."""
-    signals = _claim(
-        db,
-        """UPDATE signals SET teacher_late_at = ? WHERE teacher_late_at IS NULL
-        AND state = 'forwarded' AND deadline_at <= ?""",
-        [now, now],
-    )
     for signal in signals:
-        add_event(db, signal["id"], now, "teacher_late")
+        add_event(db, signal["id"], now, Event.TEACHER_LATE)
         push.enqueue(
             db,
             _devices_of(db, "p.id = ?", [signal["acted_by"]]),
             signal["id"],
-            "teacher_late",
+            Push.TEACHER_LATE,
             signal["expires_at"],
             now,
             deadline_at=signal["deadline_at"],
@@ -143,92 +177,171 @@ def tell_contact_teacher_late(db: Store, now: float) -> int:
     return len(signals)
 
 
-def destroy_viewed_copies(db: Store, now: float, timing: Timing) -> int:
-    """A teacher's copy goes when the grace period after the first view ends."""
-    return db.erase(
-        "DELETE FROM envelopes WHERE role = 'teacher' AND opened_at <= ?",
-        [now - timing.view_grace],
-    )
-
-
-def expire(db: Store, now: float) -> int:
-    marks = ",".join("?" * len(OPEN_STATES))
-    signals = _claim(
-        db,
-        f"UPDATE signals SET state = 'expired', ended_at = ? "  # noqa: S608
-        f"WHERE state IN ({marks}) AND expires_at <= ?",
-        [now, *OPEN_STATES, now],
-    )
+def _expire(db: Store, signals: list[Any], now: float, timing: Timing) -> int:
     for signal in signals:
         db.erase("DELETE FROM envelopes WHERE signal_id = ?", [signal["id"]])
-        add_event(db, signal["id"], now, "expired")
+        add_event(db, signal["id"], now, Event.EXPIRED)
     return len(signals)
 
 
-def purge_ended(db: Store, now: float, timing: Timing) -> int:
-    """Status rows go after the retention period; no page image of them stays behind."""
-    cutoff = now - timing.retention
-    ended = "SELECT id FROM signals WHERE ended_at IS NOT NULL AND ended_at <= ?"
-    deleted = db.erase(
-        f"DELETE FROM outbox WHERE signal_id IN ({ended})",  # noqa: S608
-        [cutoff],
+def _purge_pushes_of(db: Store, signals: list[Any], now: float, timing: Timing) -> int:
+    """A signal's status rows go with their pushes; no page image of them stays behind."""
+    ids = [signal["id"] for signal in signals]
+    count = 0
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        count += db.erase(f"DELETE FROM outbox WHERE signal_id IN ({marks})", chunk)  # noqa: S608
+    return count
+
+
+def _erase_people(db: Store, people: list[Any], now: float, timing: Timing) -> int:
+    return sum(privacy.erase_person(db, person["id"]) for person in people)
+
+
+def _erase_devices(db: Store, devices: list[Any], now: float, timing: Timing) -> int:
+    return sum(privacy.erase_device(db, device["id"]) for device in devices)
+
+
+# --- the timers ----------------------------------------------------------------------------
+
+
+def _states(*states: str) -> str:
+    return "state IN (" + ", ".join(f"'{state}'" for state in states) + ")"
+
+
+def _held_by(kind: str) -> str:
+    return f"holder_org_id IN (SELECT id FROM orgs WHERE kind = '{kind}')"  # noqa: S608 - fixed
+
+
+def _reminder(holder: str, states: tuple[str, ...], action: Action, after: str) -> Timer:
+    """Nobody opened it in time: remind the holders. remind_at is NULL only in rows from before
+    it existed: then the plain delay (the Timing field `after`) counts."""
+    return Timer(
+        "reminded",
+        "signals",
+        f"reminded_at IS NULL AND {_states(*states)} AND {_held_by(holder)}",
+        "coalesce(remind_at, sent_at + ?)",
+        claim="reminded_at = ?",
+        action=action,
+        due_params=lambda timing: [getattr(timing, after)],
     )
-    deleted += db.erase(
-        "DELETE FROM signals WHERE ended_at IS NOT NULL AND ended_at <= ?", [cutoff]
-    )
-    deleted += db.erase("DELETE FROM outbox WHERE state != 'pending' AND created_at <= ?", [cutoff])
-    return deleted
+
+
+TIMERS: tuple[Timer, ...] = (
+    _reminder("school", (State.SENT, State.RELAYED), _remind, "remind_after"),
+    _reminder("leerplicht", (State.SENT, State.OPENED), _remind_relay, "relay_remind_after"),
+    Timer(
+        "escalated",
+        "signals",
+        "escalated_at IS NULL AND " + _states(State.SENT, State.OPENED, State.RELAYED),
+        "deadline_at",
+        claim="escalated_at = ?",
+        action=_escalate,
+    ),
+    Timer(
+        "teacher_late",
+        "signals",
+        "teacher_late_at IS NULL AND " + _states(State.FORWARDED),
+        "deadline_at",
+        claim="teacher_late_at = ?",
+        action=_tell_contact_teacher_late,
+    ),
+    # A teacher's copy goes when the grace period after the first view ends.
+    Timer(
+        "destroyed",
+        "envelopes",
+        "role = 'teacher' AND opened_at IS NOT NULL",
+        "opened_at",
+        delay=lambda timing: timing.view_grace,
+    ),
+    Timer(
+        "expired",
+        "signals",
+        _states(*OPEN_STATES),
+        "expires_at",
+        claim=f"state = '{State.EXPIRED}', ended_at = ?",
+        action=_expire,
+    ),
+    # Status rows go after the retention period, with their pushes.
+    Timer(
+        "purged",
+        "signals",
+        "ended_at IS NOT NULL",
+        "ended_at",
+        action=_purge_pushes_of,
+        delay=lambda timing: timing.retention,
+    ),
+    Timer(
+        "purged",
+        "outbox",
+        "state != 'pending'",
+        "created_at",
+        delay=lambda timing: timing.retention,
+    ),
+    # The directory's retention rules (docs/gegevens.md; server/privacy.py).
+    Timer(
+        "directory_purged",
+        "people",
+        "revoked_at IS NOT NULL",
+        "revoked_at",
+        action=_erase_people,
+        delay=lambda timing: timing.revoked_retention,
+    ),
+    Timer(
+        "directory_purged",
+        "devices",
+        "revoked_at IS NOT NULL",
+        "revoked_at",
+        action=_erase_devices,
+        delay=lambda timing: timing.revoked_retention,
+    ),
+    Timer(
+        "directory_purged",
+        "api_keys",
+        "revoked_at IS NOT NULL",
+        "revoked_at",
+        delay=lambda timing: timing.revoked_retention,
+    ),
+    Timer(
+        "directory_purged",
+        "enrol_tokens",
+        "1 = 1",
+        "coalesce(spent_at, expires_at)",
+        delay=lambda timing: timing.token_retention,
+    ),
+    # Security events (server/security_events.py) are kept as long as status rows.
+    Timer(
+        "purged",
+        "security_events",
+        "1 = 1",
+        "at",
+        delay=lambda timing: timing.retention,
+    ),
+)
+NEXT_DUE = "SELECT min(t) FROM (" + " UNION ALL ".join(t.due_sql() for t in TIMERS) + ")"  # noqa: S608
+
+
+def fire(db: Store, name: str, now: float, timing: Timing) -> int:
+    """Fire the timers of one name (a test's shortcut to one step), in one transaction."""
+    with db.transaction():
+        return sum(t.fire(db, now, timing) for t in TIMERS if t.name == name)
 
 
 def run_due(db: Store, now: float, timing: Timing) -> dict[str, int]:
     """Fire everything that is due, in one transaction (which truncates the WAL after erasing)."""
+    fired = dict.fromkeys((t.name for t in TIMERS), 0)
     with db.transaction():
-        fired = {
-            "reminded": remind_unopened(db, now, timing),
-            "escalated": escalate_late(db, now),
-            "teacher_late": tell_contact_teacher_late(db, now),
-            "destroyed": destroy_viewed_copies(db, now, timing),
-            "expired": expire(db, now),
-            "purged": purge_ended(db, now, timing),
-            "directory_purged": privacy.purge_directory(db, now, timing),
-        }
+        for timer in TIMERS:
+            fired[timer.name] += timer.fire(db, now, timing)
+        fired["directory_purged"] += privacy.sweep(db, now)
     return fired
 
 
 def next_due(db: Store, timing: Timing) -> float | None:
     """The earliest moment any timer is due, computed from the rows."""
-    row = db.execute(
-        """SELECT min(t) FROM (
-            SELECT min(coalesce(s.remind_at, s.sent_at + ?)) AS t FROM signals s
-                JOIN orgs o ON o.id = s.holder_org_id
-                WHERE s.reminded_at IS NULL AND o.kind = 'school'
-                AND s.state IN ('sent', 'relayed')
-            UNION ALL SELECT min(coalesce(s.remind_at, s.sent_at + ?)) FROM signals s
-                JOIN orgs o ON o.id = s.holder_org_id
-                WHERE s.reminded_at IS NULL AND o.kind = 'leerplicht'
-                AND s.state IN ('sent', 'opened')
-            UNION ALL SELECT min(deadline_at) FROM signals WHERE escalated_at IS NULL
-                AND state IN ('sent', 'opened', 'relayed')
-            UNION ALL SELECT min(deadline_at) FROM signals WHERE teacher_late_at IS NULL
-                AND state = 'forwarded'
-            UNION ALL SELECT min(opened_at) + ? FROM envelopes WHERE role = 'teacher'
-                AND opened_at IS NOT NULL
-            UNION ALL SELECT min(expires_at) FROM signals WHERE state IN
-                ('sent', 'opened', 'relayed', 'forwarded', 'viewed')
-            UNION ALL SELECT min(ended_at) + ? FROM signals WHERE ended_at IS NOT NULL
-            UNION ALL SELECT min(revoked_at) + ? FROM people WHERE revoked_at IS NOT NULL
-            UNION ALL SELECT min(revoked_at) + ? FROM devices WHERE revoked_at IS NOT NULL
-            UNION ALL SELECT min(revoked_at) + ? FROM api_keys WHERE revoked_at IS NOT NULL
-            UNION ALL SELECT min(coalesce(spent_at, expires_at)) + ? FROM enrol_tokens)""",
-        [
-            timing.remind_after,
-            timing.relay_remind_after,
-            timing.view_grace,
-            timing.retention,
-            *[timing.revoked_retention] * 3,
-            timing.token_retention,
-        ],
-    ).fetchone()
+    params = [p for t in TIMERS for p in (*t.due_params(timing), t.delay(timing))]
+    row = db.execute(NEXT_DUE, params).fetchone()
     return None if row[0] is None else float(row[0])
 
 

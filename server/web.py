@@ -121,6 +121,9 @@ ERRORS: dict[str, tuple[int, str]] = {
     "bad_range.too_long": (422, "Een periode mag hoogstens een jaar zijn."),
     "unknown_code": (422, "Onbekende schoolcode: {codes}."),
     "role_org": (422, "Deze rol past niet bij deze organisatie."),
+    # the web layer's own
+    "malformed_json": (400, "Het verzoek is geen geldige JSON."),
+    "metrics_token": (401, "Metrics vragen het operator-token."),
     "erase_self": (
         409,
         "U kunt uw eigen gegevens hier niet verwijderen. Vraag een andere beheerder.",
@@ -167,7 +170,8 @@ FIELD_IN_DETAIL = re.compile(r"at `\$\.(\w+)`$")  # msgspec: "... - at `$.code`"
 
 
 class ApiError(Exception):
-    """An error a client should see: status, a code for programs, a Dutch message for people."""
+    """An error a client should see: status, a code for programs, a Dutch message for people
+    (by default the code's in ERRORS, else the status's in MESSAGES)."""
 
     def __init__(
         self, status: int, code: str | None = None, message: str | None = None, **extra: Any
@@ -175,7 +179,7 @@ class ApiError(Exception):
         default_code, default_message = MESSAGES.get(status, MESSAGES[400])
         self.status = status
         self.code = code or default_code
-        self.message = message or default_message
+        self.message = message or ERRORS.get(self.code, (status, default_message))[1]
         self.extra = extra
         self.headers: dict[str, str] = {}
         super().__init__(self.code)
@@ -266,7 +270,7 @@ async def read_json(request: Request, model: type[T]) -> T:
             raise ApiError(422, "hidden_character", str(exc.__cause__), **field) from None
         raise ApiError(422, detail=detail, **field) from None
     except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises the latter for bad UTF-8
-        raise ApiError(400, "malformed_json", "Het verzoek is geen geldige JSON.") from None
+        raise ApiError(400, "malformed_json") from None
 
 
 def route_templates(routes: list[Any]) -> dict[Any, str]:

@@ -84,12 +84,19 @@ def own_pwa_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[t
 
 
 @contextmanager
-def live_world(db_path: Path, clock: Clock | None = None, **overrides: Any) -> Iterator[World]:
-    """Serve a fresh app on a loopback port; background workers off unless asked for."""
+def live_world(
+    db_path: Path,
+    clock: Clock | None = None,
+    tls: tuple[Path, Path] | None = None,
+    **overrides: Any,
+) -> Iterator[World]:
+    """Serve a fresh app on a loopback port (https with `tls`: certificate and key files);
+    background workers off unless asked for."""
     sock = free_socket()
     overrides.setdefault("run_workers", False)
-    app = create_app(make_settings(db_path, base_url_of(sock), **overrides), clock)
-    with serving(app, sock) as url:
+    base_url = base_url_of(sock, "https" if tls else "http")
+    app = create_app(make_settings(db_path, base_url, **overrides), clock)
+    with serving(app, sock, tls=tls) as url:
         w = World(app, url)
         try:
             yield w

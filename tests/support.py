@@ -41,15 +41,24 @@ def free_socket() -> socket.socket:
     return sock
 
 
-def base_url_of(sock: socket.socket) -> str:
-    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+def base_url_of(sock: socket.socket, scheme: str = "http") -> str:
+    return f"{scheme}://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @contextmanager
-def serving(app: Any, sock: socket.socket, lifespan: str = "on") -> Iterator[str]:
-    """Run `app` with uvicorn in a background thread on `sock`; yield its base URL."""
+def serving(
+    app: Any, sock: socket.socket, lifespan: str = "on", tls: tuple[Path, Path] | None = None
+) -> Iterator[str]:
+    """Run `app` with uvicorn in a background thread on `sock` (https with `tls`: certificate
+    and key files); yield its base URL."""
     config = uvicorn.Config(
-        app, lifespan=lifespan, ws="none", access_log=False, log_level="warning"
+        app,
+        lifespan=lifespan,
+        ws="none",
+        access_log=False,
+        log_level="warning",
+        ssl_certfile=tls and str(tls[0]),
+        ssl_keyfile=tls and str(tls[1]),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -61,7 +70,7 @@ def serving(app: Any, sock: socket.socket, lifespan: str = "on") -> Iterator[str
             time.sleep(0.01)
         if not server.started:
             raise RuntimeError("server did not start")
-        yield base_url_of(sock)
+        yield base_url_of(sock, "https" if tls else "http")
     finally:
         server.should_exit = True
         thread.join(timeout=10)
@@ -284,6 +293,8 @@ class World:
         # httpx sends a Secure cookie only over https; carry it by hand on loopback http.
         device.credential = response.cookies[auth.COOKIE]
         device.http.cookies = httpx.Cookies({auth.COOKIE: device.credential})
+        # Back at once with the credential, as the app is: the link is spent for good.
+        assert device.get("/api/me").status_code == 200
         return device
 
     def member(self, role: str, org_id: str | None, **kw: Any) -> Device:

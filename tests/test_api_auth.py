@@ -862,6 +862,8 @@ def test_contact_manages_only_own_teachers(matrix: Matrix) -> None:
     assert enrolled.json()["org"]["id"] == own_school
     credential = enrolled.cookies[COOKIE]
     matrix.http.cookies.clear()
+    seen = matrix.http.get("/api/me", headers={"Cookie": f"{COOKIE}={credential}"})
+    assert seen.status_code == 200  # the device came back: its link is spent for good
     again = matrix.http.post("/api/enrol", json=body, headers={"X-HWC": "1"})
     assert again.status_code == 400 and again.json()["error"] == "token_invalid"
     teacher_device = enrolled.json()["device"]["id"]
@@ -875,9 +877,11 @@ def test_contact_manages_only_own_teachers(matrix: Matrix) -> None:
 # --- rate limits ---------------------------------------------------------------------------
 
 
-def enrol_attempt(world: World, token: str) -> httpx.Response:
+def enrol_attempt(world: World, token: str, come_back: bool = True) -> httpx.Response:
+    """Enrol a fresh key with the link; the new device then uses its credential, as the app
+    does at once, unless told not to (a browser that dropped the cookie)."""
     client = world.client()
-    return client.post(
+    response = client.post(
         "/api/enrol",
         json={
             "token": token,
@@ -887,6 +891,50 @@ def enrol_attempt(world: World, token: str) -> httpx.Response:
             "sig_key": b64u_encode(generate_device_key()[1]),
         },
     )
+    if come_back and response.status_code == 201:
+        credential = response.cookies[COOKIE]
+        assert (
+            client.get("/api/me", headers={"Cookie": f"{COOKIE}={credential}"}).status_code == 200
+        )
+    return response
+
+
+def test_a_link_enrols_one_device_that_came_back(world: World) -> None:
+    """A browser that dropped the cookie leaves the link usable for a few minutes, by one
+    device at a time: the next replaces the one that never came back; one that came back
+    spends the link for good."""
+    token = world.enrol_link_token(world.person("teacher", world.org()))
+    dropped = enrol_attempt(world, token, come_back=False)
+    assert dropped.status_code == 201, dropped.text
+    second = enrol_attempt(world, token, come_back=False)
+    assert second.status_code == 201, second.text
+    first_credential = dropped.cookies[COOKIE]
+    assert (
+        world.client()
+        .get("/api/me", headers={"Cookie": f"{COOKIE}={first_credential}"})
+        .status_code
+        == 401
+    )
+    revoked = world.db.execute(
+        "SELECT revoked_at IS NOT NULL FROM devices WHERE id = ?", [dropped.json()["device"]["id"]]
+    ).fetchone()[0]
+    assert revoked
+    third = enrol_attempt(world, token)  # the second never came back either: replaced
+    assert third.status_code == 201, third.text
+    refused = enrol_attempt(world, token)  # the third came back: the link is spent
+    assert refused.status_code == 400 and refused.json()["error"] == "token_invalid"
+    working = world.db.execute("SELECT count(*) FROM devices WHERE revoked_at IS NULL").fetchone()[
+        0
+    ]
+    assert working == 1
+
+
+def test_a_link_not_taken_up_again_within_minutes_is_spent(world: World) -> None:
+    token = world.enrol_link_token(world.person("teacher", world.org()))
+    assert enrol_attempt(world, token, come_back=False).status_code == 201
+    world.app.state.clock.advance(auth.ENROL_RETRY_SECONDS + 1)
+    late = enrol_attempt(world, token)
+    assert late.status_code == 400 and late.json()["error"] == "token_invalid"
 
 
 def assert_rate_limited(response: httpx.Response, window: int = 600) -> None:

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
+from server import timers
 from server.pushworker import payload
-from server.timers import escalate_late
 from tests.browser import Phone, enrol_phone, new_phone, years_ago
 from tests.conftest import live_world
 from tests.support import Device, World
@@ -139,7 +139,7 @@ def test_phone_numbers_are_tel_links_wherever_someone_must_phone(
     ref = world.send(
         world.member("sender", veilig_thuis), school, NAME, years_ago(10).isoformat()
     ).json()["ref"]
-    escalate_late(world.db, world.now() + 8 * 86400)
+    timers.fire(world.db, "escalated", world.now() + 8 * 86400, world.app.state.timing)
     card = sender_card(sender, ref)
     expect(card.locator(".flag")).to_have_text(
         "Let op: de school heeft niet op tijd gereageerd. Bel de school: 030 123 45 67."

@@ -384,6 +384,7 @@ def test_iphone_outside_home_screen_is_told_to_add_it_first(browser: Any, world:
         "(KHTML, like Gecko) Version/18.4 Mobile/15E148 Safari/604.1"
     )
     phone = new_phone(browser, world.url, user_agent=iphone)
+    phone.context.add_init_script("delete window.PushManager;")  # as Safari outside the home screen
     person = world.person("teacher", world.org(), name="Juf iPhone", class_label="groep 1")
     phone.goto(f"/aanmelden#{world.enrol_link_token(person)}")
     page = phone.page
@@ -393,6 +394,62 @@ def test_iphone_outside_home_screen_is_told_to_add_it_first(browser: Any, world:
     page.get_by_role("button", name="Toch hier aanmelden, zonder meldingen").click()
     page.get_by_role("button", name="Dit apparaat aanmelden").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat is aangemeld")
+    # Never possible here until the home screen: said so, and nothing to turn on.
+    expect(page.get_by_text("pas als de app op het beginscherm staat")).to_be_visible()
+    expect(page.get_by_role("button", name="Meldingen aanzetten")).to_have_count(0)
+    phone.close()
+
+
+def test_a_browser_that_dropped_the_cookie_is_told_and_can_try_again(
+    browser: Any, world: World
+) -> None:
+    """The enrolment's answer loses its cookie (as WebKit on plain http does): no "aangemeld",
+    a plain explanation, and "Opnieuw proberen" works with the same link once cookies come."""
+    phone = new_phone(browser, world.url)
+    page = phone.page
+
+    def without_cookie(route: Any) -> None:
+        response = route.fetch()
+        phone.context.clear_cookies()  # route.fetch() keeps cookies in the context's own jar
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "set-cookie"}
+        route.fulfill(response=response, headers=headers)
+
+    page.route("**/api/enrol", without_cookie)
+    person = world.person("teacher", world.org(), name="Juf Koekje", class_label="groep 3")
+    phone.goto(f"/aanmelden#{world.enrol_link_token(person)}")
+    page.get_by_role("button", name="Dit apparaat aanmelden").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Aanmelden is niet gelukt")
+    expect(page.get_by_role("alert")).to_contain_text("heeft de aanmelding niet bewaard")
+    expect(page.get_by_text("Uw aanmeldlink werkt nog 10 minuten.")).to_be_visible()
+    assert not phone.has_device_key()  # nothing kept for a device the server will replace
+    phone.shot("algemeen-aanmelding-niet-bewaard")
+    page.unroute("**/api/enrol")
+    page.get_by_role("button", name="Opnieuw proberen").click()
+    page.get_by_role("button", name="Dit apparaat aanmelden").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat is aangemeld")
+    assert phone.has_device_key()
+    devices = world.db.execute(
+        "SELECT count(*) FROM devices WHERE person_id = ? AND revoked_at IS NULL", [person]
+    ).fetchone()[0]
+    assert devices == 1
+    phone.close()
+
+
+def test_refused_notifications_are_told_apart_from_impossible_ones(
+    browser: Any, world: World
+) -> None:
+    phone = new_phone(browser, world.url)
+    phone.context.add_init_script(
+        "Object.defineProperty(Notification, 'permission', {get: () => 'denied'});"
+    )
+    person = world.person("teacher", world.org(), name="Juf Nee", class_label="groep 2")
+    phone.goto(f"/aanmelden#{world.enrol_link_token(person)}")
+    page = phone.page
+    page.get_by_role("button", name="Dit apparaat aanmelden").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dit apparaat is aangemeld")
+    expect(page.get_by_text("Meldingen zijn geweigerd op dit apparaat.")).to_be_visible()
+    expect(page.get_by_text("kan geen meldingen ontvangen")).to_have_count(0)
+    expect(page.get_by_role("button", name="Meldingen aanzetten")).to_have_count(0)
     phone.close()
 
 

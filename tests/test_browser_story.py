@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from server.timers import escalate_late
+from server import timers
 from tests.browser import REF, Phone, dutch_date, enrol_phone, new_phone, years_ago
 from tests.support import World
 
@@ -226,7 +226,7 @@ def test_not_our_pupil(browser: Any, world: World) -> None:
     assert colleague.open(signal_id)["name"] == name
 
     # The school did not act before the deadline: the sender sees a clear flag.
-    escalate_late(world.db, world.now() + 8 * 86400)
+    timers.fire(world.db, "escalated", world.now() + 8 * 86400, world.app.state.timing)
     card = sender_card(sender, ref)
     expect(card).to_contain_text("Let op: de school heeft niet op tijd gereageerd. Bel de school.")
     expect(card).to_contain_text("niet op tijd opgepakt")

@@ -161,3 +161,36 @@ def test_free_days_entered_by_the_admin_move_the_deadline(world: World) -> None:
     assert refused.status_code == 422 and "NOPE99" in refused.json()["message"]
     page = admin.get(f"/admin/orgs/{school}")
     assert "2031-06-03" in page.text
+
+
+def test_next_due_and_firing_come_from_one_table(db_path: Path) -> None:
+    """Walk a signal's life from due moment to due moment: just before `next_due` nothing
+    fires, at it something does, so the scheduler neither sleeps past a timer nor spins."""
+    clock = FrozenClock(SENT)
+    with live_world(db_path, clock) as w:
+        s = _setup(w)
+        second = _setup(w)  # forwarded, then opened by the teacher: self-destruct and expiry
+        second["contact"].open(second["id"])
+        forwarded = w.forward(
+            second["contact"],
+            second["id"],
+            second["school"],
+            [second["teacher"].person_id],
+            NAME,
+            BORN,
+        )
+        assert forwarded.status_code == 200
+        w.db.execute(
+            "UPDATE devices SET revoked_at = ? WHERE id = ?", [SENT, s["sender"].device_id]
+        )
+        timing = w.app.state.timing
+        fired_names: set[str] = set()
+        while (due := timers.next_due(w.db, timing)) is not None:
+            if due - 1 > clock.now():
+                assert not any(_fire(w, clock, due - 1).values()), due
+            fired = _fire(w, clock, max(due, clock.now()))
+            assert any(fired.values()), due
+            if fired["teacher_late"]:
+                second["teacher"].open(second["id"])  # starts the self-destruct
+            fired_names |= {name for name, count in fired.items() if count}
+        assert fired_names == {t.name for t in timers.TIMERS}  # every timer had its turn

@@ -1,13 +1,14 @@
 // This device and its notifications, visible on every home screen: a person must know whether
 // a new signal will reach them, and how to fix it when it will not.
 
-import { PushError, isIos, isStandalone, permissionState, turnOnNotifications } from "../push.js";
+import { PushError, permissionState, turnOnNotifications } from "../push.js";
 import { button, facts, focusOnNextScreen, h, messageSlot, whileBusy } from "./common.js";
 
-/** 'on' | 'off' | 'gone' | 'denied': what the server and this browser know together. */
+/** 'on' | 'off' | 'gone', or what this browser does not allow (see permissionState): what the
+ * server and this browser know together. */
 export function notificationStatus(me) {
   const local = permissionState();
-  if (local === "denied") return "denied";
+  if (local !== "on" && local !== "off") return local;
   if (me.device.push === "gone") return "gone";
   return me.device.push === "active" && local === "on" ? "on" : "off";
 }
@@ -16,7 +17,13 @@ const STATUS_TEXT = {
   on: "Meldingen staan aan.",
   off: "Meldingen staan uit. U ziet nieuwe signalen alleen als u de app opent.",
   gone: "Meldingen werken niet meer op dit apparaat. Zet ze opnieuw aan.",
-  denied: "Meldingen zijn geblokkeerd. Zet ze aan in de instellingen van uw telefoon.",
+  denied: "Meldingen zijn geweigerd op dit apparaat. Wilt u ze toch? Sta ze toe in de " +
+    "instellingen van uw browser of telefoon, bij deze app.",
+  // Never possible here (nothing to turn on): signals still wait in the app.
+  ios: "Meldingen kunnen op een iPhone pas als de app op het beginscherm staat: kies in Safari " +
+    "Deel en dan Zet op beginscherm. Tot dan ziet u nieuwe signalen als u de app opent.",
+  unsupported: "Deze browser kan geen meldingen ontvangen. U ziet nieuwe signalen als u de " +
+    "app opent.",
 };
 
 /**
@@ -31,10 +38,6 @@ export function notificationControl(me, onUpdated, buttonKind = "primary") {
     STATUS_TEXT[status]);
   const children = [text];
   if (status === "off" || status === "gone") {
-    if (isIos() && !isStandalone()) {
-      children.push(h("p", { class: "hint" }, "Op een iPhone werken meldingen alleen vanuit de app " +
-        "op het beginscherm: kies in Safari Deel en dan Zet op beginscherm."));
-    }
     const turnOn = button("Meldingen aanzetten", () => whileBusy(turnOn, async () => {
       slot.clear();
       try {

@@ -47,7 +47,9 @@ function tokenFromPaste(text) {
 export function render(ctx) {
   const token = currentToken();
   if (!token) return incompleteLink(ctx);
-  if (isIos() && !isStandalone()) return homeScreenFirst(ctx, token);
+  if (isIos() && !isStandalone()) {
+    return import("./homescreen.js").then((m) => m.render(token, () => enrolForm(ctx, token)));
+  }
   return enrolForm(ctx, token);
 }
 
@@ -99,6 +101,12 @@ async function enrolDevice(ctx, token, label, slot) {
     return;
   }
   try {
+    await api("/api/me"); // "aangemeld" only once the browser really sends its credential
+  } catch (error) {
+    if (error.status !== 401) return slot.showError(error);
+    return (await import("./notkept.js")).render(me, () => enrolForm(ctx, token));
+  }
+  try {
     await saveDevice({ privateKey: key.privateKey, publicKeyRaw: key.publicKeyRaw,
       deviceId: me.device.id });
   } catch {
@@ -131,29 +139,6 @@ function enrolled(ctx, me) {
         "nooit een naam."),
       control),
     next);
-}
-
-function homeScreenFirst(ctx, token) {
-  const slot = messageSlot();
-  const copy = button("Kopieer de aanmeldlink", async () => {
-    try {
-      await navigator.clipboard.writeText(`${location.origin}/aanmelden#${token}`);
-      slot.show("success", "De link is gekopieerd. Plak hem straks in de app.");
-    } catch {
-      slot.show("error", "Kopiëren lukte niet. Houd de link in uw bericht ingedrukt en kies Kopieer.");
-    }
-  }, "primary");
-  screen("Zet de app eerst op uw beginscherm",
-    h("p", {}, "Op een iPhone of iPad werken meldingen alleen als Handle with Care op het " +
-      "beginscherm staat. Doe dit eerst:"),
-    h("ol", { class: "steps" },
-      h("li", {}, "Kopieer de aanmeldlink met de knop hieronder."),
-      h("li", {}, "Tik onderin Safari op Deel (het vierkantje met de pijl omhoog)."),
-      h("li", {}, "Kies Zet op beginscherm en tik op Voeg toe."),
-      h("li", {}, "Open Handle with Care vanaf uw beginscherm en plak daar de link.")),
-    copy, slot,
-    h("p", {}, "Wilt u geen meldingen? Dan kunt u ook hier in Safari aanmelden."),
-    button("Toch hier aanmelden, zonder meldingen", () => enrolForm(ctx, token)));
 }
 
 /** The link-paste form: for a link that lost its token, and in a freshly installed app. */
