@@ -522,3 +522,33 @@ def test_the_person_can_block_a_device_planted_beside_the_log(
     assert contact.get("/api/me").json()["devices"] == []
     assert verified(world, school["id"]).size == size
     assert recipient_ids(world, school["sender"], school["id"]) == {contact.device_id}
+
+
+def test_an_enrolment_retry_with_the_same_link_is_a_first_device_again(
+    world: World, school: dict[str, Any]
+) -> None:
+    """A browser that lost its cookie enrols again with the same link: the earlier device,
+    never seen, ends in the log first, so the retry is no device beside it."""
+    person = world.person("teacher", school["id"])
+    token = world.enrol_link_token(person)
+
+    def enrol() -> dict[str, Any]:
+        body = {
+            "token": token,
+            "public_key": b64u_encode(generate_device_key()[1]),
+            "sig_key": b64u_encode(generate_device_key()[1]),
+            "label": "telefoon",
+        }
+        response = world.client().post("/api/enrol", json=body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    lost = enrol()  # its credential never comes back
+    again = enrol()
+    assert not lost["pending"] and not again["pending"]
+    entries = log_of(world, school["id"])["entries"]
+    assert [(e["kind"], e.get("device")) for e in entries[-3:]] == [
+        ("device_added", lost["device"]["id"]),
+        ("device_revoked", lost["device"]["id"]),
+        ("device_added", again["device"]["id"]),
+    ]
