@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,6 +23,18 @@ from server.auth import (
 )
 from server.db import Store
 from server.errors import Refused, Unauthenticated
+
+
+def state_of(request: Request) -> Any:
+    return request.app.state
+
+
+def now_of(request: Request) -> float:
+    return float(request.app.state.clock.now())
+
+
+def client_host(request: Request) -> str:
+    return request.client.host if request.client else "-"
 
 
 def set_device_cookie(response: Response, credential: str) -> None:

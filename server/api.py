@@ -53,16 +53,7 @@ from server.web import ApiError, json_response, read_json
 readiness_log = logging.getLogger("hwc.ready")
 
 
-def _state(request: Request) -> Any:
-    return request.app.state
-
-
-def _now(request: Request) -> float:
-    return float(request.app.state.clock.now())
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "-"
+_state, _now, _client_ip = access.state_of, access.now_of, access.client_host
 
 
 # --- health, keys, enrolment ---------------------------------------------------------------

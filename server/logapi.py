@@ -4,29 +4,17 @@ Thin: the rules are in server/keylog.py, the changes in server/approvals.py and 
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server import approvals, auth, keylog, orglog, security_events
+from server import access, approvals, auth, keylog, orglog, security_events
 from server.access import requires
 from server.auth import Actor
 from server.errors import Conflict, NotFound, Refused
 from server.models import Approval, SecurityEvent
 from server.web import json_response, read_json
 
-
-def _state(request: Request) -> Any:
-    return request.app.state
-
-
-def _now(request: Request) -> float:
-    return float(request.app.state.clock.now())
-
-
-def _client_host(request: Request) -> str:
-    return request.client.host if request.client else "-"
+_state, _now, _client_host = access.state_of, access.now_of, access.client_host
 
 
 def _device(actor: Actor) -> str:
