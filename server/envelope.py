@@ -1,6 +1,7 @@
 """hwc-envelope-v1 (DESIGN.md section 4): ECDH P-256 + HKDF-SHA256 + AES-256-GCM; version 2
 (docs/keylog.md) also binds the head of the receiving organisation's key log that the sender
-verified into the additional authenticated data.
+verified into the additional authenticated data; version 3 (docs/envelope.md) adds the sending
+device's signature.
 
 The server only checks an envelope's shape (`check_envelope_shape`); it never decrypts. The
 `hwc send` client and the tests encrypt and decrypt here, and `pwa/envelope.js` must agree with
@@ -10,6 +11,7 @@ this module byte for byte (see tests/vectors/envelope-v1.json).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -25,11 +27,19 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 SCHEME = b"hwc-envelope-v1"
 SCHEME_V2 = b"hwc-envelope-v2\n"
+SCHEME_V3 = b"hwc-envelope-v3\n"
+SIG_LABEL = b"hwc-envelope-sig-v3\n"
 VERSION = 1
 VERSION_HEAD = 2
+VERSION_SIGNED = 3
 KEYS = frozenset({"v", "epk", "salt", "iv", "ct"})
 KEYS_V2 = KEYS | {"head"}
+KEYS_V3 = KEYS_V2 | {"signer", "sig"}
+# The key sets each version may have; "origin" only on a forwarded or relayed copy.
+VERSION_KEYS = {1: (KEYS,), 2: (KEYS_V2,), 3: (KEYS_V3, KEYS_V3 | {"origin"})}
 HEAD_KEYS = frozenset({"org", "size", "hash"})
+PARTY_KEYS = frozenset({"org", "device"})
+SIG_BYTES = 64
 POINT_BYTES = 65
 SALT_BYTES = 16
 IV_BYTES = 12
@@ -46,6 +56,10 @@ _HASH = re.compile(r"[0-9a-f]{64}")
 
 class EnvelopeError(ValueError):
     """Any envelope failure. Messages are fixed short English: never plaintext or key material."""
+
+
+class SignatureInvalid(EnvelopeError):
+    """A well-formed version 3 envelope whose signature is not the named signer's."""
 
 
 # --- base64url -------------------------------------------------------------------------------
@@ -137,7 +151,9 @@ def _check_private_key(key: object) -> ec.EllipticCurvePrivateKey:
 # --- the envelope ----------------------------------------------------------------------------
 
 
-def _aad(signal_id: str, device_id: str, head: dict[str, Any] | None = None) -> bytes:
+def _aad(
+    signal_id: str, device_id: str, head: dict[str, Any] | None = None, version: int = 1
+) -> bytes:
     # "|" separates the ids, so an id holding one would make two contexts share an aad.
     for value in (signal_id, device_id):
         if not isinstance(value, str) or not value or "|" in value:
@@ -149,7 +165,7 @@ def _aad(signal_id: str, device_id: str, head: dict[str, Any] | None = None) -> 
             if not (_ORG.fullmatch(signal_id) and _ORG.fullmatch(device_id)):
                 raise EnvelopeError("version 2 ids must be 1-64 of [A-Za-z0-9_-]")
             context = {"device": device_id, "head": check_head(head), "signal": signal_id}
-            return SCHEME_V2 + canonical(context)
+            return (SCHEME_V3 if version == VERSION_SIGNED else SCHEME_V2) + canonical(context)
         return b"|".join([SCHEME, signal_id.encode(), device_id.encode()])
     except UnicodeEncodeError:
         raise EnvelopeError("ids must be valid Unicode") from None
@@ -165,6 +181,15 @@ def check_head(head: object) -> dict[str, Any]:
     if not isinstance(last, str) or not _HASH.fullmatch(last):
         raise EnvelopeError("head hash is malformed")
     return {"org": org, "size": size, "hash": last}
+
+
+def check_party(party: object, name: str = "signer") -> dict[str, str]:
+    """A version 3 `signer` or `origin`: {org, device}, ids of the key log's form."""
+    if not isinstance(party, dict) or party.keys() != PARTY_KEYS:
+        raise EnvelopeError(f"{name} must have exactly the keys org, device")
+    if not all(isinstance(v, str) and _ORG.fullmatch(v) for v in party.values()):
+        raise EnvelopeError(f"{name} ids must be 1-64 of [A-Za-z0-9_-]")
+    return {"org": party["org"], "device": party["device"]}
 
 
 def _cipher(
@@ -198,11 +223,18 @@ def encrypt_envelope(
     salt: bytes | None = None,
     iv: bytes | None = None,
     head: dict[str, Any] | None = None,
+    signing_key: ec.EllipticCurvePrivateKey | None = None,
+    signer: dict[str, str] | None = None,
+    origin: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Seal `plaintext` for one device; with the receiving organisation's verified log `head`,
-    version 2. Fixed ephemeral key, salt and iv are for vectors only."""
+    version 2; with the sending device's `signing_key` and `signer` too (and the verified
+    `origin` of a forwarded copy), version 3. Fixed ephemeral key, salt and iv: vectors only."""
     peer = _load_point(recipient_public_key)
-    aad = _aad(signal_id, device_id, head)
+    version = VERSION if head is None else VERSION_HEAD if signing_key is None else VERSION_SIGNED
+    if version != VERSION_SIGNED and (signer or origin):
+        raise EnvelopeError("signer and origin need a signing key and a head")
+    aad = _aad(signal_id, device_id, head, version)
     if not isinstance(plaintext, bytes) or not 0 < len(plaintext) <= MAX_PLAINTEXT_BYTES:
         raise EnvelopeError(f"plaintext must be 1 to {MAX_PLAINTEXT_BYTES} bytes")
     if ephemeral_private_key is None:
@@ -213,7 +245,7 @@ def encrypt_envelope(
     epk = public_key_raw(ephemeral)
     ct = _cipher(ephemeral, peer, salt, epk, recipient_public_key).encrypt(iv, plaintext, aad)
     sealed: dict[str, Any] = {
-        "v": VERSION if head is None else VERSION_HEAD,
+        "v": version,
         "epk": b64u_encode(epk),
         "salt": b64u_encode(salt),
         "iv": b64u_encode(iv),
@@ -221,7 +253,77 @@ def encrypt_envelope(
     }
     if head is not None:
         sealed["head"] = check_head(head)
+    if signing_key is not None:
+        sealed |= _signed_part(sealed, signal_id, device_id, signing_key, signer, origin)
     return sealed
+
+
+# --- version 3: the sending device's signature -----------------------------------------------
+
+
+def _signed_part(
+    sealed: dict[str, Any],
+    signal_id: str,
+    device_id: str,
+    signing_key: ec.EllipticCurvePrivateKey,
+    signer: dict[str, str] | None,
+    origin: dict[str, str] | None,
+) -> dict[str, Any]:
+    from server import keylog  # keylog imports this module: its signature helpers, late
+
+    part: dict[str, Any] = {"signer": check_party(signer)}
+    if origin is not None:
+        part["origin"] = check_party(origin, "origin")
+    statement = signed_statement(sealed | part, signal_id, device_id)
+    return part | {"sig": keylog.sign(_check_private_key(signing_key), statement)}
+
+
+def signed_statement(envelope: dict[str, Any], signal_id: str, device_id: str) -> bytes:
+    """What the signer signs (docs/envelope.md): flat, so both languages make the same bytes."""
+    _aad(signal_id, device_id, envelope["head"], VERSION_SIGNED)  # checks the ids' form
+    head, signer = check_head(envelope["head"]), check_party(envelope["signer"])
+    sealed = b"".join(b64u_decode(envelope[k]) for k in ("epk", "salt", "iv", "ct"))
+    fields: dict[str, Any] = {
+        "device": device_id,
+        "head_hash": head["hash"],
+        "head_org": head["org"],
+        "head_size": head["size"],
+        "sealed": hashlib.sha256(sealed).hexdigest(),
+        "signal": signal_id,
+        "signer_device": signer["device"],
+        "signer_org": signer["org"],
+    }
+    if "origin" in envelope:
+        origin = check_party(envelope["origin"], "origin")
+        fields |= {"origin_device": origin["device"], "origin_org": origin["org"]}
+    return SIG_LABEL + canonical(fields)
+
+
+def verify_signature(
+    envelope: dict[str, Any], signal_id: str, device_id: str, signer_sig_key: str
+) -> dict[str, str]:
+    """Check a version 3 envelope's signature under `signer_sig_key` (base64url, the signer's
+    sig_key from its organisation's key log). Returns who sent it: the signer, and for a
+    forwarded copy the origin the signer vouches for. SignatureInvalid when it does not verify.
+    """
+    from server import keylog  # keylog imports this module: its signature helpers, late
+
+    _parse(envelope)
+    if envelope["v"] != VERSION_SIGNED:
+        raise EnvelopeError("only a version 3 envelope is signed")
+    statement = signed_statement(envelope, signal_id, device_id)
+    if not keylog.verify(signer_sig_key, statement, envelope["sig"]):
+        raise SignatureInvalid("signature does not verify")
+    sender = {
+        "signer_org": envelope["signer"]["org"],
+        "signer_device": envelope["signer"]["device"],
+    }
+    if "origin" in envelope:
+        sender |= {
+            "origin_org": envelope["origin"]["org"],
+            "origin_device": envelope["origin"]["device"],
+        }
+    return sender
 
 
 def _field(envelope: dict[str, Any], name: str, low: int, high: int) -> bytes:
@@ -239,20 +341,30 @@ def _field(envelope: dict[str, Any], name: str, low: int, high: int) -> bytes:
 
 
 def _parse(envelope: object) -> tuple[ec.EllipticCurvePublicKey, bytes, bytes, bytes, bytes]:
-    if not isinstance(envelope, dict) or envelope.keys() not in (KEYS, KEYS_V2):
-        raise EnvelopeError("envelope must have exactly the keys v, epk, salt, iv, ct (, head)")
+    if not isinstance(envelope, dict) or "v" not in envelope:
+        raise EnvelopeError("envelope must be an object with a version")
     version = envelope["v"]
-    wanted = VERSION_HEAD if "head" in envelope else VERSION
-    if type(version) is not int or version != wanted:  # bool is an int: refuse True
+    if type(version) is not int or version not in VERSION_KEYS:  # bool is an int: refuse True
         raise EnvelopeError("unsupported envelope version")
+    if envelope.keys() not in VERSION_KEYS[version]:
+        raise EnvelopeError("envelope keys are not exactly those of its version")
     if "head" in envelope:
         check_head(envelope["head"])
+    if version == VERSION_SIGNED:
+        _check_signed_shape(envelope)
     epk = _field(envelope, "epk", POINT_BYTES, POINT_BYTES)
     point = _load_point(epk)
     salt = _field(envelope, "salt", SALT_BYTES, SALT_BYTES)
     iv = _field(envelope, "iv", IV_BYTES, IV_BYTES)
     ct = _field(envelope, "ct", MIN_CT_BYTES, MAX_CT_BYTES)
     return point, epk, salt, iv, ct
+
+
+def _check_signed_shape(envelope: dict[str, Any]) -> None:
+    check_party(envelope["signer"])
+    if "origin" in envelope:
+        check_party(envelope["origin"], "origin")
+    _field(envelope, "sig", SIG_BYTES, SIG_BYTES)
 
 
 def check_envelope_shape(envelope: object) -> None:
@@ -268,7 +380,7 @@ def decrypt_envelope(
 ) -> bytes:
     key = _check_private_key(private_key)
     point, epk, salt, iv, ct = _parse(envelope)
-    aad = _aad(signal_id, device_id, envelope.get("head"))
+    aad = _aad(signal_id, device_id, envelope.get("head"), envelope["v"])
     try:
         return _cipher(key, point, salt, epk, public_key_raw(key)).decrypt(iv, ct, aad)
     except InvalidTag:

@@ -1,4 +1,4 @@
-"""hwc-envelope-v1 in Python: the committed vectors, shape checks, strictness, properties."""
+"""hwc-envelope-v1 to v3 in Python: the committed vectors, shape checks, strictness, properties."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from server import keylog
 from server.envelope import (
     MAX_CT_BYTES,
     EnvelopeError,
+    SignatureInvalid,
     b64u_decode,
     b64u_encode,
     check_envelope_shape,
@@ -24,6 +26,8 @@ from server.envelope import (
     new_signal_id,
     private_key_jwk,
     private_key_raw,
+    signed_statement,
+    verify_signature,
 )
 
 VECTORS = json.loads(
@@ -407,3 +411,110 @@ def test_v2_needs_ids_of_the_key_log_form() -> None:
     head = VECTORS_V2["positive"][0]["envelope"]["head"]
     with pytest.raises(EnvelopeError):
         encrypt_envelope(public, SIGNAL_ID, "dev.ice", b"{}", head=head)
+
+
+# --- version 3 (docs/envelope.md): the sending device's signature ----------------------------
+
+VECTORS_V3 = json.loads(
+    (Path(__file__).parent / "vectors" / "envelope-v3.json").read_text(encoding="utf-8")
+)
+ALL_V3 = VECTORS_V3["positive"] + VECTORS_V3["negative"]
+
+
+def recipient_verdict(vector: dict) -> str:
+    """What the recipient's app concludes, in its order: signature first, then decryption."""
+    envelope, signal_id, device_id = vector["envelope"], vector["signal_id"], vector["device_id"]
+    try:
+        verify_signature(envelope, signal_id, device_id, vector["signer_sig_key"])
+    except SignatureInvalid:
+        return "bad_signature"
+    except EnvelopeError:
+        return "malformed"
+    try:
+        decrypt_envelope(key_of(vector["recipient"]), signal_id, device_id, envelope)
+    except EnvelopeError:
+        return "unreadable"
+    return "verified"
+
+
+def test_v3_vectors_are_what_the_script_makes() -> None:
+    from tests.vectors.make_vectors import build_v3
+
+    assert build_v3() == VECTORS_V3
+
+
+def test_v3_vectors_cover_the_issue_cases() -> None:
+    verdicts = {v["description"]: v["verdict"] for v in ALL_V3}
+    assert verdicts["tampered signature"] == "bad_signature"
+    assert verdicts["wrong signer: another device's key"] == "bad_signature"
+    assert verdicts["signature over another recipient"] == "bad_signature"
+    assert verdicts["forwarded copy with its origin dropped"] == "bad_signature"
+    assert [v["verdict"] for v in VECTORS_V3["positive"]] == ["verified", "verified"]
+    assert "origin" in VECTORS_V3["positive"][1]["envelope"]
+
+
+@pytest.mark.parametrize("vector", ALL_V3, ids=describe)
+def test_v3_vector_verdict(vector: dict) -> None:
+    assert recipient_verdict(vector) == vector["verdict"]
+
+
+@pytest.mark.parametrize("vector", VECTORS_V3["positive"], ids=describe)
+def test_v3_vector_opens_and_names_its_sender(vector: dict) -> None:
+    envelope = vector["envelope"]
+    check_envelope_shape(envelope)
+    sender = verify_signature(
+        envelope, vector["signal_id"], vector["device_id"], vector["signer_sig_key"]
+    )
+    assert sender["signer_org"] == envelope["signer"]["org"]
+    assert sender.get("origin_org") == envelope.get("origin", {}).get("org")
+    plaintext = decrypt_envelope(
+        key_of(vector["recipient"]), vector["signal_id"], vector["device_id"], envelope
+    )
+    assert decode_content(plaintext) == vector["content"]
+
+
+@pytest.mark.parametrize("vector", [v for v in ALL_V3 if v["verdict"] == "malformed"], ids=describe)
+def test_v3_malformed_vectors_fail_the_server_shape_check(vector: dict) -> None:
+    envelope = vector["envelope"]
+    if envelope["v"] == 2:  # a well-formed version 2, but its aad is version 3's: never opens
+        check_envelope_shape(envelope)
+        with pytest.raises(EnvelopeError):
+            decrypt_envelope(
+                key_of(vector["recipient"]), vector["signal_id"], vector["device_id"], envelope
+            )
+    else:
+        with pytest.raises(EnvelopeError):
+            check_envelope_shape(envelope)
+
+
+def test_v3_signature_helpers_are_the_key_logs() -> None:
+    vector = VECTORS_V3["positive"][0]
+    statement = signed_statement(vector["envelope"], vector["signal_id"], vector["device_id"])
+    assert statement.startswith(b"hwc-envelope-sig-v3\n{")
+    assert keylog.verify(vector["signer_sig_key"], statement, vector["envelope"]["sig"])
+
+
+def test_v3_round_trip_with_fresh_keys() -> None:
+    recipient, public = generate_device_key()
+    signer_key, signer_public = generate_device_key()
+    head = VECTORS_V3["positive"][0]["envelope"]["head"]
+    signer = {"org": "vt-1", "device": "dev-1"}
+    content = encode_content("Zoë", "2015-03-02")
+    envelope = encrypt_envelope(
+        public, SIGNAL_ID, "dev-2", content, head=head, signing_key=signer_key, signer=signer
+    )
+    assert envelope["v"] == 3
+    verify_signature(envelope, SIGNAL_ID, "dev-2", b64u_encode(signer_public))
+    assert decrypt_envelope(recipient, SIGNAL_ID, "dev-2", envelope) == content
+
+
+def test_v3_needs_a_head_and_a_signer() -> None:
+    signer_key, _ = generate_device_key()
+    _, public = generate_device_key()
+    head = VECTORS_V3["positive"][0]["envelope"]["head"]
+    with pytest.raises(EnvelopeError):  # a signer without a signing key
+        encrypt_envelope(public, SIGNAL_ID, "dev-2", b"{}", head=head, signer={"org": "a"})
+    with pytest.raises(EnvelopeError):  # a signing key without a signer
+        encrypt_envelope(public, SIGNAL_ID, "dev-2", b"{}", head=head, signing_key=signer_key)
+    with pytest.raises(EnvelopeError):  # only version 2 carries no signature
+        verify_signature(VECTORS_V2["positive"][0]["envelope"], SIGNAL_ID, "dev-2", "")

@@ -1,9 +1,11 @@
-"""Write tests/vectors/envelope-v1.json and envelope-v2.json: envelope test vectors from fixed
-inputs (version 2 binds a key log head, docs/keylog.md).
+"""Write tests/vectors/envelope-v1.json, envelope-v2.json and envelope-v3.json: envelope test
+vectors from fixed inputs (version 2 binds a key log head, docs/keylog.md; version 3 adds the
+sending device's signature, docs/envelope.md).
 
 Run from the repository root: `python tests/vectors/make_vectors.py`. The output is
 deterministic (ECDH, HKDF and AES-GCM have no randomness once the ephemeral key, salt and iv
-are fixed), so re-running it must leave the committed file unchanged.
+are fixed, and signatures use RFC 6979 nonces), so re-running it must leave the committed
+files unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from server.envelope import (  # noqa: E402 - after the path set-up above
     EnvelopeError,
+    SignatureInvalid,
     b64u_decode,
     b64u_encode,
     decrypt_envelope,
@@ -25,10 +28,14 @@ from server.envelope import (  # noqa: E402 - after the path set-up above
     private_key_jwk,
     private_key_raw,
     public_key_raw,
+    signed_statement,
+    verify_signature,
 )
+from server.keylog import sign  # noqa: E402
 
 OUT = Path(__file__).with_name("envelope-v1.json")
 OUT_V2 = Path(__file__).with_name("envelope-v2.json")
+OUT_V3 = Path(__file__).with_name("envelope-v3.json")
 # A receiving organisation's key log head, as a sender verified it (fixed, any valid form).
 HEAD = {
     "org": "school-1",
@@ -83,7 +90,7 @@ def key_entry(d_hex: str) -> dict:
     }
 
 
-def positive(spec: dict, head: dict | None = None) -> dict:
+def positive(spec: dict, head: dict | None = None, **signing) -> dict:
     recipient = load_private_key_raw(bytes.fromhex(spec["recipient_d"]))
     signal_id = b64u_encode(bytes.fromhex(spec["signal"]))
     plaintext = encode_content(spec["name"], spec["birth_date"])
@@ -96,6 +103,7 @@ def positive(spec: dict, head: dict | None = None) -> dict:
         salt=bytes.fromhex(spec["salt"]),
         iv=bytes.fromhex(spec["iv"]),
         head=head,
+        **signing,
     )
     assert decrypt_envelope(recipient, signal_id, spec["device_id"], envelope) == plaintext
     return {
@@ -204,8 +212,139 @@ def build_v2() -> dict:
     }
 
 
+# Version 3: signing keys (fixed scalars) of a Veilig Thuis device, of a school contact's
+# device that forwards, and of an unrelated device (the wrong signer).
+SENDER = {"org": "vt-utrecht", "device": "dev-sender-1"}
+FORWARDER = {"org": "school-1", "device": "dev-contact-1"}
+SIGNING_D = {
+    "dev-sender-1": "5b1e1c0f2f6a4c3d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e",
+    "dev-contact-1": "3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d",
+    "dev-other-9": "7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f",
+}
+
+
+def signing_key(device: str):
+    return load_private_key_raw(bytes.fromhex(SIGNING_D[device]))
+
+
+def verdict(vector: dict) -> str:
+    """What a recipient concludes: verified, bad_signature (shown as not checkable), malformed,
+    or unreadable (a valid signature over an envelope that does not open)."""
+    env, signal_id, device_id = vector["envelope"], vector["signal_id"], vector["device_id"]
+    try:
+        verify_signature(env, signal_id, device_id, vector["signer_sig_key"])
+    except SignatureInvalid:
+        return "bad_signature"
+    except EnvelopeError:
+        return "malformed"
+    try:
+        key = load_private_key_raw(b64u_decode(vector["recipient"]["d"]))
+        decrypt_envelope(key, signal_id, device_id, env)
+    except EnvelopeError:
+        return "unreadable"
+    return "verified"
+
+
+def signed(spec: dict, signer: dict, origin: dict | None = None) -> dict:
+    extra = {} if origin is None else {"origin": origin}
+    vector = positive(spec, HEAD, signing_key=signing_key(signer["device"]), signer=signer, **extra)
+    vector["signer_sig_key"] = b64u_encode(public_key_raw(signing_key(signer["device"])))
+    return vector
+
+
+def _resigned(base: dict, **changes) -> dict:
+    """The base vector's envelope re-signed with changed fields (the sealed part kept)."""
+    key = signing_key(changes.pop("by", base["envelope"]["signer"]["device"]))
+    envelope = {k: v for k, v in base["envelope"].items() if k != "sig"} | changes
+    statement = signed_statement(envelope, base["signal_id"], base["device_id"])
+    return {**base, "envelope": envelope | {"sig": sign(key, statement)}}
+
+
+def cases_v3(direct: dict, forwarded: dict) -> list[tuple[str, dict]]:
+    env, other = direct["envelope"], b64u_encode(public_key_raw(signing_key("dev-other-9")))
+    other_device = {**direct, "device_id": "dev-contact-2"}
+    over_other = _resigned(other_device)  # the same sealed part, signed for another device
+    sig_bytes = bytearray(b64u_decode(env["sig"]))
+    sig_bytes[5] ^= 0x04
+    no_origin = {k: v for k, v in forwarded["envelope"].items() if k != "origin"}
+    return [
+        ("tampered signature", {**direct, "envelope": {**env, "sig": b64u_encode(sig_bytes)}}),
+        ("wrong signer: another device's key", {**direct, "signer_sig_key": other}),
+        ("wrong signer: signed by another device", _resigned(direct, by="dev-other-9")),
+        (
+            "signer claims another organisation",
+            {**direct, "envelope": {**env, "signer": {**SENDER, "org": "vt-amsterdam"}}},
+        ),
+        (
+            "signature over another recipient",
+            {**direct, "envelope": {**env, "sig": over_other["envelope"]["sig"]}},
+        ),
+        (
+            "ciphertext of another envelope",
+            {**direct, "envelope": {**env, "ct": _with_bytes(env, "ct", _flip(2, 0x01))["ct"]}},
+        ),
+        (
+            "head changed after signing",
+            {**direct, "envelope": {**env, "head": {**HEAD, "size": HEAD["size"] + 1}}},
+        ),
+        ("forwarded copy with its origin dropped", {**forwarded, "envelope": no_origin}),
+        (
+            "forwarded copy with another origin",
+            {
+                **forwarded,
+                "envelope": {
+                    **forwarded["envelope"],
+                    "origin": {"org": "vt-amsterdam", "device": "dev-x"},
+                },
+            },
+        ),
+        (
+            "signature dropped, read as version 2",
+            {
+                **direct,
+                "envelope": {
+                    **{k: v for k, v in env.items() if k not in ("sig", "signer")},
+                    "v": 2,
+                },
+            },
+        ),
+        ("signature of the wrong length", {**direct, "envelope": {**env, "sig": env["sig"][:-2]}}),
+        (
+            "signer with an extra key",
+            {**direct, "envelope": {**env, "signer": {**SENDER, "role": "sender"}}},
+        ),
+        ("valid signature, wrong recipient key", {**direct, "recipient": forwarded["recipient"]}),
+    ]
+
+
+def build_v3() -> dict:
+    direct = signed(POSITIVE[0], SENDER)
+    forwarded = signed(POSITIVE[1], FORWARDER, origin=SENDER)
+    fields = ("recipient", "signal_id", "device_id", "envelope", "signer_sig_key")
+    negative = []
+    for text, vector in cases_v3(direct, forwarded):
+        negative.append({"description": text, **{k: vector[k] for k in fields}})
+        negative[-1]["verdict"] = verdict(negative[-1])
+        assert negative[-1]["verdict"] != "verified", text
+    positive = [direct, forwarded]
+    for vector in positive:
+        vector["verdict"] = verdict(vector)
+        assert vector["verdict"] == "verified"
+    return {
+        "scheme": "hwc-envelope-v3",
+        "about": "docs/envelope.md: version 2 plus the sending device's signature (signer, "
+        "sig; origin on a forwarded copy) over hwc-envelope-sig-v3\\n + canonical flat "
+        "statement; additional authenticated data hwc-envelope-v3\\n + canonical {device, "
+        "head, signal}. signer_sig_key is the key the recipient takes from the signer "
+        "organisation's key log; verdict is what the recipient must conclude.",
+        "signing_keys": {device: key_entry(d) for device, d in SIGNING_D.items()},
+        "positive": positive,
+        "negative": negative,
+    }
+
+
 def main() -> None:
-    for out, content in ((OUT, build()), (OUT_V2, build_v2())):
+    for out, content in ((OUT, build()), (OUT_V2, build_v2()), (OUT_V3, build_v3())):
         out.write_text(json.dumps(content, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {out}")
 
