@@ -4,6 +4,7 @@ only (mode 0600)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -13,7 +14,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from server.envelope import b64u_decode, b64u_encode, load_private_key_raw, private_key_raw
+from server.envelope import (
+    b64u_decode,
+    b64u_encode,
+    load_private_key_raw,
+    private_key_raw,
+    public_key_raw,
+)
 
 DEFAULT_PATH = "~/.config/hwc/send-state.json"
 
@@ -32,6 +39,13 @@ class ClientState:
     signing_key: ec.EllipticCurvePrivateKey
     # server URL -> {"log_key": pinned the first time seen, "heads": {org: {size, hash}}}
     servers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def signer_device(self) -> str:
+        """The id this machine signs as in envelope version 3 (docs/envelope.md), made from its
+        signing key, so it is the same on every send; 22 characters of the key log's form."""
+        digest = hashlib.sha256(b"hwc-machine-device-v1\n" + public_key_raw(self.signing_key))
+        return "m-" + b64u_encode(digest.digest()[:15])
 
     def _server(self, url: str) -> dict[str, Any]:
         return self.servers.setdefault(url, {"log_key": None, "heads": {}})

@@ -138,6 +138,13 @@ class EnvelopeHead(Strict):
     hash: Annotated[str, Meta(min_length=64, max_length=64, pattern="^[0-9a-f]*$")]
 
 
+class EnvelopeParty(Strict):
+    """Envelope version 3 (docs/envelope.md): the signing device, or a forward's origin."""
+
+    org: Id
+    device: Id
+
+
 class Envelope(Strict, omit_defaults=True):
     v: int
     epk: PublicKey
@@ -145,6 +152,9 @@ class Envelope(Strict, omit_defaults=True):
     iv: Annotated[str, Meta(min_length=16, max_length=16, pattern=B64U)]
     ct: Annotated[str, Meta(min_length=23, max_length=1366, pattern=B64U)]
     head: EnvelopeHead | None = None
+    signer: EnvelopeParty | None = None
+    origin: EnvelopeParty | None = None
+    sig: Annotated[str, Meta(min_length=86, max_length=86, pattern=B64U)] | None = None
 
 
 class DeviceEnvelope(Strict):

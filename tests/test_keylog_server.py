@@ -25,7 +25,15 @@ from server.cli import main as hwc
 from server.client import Client, TrustError
 from server.clientstate import ClientState
 from server.clientstate import load as load_state
-from server.envelope import b64u_encode, decode_content, decrypt_envelope, generate_device_key
+from server.envelope import (
+    SignatureInvalid,
+    b64u_encode,
+    decode_content,
+    decrypt_envelope,
+    generate_device_key,
+    public_key_raw,
+    verify_signature,
+)
 from tests.support import Device, World
 
 NAME, BORN = "Fleur de Boer", "2016-04-04"
@@ -265,9 +273,13 @@ def test_security_events_reach_the_admins(world: World, school: dict[str, Any]) 
 
 
 def send_with(
-    world: World, school: dict[str, Any], state: ClientState, url: str | None = None
+    world: World,
+    school: dict[str, Any],
+    state: ClientState,
+    url: str | None = None,
+    sign_as: str | None = None,
 ) -> dict:
-    client = Client(url or world.url, api_key(world, school), state=state)
+    client = Client(url or world.url, api_key(world, school), state=state, sign_as=sign_as)
     return client.send(school["code"], NAME, BORN)
 
 
@@ -289,6 +301,43 @@ def test_hwc_send_verifies_and_binds_the_head(
     opened = contact.post(f"/api/signals/{signal_id}/open").json()["envelope"]
     plain = decrypt_envelope(contact.private_key, signal_id, contact.device_id, opened)
     assert decode_content(plain) == {"name": NAME, "birth_date": BORN}
+
+
+def test_hwc_send_sign_as_signs_version_3(
+    world: World, school: dict[str, Any], tmp_path: Path
+) -> None:
+    """docs/envelope.md: with --sign-as the server accepts version 3 and stores it as sent; the
+    contact's device verifies it under the system's key and opens it."""
+    state = load_state(tmp_path / "state.json")
+    send_with(world, school, state, sign_as=school["vt"])
+    signal_id = world.db.execute("SELECT id FROM signals").fetchone()[0]
+    contact = school["contact"]
+    opened = contact.post(f"/api/signals/{signal_id}/open").json()["envelope"]
+    assert opened["v"] == 3 and opened["signer"] == {
+        "org": school["vt"],
+        "device": state.signer_device,
+    }
+    assert opened["head"] == verified(world, school["id"]).head()
+    sig_key = b64u_encode(public_key_raw(state.signing_key))
+    sender = verify_signature(opened, signal_id, contact.device_id, sig_key)
+    assert sender == {"signer_org": school["vt"], "signer_device": state.signer_device}
+    with pytest.raises(SignatureInvalid):  # another system's key: not this signer
+        verify_signature(
+            opened, signal_id, contact.device_id, keylog.public_b64u(generate_device_key()[0])
+        )
+    plain = decrypt_envelope(contact.private_key, signal_id, contact.device_id, opened)
+    assert decode_content(plain) == {"name": NAME, "birth_date": BORN}
+
+
+def test_hwc_send_refuses_a_malformed_sign_as(
+    world: World, school: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.setenv("HWC_URL", world.url)
+    monkeypatch.setenv("HWC_API_KEY", api_key(world, school))
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{NAME}\n{BORN}\n"))
+    assert hwc(["send", "--school", school["code"], "--sign-as", "vt/../x"]) == 1
+    assert "--sign-as" in capsys.readouterr().err
+    assert world.db.execute("SELECT count(*) FROM signals").fetchone()[0] == 0
 
 
 def test_c_a_device_written_into_the_database_makes_hwc_send_refuse(
