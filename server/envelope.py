@@ -232,7 +232,9 @@ def encrypt_envelope(
     `origin` of a forwarded copy), version 3. Fixed ephemeral key, salt and iv: vectors only."""
     peer = _load_point(recipient_public_key)
     version = VERSION if head is None else VERSION_HEAD if signing_key is None else VERSION_SIGNED
-    if version != VERSION_SIGNED and (signer or origin):
+    if (version != VERSION_SIGNED and (signer or origin)) or (
+        signing_key is not None and head is None
+    ):
         raise EnvelopeError("signer and origin need a signing key and a head")
     aad = _aad(signal_id, device_id, head, version)
     if not isinstance(plaintext, bytes) or not 0 < len(plaintext) <= MAX_PLAINTEXT_BYTES:

@@ -510,11 +510,14 @@ def test_v3_round_trip_with_fresh_keys() -> None:
 
 def test_v3_needs_a_head_and_a_signer() -> None:
     signer_key, _ = generate_device_key()
+    signer = {"org": "vt-1", "device": "dev-1"}
     _, public = generate_device_key()
     head = VECTORS_V3["positive"][0]["envelope"]["head"]
     with pytest.raises(EnvelopeError):  # a signer without a signing key
-        encrypt_envelope(public, SIGNAL_ID, "dev-2", b"{}", head=head, signer={"org": "a"})
+        encrypt_envelope(public, SIGNAL_ID, "dev-2", b"{}", head=head, signer=signer)
     with pytest.raises(EnvelopeError):  # a signing key without a signer
         encrypt_envelope(public, SIGNAL_ID, "dev-2", b"{}", head=head, signing_key=signer_key)
+    with pytest.raises(EnvelopeError):  # a signature binds a head: never a signed version 1
+        encrypt_envelope(public, SIGNAL_ID, "dev-2", b"{}", signing_key=signer_key, signer=signer)
     with pytest.raises(EnvelopeError):  # only version 2 carries no signature
         verify_signature(VECTORS_V2["positive"][0]["envelope"], SIGNAL_ID, "dev-2", "")
