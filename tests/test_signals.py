@@ -16,11 +16,11 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from server import auth, directory, signals, states, timers
+from server import approvals, auth, directory, keylog, signals, states, timers
 from server import db as database
 from server.calendar import Timing as CalendarTiming
 from server.clock import FrozenClock
-from server.envelope import decode_content, decrypt_envelope, generate_device_key
+from server.envelope import b64u_encode, decode_content, decrypt_envelope, generate_device_key
 from server.errors import Conflict, DomainError, NotFound
 from server.models import DeviceEnvelope, NewOrg, NewPerson
 from server.policy import Timing
@@ -60,12 +60,22 @@ class Life:
     def __init__(self, path: Path) -> None:
         self.db = database.connect(str(path))
         self.clock = FrozenClock(SENT)
+        # person id -> (first device id, its signing key): it approves the person's others
+        self.first_devices: dict[str, tuple[str, ec.EllipticCurvePrivateKey]] = {}
         self.school = self.org("school", "Basisschool De Regenboog", code="S00001", region="midden")
         self.office = self.org("veilig_thuis", "Veilig Thuis")
         self.leerplicht = self.org("leerplicht", "Leerplicht Utrecht")
 
     def now(self) -> float:
         return self.clock.now()
+
+    def approve(self, person: str, org: str, device: str, enc_key: bytes, sig_key: bytes) -> None:
+        """The person's first device signs the new one's keys (docs/keylog.md)."""
+        approver, signer = self.first_devices[person]
+        fields = (b64u_encode(enc_key), b64u_encode(sig_key))
+        statement = keylog.approval_statement(org, person, device, *fields)
+        approval = keylog.sign(signer, statement)
+        approvals.approve(self.db, approver, person, org, device, approval, self.now())
 
     def org(self, kind: str, name: str, **kw: Any) -> str:
         return directory.create_org(self.db, NewOrg(kind=kind, name=name, **kw), self.now())
@@ -81,9 +91,13 @@ class Life:
         token = auth.make_enrol_token(self.db, SECRET, person_id, None, self.now(), 7)
         token_id = auth.token_id(SECRET, token, 7)
         assert token_id is not None
-        enrolled = auth.enrol_device(
-            self.db, token_id, public_key, f"telefoon {role}", SUBSCRIPTION, self.now()
-        )
+        sig_private, sig_key = generate_device_key()
+        device = auth.NewDevice(public_key, sig_key, f"telefoon {role}", SUBSCRIPTION)
+        enrolled = auth.enrol_device(self.db, token_id, device, self.now())
+        if person_id in self.first_devices:  # a further device waits for the first's approval
+            self.approve(person_id, org_id, enrolled.device_id, public_key, sig_key)
+        else:
+            self.first_devices[person_id] = (enrolled.device_id, sig_private)
         actor = auth.device_actor(self.db, enrolled.credential, self.now())
         assert actor is not None
         return Member(actor, private_key)
