@@ -111,6 +111,7 @@ SecurityKind = Literal[
     "head_mismatch",  # an envelope's head is not consistent with the recipient's own view
     "unapproved_device",  # self-monitoring: a device this person's devices did not approve
     "unexpected_reset",  # self-monitoring: a reset or revocation the person did not make
+    "bad_signature",  # a signed envelope (docs/envelope.md) not its claimed sender's; org: that
 ]
 
 

@@ -21,6 +21,7 @@ SECURITY_KINDS = {  # what an app reported about a key log (server/security_even
     "head_mismatch": "Signaal versleuteld voor een andere sleutellijst dan de ontvanger kent",
     "unapproved_device": "Apparaat toegevoegd dat de persoon niet goedkeurde",
     "unexpected_reset": "Apparaat ingetrokken of opnieuw ingesteld zonder dat de persoon dat deed",
+    "bad_signature": "Signaal met een handtekening die niet klopt (mogelijk vervalst)",
 }
 PUSH_KIND_LABELS = {kind: push.label for kind, push in PUSH_KINDS.items()}
 OUTBOX_STATE_LABELS = {

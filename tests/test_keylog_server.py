@@ -249,6 +249,20 @@ def test_b_a_reset_stops_the_old_phone_and_says_why(world: World, school: dict[s
     assert recipient_ids_or_none(sender, school["id"]) == set()
 
 
+def test_a_bad_signature_is_a_security_event_of_the_claimed_sender(
+    world: World, school: dict[str, Any]
+) -> None:
+    """docs/envelope.md: the recipient reports a signature that does not verify, naming the
+    organisation the envelope claims as its sender, without personal data."""
+    contact, admin = school["contact"], school["admin"]
+    body = {"kind": "bad_signature", "org": school["vt"]}
+    assert contact.post("/api/security-events", json=body).status_code == 201
+    events = admin.get("/api/admin/security-events").json()
+    assert [(e["kind"], e["org_id"], e["reporter_org_id"]) for e in events] == [
+        ("bad_signature", school["vt"], school["id"])
+    ]
+
+
 def recipient_ids_or_none(sender: Device, org_id: str) -> set[str]:
     response = sender.get(f"/api/schools/{org_id}/recipients")
     return set() if response.status_code == 409 else {d["device_id"] for d in response.json()}
