@@ -259,6 +259,13 @@ export function recipients(state, roles) {
     .sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
+/** The active devices of these people (forwarding to chosen teachers): [{id, enc_key}]. */
+export function devicesOf(state, people) {
+  return [...state.devices.entries()]
+    .filter(([, d]) => d.active && people.includes(d.person) && !state.people.get(d.person).revoked)
+    .map(([id, d]) => ({ id, enc_key: d.enc_key }));
+}
+
 /** Whether the server's list [{device_id, public_key}] is exactly the derived recipients. */
 export function sameDevices(derived, serverDevices) {
   const given = serverDevices.map((d) => `${d.device_id} ${d.public_key}`).sort();

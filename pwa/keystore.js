@@ -1,5 +1,6 @@
-// This device's key in IndexedDB: the non-extractable private CryptoKey, its public point and
-// the device id; and, for offline, the last /api/me and /api/signals without people's names.
+// This device's keys in IndexedDB: the non-extractable private CryptoKeys (ECDH, and ECDSA for
+// the key log), their public halves and the device id; the key log's trust state; and, for
+// offline, the last /api/me and /api/signals without people's names.
 // Nothing else is ever stored: no signal content, no names.
 
 const DB_NAME = "hwc-device";
@@ -45,9 +46,17 @@ export async function loadDevice() {
   }
 }
 
-export function saveDevice({ privateKey, publicKeyRaw, deviceId }) {
-  return withStore("readwrite", (store) => store.put({ privateKey, publicKeyRaw, deviceId }, KEY));
+/** signingKey (non-extractable ECDSA) and sigKey (its public half, base64url): docs/keylog.md. */
+export function saveDevice({ privateKey, publicKeyRaw, deviceId, signingKey, sigKey }) {
+  return withStore("readwrite", (store) => store.put({ privateKey, publicKeyRaw, deviceId,
+    signingKey, sigKey }, KEY));
 }
+
+/** The key log's trust state (pinned log key, last verified heads, what was seen): no names. */
+export const keepTrust = (name, value) => withStore("readwrite",
+  (store) => store.put(value, `trust:${name}`));
+
+export const keptTrust = (name) => withStore("readonly", (s) => s.get(`trust:${name}`));
 
 const UNNAMED = {
   "/api/me": (me) => ({ ...me, person: { ...me.person, name: "" } }),

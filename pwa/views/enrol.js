@@ -83,8 +83,10 @@ function enrolForm(ctx, token) {
 async function enrolDevice(ctx, token, label, slot) {
   slot.clear();
   let key;
+  let signing;
   try {
     key = await generateDeviceKey();
+    signing = await (await import("../keylog.js")).generateSigningKey();
   } catch {
     slot.show("error", "Dit apparaat kan geen sleutel maken. Gebruik een recente browser, " +
       "niet in een privévenster.");
@@ -93,14 +95,14 @@ async function enrolDevice(ctx, token, label, slot) {
   let me;
   try {
     me = await api("/api/enrol", { method: "POST", body: { token, label: label.slice(0, 60),
-      public_key: b64uEncode(key.publicKeyRaw), push: null } });
+      public_key: b64uEncode(key.publicKeyRaw), sig_key: signing.sigKey, push: null } });
   } catch (error) {
     slot.showError(error);
     return;
   }
   try {
     await saveDevice({ privateKey: key.privateKey, publicKeyRaw: key.publicKeyRaw,
-      deviceId: me.device.id });
+      deviceId: me.device.id, signingKey: signing.privateKey, sigKey: signing.sigKey });
   } catch {
     slot.show("error", "De sleutel kon niet op dit apparaat worden bewaard. Gebruik geen " +
       "privévenster en vraag een nieuwe aanmeldlink.");

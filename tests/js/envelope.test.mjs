@@ -5,7 +5,7 @@ import { test } from "node:test";
 
 import {
   EnvelopeError, b64uDecode, b64uEncode, decodeContent, decryptEnvelope, encodeContent,
-  encryptEnvelope, generateDeviceKey, importKeyPairJwk, importPrivateKeyJwk, newSignalId,
+  encryptEnvelope, envelopeHead, generateDeviceKey, importKeyPairJwk, importPrivateKeyJwk, newSignalId,
 } from "../../pwa/envelope.js";
 
 const VECTORS = JSON.parse(
@@ -131,4 +131,30 @@ test("a signal id starts with the time in milliseconds, then random bytes", () =
   }
   assert.equal(new Set(ids).size, 100);
   assert.equal(Buffer.compare(b64uDecode(newSignalId(1_790_000_000_501)), b64uDecode(ids[0])), 1);
+});
+
+test("v2 binds the key log head: another head, or none, does not open", async () => {
+  const { privateKey, publicKeyRaw } = await generateDeviceKey();
+  const head = { org: "school-1", size: 12, hash: "ab".repeat(32) };
+  const plain = encodeContent("Zoë", "2015-03-02");
+  const good = await encryptEnvelope(publicKeyRaw, "sig", "dev", plain, { head });
+  assert.equal(good.v, 2);
+  assert.deepEqual(envelopeHead(good), head);
+  assert.deepEqual(await decryptEnvelope(privateKey, publicKeyRaw, "sig", "dev", good), plain);
+  const others = [{ ...head, size: 11 }, { ...head, org: "school-2" },
+    { ...head, hash: "cd".repeat(32) }];
+  for (const other of others) {
+    await assert.rejects(decryptEnvelope(privateKey, publicKeyRaw, "sig", "dev",
+      { ...good, head: other }), EnvelopeError);
+  }
+  const { head: _, ...bare } = good;
+  for (const bad of [bare, { ...bare, v: 1 }, { ...good, head: { ...head, x: "y" } },
+    { ...good, head: { ...head, size: -1 } }, { ...good, head: { ...head, hash: "AB".repeat(32) } },
+    { ...good, head: null }]) {
+    await assert.rejects(decryptEnvelope(privateKey, publicKeyRaw, "sig", "dev", bad),
+      EnvelopeError);
+  }
+  assert.equal(envelopeHead(await encryptEnvelope(publicKeyRaw, "sig", "dev", plain)), null);
+  await assert.rejects(encryptEnvelope(publicKeyRaw, "sig", "dev", plain,
+    { head: { ...head, org: "é" } }), EnvelopeError);
 });

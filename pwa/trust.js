@@ -1,0 +1,82 @@
+// Trusting the key log, not the server (issue 19, docs/keylog.md): fetch an organisation's log,
+// verify it against the pinned log key and the head this device saw last, and only then seal
+// to the devices the log names. Loaded lazily, when sending, opening or checking this device.
+
+import { ApiError, api, segment } from "./api.js";
+import {
+  KeylogError, agreesWith, devicesOf, recipients, sameDevices, verifyLogAnswer,
+} from "./keylog.js";
+import { keepTrust, keptAnswer, keptTrust } from "./keystore.js";
+
+// Who receives for an organisation: a school's contacts, a leerplicht office's officers.
+const RECEIVING_ROLES = ["contact", "officer"];
+
+export const NOT_SENT = "Het signaal is niet verstuurd. De lijst met apparaten die het signaal " +
+  "zouden krijgen, klopt niet met het controleerbare sleutellogboek. Bel de ontvanger (de " +
+  "school of het bureau) om het signaal door te geven, en meld dit aan uw beheerder.";
+export const SPLIT_VIEW = "Let op: dit signaal is versleuteld volgens een andere lijst met " +
+  "apparaten dan dit apparaat van uw organisatie kent. Mogelijk kan iemand anders meelezen. " +
+  "Meld dit aan uw beheerder.";
+
+/** Record a security event: a kind and an organisation id, never personal data. */
+export function reportEvent(kind, org) {
+  return api("/api/security-events", { method: "POST", body: { kind, org } }).catch(() => {});
+}
+
+/** The log key, pinned the first time this device sees it. */
+async function logKey() {
+  const pinned = await keptTrust("logkey");
+  if (pinned) return pinned;
+  const { key } = await api("/api/log/key");
+  await keepTrust("logkey", key);
+  return key;
+}
+
+/**
+ * The organisation's log, verified and consistent with the head this device saw last; that
+ * head moves forward. Throws a KeylogError (a broken or forked log) or an ApiError (offline).
+ */
+export async function verifiedLog(org) {
+  const remembered = await keptTrust(`head:${org}`);
+  const answer = await api(`/api/orgs/${segment(org)}/log`);
+  const verified = await verifyLogAnswer(org, answer, await logKey(), remembered);
+  await keepTrust(`head:${org}`, verified.head);
+  return verified;
+}
+
+const eventFor = (error) => (error.reason === "inconsistent" ? "log_forked" : "log_invalid");
+
+/**
+ * The head to seal under, when `devices` (the server's list [{device_id, public_key}]) is
+ * exactly what the receiver's log says: its receiving roles, or `people` (chosen teachers).
+ * Otherwise a security event and an ApiError whose Dutch message says nothing was sent.
+ */
+export async function checkedHead({ org, people }, devices) {
+  let kind = "recipients_mismatch";
+  try {
+    const { state, head } = await verifiedLog(org);
+    const derived = people ? devicesOf(state, people) : recipients(state, RECEIVING_ROLES);
+    if (sameDevices(derived, devices)) return head;
+  } catch (error) {
+    if (!(error instanceof KeylogError)) throw error;
+    kind = eventFor(error);
+  }
+  await reportEvent(kind, org);
+  throw new ApiError(409, "untrusted_devices", NOT_SENT);
+}
+
+/**
+ * At open: a v2 envelope's head (`head`) must agree with this device's own view of its organisation's
+ * log (one a prefix of the other; the log is fetched anew, so a longer head is covered too).
+ * -> null when it agrees, else the warning text (the event is reported).
+ */
+export async function splitViewWarning(head) {
+  const myOrg = (await keptAnswer("/api/me"))?.value?.org?.id;
+  try {
+    if (head.org === myOrg && agreesWith(await verifiedLog(myOrg), head)) return null;
+  } catch (error) {
+    if (!(error instanceof KeylogError)) return null; // offline: checked at the next open
+  }
+  await reportEvent("split_view", myOrg);
+  return SPLIT_VIEW;
+}
