@@ -165,7 +165,8 @@ function checkDeviceShape(entry) {
 // --- the rules and the derived state --------------------------------------------------------
 
 function newState(org) {
-  return { org, people: new Map(), devices: new Map(), keys: new Set(), genesis: true };
+  return { org, people: new Map(), devices: new Map(), keys: new Set(), genesis: true,
+    approvals: [] };
 }
 
 const livePerson = (state, id) => {
@@ -201,26 +202,26 @@ const RULES = {
     if (!device?.active || device.person !== e.person) refuse("device");
     device.active = false;
   },
-  async device_added(state, e) {
+  device_added(state, e) {
     livePerson(state, e.person);
     const keys = [e.enc_key, e.sig_key].filter(Boolean);
     if (state.devices.has(e.device) || keys.some((k) => state.keys.has(k)) ||
       e.enc_key === e.sig_key) refuse("reused");
-    await checkHow(state, e);
+    checkHow(state, e);
     for (const key of keys) state.keys.add(key);
     state.devices.set(e.device, { person: e.person, enc_key: e.enc_key, sig_key: e.sig_key,
       active: true, how: e.how, seq: e.seq });
   },
 };
 
-async function checkHow(state, e) {
+function checkHow(state, e) {
   if (e.how === "migrated") {
     if (!state.genesis || e.by !== "server") refuse("migrated");
   } else if (e.how === "approved") {
     const approver = state.devices.get(e.approver);
     if (!approver?.active || approver.person !== e.person || !approver.sig_key) refuse("approver");
-    const ok = await verifySignature(approver.sig_key, e.approval, approvalStatement(e));
-    if (!ok) refuse("approval");
+    // Checked together at the end (verifyLog): the walk does not depend on the outcome.
+    state.approvals.push(verifySignature(approver.sig_key, e.approval, approvalStatement(e)));
   } else if (activeDevicesOf(state, e.person).length) {
     refuse("not_first_device");
   }
@@ -234,7 +235,8 @@ function stillGenesis(state, e) {
 /**
  * Verify a whole log of organisation `org`: {state, hashes, head: {org, size, hash}}; throws a
  * KeylogError on the first rule broken. The hashes are computed together (they do not depend
- * on each other), then the chain and the rules are walked in order.
+ * on each other), then the chain and the rules are walked in order; the approvals' signatures
+ * are checked together at the end.
  */
 export async function verifyLog(org, entries) {
   if (!ID.test(org) || !Array.isArray(entries)) refuse("log");
@@ -245,8 +247,9 @@ export async function verifyLog(org, entries) {
     if (entry.prev !== (i ? hashes[i - 1] : ZERO)) refuse("prev");
     if (i && entry.at < entries[i - 1].at) refuse("at");
     state.genesis = stillGenesis(state, entry);
-    await RULES[entry.kind](state, entry);
+    RULES[entry.kind](state, entry);
   }
+  if ((await Promise.all(state.approvals)).includes(false)) refuse("approval");
   return { state, hashes, head: { org, size: entries.length, hash: hashes.at(-1) ?? ZERO } };
 }
 
@@ -294,10 +297,10 @@ export async function verifyHead(logKey, head) {
   return { org, size, hash };
 }
 
-/** Whether a verified log (its hashes) extends a remembered head {org, size, hash}. */
-export function extendsHead(hashes, org, remembered) {
+/** Whether a verified log (its hashes) extends a remembered head {size, hash} of its org. */
+export function extendsHead(hashes, remembered) {
   if (!remembered) return true;
-  if (remembered.org !== org || remembered.size > hashes.length) return false;
+  if (remembered.size > hashes.length) return false;
   return remembered.size === 0 ? remembered.hash === ZERO
     : hashes[remembered.size - 1] === remembered.hash;
 }
@@ -313,13 +316,13 @@ export async function verifyLogAnswer(org, answer, logKey, remembered) {
   const same = head.org === org && head.size === verified.head.size &&
     head.hash === verified.head.hash;
   if (!same) refuse("head_mismatch");
-  if (!extendsHead(verified.hashes, org, remembered)) refuse("inconsistent");
+  if (!extendsHead(verified.hashes, remembered)) refuse("inconsistent");
   return verified;
 }
 
 /** Whether an envelope's head and this device's verified log agree (one a prefix). */
 export function agreesWith(verified, head) {
   if (head.org !== verified.head.org) return false;
-  if (head.size <= verified.hashes.length) return extendsHead(verified.hashes, head.org, head);
+  if (head.size <= verified.hashes.length) return extendsHead(verified.hashes, head);
   return false; // longer than what this device verified: the caller fetches anew first
 }

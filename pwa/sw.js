@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL or ON_DEMAND changes: the new worker then installs,
 // the app offers "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v11";
+const VERSION = "hwc-shell-v12";
 // What every phone needs to start (and to enrol): precached at install.
 const SHELL = [
   "/",
@@ -28,7 +28,9 @@ const SHELL = [
 // online first (enrolment needs the network); a new version fetches at install those this phone
 // has used.
 const ON_DEMAND = [
+  "/keylog.js",
   "/sealing.js",
+  "/trust.js",
   "/views/accessibility.js",
   "/views/admin.js",
   "/views/child.js",
