@@ -148,6 +148,8 @@ async function route() {
     if (result !== "ok") return problemScreen(result);
     ctx.me = me;
   }
+  // A device waiting for approval, approvals and the key log's self-check (views/guard.js).
+  if ((await import("./views/guard.js").catch(() => null))?.pending(ctx)) return undefined;
   const load = ROLE_VIEWS[me.person.role];
   if (!load) return enrol.notEnrolled(ctx);
   const views = await loading(ctx, load);

@@ -1,10 +1,11 @@
-// hwc-envelope-v1 (DESIGN.md section 4): ECDH P-256 + HKDF-SHA256 + AES-256-GCM, WebCrypto only;
-// v2 binds the receiving organisation's key log head into the aad (docs/keylog.md).
-// Must agree byte for byte with server/envelope.py (tests/vectors/envelope-v1.json).
+// hwc-envelope-v1 (DESIGN.md section 4): ECDH P-256 + HKDF-SHA256 + AES-256-GCM, WebCrypto only.
+// Must agree byte for byte with server/envelope.py (tests/vectors/envelope-v1.json). Version 2
+// (the key log head in the aad) is envelope2.js on top of this, through the `format` arguments.
 // Runs unchanged in browsers and in Node 20: only globalThis.crypto, TextEncoder, atob, btoa.
 
 const SCHEME = "hwc-envelope-v1";
-const KEYS = { 1: "ct,epk,iv,salt,v", 2: "ct,epk,head,iv,salt,v" };
+const VERSION = 1;
+const V1 = { v: VERSION, keys: "ct,epk,iv,salt,v" };
 const POINT_BYTES = 65;
 const SALT_BYTES = 16;
 const IV_BYTES = 12;
@@ -98,30 +99,15 @@ async function importPoint(raw) {
 
 // --- the envelope ---------------------------------------------------------------------------
 
-function aadFor(signalId, deviceId, head) {
+function aadFor(signalId, deviceId) {
   // "|" separates the ids, so an id holding one would make two contexts share an aad.
   for (const value of [signalId, deviceId]) {
     if (typeof value !== "string" || !value || value.includes("|") || !value.isWellFormed()) {
       throw new EnvelopeError("ids must be non-empty strings without '|'");
     }
   }
-  if (!head) return utf8.encode(`${SCHEME}|${signalId}|${deviceId}`);
-  const j = JSON.stringify; // v2: canonical({device, head, signal}); checkHead made it ASCII
-  return utf8.encode(`hwc-envelope-v2\n{"device":${j(deviceId)},"head":{"hash":${j(head.hash)},` +
-    `"org":${j(head.org)},"size":${head.size}},"signal":${j(signalId)}}`);
+  return utf8.encode(`${SCHEME}|${signalId}|${deviceId}`);
 }
-
-/** A v2 head {org, size, hash}, exactly; a copy, so the envelope holds no other reference. */
-function checkHead(head) {
-  const ok = head?.constructor === Object && Object.keys(head).sort().join() === "hash,org,size" &&
-    /^[A-Za-z0-9_-]{1,64}$/.test(head.org) && Number.isSafeInteger(head.size) && head.size >= 0 &&
-    /^[0-9a-f]{64}$/.test(head.hash);
-  if (!ok) throw new EnvelopeError("head must be {org, size, hash}");
-  return { org: head.org, size: head.size, hash: head.hash };
-}
-
-/** The key log head a v2 envelope was sealed under, or null for v1. */
-export const envelopeHead = (envelope) => (envelope?.v === 2 ? checkHead(envelope.head) : null);
 
 async function aesKey(privateKey, peer, salt, epk, recipient) {
   const shared = await subtle().deriveBits({ name: "ECDH", public: peer }, privateKey, 256);
@@ -154,15 +140,12 @@ function fixedBytes(value, size, name) {
   return value;
 }
 
-/**
- * Seal plaintextBytes for one device; with opts.head (the receiving organisation's verified key
- * log head) as v2. opts {ephemeralKeyPair, salt, iv} are for vectors only.
- */
+/** Seal plaintextBytes for one device. opts {ephemeralKeyPair, salt, iv} are for vectors only;
+ * `format` {v, aad, head} is envelope2.js's. */
 export async function encryptEnvelope(recipientPublicKeyRaw, signalId, deviceId, plaintextBytes,
-  opts = {}) {
+  opts = {}, format = V1) {
   const peer = await importPoint(recipientPublicKeyRaw);
-  const head = opts.head && checkHead(opts.head);
-  const aad = aadFor(signalId, deviceId, head);
+  const aad = format.aad ?? aadFor(signalId, deviceId);
   const size = plaintextBytes instanceof Uint8Array ? plaintextBytes.length : 0;
   if (size < 1 || size > MAX_PLAINTEXT_BYTES) {
     throw new EnvelopeError(`plaintext must be 1 to ${MAX_PLAINTEXT_BYTES} bytes`);
@@ -174,8 +157,8 @@ export async function encryptEnvelope(recipientPublicKeyRaw, signalId, deviceId,
   const key = await aesKey(pair.privateKey, peer, salt, epk, recipientPublicKeyRaw);
   const ct = await subtle().encrypt({ name: "AES-GCM", iv, additionalData: aad }, key,
     plaintextBytes);
-  return { v: head ? 2 : 1, epk: b64uEncode(epk), salt: b64uEncode(salt), iv: b64uEncode(iv),
-    ct: b64uEncode(new Uint8Array(ct)), ...(head && { head }) };
+  return { v: format.v, epk: b64uEncode(epk), salt: b64uEncode(salt), iv: b64uEncode(iv),
+    ct: b64uEncode(new Uint8Array(ct)), ...(format.head && { head: format.head }) };
 }
 
 function field(envelope, name, low, high) {
@@ -196,17 +179,14 @@ function field(envelope, name, low, high) {
   return data;
 }
 
-function parse(envelope) {
+function parse(envelope, format) {
   const plain = envelope !== null && typeof envelope === "object" && !Array.isArray(envelope) &&
     Object.getPrototypeOf(envelope) === Object.prototype;
-  if (!plain || (envelope.v !== 1 && envelope.v !== 2)) {
-    throw new EnvelopeError("unsupported envelope version");
+  if (!plain || Object.keys(envelope).sort().join() !== format.keys) {
+    throw new EnvelopeError("envelope must have exactly the keys v, epk, salt, iv, ct");
   }
-  if (Object.keys(envelope).sort().join() !== KEYS[envelope.v]) {
-    throw new EnvelopeError("envelope must have exactly the keys v, epk, salt, iv, ct (, head)");
-  }
+  if (envelope.v !== format.v) throw new EnvelopeError("unsupported envelope version");
   return {
-    head: envelopeHead(envelope),
     epk: field(envelope, "epk", POINT_BYTES, POINT_BYTES),
     salt: field(envelope, "salt", SALT_BYTES, SALT_BYTES),
     iv: field(envelope, "iv", IV_BYTES, IV_BYTES),
@@ -216,10 +196,10 @@ function parse(envelope) {
 
 /** Open an envelope. The private key is non-extractable, so its public point comes along. */
 export async function decryptEnvelope(privateKey, recipientPublicKeyRaw, signalId, deviceId,
-  envelope) {
-  const { epk, salt, iv, ct, head } = parse(envelope);
+  envelope, format = V1) {
+  const { epk, salt, iv, ct } = parse(envelope, format);
   const peer = await importPoint(epk);
-  const aad = aadFor(signalId, deviceId, head);
+  const aad = format.aad ?? aadFor(signalId, deviceId);
   checkPointBytes(recipientPublicKeyRaw);
   try {
     const key = await aesKey(privateKey, peer, salt, epk, recipientPublicKeyRaw);

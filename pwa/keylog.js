@@ -233,10 +233,10 @@ function stillGenesis(state, e) {
 }
 
 /**
- * Verify a whole log of organisation `org`: {state, hashes, head: {org, size, hash}}; throws a
- * KeylogError on the first rule broken. The hashes are computed together (they do not depend
- * on each other), then the chain and the rules are walked in order; the approvals' signatures
- * are checked together at the end.
+ * Verify a whole log of organisation `org`: {state, hashes, entries, head: {org, size, hash}};
+ * throws a KeylogError on the first rule broken. The hashes are computed together (they do not
+ * depend on each other), then the chain and the rules are walked in order; the approvals'
+ * signatures are checked together at the end.
  */
 export async function verifyLog(org, entries) {
   if (!ID.test(org) || !Array.isArray(entries)) refuse("log");
@@ -250,7 +250,8 @@ export async function verifyLog(org, entries) {
     RULES[entry.kind](state, entry);
   }
   if ((await Promise.all(state.approvals)).includes(false)) refuse("approval");
-  return { state, hashes, head: { org, size: entries.length, hash: hashes.at(-1) ?? ZERO } };
+  return { state, hashes, entries,
+    head: { org, size: entries.length, hash: hashes.at(-1) ?? ZERO } };
 }
 
 /** The active devices of live people with a role in `roles`: [{id, enc_key}] sorted by id. */

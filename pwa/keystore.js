@@ -1,6 +1,5 @@
-// This device's keys in IndexedDB: the non-extractable private CryptoKeys (ECDH, and ECDSA for
-// the key log), their public halves and the device id; the key log's trust state; and, for
-// offline, the last /api/me and /api/signals without people's names.
+// This device's keys in IndexedDB: the non-extractable private CryptoKeys (ECDH; ECDSA for the
+// key log, and its state: trust.js), the public halves and the device id; and, for offline, the last /api/me and /api/signals without people's names.
 // Nothing else is ever stored: no signal content, no names.
 
 const DB_NAME = "hwc-device";
@@ -21,7 +20,7 @@ function openDb() {
   });
 }
 
-async function withStore(mode, use) {
+export async function withStore(mode, use) {
   const db = await openDb();
   try {
     return await new Promise((resolve, reject) => {
@@ -46,17 +45,7 @@ export async function loadDevice() {
   }
 }
 
-/** signingKey (non-extractable ECDSA) and sigKey (its public half, base64url): docs/keylog.md. */
-export function saveDevice({ privateKey, publicKeyRaw, deviceId, signingKey, sigKey }) {
-  return withStore("readwrite", (store) => store.put({ privateKey, publicKeyRaw, deviceId,
-    signingKey, sigKey }, KEY));
-}
-
-/** The key log's trust state (pinned log key, last verified heads, what was seen): no names. */
-export const keepTrust = (name, value) => withStore("readwrite",
-  (store) => store.put(value, `trust:${name}`));
-
-export const keptTrust = (name) => withStore("readonly", (s) => s.get(`trust:${name}`));
+export const saveDevice = (device) => withStore("readwrite", (store) => store.put(device, KEY));
 
 const UNNAMED = {
   "/api/me": (me) => ({ ...me, person: { ...me.person, name: "" } }),

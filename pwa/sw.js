@@ -28,6 +28,7 @@ const SHELL = [
 // online first (enrolment needs the network); a new version fetches at install those this phone
 // has used.
 const ON_DEMAND = [
+  "/envelope2.js",
   "/keylog.js",
   "/sealing.js",
   "/trust.js",
@@ -36,6 +37,7 @@ const ON_DEMAND = [
   "/views/child.js",
   "/views/contact.js",
   "/views/dialog.js",
+  "/views/guard.js",
   "/views/lists.js",
   "/views/officer.js",
   "/views/privacy.js",

@@ -3,10 +3,13 @@
 // to the devices the log names. Loaded lazily, when sending, opening or checking this device.
 
 import { ApiError, api, segment } from "./api.js";
+import { b64uDecode, encodeContent } from "./envelope.js";
+import { encryptEnvelopeV2, openEnvelope } from "./envelope2.js";
 import {
   KeylogError, agreesWith, devicesOf, recipients, sameDevices, verifyLogAnswer,
 } from "./keylog.js";
-import { keepTrust, keptAnswer, keptTrust } from "./keystore.js";
+import { keptAnswer, withStore } from "./keystore.js";
+import { setFlash } from "./views/common.js";
 
 // Who receives for an organisation: a school's contacts, a leerplicht office's officers.
 const RECEIVING_ROLES = ["contact", "officer"];
@@ -17,6 +20,12 @@ export const NOT_SENT = "Het signaal is niet verstuurd. De lijst met apparaten d
 export const SPLIT_VIEW = "Let op: dit signaal is versleuteld volgens een andere lijst met " +
   "apparaten dan dit apparaat van uw organisatie kent. Mogelijk kan iemand anders meelezen. " +
   "Meld dit aan uw beheerder.";
+
+/** The key log's state on this device (pinned log key, last verified heads, what was seen). */
+export const keepTrust = (name, value) => withStore("readwrite",
+  (store) => store.put(value, `trust:${name}`));
+
+export const keptTrust = (name) => withStore("readonly", (s) => s.get(`trust:${name}`));
 
 /** Record a security event: a kind and an organisation id, never personal data. */
 export function reportEvent(kind, org) {
@@ -63,6 +72,54 @@ export async function checkedHead({ org, people }, devices) {
   }
   await reportEvent(kind, org);
   throw new ApiError(409, "untrusted_devices", NOT_SENT);
+}
+
+// --- sealing --------------------------------------------------------------------------------
+
+/**
+ * One envelope per device [{device_id, public_key}] for content {name, birth_date}, after the
+ * receiver's key log ({org, people?}) named exactly these devices; its head goes in each (v2).
+ */
+export async function sealFor(receiver, devices, signalId, content) {
+  const head = await checkedHead(receiver, devices);
+  const plaintext = encodeContent(content.name, content.birth_date);
+  try {
+    return await Promise.all(devices.map(async (device) => ({
+      device_id: device.device_id,
+      envelope: await encryptEnvelopeV2(b64uDecode(device.public_key), signalId, device.device_id,
+        plaintext, head),
+    })));
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+/**
+ * POST envelopes sealed to `devices`. When the server says the devices changed meanwhile, check
+ * and seal to its current list and try once more, as the API asks.
+ */
+export async function postSealed(path, receiver, devices, signalId, content, bodyFor) {
+  try {
+    return await api(path, { method: "POST",
+      body: bodyFor(await sealFor(receiver, devices, signalId, content)) });
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.code !== "devices_changed" || !error.body.devices?.length) {
+      throw error;
+    }
+    const envelopes = await sealFor(receiver, error.body.devices, signalId, content);
+    return api(path, { method: "POST", body: bodyFor(envelopes) });
+  }
+}
+
+// --- opening ---------------------------------------------------------------------------------
+
+/** Open a v2 envelope for this device; a head that disagrees brings the warning on screen. */
+export async function openV2(device, signalId, envelope) {
+  const { plain, head } = await openEnvelope(device.privateKey, device.publicKeyRaw, signalId,
+    device.deviceId, envelope);
+  const warning = await splitViewWarning(head);
+  if (warning) setFlash(warning);
+  return plain;
 }
 
 /**

@@ -192,8 +192,10 @@ function incompleteLink(ctx) {
 
 /** The startup check failed: no key here, a different key, or the device was revoked. */
 export function notEnrolled(ctx) {
-  screen("Niet aangemeld",
-    notice("warning", "Dit apparaat is niet (meer) aangemeld. Vraag uw beheerder of intern " +
-      "begeleider om een nieuwe aanmeldlink."),
-    pasteLinkForm(ctx));
+  const why = notice("warning", "Dit apparaat is niet (meer) aangemeld. Vraag uw beheerder of " +
+    "intern begeleider om een nieuwe aanmeldlink.");
+  screen("Niet aangemeld", why, pasteLinkForm(ctx));
+  // Switched off by a reset or a sibling: the public key log says so (views/guard.js).
+  import("./guard.js").then((g) => g.whyStopped()).then((text) => text &&
+    why.replaceChildren(h("p", {}, text))).catch(() => {});
 }

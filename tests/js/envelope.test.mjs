@@ -5,8 +5,9 @@ import { test } from "node:test";
 
 import {
   EnvelopeError, b64uDecode, b64uEncode, decodeContent, decryptEnvelope, encodeContent,
-  encryptEnvelope, envelopeHead, generateDeviceKey, importKeyPairJwk, importPrivateKeyJwk, newSignalId,
+  encryptEnvelope, generateDeviceKey, importKeyPairJwk, importPrivateKeyJwk, newSignalId,
 } from "../../pwa/envelope.js";
+import { encryptEnvelopeV2, envelopeHead, openEnvelope } from "../../pwa/envelope2.js";
 
 const VECTORS = JSON.parse(
   readFileSync(new URL("../vectors/envelope-v1.json", import.meta.url), "utf8"));
@@ -137,24 +138,25 @@ test("v2 binds the key log head: another head, or none, does not open", async ()
   const { privateKey, publicKeyRaw } = await generateDeviceKey();
   const head = { org: "school-1", size: 12, hash: "ab".repeat(32) };
   const plain = encodeContent("Zoë", "2015-03-02");
-  const good = await encryptEnvelope(publicKeyRaw, "sig", "dev", plain, { head });
+  const good = await encryptEnvelopeV2(publicKeyRaw, "sig", "dev", plain, head);
   assert.equal(good.v, 2);
   assert.deepEqual(envelopeHead(good), head);
-  assert.deepEqual(await decryptEnvelope(privateKey, publicKeyRaw, "sig", "dev", good), plain);
+  const open = (envelope) => openEnvelope(privateKey, publicKeyRaw, "sig", "dev", envelope);
+  assert.deepEqual(await open(good), { plain, head });
   const others = [{ ...head, size: 11 }, { ...head, org: "school-2" },
     { ...head, hash: "cd".repeat(32) }];
-  for (const other of others) {
-    await assert.rejects(decryptEnvelope(privateKey, publicKeyRaw, "sig", "dev",
-      { ...good, head: other }), EnvelopeError);
-  }
+  for (const other of others) await assert.rejects(open({ ...good, head: other }), EnvelopeError);
   const { head: _, ...bare } = good;
   for (const bad of [bare, { ...bare, v: 1 }, { ...good, head: { ...head, x: "y" } },
     { ...good, head: { ...head, size: -1 } }, { ...good, head: { ...head, hash: "AB".repeat(32) } },
-    { ...good, head: null }]) {
-    await assert.rejects(decryptEnvelope(privateKey, publicKeyRaw, "sig", "dev", bad),
-      EnvelopeError);
+    { ...good, head: null }, { ...good, v: 1 }]) {
+    await assert.rejects(open(bad), EnvelopeError);
   }
-  assert.equal(envelopeHead(await encryptEnvelope(publicKeyRaw, "sig", "dev", plain)), null);
-  await assert.rejects(encryptEnvelope(publicKeyRaw, "sig", "dev", plain,
-    { head: { ...head, org: "é" } }), EnvelopeError);
+  await assert.rejects(decryptEnvelope(privateKey, publicKeyRaw, "sig", "dev", good),
+    EnvelopeError); // version 1's reader refuses version 2
+  const v1 = await encryptEnvelope(publicKeyRaw, "sig", "dev", plain);
+  assert.deepEqual(await open(v1), { plain, head: null });
+  await assert.rejects(encryptEnvelopeV2(publicKeyRaw, "sig", "dev", plain,
+    { ...head, org: "é" }), EnvelopeError);
+  await assert.rejects(encryptEnvelopeV2(publicKeyRaw, "s|g", "dev", plain, head), EnvelopeError);
 });
