@@ -89,8 +89,8 @@ async function checkDevice() {
   const device = await loadDevice();
   try {
     const { value: body, at } = await apiOrKept("/api/me");
-    const sameKey = device && body.device.id === device.deviceId &&
-      body.device.public_key === b64uEncode(device.publicKeyRaw);
+    const sameKey = device && body.device.id === device.deviceId && (body.pending ||
+      body.device.public_key === b64uEncode(device.publicKeyRaw));
     if (!sameKey) {
       // The server knows this device but its key is gone (storage wiped): it can never open a
       // signal again, so it is revoked and the admin sees why ("sleutel kwijt").

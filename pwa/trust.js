@@ -53,7 +53,7 @@ export async function verifiedLog(org) {
   return verified;
 }
 
-const eventFor = (error) => (error.reason === "inconsistent" ? "log_forked" : "log_invalid");
+const eventFor = (error) => (error.reason === "inconsistent" ? "log_fork" : "log_invalid");
 
 /**
  * The head to seal under, when `devices` (the server's list [{device_id, public_key}]) is
@@ -134,6 +134,6 @@ export async function splitViewWarning(head) {
   } catch (error) {
     if (!(error instanceof KeylogError)) return null; // offline: checked at the next open
   }
-  await reportEvent("split_view", myOrg);
+  await reportEvent("head_mismatch", myOrg ?? head.org);
   return SPLIT_VIEW;
 }

@@ -161,7 +161,7 @@ async function selfCheck(ctx) {
   const { state, entries } = await verifiedLog(me.org.id);
   if (!ctx.active) return;
   if (!deviceMatches(state, own.deviceId, b64uEncode(own.publicKeyRaw), own.sigKey)) {
-    await reportEvent("device_not_in_log", me.org.id);
+    await reportEvent("log_invalid", me.org.id);
     return part("warning", notice("error", "Let op: dit apparaat staat niet goed in het " +
       "controleerbare sleutellogboek van uw organisatie. Signalen aan u zijn misschien niet " +
       "veilig. Meld dit aan uw beheerder."));
@@ -217,16 +217,12 @@ export async function addDevice() {
   } catch (error) {
     return screen("Apparaat toevoegen", notice("error", error.message), back());
   }
-  const slot = messageSlot();
-  const copy = button("Kopieer de link", async () => {
-    await navigator.clipboard.writeText(link.url).then(
-      () => slot.show("success", "De link is gekopieerd."),
-      () => slot.show("error", "Kopiëren lukte niet. Neem de link over."));
-  }, "primary");
+  const svg = new DOMParser().parseFromString(link.qr, "image/svg+xml").documentElement;
   return screen("Apparaat toevoegen",
-    h("p", {}, "Open deze link op uw nieuwe apparaat (niet doorsturen naar iemand anders):"),
-    h("p", { class: "link-text" }, h("code", {}, link.url)),
-    copy, slot,
+    h("p", {}, "Scan deze QR-code met de camera van uw nieuwe apparaat, of open de link daar. " +
+      "Stuur hem niet door naar iemand anders."),
+    h("div", { class: "qr" }, document.importNode(svg, true)),
+    h("p", { class: "enrol-link" }, link.link),
     h("p", {}, "Het nieuwe apparaat toont dan een code van zes cijfers. Daarna vraagt dit " +
       "apparaat u om het nieuwe goed te keuren: tik op Toestaan als de codes gelijk zijn."),
     back());
