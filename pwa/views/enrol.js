@@ -112,6 +112,7 @@ async function enrolDevice(ctx, token, label, slot) {
   pendingToken = "";
   history.replaceState(null, "", "/");
   ctx.setMe(me);
+  if (me.pending) return ctx.refresh(); // views/guard.js: the code, waiting for approval
   enrolled(ctx, me);
 }
 

@@ -3,7 +3,7 @@
 // start and refresh the device checks its person's entries in the organisation's key log and
 // warns about what it did not do itself. Loaded lazily, after the startup check.
 
-import { api, segment } from "../api.js";
+import { api, isOffline, segment } from "../api.js";
 import { navigate } from "../app.js";
 import { b64uEncode } from "../envelope.js";
 import { comparisonCode, deviceMatches, signApproval } from "../keylog.js";
@@ -63,8 +63,10 @@ async function waitingScreen(ctx) {
 }
 
 async function recheckPending(ctx) {
-  const me = await api("/api/me").catch(() => null);
-  if (me && !me.pending && ctx.active) {
+  const me = await api("/api/me").catch((error) => error);
+  if (!ctx.active || me.pending || isOffline(me)) return;
+  if (me instanceof Error) location.assign("/"); // declined: the startup check says so
+  else {
     ctx.setMe(me);
     ctx.refresh();
   }
@@ -166,6 +168,13 @@ async function selfCheck(ctx) {
       "controleerbare sleutellogboek van uw organisatie. Signalen aan u zijn misschien niet " +
       "veilig. Meld dit aan uw beheerder."));
   }
+  // A device the server lists for this person (/api/me) that the log does not name active.
+  const unlogged = me.devices?.find((d) => state.devices.get(d.id)?.active !== true);
+  if (unlogged) {
+    await reportEvent("unapproved_device", me.org.id);
+    return part("warning", deviceWarning(ctx, unlogged.id, "Er staat een apparaat bij u " +
+      `ingeschreven dat niet in het controleerbare sleutellogboek staat: '${unlogged.label}'.`));
+  }
   const seen = (await keptTrust(`seen:${own.deviceId}`)) ?? -1;
   const mineAt = state.devices.get(own.deviceId).seq;
   const strange = entries.find((e) => e.seq > Math.max(seen, mineAt) && e.person === me.person.id &&
@@ -181,26 +190,31 @@ function whoDid(by) {
 function strangeDevice(ctx, entry) {
   const label = ctx.me.devices?.find((d) => d.id === entry.device)?.label ?? "een nieuw apparaat";
   const when = formatMoment(new Date(entry.at * 1000).toISOString());
+  return deviceWarning(ctx, entry.device, "Er is een apparaat aan u toegevoegd dat dit " +
+    `apparaat niet heeft goedgekeurd: '${label}', op ${when}, door ${whoDid(entry.by)}.`, entry);
+}
+
+/** The warning about another device of this person, with "blokkeer" (and "Dat was ik" for a
+ * log entry, remembered here as seen). */
+function deviceWarning(ctx, deviceId, text, entry = null) {
   const slot = messageSlot();
   const block = button("Dit was ik niet — blokkeer dit apparaat", () => whileBusy(block,
     async () => {
       try {
-        await api(`/api/me/devices/${segment(entry.device)}/revoke`, { method: "POST" });
+        await api(`/api/me/devices/${segment(deviceId)}/revoke`, { method: "POST" });
       } catch (error) {
         return slot.showError(error);
       }
       await reportEvent("unapproved_device", ctx.me.org.id);
-      await seenUpTo(entry);
-      return part("warning", notice("success", `'${label}' is geblokkeerd. Meld dit aan uw ` +
+      if (entry) await seenUpTo(entry);
+      return part("warning", notice("success", "Het apparaat is geblokkeerd. Meld dit aan uw " +
         "beheerder."));
     }), "primary");
-  const mine = button("Dat was ik", () => whileBusy(mine, async () => {
+  const mine = entry && button("Dat was ik", () => whileBusy(mine, async () => {
     await seenUpTo(entry);
     part("warning", null);
   }));
-  return notice("error",
-    `Er is een apparaat aan u toegevoegd dat dit apparaat niet heeft goedgekeurd: '${label}', ` +
-    `op ${when}, door ${whoDid(entry.by)}.`,
+  return notice("error", text,
     "Kan dat apparaat signalen voor u openen zonder dat u het weet? Blokkeer het dan.",
     h("div", { class: "actions" }, block, mine), slot);
 }
