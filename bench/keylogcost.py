@@ -61,7 +61,7 @@ def serve_sources(page: Page) -> None:
         path = ROOT / route.request.url.split("/", 3)[3].split("?")[0]
         route.fulfill(body=path.read_text(), content_type="text/javascript")
 
-    page.route("**/pwa/*.js", fulfil)
+    page.route("**/pwa/**/*.js", fulfil)
     page.route("**/tests/js/*.mjs", fulfil)
 
 
