@@ -7,6 +7,7 @@ blocked. And adding a device from one's own phone, and a reset after a wiped pho
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -110,7 +111,7 @@ def admin_reset(world: World, person_id: str) -> str:
     """An admin resets the person (lost or wiped phone): the fresh link's token."""
     admin = world.member("admin", None)
     response = admin.post(f"/api/admin/people/{person_id}/reset", json={})
-    assert response.status_code == 200, response.text
+    assert response.status_code == 201, response.text
     return str(response.json()["link"]).split("#", 1)[1]
 
 
@@ -148,15 +149,16 @@ def test_a_device_row_written_into_the_database_stops_the_sender(
     sender = enrol_sender(browser, world)
     _, public = generate_device_key()
     world.db.execute(
-        "INSERT INTO devices (id, person_id, label, public_key, created_at) VALUES (?, ?, ?, ?, ?)",
-        ["planted-device", contact.person_id, "Mijn telefoon", public, time.time()],
+        "INSERT INTO devices (id, person_id, label, public_key, credential_hash, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        ["planted-device", contact.person_id, "Mijn telefoon", public, os.urandom(32), time.time()],
     )
     world.db.conn.commit()
     sender.goto("/")
     fill_and_check(sender, NAME, years_ago(9))
     page = sender.page
-    if heading(page).text_content() == "Controleer het signaal":
-        page.get_by_role("button", name="Versturen").click()
+    expect(heading(page)).to_have_text("Controleer het signaal")
+    page.get_by_role("button", name="Versturen").click()
     expect(page.get_by_text(NOT_SENT)).to_be_visible()
     assert NAME not in json.dumps(world.db.execute("SELECT * FROM envelopes").fetchall())
     sender.shot("keylog-02-niet-verstuurd")

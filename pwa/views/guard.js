@@ -26,7 +26,11 @@ function area() {
   return section;
 }
 
-const show = (...children) => area().replaceChildren(...children.filter(Boolean));
+function show(...children) {
+  const shown = children.filter(Boolean);
+  area().replaceChildren(...shown);
+  area().hidden = shown.length === 0; // no empty landmark
+}
 
 // --- a pending device -----------------------------------------------------------------------
 
