@@ -17,7 +17,6 @@ import sqlite3
 import time
 
 import msgspec
-import sqlite_utils
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,7 +24,7 @@ from starlette.routing import Route
 
 from server import db as database
 from server import push
-from server.db import transaction
+from server.db import Store
 from server.signals import CALENDAR_ROW, new_reference
 
 ENCODER = msgspec.json.Encoder()
@@ -77,13 +76,13 @@ def create_app() -> Starlette:
     )
 
 
-def bare_intake(db: sqlite_utils.Database, sender_org: str, body: dict, now: float) -> dict:
+def bare_intake(db: Store, sender_org: str, body: dict, now: float) -> dict:
     signal_id, school_id = body["id"], body["recipient_id"]
     # send_signal before its transaction: the org, the calendar's region and free days (which
     # also give the reminder time, signals.remind_time).
     db.execute("SELECT kind, name FROM orgs WHERE id = ?", [school_id]).fetchone()
     db.execute(CALENDAR_ROW, [school_id]).fetchone()
-    with transaction(db):
+    with db.transaction():
         db.execute(RECIPIENTS, [school_id]).fetchall()
         ref = new_reference(db)
         try:
@@ -124,9 +123,9 @@ def bare_intake(db: sqlite_utils.Database, sender_org: str, body: dict, now: flo
 
 
 def bare_claim(
-    db: sqlite_utils.Database, signal_id: str, device_id: str, person_id: str, now: float
+    db: Store, signal_id: str, device_id: str, person_id: str, now: float
 ) -> dict | None:
-    with transaction(db):
+    with db.transaction():
         signal = db.execute("SELECT * FROM signals WHERE id = ?", [signal_id]).fetchone()
         if (
             signal is None

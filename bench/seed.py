@@ -16,12 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from server import db as database
 from server import directory, push
 from server.auth import COOKIE, new_id, secret_hash
-from server.db import transaction
+from server.db import Store
 from server.envelope import (
     b64u_encode,
     encode_content,
@@ -95,7 +93,7 @@ class Refs:
 
 
 def _device(
-    db: sqlite_utils.Database,
+    db: Store,
     person_id: str,
     now: float,
     push: dict | None = None,
@@ -121,7 +119,7 @@ def _device(
     return Dev(device_id, person_id, f"{device_id}.{secret}", public_key)
 
 
-def _person(db: sqlite_utils.Database, role: str, org_id: str, now: float, n: int) -> str:
+def _person(db: Store, role: str, org_id: str, now: float, n: int) -> str:
     return directory.create_person(
         db,
         NewPerson(name=f"Bench {role} {n}", role=role, org_id=org_id, class_label="groep 5"),
@@ -130,7 +128,7 @@ def _person(db: sqlite_utils.Database, role: str, org_id: str, now: float, n: in
 
 
 def _school(
-    db: sqlite_utils.Database,
+    db: Store,
     n: int,
     now: float,
     contacts: int = 2,
@@ -187,7 +185,7 @@ def seed(
     world.vapid_private_key = b64u_encode(
         push.vapid_private_key(db, "").private_numbers().private_value.to_bytes(32, "big")
     )
-    with transaction(db):
+    with db.transaction():
         sender_org = directory.create_org(
             db, NewOrg(kind="veilig_thuis", name="Veilig Thuis Bench"), now
         )
@@ -371,7 +369,7 @@ HISTORY = (
 
 
 def _history(
-    db: sqlite_utils.Database,
+    db: Store,
     world: World,
     rng: random.Random,
     refs: Refs,

@@ -4,12 +4,10 @@
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import segno
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -18,47 +16,18 @@ from starlette.templating import Jinja2Templates
 from server import auth, directory, privacy, push
 from server.auth import Actor
 from server.clock import AMSTERDAM, local_text
-from server.web import ApiError, json_response
+from server.errors import DomainError
+from server.presentation import (
+    KIND_LABELS,
+    OUTBOX_STATE_LABELS,
+    PUSH_KIND_LABELS,
+    PUSH_LABELS,
+    ROLE_LABELS,
+    SIGNAL_STATE_LABELS,
+)
+from server.web import json_response, message_of, status_of
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-ROLE_LABELS = {
-    "admin": "beheerder",
-    "sender": "melder",
-    "contact": "intern begeleider",
-    "teacher": "leerkracht",
-    "officer": "leerplichtambtenaar",
-}
-KIND_LABELS = {
-    "school": "School",
-    "veilig_thuis": "Veilig Thuis",
-    "leerplicht": "Leerplicht (gemeente)",
-}
-PUSH_LABELS = {"active": "meldingen aan", "none": "meldingen uit", "gone": "meldingen uit"}
-PUSH_KIND_LABELS = {
-    "new_signal": "nieuw signaal",
-    "teacher_signal": "signaal voor leerkracht",
-    "reminder": "herinnering",
-    "escalation": "niet op tijd opgepakt",
-    "teacher_late": "leerkracht heeft nog niet gekeken",
-}
-OUTBOX_STATE_LABELS = {
-    "pending": "wacht",
-    "sent": "verstuurd",
-    "failed": "niet gelukt",
-    "gone": "abonnement vervallen",
-}
-SIGNAL_STATE_LABELS = {
-    "sent": "verstuurd",
-    "opened": "geopend",
-    "relayed": "doorgestuurd naar school",
-    "forwarded": "bij de leerkracht",
-    "viewed": "gezien door leerkracht",
-    "done": "afgerond",
-    "closed": "gesloten",
-    "expired": "verlopen",
-}
-
 
 templates.env.filters["when"] = local_text
 templates.env.globals.update(
@@ -71,24 +40,6 @@ templates.env.globals.update(
 )
 
 
-def qr_svg(link: str) -> str:
-    """The enrolment link as an SVG QR code (dark on white, also in dark mode). With its
-    namespace: the pages parse it as SVG (image/svg+xml), where a bare <svg> is no image."""
-    out = io.BytesIO()
-    segno.make(link, error="m").save(
-        out,
-        kind="svg",
-        xmldecl=False,
-        svgns=True,
-        nl=False,
-        scale=5,
-        dark="#000",
-        light="#fff",
-        title="QR-code van de aanmeldlink",
-    )
-    return out.getvalue().decode()
-
-
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     # Every duration a page states comes from settings.
     context = {"enrol_token_days": request.app.state.settings.enrol_token_days, **context}
@@ -99,8 +50,8 @@ def _actor(request: Request, *roles: str) -> Actor | Response:
     """The caller, or an HTML page that says why not (these are pages, not API routes)."""
     try:
         actor = auth.authenticate(request)
-    except ApiError as error:
-        return _page(request, "error.html", {"message": error.message}, error.status)
+    except DomainError as error:
+        return _page(request, "error.html", {"message": message_of(error)}, status_of(error))
     if actor.role not in roles:
         return _page(
             request, "error.html", {"message": "Deze pagina is alleen voor de beheerder."}, 403
@@ -131,7 +82,7 @@ async def admin_org(request: Request) -> Response:
     if isinstance(actor, Response):
         return actor
     db = request.app.state.db
-    org = db.execute("SELECT * FROM orgs WHERE id = ?", [request.path_params["id"]]).fetchone()
+    org = directory.org(db, request.path_params["id"])
     if org is None:
         return _page(request, "error.html", {"message": "Deze organisatie bestaat niet."}, 404)
     return _page(
@@ -157,11 +108,7 @@ def _failing_long(request: Request) -> list[dict]:
 
 def _upcoming_free_days(db: Any, org_id: str, now: float) -> list[str]:
     today = datetime.fromtimestamp(now, UTC).astimezone(AMSTERDAM).date().isoformat()
-    rows = db.execute(
-        "SELECT day FROM free_days WHERE org_id = ? AND day >= ? ORDER BY day LIMIT 60",
-        [org_id, today],
-    ).fetchall()
-    return [r[0] for r in rows]
+    return directory.upcoming_free_days(db, org_id, today)
 
 
 def _person_record(request: Request) -> tuple[Actor, dict] | Response:
@@ -210,7 +157,7 @@ async def school_teachers_page(request: Request) -> Response:
     if isinstance(actor, Response):
         return actor
     db = request.app.state.db
-    org = db.execute("SELECT * FROM orgs WHERE id = ?", [actor.org_id]).fetchone()
+    org = directory.org(db, actor.org_id)
     return _page(
         request,
         "school_teachers.html",

@@ -13,12 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import auth, directory, ops, privacy, push, signals
-from server.admin import ROLE_LABELS, qr_svg
+from server import auth, directory, ops, push, signals
 from server.auth import Actor, requires
-from server.calendar import QuietHours, holiday_warning_text
-from server.db import transaction
+from server.calendar import holiday_warning_text
 from server.envelope import b64u_encode
+from server.errors import DomainError, NotFound, Refused
 from server.models import (
     CSV_MAX_BYTES,
     ENVELOPES_BODY_MAX,
@@ -38,6 +37,7 @@ from server.models import (
     Relay,
     SchoolCsv,
 )
+from server.presentation import ROLE_LABELS, qr_svg
 from server.push import EndpointPolicy, check_endpoint
 from server.web import ApiError, json_response, read_json
 
@@ -106,7 +106,7 @@ async def enrol(request: Request) -> Response:
         token_id = auth.token_id(state.secret_key, body.token, state.settings.enrol_token_days)
         if token_id is None:
             raise auth.TOKEN_REFUSED
-    except ApiError:
+    except (ApiError, DomainError):
         state.limits["enrol_ip"].hit(auth.address_key(_client_ip(request)))
         raise
     state.limits["enrol_token"].hit(token_id)
@@ -129,15 +129,7 @@ def _subscription(state: Any, subscription: PushSubscription | None) -> str | No
 
 
 def me_body(state: Any, device_id: str) -> dict:
-    row = state.db.execute(
-        "SELECT d.id, d.label, d.public_key, d.push_state, d.quiet_hours, p.id AS person_id, "
-        "p.name, p.role, "
-        "p.class_label, o.id AS org_id, o.name AS org_name, o.kind AS org_kind, "
-        "o.route AS org_route FROM devices d "
-        "JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id "
-        "WHERE d.id = ?",
-        [device_id],
-    ).fetchone()
+    row = directory.device_profile(state.db, device_id)
     return {
         "person": {
             "id": row["person_id"],
@@ -170,7 +162,7 @@ def me_body(state: Any, device_id: str) -> dict:
 def _own_device(actor: Actor) -> str:
     """The caller's device; an organisation API key has none, so /api/me... is not for it."""
     if actor.device_id is None:
-        raise ApiError(403)
+        raise Refused()
     return actor.device_id
 
 
@@ -191,10 +183,7 @@ async def me_push(request: Request, actor: Actor) -> Response:
     _own_device(actor)
     body = await read_json(request, PushUpdate)
     push = _subscription(_state(request), body.push)
-    _state(request).db.execute(
-        "UPDATE devices SET push = ?, push_state = ?, push_failing_since = NULL WHERE id = ?",
-        [push, "active" if push else "none", actor.device_id],
-    )
+    directory.set_push(_state(request).db, actor.device_id, push)
     return json_response(me_body(_state(request), actor.device_id))
 
 
@@ -203,16 +192,7 @@ async def me_quiet(request: Request, actor: Actor) -> Response:
     """This device's own quiet hours: null (the default), "off", or "HH:MM-HH:MM"."""
     _own_device(actor)
     body = await read_json(request, QuietUpdate)
-    if body.quiet_hours and body.quiet_hours != "off":
-        try:
-            QuietHours.parse(body.quiet_hours)
-        except ValueError:
-            raise ApiError(
-                422, "bad_quiet_hours", "Begin en einde van de nachtrust moeten verschillen."
-            ) from None
-    _state(request).db.execute(
-        "UPDATE devices SET quiet_hours = ? WHERE id = ?", [body.quiet_hours, actor.device_id]
-    )
+    directory.set_quiet_hours(_state(request).db, actor.device_id, body.quiet_hours)
     return json_response(me_body(_state(request), actor.device_id))
 
 
@@ -283,7 +263,7 @@ async def open_signal(request: Request, actor: Actor) -> Response:
 @requires("contact")
 async def school_teachers(request: Request, actor: Actor) -> Response:
     if request.path_params["id"] != actor.org_id:
-        raise ApiError(403)
+        raise Refused()
     return json_response(signals.teacher_devices(_state(request).db, actor.org_id))
 
 
@@ -378,27 +358,15 @@ async def admin_import_free_days(request: Request, actor: Actor) -> Response:
 async def admin_create_person(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewPerson)
     if actor.role == "contact" and (body.role != "teacher" or body.org_id != actor.org_id):
-        raise ApiError(403)
+        raise Refused()
     person_id = directory.create_person(_state(request).db, body, _now(request))
     return json_response({"id": person_id}, 201)
-
-
-def _may_manage(db: Any, actor: Actor, person_id: str) -> Any:
-    """Admins manage everyone; a contact manages only the teachers of their own school."""
-    person = directory.person(db, person_id)
-    if person is None:
-        raise ApiError(404)
-    if actor.role == "contact" and (
-        person["role"] != "teacher" or person["org_id"] != actor.org_id
-    ):
-        raise ApiError(403)
-    return person
 
 
 @requires("admin", "contact")
 async def admin_enrol_link(request: Request, actor: Actor) -> Response:
     state = _state(request)
-    person = _may_manage(state.db, actor, request.path_params["id"])
+    person = directory.manageable_person(state.db, actor, request.path_params["id"])
     token = auth.make_enrol_token(
         state.db,
         state.secret_key,
@@ -423,7 +391,7 @@ async def admin_enrol_link(request: Request, actor: Actor) -> Response:
 
 @requires("admin", "contact")
 async def admin_revoke_person(request: Request, actor: Actor) -> Response:
-    person = _may_manage(_state(request).db, actor, request.path_params["id"])
+    person = directory.manageable_person(_state(request).db, actor, request.path_params["id"])
     directory.revoke_person(_state(request).db, person["id"], _now(request))
     return json_response({"revoked": True})
 
@@ -431,28 +399,14 @@ async def admin_revoke_person(request: Request, actor: Actor) -> Response:
 @requires("admin")
 async def admin_erase_person(request: Request, actor: Actor) -> Response:
     """Someone who leaves: everything held about them goes at once (docs/gegevens.md)."""
-    db = _state(request).db
-    person = _may_manage(db, actor, request.path_params["id"])
-    if person["id"] == actor.person_id:
-        raise ApiError(
-            409,
-            "erase_self",
-            "U kunt uw eigen gegevens hier niet verwijderen. Vraag een andere beheerder.",
-        )
-    with transaction(db):
-        privacy.erase_person(db, person["id"])
+    directory.erase_leaver(_state(request).db, actor, request.path_params["id"])
     return json_response({"erased": True})
 
 
 @requires("admin", "contact")
 async def admin_revoke_device(request: Request, actor: Actor) -> Response:
     db = _state(request).db
-    row = db.execute(
-        "SELECT person_id FROM devices WHERE id = ?", [request.path_params["id"]]
-    ).fetchone()
-    if row is None:
-        raise ApiError(404)
-    _may_manage(db, actor, row[0])
+    directory.manageable_person(db, actor, directory.device_owner(db, request.path_params["id"]))
     directory.revoke_device(db, request.path_params["id"], _now(request))
     return json_response({"revoked": True})
 
@@ -460,11 +414,6 @@ async def admin_revoke_device(request: Request, actor: Actor) -> Response:
 @requires("admin")
 async def admin_create_api_key(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewApiKey)
-    org = _state(request).db.execute("SELECT kind FROM orgs WHERE id = ?", [body.org_id]).fetchone()
-    if org is None or org[0] not in ("veilig_thuis", "leerplicht"):
-        raise ApiError(
-            422, "not_a_sender", "Alleen Veilig Thuis en leerplicht kunnen een API-sleutel krijgen."
-        )
     key = auth.make_api_key(_state(request).db, body.org_id, body.label, _now(request))
     return json_response({"api_key": key}, 201)
 
@@ -472,7 +421,7 @@ async def admin_create_api_key(request: Request, actor: Actor) -> Response:
 @requires("admin")
 async def admin_revoke_api_key(request: Request, actor: Actor) -> Response:
     if not auth.revoke_api_key(_state(request).db, request.path_params["id"], _now(request)):
-        raise ApiError(404)
+        raise NotFound()
     return json_response({"revoked": True})
 
 

@@ -22,6 +22,7 @@ from server.api import API_ROUTES, healthz, large_bodies, readyz
 from server.auth import RateLimiter
 from server.calendar import Timing as CalendarTiming
 from server.clock import Clock
+from server.errors import DomainError
 from server.metrics import Metrics, metrics_endpoint
 from server.openapi import openapi
 from server.settings import Settings
@@ -32,6 +33,7 @@ from server.web import (
     RequestGuard,
     ResponseGuard,
     api_error_handler,
+    domain_error_handler,
     http_error_handler,
     route_templates,
 )
@@ -62,7 +64,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                 RequestGuard, max_body_bytes=settings.max_body_bytes, large_bodies=large_bodies()
             ),
         ],
-        exception_handlers={ApiError: api_error_handler, HTTPException: http_error_handler},
+        exception_handlers={
+            ApiError: api_error_handler,
+            DomainError: domain_error_handler,
+            HTTPException: http_error_handler,
+        },
         lifespan=_lifespan,
     )
     app.state.settings = settings
@@ -133,10 +139,10 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
             topic_key=app.state.secret_key.encode(),
         )
         app.state.push_worker = worker
-        push.wake_on_enqueue(app.state.db, worker.wake)
+        app.state.db.on_push_queued(worker.wake)
         app.state.timers = Timers(app.state.db, app.state.clock, app.state.timing)
         workers += [worker, app.state.timers]
-    database.start_group_commit(app.state.db)
+    app.state.db.start_group_commit()
     try:
         async with contextlib.AsyncExitStack() as stack:
             for worker in workers:
@@ -148,5 +154,5 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
             yield
     finally:
         gc.unfreeze()
-        database.stop_group_commit(app.state.db)
+        app.state.db.stop_group_commit()
     app.state.db.close()

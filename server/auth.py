@@ -19,15 +19,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric import ec
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.db import transaction
+from server.db import Store
 from server.envelope import b64u_decode, b64u_encode
-from server.web import ApiError
+from server.errors import Conflict, Invalid, Limited, Refused, Unauthenticated
 
 COOKIE = "__Host-hwc"
 COOKIE_MAX_AGE = 400 * 24 * 3600  # browsers cap cookie lifetime at 400 days
@@ -71,7 +70,7 @@ def stored_token_id(token_id: str) -> str:
 
 
 def make_enrol_token(
-    db: sqlite_utils.Database,
+    db: Store,
     secret_key: str,
     person_id: str,
     created_by: str | None,
@@ -79,11 +78,12 @@ def make_enrol_token(
     days: int,
 ) -> str:
     token_id = new_id()
-    db.execute(
-        "INSERT INTO enrol_tokens (id, person_id, created_by, created_at, expires_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        [stored_token_id(token_id), person_id, created_by, now, now + days * 86400],
-    )
+    with db.transaction():
+        db.execute(
+            "INSERT INTO enrol_tokens (id, person_id, created_by, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [stored_token_id(token_id), person_id, created_by, now, now + days * 86400],
+        )
     return _serializer(secret_key).dumps(token_id)
 
 
@@ -92,12 +92,7 @@ def enrol_link(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/aanmelden#{token}"
 
 
-TOKEN_REFUSED = ApiError(
-    400,
-    "token_invalid",
-    "Deze aanmeldlink werkt niet (meer). Hij is al gebruikt, verlopen of niet compleet. "
-    "Vraag de beheerder of uw intern begeleider om een nieuwe link.",
-)
+TOKEN_REFUSED = Invalid("token_invalid")
 
 
 def token_id(secret_key: str, token: str, max_age_days: int) -> str | None:
@@ -108,12 +103,7 @@ def token_id(secret_key: str, token: str, max_age_days: int) -> str | None:
         return None
 
 
-KEY_TAKEN = ApiError(
-    409,
-    "key_in_use",
-    "Dit apparaat kan zo niet worden aangemeld: zijn sleutel hoort al bij een ander apparaat. "
-    "Open de aanmeldlink opnieuw; de app maakt dan een nieuwe sleutel.",
-)
+KEY_TAKEN = Conflict("key_in_use")
 
 
 def public_key_from_b64u(text: str) -> bytes:
@@ -124,12 +114,12 @@ def public_key_from_b64u(text: str) -> bytes:
             raise ValueError
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
     except ValueError:
-        raise ApiError(422, "bad_public_key", "De sleutel van dit apparaat is ongeldig.") from None
+        raise Invalid("bad_public_key") from None
     return raw
 
 
 def enrol_device(
-    db: sqlite_utils.Database,
+    db: Store,
     token_id: str,
     public_key: bytes,
     label: str,
@@ -139,7 +129,7 @@ def enrol_device(
     """Spend the (verified) token and make the device. Returns (device id, cookie credential)."""
     device_id = new_id()
     secret = secrets.token_urlsafe(32)
-    with transaction(db):
+    with db.transaction():
         row = db.execute(
             "UPDATE enrol_tokens SET spent_at = ?, device_id = ? "
             "WHERE id = ? AND spent_at IS NULL AND expires_at > ? "
@@ -191,7 +181,7 @@ WHERE d.id = ? AND d.revoked_at IS NULL AND p.revoked_at IS NULL
 """
 
 
-def device_actor(db: sqlite_utils.Database, credential: str, now: float) -> Actor | None:
+def device_actor(db: Store, credential: str, now: float) -> Actor | None:
     device_id, _, secret = credential.partition(".")
     if not secret:
         return None
@@ -216,25 +206,30 @@ NOTE_USE = {
 }
 
 
-def _note_use(
-    db: sqlite_utils.Database, table: str, row_id: str, last: float | None, now: float
-) -> None:
+def _note_use(db: Store, table: str, row_id: str, last: float | None, now: float) -> None:
     """When a credential was last used: at most one write a minute, however many requests."""
     if last is None or now - last > LAST_SEEN_EVERY:
-        with transaction(db):
+        with db.transaction():
             db.execute(NOTE_USE[table], [now, row_id])
 
 
 # --- organisation API keys (`hwc send`, case-management systems) ----------------------------
 
 
-def make_api_key(db: sqlite_utils.Database, org_id: str, label: str, now: float) -> str:
+API_KEY_KINDS = ("veilig_thuis", "leerplicht")  # the organisations that send from a system
+
+
+def make_api_key(db: Store, org_id: str, label: str, now: float) -> str:
+    org = db.execute("SELECT kind FROM orgs WHERE id = ?", [org_id]).fetchone()
+    if org is None or org[0] not in API_KEY_KINDS:
+        raise Invalid("not_a_sender")
     key_id = new_id()
     secret = secrets.token_urlsafe(32)
-    db.execute(
-        "INSERT INTO api_keys (id, org_id, key_hash, label, created_at) VALUES (?, ?, ?, ?, ?)",
-        [key_id, org_id, secret_hash(secret), label, now],
-    )
+    with db.transaction():
+        db.execute(
+            "INSERT INTO api_keys (id, org_id, key_hash, label, created_at) VALUES (?, ?, ?, ?, ?)",
+            [key_id, org_id, secret_hash(secret), label, now],
+        )
     return f"hwc_{key_id}.{secret}"
 
 
@@ -243,7 +238,7 @@ def api_key_id(key: str) -> str:
     return key.strip().removeprefix("hwc_").partition(".")[0]
 
 
-def api_key_actor(db: sqlite_utils.Database, header: str, now: float) -> Actor | None:
+def api_key_actor(db: Store, header: str, now: float) -> Actor | None:
     scheme, _, key = header.partition(" ")
     secret = key.partition(".")[2]
     if scheme.lower() != "bearer" or not secret:
@@ -260,7 +255,7 @@ def api_key_actor(db: sqlite_utils.Database, header: str, now: float) -> Actor |
     return Actor(role="sender", org_id=row[1], org_kind=row[2])
 
 
-def api_keys(db: sqlite_utils.Database, org_id: str | None = None) -> list[Any]:
+def api_keys(db: Store, org_id: str | None = None) -> list[Any]:
     """The API keys (of one organisation, or all), oldest first; never their secrets."""
     return db.execute(
         "SELECT k.id, k.label, k.created_at, k.last_used_at, k.revoked_at, o.name AS org_name "
@@ -270,9 +265,9 @@ def api_keys(db: sqlite_utils.Database, org_id: str | None = None) -> list[Any]:
     ).fetchall()
 
 
-def revoke_api_key(db: sqlite_utils.Database, key_id: str, now: float) -> bool:
+def revoke_api_key(db: Store, key_id: str, now: float) -> bool:
     """Revoke a key at once (the next request with it gets 401); False when there is none."""
-    with transaction(db):
+    with db.transaction():
         row = db.execute(
             "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING id",
             [now, key_id],
@@ -289,7 +284,7 @@ def authenticate(request: Request) -> Actor:
     elif COOKIE in request.cookies:
         actor = device_actor(app_state.db, request.cookies[COOKIE], now)
     if actor is None:
-        raise ApiError(401)
+        raise Unauthenticated()
     return actor
 
 
@@ -306,7 +301,7 @@ def requires(*roles: str) -> Callable[[Endpoint], Callable[[Request], Awaitable[
         async def guarded(request: Request) -> Response:
             actor = authenticate(request)
             if actor.role not in roles:
-                raise ApiError(403)
+                raise Refused()
             return await endpoint(request, actor)
 
         guarded.roles = roles  # type: ignore[attr-defined]
@@ -345,9 +340,7 @@ class RateLimiter:
         wait = spent_until + self.interval - now - self.window
         if wait > 1e-9:
             self.spent_until.move_to_end(key)  # a key held back is in use: keep it longest
-            error = ApiError(429)
-            error.headers["Retry-After"] = str(max(1, math.ceil(wait)))
-            raise error
+            raise Limited(retry_after=max(1, math.ceil(wait)))
         self.spent_until[key] = spent_until + self.interval
         self.spent_until.move_to_end(key)
         if len(self.spent_until) > self.capacity:

@@ -1,5 +1,6 @@
 """The SQLite store: connection settings, the whole schema and migrations, transactions, erasure.
 
+`Store` owns the connection and its single write path (see its docstring).
 The schema is read top to bottom in MIGRATIONS; a database keeps its version in `meta`.
 Times are epoch seconds (REAL). No column ever holds a child's name or birth date:
 signal content exists only as envelopes (ciphertext to device keys).
@@ -11,9 +12,10 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
+from typing import Any
 
 import sqlite_utils
 
@@ -262,7 +264,7 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {fault}" if fault else type(error).__name__
 
 
-def check_intact(db: sqlite_utils.Database, path: str) -> None:
+def check_intact(db: Store, path: str) -> None:
     """Refuse a damaged file at start, before anything reads the damaged page."""
     try:
         found = [str(r[0]) for r in db.execute("PRAGMA quick_check(3)").fetchall()]
@@ -274,7 +276,7 @@ def check_intact(db: sqlite_utils.Database, path: str) -> None:
         )
 
 
-def connect(path: str) -> sqlite_utils.Database:
+def connect(path: str) -> Store:
     """Open the database with the pragmas every connection needs, migrated to SCHEMA_VERSION."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
@@ -287,19 +289,19 @@ def connect(path: str) -> sqlite_utils.Database:
         "synchronous=FULL",
     ):
         conn.execute(f"PRAGMA {pragma}")
-    db = sqlite_utils.Database(conn)
+    db = Store(conn)
     migrate(db)
     return db
 
 
-def schema_version(db: sqlite_utils.Database) -> int:
+def schema_version(db: Store) -> int:
     if "meta" not in db.table_names():
         return 0
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return int(row[0]) if row else 0
 
 
-def migrate(db: sqlite_utils.Database, target: int = SCHEMA_VERSION) -> int:
+def migrate(db: Store, target: int = SCHEMA_VERSION) -> int:
     """Bring the database to `target`; refuse a database made by a newer program."""
     current = schema_version(db)
     if current > SCHEMA_VERSION:
@@ -308,7 +310,7 @@ def migrate(db: sqlite_utils.Database, target: int = SCHEMA_VERSION) -> int:
             "upgrade the program before opening this database"
         )
     for version in range(current + 1, target + 1):
-        with transaction(db):
+        with db.transaction():
             for statement in _statements(MIGRATIONS[version - 1]):
                 db.execute(statement)
             db.execute(
@@ -329,33 +331,126 @@ def _statements(script: str) -> Iterator[str]:
             buffer = ""
 
 
-@contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    """One BEGIN IMMEDIATE transaction: a writer never upgrades from reader and deadlocks.
+class Store:
+    """The one owner of the SQLite connection and its single write path.
 
-    On the serving event loop (see GroupCommit) it is a savepoint of the loop turn's shared
-    transaction instead. When it erased signal content (see `erase`), the WAL is truncated right
-    after the commit.
+    Every write runs in `transaction()`. The store also owns what hangs on that path: the
+    group commit of the serving loop, whether the open transaction erased signal content (then
+    the WAL is truncated after its commit), and the push worker's wake-up (called when a
+    transaction queued a push). Reads go through `execute`.
     """
-    group = db.__dict__.get("group")
-    if group is not None and group.is_current():
-        with group.savepoint():
-            yield db
-        return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.conn.execute("ROLLBACK")
-        db.__dict__.pop("erased", None)
-        raise
-    _commit(db)
 
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.utils = sqlite_utils.Database(conn)
+        self.conn = conn
+        self.group: GroupCommit | None = None
+        self._erased = False
+        self._wake_push: Callable[[], None] | None = None
 
-def _commit(db: sqlite_utils.Database) -> None:
-    db.conn.execute("COMMIT")
-    if db.__dict__.pop("erased", False):
-        checkpoint(db)
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
+        return self.utils.execute(sql, params)
+
+    def table_names(self) -> list[str]:
+        return list(self.utils.table_names())
+
+    def columns(self, table: str) -> list[str]:
+        return [column.name for column in self.utils[table].columns]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """One BEGIN IMMEDIATE transaction: a writer never upgrades from reader and deadlocks.
+
+        On the serving event loop (see GroupCommit) it is a savepoint of the loop turn's shared
+        transaction instead, and inside another transaction a savepoint of that one. When it
+        erased signal content (see `erase`), the WAL is truncated right after the commit.
+        """
+        group = self.group
+        if group is not None and group.is_current():
+            with group.savepoint():
+                yield self
+        elif self.conn.in_transaction:
+            with self.savepoint():
+                yield self
+        else:
+            with self._own_transaction():
+                yield self
+
+    @contextmanager
+    def _own_transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
+    @contextmanager
+    def savepoint(self, on_error: Callable[[BaseException], None] | None = None) -> Iterator[None]:
+        """A savepoint inside the open transaction: a failing part rolls back alone."""
+        self.conn.execute("SAVEPOINT tx")
+        try:
+            yield
+        except BaseException as error:
+            if on_error is not None:
+                on_error(error)
+            self.conn.execute("ROLLBACK TO tx")
+            self.conn.execute("RELEASE tx")
+            raise
+        self.conn.execute("RELEASE tx")
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+        if self._erased:
+            self._erased = False
+            checkpoint(self)
+
+    def rollback(self) -> None:
+        with suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
+        self._erased = False
+
+    def erase(self, sql: str, params: Sequence[Any]) -> int:
+        """Delete signal content. secure_delete zeroes the pages; the WAL would still hold their
+        earlier images, so the enclosing transaction truncates it when it commits."""
+        count = int(self.execute(sql, params).rowcount)
+        if count:
+            self._erased = True
+        return count
+
+    def start_group_commit(self) -> None:
+        """From now on, transactions on the running loop share one COMMIT per loop turn."""
+        self.group = GroupCommit(self, asyncio.get_running_loop())
+
+    def stop_group_commit(self) -> None:
+        group, self.group = self.group, None
+        if group is not None:
+            group.commit()
+
+    async def durable(self) -> None:
+        """Wait until this task's transactions, and every other one that it may have read, are
+        on disk; raises the commit's error if that failed."""
+        if self.group is None:
+            return
+        for commit in (_joined.get(), self.group.pending):
+            if commit is not None:
+                await asyncio.shield(commit)
+
+    def recent_fault(self, within: float) -> str | None:
+        """A write that failed lately because of the file or disk (for readiness)."""
+        return self.group.recent_fault(within) if self.group is not None else None
+
+    def on_push_queued(self, wake: Callable[[], None] | None) -> None:
+        """Have `push_queued` call `wake` (the serving app's push worker)."""
+        self._wake_push = wake
+
+    def push_queued(self) -> None:
+        """A transaction queued pushes: wake the worker (its sends wait for the commit)."""
+        if self._wake_push is not None:
+            self._wake_push()
 
 
 class GroupCommit:
@@ -365,13 +460,13 @@ class GroupCommit:
     by the disk's flush time on the single event-loop thread. Instead the first transaction of a
     turn opens BEGIN IMMEDIATE and schedules the COMMIT after everything already ready on the
     loop; each transaction runs in its own SAVEPOINT, so a failing one rolls back alone. Nothing
-    leaves before the COMMIT: responses wait for it (`durable`, in web.ResponseGuard) and so
-    do pushes, so a request is acknowledged, and uncommitted state is shown, only once it is on
-    disk. If the COMMIT fails, every response waiting on it becomes an error.
+    leaves before the COMMIT: responses wait for it (`Store.durable`, in web.ResponseGuard) and
+    so do pushes, so a request is acknowledged, and uncommitted state is shown, only once it is
+    on disk. If the COMMIT fails, every response waiting on it becomes an error.
     """
 
-    def __init__(self, db: sqlite_utils.Database, loop: asyncio.AbstractEventLoop) -> None:
-        self.db = db
+    def __init__(self, store: Store, loop: asyncio.AbstractEventLoop) -> None:
+        self.store = store
         self.loop = loop
         self.pending: asyncio.Future[None] | None = None
         self.fault: tuple[float, str] | None = None  # (monotonic time, cause) of the last one
@@ -396,47 +491,27 @@ class GroupCommit:
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         if self.pending is None:
-            self.db.conn.execute("BEGIN IMMEDIATE")
+            self.store.conn.execute("BEGIN IMMEDIATE")
             self.pending = self.loop.create_future()
             self.loop.call_soon(self.commit)
         _joined.set(self.pending)
-        self.db.conn.execute("SAVEPOINT tx")
-        try:
+        with self.store.savepoint(on_error=self.note_fault):
             yield
-        except BaseException as error:
-            self.note_fault(error)
-            self.db.conn.execute("ROLLBACK TO tx")
-            self.db.conn.execute("RELEASE tx")
-            raise
-        self.db.conn.execute("RELEASE tx")
 
     def commit(self) -> None:
         done, self.pending = self.pending, None
         if done is None:
             return
         try:
-            _commit(self.db)
+            self.store.commit()
         except sqlite3.Error as error:
             log.error("database commit failed: %s", describe(error))
             self.note_fault(error)
-            with suppress(sqlite3.Error):
-                self.db.conn.execute("ROLLBACK")
-            self.db.__dict__.pop("erased", None)
+            self.store.rollback()
             done.set_exception(error)
             done.exception()  # retrieved here: every waiter gets it, none may be left
             return
         done.set_result(None)
-
-
-def start_group_commit(db: sqlite_utils.Database) -> None:
-    """From now on, transactions on the running loop share one COMMIT per loop turn."""
-    db.group = GroupCommit(db, asyncio.get_running_loop())  # type: ignore[attr-defined]
-
-
-def stop_group_commit(db: sqlite_utils.Database) -> None:
-    group = db.__dict__.pop("group", None)
-    if group is not None:
-        group.commit()
 
 
 # The commit that this task's (request's) own last transaction joined: it may have run, and
@@ -444,37 +519,17 @@ def stop_group_commit(db: sqlite_utils.Database) -> None:
 _joined: ContextVar[asyncio.Future[None] | None] = ContextVar("hwc_joined_commit", default=None)
 
 
-async def durable(db: sqlite_utils.Database) -> None:
-    """Wait until this task's transactions, and every other one that it may have read, are on
-    disk; raises the commit's error if that failed."""
-    group = db.__dict__.get("group")
-    if group is None:
-        return
-    for commit in (_joined.get(), group.pending):
-        if commit is not None:
-            await asyncio.shield(commit)
-
-
-def erase(db: sqlite_utils.Database, sql: str, params: list) -> int:
-    """Delete signal content. secure_delete zeroes the pages; the WAL would still hold their
-    earlier images, so the enclosing transaction truncates it when it commits."""
-    count = int(db.execute(sql, params).rowcount)
-    if count:
-        db.erased = True  # type: ignore[attr-defined]
-    return count
-
-
-def checkpoint(db: sqlite_utils.Database) -> None:
+def checkpoint(db: Store) -> None:
     """Fold the WAL into the main file and truncate it, so no old page images remain."""
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def meta_get(db: sqlite_utils.Database, key: str) -> str | None:
+def meta_get(db: Store, key: str) -> str | None:
     row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
     return row[0] if row else None
 
 
-def meta_set(db: sqlite_utils.Database, key: str, value: str) -> None:
+def meta_set(db: Store, key: str, value: str) -> None:
     db.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -8,13 +8,11 @@ import re
 import sqlite3
 from datetime import date
 
-import sqlite_utils
-
-from server import calendar
-from server.auth import new_id
-from server.db import erase, transaction
+from server import calendar, privacy
+from server.auth import Actor, new_id
+from server.db import Store
+from server.errors import Conflict, DomainError, Invalid, NotFound, Refused
 from server.models import NewOrg, NewPerson, TextRefused
-from server.web import ApiError
 
 PHONE = re.compile(r"[0-9+() -]*")  # as models.PhoneNumber
 
@@ -25,53 +23,47 @@ ORG_ROLES = {
 }
 
 
-def create_org(db: sqlite_utils.Database, org: NewOrg, now: float) -> str:
+def create_org(db: Store, org: NewOrg, now: float) -> str:
     if org.kind == "school" and (not org.code or org.region is None):
-        raise ApiError(
-            422, "school_fields", "Een school heeft een BRIN-code en een regio nodig.", field="code"
-        )
+        raise Invalid("school_fields", field="code")
     org_id = new_id()
     try:
-        db.execute(
-            "INSERT INTO orgs (id, kind, name, place, code, region, municipalities, route, "
-            "phone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                org_id,
-                org.kind,
-                org.name.strip(),
-                org.place.strip(),
-                org.code or None,
-                org.region if org.kind == "school" else None,
-                org.municipalities.strip(),
-                org.route,
-                org.phone.strip(),
-                now,
-            ],
-        )
+        with db.transaction():
+            db.execute(
+                "INSERT INTO orgs (id, kind, name, place, code, region, municipalities, route, "
+                "phone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    org_id,
+                    org.kind,
+                    org.name.strip(),
+                    org.place.strip(),
+                    org.code or None,
+                    org.region if org.kind == "school" else None,
+                    org.municipalities.strip(),
+                    org.route,
+                    org.phone.strip(),
+                    now,
+                ],
+            )
     except sqlite3.IntegrityError:
-        raise ApiError(
-            409, "code_taken", f"De code {org.code} is al in gebruik.", field="code"
-        ) from None
+        raise Conflict("code_taken", say={"code": org.code}, field="code") from None
     return org_id
 
 
-def set_phone(db: sqlite_utils.Database, org_id: str, phone: str) -> None:
-    if not db.execute("UPDATE orgs SET phone = ? WHERE id = ?", [phone.strip(), org_id]).rowcount:
-        raise ApiError(404, "unknown_org", "Deze organisatie bestaat niet.")
+def set_phone(db: Store, org_id: str, phone: str) -> None:
+    with db.transaction():
+        changed = db.execute("UPDATE orgs SET phone = ? WHERE id = ?", [phone.strip(), org_id])
+    if not changed.rowcount:
+        raise NotFound("unknown_org")
 
 
-def import_schools_csv(db: sqlite_utils.Database, text: str, now: float) -> int:
+def import_schools_csv(db: Store, text: str, now: float) -> int:
     """CSV with a header row name,place,code,region,phone (region and phone optional);
     all rows or none."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if reader.fieldnames is None or not {"name", "place", "code"} <= set(reader.fieldnames):
-        raise ApiError(
-            422,
-            "csv_header",
-            "De eerste regel moet zijn: name,place,code,region,phone",
-            field="csv",
-        )
-    with transaction(db):
+        raise Invalid("csv_header", field="csv")
+    with db.transaction():
         count = 0
         for line, row in enumerate(reader, start=2):
             try:
@@ -85,17 +77,21 @@ def import_schools_csv(db: sqlite_utils.Database, text: str, now: float) -> int:
                 )
                 _check_school_row(org)
                 create_org(db, org, now)
-            except (ApiError, ValueError, TypeError) as exc:
-                message = (
-                    exc.message
-                    if isinstance(exc, ApiError)
-                    else str(exc)
-                    if isinstance(exc, TextRefused)
-                    else "ongeldige waarde"
-                )
-                raise ApiError(422, "csv_row", f"Regel {line}: {message}", field="csv") from None
+            except (DomainError, ValueError, TypeError) as exc:
+                problem = _row_problem(exc)
+                raise Invalid(
+                    "csv_row", say={"line": line, "problem": problem}, field="csv"
+                ) from None
             count += 1
     return count
+
+
+def _row_problem(error: Exception) -> DomainError | str:
+    """What was wrong with a CSV row: a domain error, the validator's own Dutch words, or
+    "ongeldige waarde" (a type error's text is English and may quote the value)."""
+    if isinstance(error, DomainError):
+        return error
+    return str(error) if isinstance(error, TextRefused) else "ongeldige waarde"
 
 
 def _check_school_row(org: NewOrg) -> None:
@@ -109,44 +105,41 @@ def _check_school_row(org: NewOrg) -> None:
         raise ValueError("bad phone number")
 
 
-def add_free_days(db: sqlite_utils.Database, org_id: str, start: date, end: date | None) -> int:
+def add_free_days(db: Store, org_id: str, start: date, end: date | None) -> int:
     """A school's own free days (study days, a different holiday week)."""
     if (
         db.execute("SELECT 1 FROM orgs WHERE id = ? AND kind = 'school'", [org_id]).fetchone()
         is None
     ):
-        raise ApiError(404, "unknown_school", "Deze school bestaat niet.")
+        raise NotFound("unknown_school")
     try:
         days = calendar.expand_ranges([(start, end or start)])
     except ValueError:
-        raise ApiError(
-            422, "bad_range", "De einddatum ligt vóór de begindatum.", field="to"
-        ) from None
+        raise Invalid("bad_range", field="to") from None
     if len(days) > calendar.MAX_RANGE_DAYS:
-        raise ApiError(422, "bad_range", "Een periode mag hoogstens een jaar zijn.", field="to")
-    db.conn.executemany(
-        "INSERT OR IGNORE INTO free_days (org_id, day) VALUES (?, ?)",
-        [(org_id, day.isoformat()) for day in sorted(days)],
-    )
+        raise Invalid("bad_range", variant="too_long", field="to")
+    with db.transaction():
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO free_days (org_id, day) VALUES (?, ?)",
+            [(org_id, day.isoformat()) for day in sorted(days)],
+        )
     return len(days)
 
 
-def import_free_days_csv(db: sqlite_utils.Database, text: str) -> int:
+def import_free_days_csv(db: Store, text: str) -> int:
     """Free days for many schools at once (code,from,to); the whole file or nothing."""
     try:
         ranges = calendar.parse_free_days_csv(text)
     except ValueError as error:
-        raise ApiError(422, "csv_row", str(error), field="csv") from None
+        raise Invalid("csv_row", text=str(error), field="csv") from None
     schools = {
         code: org_id
         for org_id, code in db.execute("SELECT id, code FROM orgs WHERE kind = 'school'").fetchall()
     }
     unknown = sorted(set(ranges) - set(schools))
     if unknown:
-        raise ApiError(
-            422, "unknown_code", f"Onbekende schoolcode: {', '.join(unknown)}.", field="csv"
-        )
-    with transaction(db):
+        raise Invalid("unknown_code", say={"codes": ", ".join(unknown)}, field="csv")
+    with db.transaction():
         return sum(
             add_free_days(db, schools[code], start, end)
             for code, periods in ranges.items()
@@ -154,26 +147,25 @@ def import_free_days_csv(db: sqlite_utils.Database, text: str) -> int:
         )
 
 
-def create_person(db: sqlite_utils.Database, person: NewPerson, now: float) -> str:
+def create_person(db: Store, person: NewPerson, now: float) -> str:
     if person.role == "admin":
         org_id = None
     else:
         org = db.execute("SELECT kind FROM orgs WHERE id = ?", [person.org_id]).fetchone()
         if org is None or person.role not in ORG_ROLES[org[0]]:
-            raise ApiError(
-                422, "role_org", "Deze rol past niet bij deze organisatie.", field="role"
-            )
+            raise Invalid("role_org", field="role")
         org_id = person.org_id
     person_id = new_id()
-    db.execute(
-        "INSERT INTO people (id, org_id, name, role, class_label, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        [person_id, org_id, person.name.strip(), person.role, person.class_label.strip(), now],
-    )
+    with db.transaction():
+        db.execute(
+            "INSERT INTO people (id, org_id, name, role, class_label, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [person_id, org_id, person.name.strip(), person.role, person.class_label.strip(), now],
+        )
     return person_id
 
 
-def person(db: sqlite_utils.Database, person_id: str) -> sqlite3.Row | None:
+def person(db: Store, person_id: str) -> sqlite3.Row | None:
     return db.execute(
         "SELECT p.*, o.name AS org_name, o.kind AS org_kind FROM people p "
         "LEFT JOIN orgs o ON o.id = p.org_id WHERE p.id = ?",
@@ -181,22 +173,20 @@ def person(db: sqlite_utils.Database, person_id: str) -> sqlite3.Row | None:
     ).fetchone()
 
 
-def revoke_device(
-    db: sqlite_utils.Database, device_id: str, now: float, key_lost: bool = False
-) -> None:
+def revoke_device(db: Store, device_id: str, now: float, key_lost: bool = False) -> None:
     """A revoked device can do nothing more, and its envelopes go at once."""
-    with transaction(db):
+    with db.transaction():
         db.execute(
             "UPDATE devices SET revoked_at = coalesce(revoked_at, ?), push = NULL, "
             "key_state = CASE WHEN ? THEN 'lost' ELSE key_state END WHERE id = ?",
             [now, key_lost, device_id],
         )
-        erase(db, "DELETE FROM envelopes WHERE device_id = ?", [device_id])
+        db.erase("DELETE FROM envelopes WHERE device_id = ?", [device_id])
         db.execute("DELETE FROM outbox WHERE device_id = ? AND state = 'pending'", [device_id])
 
 
-def revoke_person(db: sqlite_utils.Database, person_id: str, now: float) -> None:
-    with transaction(db):
+def revoke_person(db: Store, person_id: str, now: float) -> None:
+    with db.transaction():
         db.execute(
             "UPDATE people SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", [now, person_id]
         )
@@ -210,13 +200,13 @@ def revoke_person(db: sqlite_utils.Database, person_id: str, now: float) -> None
         revoke_device(db, device_id, now)
 
 
-def orgs(db: sqlite_utils.Database, kind: str | None = None) -> list[sqlite3.Row]:
+def orgs(db: Store, kind: str | None = None) -> list[sqlite3.Row]:
     where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
     return db.execute(f"SELECT * FROM orgs {where} ORDER BY name", params).fetchall()  # noqa: S608
 
 
 def find_schools(
-    db: sqlite_utils.Database, query: str, kinds: tuple[str, ...] = ("school",), limit: int = 20
+    db: Store, query: str, kinds: tuple[str, ...] = ("school",), limit: int = 20
 ) -> list[dict]:
     """Find by name, place, code or (leerplicht) municipality; case-insensitive."""
     pattern = f"%{query.strip().replace('%', '').replace('_', '')}%"
@@ -231,7 +221,7 @@ def find_schools(
 
 
 def people_with_devices(
-    db: sqlite_utils.Database, org_id: str | None = None, role: str | None = None
+    db: Store, org_id: str | None = None, role: str | None = None
 ) -> list[dict]:
     clauses, params = ["1 = 1"], []
     if org_id is not None:
@@ -256,3 +246,80 @@ def people_with_devices(
         ).fetchall()
         result.append(dict(p) | {"devices": [dict(d) for d in devices]})
     return result
+
+
+def org(db: Store, org_id: str | None) -> sqlite3.Row | None:
+    return db.execute("SELECT * FROM orgs WHERE id = ?", [org_id]).fetchone()
+
+
+def upcoming_free_days(db: Store, org_id: str, today: str, limit: int = 60) -> list[str]:
+    rows = db.execute(
+        "SELECT day FROM free_days WHERE org_id = ? AND day >= ? ORDER BY day LIMIT ?",
+        [org_id, today, limit],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+# --- one device, for its own app -------------------------------------------------------------
+
+
+def device_profile(db: Store, device_id: str) -> sqlite3.Row:
+    """The device with its person and organisation, as /api/me shows them."""
+    return db.execute(
+        "SELECT d.id, d.label, d.public_key, d.push_state, d.quiet_hours, p.id AS person_id, "
+        "p.name, p.role, "
+        "p.class_label, o.id AS org_id, o.name AS org_name, o.kind AS org_kind, "
+        "o.route AS org_route FROM devices d "
+        "JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id "
+        "WHERE d.id = ?",
+        [device_id],
+    ).fetchone()
+
+
+def set_push(db: Store, device_id: str, subscription: str | None) -> None:
+    """Replace the device's push subscription (None: no pushes); failures so far are forgotten."""
+    with db.transaction():
+        db.execute(
+            "UPDATE devices SET push = ?, push_state = ?, push_failing_since = NULL WHERE id = ?",
+            [subscription, "active" if subscription else "none", device_id],
+        )
+
+
+def set_quiet_hours(db: Store, device_id: str, quiet_hours: str | None) -> None:
+    """The device's own quiet hours: None (the setting), "off", or "HH:MM-HH:MM"."""
+    if quiet_hours and quiet_hours != calendar.QUIET_OFF:
+        try:
+            calendar.QuietHours.parse(quiet_hours)
+        except ValueError:
+            raise Invalid("bad_quiet_hours") from None
+    with db.transaction():
+        db.execute("UPDATE devices SET quiet_hours = ? WHERE id = ?", [quiet_hours, device_id])
+
+
+# --- who manages whom ------------------------------------------------------------------------
+
+
+def manageable_person(db: Store, actor: Actor, person_id: str) -> sqlite3.Row:
+    """Admins manage everyone; a contact manages only the teachers of their own school."""
+    found = person(db, person_id)
+    if found is None:
+        raise NotFound()
+    if actor.role == "contact" and (found["role"] != "teacher" or found["org_id"] != actor.org_id):
+        raise Refused()
+    return found
+
+
+def device_owner(db: Store, device_id: str) -> str:
+    row = db.execute("SELECT person_id FROM devices WHERE id = ?", [device_id]).fetchone()
+    if row is None:
+        raise NotFound()
+    return str(row[0])
+
+
+def erase_leaver(db: Store, actor: Actor, person_id: str) -> None:
+    """Someone who leaves: everything held about them goes at once (docs/gegevens.md)."""
+    found = manageable_person(db, actor, person_id)
+    if found["id"] == actor.person_id:
+        raise Conflict("erase_self")
+    with db.transaction():
+        privacy.erase_person(db, found["id"])

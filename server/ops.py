@@ -14,16 +14,15 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from server import db as database
 from server import push
+from server.db import Store
 
 DIRECTORY_TABLES = ("meta", "orgs", "free_days", "people", "devices", "enrol_tokens", "api_keys")
 SIGNAL_TABLES = ("signals", "signal_events", "signal_teachers", "envelopes", "outbox")
 
 
-def backup(db: sqlite_utils.Database, target: Path) -> dict[str, int]:
+def backup(db: Store, target: Path) -> dict[str, int]:
     """Write the directory of `db` to `target` (replaced atomically). Returns rows per table."""
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
@@ -32,9 +31,9 @@ def backup(db: sqlite_utils.Database, target: Path) -> dict[str, int]:
     counts = {}
     copy.execute("ATTACH DATABASE ? AS live", [_path_of(db)])
     try:
-        with database.transaction(copy):  # one read snapshot of the live file
+        with copy.transaction():  # one read snapshot of the live file
             for table in DIRECTORY_TABLES:
-                columns = ", ".join(c.name for c in copy[table].columns)
+                columns = ", ".join(copy.columns(table))
                 counts[table] = copy.execute(
                     f"INSERT INTO main.{table} ({columns}) "  # noqa: S608 - fixed names
                     f"SELECT {columns} FROM live.{table}"
@@ -48,7 +47,7 @@ def backup(db: sqlite_utils.Database, target: Path) -> dict[str, int]:
     return counts
 
 
-def _path_of(db: sqlite_utils.Database) -> str:
+def _path_of(db: Store) -> str:
     return str(db.execute("PRAGMA database_list").fetchone()[2])
 
 
@@ -102,7 +101,7 @@ async def readiness(app_state: Any) -> dict[str, Any]:
     return {"status": "unready" if causes else "ready", "checks": checks, "causes": causes}
 
 
-async def _database_fault(db: sqlite_utils.Database, now: float) -> str | None:
+async def _database_fault(db: Store, now: float) -> str | None:
     """A real write through the store's own path, which shares the loop turn's commit (a
     BEGIN IMMEDIATE of its own would collide with it), and any write that failed lately."""
     try:
@@ -111,14 +110,13 @@ async def _database_fault(db: sqlite_utils.Database, now: float) -> str | None:
         await asyncio.create_task(_probe_write(db, now))
     except sqlite3.Error as error:
         return database.storage_fault(error) or database.describe(error)
-    group = db.__dict__.get("group")
-    return group.recent_fault(FAULT_WINDOW) if group is not None else None
+    return db.recent_fault(FAULT_WINDOW)
 
 
-async def _probe_write(db: sqlite_utils.Database, now: float) -> None:
-    with database.transaction(db):
+async def _probe_write(db: Store, now: float) -> None:
+    with db.transaction():
         database.meta_set(db, "ready_probe_at", repr(now))
-    await database.durable(db)
+    await db.durable()
 
 
 def _task_fault(worker: Any) -> str | None:

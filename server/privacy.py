@@ -14,44 +14,40 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import sqlite_utils
-
 from server.clock import AMSTERDAM
-from server.db import erase
+from server.db import Store
 
 if TYPE_CHECKING:
     from server.signals import Timing
 
 
-def _ids(db: sqlite_utils.Database, sql: str, params: list) -> list[str]:
+def _ids(db: Store, sql: str, params: list) -> list[str]:
     return [r[0] for r in db.execute(sql, params).fetchall()]
 
 
 # --- erasure -------------------------------------------------------------------------------
 
 
-def erase_device(db: sqlite_utils.Database, device_id: str) -> int:
+def erase_device(db: Store, device_id: str) -> int:
     """Every row of one device: its envelopes, pushes, the link it enrolled with, itself.
     Call inside a transaction."""
-    count = erase(db, "DELETE FROM envelopes WHERE device_id = ?", [device_id])
-    count += erase(db, "DELETE FROM outbox WHERE device_id = ?", [device_id])
-    count += erase(db, "DELETE FROM enrol_tokens WHERE device_id = ?", [device_id])
-    return count + erase(db, "DELETE FROM devices WHERE id = ?", [device_id])
+    count = db.erase("DELETE FROM envelopes WHERE device_id = ?", [device_id])
+    count += db.erase("DELETE FROM outbox WHERE device_id = ?", [device_id])
+    count += db.erase("DELETE FROM enrol_tokens WHERE device_id = ?", [device_id])
+    return count + db.erase("DELETE FROM devices WHERE id = ?", [device_id])
 
 
-def erase_person(db: sqlite_utils.Database, person_id: str) -> int:
+def erase_person(db: Store, person_id: str) -> int:
     """Everything held about one person, so that no row names or points to them any more:
     devices, enrolment links (theirs, and their name on links they made), their place in
     signals' status rows, and the person. Call inside a transaction."""
     devices = _ids(db, "SELECT id FROM devices WHERE person_id = ?", [person_id])
     count = sum(erase_device(db, device_id) for device_id in devices)
-    count += erase(db, "DELETE FROM enrol_tokens WHERE person_id = ?", [person_id])
-    count += erase(
-        db, "UPDATE enrol_tokens SET created_by = NULL WHERE created_by = ?", [person_id]
-    )
-    count += erase(db, "DELETE FROM signal_teachers WHERE person_id = ?", [person_id])
-    count += erase(db, "UPDATE signals SET acted_by = NULL WHERE acted_by = ?", [person_id])
-    return count + erase(db, "DELETE FROM people WHERE id = ?", [person_id])
+    count += db.erase("DELETE FROM enrol_tokens WHERE person_id = ?", [person_id])
+    count += db.erase("UPDATE enrol_tokens SET created_by = NULL WHERE created_by = ?", [person_id])
+    count += db.erase("DELETE FROM signal_teachers WHERE person_id = ?", [person_id])
+    count += db.erase("UPDATE signals SET acted_by = NULL WHERE acted_by = ?", [person_id])
+    return count + db.erase("DELETE FROM people WHERE id = ?", [person_id])
 
 
 # --- retention -----------------------------------------------------------------------------
@@ -61,7 +57,7 @@ def local_date(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).astimezone(AMSTERDAM).date().isoformat()
 
 
-def purge_directory(db: sqlite_utils.Database, now: float, timing: Timing) -> int:
+def purge_directory(db: Store, now: float, timing: Timing) -> int:
     """Remove what its retention rule no longer allows. Call inside the timers' transaction."""
     revoked = now - timing.revoked_retention
     count = sum(
@@ -72,15 +68,14 @@ def purge_directory(db: sqlite_utils.Database, now: float, timing: Timing) -> in
         erase_device(db, device_id)
         for device_id in _ids(db, "SELECT id FROM devices WHERE revoked_at <= ?", [revoked])
     )
-    count += erase(db, "DELETE FROM api_keys WHERE revoked_at <= ?", [revoked])
-    count += erase(
-        db,
+    count += db.erase("DELETE FROM api_keys WHERE revoked_at <= ?", [revoked])
+    count += db.erase(
         "DELETE FROM enrol_tokens WHERE coalesce(spent_at, expires_at) <= ?",
         [now - timing.token_retention],
     )
     # A subscription the push service gave up (404/410) can never be used again.
-    count += erase(
-        db, "UPDATE devices SET push = NULL WHERE push_state = 'gone' AND push IS NOT NULL", []
+    count += db.erase(
+        "UPDATE devices SET push = NULL WHERE push_state = 'gone' AND push IS NOT NULL", []
     )
     # Deadlines are computed at sending, from today on: past free days are never read again.
     return count + int(
@@ -91,7 +86,7 @@ def purge_directory(db: sqlite_utils.Database, now: float, timing: Timing) -> in
 # --- access --------------------------------------------------------------------------------
 
 
-def _rows(db: sqlite_utils.Database, sql: str, params: list) -> list[dict[str, Any]]:
+def _rows(db: Store, sql: str, params: list) -> list[dict[str, Any]]:
     return [dict(r) for r in db.execute(sql, params).fetchall()]
 
 
@@ -103,7 +98,7 @@ def _push_service(subscription: str | None) -> str | None:
     return urlsplit(endpoint).hostname
 
 
-def person_record(db: sqlite_utils.Database, person_id: str) -> dict[str, Any] | None:
+def person_record(db: Store, person_id: str) -> dict[str, Any] | None:
     """Everything held about one person, for an access request (AVG art. 15), without any
     signal content: the person, their devices, enrolment links, pushes and the signals they
     acted on or received (reference, state and times only)."""
@@ -161,6 +156,6 @@ def person_record(db: sqlite_utils.Database, person_id: str) -> dict[str, Any] |
     }
 
 
-def _scalar(db: sqlite_utils.Database, sql: str, params: list) -> int:
+def _scalar(db: Store, sql: str, params: list) -> int:
     row: sqlite3.Row = db.execute(sql, params).fetchone()
     return int(row[0])

@@ -11,22 +11,20 @@ import ipaddress
 import json
 import re
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aiohttp
-import sqlite_utils
 import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from server.calendar import QuietHours
-from server.db import meta_get, meta_set
+from server.db import Store, meta_get, meta_set
 from server.envelope import b64u_decode, b64u_encode
+from server.errors import Invalid
 from server.settings import Settings
-from server.web import ApiError
 
 KINDS = ("new_signal", "teacher_signal", "reminder", "escalation", "teacher_late")
 NEVER_HELD = ("escalation",)  # to the sender: Veilig Thuis works around the clock
@@ -51,7 +49,7 @@ def send_at(
 
 
 def first_send_at(
-    db: sqlite_utils.Database,
+    db: Store,
     device_ids: list[str],
     now: float,
     quiet: QuietHours | None,
@@ -68,7 +66,7 @@ def first_send_at(
     )
 
 
-def _pushable(db: sqlite_utils.Database, device_ids: list[str]) -> list[tuple[str, str | None]]:
+def _pushable(db: Store, device_ids: list[str]) -> list[tuple[str, str | None]]:
     """(id, own quiet hours) of those devices that have a live subscription."""
     rows = db.execute(
         "SELECT id, quiet_hours FROM devices WHERE id IN (SELECT value FROM json_each(?)) "
@@ -79,7 +77,7 @@ def _pushable(db: sqlite_utils.Database, device_ids: list[str]) -> list[tuple[st
 
 
 def enqueue(
-    db: sqlite_utils.Database,
+    db: Store,
     device_ids: list[str],
     signal_id: str | None,
     kind: str,
@@ -103,17 +101,11 @@ def enqueue(
         [(device_id, signal_id, kind, expires_at, due[own], now) for device_id, own in devices],
     )
     queued = len(devices)
-    wake = db.__dict__.get("wake_push_worker")
-    if queued and wake is not None:
-        wake()
+    if queued:
+        db.push_queued()
 
 
-def wake_on_enqueue(db: sqlite_utils.Database, wake: Callable[[], None] | None) -> None:
-    """Have `enqueue` on this connection call `wake` (the serving app's push worker)."""
-    db.wake_push_worker = wake  # type: ignore[attr-defined]
-
-
-def oldest_due_age(db: sqlite_utils.Database, now: float) -> float:
+def oldest_due_age(db: Store, now: float) -> float:
     """Seconds the oldest pending push has been due: 0 when nothing waits (readiness, metrics)."""
     oldest = db.execute("SELECT min(due_at) FROM outbox WHERE state = 'pending'").fetchone()[0]
     return 0.0 if oldest is None else max(0.0, now - oldest)
@@ -122,7 +114,7 @@ def oldest_due_age(db: sqlite_utils.Database, now: float) -> float:
 FAILING_LONG = 3600.0  # the admin is shown devices whose pushes have failed at least this long
 
 
-def failing_devices(db: sqlite_utils.Database, since: float) -> list[dict]:
+def failing_devices(db: Store, since: float) -> list[dict]:
     """Live devices whose pushes have all failed since `since` or earlier (never an endpoint)."""
     rows = db.execute(
         "SELECT d.id AS device_id, d.label, d.push_failing_since AS since, p.name AS person, "
@@ -139,11 +131,7 @@ def check_endpoint(endpoint: str, policy: EndpointPolicy) -> None:
     """Refuse a subscription whose endpoint the server may not POST to (no SSRF into the
     operator's network); the worker checks again before every push."""
     if not policy.allows_url(endpoint):
-        raise ApiError(
-            422,
-            "bad_push_endpoint",
-            "Deze meldingendienst wordt niet geaccepteerd. Zet meldingen opnieuw aan.",
-        )
+        raise Invalid("bad_push_endpoint")
 
 
 class RefusedAddress(OSError):
@@ -279,7 +267,7 @@ def _is_numeric(host: str) -> bool:
     return True
 
 
-def vapid_private_key(db: sqlite_utils.Database, configured: str) -> ec.EllipticCurvePrivateKey:
+def vapid_private_key(db: Store, configured: str) -> ec.EllipticCurvePrivateKey:
     """The VAPID key from settings, else the one kept in the database, made on first start."""
     raw = configured or meta_get(db, "vapid_private_key")
     if not raw:

@@ -42,13 +42,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid
 
 from server import webpush
 from server.clock import Clock
-from server.db import durable, transaction
+from server.db import Store
 from server.envelope import b64u_decode, b64u_encode
 from server.push import EndpointPolicy, RefusedAddress, checked_connector
 from server.settings import Settings
@@ -185,7 +184,7 @@ class PushWorker:
 
     def __init__(
         self,
-        db: sqlite_utils.Database,
+        db: Store,
         settings: Settings,
         clock: Clock,
         vapid_key: ec.EllipticCurvePrivateKey,
@@ -308,7 +307,7 @@ class PushWorker:
         now = self.clock.now()
         free = self.max_in_flight - len(self._in_flight) + len(done)
         try:
-            with transaction(self.db):
+            with self.db.transaction():
                 self._record(done, now)
                 finished = {job.id for job, _ in done}
                 jobs = self._claim(now, free, finished) if claim and free > 0 else []
@@ -479,7 +478,7 @@ class PushWorker:
 
     async def _send(self, job: Job) -> None:
         try:
-            await durable(self.db)  # the claim, and what caused the push, are on disk first
+            await self.db.durable()  # the claim, and what caused the push, are on disk first
         except sqlite3.Error:  # that commit failed: the claim never happened
             self._in_flight.pop(job.id, None)
             return

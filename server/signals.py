@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import msgspec
-import sqlite_utils
 
 from server import calendar, push
 from server.auth import Actor
-from server.db import erase, transaction
+from server.db import Store
 from server.envelope import EnvelopeError, b64u_decode, b64u_encode, check_envelope_shape
+from server.errors import Conflict, Invalid, NotFound, Refused
 from server.models import DeviceEnvelope
-from server.web import ApiError
 
 OPEN_STATES = ("sent", "opened", "relayed", "forwarded", "viewed")
 UNHANDLED_STATES = ("sent", "opened", "relayed")  # nobody at the school has acted yet
@@ -44,15 +43,15 @@ class Timing:
     quiet: calendar.QuietHours | None = None  # default quiet hours; a device may have its own
 
 
-def _conflict(db: sqlite_utils.Database, signal_id: str, code: str, message: str) -> ApiError:
+def _conflict(db: Store, signal_id: str, code: str, variant: str | None = None) -> Conflict:
     row = db.execute("SELECT state FROM signals WHERE id = ?", [signal_id]).fetchone()
-    return ApiError(409, code, message, state=row[0] if row else None)
+    return Conflict(code, variant=variant, state=row[0] if row else None)
 
 
 # --- who receives --------------------------------------------------------------------------
 
 
-def recipients(db: sqlite_utils.Database, org_id: str) -> list[dict]:
+def recipients(db: Store, org_id: str) -> list[dict]:
     """Active devices of the people who receive for this organisation (contacts or officers)."""
     rows = db.execute(
         """SELECT d.id, d.public_key FROM devices d JOIN people p ON p.id = d.person_id
@@ -66,7 +65,7 @@ def recipients(db: sqlite_utils.Database, org_id: str) -> list[dict]:
     return [{"device_id": r[0], "public_key": b64u_encode(r[1])} for r in rows]
 
 
-def receiving_devices(db: sqlite_utils.Database, org_id: str) -> list[dict]:
+def receiving_devices(db: Store, org_id: str) -> list[dict]:
     """`recipients`, or 409 telling the sender to phone, with the number when there is one."""
     devices = recipients(db, org_id)
     if devices:
@@ -74,18 +73,15 @@ def receiving_devices(db: sqlite_utils.Database, org_id: str) -> list[dict]:
     row = db.execute("SELECT kind, phone FROM orgs WHERE id = ?", [org_id]).fetchone()
     office = row is not None and row[0] == "leerplicht"
     phone = row[1] if row else ""
-    who = ("Dit leerplichtbureau", "Bel het bureau") if office else ("Deze school", "Bel de school")
-    raise ApiError(
-        409,
+    raise Conflict(
         "no_recipients",
-        f"{who[0]} heeft nog geen aangemeld apparaat. {who[1]}{': ' + phone if phone else ''}.",
+        variant="office" if office else None,
+        say={"phone": f": {phone}" if phone else ""},
         phone=phone,
     )
 
 
-def teacher_devices(
-    db: sqlite_utils.Database, school_id: str, teacher_ids: list[str] | None = None
-) -> list[dict]:
+def teacher_devices(db: Store, school_id: str, teacher_ids: list[str] | None = None) -> list[dict]:
     """The school's teachers with their active devices (for forwarding); a teacher without
     one is listed with none, so the contact sees who is not in the app yet."""
     rows = db.execute(
@@ -116,19 +112,14 @@ def _checked_envelopes(
     """Envelopes must cover exactly the expected devices, once each, and be well formed."""
     given = [e.device_id for e in envelopes]
     if len(set(given)) != len(given) or set(given) != expected:
-        raise ApiError(
-            409,
-            "devices_changed",
-            "De lijst met apparaten is intussen veranderd. Probeer het opnieuw.",
-            devices=current,
-        )
+        raise Conflict("devices_changed", devices=current)
     checked = []
     for item in envelopes:
         as_dict = msgspec.to_builtins(item.envelope)
         try:
             check_envelope_shape(as_dict)
         except EnvelopeError:
-            raise ApiError(422, "bad_envelope", "Een versleuteld bericht is ongeldig.") from None
+            raise Invalid("bad_envelope") from None
         checked.append((item.device_id, msgspec.json.encode(as_dict).decode()))
     return checked
 
@@ -142,7 +133,7 @@ CALENDAR_ROW = (
 )
 
 
-def org_calendar(db: sqlite_utils.Database, org_id: str) -> calendar.SchoolCalendar:
+def org_calendar(db: Store, org_id: str) -> calendar.SchoolCalendar:
     row = db.execute(CALENDAR_ROW, [org_id]).fetchone()
     days = json.loads(row[1]) if row else []
     # A leerplicht office has no region: its deadline is the same school-morning deadline,
@@ -153,9 +144,7 @@ def org_calendar(db: sqlite_utils.Database, org_id: str) -> calendar.SchoolCalen
     )
 
 
-def signal_times(
-    db: sqlite_utils.Database, org_id: str, now: float, timing: Timing
-) -> calendar.SignalTimes:
+def signal_times(db: Store, org_id: str, now: float, timing: Timing) -> calendar.SignalTimes:
     sent = datetime.fromtimestamp(now, UTC)
     return calendar.signal_times(sent, org_calendar(db, org_id), timing.calendar)
 
@@ -168,7 +157,7 @@ def remind_time(cal: calendar.SchoolCalendar, office: bool, now: float, timing: 
     return calendar.after_wakeful(start, after, cal, timing.quiet).timestamp()
 
 
-def new_reference(db: sqlite_utils.Database) -> str:
+def new_reference(db: Store) -> str:
     """An unused "HWC-" and 4 characters of REF_ALPHABET (32: 5 bits each, one random draw)."""
     while True:
         bits = secrets.randbits(20)
@@ -186,7 +175,7 @@ def _is_signal_id(text: str) -> bool:
 
 
 def send_signal(
-    db: sqlite_utils.Database,
+    db: Store,
     actor: Actor,
     signal_id: str,
     recipient_id: str,
@@ -195,13 +184,13 @@ def send_signal(
     timing: Timing,
 ) -> dict:
     if not _is_signal_id(signal_id):
-        raise ApiError(422, "bad_signal_id", "Dit signaal-id is ongeldig.")
+        raise Invalid("bad_signal_id")
     org = db.execute("SELECT kind, name FROM orgs WHERE id = ?", [recipient_id]).fetchone()
     if org is None or org[0] not in RECEIVING_ROLE:
-        raise ApiError(404, "unknown_recipient", "Deze school of dit bureau bestaat niet.")
+        raise NotFound("unknown_recipient")
     cal = org_calendar(db, recipient_id)  # one read serves the deadline and the reminder
     times = calendar.signal_times(datetime.fromtimestamp(now, UTC), cal, timing.calendar)
-    with transaction(db):
+    with db.transaction():
         current = receiving_devices(db, recipient_id)
         rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
         ref = new_reference(db)
@@ -223,7 +212,7 @@ def send_signal(
                 ],
             )
         except sqlite3.IntegrityError:
-            raise ApiError(409, "id_reused", "Dit signaal-id is al gebruikt.") from None
+            raise Conflict("id_reused") from None
         role = RECEIVING_ROLE[org[0]]
         _store_envelopes(db, signal_id, role, rows)
         add_event(db, signal_id, now, "sent", len(rows))
@@ -246,9 +235,7 @@ def send_signal(
     }
 
 
-def _store_envelopes(
-    db: sqlite_utils.Database, signal_id: str, role: str, rows: list[tuple[str, str]]
-) -> None:
+def _store_envelopes(db: Store, signal_id: str, role: str, rows: list[tuple[str, str]]) -> None:
     db.conn.executemany(
         "INSERT INTO envelopes (signal_id, device_id, role, envelope) VALUES (?, ?, ?, ?)",
         [(signal_id, device_id, role, envelope) for device_id, envelope in rows],
@@ -256,7 +243,7 @@ def _store_envelopes(
 
 
 def add_event(
-    db: sqlite_utils.Database,
+    db: Store,
     signal_id: str,
     now: float,
     kind: str,
@@ -272,15 +259,15 @@ def add_event(
 # --- opening -------------------------------------------------------------------------------
 
 
-def _signal_for(db: sqlite_utils.Database, actor: Actor, signal_id: str) -> sqlite3.Row:
+def _signal_for(db: Store, actor: Actor, signal_id: str) -> sqlite3.Row:
     """The signal if this device's person may act on it; 404 alike for absent and not-yours."""
     row = db.execute("SELECT * FROM signals WHERE id = ?", [signal_id]).fetchone()
     if row is None or not _may_see(db, actor, row):
-        raise ApiError(404, "not_found", "Dit signaal is er niet (meer).")
+        raise NotFound("not_found")
     return row
 
 
-def _may_see(db: sqlite_utils.Database, actor: Actor, signal: sqlite3.Row) -> bool:
+def _may_see(db: Store, actor: Actor, signal: sqlite3.Row) -> bool:
     if actor.role in ("contact", "officer") and actor.org_id == signal["holder_org_id"]:
         return True
     if actor.role == "officer" and signal["acted_by"] is not None:
@@ -303,16 +290,14 @@ def _may_see(db: sqlite_utils.Database, actor: Actor, signal: sqlite3.Row) -> bo
     return False
 
 
-GONE = ApiError(404, "removed", "Dit signaal is verwijderd. Dat hoort zo: het blijft niet bewaard.")
+GONE = NotFound("removed")
 
 
-def open_envelope(
-    db: sqlite_utils.Database, actor: Actor, signal_id: str, now: float, timing: Timing
-) -> dict:
+def open_envelope(db: Store, actor: Actor, signal_id: str, now: float, timing: Timing) -> dict:
     """This device's envelope. A teacher's first open starts the self-destruct."""
     if actor.role == "teacher":
         return _open_teacher_copy(db, actor, signal_id, now, timing)
-    with transaction(db):
+    with db.transaction():
         signal = _signal_for(db, actor, signal_id)
         row = db.execute(
             "UPDATE envelopes SET opened_at = coalesce(opened_at, ?) "
@@ -327,10 +312,8 @@ def open_envelope(
     return {"envelope": msgspec.json.decode(row[0]), "state": _state(db, signal_id)}
 
 
-def _open_teacher_copy(
-    db: sqlite_utils.Database, actor: Actor, signal_id: str, now: float, timing: Timing
-) -> dict:
-    with transaction(db):
+def _open_teacher_copy(db: Store, actor: Actor, signal_id: str, now: float, timing: Timing) -> dict:
+    with db.transaction():
         _signal_for(db, actor, signal_id)
         # The atomic one-time claim: only the first device's update finds an unopened row;
         # a reload on that same device within the grace period is still served.
@@ -343,8 +326,7 @@ def _open_teacher_copy(
         if row is None:
             raise _opened_elsewhere(db, signal_id, actor) or GONE
         # The teacher's other devices lose their copy at once.
-        erase(
-            db,
+        db.erase(
             "DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' "
             "AND device_id != ? AND device_id IN "
             "(SELECT id FROM devices WHERE person_id = ?)",
@@ -364,7 +346,7 @@ def _open_teacher_copy(
     }
 
 
-def _opened_elsewhere(db: sqlite_utils.Database, signal_id: str, actor: Actor) -> ApiError | None:
+def _opened_elsewhere(db: Store, signal_id: str, actor: Actor) -> NotFound | None:
     """The teacher opened it on another of their devices: say which, and when."""
     row = db.execute(
         "SELECT d.label, t.viewed_at FROM signal_teachers t JOIN devices d "
@@ -374,17 +356,10 @@ def _opened_elsewhere(db: sqlite_utils.Database, signal_id: str, actor: Actor) -
     ).fetchone()
     if row is None:
         return None
-    return ApiError(
-        404,
-        "opened_elsewhere",
-        "Dit signaal is al geopend op uw andere apparaat en daarna verwijderd. "
-        "Dat hoort zo: het blijft niet bewaard.",
-        opened_on=row[0],
-        opened_at=_iso(row[1]),
-    )
+    return NotFound("opened_elsewhere", opened_on=row[0], opened_at=_iso(row[1]))
 
 
-def _after_teacher_view(db: sqlite_utils.Database, signal_id: str, now: float) -> None:
+def _after_teacher_view(db: Store, signal_id: str, now: float) -> None:
     add_event(db, signal_id, now, "teacher_viewed")
     unseen = db.execute(
         "SELECT count(*) FROM signal_teachers WHERE signal_id = ? AND viewed_at IS NULL",
@@ -397,17 +372,16 @@ def _after_teacher_view(db: sqlite_utils.Database, signal_id: str, now: float) -
         add_event(db, signal_id, now, "viewed")
 
 
-def _state(db: sqlite_utils.Database, signal_id: str) -> str:
+def _state(db: Store, signal_id: str) -> str:
     row = db.execute("SELECT state FROM signals WHERE id = ?", [signal_id]).fetchone()
     return row[0] if row else "gone"
 
 
-def teacher_done(db: sqlite_utils.Database, actor: Actor, signal_id: str, now: float) -> dict:
+def teacher_done(db: Store, actor: Actor, signal_id: str, now: float) -> dict:
     """'Gelezen': the teacher's copy goes now instead of after the grace period."""
-    with transaction(db):
+    with db.transaction():
         _signal_for(db, actor, signal_id)
-        erase(
-            db,
+        db.erase(
             "DELETE FROM envelopes WHERE signal_id = ? AND role = 'teacher' AND device_id "
             "IN (SELECT id FROM devices WHERE person_id = ?)",
             [signal_id, actor.person_id],
@@ -419,7 +393,7 @@ def teacher_done(db: sqlite_utils.Database, actor: Actor, signal_id: str, now: f
 
 
 def forward_signal(
-    db: sqlite_utils.Database,
+    db: Store,
     actor: Actor,
     signal_id: str,
     teacher_ids: list[str],
@@ -427,29 +401,19 @@ def forward_signal(
     now: float,
     timing: Timing,
 ) -> dict:
-    with transaction(db):
+    with db.transaction():
         signal = _signal_for(db, actor, signal_id)
         if actor.role != "contact" or signal["state"] not in UNHANDLED_STATES:
-            raise _conflict(
-                db,
-                signal_id,
-                "already_handled",
-                "Een collega heeft dit signaal al doorgestuurd of afgesloten.",
-            )
+            raise _conflict(db, signal_id, "already_handled", variant="moved_on")
         teachers = [
             t for t in teacher_devices(db, signal["school_id"], teacher_ids) if t["devices"]
         ]
         if len(teachers) != len(set(teacher_ids)):
-            raise ApiError(
-                422,
-                "unknown_teacher",
-                "Kies een leerkracht van uw school met een aangemeld apparaat.",
-            )
+            raise Invalid("unknown_teacher")
         current = [d for t in teachers for d in t["devices"]]
         rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
         # The other contacts' copies go; the forwarding contact keeps theirs to phone parents.
-        erase(
-            db,
+        db.erase(
             "DELETE FROM envelopes WHERE signal_id = ? AND device_id NOT IN "
             "(SELECT id FROM devices WHERE person_id = ?)",
             [signal_id, actor.person_id],
@@ -485,23 +449,16 @@ CLOSE_FROM = {
 }
 
 
-def close_signal(
-    db: sqlite_utils.Database, actor: Actor, signal_id: str, reason: str, now: float
-) -> dict:
+def close_signal(db: Store, actor: Actor, signal_id: str, reason: str, now: float) -> dict:
     """Close with a reason, or finish ('Afronden'); every envelope goes at once."""
     role, from_states, new_state = CLOSE_FROM[reason]
-    with transaction(db):
+    with db.transaction():
         signal = _signal_for(db, actor, signal_id)
         if actor.role != role or signal["holder_org_id"] != actor.org_id:
-            raise ApiError(403)
+            raise Refused()
         if signal["state"] not in from_states:
-            raise _conflict(
-                db,
-                signal_id,
-                "already_handled",
-                "Dit signaal is intussen al door een collega afgehandeld.",
-            )
-        erase(db, "DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
+            raise _conflict(db, signal_id, "already_handled")
+        db.erase("DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
         db.execute(
             "UPDATE signals SET state = ?, close_reason = ?, ended_at = ?, "
             "acted_by = coalesce(acted_by, ?) WHERE id = ?",
@@ -512,7 +469,7 @@ def close_signal(
 
 
 def relay_signal(
-    db: sqlite_utils.Database,
+    db: Store,
     actor: Actor,
     signal_id: str,
     school_id: str,
@@ -522,7 +479,7 @@ def relay_signal(
 ) -> dict:
     """A leerplicht officer passes the signal on to the child's school (or corrects the school
     until that school opened it); the officers' copies go."""
-    with transaction(db):
+    with db.transaction():
         signal = _signal_for(db, actor, signal_id)
         at_office = signal["holder_org_id"] == actor.org_id and signal["state"] in (
             "sent",
@@ -530,18 +487,13 @@ def relay_signal(
         )
         correcting = signal["state"] == "relayed" and signal["acted_by"] == actor.person_id
         if actor.role != "officer" or not (at_office or correcting):
-            raise _conflict(
-                db,
-                signal_id,
-                "already_handled",
-                "Een collega heeft dit signaal al doorgestuurd of afgesloten.",
-            )
+            raise _conflict(db, signal_id, "already_handled", variant="moved_on")
         school = db.execute("SELECT kind FROM orgs WHERE id = ?", [school_id]).fetchone()
         if school is None or school[0] != "school":
-            raise ApiError(404, "unknown_recipient", "Deze school bestaat niet.")
+            raise NotFound("unknown_recipient", variant="school")
         current = receiving_devices(db, school_id)
         rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
-        erase(db, "DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
+        db.erase("DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
         _store_envelopes(db, signal_id, "contact", rows)
         db.execute(
             "UPDATE signals SET state = 'relayed', holder_org_id = ?, school_id = ?, "
@@ -571,7 +523,7 @@ def relay_signal(
 # --- what each person sees -----------------------------------------------------------------
 
 
-def list_signals(db: sqlite_utils.Database, actor: Actor, now: float, timing: Timing) -> list:
+def list_signals(db: Store, actor: Actor, now: float, timing: Timing) -> list:
     """The signals this caller may see: status and timeline, never content."""
     if actor.role == "sender":
         return _sender_view(db, "s.sender_org_id = ?", [actor.org_id])
@@ -623,7 +575,7 @@ def _iso(at: float | None) -> str | None:
     return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
 
 
-def _sender_view(db: sqlite_utils.Database, where: str, params: list) -> list[dict]:
+def _sender_view(db: Store, where: str, params: list) -> list[dict]:
     rows = db.execute(
         f"SELECT {SIGNAL_COLUMNS} {SIGNAL_FROM} WHERE {where} "  # noqa: S608
         "ORDER BY s.sent_at DESC LIMIT 200",
@@ -632,7 +584,7 @@ def _sender_view(db: sqlite_utils.Database, where: str, params: list) -> list[di
     return [_summary(r) | {"timeline": timeline(db, r["id"])} for r in rows]
 
 
-def timeline(db: sqlite_utils.Database, signal_id: str) -> list[dict]:
+def timeline(db: Store, signal_id: str) -> list[dict]:
     rows = db.execute(
         "SELECT at, kind, count, detail FROM signal_events WHERE signal_id = ? ORDER BY at, rowid",
         [signal_id],
@@ -640,7 +592,7 @@ def timeline(db: sqlite_utils.Database, signal_id: str) -> list[dict]:
     return [{"at": _iso(r[0]), "kind": r[1], "count": r[2], "detail": r[3]} for r in rows]
 
 
-def _holder_view(db: sqlite_utils.Database, actor: Actor, where: str, params: list) -> list:
+def _holder_view(db: Store, actor: Actor, where: str, params: list) -> list:
     rows = db.execute(
         f"SELECT {SIGNAL_COLUMNS}, e.device_id IS NOT NULL AS has_copy, "  # noqa: S608
         f"actor.name AS acted_by_name {SIGNAL_FROM} "
@@ -661,7 +613,7 @@ def _holder_view(db: sqlite_utils.Database, actor: Actor, where: str, params: li
     ]
 
 
-def _chosen_teachers(db: sqlite_utils.Database, signal_id: str) -> list[dict]:
+def _chosen_teachers(db: Store, signal_id: str) -> list[dict]:
     rows = db.execute(
         "SELECT p.name, p.class_label, t.viewed_at FROM signal_teachers t "
         "JOIN people p ON p.id = t.person_id WHERE t.signal_id = ? ORDER BY p.name",
@@ -670,7 +622,7 @@ def _chosen_teachers(db: sqlite_utils.Database, signal_id: str) -> list[dict]:
     return [{"name": r[0], "class_label": r[1], "viewed": r[2] is not None} for r in rows]
 
 
-def _teacher_view(db: sqlite_utils.Database, actor: Actor, now: float, timing: Timing) -> list:
+def _teacher_view(db: Store, actor: Actor, now: float, timing: Timing) -> list:
     rows = db.execute(
         f"SELECT {SIGNAL_COLUMNS}, e.opened_at, e.device_id IS NOT NULL AS has_copy "  # noqa: S608
         f"{SIGNAL_FROM} JOIN signal_teachers t ON t.signal_id = s.id AND t.person_id = ? "

@@ -13,11 +13,9 @@ import logging
 from types import TracebackType
 from typing import Any
 
-import sqlite_utils
-
 from server import privacy, push
 from server.clock import Clock
-from server.db import erase, transaction
+from server.db import Store
 from server.signals import OPEN_STATES, Timing, add_event
 from server.tasks import TaskHealth, supervised
 
@@ -26,7 +24,7 @@ log = logging.getLogger("hwc.timers")
 MAX_SLEEP = 60.0  # seconds of simulated time: new rows are seen within this, however fast the clock
 
 
-def _devices_of(db: sqlite_utils.Database, where: str, params: list) -> list[str]:
+def _devices_of(db: Store, where: str, params: list) -> list[str]:
     sql = (
         "SELECT d.id FROM devices d JOIN people p ON p.id = d.person_id "  # noqa: S608
         f"WHERE d.revoked_at IS NULL AND p.revoked_at IS NULL AND {where}"
@@ -35,7 +33,7 @@ def _devices_of(db: sqlite_utils.Database, where: str, params: list) -> list[str
     return [r[0] for r in rows]
 
 
-def _holders_devices(db: sqlite_utils.Database, signal: Any) -> list[str]:
+def _holders_devices(db: Store, signal: Any) -> list[str]:
     """The devices that still hold this signal's unopened envelopes (contacts or officers)."""
     rows = db.execute(
         "SELECT device_id FROM envelopes WHERE signal_id = ? AND role != 'teacher'", [signal["id"]]
@@ -43,17 +41,17 @@ def _holders_devices(db: sqlite_utils.Database, signal: Any) -> list[str]:
     return [r[0] for r in rows]
 
 
-def _senders_devices(db: sqlite_utils.Database, signal: Any) -> list[str]:
+def _senders_devices(db: Store, signal: Any) -> list[str]:
     return _devices_of(
         db, "p.org_id = ? AND p.role IN ('sender', 'officer')", [signal["sender_org_id"]]
     )
 
 
-def _claim(db: sqlite_utils.Database, sql: str, params: list) -> list[Any]:
+def _claim(db: Store, sql: str, params: list) -> list[Any]:
     return list(db.execute(sql + " RETURNING *", params).fetchall())
 
 
-def remind_unopened(db: sqlite_utils.Database, now: float, timing: Timing) -> int:
+def remind_unopened(db: Store, now: float, timing: Timing) -> int:
     """Nobody opened it: push the receiving contacts (or officers) once more."""
     # remind_at is NULL only in rows from before it existed: then the plain delay counts.
     signals = _claim(
@@ -91,12 +89,12 @@ def remind_unopened(db: sqlite_utils.Database, now: float, timing: Timing) -> in
     return len(signals)
 
 
-def _held_by_leerplicht(db: sqlite_utils.Database, signal: Any) -> bool:
+def _held_by_leerplicht(db: Store, signal: Any) -> bool:
     row = db.execute("SELECT kind FROM orgs WHERE id = ?", [signal["holder_org_id"]]).fetchone()
     return bool(row and row[0] == "leerplicht")
 
 
-def escalate_late(db: sqlite_utils.Database, now: float) -> int:
+def escalate_late(db: Store, now: float) -> int:
     """The deadline passed and nobody acted: alert the sender, push the holders again."""
     signals = _claim(
         db,
@@ -122,7 +120,7 @@ def escalate_late(db: sqlite_utils.Database, now: float) -> int:
     return len(signals)
 
 
-def tell_contact_teacher_late(db: sqlite_utils.Database, now: float) -> int:
+def tell_contact_teacher_late(db: Store, now: float) -> int:
     """Forwarded, but a chosen teacher has not opened by the deadline: tell the contact."""
     signals = _claim(
         db,
@@ -144,16 +142,15 @@ def tell_contact_teacher_late(db: sqlite_utils.Database, now: float) -> int:
     return len(signals)
 
 
-def destroy_viewed_copies(db: sqlite_utils.Database, now: float, timing: Timing) -> int:
+def destroy_viewed_copies(db: Store, now: float, timing: Timing) -> int:
     """A teacher's copy goes when the grace period after the first view ends."""
-    return erase(
-        db,
+    return db.erase(
         "DELETE FROM envelopes WHERE role = 'teacher' AND opened_at <= ?",
         [now - timing.view_grace],
     )
 
 
-def expire(db: sqlite_utils.Database, now: float) -> int:
+def expire(db: Store, now: float) -> int:
     marks = ",".join("?" * len(OPEN_STATES))
     signals = _claim(
         db,
@@ -162,32 +159,29 @@ def expire(db: sqlite_utils.Database, now: float) -> int:
         [now, *OPEN_STATES, now],
     )
     for signal in signals:
-        erase(db, "DELETE FROM envelopes WHERE signal_id = ?", [signal["id"]])
+        db.erase("DELETE FROM envelopes WHERE signal_id = ?", [signal["id"]])
         add_event(db, signal["id"], now, "expired")
     return len(signals)
 
 
-def purge_ended(db: sqlite_utils.Database, now: float, timing: Timing) -> int:
+def purge_ended(db: Store, now: float, timing: Timing) -> int:
     """Status rows go after the retention period; no page image of them stays behind."""
     cutoff = now - timing.retention
     ended = "SELECT id FROM signals WHERE ended_at IS NOT NULL AND ended_at <= ?"
-    deleted = erase(
-        db,
+    deleted = db.erase(
         f"DELETE FROM outbox WHERE signal_id IN ({ended})",  # noqa: S608
         [cutoff],
     )
-    deleted += erase(
-        db, "DELETE FROM signals WHERE ended_at IS NOT NULL AND ended_at <= ?", [cutoff]
+    deleted += db.erase(
+        "DELETE FROM signals WHERE ended_at IS NOT NULL AND ended_at <= ?", [cutoff]
     )
-    deleted += erase(
-        db, "DELETE FROM outbox WHERE state != 'pending' AND created_at <= ?", [cutoff]
-    )
+    deleted += db.erase("DELETE FROM outbox WHERE state != 'pending' AND created_at <= ?", [cutoff])
     return deleted
 
 
-def run_due(db: sqlite_utils.Database, now: float, timing: Timing) -> dict[str, int]:
+def run_due(db: Store, now: float, timing: Timing) -> dict[str, int]:
     """Fire everything that is due, in one transaction (which truncates the WAL after erasing)."""
-    with transaction(db):
+    with db.transaction():
         fired = {
             "reminded": remind_unopened(db, now, timing),
             "escalated": escalate_late(db, now),
@@ -200,7 +194,7 @@ def run_due(db: sqlite_utils.Database, now: float, timing: Timing) -> dict[str, 
     return fired
 
 
-def next_due(db: sqlite_utils.Database, timing: Timing) -> float | None:
+def next_due(db: Store, timing: Timing) -> float | None:
     """The earliest moment any timer is due, computed from the rows."""
     row = db.execute(
         """SELECT min(t) FROM (
@@ -240,7 +234,7 @@ def next_due(db: sqlite_utils.Database, timing: Timing) -> float | None:
 class Timers:
     """The scheduler in the app's lifespan: sleeps until the next due moment or a wake()."""
 
-    def __init__(self, db: sqlite_utils.Database, clock: Clock, timing: Timing) -> None:
+    def __init__(self, db: Store, clock: Clock, timing: Timing) -> None:
         self.db, self.clock, self.timing = db, clock, timing
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

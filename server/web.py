@@ -20,7 +20,16 @@ from starlette.responses import Response
 from starlette.routing import Match, Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.db import describe, durable
+from server.db import describe
+from server.errors import (
+    Conflict,
+    DomainError,
+    Invalid,
+    Limited,
+    NotFound,
+    Refused,
+    Unauthenticated,
+)
 from server.models import TextRefused
 
 access_log = logging.getLogger("hwc.access")
@@ -43,6 +52,79 @@ MESSAGES: dict[int, tuple[str, str]] = {
     429: ("rate_limited", "Te veel pogingen. Wacht even en probeer het opnieuw."),
     500: ("server_error", "Er ging iets mis op de server. Probeer het opnieuw of bel."),
     503: ("busy", "De server is even te druk. Probeer het over een paar seconden opnieuw."),
+}
+
+# A domain error's kind gives its status; the table below may give another for one code.
+KIND_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Refused: 403,
+    Invalid: 422,
+    Unauthenticated: 401,
+    Limited: 429,
+}
+
+# The one table from domain error code to status and Dutch message; `{name}` is filled from
+# the error's `say`. A code not listed here gets its kind's status and generic message.
+ERRORS: dict[str, tuple[int, str]] = {
+    # signals
+    "not_found": (404, "Dit signaal is er niet (meer)."),
+    "removed": (404, "Dit signaal is verwijderd. Dat hoort zo: het blijft niet bewaard."),
+    "opened_elsewhere": (
+        404,
+        "Dit signaal is al geopend op uw andere apparaat en daarna verwijderd. "
+        "Dat hoort zo: het blijft niet bewaard.",
+    ),
+    "unknown_recipient": (404, "Deze school of dit bureau bestaat niet."),
+    "unknown_recipient.school": (404, "Deze school bestaat niet."),
+    "no_recipients": (409, "Deze school heeft nog geen aangemeld apparaat. Bel de school{phone}."),
+    "no_recipients.office": (
+        409,
+        "Dit leerplichtbureau heeft nog geen aangemeld apparaat. Bel het bureau{phone}.",
+    ),
+    "devices_changed": (409, "De lijst met apparaten is intussen veranderd. Probeer het opnieuw."),
+    "id_reused": (409, "Dit signaal-id is al gebruikt."),
+    "already_handled": (409, "Dit signaal is intussen al door een collega afgehandeld."),
+    "already_handled.moved_on": (
+        409,
+        "Een collega heeft dit signaal al doorgestuurd of afgesloten.",
+    ),
+    "bad_envelope": (422, "Een versleuteld bericht is ongeldig."),
+    "bad_signal_id": (422, "Dit signaal-id is ongeldig."),
+    "unknown_teacher": (422, "Kies een leerkracht van uw school met een aangemeld apparaat."),
+    # enrolment, devices, keys
+    "token_invalid": (
+        400,
+        "Deze aanmeldlink werkt niet (meer). Hij is al gebruikt, verlopen of niet compleet. "
+        "Vraag de beheerder of uw intern begeleider om een nieuwe link.",
+    ),
+    "key_in_use": (
+        409,
+        "Dit apparaat kan zo niet worden aangemeld: zijn sleutel hoort al bij een ander apparaat. "
+        "Open de aanmeldlink opnieuw; de app maakt dan een nieuwe sleutel.",
+    ),
+    "bad_public_key": (422, "De sleutel van dit apparaat is ongeldig."),
+    "bad_push_endpoint": (
+        422,
+        "Deze meldingendienst wordt niet geaccepteerd. Zet meldingen opnieuw aan.",
+    ),
+    "bad_quiet_hours": (422, "Begin en einde van de nachtrust moeten verschillen."),
+    "not_a_sender": (422, "Alleen Veilig Thuis en leerplicht kunnen een API-sleutel krijgen."),
+    # the directory
+    "school_fields": (422, "Een school heeft een BRIN-code en een regio nodig."),
+    "code_taken": (409, "De code {code} is al in gebruik."),
+    "unknown_org": (404, "Deze organisatie bestaat niet."),
+    "unknown_school": (404, "Deze school bestaat niet."),
+    "csv_header": (422, "De eerste regel moet zijn: name,place,code,region,phone"),
+    "csv_row": (422, "Regel {line}: {problem}"),
+    "bad_range": (422, "De einddatum ligt vóór de begindatum."),
+    "bad_range.too_long": (422, "Een periode mag hoogstens een jaar zijn."),
+    "unknown_code": (422, "Onbekende schoolcode: {codes}."),
+    "role_org": (422, "Deze rol past niet bij deze organisatie."),
+    "erase_self": (
+        409,
+        "U kunt uw eigen gegevens hier niet verwijderen. Vraag een andere beheerder.",
+    ),
 }
 
 JSON_ENCODER = msgspec.json.Encoder()
@@ -79,6 +161,35 @@ async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     body = {"error": exc.code, "message": exc.message, **exc.extra}
     return json_response(body, exc.status, exc.headers)
+
+
+def status_of(error: DomainError) -> int:
+    if error.key in ERRORS:
+        return ERRORS[error.key][0]
+    return next(s for kind, s in KIND_STATUS.items() if isinstance(error, kind))
+
+
+def message_of(error: DomainError) -> str:
+    """The Dutch words for a domain error (its own words where a validator gave them)."""
+    if error.text is not None:
+        return error.text
+    if error.key not in ERRORS:
+        return MESSAGES[status_of(error)][1]
+    say = {k: message_of(v) if isinstance(v, DomainError) else v for k, v in error.say.items()}
+    return ERRORS[error.key][1].format(**say)
+
+
+def api_error(error: DomainError) -> ApiError:
+    """A domain error as the client sees it."""
+    answer = ApiError(status_of(error), error.code, message_of(error), **error.body)
+    if isinstance(error, Limited):
+        answer.headers["Retry-After"] = str(error.retry_after)
+    return answer
+
+
+async def domain_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return await api_error_handler(request, api_error(exc))
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
@@ -239,7 +350,7 @@ class ResponseGuard:
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
-                await durable(db)
+                await db.durable()
                 headers = [h for h in message.get("headers", []) if h[0] != b"cache-control"]
                 headers += SECURITY_HEADERS
                 headers.append((b"cache-control", b"no-store" if no_store else b"no-cache"))

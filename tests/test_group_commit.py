@@ -35,7 +35,7 @@ def _keys(db: Any) -> set[str]:
 
 
 def _write(db: Any, key: str) -> None:
-    with database.transaction(db):
+    with db.transaction():
         db.execute("INSERT INTO meta (key, value) VALUES (?, 'x')", [key])
 
 
@@ -44,19 +44,19 @@ def test_one_loop_turn_is_one_commit_and_on_disk_before_durable_returns(tmp_path
     other = database.connect(str(tmp_path / "g.db"))
 
     async def main() -> None:
-        database.start_group_commit(db)
+        db.start_group_commit()
         pending = []
         for key in ("k1", "k2", "k3"):
             _write(db, key)
             pending.append(db.group.pending)
         assert pending[0] is not None and pending.count(pending[0]) == 3  # one shared commit
         assert _keys(other) == set()  # not on disk yet
-        await database.durable(db)
+        await db.durable()
         assert _keys(other) == {"k1", "k2", "k3"}
         assert db.group.pending is None
         _write(db, "k4")  # a later turn opens a new group
         assert db.group.pending not in (None, pending[0])
-        database.stop_group_commit(db)  # commits what is open
+        db.stop_group_commit()  # commits what is open
         assert _keys(other) == {"k1", "k2", "k3", "k4"}
 
     asyncio.run(main())
@@ -66,16 +66,16 @@ def test_a_failing_transaction_rolls_back_alone(tmp_path: Path) -> None:
     db = database.connect(str(tmp_path / "g.db"))
 
     async def main() -> None:
-        database.start_group_commit(db)
+        db.start_group_commit()
         _write(db, "k1")
         with pytest.raises(sqlite3.IntegrityError):
             _write(db, "k1")  # duplicate key: this transaction fails
-        with pytest.raises(RuntimeError), database.transaction(db):
+        with pytest.raises(RuntimeError), db.transaction():
             db.execute("INSERT INTO meta (key, value) VALUES ('k2', 'x')")
             raise RuntimeError("route refused")
         _write(db, "k3")
-        await database.durable(db)
-        database.stop_group_commit(db)
+        await db.durable()
+        db.stop_group_commit()
 
     asyncio.run(main())
     assert _keys(db) == {"k1", "k3"}
@@ -83,7 +83,7 @@ def test_a_failing_transaction_rolls_back_alone(tmp_path: Path) -> None:
 
 def _violate_deferred_foreign_key(db: Any) -> None:
     """A write that passes every statement and fails only at COMMIT."""
-    with database.transaction(db):
+    with db.transaction():
         db.execute("PRAGMA defer_foreign_keys = ON")
         db.execute(
             "INSERT INTO devices (id, person_id, label, public_key, credential_hash, "
@@ -95,15 +95,15 @@ def test_a_failed_commit_fails_every_waiter_and_keeps_nothing(tmp_path: Path) ->
     db = database.connect(str(tmp_path / "g.db"))
 
     async def main() -> None:
-        database.start_group_commit(db)
+        db.start_group_commit()
         _write(db, "k1")
         _violate_deferred_foreign_key(db)
-        waiters = [asyncio.ensure_future(database.durable(db)) for _ in range(3)]
+        waiters = [asyncio.ensure_future(db.durable()) for _ in range(3)]
         results = await asyncio.gather(*waiters, return_exceptions=True)
         assert all(isinstance(r, sqlite3.IntegrityError) for r in results)
         _write(db, "k2")  # the connection is usable again
-        await database.durable(db)
-        database.stop_group_commit(db)
+        await db.durable()
+        db.stop_group_commit()
 
     asyncio.run(main())
     assert _keys(db) == {"k2"}
@@ -124,9 +124,9 @@ def test_a_response_waiting_on_a_failed_commit_becomes_a_500(tmp_path: Path) -> 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        database.start_group_commit(db)
+        db.start_group_commit()
         yield
-        database.stop_group_commit(db)
+        db.stop_group_commit()
 
     app = Starlette(
         routes=[Route("/bad", bad, methods=["POST"]), Route("/good", good, methods=["POST"])],

@@ -7,9 +7,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import sqlite_utils
-
 from server import db as database
+from server.db import Store
 from server.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +52,7 @@ def read_inventory(text: str) -> dict[str, TableEntry]:
     return tables
 
 
-def schema_columns(db: sqlite_utils.Database) -> set[tuple[str, str]]:
+def schema_columns(db: Store) -> set[tuple[str, str]]:
     """Every (table, column) of the database as it is, SQLite's own tables aside."""
     tables = [
         r[0]
@@ -68,9 +67,7 @@ def schema_columns(db: sqlite_utils.Database) -> set[tuple[str, str]]:
     }
 
 
-def inventory_mismatch(
-    db: sqlite_utils.Database, text: str
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def inventory_mismatch(db: Store, text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(columns missing from the inventory, columns the inventory names that do not exist)."""
     documented = {(t, c) for t, entry in read_inventory(text).items() for c in entry.columns}
     live = schema_columns(db)

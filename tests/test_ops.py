@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlite_utils
 from prometheus_client.parser import text_string_to_metric_families
 
 from server import auth, ops
@@ -102,7 +101,7 @@ def test_every_table_is_either_directory_or_signal_data(tmp_path: Path) -> None:
 def test_oldest_schema_migrates_with_nothing_lost(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    db = sqlite_utils.Database(conn)
+    db = database.Store(conn)
     database.migrate(db, target=1)
     assert database.schema_version(db) == 1
     db.execute(
@@ -137,7 +136,7 @@ def test_oldest_schema_migrates_with_nothing_lost(tmp_path: Path) -> None:
 def test_a_key_held_twice_stays_with_the_first_device_on_upgrade(tmp_path: Path) -> None:
     path = tmp_path / "twice.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    db = sqlite_utils.Database(conn)
+    db = database.Store(conn)
     database.migrate(db, target=3)  # before one key was one device
     db.execute("INSERT INTO people (id, name, role, created_at) VALUES ('p1', 'Ina', 'admin', 0)")
     for device_id, created in (("first", 1), ("later", 2), ("last", 3), ("own", 4)):

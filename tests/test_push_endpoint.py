@@ -15,9 +15,10 @@ import aiohttp
 import pytest
 
 from server.envelope import b64u_encode, generate_device_key
+from server.errors import DomainError
 from server.push import EndpointPolicy, RefusedAddress, check_endpoint, checked_connector
 from server.settings import Settings
-from server.web import ApiError
+from server.web import api_error
 from tests.support import World
 
 PRODUCTION = Settings(base_url="https://hwc.example.nl")
@@ -58,8 +59,9 @@ INTERNAL = [
 def refused(endpoint: str, settings: Settings) -> bool:
     try:
         check_endpoint(endpoint, EndpointPolicy.of(settings))
-    except ApiError as error:
-        assert error.status == 422
+    except DomainError as error:
+        answer = api_error(error)  # as the client sees it
+        assert answer.status == 422
         return True
     return False
 

@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlite_utils
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import VapidException
 
 from server import push
 from server.clock import Clock
-from server.db import connect, transaction
+from server.db import Store, connect
 from server.fakepush import FakePushService
 from server.pushworker import (
     BATCH_WAIT,
@@ -58,7 +57,7 @@ def service(live: tuple[str, FakePushService]) -> FakePushService:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
+def db(tmp_path: Path) -> Iterator[Store]:
     database = connect(str(tmp_path / "t.db"))
     database.execute(
         "INSERT INTO orgs (id, kind, name, created_at) "
@@ -78,7 +77,7 @@ def subscribe(service: FakePushService, origin: str | None = None) -> dict[str, 
     return service.subscribe(origin, application_server_key=SERVER_KEY)
 
 
-def add_device(db: sqlite_utils.Database, subscription: dict[str, Any]) -> str:
+def add_device(db: Store, subscription: dict[str, Any]) -> str:
     device_id = secrets.token_hex(8)
     db.execute(
         "INSERT INTO devices (id, person_id, label, public_key, credential_hash, push, "
@@ -98,19 +97,19 @@ def sub_id(subscription: dict[str, Any]) -> str:
 
 
 def enqueue(
-    db: sqlite_utils.Database,
+    db: Store,
     devices: list[str],
     signal_id: str,
     kind: str = "new_signal",
     ttl: float = 3600,
 ) -> None:
     now = time.time()
-    with transaction(db):
+    with db.transaction():
         push.enqueue(db, devices, signal_id, kind, now + ttl, now)
 
 
 def make_worker(
-    db: sqlite_utils.Database, timeout: int = 5, settings: Settings | None = None, **options: Any
+    db: Store, timeout: int = 5, settings: Settings | None = None, **options: Any
 ) -> PushWorker:
     settings = settings or Settings(base_url=BASE_URL, push_timeout_seconds=timeout)
     options.setdefault("backoff_base", 0.05)
@@ -118,7 +117,7 @@ def make_worker(
     return PushWorker(db, settings, Clock(), VAPID_KEY, topic_key=TOPIC_KEY, **options)
 
 
-def rows(db: sqlite_utils.Database) -> dict[int, tuple[str, int, int | None, str]]:
+def rows(db: Store) -> dict[int, tuple[str, int, int | None, str]]:
     """outbox id -> (state, attempts, last_status, device_id)"""
     return {
         r[0]: tuple(r[1:])
@@ -128,7 +127,7 @@ def rows(db: sqlite_utils.Database) -> dict[int, tuple[str, int, int | None, str
     }
 
 
-def pending(db: sqlite_utils.Database) -> int:
+def pending(db: Store) -> int:
     return db.execute("SELECT COUNT(*) FROM outbox WHERE state = 'pending'").fetchone()[0]
 
 
@@ -139,7 +138,7 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         await asyncio.sleep(0.005)
 
 
-def deliver(db: sqlite_utils.Database, **options: Any) -> PushWorker:
+def deliver(db: Store, **options: Any) -> PushWorker:
     """Run a worker until the outbox has nothing pending."""
     worker = make_worker(db, **options)
 

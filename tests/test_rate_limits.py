@@ -16,8 +16,9 @@ from server import auth, directory
 from server import db as database
 from server.auth import RateLimiter, address_key
 from server.envelope import b64u_encode, generate_device_key
+from server.errors import DomainError
 from server.models import NewOrg, NewPerson
-from server.web import ApiError
+from server.web import api_error
 from tests.support import hwc_serve
 
 SECRET = "rate-limit-test-secret-" + "x" * 20
@@ -35,9 +36,10 @@ def refused_for(limiter: RateLimiter, key: str) -> int | None:
     """Retry-After in seconds when `key` is refused, None when it may go."""
     try:
         limiter.hit(key)
-    except ApiError as error:
-        assert error.status == 429
-        return int(error.headers["Retry-After"])
+    except DomainError as error:
+        answer = api_error(error)  # as the client sees it
+        assert answer.status == 429
+        return int(answer.headers["Retry-After"])
     return None
 
 
