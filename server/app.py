@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
 from server import db as database
-from server import logs, pages, push
+from server import logkey, logs, orglog, pages, push
 from server import signals as lifecycle
 from server.api import API_ROUTES, healthz, large_bodies, readyz
 from server.auth import RateLimiter
@@ -95,6 +95,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         "enrol_token": RateLimiter(5, 600),
         "open": RateLimiter(60, 60),
         "send": RateLimiter(120, 60),
+        "log": RateLimiter(60, 60),
+        "security": RateLimiter(10, 60),
     }
     _open_database(app)
     return app
@@ -122,6 +124,8 @@ def _open_database(app: Starlette) -> None:
     vapid_key = push.vapid_private_key(db, settings.vapid_private_key)
     app.state.vapid_key = vapid_key
     app.state.vapid_public_key = push.application_server_key(vapid_key)
+    app.state.log_key = logkey.log_private_key(db)
+    orglog.ensure_genesis(db, app.state.clock.now())
 
 
 @contextlib.asynccontextmanager

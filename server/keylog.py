@@ -7,7 +7,6 @@ verify, and `pwa/keylog.js` implements the same text (tests/vectors/keylog/ hold
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,11 +20,12 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from server.envelope import EnvelopeError, b64u_decode, b64u_encode, public_key_raw
+from server.envelope import EnvelopeError, b64u_decode, b64u_encode, canonical, public_key_raw
 
 ZERO = "0" * 64
 ROLES = ("admin", "sender", "contact", "teacher", "officer")
 HOWS = ("link", "contact", "approved", "migrated")
+RECEIVING_ROLE = {"school": "contact", "leerplicht": "officer"}  # who receives a signal
 COMMON = frozenset({"org", "seq", "prev", "at", "kind", "by"})
 KIND_FIELDS = {
     "person_added": frozenset({"person", "role"}),
@@ -51,12 +51,11 @@ class LogError(ValueError):
     """A log that breaks a rule; the message names the entry and the rule (no personal data)."""
 
 
+class LogFork(LogError):
+    """A valid log that does not extend the head the client remembered: a fork or a rewrite."""
+
+
 # --- encodings -------------------------------------------------------------------------------
-
-
-def canonical(obj: dict[str, Any]) -> bytes:
-    """Sorted keys, no spaces, UTF-8: what JSON.stringify over sorted keys gives for ASCII."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def entry_hash(entry: dict[str, Any]) -> str:
@@ -141,12 +140,17 @@ def _fail(entry: dict[str, Any], index: int, rule: str) -> LogError:
     return LogError(f"entry {index} ({kind}): {rule}")
 
 
+_PRINTABLE = re.compile(r"[\x20-\x7e]*")
+MAX_SAFE = 2**53  # JavaScript's safe integers
+
+
 def _is_text(value: object) -> bool:
-    return isinstance(value, str) and value.isascii()
+    # Printable ASCII only: Python escapes DEL (and controls) where JavaScript may not.
+    return isinstance(value, str) and _PRINTABLE.fullmatch(value) is not None
 
 
 def _is_count(value: object) -> bool:
-    return type(value) is int and value >= 0
+    return type(value) is int and 0 <= value < MAX_SAFE
 
 
 def _is_key(value: object) -> bool:
@@ -216,7 +220,7 @@ def _apply_device_added(state: State, entry: dict[str, Any], index: int) -> None
     how, person = entry["how"], entry["person"]
     if how in ("link", "contact") and state.active_devices(person):
         raise _fail(entry, index, "a first device beside an active device")
-    if how == "migrated" and not state.genesis:
+    if how == "migrated" and (not state.genesis or entry["by"] != "server"):
         raise _fail(entry, index, "migrated outside the genesis prefix")
     if how == "approved":
         _check_approval(state, entry, index)
@@ -349,5 +353,5 @@ def verify_log(
     if plain["size"] != state.size or plain["hash"] != state.hash:
         raise LogError("head: does not name the last entry of this log (truncated or changed)")
     if remembered is not None and not consistent(entries, *remembered):
-        raise LogError("log does not extend the remembered head (fork or rewrite)")
+        raise LogFork("log does not extend the remembered head (fork or rewrite)")
     return state

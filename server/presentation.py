@@ -19,12 +19,21 @@ KIND_LABELS = {
     "leerplicht": "Leerplicht (gemeente)",
 }
 PUSH_LABELS = {"active": "meldingen aan", "none": "meldingen uit", "gone": "meldingen uit"}
+SECURITY_KINDS = {  # what an app reported about a key log (server/security_events.py)
+    "log_invalid": "Sleutellijst ongeldig of niet goed ondertekend",
+    "log_fork": "Sleutellijst anders dan eerder gezien",
+    "recipients_mismatch": "Apparaten kloppen niet met de sleutellijst; signaal niet verstuurd",
+    "head_mismatch": "Signaal versleuteld voor een andere sleutellijst dan de ontvanger kent",
+    "unapproved_device": "Apparaat toegevoegd dat de persoon niet goedkeurde",
+    "unexpected_reset": "Apparaat ingetrokken of opnieuw ingesteld zonder dat de persoon dat deed",
+}
 PUSH_KIND_LABELS = {
     "new_signal": "nieuw signaal",
     "teacher_signal": "signaal voor leerkracht",
     "reminder": "herinnering",
     "escalation": "niet op tijd opgepakt",
     "teacher_late": "leerkracht heeft nog niet gekeken",
+    "device_pending": "nieuw apparaat wacht op goedkeuring",
 }
 OUTBOX_STATE_LABELS = {
     "pending": "wacht",

@@ -69,6 +69,7 @@ def purge_directory(db: Store, now: float, timing: Timing) -> int:
         for device_id in _ids(db, "SELECT id FROM devices WHERE revoked_at <= ?", [revoked])
     )
     count += db.erase("DELETE FROM api_keys WHERE revoked_at <= ?", [revoked])
+    count += db.erase("DELETE FROM security_events WHERE at <= ?", [now - timing.retention])
     count += db.erase(
         "DELETE FROM enrol_tokens WHERE coalesce(spent_at, expires_at) <= ?",
         [now - timing.token_retention],

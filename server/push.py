@@ -26,7 +26,8 @@ from server.envelope import b64u_decode, b64u_encode
 from server.errors import Invalid
 from server.settings import Settings
 
-KINDS = ("new_signal", "teacher_signal", "reminder", "escalation", "teacher_late")
+# device_pending: a new device waits for this person's approval (docs/keylog.md).
+KINDS = ("new_signal", "teacher_signal", "reminder", "escalation", "teacher_late", "device_pending")
 NEVER_HELD = ("escalation",)  # to the sender: Veilig Thuis works around the clock
 HOLD_MARGIN = 45 * 60  # a push that quiet hours would bring closer than this to the deadline
 #                        goes out at once

@@ -63,6 +63,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Uw intern begeleider stuurt u een signaal. Open de app vóór de les.",
     ),
     "reminder": ("Herinnering", "Er wacht nog een signaal op u. Open de app."),
+    "device_pending": (
+        "Nieuw apparaat",
+        "Een nieuw apparaat wil signalen ontvangen. Open de app om het te bekijken.",
+    ),
     "escalation": (
         "Signaal niet op tijd opgepakt",
         "Een school heeft een signaal niet op tijd opgepakt. Open de app.",

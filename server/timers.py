@@ -27,7 +27,7 @@ MAX_SLEEP = 60.0  # seconds of simulated time: new rows are seen within this, ho
 def _devices_of(db: Store, where: str, params: list) -> list[str]:
     sql = (
         "SELECT d.id FROM devices d JOIN people p ON p.id = d.person_id "  # noqa: S608
-        f"WHERE d.revoked_at IS NULL AND p.revoked_at IS NULL AND {where}"
+        f"WHERE d.revoked_at IS NULL AND p.revoked_at IS NULL AND d.pending = 0 AND {where}"
     )
     rows = db.execute(sql, params).fetchall()
     return [r[0] for r in rows]
