@@ -160,3 +160,30 @@ test("v2 binds the key log head: another head, or none, does not open", async ()
     { ...head, org: "é" }), EnvelopeError);
   await assert.rejects(encryptEnvelopeV2(publicKeyRaw, "s|g", "dev", plain, head), EnvelopeError);
 });
+
+// The shared version 2 vectors (tests/vectors/make_vectors.py): the same bytes as Python.
+const VECTORS_V2 = JSON.parse(
+  readFileSync(new URL("../vectors/envelope-v2.json", import.meta.url), "utf8"));
+
+for (const vector of VECTORS_V2.positive) {
+  test(`v2 vector opens and re-encrypts identically: ${vector.description}`, async () => {
+    const key = await importPrivateKeyJwk(vector.recipient.jwk);
+    const recipient = b64uDecode(vector.recipient.public_key);
+    const { plain, head } = await openEnvelope(key, recipient, vector.signal_id, vector.device_id,
+      vector.envelope);
+    assert.deepEqual(plain, utf8.encode(vector.plaintext));
+    assert.deepEqual(head, vector.envelope.head);
+    const again = await encryptEnvelopeV2(recipient, vector.signal_id, vector.device_id, plain,
+      vector.envelope.head, { ephemeralKeyPair: await importKeyPairJwk(vector.ephemeral.jwk),
+        salt: b64uDecode(vector.salt), iv: b64uDecode(vector.iv) });
+    assert.equal(JSON.stringify(again), JSON.stringify(vector.envelope)); // key order too
+  });
+}
+
+for (const vector of VECTORS_V2.negative) {
+  test(`v2 negative vector fails: ${vector.description}`, async () => {
+    const key = await importPrivateKeyJwk(vector.recipient.jwk);
+    await assert.rejects(openEnvelope(key, b64uDecode(vector.recipient.public_key),
+      vector.signal_id, vector.device_id, vector.envelope), EnvelopeError);
+  });
+}
