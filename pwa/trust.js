@@ -56,16 +56,21 @@ export async function verifiedLog(org) {
 const eventFor = (error) => (error.reason === "inconsistent" ? "log_fork" : "log_invalid");
 
 /**
- * The head to seal under, when `devices` (the server's list [{device_id, public_key}]) is
- * exactly what the receiver's log says: its receiving roles, or `people` (chosen teachers).
- * Otherwise a security event and an ApiError whose Dutch message says nothing was sent.
+ * {head, devices} to seal to: the devices the receiver's log names (its receiving roles, or
+ * `people`, chosen teachers) under its verified head. When the server's list `devices`
+ * ([{device_id, public_key}]) differs, a list fetched before the log moved on may be stale: the
+ * first try (`strict` false) seals to the log's devices and the server checks them against its
+ * current list; when the server insists on another (`strict`), a security event and an
+ * ApiError whose Dutch message says nothing was sent.
  */
-export async function checkedHead({ org, people }, devices) {
+export async function checkedHead({ org, people }, devices, strict = true) {
   let kind = "recipients_mismatch";
   try {
     const { state, head } = await verifiedLog(org);
     const derived = people ? devicesOf(state, people) : recipients(state, RECEIVING_ROLES);
-    if (sameDevices(derived, devices)) return head;
+    if (sameDevices(derived, devices) || !strict) {
+      return { head, devices: derived.map((d) => ({ device_id: d.id, public_key: d.enc_key })) };
+    }
   } catch (error) {
     if (!(error instanceof KeylogError)) throw error;
     kind = eventFor(error);
@@ -77,14 +82,16 @@ export async function checkedHead({ org, people }, devices) {
 // --- sealing --------------------------------------------------------------------------------
 
 /**
- * One envelope per device [{device_id, public_key}] for content {name, birth_date}, after the
- * receiver's key log ({org, people?}) named exactly these devices; its head goes in each (v2).
+ * One envelope per device the receiver's key log ({org, people?}) names, for content {name,
+ * birth_date}, checked against the server's list `devices` (checkedHead); the log's head goes
+ * in each (v2).
  */
-export async function sealFor(receiver, devices, signalId, content) {
-  const head = await checkedHead(receiver, devices);
+export async function sealFor(receiver, devices, signalId, content, strict = true) {
+  const checked = await checkedHead(receiver, devices, strict);
+  const { head } = checked;
   const plaintext = encodeContent(content.name, content.birth_date);
   try {
-    return await Promise.all(devices.map(async (device) => ({
+    return await Promise.all(checked.devices.map(async (device) => ({
       device_id: device.device_id,
       envelope: await encryptEnvelopeV2(b64uDecode(device.public_key), signalId, device.device_id,
         plaintext, head),
@@ -95,13 +102,13 @@ export async function sealFor(receiver, devices, signalId, content) {
 }
 
 /**
- * POST envelopes sealed to `devices`. When the server says the devices changed meanwhile, check
- * and seal to its current list and try once more, as the API asks.
+ * POST envelopes sealed to the devices the log names. When the server says the devices changed
+ * meanwhile, its current list must be the log's exactly: then seal and try once more.
  */
 export async function postSealed(path, receiver, devices, signalId, content, bodyFor) {
   try {
     return await api(path, { method: "POST",
-      body: bodyFor(await sealFor(receiver, devices, signalId, content)) });
+      body: bodyFor(await sealFor(receiver, devices, signalId, content, false)) });
   } catch (error) {
     if (!(error instanceof ApiError) || error.code !== "devices_changed" || !error.body.devices?.length) {
       throw error;

@@ -76,9 +76,9 @@ TRUST_JS = """async () => {
   window.fake = { key: logKey.key, log: await answerOf(log) };
   const server = [{ device_id: 'phone', public_key: log.keys.get('phone').encKey }];
   const out = {};
-  const attempt = async (name, receiver, devices) => {
+  const attempt = async (name, receiver, devices, strict = true) => {
     try {
-      out[name] = await trust.checkedHead(receiver, devices);
+      out[name] = await trust.checkedHead(receiver, devices, strict);
     } catch (error) {
       out[name] = { error: error.code, message: error.message };
     }
@@ -92,6 +92,8 @@ TRUST_JS = """async () => {
     [...server, { device_id: 'planted', public_key: b64uEncode(planted.publicKeyRaw) }]);
   await attempt('swapped', { org: 'school-1' },
     [{ device_id: 'phone', public_key: b64uEncode(planted.publicKeyRaw) }]);
+  // A first try with a list from before the log moved on: sealed to the log's devices.
+  await attempt('stale', { org: 'school-1' }, [], false);
   const fork = new LogBuilder('school-1');  // same shape, other keys: another history
   await fork.person('c1', 'contact');
   await fork.device('c1', 'phone');
@@ -136,8 +138,11 @@ def test_trust_seals_only_to_the_logs_devices_and_reports_otherwise(
         "{ id: 'main' })); }"
     )
     out = page.evaluate(TRUST_JS)
-    assert out["honest"]["size"] == 4 and out["honest"]["org"] == "school-1"
-    assert out["teacher"] == out["honest"]
+    head, phone = out["honest"]["head"], out["honest"]["devices"]
+    assert head["size"] == 4 and head["org"] == "school-1"
+    assert [d["device_id"] for d in phone] == ["phone"]
+    assert out["teacher"]["head"] == head and out["teacher"]["devices"][0]["device_id"] == "tphone"
+    assert out["stale"] == out["honest"]
     refused = {"error": "untrusted_devices", "message": out["planted"]["message"]}
     assert out["planted"] == refused and out["swapped"] == refused
     assert "Het signaal is niet verstuurd" in refused["message"]
@@ -146,7 +151,7 @@ def test_trust_seals_only_to_the_logs_devices_and_reports_otherwise(
     assert out["bad_head"]["error"] == "untrusted_devices"
     assert out["open_good"] > 0 and "andere lijst" not in out["flash_good"]
     assert out["open_forked"] > 0 and "andere lijst met apparaten" in out["flash_forked"]
-    assert out["sealed"] == [["phone", 2, out["honest"]]]
+    assert out["sealed"] == [["phone", 2, head]]
     assert out["events"] == [
         {"kind": "recipients_mismatch", "org": "school-1"},
         {"kind": "recipients_mismatch", "org": "school-1"},
