@@ -148,8 +148,10 @@ async function route() {
     if (result !== "ok") return problemScreen(result);
     ctx.me = me;
   }
-  // A device waiting for approval, approvals and the key log's self-check (views/guard.js).
-  if ((await import("./views/guard.js").catch(() => null))?.pending(ctx)) return undefined;
+  // A device waiting for approval; else, after this screen, the key log's checks (guard.js).
+  const guard = import("./views/guard.js").catch(() => null);
+  if (me.pending) return (await guard)?.pending(ctx);
+  guard.then((g) => g?.watch(ctx));
   const load = ROLE_VIEWS[me.person.role];
   if (!load) return enrol.notEnrolled(ctx);
   const views = await loading(ctx, load);

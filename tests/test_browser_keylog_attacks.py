@@ -16,44 +16,20 @@ from playwright.sync_api import Route, expect
 
 from server import keylog, logkey, orglog
 from server.envelope import b64u_encode, generate_device_key
-from tests.browser import Phone, enrol_phone, new_phone, years_ago
+from tests.browser import (
+    answer_on,
+    enrol_pending,
+    enrol_phone,
+    new_phone,
+    recipient_ids,
+    trust_area,
+    years_ago,
+)
 from tests.support import World
 from tests.test_browser_story import SCHOOL, enrol_sender, fill_and_check, heading
 
 NAME = "Xylofoon Quaggazwemmer"
 NOT_SENT = "Het signaal is niet verstuurd"
-
-
-def trust_area(phone: Phone) -> Any:
-    return phone.page.locator("#trust")
-
-
-def pending_phone(browser: Any, world: World, token: str, label: str) -> tuple[Phone, str]:
-    """A new device enrolling with `token` for a person who already has one: it waits and
-    shows its comparison code."""
-    phone = new_phone(browser, world.url)
-    phone.goto(f"/aanmelden#{token}")
-    phone.page.get_by_label("Naam van dit apparaat").fill(label)
-    phone.page.get_by_role("button", name="Dit apparaat aanmelden").click()
-    expect(heading(phone.page)).to_have_text("Wacht op goedkeuring")
-    code = phone.page.locator("#device-code").text_content() or ""
-    assert len(code) == 7 and code[3] == " ", code
-    return phone, code
-
-
-def recipient_ids(world: World, sender: Any, school: str) -> list[str]:
-    answer = sender.get(f"/api/schools/{school}/recipients").json()
-    return [d["device_id"] for d in answer["devices"]]
-
-
-def answer(phone: Phone, code: str, choice: str) -> None:
-    """On the person's existing phone: the request names the code; tap Toestaan or Weigeren."""
-    phone.goto("/")
-    area = trust_area(phone)
-    expect(area).to_contain_text(f"code {code}")
-    expect(area).to_contain_text("staat dezelfde code op het nieuwe apparaat?")
-    area.get_by_role("button", name=choice).click()
-    expect(area).to_contain_text("is toegevoegd" if choice == "Toestaan" else "is geweigerd")
 
 
 def test_a_device_beside_a_phone_gets_nothing_until_the_phone_approves(
@@ -66,17 +42,17 @@ def test_a_device_beside_a_phone_gets_nothing_until_the_phone_approves(
     contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
     contact.goto("/")
     token = world.enrol_link_token(contact.person_id)
-    evil, code = pending_phone(browser, world, token, "Mijn telefoon")
+    evil, code = enrol_pending(browser, world, token, "Mijn telefoon")
     assert len(recipient_ids(world, sender, school)) == 1  # pending: no envelope for it
-    answer(contact, code, "Weigeren")
+    answer_on(contact, code, "Weigeren")
     evil.page.get_by_role("button", name="Opnieuw kijken").click()
     expect(heading(evil.page)).to_have_text("Niet aangemeld")
     evil.goto("/")
     expect(heading(evil.page)).to_have_text("Niet aangemeld")
     assert len(recipient_ids(world, sender, school)) == 1
 
-    ipad, code = pending_phone(browser, world, world.enrol_link_token(contact.person_id), "iPad")
-    answer(contact, code, "Toestaan")
+    ipad, code = enrol_pending(browser, world, world.enrol_link_token(contact.person_id), "iPad")
+    answer_on(contact, code, "Toestaan")
     ipad.page.get_by_role("button", name="Opnieuw kijken").click()
     expect(heading(ipad.page)).not_to_have_text("Wacht op goedkeuring")
     assert len(recipient_ids(world, sender, school)) == 2
@@ -92,7 +68,7 @@ def test_two_pending_devices_at_once_are_both_refused_with_an_explanation(
     device refuses both: the second says why, the first stops, the phone is asked nothing."""
     school = world.org(name=SCHOOL)
     contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
-    first, _ = pending_phone(browser, world, world.enrol_link_token(contact.person_id), "A")
+    first, _ = enrol_pending(browser, world, world.enrol_link_token(contact.person_id), "A")
     second = new_phone(browser, world.url)
     second.goto(f"/aanmelden#{world.enrol_link_token(contact.person_id)}")
     second.page.get_by_role("button", name="Dit apparaat aanmelden").click()
@@ -254,13 +230,13 @@ def test_a_device_the_phone_did_not_approve_is_named_and_blocked(
     teacher = enrol_phone(browser, world, "teacher", school, name="Juf Anna")
     teacher.goto("/")
     link = contact.post(f"/api/admin/people/{teacher.person_id}/enrol-link", json={}).json()
-    hidden, code = pending_phone(browser, world, link["link"].split("#", 1)[1], "Telefoon")
-    answer(teacher, code, "Weigeren")
+    hidden, code = enrol_pending(browser, world, link["link"].split("#", 1)[1], "Telefoon")
+    answer_on(teacher, code, "Weigeren")
     hidden.close()
 
     tablet = world.enrol(teacher.person_id)  # a second device, approved on the phone below
     code = keylog.comparison_code(b64u_encode(tablet.public_key), tablet.sig_key)
-    answer(teacher, code, "Toestaan")
+    answer_on(teacher, code, "Toestaan")
     third = world.enrol(teacher.person_id)
     org = world.db.execute("SELECT org_id FROM people WHERE id = ?", [teacher.person_id])
     assert tablet.approve(third, org.fetchone()[0]).status_code == 200
@@ -281,10 +257,41 @@ def test_adding_a_device_from_ones_own_phone(browser: Any, world: World) -> None
     sender.page.get_by_role("button", name="Apparaat toevoegen").click()
     expect(heading(sender.page)).to_have_text("Apparaat toevoegen")
     link = sender.page.locator(".enrol-link").text_content() or ""
-    laptop, code = pending_phone(browser, world, link.split("#", 1)[1], "Laptop")
-    answer(sender, code, "Toestaan")
+    laptop, code = enrol_pending(browser, world, link.split("#", 1)[1], "Laptop")
+    answer_on(sender, code, "Toestaan")
     laptop.page.get_by_role("button", name="Opnieuw kijken").click()
     expect(heading(laptop.page)).not_to_have_text("Wacht op goedkeuring")
     expect(laptop.page.get_by_text("Sanne Verzender")).to_be_visible()
     sender.close()
     laptop.close()
+
+
+LOG_FETCH_MS_JS = """() => performance.getEntriesByType('resource')
+  .filter((e) => e.name.includes('/api/orgs/') || e.name.includes('/api/log/key'))
+  .map((e) => [new URL(e.name).pathname, e.duration])"""
+
+
+def test_what_the_key_log_adds_to_a_send(browser: Any, world: World) -> None:
+    """The extra request of a send (the receiver's log; the log key was pinned at the app's
+    start check) and its time, printed; the first send also loads the lazy modules."""
+    school = world.org(name=SCHOOL, place="Utrecht")
+    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
+    sender = enrol_sender(browser, world)
+    for round_ in (1, 2):
+        sender.goto("/")
+        sender.requested.clear()
+        fill_and_check(sender, NAME, years_ago(9))
+        expect(heading(sender.page)).to_have_text("Controleer het signaal")
+        start = time.perf_counter()
+        sender.page.get_by_role("button", name="Versturen").click()
+        expect(heading(sender.page)).to_have_text("Signaal verstuurd")
+        took = (time.perf_counter() - start) * 1000
+        extra = [u for u in sender.requested if f"/api/orgs/{school}/log" in u]
+        timings = sender.page.evaluate(LOG_FETCH_MS_JS)
+        print(
+            f"\nsend {round_}: {took:.0f} ms from tap to 'verstuurd'; key log requests "
+            f"{len(extra)}: {[(p, round(ms, 1)) for p, ms in timings]}"
+        )
+        assert len(extra) == 1, extra  # the log key was pinned at the start check
+    sender.close()
+    contact.close()

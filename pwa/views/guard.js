@@ -34,16 +34,11 @@ function show(...children) {
 
 // --- a pending device -----------------------------------------------------------------------
 
-/** A pending device (GET /api/me says so) shows its code and waits; true when it did. */
+/** A pending device (GET /api/me says so) shows its code and waits. */
 export function pending(ctx) {
-  if (!ctx.me.pending) {
-    watch(ctx);
-    return false;
-  }
   show();
   waitingScreen(ctx);
   ctx.onRefresh(() => recheckPending(ctx));
-  return true;
 }
 
 async function ownCode() {
@@ -80,6 +75,7 @@ async function recheckPending(ctx) {
 
 /** Approvals and self-monitoring now and at every refresh of this screen. */
 export function watch(ctx) {
+  if (!ctx.active) return;
   const run = () => Promise.all([approvals(ctx), selfCheck(ctx)]).catch(() => {});
   run();
   ctx.onRefresh(run);
