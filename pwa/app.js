@@ -148,7 +148,7 @@ async function route() {
     if (result !== "ok") return problemScreen(result);
     ctx.me = me;
   }
-  // A device waiting for approval; else, after this screen, the key log's checks (guard.js).
+  // Waiting for approval, or (after this screen) the key log's checks.
   const guard = import("./views/guard.js").catch(() => null);
   if (me.pending) return (await guard)?.pending(ctx);
   guard.then((g) => g?.watch(ctx));

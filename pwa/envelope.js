@@ -65,6 +65,13 @@ export async function generateDeviceKey() {
   return { privateKey: pair.privateKey, publicKeyRaw };
 }
 
+/** Its key log signing key (docs/keylog.md): {privateKey (non-extractable), sigKey}. */
+export async function generateSigningKey() {
+  const pair = await subtle().generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+  return { privateKey: pair.privateKey,
+    sigKey: b64uEncode(new Uint8Array(await subtle().exportKey("raw", pair.publicKey))) };
+}
+
 /** WebCrypto imports a raw private scalar only as JWK {kty, crv, d, x, y}. */
 export async function importPrivateKeyJwk(jwk, extractable = false) {
   const { kty, crv, d, x, y } = jwk;

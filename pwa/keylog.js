@@ -114,12 +114,7 @@ export async function signApproval(privateKey, fields) {
     approvalStatement(fields))));
 }
 
-/** A new signing key pair: the private half never leaves the browser; sigKey is base64url. */
-export async function generateSigningKey() {
-  const pair = await subtle().generateKey(ECDSA, false, ["sign", "verify"]);
-  const raw = new Uint8Array(await subtle().exportKey("raw", pair.publicKey));
-  return { privateKey: pair.privateKey, sigKey: b64uEncode(raw) };
-}
+export { generateSigningKey } from "./envelope.js"; // made at enrolment, in the first load
 
 /** "482 731": the code a new device and its approver both show (docs/keylog.md). */
 export async function comparisonCode(encKey, sigKey) {

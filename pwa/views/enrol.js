@@ -2,7 +2,7 @@
 // notifications. Also the screen for a device that is not (or no longer) enrolled.
 
 import { api } from "../api.js";
-import { b64uEncode, generateDeviceKey } from "../envelope.js";
+import { b64uEncode, generateDeviceKey, generateSigningKey } from "../envelope.js";
 import { saveDevice } from "../keystore.js";
 import { isIos, isStandalone } from "../push.js";
 import { button, h, messageSlot, notice, screen, uniqueId, whileBusy } from "./common.js";
@@ -86,7 +86,7 @@ async function enrolDevice(ctx, token, label, slot) {
   let signing;
   try {
     key = await generateDeviceKey();
-    signing = await (await import("../keylog.js")).generateSigningKey();
+    signing = await generateSigningKey();
   } catch {
     slot.show("error", "Dit apparaat kan geen sleutel maken. Gebruik een recente browser, " +
       "niet in een privévenster.");
