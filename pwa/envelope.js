@@ -1,6 +1,6 @@
 // hwc-envelope-v1 (DESIGN.md section 4): ECDH P-256 + HKDF-SHA256 + AES-256-GCM, WebCrypto only.
-// Must agree byte for byte with server/envelope.py (tests/vectors/envelope-v1.json). Version 2
-// (the key log head in the aad) is envelope2.js on top of this, through the `format` arguments.
+// Must agree byte for byte with server/envelope.py (tests/vectors/envelope-v1.json). v2:
+// envelope2.js.
 // Runs unchanged in browsers and in Node 20: only globalThis.crypto, TextEncoder, atob, btoa.
 
 const SCHEME = "hwc-envelope-v1";
@@ -65,7 +65,7 @@ export async function generateDeviceKey() {
   return { privateKey: pair.privateKey, publicKeyRaw };
 }
 
-/** Its key log signing key (docs/keylog.md): {privateKey (non-extractable), sigKey}. */
+/** Its key log signing key: {privateKey, sigKey}. */
 export async function generateSigningKey() {
   const pair = await subtle().generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
   return { privateKey: pair.privateKey,
@@ -147,8 +147,7 @@ function fixedBytes(value, size, name) {
   return value;
 }
 
-/** Seal plaintextBytes for one device. opts {ephemeralKeyPair, salt, iv} are for vectors only;
- * `format` {v, aad, head} is envelope2.js's. */
+/** Seal plaintextBytes for one device. opts {ephemeralKeyPair, salt, iv} are for vectors only. */
 export async function encryptEnvelope(recipientPublicKeyRaw, signalId, deviceId, plaintextBytes,
   opts = {}, format = V1) {
   const peer = await importPoint(recipientPublicKeyRaw);

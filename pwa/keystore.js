@@ -1,5 +1,5 @@
-// This device's keys in IndexedDB: the non-extractable private CryptoKeys (ECDH; ECDSA for the
-// key log, and its state: trust.js), the public halves and the device id; and, for offline, the last /api/me and /api/signals without people's names.
+// This device's keys in IndexedDB (non-extractable private CryptoKeys, public halves), its id;
+// for offline, the last /api/me and /api/signals without people's names.
 // Nothing else is ever stored: no signal content, no names.
 
 const DB_NAME = "hwc-device";
