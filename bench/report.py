@@ -238,6 +238,15 @@ def rows(r: dict[str, Any], quick: bool) -> tuple[list[Row], list[dict[str, Any]
             )
         )
 
+    if "keylog" in r:
+        kl = r["keylog"]
+        row = Row(
+            f"key log of {kl['entries']} entries verified in Chromium, {kl['slowdown']}x CPU "
+            "slowdown (best / median of 7)",
+            f"{kl['best_ms']:.1f} / {kl['median_ms']:.1f} ms",
+        )
+        out.append(target(row, "< 50 ms", kl["best_ms"] < 50, "key log verify", kl["best_ms"]))
+
     section("6 memory")
     peaks = {k: v for k, v in r.get("peak_rss_kb", {}).items() if v}
     if peaks:

@@ -89,8 +89,8 @@ async function checkDevice() {
   const device = await loadDevice();
   try {
     const { value: body, at } = await apiOrKept("/api/me");
-    const sameKey = device && body.device.id === device.deviceId &&
-      body.device.public_key === b64uEncode(device.publicKeyRaw);
+    const sameKey = device && body.device.id === device.deviceId && (body.pending ||
+      body.device.public_key === b64uEncode(device.publicKeyRaw));
     if (!sameKey) {
       // The server knows this device but its key is gone (storage wiped): it can never open a
       // signal again, so it is revoked and the admin sees why ("sleutel kwijt").
@@ -148,6 +148,10 @@ async function route() {
     if (result !== "ok") return problemScreen(result);
     ctx.me = me;
   }
+  // Waiting for approval, or (after this screen) the key log's checks.
+  const guard = import("./views/guard.js").catch(() => null);
+  if (me.pending) return (await guard)?.pending(ctx);
+  guard.then((g) => g?.watch(ctx));
   const load = ROLE_VIEWS[me.person.role];
   if (!load) return enrol.notEnrolled(ctx);
   const views = await loading(ctx, load);

@@ -1,10 +1,11 @@
 // hwc-envelope-v1 (DESIGN.md section 4): ECDH P-256 + HKDF-SHA256 + AES-256-GCM, WebCrypto only.
-// Must agree byte for byte with server/envelope.py (tests/vectors/envelope-v1.json).
+// Must agree byte for byte with server/envelope.py (tests/vectors/envelope-v1.json). v2:
+// envelope2.js.
 // Runs unchanged in browsers and in Node 20: only globalThis.crypto, TextEncoder, atob, btoa.
 
 const SCHEME = "hwc-envelope-v1";
 const VERSION = 1;
-const KEYS = ["ct", "epk", "iv", "salt", "v"];
+const V1 = { v: VERSION, keys: "ct,epk,iv,salt,v" };
 const POINT_BYTES = 65;
 const SALT_BYTES = 16;
 const IV_BYTES = 12;
@@ -62,6 +63,13 @@ export async function generateDeviceKey() {
   const pair = await subtle().generateKey(ECDH, false, ["deriveBits"]);
   const publicKeyRaw = new Uint8Array(await subtle().exportKey("raw", pair.publicKey));
   return { privateKey: pair.privateKey, publicKeyRaw };
+}
+
+/** Its key log signing key: {privateKey, sigKey}. */
+export async function generateSigningKey() {
+  const pair = await subtle().generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+  return { privateKey: pair.privateKey,
+    sigKey: b64uEncode(new Uint8Array(await subtle().exportKey("raw", pair.publicKey))) };
 }
 
 /** WebCrypto imports a raw private scalar only as JWK {kty, crv, d, x, y}. */
@@ -141,9 +149,9 @@ function fixedBytes(value, size, name) {
 
 /** Seal plaintextBytes for one device. opts {ephemeralKeyPair, salt, iv} are for vectors only. */
 export async function encryptEnvelope(recipientPublicKeyRaw, signalId, deviceId, plaintextBytes,
-  opts = {}) {
+  opts = {}, format = V1) {
   const peer = await importPoint(recipientPublicKeyRaw);
-  const aad = aadFor(signalId, deviceId);
+  const aad = format.aad ?? aadFor(signalId, deviceId);
   const size = plaintextBytes instanceof Uint8Array ? plaintextBytes.length : 0;
   if (size < 1 || size > MAX_PLAINTEXT_BYTES) {
     throw new EnvelopeError(`plaintext must be 1 to ${MAX_PLAINTEXT_BYTES} bytes`);
@@ -155,8 +163,8 @@ export async function encryptEnvelope(recipientPublicKeyRaw, signalId, deviceId,
   const key = await aesKey(pair.privateKey, peer, salt, epk, recipientPublicKeyRaw);
   const ct = await subtle().encrypt({ name: "AES-GCM", iv, additionalData: aad }, key,
     plaintextBytes);
-  return { v: VERSION, epk: b64uEncode(epk), salt: b64uEncode(salt), iv: b64uEncode(iv),
-    ct: b64uEncode(new Uint8Array(ct)) };
+  return { v: format.v, epk: b64uEncode(epk), salt: b64uEncode(salt), iv: b64uEncode(iv),
+    ct: b64uEncode(new Uint8Array(ct)), ...(format.head && { head: format.head }) };
 }
 
 function field(envelope, name, low, high) {
@@ -177,13 +185,13 @@ function field(envelope, name, low, high) {
   return data;
 }
 
-function parse(envelope) {
+function parse(envelope, format) {
   const plain = envelope !== null && typeof envelope === "object" && !Array.isArray(envelope) &&
     Object.getPrototypeOf(envelope) === Object.prototype;
-  if (!plain || Object.keys(envelope).sort().join() !== KEYS.join()) {
+  if (!plain || Object.keys(envelope).sort().join() !== format.keys) {
     throw new EnvelopeError("envelope must have exactly the keys v, epk, salt, iv, ct");
   }
-  if (envelope.v !== VERSION) throw new EnvelopeError("unsupported envelope version");
+  if (envelope.v !== format.v) throw new EnvelopeError("unsupported envelope version");
   return {
     epk: field(envelope, "epk", POINT_BYTES, POINT_BYTES),
     salt: field(envelope, "salt", SALT_BYTES, SALT_BYTES),
@@ -194,10 +202,10 @@ function parse(envelope) {
 
 /** Open an envelope. The private key is non-extractable, so its public point comes along. */
 export async function decryptEnvelope(privateKey, recipientPublicKeyRaw, signalId, deviceId,
-  envelope) {
-  const { epk, salt, iv, ct } = parse(envelope);
+  envelope, format = V1) {
+  const { epk, salt, iv, ct } = parse(envelope, format);
   const peer = await importPoint(epk);
-  const aad = aadFor(signalId, deviceId);
+  const aad = format.aad ?? aadFor(signalId, deviceId);
   checkPointBytes(recipientPublicKeyRaw);
   try {
     const key = await aesKey(privateKey, peer, salt, epk, recipientPublicKeyRaw);

@@ -1,5 +1,5 @@
-// This device's key in IndexedDB: the non-extractable private CryptoKey, its public point and
-// the device id; and, for offline, the last /api/me and /api/signals without people's names.
+// This device's keys in IndexedDB (non-extractable private CryptoKeys, public halves), its id;
+// for offline, the last /api/me and /api/signals without people's names.
 // Nothing else is ever stored: no signal content, no names.
 
 const DB_NAME = "hwc-device";
@@ -20,7 +20,7 @@ function openDb() {
   });
 }
 
-async function withStore(mode, use) {
+export async function withStore(mode, use) {
   const db = await openDb();
   try {
     return await new Promise((resolve, reject) => {
@@ -45,9 +45,7 @@ export async function loadDevice() {
   }
 }
 
-export function saveDevice({ privateKey, publicKeyRaw, deviceId }) {
-  return withStore("readwrite", (store) => store.put({ privateKey, publicKeyRaw, deviceId }, KEY));
-}
+export const saveDevice = (device) => withStore("readwrite", (store) => store.put(device, KEY));
 
 const UNNAMED = {
   "/api/me": (me) => ({ ...me, person: { ...me.person, name: "" } }),

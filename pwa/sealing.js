@@ -1,43 +1,16 @@
 // Sealing a signal's content to devices and opening this device's copy, on top of envelope.js.
-// Content lives only in memory: callers render it and drop it, nothing here stores it.
+// Content lives only in memory: callers render it and drop it, nothing here stores it. Sealing
+// and version 2 envelopes check the key log first (trust.js, loaded when first needed).
 
-import {
-  b64uDecode, decodeContent, decryptEnvelope, encodeContent, encryptEnvelope,
-} from "./envelope.js";
+import { decodeContent, decryptEnvelope } from "./envelope.js";
 import { ApiError, api, segment } from "./api.js";
 import { loadDevice } from "./keystore.js";
 
 const NOT_OPENED = "Dit signaal kan op dit apparaat niet worden geopend. Vraag uw beheerder om hulp.";
+const trust = () => import("./trust.js");
 
-/** One envelope per device [{device_id, public_key}] for content {name, birth_date}. */
-export async function sealFor(devices, signalId, content) {
-  const plaintext = encodeContent(content.name, content.birth_date);
-  try {
-    return await Promise.all(devices.map(async (device) => ({
-      device_id: device.device_id,
-      envelope: await encryptEnvelope(b64uDecode(device.public_key), signalId, device.device_id,
-        plaintext),
-    })));
-  } finally {
-    plaintext.fill(0);
-  }
-}
-
-/**
- * POST envelopes sealed to `devices`. When the server says the devices changed meanwhile, seal
- * to its current list and try once more, as the API asks.
- */
-export async function postSealed(path, devices, signalId, content, bodyFor) {
-  try {
-    return await api(path, { method: "POST", body: bodyFor(await sealFor(devices, signalId, content)) });
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.code !== "devices_changed" || !error.body.devices?.length) {
-      throw error;
-    }
-    const envelopes = await sealFor(error.body.devices, signalId, content);
-    return api(path, { method: "POST", body: bodyFor(envelopes) });
-  }
-}
+/** POST envelopes sealed to the devices the receiver's key log names: trust.js's postSealed. */
+export const postSealed = async (...args) => (await trust()).postSealed(...args);
 
 /** Fetch this device's envelope (an explicit POST) and decrypt it here: {content, state, deleteAt}. */
 export async function openSignal(signalId) {
@@ -46,8 +19,9 @@ export async function openSignal(signalId) {
   const opened = await api(`/api/signals/${segment(signalId)}/open`, { method: "POST" });
   let bytes;
   try {
-    bytes = await decryptEnvelope(device.privateKey, device.publicKeyRaw, signalId, device.deviceId,
-      opened.envelope);
+    bytes = opened.envelope?.v === 2 ? await (await trust()).openV2(device, signalId, opened.envelope)
+      : await decryptEnvelope(device.privateKey, device.publicKeyRaw, signalId, device.deviceId,
+        opened.envelope);
     return { content: decodeContent(bytes), state: opened.state, deleteAt: opened.delete_at };
   } catch {
     throw new ApiError(422, "undecryptable", NOT_OPENED);

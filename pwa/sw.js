@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL or ON_DEMAND changes: the new worker then installs,
 // the app offers "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v14";
+const VERSION = "hwc-shell-v15";
 // What every phone needs to start (and to enrol): precached at install.
 const SHELL = [
   "/",
@@ -28,12 +28,16 @@ const SHELL = [
 // online first (enrolment needs the network); a new version fetches at install those this phone
 // has used.
 const ON_DEMAND = [
+  "/envelope2.js",
+  "/keylog.js",
   "/sealing.js",
+  "/trust.js",
   "/views/accessibility.js",
   "/views/admin.js",
   "/views/child.js",
   "/views/contact.js",
   "/views/dialog.js",
+  "/views/guard.js",
   "/views/homescreen.js",
   "/views/lists.js",
   "/views/notkept.js",

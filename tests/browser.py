@@ -174,6 +174,43 @@ def enrol_phone(
     return phone
 
 
+# --- the key log's screens (issue 19) ---------------------------------------------------------
+
+
+def trust_area(phone: Phone) -> Any:
+    """Where the app puts approval requests and key log warnings, above each screen."""
+    return phone.page.locator("#trust")
+
+
+def enrol_pending(browser: Any, world: World, token: str, label: str) -> tuple[Phone, str]:
+    """A new device enrolling with `token` for a person who already has one: it waits and
+    shows its comparison code ("482 731"), returned with the phone."""
+    phone = new_phone(browser, world.url)
+    phone.goto(f"/aanmelden#{token}")
+    phone.page.get_by_label("Naam van dit apparaat").fill(label)
+    phone.page.get_by_role("button", name="Dit apparaat aanmelden").click()
+    expect(phone.page.get_by_role("heading", level=1)).to_have_text("Wacht op goedkeuring")
+    code = phone.page.locator("#device-code").text_content() or ""
+    assert len(code) == 7 and code[3] == " ", code
+    return phone, code
+
+
+def answer_on(phone: Phone, code: str, choice: str) -> None:
+    """On the person's existing phone: the request names the code; tap Toestaan or Weigeren."""
+    phone.goto("/")
+    area = trust_area(phone)
+    expect(area).to_contain_text(f"code {code}")
+    expect(area).to_contain_text("staat dezelfde code op het nieuwe apparaat?")
+    area.get_by_role("button", name=choice).click()
+    expect(area).to_contain_text("is toegevoegd" if choice == "Toestaan" else "is geweigerd")
+
+
+def recipient_ids(world: World, sender: Any, school: str) -> list[str]:
+    """The device ids the server would have a sender encrypt to for `school`."""
+    answer = sender.get(f"/api/schools/{school}/recipients").json()
+    return [d["device_id"] for d in answer["devices"]]
+
+
 def sw_list(name: str) -> list[str]:
     """The paths of one of sw.js's lists (`const SHELL = [...]`, `const ON_DEMAND = [...]`)."""
     found = re.search(rf"const {name} = \[(.*?)\];", SERVICE_WORKER.read_text(), re.S)

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 
 from server import timers
 from server.pushworker import payload
-from tests.browser import Phone, enrol_phone, new_phone, years_ago
+from tests.browser import Phone, answer_on, enrol_pending, enrol_phone, new_phone, years_ago
 from tests.conftest import live_world
 from tests.support import Device, World
 from tests.test_browser_push import NOTIFICATIONS_JS, _registration_id
@@ -319,7 +319,16 @@ def test_a_teacher_without_a_device_is_listed_with_a_next_step(browser: Any, wor
         phone.close()
 
 
-def _enrol_labelled(browser: Any, world: World, person_id: str, label: str) -> Phone:
+def _enrol_labelled(
+    browser: Any, world: World, person_id: str, label: str, approver: Phone | None = None
+) -> Phone:
+    """A device enrolled by link; a person's further device is approved on `approver`."""
+    if approver is not None:
+        phone, code = enrol_pending(browser, world, world.enrol_link_token(person_id), label)
+        answer_on(approver, code, "Toestaan")
+        phone.page.get_by_role("button", name="Opnieuw kijken").click()
+        expect(heading(phone.page)).not_to_have_text("Wacht op goedkeuring")
+        return phone
     phone = new_phone(browser, world.url)
     phone.goto(f"/aanmelden#{world.enrol_link_token(person_id)}")
     phone.page.get_by_label("Naam van dit apparaat").fill(label)
@@ -335,7 +344,7 @@ def test_the_teachers_other_device_says_where_it_was_opened(browser: Any, world:
     contact = world.member("contact", school)
     teacher = world.person("teacher", school, name="Juf Anna", class_label="groep 5b")
     phone = _enrol_labelled(browser, world, teacher, "Telefoon")
-    tablet = _enrol_labelled(browser, world, teacher, "Tablet")
+    tablet = _enrol_labelled(browser, world, teacher, "Tablet", approver=phone)
     signal_id = _at_teacher(world, sender, contact, school, teacher)
     _notification_for(tablet, world, "teacher_signal", signal_id)
 

@@ -294,7 +294,8 @@ async function forwardTo(ctx, summary, content, chosen, slot) {
   const devices = chosen.flatMap((t) => t.devices);
   const ids = chosen.map((t) => t.person_id);
   try {
-    await postSealed(`/api/signals/${segment(summary.id)}/forward`, devices, summary.id, content,
+    await postSealed(`/api/signals/${segment(summary.id)}/forward`,
+      { org: ctx.me.org.id, people: ids }, devices, summary.id, content,
       (envelopes) => ({ teachers: ids, envelopes }));
   } catch (error) {
     return conflictOrError(ctx, error, slot);

@@ -67,6 +67,7 @@ export function devicePanel(me, onUpdated, { notifications = true, extra = null 
       ...(me.org ? [["Organisatie", me.org.name]] : []),
       ["Apparaat", me.device.label],
     ]),
+    button("Apparaat toevoegen", () => import("./guard.js").then((g) => g.addDevice())),
     notifications ? notificationControl(me, onUpdated, "secondary") : null, extra);
 }
 

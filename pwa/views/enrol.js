@@ -2,7 +2,7 @@
 // notifications. Also the screen for a device that is not (or no longer) enrolled.
 
 import { api } from "../api.js";
-import { b64uEncode, generateDeviceKey } from "../envelope.js";
+import { b64uEncode, generateDeviceKey, generateSigningKey } from "../envelope.js";
 import { saveDevice } from "../keystore.js";
 import { isIos, isStandalone } from "../push.js";
 import { button, h, messageSlot, notice, screen, uniqueId, whileBusy } from "./common.js";
@@ -85,8 +85,10 @@ function enrolForm(ctx, token) {
 async function enrolDevice(ctx, token, label, slot) {
   slot.clear();
   let key;
+  let signing;
   try {
     key = await generateDeviceKey();
+    signing = await generateSigningKey();
   } catch {
     slot.show("error", "Dit apparaat kan geen sleutel maken. Gebruik een recente browser, " +
       "niet in een privévenster.");
@@ -95,7 +97,7 @@ async function enrolDevice(ctx, token, label, slot) {
   let me;
   try {
     me = await api("/api/enrol", { method: "POST", body: { token, label: label.slice(0, 60),
-      public_key: b64uEncode(key.publicKeyRaw), push: null } });
+      public_key: b64uEncode(key.publicKeyRaw), sig_key: signing.sigKey, push: null } });
   } catch (error) {
     slot.showError(error);
     return;
@@ -108,7 +110,7 @@ async function enrolDevice(ctx, token, label, slot) {
   }
   try {
     await saveDevice({ privateKey: key.privateKey, publicKeyRaw: key.publicKeyRaw,
-      deviceId: me.device.id });
+      deviceId: me.device.id, signingKey: signing.privateKey, sigKey: signing.sigKey });
   } catch {
     slot.show("error", "De sleutel kon niet op dit apparaat worden bewaard. Gebruik geen " +
       "privévenster en vraag een nieuwe aanmeldlink.");
@@ -118,6 +120,7 @@ async function enrolDevice(ctx, token, label, slot) {
   pendingToken = "";
   history.replaceState(null, "", "/");
   ctx.setMe(me);
+  if (me.pending) return ctx.refresh(); // views/guard.js: the code, waiting for approval
   enrolled(ctx, me);
 }
 
@@ -175,8 +178,10 @@ function incompleteLink(ctx) {
 
 /** The startup check failed: no key here, a different key, or the device was revoked. */
 export function notEnrolled(ctx) {
-  screen("Niet aangemeld",
-    notice("warning", "Dit apparaat is niet (meer) aangemeld. Vraag uw beheerder of intern " +
-      "begeleider om een nieuwe aanmeldlink."),
-    pasteLinkForm(ctx));
+  const why = notice("warning", "Dit apparaat is niet (meer) aangemeld. Vraag uw beheerder of " +
+    "intern begeleider om een nieuwe aanmeldlink.");
+  screen("Niet aangemeld", why, pasteLinkForm(ctx));
+  // Switched off by a reset or a sibling: the public key log says so (views/guard.js).
+  import("./guard.js").then((g) => g.whyStopped()).then((text) => text &&
+    why.replaceChildren(h("p", {}, text))).catch(() => {});
 }

@@ -133,8 +133,8 @@ async function relayTo(ctx, summary, content, search, slot) {
     confirm: "Ja, doorsturen" });
   if (!ok) return undefined;
   try {
-    await postSealed(`/api/signals/${segment(summary.id)}/relay`, recipients.devices, summary.id,
-      content, (envelopes) => ({ school_id: school.id, envelopes }));
+    await postSealed(`/api/signals/${segment(summary.id)}/relay`, { org: school.id },
+      recipients.devices, summary.id, content, (envelopes) => ({ school_id: school.id, envelopes }));
   } catch (error) {
     return failed(ctx, error, slot);
   }

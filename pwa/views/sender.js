@@ -215,7 +215,8 @@ async function sendSignal(ctx, opts, recipients, slot) {
   const content = { name: draft.name, birth_date: draft.birthDate };
   let result;
   try {
-    result = await postSealed("/api/signals", recipients.devices, signalId, content,
+    result = await postSealed("/api/signals", { org: draft.org.id }, recipients.devices, signalId,
+      content,
       (envelopes) => ({ id: signalId, recipient_id: draft.org.id, envelopes }));
   } catch (error) {
     slot.showError(error);

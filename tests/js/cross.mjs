@@ -3,11 +3,13 @@
 import {
   b64uDecode, b64uEncode, decryptEnvelope, encodeContent, encryptEnvelope, importPrivateKeyJwk,
 } from "../../pwa/envelope.js";
+import { encryptEnvelopeV2, openEnvelope } from "../../pwa/envelope2.js";
 
 const ops = {
   async encrypt(req) {
-    const envelope = await encryptEnvelope(b64uDecode(req.public_key), req.signal_id,
-      req.device_id, b64uDecode(req.plaintext));
+    const seal = req.head ? encryptEnvelopeV2 : encryptEnvelope; // a head: version 2
+    const envelope = await seal(b64uDecode(req.public_key), req.signal_id,
+      req.device_id, b64uDecode(req.plaintext), req.head);
     return { envelope };
   },
   async decrypt(req) {
@@ -15,6 +17,12 @@ const ops = {
     const plain = await decryptEnvelope(key, b64uDecode(req.public_key), req.signal_id,
       req.device_id, req.envelope);
     return { plaintext: b64uEncode(plain) };
+  },
+  async open(req) { // version 1 or 2: {plaintext, head}
+    const key = await importPrivateKeyJwk(req.jwk);
+    const { plain, head } = await openEnvelope(key, b64uDecode(req.public_key), req.signal_id,
+      req.device_id, req.envelope);
+    return { plaintext: b64uEncode(plain), head };
   },
   async encode_content(req) {
     return { plaintext: b64uEncode(encodeContent(req.name, req.birth_date)) };

@@ -7,6 +7,7 @@ import {
   EnvelopeError, b64uDecode, b64uEncode, decodeContent, decryptEnvelope, encodeContent,
   encryptEnvelope, generateDeviceKey, importKeyPairJwk, importPrivateKeyJwk, newSignalId,
 } from "../../pwa/envelope.js";
+import { encryptEnvelopeV2, envelopeHead, openEnvelope } from "../../pwa/envelope2.js";
 
 const VECTORS = JSON.parse(
   readFileSync(new URL("../vectors/envelope-v1.json", import.meta.url), "utf8"));
@@ -132,3 +133,57 @@ test("a signal id starts with the time in milliseconds, then random bytes", () =
   assert.equal(new Set(ids).size, 100);
   assert.equal(Buffer.compare(b64uDecode(newSignalId(1_790_000_000_501)), b64uDecode(ids[0])), 1);
 });
+
+test("v2 binds the key log head: another head, or none, does not open", async () => {
+  const { privateKey, publicKeyRaw } = await generateDeviceKey();
+  const head = { org: "school-1", size: 12, hash: "ab".repeat(32) };
+  const plain = encodeContent("Zoë", "2015-03-02");
+  const good = await encryptEnvelopeV2(publicKeyRaw, "sig", "dev", plain, head);
+  assert.equal(good.v, 2);
+  assert.deepEqual(envelopeHead(good), head);
+  const open = (envelope) => openEnvelope(privateKey, publicKeyRaw, "sig", "dev", envelope);
+  assert.deepEqual(await open(good), { plain, head });
+  const others = [{ ...head, size: 11 }, { ...head, org: "school-2" },
+    { ...head, hash: "cd".repeat(32) }];
+  for (const other of others) await assert.rejects(open({ ...good, head: other }), EnvelopeError);
+  const { head: _, ...bare } = good;
+  for (const bad of [bare, { ...bare, v: 1 }, { ...good, head: { ...head, x: "y" } },
+    { ...good, head: { ...head, size: -1 } }, { ...good, head: { ...head, hash: "AB".repeat(32) } },
+    { ...good, head: null }, { ...good, v: 1 }]) {
+    await assert.rejects(open(bad), EnvelopeError);
+  }
+  await assert.rejects(decryptEnvelope(privateKey, publicKeyRaw, "sig", "dev", good),
+    EnvelopeError); // version 1's reader refuses version 2
+  const v1 = await encryptEnvelope(publicKeyRaw, "sig", "dev", plain);
+  assert.deepEqual(await open(v1), { plain, head: null });
+  await assert.rejects(encryptEnvelopeV2(publicKeyRaw, "sig", "dev", plain,
+    { ...head, org: "é" }), EnvelopeError);
+  await assert.rejects(encryptEnvelopeV2(publicKeyRaw, "s|g", "dev", plain, head), EnvelopeError);
+});
+
+// The shared version 2 vectors (tests/vectors/make_vectors.py): the same bytes as Python.
+const VECTORS_V2 = JSON.parse(
+  readFileSync(new URL("../vectors/envelope-v2.json", import.meta.url), "utf8"));
+
+for (const vector of VECTORS_V2.positive) {
+  test(`v2 vector opens and re-encrypts identically: ${vector.description}`, async () => {
+    const key = await importPrivateKeyJwk(vector.recipient.jwk);
+    const recipient = b64uDecode(vector.recipient.public_key);
+    const { plain, head } = await openEnvelope(key, recipient, vector.signal_id, vector.device_id,
+      vector.envelope);
+    assert.deepEqual(plain, utf8.encode(vector.plaintext));
+    assert.deepEqual(head, vector.envelope.head);
+    const again = await encryptEnvelopeV2(recipient, vector.signal_id, vector.device_id, plain,
+      vector.envelope.head, { ephemeralKeyPair: await importKeyPairJwk(vector.ephemeral.jwk),
+        salt: b64uDecode(vector.salt), iv: b64uDecode(vector.iv) });
+    assert.equal(JSON.stringify(again), JSON.stringify(vector.envelope)); // key order too
+  });
+}
+
+for (const vector of VECTORS_V2.negative) {
+  test(`v2 negative vector fails: ${vector.description}`, async () => {
+    const key = await importPrivateKeyJwk(vector.recipient.jwk);
+    await assert.rejects(openEnvelope(key, b64uDecode(vector.recipient.public_key),
+      vector.signal_id, vector.device_id, vector.envelope), EnvelopeError);
+  });
+}
