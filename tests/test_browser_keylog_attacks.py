@@ -11,7 +11,6 @@ import os
 import time
 from typing import Any
 
-import pytest
 from playwright.sync_api import Route, expect
 
 from server import keylog, logkey, orglog
@@ -150,11 +149,6 @@ def test_a_device_row_written_into_the_database_stops_the_sender(
     contact.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /api/me does not list the person's other devices yet (docs/keylog.md, Routes): "
-    "the phone cannot see a row the log does not name",
-)
 def test_a_device_row_written_into_the_database_brings_up_the_contacts_warning(
     browser: Any, world: World
 ) -> None:
