@@ -68,7 +68,11 @@ const hex = (buffer) => Array.from(new Uint8Array(buffer),
 
 const concat = (...parts) => {
   const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  parts.reduce((at, part) => (out.set(part, at), at + part.length), 0);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
   return out;
 };
 
@@ -235,7 +239,9 @@ function stillGenesis(state, e) {
  */
 export async function verifyLog(org, entries) {
   if (!ID.test(org) || !Array.isArray(entries)) refuse("log");
-  entries.forEach((entry, i) => checkShape(entry, i, org));
+  entries.forEach((entry, i) => {
+    checkShape(entry, i, org);
+  });
   const hashes = await Promise.all(entries.map(entryHash));
   const state = newState(org);
   for (const [i, entry] of entries.entries()) {

@@ -85,7 +85,7 @@ async function approvals(ctx) {
   const list = await api("/api/me/pending");
   if (!ctx.active) return;
   if (list.length === 0) return clearPart("approval");
-  if (list.length > 1) return part("approval", twoAtOnce(ctx, list));
+  if (list.length > 1) return part("approval", twoAtOnce(list));
   return part("approval", approvalPanel(ctx, list[0], await comparisonCode(list[0].enc_key,
     list[0].sig_key)));
 }
@@ -129,7 +129,7 @@ async function approvalOf(me, device) {
     org: me.org.id, person: me.person.id, sig_key: device.sig_key });
 }
 
-function twoAtOnce(ctx, list) {
+function twoAtOnce(list) {
   const slot = messageSlot();
   const refuse = button("Alle weigeren", () => whileBusy(refuse, async () => {
     try {
