@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from server import db as database
-from server import directory, push
+from server import directory, orglog, push
 from server.auth import COOKIE, new_id, secret_hash
 from server.db import Store
 from server.envelope import (
@@ -116,6 +116,10 @@ def _device(
             now - 3600 if last_seen is None else last_seen,
         ],
     )
+    org_id = orglog.person_org(db, person_id)
+    if org_id is not None:  # all seeded by "server": the key log's genesis prefix
+        fields = orglog.device_fields(person_id, device_id, public_key, None)
+        orglog.append(db, org_id, "device_added", "server", now, how="migrated", **fields)
     return Dev(device_id, person_id, f"{device_id}.{secret}", public_key)
 
 

@@ -6,12 +6,35 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.auth import COOKIE, COOKIE_MAX_AGE, ROLES, Actor, api_key_actor, device_actor
+from server.approvals import revoked_reason
+from server.auth import (
+    COOKIE,
+    COOKIE_MAX_AGE,
+    ROLES,
+    Actor,
+    api_key_actor,
+    device_actor,
+    revoked_device,
+)
+from server.db import Store
 from server.errors import Refused, Unauthenticated
+
+
+def state_of(request: Request) -> Any:
+    return request.app.state
+
+
+def now_of(request: Request) -> float:
+    return float(request.app.state.clock.now())
+
+
+def client_host(request: Request) -> str:
+    return request.client.host if request.client else "-"
 
 
 def set_device_cookie(response: Response, credential: str) -> None:
@@ -34,9 +57,18 @@ def authenticate(request: Request) -> Actor:
         actor = api_key_actor(app_state.db, request.headers["authorization"], now)
     elif COOKIE in request.cookies:
         actor = device_actor(app_state.db, request.cookies[COOKIE], now)
+        if actor is None:
+            _refuse_revoked(app_state.db, request.cookies[COOKIE])
     if actor is None:
         raise Unauthenticated()
     return actor
+
+
+def _refuse_revoked(db: Store, credential: str) -> None:
+    """A device that was revoked (reset, blocked, declined) is told why, in Dutch."""
+    device_id = revoked_device(db, credential)
+    if device_id is not None:
+        raise Unauthenticated("not_enrolled", variant=revoked_reason(db, device_id))
 
 
 Endpoint = Callable[[Request, Actor], Awaitable[Response]]

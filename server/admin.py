@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from server import access, auth, directory, privacy, push
+from server import access, auth, directory, orglog, privacy, push, security_events
 from server.auth import Actor
 from server.clock import AMSTERDAM, local_text
 from server.errors import DomainError
@@ -23,6 +23,7 @@ from server.presentation import (
     OUTBOX_STATE_LABELS,
     PUSH_KIND_LABELS,
     PUSH_LABELS,
+    SECURITY_KINDS,
     SIGNAL_STATE_LABELS,
 )
 from server.web import json_response, message_of, status_of
@@ -37,6 +38,7 @@ templates.env.globals.update(
     PUSH_KIND_LABELS=PUSH_KIND_LABELS,
     OUTBOX_STATE_LABELS=OUTBOX_STATE_LABELS,
     SIGNAL_STATE_LABELS=SIGNAL_STATE_LABELS,
+    SECURITY_KINDS=SECURITY_KINDS,
 )
 
 
@@ -73,6 +75,7 @@ async def admin_home(request: Request) -> Response:
             "schools": directory.orgs(db, "school"),
             "senders": [*directory.orgs(db, "veilig_thuis"), *directory.orgs(db, "leerplicht")],
             "admins": directory.people_with_devices(db, role="admin"),
+            "security_events": security_events.recent(db),
         },
     )
 
@@ -93,6 +96,7 @@ async def admin_org(request: Request) -> Response:
             "org": org,
             "roles": directory.ORG_ROLES[org["kind"]],
             "people": directory.people_with_devices(db, org_id=org["id"]),
+            "provenance": orglog.provenance(db, org["id"]),
             "failing": {d["device_id"]: d["since"] for d in _failing_long(request)},
             "api_keys": auth.api_keys(db, org["id"]) if org["kind"] != "school" else [],
             "revoked_days": request.app.state.settings.revoked_retention_days,
@@ -165,6 +169,7 @@ async def school_teachers_page(request: Request) -> Response:
             "actor": actor,
             "org": org,
             "people": directory.people_with_devices(db, org_id=actor.org_id, role="teacher"),
+            "provenance": orglog.provenance(db, actor.org_id),
         },
     )
 

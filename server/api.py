@@ -13,13 +13,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import access, auth, directory, ops, push, signals
+from server import access, approvals, auth, directory, logapi, ops, orglog, push, signals
 from server.access import requires
 from server.auth import Actor
 from server.calendar import holiday_warning_text
 from server.envelope import b64u_encode
 from server.errors import DomainError, NotFound, Refused
 from server.models import (
+    Approval,
     Close,
     EnrolRequest,
     Forward,
@@ -35,6 +36,7 @@ from server.models import (
     QuietUpdate,
     Relay,
     SchoolCsv,
+    SecurityEvent,
 )
 from server.policy import (
     CSV_MAX_BYTES,
@@ -51,16 +53,7 @@ from server.web import ApiError, json_response, read_json
 readiness_log = logging.getLogger("hwc.ready")
 
 
-def _state(request: Request) -> Any:
-    return request.app.state
-
-
-def _now(request: Request) -> float:
-    return float(request.app.state.clock.now())
-
-
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "-"
+_state, _now, _client_ip = access.state_of, access.now_of, access.client_host
 
 
 # --- health, keys, enrolment ---------------------------------------------------------------
@@ -119,13 +112,13 @@ async def enrol(request: Request) -> Response:
         state.limits["enrol_ip"].hit(auth.address_key(_client_ip(request)))
         raise
     state.limits["enrol_token"].hit(token_id)
-    public_key = auth.public_key_from_b64u(body.public_key)
-    push = _subscription(state, body.push)
-    enrolled = auth.enrol_device(
-        state.db, token_id, public_key, body.label.strip(), push, _now(request)
+    device = auth.NewDevice(
+        public_key=auth.public_key_from_b64u(body.public_key),
+        sig_key=auth.public_key_from_b64u(body.sig_key),
+        label=body.label.strip(),
+        push=_subscription(state, body.push),
     )
-    if enrolled.replaced:
-        directory.revoke_device(state.db, enrolled.replaced, _now(request))
+    enrolled = auth.enrol_device(state.db, token_id, device, _now(request))
     response = json_response(me_body(state, enrolled.device_id), 201)
     access.set_device_cookie(response, enrolled.credential)
     return response
@@ -141,6 +134,9 @@ def _subscription(state: Any, subscription: PushSubscription | None) -> str | No
 
 def me_body(state: Any, device_id: str) -> dict[str, Any]:
     row = directory.device_profile(state.db, device_id)
+    code = approvals.code_of(row["public_key"], row["sig_key"])
+    if row["pending"]:  # no rights yet: nothing but the code to compare
+        return {"pending": True, "code": code, "device": {"id": row["id"], "label": row["label"]}}
     return {
         "person": {
             "id": row["person_id"],
@@ -161,6 +157,7 @@ def me_body(state: Any, device_id: str) -> dict[str, Any]:
             "id": row["id"],
             "label": row["label"],
             "public_key": b64u_encode(row["public_key"]),
+            "sig_key": b64u_encode(row["sig_key"] or b""),
             "push": row["push_state"],
             "quiet_hours": row["quiet_hours"],
         },
@@ -170,6 +167,10 @@ def me_body(state: Any, device_id: str) -> dict[str, Any]:
         "enrol_retry_minutes": auth.ENROL_RETRY_SECONDS // 60,
         "default_quiet_hours": state.settings.quiet_hours,
         "policy": app_policy(),
+        "pending": False,
+        "code": code,
+        # the person's other active devices: the app names them in its warnings
+        "devices": directory.sibling_devices(state.db, row["person_id"], device_id),
     }
 
 
@@ -180,15 +181,38 @@ def _own_device(actor: Actor) -> str:
     return actor.device_id
 
 
+async def me(request: Request) -> Response:
+    """This device; a pending one (waiting for approval) may ask this and nothing else."""
+    state = _state(request)
+    waiting = auth.pending_device(state.db, request.cookies.get(auth.COOKIE, ""))
+    if waiting is not None:
+        return json_response(me_body(state, waiting))
+    return await _me(request)
+
+
 @requires(*auth.ROLES)
-async def me(request: Request, actor: Actor) -> Response:
+async def _me(request: Request, actor: Actor) -> Response:
     return json_response(me_body(_state(request), _own_device(actor)))
+
+
+me.roles = _me.roles  # type: ignore[attr-defined]
+
+
+@requires(*auth.ROLES)
+async def me_enrol_link(request: Request, actor: Actor) -> Response:
+    """ "Apparaat toevoegen": a link for another device of my own; my device approves it."""
+    _own_device(actor)
+    person = directory.person(_state(request).db, str(actor.person_id))
+    return _enrol_link_response(request, actor, person)
 
 
 @requires(*auth.ROLES)
 async def me_key_lost(request: Request, actor: Actor) -> Response:
     """The app found its key store wiped: this device can never open an envelope again."""
-    directory.revoke_device(_state(request).db, _own_device(actor), _now(request), key_lost=True)
+    device_id = _own_device(actor)
+    directory.revoke_device(
+        _state(request).db, device_id, _now(request), key_lost=True, by=orglog.by_device(device_id)
+    )
     return json_response({"revoked": True})
 
 
@@ -235,6 +259,7 @@ async def school_recipients(request: Request, actor: Actor) -> Response:
     )
     return json_response(
         {
+            "org": org_id,
             "devices": devices,
             "deadline": times.deadline.isoformat(),
             "expires_at": times.expires_at.isoformat(),
@@ -381,14 +406,33 @@ async def admin_import_free_days(request: Request, actor: Actor) -> Response:
 async def admin_create_person(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewPerson)
     directory.may_register(actor, body)
-    person_id = directory.create_person(_state(request).db, body, _now(request))
+    person_id = directory.create_person(_state(request).db, body, _now(request), _by(actor))
     return json_response({"id": person_id}, 201)
+
+
+def _by(actor: Actor) -> str:
+    """`by` of a key log entry for an admin's or a contact's act in the web app."""
+    return orglog.by_staff(actor.role, actor.person_id)
 
 
 @requires("admin", "contact")
 async def admin_enrol_link(request: Request, actor: Actor) -> Response:
+    person = directory.manageable_person(_state(request).db, actor, request.path_params["id"])
+    return _enrol_link_response(request, actor, person)
+
+
+@requires("admin", "contact")
+async def admin_reset_person(request: Request, actor: Actor) -> Response:
+    """A lost or wiped phone: every device of the person ends (one log entry), and a fresh
+    link lets them enrol a new first device."""
     state = _state(request)
     person = directory.manageable_person(state.db, actor, request.path_params["id"])
+    approvals.reset_person(state.db, person, _by(actor), _now(request))
+    return _enrol_link_response(request, actor, person)
+
+
+def _enrol_link_response(request: Request, actor: Actor, person: Any) -> Response:
+    state = _state(request)
     token = auth.make_enrol_token(
         state.db,
         state.secret_key,
@@ -414,14 +458,14 @@ async def admin_enrol_link(request: Request, actor: Actor) -> Response:
 @requires("admin", "contact")
 async def admin_revoke_person(request: Request, actor: Actor) -> Response:
     person = directory.manageable_person(_state(request).db, actor, request.path_params["id"])
-    directory.revoke_person(_state(request).db, person["id"], _now(request))
+    directory.revoke_person(_state(request).db, person["id"], _now(request), _by(actor))
     return json_response({"revoked": True})
 
 
 @requires("admin")
 async def admin_erase_person(request: Request, actor: Actor) -> Response:
     """Someone who leaves: everything held about them goes at once (docs/gegevens.md)."""
-    directory.erase_leaver(_state(request).db, actor, request.path_params["id"])
+    directory.erase_leaver(_state(request).db, actor, request.path_params["id"], _now(request))
     return json_response({"erased": True})
 
 
@@ -429,7 +473,7 @@ async def admin_erase_person(request: Request, actor: Actor) -> Response:
 async def admin_revoke_device(request: Request, actor: Actor) -> Response:
     db = _state(request).db
     directory.manageable_person(db, actor, directory.device_owner(db, request.path_params["id"]))
-    directory.revoke_device(db, request.path_params["id"], _now(request))
+    directory.revoke_device(db, request.path_params["id"], _now(request), by=_by(actor))
     return json_response({"revoked": True})
 
 
@@ -476,7 +520,72 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         (201, 400, 409, 422, 429),
         public=True,
     ),
-    ApiRoute("GET", "/api/me", me, "This device, its person and organisation"),
+    ApiRoute(
+        "GET",
+        "/api/me",
+        me,
+        "This device, its person and organisation (a pending device: only its code)",
+    ),
+    ApiRoute("GET", "/api/me/pending", logapi.my_pending, "My new devices waiting for my approval"),
+    ApiRoute(
+        "POST",
+        "/api/me/devices/{id}/approve",
+        logapi.approve_device,
+        "Approve my new device: my signature over its keys",
+        Approval,
+        (200, 404, 409, 422),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/me/devices/{id}/decline",
+        logapi.decline_device,
+        "Decline a device waiting for my approval",
+        statuses=(200, 404),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/me/devices/{id}/revoke",
+        logapi.revoke_sibling,
+        "Block another device of my own",
+        statuses=(200, 404),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/me/enrol-link",
+        me_enrol_link,
+        "Apparaat toevoegen: a link for another device of my own",
+        statuses=(201,),
+    ),
+    ApiRoute("GET", "/api/log/key", logapi.log_key, "The key log's signing key", public=True),
+    ApiRoute(
+        "GET",
+        "/api/log/heads",
+        logapi.log_heads,
+        "Every organisation's signed key log head",
+        public=True,
+    ),
+    ApiRoute(
+        "GET",
+        "/api/orgs/{id}/log",
+        logapi.org_log,
+        "An organisation's key log with its signed head",
+        statuses=(200, 404, 429),
+        public=True,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/security-events",
+        logapi.report_security_event,
+        "Report a key log problem the app detected (no personal data)",
+        SecurityEvent,
+        (201, 404, 422, 429),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/admin/security-events",
+        logapi.list_security_events,
+        "Key log problems reported by apps",
+    ),
     ApiRoute(
         "POST",
         "/api/me/key-lost",
@@ -624,6 +733,13 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         admin_enrol_link,
         "Make a one-time enrolment link",
         statuses=(201, 404),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/people/{id}/reset",
+        admin_reset_person,
+        "Reset a person: all their devices end, a fresh link for a new first device",
+        statuses=(201, 404, 409),
     ),
     ApiRoute(
         "POST",

@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
 from server import db as database
-from server import logs, pages, policy, push
+from server import logkey, logs, orglog, pages, policy, push
 from server.api import API_ROUTES, healthz, large_bodies, readyz
 from server.auth import RateLimiter
 from server.clock import Clock
@@ -100,6 +100,8 @@ def _open_database(app: Starlette) -> None:
     vapid_key = push.vapid_private_key(db, settings.vapid_private_key)
     app.state.vapid_key = vapid_key
     app.state.vapid_public_key = push.application_server_key(vapid_key)
+    app.state.log_key = logkey.log_private_key(db)
+    orglog.ensure_genesis(db, app.state.clock.now())
 
 
 @contextlib.asynccontextmanager

@@ -13,6 +13,7 @@ import hmac
 import ipaddress
 import math
 import secrets
+import sqlite3
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from server import orglog, push
 from server.db import Store
 from server.envelope import b64u_decode, b64u_encode
 from server.errors import Conflict, Invalid, Limited
@@ -119,6 +121,8 @@ def public_key_from_b64u(text: str) -> bytes:
     return raw
 
 
+PENDING_PUSH_TTL = 24 * 3600.0  # a "new device" push older than a day is not worth showing
+TWO_PENDING = Conflict("two_pending")
 # The token is free, or spent moments ago on a device that never came back with its credential.
 CLAIM_ENROL_LINK = """
 UPDATE enrol_tokens SET spent_at = :now, device_id = :device
@@ -126,8 +130,16 @@ WHERE id = :id AND expires_at > :now
   AND person_id IN (SELECT id FROM people WHERE revoked_at IS NULL)
   AND (spent_at IS NULL OR (spent_at > :now - :retry AND device_id IN
        (SELECT id FROM devices WHERE last_seen_at IS NULL AND revoked_at IS NULL)))
-RETURNING person_id
+RETURNING person_id, created_by
 """
+
+
+@dataclass(frozen=True)
+class NewDevice:
+    public_key: bytes
+    sig_key: bytes
+    label: str
+    push: str | None
 
 
 @dataclass(frozen=True)
@@ -137,15 +149,14 @@ class Enrolled:
     replaced: str | None  # the device this link enrolled before, whose browser never came back
 
 
-def enrol_device(
-    db: Store,
-    token_id: str,
-    public_key: bytes,
-    label: str,
-    push: str | None,
-    now: float,
-) -> Enrolled:
-    """Spend the (verified) token and make the device, seen only once it uses its credential."""
+def enrol_device(db: Store, token_id: str, device: NewDevice, now: float) -> Enrolled:
+    """Spend the (verified) token and make the device, seen only once it uses its credential.
+
+    A person who has an active device in their organisation's key log gets a pending device,
+    which that device must approve (docs/keylog.md); a first device enters the log at once. A
+    device this link enrolled before whose browser never came back ends first (with its log
+    entry), so the retry is a first device again, not one beside it.
+    """
     device_id = new_id()
     secret = secrets.token_urlsafe(32)
     stored = stored_token_id(token_id)
@@ -157,23 +168,93 @@ def enrol_device(
         ).fetchone()
         if row is None:
             raise TOKEN_REFUSED
-        if db.execute("SELECT 1 FROM devices WHERE public_key = ?", [public_key]).fetchone():
-            raise KEY_TAKEN  # rolls back: the token is not spent
-        db.execute(
-            "INSERT INTO devices (id, person_id, label, public_key, credential_hash, push, "
-            "push_state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                device_id,
-                row[0],
-                label,
-                public_key,
-                secret_hash(secret),
-                push,
-                "active" if push else "none",
-                now,
-            ],
-        )
-    return Enrolled(device_id, f"{device_id}.{secret}", before[0] if before else None)
+        person_id, created_by = row
+        replaced = before[0] if before and before[0] else None
+        if replaced is not None:
+            from server import directory  # directory builds on auth
+
+            directory.revoke_device(db, replaced, now)
+        org_id = orglog.person_org(db, person_id)
+        log = orglog.state(db, org_id) if org_id else None
+        _check_new_keys(db, device, log)
+        pending = log is not None and bool(log.active_devices(person_id))
+        if pending and _refuse_second_pending(db, person_id, now):
+            refused = True
+        else:
+            refused = False
+            _insert_device(db, device_id, person_id, device, secret_hash(secret), now, pending)
+            if pending and log is not None:  # the person's own devices are asked, neutrally
+                siblings = log.active_devices(person_id)
+                push.enqueue(db, siblings, None, "device_pending", now + PENDING_PUSH_TTL, now)
+            if log is not None and not pending:
+                how, by = _link_maker(db, created_by)
+                fields = orglog.device_fields(
+                    person_id, device_id, device.public_key, device.sig_key
+                )
+                orglog.append(db, str(org_id), "device_added", by, now, how=how, **fields)
+    if refused:  # after the commit: the other pending device stays refused
+        raise TWO_PENDING
+    return Enrolled(device_id, f"{device_id}.{secret}", replaced)
+
+
+def _check_new_keys(db: Store, device: NewDevice, log: Any) -> None:
+    keys = (device.public_key, device.sig_key)
+    seen = db.execute(
+        "SELECT 1 FROM devices WHERE public_key IN (?, ?) OR sig_key IN (?, ?)", [*keys, *keys]
+    ).fetchone()
+    in_log = log is not None and bool({b64u_encode(k) for k in keys} & log.keys)
+    if seen or in_log or device.public_key == device.sig_key:
+        raise KEY_TAKEN  # rolls back: the token is not spent
+
+
+def _refuse_second_pending(db: Store, person_id: str, now: float) -> bool:
+    """Two devices waiting for one person are refused together: a short comparison code can
+    be ground by a server that tries many keys, one waiting device at a time cannot."""
+    waiting = db.execute(
+        "UPDATE devices SET revoked_at = ?, push = NULL WHERE person_id = ? AND pending = 1 "
+        "AND revoked_at IS NULL RETURNING id",
+        [now, person_id],
+    ).fetchall()
+    return bool(waiting)
+
+
+def _link_maker(db: Store, created_by: str | None) -> tuple[str, str]:
+    """`how` and `by` of a first device, from who made the enrolment link."""
+    if created_by is None:
+        return "link", "server"
+    row = db.execute("SELECT role FROM people WHERE id = ?", [created_by]).fetchone()
+    if row is not None and row[0] == "contact":
+        return "contact", orglog.by_person(created_by)
+    if row is not None and row[0] == "admin":
+        return "link", orglog.by_admin(created_by)
+    return "link", orglog.by_person(created_by)
+
+
+def _insert_device(
+    db: Store,
+    device_id: str,
+    person_id: str,
+    device: NewDevice,
+    credential_hash: bytes,
+    now: float,
+    pending: bool,
+) -> None:
+    db.execute(
+        "INSERT INTO devices (id, person_id, label, public_key, sig_key, credential_hash, push, "
+        "push_state, created_at, pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            device_id,
+            person_id,
+            device.label,
+            device.public_key,
+            device.sig_key,
+            credential_hash,
+            device.push,
+            "active" if device.push else "none",
+            now,
+            int(pending),
+        ],
+    )
 
 
 # --- resolving the caller ------------------------------------------------------------------
@@ -182,8 +263,33 @@ DEVICE_QUERY = """
 SELECT d.id, d.credential_hash, d.public_key, d.last_seen_at, p.id AS person_id, p.name,
        p.role, p.org_id, o.kind AS org_kind
 FROM devices d JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id
-WHERE d.id = ? AND d.revoked_at IS NULL AND p.revoked_at IS NULL
+WHERE d.id = ? AND d.revoked_at IS NULL AND p.revoked_at IS NULL AND d.pending = 0
 """
+
+
+def _credential_row(db: Store, credential: str, where: str) -> sqlite3.Row | None:
+    """The device of a credential whose secret matches, among rows that satisfy `where`."""
+    device_id, _, secret = credential.partition(".")
+    if not secret:
+        return None
+    row = db.execute(
+        f"SELECT id, credential_hash FROM devices WHERE id = ? AND {where}",  # noqa: S608
+        [device_id],
+    ).fetchone()
+    if row is None or not hmac.compare_digest(row["credential_hash"], secret_hash(secret)):
+        return None
+    return row
+
+
+def pending_device(db: Store, credential: str) -> str | None:
+    """The id of a device that waits for its person's approval, for this credential."""
+    row = _credential_row(db, credential, "pending = 1 AND revoked_at IS NULL")
+    return None if row is None else str(row["id"])
+
+
+def revoked_device(db: Store, credential: str) -> str | None:
+    row = _credential_row(db, credential, "revoked_at IS NOT NULL")
+    return None if row is None else str(row["id"])
 
 
 def device_actor(db: Store, credential: str, now: float) -> Actor | None:

@@ -1,5 +1,5 @@
 """`hwc`: serve, demo, migrate, admin-link, backup, restore, api-keys, revoke-api-key,
-send, status, fake-push."""
+send, status, audit, fake-push."""
 
 from __future__ import annotations
 
@@ -114,9 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     fake.add_argument("--port", type=int, default=8123)
     fake.set_defaults(run=cmd_fake_push)
 
-    from server import client
+    from server import audit, client
 
     client.add_commands(commands)
+    audit.add_commands(commands)
     return parser
 
 

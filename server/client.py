@@ -19,6 +19,10 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, TextIO
 
+from server import keylog
+from server.clientstate import DEFAULT_PATH as DEFAULT_STATE
+from server.clientstate import ClientState, StateFileError
+from server.clientstate import load as load_state
 from server.envelope import (
     b64u_decode,
     encode_content,
@@ -30,6 +34,28 @@ from server.policy import CHILD_AGE_MAX, CHILD_AGE_MIN, CHILD_NAME_MAX, NAME_PAT
 
 class ClientError(Exception):
     """What went wrong, in Dutch, for the person at the case system; never the child's name."""
+
+
+class TrustError(ClientError):
+    """The key log does not vouch for the devices the server named: nothing was sent."""
+
+    def __init__(self, kind: str, org_id: str, detail: str) -> None:
+        self.kind, self.org_id = kind, org_id
+        super().__init__(
+            "Het signaal is NIET verstuurd. De apparaten die de server opgaf, kloppen niet met "
+            f"de controleerbare sleutellijst van de school ({detail}). Bel de school om het "
+            "signaal door te geven, en meld dit aan de beheerder van Handle with Care."
+        )
+
+
+# A send's list is checked against both receiving roles (docs/keylog.md): a person of the other
+# role in the organisation makes the lists differ, and nothing is sent.
+RECEIVING_ROLES = ("contact", "officer")
+TRUST_DETAILS = {
+    "log_invalid": "de sleutellijst is ongeldig of niet goed ondertekend",
+    "log_fork": "de sleutellijst is anders dan eerder gezien",
+    "recipients_mismatch": "er staan apparaten in de lijst die de sleutellijst niet kent",
+}
 
 
 def check_child(name: str, birth_date: str, today: date) -> str | None:
@@ -56,16 +82,21 @@ class Client:
     Plain urllib (the standard library), so `pip install` without extras gives a working client.
     """
 
-    def __init__(self, url: str, api_key: str, timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None,
+        timeout: float = 15.0,
+        state: ClientState | None = None,
+    ) -> None:
         if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
             raise ClientError(f"HWC_URL moet met https:// beginnen, niet {url!r}.")
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self.headers = {
-            "Authorization": f"Bearer {api_key}",
-            "X-HWC": "1",
-            "Accept": "application/json",
-        }
+        self.state = state
+        self.headers = {"X-HWC": "1", "Accept": "application/json"}
+        if api_key is not None:  # `hwc audit` reads only what is public
+            self.headers["Authorization"] = f"Bearer {api_key}"
 
     def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """(status, decoded JSON) of one request; an HTTP error status is an answer too."""
@@ -99,12 +130,12 @@ class Client:
         content = encode_content(name.strip(), birth_date)
         signal_id = new_signal_id()
         for _attempt in range(2):  # the device list may change in between: re-encrypt once
-            devices = self._json("GET", f"/api/schools/{school['id']}/recipients")
+            devices, head = self.checked_recipients(school["id"])
             envelopes = [
                 {
                     "device_id": d["device_id"],
                     "envelope": encrypt_envelope(
-                        b64u_decode(d["public_key"]), signal_id, d["device_id"], content
+                        b64u_decode(d["public_key"]), signal_id, d["device_id"], content, head=head
                     ),
                 }
                 for d in devices["devices"]
@@ -117,6 +148,63 @@ class Client:
             if status != 409 or answer.get("error") != "devices_changed":
                 break
         return dict(_checked(status, answer))
+
+    def checked_recipients(self, school_id: str) -> tuple[dict, dict[str, Any]]:
+        """The server's recipient answer and the head of the receiving organisation's log,
+        verified and consistent with the head remembered before, that makes exactly those
+        devices the recipients (its head goes into the envelopes). A list that a change made
+        between the two requests left behind is asked once more; otherwise TrustError, after
+        reporting a security event (no personal data)."""
+        for attempt in range(2):
+            devices = self._json("GET", f"/api/schools/{school_id}/recipients")
+            try:
+                return devices, self._verified_head(
+                    devices["org"], RECEIVING_ROLES, devices["devices"]
+                )
+            except TrustError as refused:
+                if refused.kind != "recipients_mismatch" or attempt:
+                    self.report(refused.kind, devices["org"])
+                    raise
+        raise AssertionError("unreachable")
+
+    def _verified_head(
+        self, org_id: str, roles: tuple[str, ...], devices: list[dict]
+    ) -> dict[str, Any]:
+        state = self._state()
+        log_key = self._json("GET", "/api/log/key")["key"]
+        if state.log_key(self.url) is None:
+            state.pin(self.url, log_key)
+        if log_key != state.log_key(self.url):
+            raise TrustError("log_invalid", org_id, "de sleutel van de sleutellijst is veranderd")
+        log = self._json("GET", f"/api/orgs/{org_id}/log")
+        try:
+            verified = keylog.verify_log(
+                log_key, org_id, log["entries"], log["head"], state.remembered(self.url, org_id)
+            )
+        except keylog.LogError as error:
+            kind = "log_fork" if isinstance(error, keylog.LogFork) else "log_invalid"
+            raise TrustError(kind, org_id, TRUST_DETAILS[kind]) from None
+        state.remember(self.url, verified.head())
+        expected = {(d["id"], d["enc_key"]) for d in keylog.recipients(verified, roles)}
+        given = {(d["device_id"], d["public_key"]) for d in devices}
+        if given != expected or len(given) != len(devices):
+            raise TrustError("recipients_mismatch", org_id, TRUST_DETAILS["recipients_mismatch"])
+        return verified.head()
+
+    def _state(self) -> ClientState:
+        if self.state is None:
+            try:
+                self.state = load_state()
+            except StateFileError as error:
+                raise ClientError(str(error)) from None
+        return self.state
+
+    def report(self, kind: str, org_id: str) -> None:
+        """Best effort: the refusal stands whether or not the report arrives."""
+        try:
+            self._request("POST", "/api/security-events", {"kind": kind, "org": org_id})
+        except (OSError, ValueError):
+            pass
 
     def status(self, ref: str) -> dict[str, Any]:
         for signal in self._json("GET", "/api/signals"):
@@ -139,7 +227,10 @@ def add_commands(commands: Any) -> None:
         description="Encrypt name and birth date locally to the school's devices and send. "
         "Reads the name and then the birth date (YYYY-MM-DD) as two lines from "
         "standard input, with a prompt on a terminal; never from arguments. Needs "
-        "HWC_URL and HWC_API_KEY (an organisation API key from the admin).",
+        "HWC_URL and HWC_API_KEY (an organisation API key from the admin). Before "
+        "encrypting it verifies the school's key log and sends only to the devices the log "
+        "vouches for; its signing key and the log heads it saw are kept in HWC_STATE "
+        f"(default {DEFAULT_STATE}, mode 0600).",
     )
     send.add_argument("--school", required=True, help="the school's BRIN/vestiging code")
     send.set_defaults(run=_reported(cmd_send))
@@ -155,6 +246,9 @@ def _reported(command: Callable[[argparse.Namespace], int]) -> Callable[[argpars
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)
+        except TrustError as refused:
+            print(refused, file=sys.stderr)
+            return 3  # not sent, for a reason the people at both ends must hear about
         except ClientError as error:
             print(error, file=sys.stderr)
             return 1

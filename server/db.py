@@ -211,6 +211,31 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE devices ADD COLUMN quiet_hours TEXT;
     ALTER TABLE signals ADD COLUMN remind_at REAL;
     """,
+    # 9: the key log (docs/keylog.md): every change to an organisation's people and devices,
+    # append-only and hash-linked, each entry stored exactly as hashed; a device's signing key
+    # (NULL: enrolled before signing keys); a device waiting for its person's approval; problems
+    # that clients detected, without personal data. The genesis prefix for existing data is
+    # written by server/orglog.py at the next start.
+    """
+    CREATE TABLE keylog (
+        org_id TEXT NOT NULL REFERENCES orgs(id),
+        seq INTEGER NOT NULL,
+        entry TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (org_id, seq)
+    ) STRICT;
+    ALTER TABLE devices ADD COLUMN sig_key BLOB;
+    ALTER TABLE devices ADD COLUMN pending INTEGER NOT NULL DEFAULT 0 CHECK (pending IN (0, 1));
+    CREATE UNIQUE INDEX devices_sig_key ON devices(sig_key) WHERE sig_key IS NOT NULL;
+    CREATE TABLE security_events (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        org_id TEXT,
+        reporter_org_id TEXT
+    ) STRICT;
+    CREATE INDEX security_events_at ON security_events(at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

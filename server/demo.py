@@ -1,11 +1,12 @@
 """Demo data for `hwc demo`: one school, one Veilig Thuis team, one leerplicht office, and one
-person per role, each with a fresh enrolment link."""
+person per role, each with a fresh enrolment link. Each organisation's key log is checked valid
+(server/keylog.py); devices enrolled through the links enter it with their signing keys."""
 
 from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from server import auth, directory
+from server import auth, directory, orglog
 from server.db import meta_get, meta_set
 from server.models import NewOrg, NewPerson, Role
 from server.policy import ROLE_LABELS
@@ -54,8 +55,12 @@ def seed_demo(app: Starlette) -> list[str]:
             for name, role, index, label in DEMO_PEOPLE
         ]
         meta_set(db, "demo_people", ",".join(people))
+    heads = [orglog.state(db, org_id).head() for (org_id,) in db.execute("SELECT id FROM orgs")]
     lines = [
         f"Demo-database: {settings.database}",
+        "Sleutellijsten geldig: "
+        + ", ".join(f"{h['size']} regels" for h in heads)
+        + " (apparaten melden zich aan met een eigen ondertekensleutel)",
         "Aanmeldlinks (elk eenmalig, open op het "
         "apparaat van die persoon; in één browser: een apart profiel per persoon):",
     ]

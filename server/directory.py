@@ -9,7 +9,7 @@ import sqlite3
 from datetime import date
 from typing import Any
 
-from server import calendar, privacy
+from server import calendar, orglog, privacy
 from server.auth import Actor, new_id
 from server.db import Store
 from server.errors import Conflict, DomainError, Invalid, NotFound, Refused
@@ -148,7 +148,8 @@ def import_free_days_csv(db: Store, text: str) -> int:
         )
 
 
-def create_person(db: Store, person: NewPerson, now: float) -> str:
+def create_person(db: Store, person: NewPerson, now: float, by: str = "server") -> str:
+    """A person; one of an organisation is added to its key log in the same transaction."""
     if person.role == "admin":
         org_id = None
     else:
@@ -163,6 +164,8 @@ def create_person(db: Store, person: NewPerson, now: float) -> str:
             "VALUES (?, ?, ?, ?, ?, ?)",
             [person_id, org_id, person.name.strip(), person.role, person.class_label.strip(), now],
         )
+        if org_id is not None:
+            orglog.append(db, org_id, "person_added", by, now, person=person_id, role=person.role)
     return person_id
 
 
@@ -175,31 +178,55 @@ def person(db: Store, person_id: str) -> sqlite3.Row | None:
     return row
 
 
-def revoke_device(db: Store, device_id: str, now: float, key_lost: bool = False) -> None:
-    """A revoked device can do nothing more, and its envelopes go at once."""
+def revoke_device(
+    db: Store,
+    device_id: str,
+    now: float,
+    key_lost: bool = False,
+    by: str = "server",
+) -> None:
+    """A revoked device can do nothing more, and its envelopes go at once; a device the key log
+    names active gets its `device_revoked` entry in the same transaction (a pending one, or a
+    row written beside the log, has none to end)."""
     with db.transaction():
-        db.execute(
-            "UPDATE devices SET revoked_at = coalesce(revoked_at, ?), push = NULL, "
-            "key_state = CASE WHEN ? THEN 'lost' ELSE key_state END WHERE id = ?",
-            [now, key_lost, device_id],
-        )
-        db.erase("DELETE FROM envelopes WHERE device_id = ?", [device_id])
-        db.execute("DELETE FROM outbox WHERE device_id = ? AND state = 'pending'", [device_id])
+        row = db.execute(
+            "SELECT d.person_id, p.org_id FROM devices d JOIN people p ON p.id = d.person_id "
+            "WHERE d.id = ?",
+            [device_id],
+        ).fetchone()
+        _revoke_device_rows(db, device_id, now, key_lost)
+        if row is not None and row[1] is not None and orglog.logged_active(db, row[1], device_id):
+            orglog.append(db, row[1], "device_revoked", by, now, person=row[0], device=device_id)
 
 
-def revoke_person(db: Store, person_id: str, now: float) -> None:
+def _revoke_device_rows(db: Store, device_id: str, now: float, key_lost: bool = False) -> None:
+    db.execute(
+        "UPDATE devices SET revoked_at = coalesce(revoked_at, ?), push = NULL, "
+        "key_state = CASE WHEN ? THEN 'lost' ELSE key_state END WHERE id = ?",
+        [now, key_lost, device_id],
+    )
+    db.erase("DELETE FROM envelopes WHERE device_id = ?", [device_id])
+    db.execute("DELETE FROM outbox WHERE device_id = ? AND state = 'pending'", [device_id])
+
+
+def revoke_person_devices(db: Store, person_id: str, now: float) -> None:
+    """Every device of the person, pending ones too. Call inside a transaction."""
+    for (device_id,) in db.execute(
+        "SELECT id FROM devices WHERE person_id = ? AND revoked_at IS NULL", [person_id]
+    ).fetchall():
+        _revoke_device_rows(db, device_id, now)
+
+
+def revoke_person(db: Store, person_id: str, now: float, by: str = "server") -> None:
+    """The person and all their devices end, with one `person_revoked` entry in the log."""
     with db.transaction():
-        db.execute(
-            "UPDATE people SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", [now, person_id]
-        )
-        devices = [
-            r[0]
-            for r in db.execute(
-                "SELECT id FROM devices WHERE person_id = ?", [person_id]
-            ).fetchall()
-        ]
-    for device_id in devices:
-        revoke_device(db, device_id, now)
+        row = db.execute(
+            "UPDATE people SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING org_id",
+            [now, person_id],
+        ).fetchone()
+        revoke_person_devices(db, person_id, now)
+        if row is not None and row[0] is not None:
+            orglog.append(db, row[0], "person_revoked", by, now, person=person_id)
 
 
 def orgs(db: Store, kind: str | None = None) -> list[sqlite3.Row]:
@@ -241,7 +268,7 @@ def people_with_devices(
     result = []
     for p in people:
         devices = db.execute(
-            "SELECT id, label, push_state, key_state, created_at, "
+            "SELECT id, label, push_state, key_state, pending, created_at, "
             "last_seen_at, revoked_at FROM devices WHERE person_id = ? "
             "ORDER BY created_at",
             [p["id"]],
@@ -269,8 +296,8 @@ def upcoming_free_days(db: Store, org_id: str, today: str, limit: int = 60) -> l
 def device_profile(db: Store, device_id: str) -> sqlite3.Row:
     """The device with its person and organisation, as /api/me shows them."""
     row: sqlite3.Row = db.execute(
-        "SELECT d.id, d.label, d.public_key, d.push_state, d.quiet_hours, p.id AS person_id, "
-        "p.name, p.role, "
+        "SELECT d.id, d.label, d.public_key, d.sig_key, d.pending, d.push_state, d.quiet_hours, "
+        "p.id AS person_id, p.name, p.role, "
         "p.class_label, o.id AS org_id, o.name AS org_name, o.kind AS org_kind, "
         "o.route AS org_route FROM devices d "
         "JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id "
@@ -278,6 +305,16 @@ def device_profile(db: Store, device_id: str) -> sqlite3.Row:
         [device_id],
     ).fetchone()
     return row
+
+
+def sibling_devices(db: Store, person_id: str, device_id: str) -> list[dict]:
+    """The person's other active devices, {id, label}, oldest first."""
+    rows = db.execute(
+        "SELECT id, label FROM devices WHERE person_id = ? AND id != ? "
+        "AND revoked_at IS NULL AND pending = 0 ORDER BY created_at",
+        [person_id, device_id],
+    ).fetchall()
+    return [dict(r) for r in rows]
 
 
 def set_push(db: Store, device_id: str, subscription: str | None) -> None:
@@ -326,10 +363,12 @@ def device_owner(db: Store, device_id: str) -> str:
     return str(row[0])
 
 
-def erase_leaver(db: Store, actor: Actor, person_id: str) -> None:
-    """Someone who leaves: everything held about them goes at once (docs/gegevens.md)."""
+def erase_leaver(db: Store, actor: Actor, person_id: str, now: float) -> None:
+    """Someone who leaves: everything held about them goes at once (docs/gegevens.md); the key
+    log keeps ids only, and says the person was revoked."""
     found = manageable_person(db, actor, person_id)
     if found["id"] == actor.person_id:
         raise Conflict("erase_self")
     with db.transaction():
+        revoke_person(db, found["id"], now, orglog.by_staff(actor.role, actor.person_id))
         privacy.erase_person(db, found["id"])

@@ -1,4 +1,6 @@
-"""hwc-envelope-v1 (DESIGN.md section 4): ECDH P-256 + HKDF-SHA256 + AES-256-GCM.
+"""hwc-envelope-v1 (DESIGN.md section 4): ECDH P-256 + HKDF-SHA256 + AES-256-GCM; version 2
+(docs/keylog.md) also binds the head of the receiving organisation's key log that the sender
+verified into the additional authenticated data.
 
 The server only checks an envelope's shape (`check_envelope_shape`); it never decrypts. The
 `hwc send` client and the tests encrypt and decrypt here, and `pwa/envelope.js` must agree with
@@ -22,8 +24,12 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 SCHEME = b"hwc-envelope-v1"
+SCHEME_V2 = b"hwc-envelope-v2\n"
 VERSION = 1
+VERSION_HEAD = 2
 KEYS = frozenset({"v", "epk", "salt", "iv", "ct"})
+KEYS_V2 = KEYS | {"head"}
+HEAD_KEYS = frozenset({"org", "size", "hash"})
 POINT_BYTES = 65
 SALT_BYTES = 16
 IV_BYTES = 12
@@ -34,6 +40,8 @@ MAX_PLAINTEXT_BYTES = MAX_CT_BYTES - TAG_BYTES
 CONTENT_KEYS = frozenset({"name", "birth_date"})
 
 _B64U = re.compile(r"[A-Za-z0-9_-]*")
+_ORG = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 class EnvelopeError(ValueError):
@@ -65,6 +73,11 @@ def b64u_decode(text: str) -> bytes:
     if b64u_encode(data) != text:  # non-zero unused bits in the last character
         raise EnvelopeError("not canonical base64url")
     return data
+
+
+def canonical(obj: dict[str, Any]) -> bytes:
+    """Sorted keys, no spaces, UTF-8 (docs/keylog.md): the bytes JavaScript makes alike."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 # --- keys ------------------------------------------------------------------------------------
@@ -124,15 +137,34 @@ def _check_private_key(key: object) -> ec.EllipticCurvePrivateKey:
 # --- the envelope ----------------------------------------------------------------------------
 
 
-def _aad(signal_id: str, device_id: str) -> bytes:
+def _aad(signal_id: str, device_id: str, head: dict[str, Any] | None = None) -> bytes:
     # "|" separates the ids, so an id holding one would make two contexts share an aad.
     for value in (signal_id, device_id):
         if not isinstance(value, str) or not value or "|" in value:
             raise EnvelopeError("ids must be non-empty strings without '|'")
     try:
+        if head is not None:
+            # Ids of the key log's form only: their canonical bytes hold no escape that
+            # Python and JavaScript would write differently.
+            if not (_ORG.fullmatch(signal_id) and _ORG.fullmatch(device_id)):
+                raise EnvelopeError("version 2 ids must be 1-64 of [A-Za-z0-9_-]")
+            context = {"device": device_id, "head": check_head(head), "signal": signal_id}
+            return SCHEME_V2 + canonical(context)
         return b"|".join([SCHEME, signal_id.encode(), device_id.encode()])
     except UnicodeEncodeError:
         raise EnvelopeError("ids must be valid Unicode") from None
+
+
+def check_head(head: object) -> dict[str, Any]:
+    """A version 2 envelope's head: {org, size, hash} of the receiving organisation's log."""
+    if not isinstance(head, dict) or head.keys() != HEAD_KEYS:
+        raise EnvelopeError("head must have exactly the keys org, size, hash")
+    org, size, last = head["org"], head["size"], head["hash"]
+    if not (isinstance(org, str) and _ORG.fullmatch(org)) or type(size) is not int or size < 0:
+        raise EnvelopeError("head org or size is malformed")
+    if not isinstance(last, str) or not _HASH.fullmatch(last):
+        raise EnvelopeError("head hash is malformed")
+    return {"org": org, "size": size, "hash": last}
 
 
 def _cipher(
@@ -165,10 +197,12 @@ def encrypt_envelope(
     ephemeral_private_key: ec.EllipticCurvePrivateKey | None = None,
     salt: bytes | None = None,
     iv: bytes | None = None,
+    head: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Seal `plaintext` for one device. Fixed ephemeral key, salt and iv are for vectors only."""
+    """Seal `plaintext` for one device; with the receiving organisation's verified log `head`,
+    version 2. Fixed ephemeral key, salt and iv are for vectors only."""
     peer = _load_point(recipient_public_key)
-    aad = _aad(signal_id, device_id)
+    aad = _aad(signal_id, device_id, head)
     if not isinstance(plaintext, bytes) or not 0 < len(plaintext) <= MAX_PLAINTEXT_BYTES:
         raise EnvelopeError(f"plaintext must be 1 to {MAX_PLAINTEXT_BYTES} bytes")
     if ephemeral_private_key is None:
@@ -178,13 +212,16 @@ def encrypt_envelope(
     iv = _fixed_bytes(iv, IV_BYTES, "iv")
     epk = public_key_raw(ephemeral)
     ct = _cipher(ephemeral, peer, salt, epk, recipient_public_key).encrypt(iv, plaintext, aad)
-    return {
-        "v": VERSION,
+    sealed: dict[str, Any] = {
+        "v": VERSION if head is None else VERSION_HEAD,
         "epk": b64u_encode(epk),
         "salt": b64u_encode(salt),
         "iv": b64u_encode(iv),
         "ct": b64u_encode(ct),
     }
+    if head is not None:
+        sealed["head"] = check_head(head)
+    return sealed
 
 
 def _field(envelope: dict[str, Any], name: str, low: int, high: int) -> bytes:
@@ -202,11 +239,14 @@ def _field(envelope: dict[str, Any], name: str, low: int, high: int) -> bytes:
 
 
 def _parse(envelope: object) -> tuple[ec.EllipticCurvePublicKey, bytes, bytes, bytes, bytes]:
-    if not isinstance(envelope, dict) or envelope.keys() != KEYS:
-        raise EnvelopeError("envelope must have exactly the keys v, epk, salt, iv, ct")
+    if not isinstance(envelope, dict) or envelope.keys() not in (KEYS, KEYS_V2):
+        raise EnvelopeError("envelope must have exactly the keys v, epk, salt, iv, ct (, head)")
     version = envelope["v"]
-    if type(version) is not int or version != VERSION:  # bool is an int: refuse True
+    wanted = VERSION_HEAD if "head" in envelope else VERSION
+    if type(version) is not int or version != wanted:  # bool is an int: refuse True
         raise EnvelopeError("unsupported envelope version")
+    if "head" in envelope:
+        check_head(envelope["head"])
     epk = _field(envelope, "epk", POINT_BYTES, POINT_BYTES)
     point = _load_point(epk)
     salt = _field(envelope, "salt", SALT_BYTES, SALT_BYTES)
@@ -228,7 +268,7 @@ def decrypt_envelope(
 ) -> bytes:
     key = _check_private_key(private_key)
     point, epk, salt, iv, ct = _parse(envelope)
-    aad = _aad(signal_id, device_id)
+    aad = _aad(signal_id, device_id, envelope.get("head"))
     try:
         return _cipher(key, point, salt, epk, public_key_raw(key)).decrypt(iv, ct, aad)
     except InvalidTag:

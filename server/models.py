@@ -90,8 +90,35 @@ class EnrolRequest(Form):
 
     token: Annotated[str, Meta(min_length=10, max_length=300, pattern=LINE)]
     public_key: PublicKey
+    sig_key: PublicKey  # the device's ECDSA key (docs/keylog.md)
     label: Label
     push: PushSubscription | None = None
+
+
+Signature = Annotated[str, Meta(min_length=86, max_length=86, pattern=B64U)]
+
+
+class Approval(Strict):
+    """A person's device approves a pending one: its signature over the approval statement."""
+
+    approval: Signature
+
+
+SecurityKind = Literal[
+    "log_invalid",  # a log that breaks a rule or a head that does not verify
+    "log_fork",  # a log that does not extend the head the client remembered
+    "recipients_mismatch",  # the server's recipient list is not the log's
+    "head_mismatch",  # an envelope's head is not consistent with the recipient's own view
+    "unapproved_device",  # self-monitoring: a device this person's devices did not approve
+    "unexpected_reset",  # self-monitoring: a reset or revocation the person did not make
+]
+
+
+class SecurityEvent(Strict):
+    """What a client detected, without personal data: a kind and the organisation concerned."""
+
+    kind: SecurityKind
+    org: Id
 
 
 class PushUpdate(Strict):
@@ -103,12 +130,21 @@ class QuietUpdate(Strict):
     quiet_hours: Annotated[str, Meta(pattern=f"^({QUIET_OFF}|{QUIET_PATTERN.pattern})$")] | None
 
 
-class Envelope(Strict):
+class EnvelopeHead(Strict):
+    """Envelope version 2: the receiving organisation's key log head the sender verified."""
+
+    org: Id
+    size: Annotated[int, Meta(ge=0)]
+    hash: Annotated[str, Meta(min_length=64, max_length=64, pattern="^[0-9a-f]*$")]
+
+
+class Envelope(Strict, omit_defaults=True):
     v: int
     epk: PublicKey
     salt: Annotated[str, Meta(min_length=22, max_length=22, pattern=B64U)]
     iv: Annotated[str, Meta(min_length=16, max_length=16, pattern=B64U)]
     ct: Annotated[str, Meta(min_length=23, max_length=1366, pattern=B64U)]
+    head: EnvelopeHead | None = None
 
 
 class DeviceEnvelope(Strict):
@@ -226,8 +262,14 @@ class DeviceInfo(Reply):
     id: str
     label: str
     public_key: str
+    sig_key: str  # "" for a device enrolled before signing keys
     push: Literal["none", "active", "gone"]
     quiet_hours: str | None
+
+
+class PendingDeviceInfo(Reply):
+    id: str
+    label: str
 
 
 class ChildRule(Reply):
@@ -255,6 +297,63 @@ class Me(Reply):
     enrol_retry_minutes: int  # how long a link stays usable when the browser dropped the cookie
     default_quiet_hours: str  # quiet_hours of a device that has none of its own
     policy: AppPolicy  # what the app states or checks (server/policy.py)
+    pending: bool  # False here; a pending device gets PendingMe
+    code: str  # this device's comparison code ("" without a signing key)
+    devices: list[PendingDeviceInfo]  # the person's other active devices: {id, label}
+
+
+class PendingMe(Reply):
+    """GET /api/me of a device that waits for approval: nothing but its code."""
+
+    pending: bool
+    code: str
+    device: PendingDeviceInfo
+
+
+class PendingDevice(Reply):
+    id: str
+    label: str
+    enc_key: str
+    sig_key: str
+    created_at: float
+    code: str
+
+
+class LogKey(Reply):
+    key: str
+
+
+class SignedHead(Reply):
+    org: str
+    size: int
+    hash: str
+    sig: str
+
+
+class OrgLog(Reply):
+    org: str
+    entries: list[dict[str, str | int]]
+    head: SignedHead
+
+
+class Recorded(Reply):
+    recorded: bool
+
+
+class Approved(Reply):
+    approved: bool
+
+
+class Declined(Reply):
+    declined: bool
+
+
+class SecurityEventRow(Reply):
+    at: float
+    kind: str
+    org_id: str | None
+    org_name: str | None
+    reporter_org_id: str | None
 
 
 class Statement(Reply):
@@ -294,6 +393,7 @@ class RecipientDevice(Reply):
 
 
 class Recipients(Reply):
+    org: str  # the receiving organisation: the key log the client checks them against
     devices: list[RecipientDevice]
     deadline: str
     expires_at: str

@@ -55,6 +55,17 @@ RESPONSES: dict[str, Any] = {
     "admin_revoke_device": models.Revoked,
     "admin_create_api_key": models.ApiKey,
     "admin_revoke_api_key": models.Revoked,
+    "admin_reset_person": models.EnrolLink,
+    "me_enrol_link": models.EnrolLink,
+    "my_pending": list[models.PendingDevice],
+    "approve_device": models.Approved,
+    "decline_device": models.Declined,
+    "revoke_sibling": models.Revoked,
+    "log_key": models.LogKey,
+    "log_heads": list[models.SignedHead],
+    "org_log": models.OrgLog,
+    "report_security_event": models.Recorded,
+    "list_security_events": list[models.SecurityEventRow],
 }
 
 

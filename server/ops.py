@@ -18,8 +18,18 @@ from server import db as database
 from server import push
 from server.db import Store
 
-DIRECTORY_TABLES = ("meta", "orgs", "free_days", "people", "devices", "enrol_tokens", "api_keys")
+DIRECTORY_TABLES = (
+    "meta",
+    "orgs",
+    "free_days",
+    "people",
+    "devices",
+    "enrol_tokens",
+    "api_keys",
+    "keylog",
+)
 SIGNAL_TABLES = ("signals", "signal_events", "signal_teachers", "envelopes", "outbox")
+EVENT_TABLES = ("security_events",)  # short-lived reports, never in a backup
 
 
 # What /metrics counts: (label, count) rows, no names, no ids.

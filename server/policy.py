@@ -61,6 +61,8 @@ RATE_LIMITS = {
     "enrol_token": (5, 600),  # attempts per valid link
     "open": (60, 60),  # envelope opens per device
     "send": (120, 60),  # signals sent per device or API key
+    "log": (60, 60),  # key log and heads requests per client address (public routes)
+    "security": (10, 60),  # security events reported per device or API key
 }
 
 # The teacher's screen (WCAG 2.2.1): the copy may stay this much longer, this many times.

@@ -14,6 +14,14 @@ KIND_LABELS = {
     "leerplicht": "Leerplicht (gemeente)",
 }
 PUSH_LABELS = {"active": "meldingen aan", "none": "meldingen uit", "gone": "meldingen uit"}
+SECURITY_KINDS = {  # what an app reported about a key log (server/security_events.py)
+    "log_invalid": "Sleutellijst ongeldig of niet goed ondertekend",
+    "log_fork": "Sleutellijst anders dan eerder gezien",
+    "recipients_mismatch": "Apparaten kloppen niet met de sleutellijst; signaal niet verstuurd",
+    "head_mismatch": "Signaal versleuteld voor een andere sleutellijst dan de ontvanger kent",
+    "unapproved_device": "Apparaat toegevoegd dat de persoon niet goedkeurde",
+    "unexpected_reset": "Apparaat ingetrokken of opnieuw ingesteld zonder dat de persoon dat deed",
+}
 PUSH_KIND_LABELS = {kind: push.label for kind, push in PUSH_KINDS.items()}
 OUTBOX_STATE_LABELS = {
     "pending": "wacht",

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from server import calendar, push
+from server import calendar, keylog, push
 from server.auth import Actor
 from server.db import Store
 from server.envelope import EnvelopeError, b64u_decode, b64u_encode, check_envelope_shape
@@ -37,7 +37,7 @@ from server.states import (
 __all__ = ["OPEN_STATES", "UNHANDLED_STATES"]  # still importable from here
 
 REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud on the phone
-RECEIVING_ROLE = {"school": "contact", "leerplicht": "officer"}
+RECEIVING_ROLE = keylog.RECEIVING_ROLE
 
 
 def _conflict(db: Store, signal_id: str, code: str, variant: str | None = None) -> Conflict:
@@ -54,6 +54,7 @@ def recipients(db: Store, org_id: str) -> list[dict[str, Any]]:
         """SELECT d.id, d.public_key FROM devices d JOIN people p ON p.id = d.person_id
            JOIN orgs o ON o.id = p.org_id
            WHERE p.org_id = ? AND d.revoked_at IS NULL AND p.revoked_at IS NULL
+             AND d.pending = 0
              AND ((o.kind = 'school' AND p.role = 'contact')
                OR (o.kind = 'leerplicht' AND p.role = 'officer'))
            ORDER BY d.id""",
@@ -86,6 +87,7 @@ def teacher_devices(
     rows = db.execute(
         """SELECT p.id, p.name, p.class_label, d.id, d.public_key
            FROM people p LEFT JOIN devices d ON d.person_id = p.id AND d.revoked_at IS NULL
+                AND d.pending = 0
            WHERE p.org_id = ? AND p.role = 'teacher' AND p.revoked_at IS NULL
            ORDER BY p.class_label, p.name, d.id""",
         [school_id],
@@ -106,12 +108,13 @@ def teacher_devices(
 
 
 def _checked_envelopes(
-    envelopes: list[DeviceEnvelope], expected: set[str], current: list[dict[str, Any]]
+    envelopes: list[DeviceEnvelope], org_id: str, current: list[dict[str, Any]]
 ) -> list[tuple[str, str]]:
     """Envelopes must cover exactly the expected devices, once each, and be well formed."""
     given = [e.device_id for e in envelopes]
-    if len(set(given)) != len(given) or set(given) != expected:
-        raise Conflict("devices_changed", devices=current)
+    if len(set(given)) != len(given) or set(given) != {d["device_id"] for d in current}:
+        # org: the key log the client checks the new list against
+        raise Conflict("devices_changed", devices=current, org=org_id)
     checked = []
     for item in envelopes:
         as_dict = msgspec.to_builtins(item.envelope)
@@ -191,7 +194,7 @@ def send_signal(
     times = calendar.signal_times(datetime.fromtimestamp(now, UTC), cal, timing.calendar)
     with db.transaction():
         current = receiving_devices(db, recipient_id)
-        rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
+        rows = _checked_envelopes(envelopes, recipient_id, current)
         ref = new_reference(db)
         try:
             db.execute(
@@ -418,7 +421,7 @@ def forward_signal(
         if len(teachers) != len(set(teacher_ids)):
             raise Invalid("unknown_teacher")
         current = [d for t in teachers for d in t["devices"]]
-        rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
+        rows = _checked_envelopes(envelopes, signal["school_id"], current)
         # The other contacts' copies go; the forwarding contact keeps theirs to phone parents.
         db.erase(
             "DELETE FROM envelopes WHERE signal_id = ? AND device_id NOT IN "
@@ -494,7 +497,7 @@ def relay_signal(
         if school is None or school[0] != "school":
             raise NotFound("unknown_recipient", variant="school")
         current = receiving_devices(db, school_id)
-        rows = _checked_envelopes(envelopes, {d["device_id"] for d in current}, current)
+        rows = _checked_envelopes(envelopes, school_id, current)
         db.erase("DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
         _store_envelopes(db, signal_id, "contact", rows)
         db.execute(

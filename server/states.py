@@ -92,6 +92,7 @@ class Push:
     REMINDER: Final = "reminder"
     ESCALATION: Final = "escalation"
     TEACHER_LATE: Final = "teacher_late"
+    DEVICE_PENDING: Final = "device_pending"  # a new device waits for this person's approval
 
 
 PUSH_KINDS: Final[dict[str, PushKind]] = {
@@ -119,5 +120,11 @@ PUSH_KINDS: Final[dict[str, PushKind]] = {
         "Leerkracht heeft nog niet gekeken",
         "Een leerkracht heeft het signaal nog niet geopend. Open de app.",
         "leerkracht heeft nog niet gekeken",
+    ),
+    # To a person's own devices (docs/keylog.md): neutral, they open the app to see it.
+    Push.DEVICE_PENDING: PushKind(
+        "Nieuw apparaat",
+        "Een nieuw apparaat wil signalen ontvangen. Open de app om het te bekijken.",
+        "nieuw apparaat wacht op goedkeuring",
     ),
 }

@@ -88,7 +88,7 @@ class Timer:
 def _devices_of(db: Store, where: str, params: list[Any]) -> list[str]:
     sql = (
         "SELECT d.id FROM devices d JOIN people p ON p.id = d.person_id "  # noqa: S608
-        f"WHERE d.revoked_at IS NULL AND p.revoked_at IS NULL AND {where}"
+        f"WHERE d.revoked_at IS NULL AND p.revoked_at IS NULL AND d.pending = 0 AND {where}"
     )
     rows = db.execute(sql, params).fetchall()
     return [r[0] for r in rows]
@@ -309,6 +309,14 @@ TIMERS: tuple[Timer, ...] = (
         "1 = 1",
         "coalesce(spent_at, expires_at)",
         delay=lambda timing: timing.token_retention,
+    ),
+    # Security events (server/security_events.py) are kept as long as status rows.
+    Timer(
+        "purged",
+        "security_events",
+        "1 = 1",
+        "at",
+        delay=lambda timing: timing.retention,
     ),
 )
 NEXT_DUE = "SELECT min(t) FROM (" + " UNION ALL ".join(t.due_sql() for t in TIMERS) + ")"  # noqa: S608

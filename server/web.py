@@ -128,6 +128,41 @@ ERRORS: dict[str, tuple[int, str]] = {
         409,
         "U kunt uw eigen gegevens hier niet verwijderen. Vraag een andere beheerder.",
     ),
+    # the key log (docs/keylog.md)
+    "two_pending": (
+        409,
+        "Er wachtten twee nieuwe apparaten tegelijk op goedkeuring. Om veiligheidsredenen zijn "
+        "ze allebei geweigerd. Vraag een nieuwe link en meld één apparaat tegelijk aan.",
+    ),
+    "not_pending": (404, "Dit apparaat wacht niet (meer) op goedkeuring."),
+    "not_your_device": (404, "Dit apparaat hoort niet bij u."),
+    "no_signing_key": (
+        409,
+        "Dit apparaat kan geen nieuw apparaat goedkeuren: het is aangemeld voordat apparaten "
+        "elkaar konden goedkeuren. Vraag de beheerder om uw account opnieuw in te stellen.",
+    ),
+    "bad_approval": (422, "De goedkeuring klopt niet. Probeer het opnieuw op uw telefoon."),
+    "no_log": (409, "Beheerders zonder organisatie hebben geen apparatenlijst."),
+    "no_reset": (409, "Deze persoon kan niet opnieuw worden ingesteld."),
+    # why a device that still holds its credential no longer works
+    "not_enrolled.reset": (
+        401,
+        "Dit apparaat werkt niet meer: uw account is opnieuw ingesteld, zodat een nieuw apparaat "
+        "kon worden aangemeld. Was u dat niet? Bel dan meteen de beheerder.",
+    ),
+    "not_enrolled.revoked": (
+        401,
+        "Dit apparaat is afgemeld en kan geen signalen meer ontvangen. Was u dat niet? Bel dan "
+        "meteen de beheerder.",
+    ),
+    "not_enrolled.declined": (
+        401,
+        "Dit apparaat is niet goedgekeurd en kan geen signalen ontvangen.",
+    ),
+    "not_enrolled.person_revoked": (
+        401,
+        "Uw toegang is ingetrokken. Vraag de beheerder als dat niet klopt.",
+    ),
 }
 
 JSON_ENCODER = msgspec.json.Encoder()

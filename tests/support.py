@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.common import HOST, free_port
 from bench.procs import ROOT, Proc
-from server import auth, directory
+from server import auth, directory, keylog
 from server import db as database
 from server.envelope import (
     b64u_decode,
@@ -149,6 +149,22 @@ class Device:
     public_key: bytes
     device_id: str = ""
     credential: str = ""
+    sig_private: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
+    pending: bool = False
+
+    @property
+    def sig_key(self) -> str:
+        return keylog.public_b64u(self.sig_private)
+
+    def approve(self, new: Device, org_id: str) -> httpx.Response:
+        """Sign the pending device's keys, as the person's app does after comparing codes."""
+        statement = keylog.approval_statement(
+            org_id, new.person_id, new.device_id, b64u_encode(new.public_key), new.sig_key
+        )
+        approval = keylog.sign(self.sig_private, statement)
+        return self.post(f"/api/me/devices/{new.device_id}/approve", {"approval": approval})
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.http.get(path, **kwargs)
@@ -192,6 +208,8 @@ class World:
     clients: list[httpx.Client] = field(default_factory=list)
 
     _db: Any = None
+    # Each person's first device: it approves that person's further ones (see `device`).
+    first_devices: dict[str, Device] = field(default_factory=dict)
 
     @property
     def db(self) -> Any:
@@ -234,8 +252,28 @@ class World:
             self.db, self.app.state.secret_key, person_id, None, self.now(), 7
         )
 
-    def device(self, person_id: str, push: dict | None = None, token: str | None = None) -> Device:
-        """Enrol a new device over HTTP, with a fresh enrolment token unless one is given."""
+    def device(
+        self,
+        person_id: str,
+        push: dict | None = None,
+        token: str | None = None,
+        approve: bool = True,
+    ) -> Device:
+        """Enrol a new device over HTTP, with a fresh enrolment token unless one is given. A
+        person's further device waits for approval; the first device approves it unless
+        `approve` is False (then it stays pending)."""
+        device = self.enrol(person_id, push, token)
+        if not device.pending:
+            self.first_devices[person_id] = device
+        elif approve:
+            person = directory.person(self.db, person_id)
+            response = self.first_devices[person_id].approve(device, person["org_id"])
+            assert response.status_code == 200, response.text
+            device.pending = False
+        return device
+
+    def enrol(self, person_id: str, push: dict | None = None, token: str | None = None) -> Device:
+        """Only the enrolment request: a device, maybe pending (`device.pending`)."""
         private_key, public_key = generate_device_key()
         role = directory.person(self.db, person_id)["role"]
         device = Device(person_id, role, self.client(), private_key, public_key)
@@ -244,12 +282,14 @@ class World:
             json={
                 "token": token or self.enrol_link_token(person_id),
                 "public_key": b64u_encode(public_key),
+                "sig_key": device.sig_key,
                 "label": f"telefoon {role}",
                 "push": push,
             },
         )
         assert response.status_code == 201, response.text
         device.device_id = response.json()["device"]["id"]
+        device.pending = response.json()["pending"]
         # httpx sends a Secure cookie only over https; carry it by hand on loopback http.
         device.credential = response.cookies[auth.COOKIE]
         device.http.cookies = httpx.Cookies({auth.COOKIE: device.credential})

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server import auth, directory
+from server import auth, directory, keylog
 from server.api import API_ROUTES
 from server.auth import COOKIE, RateLimiter
 from server.cli import main as hwc
@@ -74,8 +74,26 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/admin/devices/{id}/revoke"): frozenset({"admin", "contact"}),
     ("POST", "/api/admin/api-keys"): frozenset({"admin"}),
     ("POST", "/api/admin/api-keys/{id}/revoke"): frozenset({"admin"}),
+    ("GET", "/api/me/pending"): DEVICE_ROLES,
+    ("POST", "/api/me/devices/{id}/approve"): DEVICE_ROLES,
+    ("POST", "/api/me/devices/{id}/decline"): DEVICE_ROLES,
+    ("POST", "/api/me/devices/{id}/revoke"): DEVICE_ROLES,
+    ("POST", "/api/me/enrol-link"): DEVICE_ROLES,
+    ("GET", "/api/log/key"): EVERYONE,
+    ("GET", "/api/log/heads"): EVERYONE,
+    ("GET", "/api/orgs/{id}/log"): EVERYONE,
+    ("POST", "/api/security-events"): EVERYONE,
+    ("GET", "/api/admin/security-events"): frozenset({"admin"}),
+    ("POST", "/api/admin/people/{id}/reset"): frozenset({"admin", "contact"}),
 }
-PUBLIC = {("POST", "/api/enrol"), ("GET", "/api/push/key"), ("GET", "/api/accessibility")}
+PUBLIC = {
+    ("POST", "/api/enrol"),
+    ("GET", "/api/push/key"),
+    ("GET", "/api/accessibility"),
+    ("GET", "/api/log/key"),
+    ("GET", "/api/log/heads"),
+    ("GET", "/api/orgs/{id}/log"),
+}
 
 # An allowed role aimed at another school's or organisation's thing: signals answer 404 (the
 # same as a nonexistent id, so ids cannot be probed), management answers 403.
@@ -93,6 +111,7 @@ OTHER_SCOPE: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/admin/people/{id}/enrol-link"): {"contact": 403},
     ("POST", "/api/admin/people/{id}/revoke"): {"contact": 403},
     ("POST", "/api/admin/devices/{id}/revoke"): {"contact": 403},
+    ("POST", "/api/admin/people/{id}/reset"): {"contact": 403},
 }
 ROUTE_KEYS = [(r.method, r.path) for r in API_ROUTES]
 
@@ -193,6 +212,21 @@ class Matrix:
             return self.signal_to(self.lp[scope])
         return self.signal_to(self.school[scope])
 
+    def fresh_device(self, role: str) -> Device | None:
+        """A new person's device calling as `role` (an API key has none), so that approving
+        or blocking devices leaves the matrix's own people as they are."""
+        return None if role == "apikey" else self.world.member(role, self.home_org(role))
+
+    def pending_for(self, role: str) -> tuple[Device | None, Device | None]:
+        """A fresh caller and a new device of its person waiting for its approval (none for
+        an admin: no organisation, no key log, never pending)."""
+        device = self.fresh_device(role)
+        if device is None or role == "admin":
+            return device, None
+        waiting = self.world.enrol(device.person_id)
+        assert waiting.pending
+        return device, waiting
+
     def home_org(self, role: str) -> str | None:
         return {
             "admin": None,
@@ -226,6 +260,7 @@ def b_enrol(m: Matrix, role: str, scope: str) -> Call:
             "label": "telefoon",
             "push": None,
             "public_key": b64u_encode(generate_device_key()[1]),
+            "sig_key": b64u_encode(generate_device_key()[1]),
         },
         201,
     )
@@ -404,7 +439,91 @@ def b_revoke_api_key(m: Matrix, role: str, scope: str) -> Call:
     return Call("POST", f"/api/admin/api-keys/{auth.api_key_id(key)}/revoke")
 
 
+NO_DEVICE = "AAAAAAAAAAAAAAAAAAAAAA"
+
+
+def b_my_pending(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/me/pending")
+
+
+def b_approve(m: Matrix, role: str, scope: str) -> Call:
+    device, waiting = m.pending_for(role)
+    if device is None or waiting is None:  # an admin has no key log: 409
+        credential = None if device is None else cookie_of(device)
+        body = {"approval": "A" * 86}
+        return Call("POST", f"/api/me/devices/{NO_DEVICE}/approve", body, 409, credential)
+    org_id = m.home_org(role)
+    statement = keylog.approval_statement(
+        str(org_id),
+        waiting.person_id,
+        waiting.device_id,
+        b64u_encode(waiting.public_key),
+        waiting.sig_key,
+    )
+    approval = keylog.sign(device.sig_private, statement)
+    path = f"/api/me/devices/{waiting.device_id}/approve"
+    return Call("POST", path, {"approval": approval}, credential=cookie_of(device))
+
+
+def b_decline(m: Matrix, role: str, scope: str) -> Call:
+    device, waiting = m.pending_for(role)
+    credential = None if device is None else cookie_of(device)
+    target = NO_DEVICE if waiting is None else waiting.device_id
+    ok = 404 if waiting is None else 200
+    return Call("POST", f"/api/me/devices/{target}/decline", ok=ok, credential=credential)
+
+
+def b_revoke_sibling(m: Matrix, role: str, scope: str) -> Call:
+    device = m.fresh_device(role)
+    if device is None:
+        return Call("POST", f"/api/me/devices/{NO_DEVICE}/revoke", ok=404)
+    sibling = m.world.device(device.person_id)
+    path = f"/api/me/devices/{sibling.device_id}/revoke"
+    return Call("POST", path, credential=cookie_of(device))
+
+
+def b_my_enrol_link(m: Matrix, role: str, scope: str) -> Call:
+    return Call("POST", "/api/me/enrol-link", ok=201)
+
+
+def b_log_key(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/log/key")
+
+
+def b_log_heads(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/log/heads")
+
+
+def b_org_log(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", f"/api/orgs/{m.school[scope]}/log")
+
+
+def b_security_event(m: Matrix, role: str, scope: str) -> Call:
+    body = {"kind": "recipients_mismatch", "org": m.school[scope]}
+    return Call("POST", "/api/security-events", body, 201)
+
+
+def b_security_events(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/admin/security-events")
+
+
+def b_reset(m: Matrix, role: str, scope: str) -> Call:
+    person = m.world.member("teacher", m.school[scope]).person_id
+    return Call("POST", f"/api/admin/people/{person}/reset", ok=201)
+
+
 BUILDERS: dict[tuple[str, str], Builder] = {
+    ("GET", "/api/me/pending"): b_my_pending,
+    ("POST", "/api/me/devices/{id}/approve"): b_approve,
+    ("POST", "/api/me/devices/{id}/decline"): b_decline,
+    ("POST", "/api/me/devices/{id}/revoke"): b_revoke_sibling,
+    ("POST", "/api/me/enrol-link"): b_my_enrol_link,
+    ("GET", "/api/log/key"): b_log_key,
+    ("GET", "/api/log/heads"): b_log_heads,
+    ("GET", "/api/orgs/{id}/log"): b_org_log,
+    ("POST", "/api/security-events"): b_security_event,
+    ("GET", "/api/admin/security-events"): b_security_events,
+    ("POST", "/api/admin/people/{id}/reset"): b_reset,
     ("POST", "/api/enrol"): b_enrol,
     ("GET", "/api/me"): b_me,
     ("POST", "/api/me/key-lost"): b_key_lost,
@@ -735,6 +854,7 @@ def test_contact_manages_only_own_teachers(matrix: Matrix) -> None:
         "label": "telefoon",
         "push": None,
         "public_key": b64u_encode(generate_device_key()[1]),
+        "sig_key": b64u_encode(generate_device_key()[1]),
     }
     enrolled = matrix.http.post("/api/enrol", json=body, headers={"X-HWC": "1"})
     assert enrolled.status_code == 201, enrolled.text
@@ -768,6 +888,7 @@ def enrol_attempt(world: World, token: str, come_back: bool = True) -> httpx.Res
             "label": "telefoon",
             "push": None,
             "public_key": b64u_encode(generate_device_key()[1]),
+            "sig_key": b64u_encode(generate_device_key()[1]),
         },
     )
     if come_back and response.status_code == 201:
@@ -862,7 +983,13 @@ def test_enrolment_rate_limited_per_token(world: World) -> None:
         forged = secrets.token_urlsafe(8) + token[10:]
         assert enrol_attempt(world, forged).status_code == 400, attempt
     # A real link counts its own tries (here: a key that is not on the curve).
-    bad_key = {"token": token, "label": "telefoon", "push": None, "public_key": "A" * 87}
+    bad_key = {
+        "token": token,
+        "label": "telefoon",
+        "push": None,
+        "public_key": "A" * 87,
+        "sig_key": "A" * 87,
+    }
     for attempt in range(5):
         refused = world.client().post("/api/enrol", json=bad_key)
         assert refused.status_code == 422, (attempt, refused.text)
@@ -889,6 +1016,7 @@ def test_one_public_key_belongs_to_one_device(world: World) -> None:
         "label": "telefoon",
         "push": None,
         "public_key": b64u_encode(contact.public_key),
+        "sig_key": b64u_encode(generate_device_key()[1]),
     }
     taken = world.client().post("/api/enrol", json=body)
     assert (taken.status_code, taken.json()["error"]) == (409, "key_in_use"), taken.text

@@ -348,7 +348,7 @@ def test_envelopes_must_cover_exactly_the_school_devices(office: Office) -> None
             office.sender.post("/api/signals", json=full | {"envelopes": envelopes}),
             409,
             "devices_changed",
-            frozenset({"devices"}),
+            frozenset({"devices", "org"}),
         )
         assert body["devices"] == current, name
     assert counts(office.world) == before
@@ -682,24 +682,30 @@ def test_forward_refusals_leave_everything_as_it_was(office: Office) -> None:
     refused(forward([new_signal_id()], bram), 422, "unknown_teacher")
     refused(forward([office.c2.person_id], bram), 422, "unknown_teacher")  # not a teacher
     body = refused(
-        forward([office.t1a.person_id], anna[:1]), 409, "devices_changed", frozenset({"devices"})
+        forward([office.t1a.person_id], anna[:1]),
+        409,
+        "devices_changed",
+        frozenset({"devices", "org"}),
     )
     assert body["devices"] == anna
     body = refused(
         forward([office.t1a.person_id, office.t2.person_id], anna),
         409,
         "devices_changed",
-        frozenset({"devices"}),
+        frozenset({"devices", "org"}),
     )
     assert body["devices"] == anna + bram or body["devices"] == bram + anna
     refused(
         forward([office.t2.person_id], bram + other_school),
         409,
         "devices_changed",
-        frozenset({"devices"}),
+        frozenset({"devices", "org"}),
     )
     refused(
-        forward([office.t2.person_id], bram + bram), 409, "devices_changed", frozenset({"devices"})
+        forward([office.t2.person_id], bram + bram),
+        409,
+        "devices_changed",
+        frozenset({"devices", "org"}),
     )
 
     def version_two(envelopes: list[dict]) -> None:
@@ -1115,7 +1121,14 @@ HWC_SEND = [sys.executable, "-m", "server.cli", "send"]
 
 def _hwc_env(world: World, key: str) -> dict[str, str]:
     """`hwc send` as a case system runs it: a process of its own, key and URL in its env."""
-    return {**os.environ, "HWC_URL": world.url, "HWC_API_KEY": key, "PYTHONPATH": str(ROOT)}
+    state = Path(world.app.state.settings.database).with_name("hwc-send-state.json")
+    return {
+        **os.environ,
+        "HWC_URL": world.url,
+        "HWC_API_KEY": key,
+        "HWC_STATE": str(state),  # its key log heads, of this test's server only
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 def _hwc_send(world: World, key: str, *args: str, text_in: str) -> subprocess.CompletedProcess[str]:

@@ -147,9 +147,12 @@ def seed(db_path: Path) -> dict[str, str]:
         role: auth.make_enrol_token(db, SECRET, person, None, now, 7)
         for role, person in people.items()
     }
-    # A second phone for the sender: each sending thread has its own device (and send limit).
-    people["sender1"] = people["sender"]
-    tokens["sender1"] = auth.make_enrol_token(db, SECRET, people["sender"], None, now, 7)
+    # A second sender: each sending thread has its own device (and send limit); a second phone
+    # of the same person would wait for that person's approval (docs/keylog.md).
+    people["sender1"] = directory.create_person(
+        db, NewPerson(name="Melder 2", role="sender", org_id=sender_org), now
+    )
+    tokens["sender1"] = auth.make_enrol_token(db, SECRET, people["sender1"], None, now, 7)
     db.close()
     return {
         "school": school,
@@ -166,6 +169,7 @@ def enrol(url: str, token: str, person_id: str, push: dict | None) -> Phone:
         json={
             "token": token,
             "public_key": b64u_encode(public_key),
+            "sig_key": b64u_encode(generate_device_key()[1]),
             "label": "telefoon",
             "push": push,
         },
@@ -299,7 +303,7 @@ def test_sigkill_loses_nothing_acknowledged_and_leaves_nothing_half_written(tmp_
                 server.url, ids["teacher_token"], ids["teacher_person"], push_service.subscribe()
             )
             senders = [
-                enrol(server.url, ids[f"{key}_token"], ids["sender_person"], None)
+                enrol(server.url, ids[f"{key}_token"], ids[f"{key}_person"], None)
                 for key in ("sender", "sender1")
             ]
             threads = [

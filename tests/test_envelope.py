@@ -29,6 +29,10 @@ from server.envelope import (
 VECTORS = json.loads(
     (Path(__file__).parent / "vectors" / "envelope-v1.json").read_text(encoding="utf-8")
 )
+# Version 2 (docs/keylog.md): the receiving organisation's key log head bound as aad.
+VECTORS_V2 = json.loads(
+    (Path(__file__).parent / "vectors" / "envelope-v2.json").read_text(encoding="utf-8")
+)
 POSITIVE = VECTORS["positive"]
 NEGATIVE = VECTORS["negative"]
 SIGNAL_ID = POSITIVE[0]["signal_id"]
@@ -91,7 +95,7 @@ def test_key_helpers_match_vector(vector: dict) -> None:
     assert private_key_jwk(key) == vector["recipient"]["jwk"]
 
 
-@pytest.mark.parametrize("vector", NEGATIVE, ids=describe)
+@pytest.mark.parametrize("vector", [*NEGATIVE, *VECTORS_V2["negative"]], ids=describe)
 def test_negative_vector_fails(vector: dict) -> None:
     with pytest.raises(EnvelopeError):
         decrypt_envelope(
@@ -376,3 +380,30 @@ def test_signal_ids_start_with_the_time() -> None:
     assert len({b64u_decode(i)[6:] for i in ids}) == 100  # the other 10 bytes are random
     later = b64u_decode(new_signal_id(1_790_000_000.501))
     assert all(later > b64u_decode(i) for i in ids)
+
+
+# --- version 2 (docs/keylog.md): the key log head bound as authenticated data ----------------
+
+
+def test_v2_vectors_are_what_the_script_makes() -> None:
+    from tests.vectors.make_vectors import build_v2
+
+    assert build_v2() == VECTORS_V2
+
+
+@pytest.mark.parametrize("vector", VECTORS_V2["positive"], ids=describe)
+def test_v2_vector_opens(vector: dict) -> None:
+    envelope = vector["envelope"]
+    assert envelope["v"] == 2 and set(envelope["head"]) == {"org", "size", "hash"}
+    check_envelope_shape(envelope)
+    plaintext = decrypt_envelope(
+        key_of(vector["recipient"]), vector["signal_id"], vector["device_id"], envelope
+    )
+    assert plaintext.decode("utf-8") == vector["plaintext"]
+
+
+def test_v2_needs_ids_of_the_key_log_form() -> None:
+    _, public = generate_device_key()
+    head = VECTORS_V2["positive"][0]["envelope"]["head"]
+    with pytest.raises(EnvelopeError):
+        encrypt_envelope(public, SIGNAL_ID, "dev.ice", b"{}", head=head)

@@ -378,7 +378,12 @@ def test_enrolment_is_rate_limited_per_address(world: World) -> None:
     limit = world.app.state.limits["enrol_ip"].limit
 
     def body() -> dict:  # a new token each time: the per-token limit must not be what trips
-        return {"token": secrets.token_urlsafe(30), "public_key": "A" * 87, "label": "x"}
+        return {
+            "token": secrets.token_urlsafe(30),
+            "public_key": "A" * 87,
+            "sig_key": "A" * 87,
+            "label": "x",
+        }
 
     for _ in range(limit):
         assert client.post("/api/enrol", json=body()).status_code in (400, 422)
@@ -388,7 +393,12 @@ def test_enrolment_is_rate_limited_per_address(world: World) -> None:
 def test_enrolment_is_rate_limited_per_token(world: World) -> None:
     limit = world.app.state.limits["enrol_token"].limit
     token = world.enrol_link_token(world.person("teacher", world.org()))
-    body = {"token": token, "public_key": "A" * 87, "label": "x"}  # a key not on the curve
+    body = {
+        "token": token,
+        "public_key": "A" * 87,
+        "sig_key": "A" * 87,
+        "label": "x",
+    }  # a key not on the curve
     for _ in range(limit):  # each from another address would be the same: keyed on the token
         assert world.client().post("/api/enrol", json=body).status_code == 422
     assert_rate_limited(world.client().post("/api/enrol", json=body))

@@ -164,7 +164,13 @@ class Stories:
         found = self.sender.get("/api/schools", params={"q": NAME})
         assert found.status_code == 200 and found.json() == []
         enrol = self.world.client().post(
-            "/api/enrol", json={"token": f"{NAME} {BORN}", "public_key": "A" * 87, "label": NAME}
+            "/api/enrol",
+            json={
+                "token": f"{NAME} {BORN}",
+                "public_key": "A" * 87,
+                "sig_key": "A" * 87,
+                "label": NAME,
+            },
         )
         assert enrol.status_code in (400, 422)
         closing = self.contact.post(

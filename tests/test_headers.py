@@ -226,7 +226,12 @@ def test_enrolment_cookie_flags(site: dict[str, Any]) -> None:
     _, public_key = generate_device_key()
     response = world.client().post(
         "/api/enrol",
-        json={"token": token, "public_key": b64u_encode(public_key), "label": "tablet"},
+        json={
+            "token": token,
+            "public_key": b64u_encode(public_key),
+            "sig_key": b64u_encode(generate_device_key()[1]),
+            "label": "tablet",
+        },
     )
     assert response.status_code == 201
     assert_security_headers_except_cookie(response)

@@ -112,6 +112,7 @@ def test_device_and_api_key_labels_refuse_hidden_characters(world: World) -> Non
             "label": "\u202eevil\u202c",
             "push": None,
             "public_key": b64u_encode(generate_device_key()[1]),
+            "sig_key": b64u_encode(generate_device_key()[1]),
         },
     )
     assert_refused(enrol, "De naam van dit apparaat")
@@ -123,6 +124,7 @@ def test_device_and_api_key_labels_refuse_hidden_characters(world: World) -> Non
             "label": "telefoon",
             "push": None,
             "public_key": b64u_encode(generate_device_key()[1]),
+            "sig_key": b64u_encode(generate_device_key()[1]),
         },
     )
     assert again.status_code == 201, again.text

@@ -267,6 +267,7 @@ def test_enrolment_refuses_an_internal_endpoint_but_accepts_loopback_in_developm
         "token": world.enrol_link_token(person),
         "label": "tel",
         "public_key": b64u_encode(generate_device_key()[1]),
+        "sig_key": b64u_encode(generate_device_key()[1]),
         "push": {"endpoint": "https://10.1.2.3/push", "keys": KEYS},
     }
     answer = client.post("/api/enrol", json=body)

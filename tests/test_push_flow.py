@@ -33,6 +33,12 @@ def test_signal_and_forward_push_each_device_once_without_content(tmp_path: Path
         contact_person = w.person("contact", school)
         contacts = [w.device(contact_person, push=service.subscribe()) for _ in range(2)]
         teacher = w.device(w.person("teacher", school), push=service.subscribe())
+        # The second phone waited for the first one's approval: that push came first, neutral.
+        asked = _wait_for(lambda: service.messages and service.messages[0])
+        assert json.loads(asked["payload"])["kind"] == "device_pending"
+        assert json.loads(asked["payload"])["notification"]["title"] == "Nieuw apparaat"
+        time.sleep(0.2)
+        service.messages.clear()
         sent = w.send(sender, school, NAME, BORN)
         assert sent.status_code == 201
         signal_id = sent.json()["id"]

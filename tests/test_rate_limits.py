@@ -109,7 +109,12 @@ def junk(client: httpx.Client, forwarded_for: str) -> int:
     return client.post(
         "/api/enrol",
         headers={"X-Forwarded-For": forwarded_for},
-        json={"token": "guess-" + secrets.token_urlsafe(20), "label": "x", "public_key": "A" * 87},
+        json={
+            "token": "guess-" + secrets.token_urlsafe(20),
+            "label": "x",
+            "public_key": "A" * 87,
+            "sig_key": "A" * 87,
+        },
     ).status_code
 
 
@@ -146,6 +151,7 @@ def test_forwarded_for_is_ignored_unless_a_proxy_is_configured(
                 "label": "telefoon",
                 "push": None,
                 "public_key": b64u_encode(generate_device_key()[1]),
+                "sig_key": b64u_encode(generate_device_key()[1]),
             },
         )
         assert enrolled.status_code == 201, enrolled.text

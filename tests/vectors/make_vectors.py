@@ -1,4 +1,5 @@
-"""Write tests/vectors/envelope-v1.json: hwc-envelope-v1 test vectors from fixed inputs.
+"""Write tests/vectors/envelope-v1.json and envelope-v2.json: envelope test vectors from fixed
+inputs (version 2 binds a key log head, docs/keylog.md).
 
 Run from the repository root: `python tests/vectors/make_vectors.py`. The output is
 deterministic (ECDH, HKDF and AES-GCM have no randomness once the ephemeral key, salt and iv
@@ -27,6 +28,13 @@ from server.envelope import (  # noqa: E402 - after the path set-up above
 )
 
 OUT = Path(__file__).with_name("envelope-v1.json")
+OUT_V2 = Path(__file__).with_name("envelope-v2.json")
+# A receiving organisation's key log head, as a sender verified it (fixed, any valid form).
+HEAD = {
+    "org": "school-1",
+    "size": 7,
+    "hash": "6f1c0d3e9a2b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5",
+}
 
 # Fixed random-looking inputs (from os.urandom once): recipient d, ephemeral d, salt, iv, signal.
 POSITIVE = [
@@ -75,7 +83,7 @@ def key_entry(d_hex: str) -> dict:
     }
 
 
-def positive(spec: dict) -> dict:
+def positive(spec: dict, head: dict | None = None) -> dict:
     recipient = load_private_key_raw(bytes.fromhex(spec["recipient_d"]))
     signal_id = b64u_encode(bytes.fromhex(spec["signal"]))
     plaintext = encode_content(spec["name"], spec["birth_date"])
@@ -87,6 +95,7 @@ def positive(spec: dict) -> dict:
         ephemeral_private_key=load_private_key_raw(bytes.fromhex(spec["ephemeral_d"])),
         salt=bytes.fromhex(spec["salt"]),
         iv=bytes.fromhex(spec["iv"]),
+        head=head,
     )
     assert decrypt_envelope(recipient, signal_id, spec["device_id"], envelope) == plaintext
     return {
@@ -159,10 +168,46 @@ def build() -> dict:
     }
 
 
+def negatives_v2(base: dict) -> list[dict]:
+    """Version 2 with the head changed, dropped or malformed; each must fail to decrypt."""
+    env = base["envelope"]
+    plain_v1 = {k: v for k, v in env.items() if k != "head"}
+    cases = [
+        ("head size changed", {**env, "head": {**HEAD, "size": HEAD["size"] + 1}}),
+        ("head hash changed", {**env, "head": {**HEAD, "hash": "0" * 64}}),
+        ("head of another organisation", {**env, "head": {**HEAD, "org": "school-2"}}),
+        ("head dropped, read as version 1", {**plain_v1, "v": 1}),
+        ("head kept, version 1", {**env, "v": 1}),
+        ("head with an extra key", {**env, "head": {**HEAD, "sig": "x"}}),
+        ("head size not an integer", {**env, "head": {**HEAD, "size": "7"}}),
+    ]
+    fields = ("recipient", "signal_id", "device_id")
+    vectors = [
+        {"description": text, **{k: base[k] for k in fields}, "envelope": envelope}
+        for text, envelope in cases
+    ]
+    for vector in vectors:
+        assert_fails(vector)
+    return vectors
+
+
+def build_v2() -> dict:
+    vectors = [positive(spec, HEAD) for spec in POSITIVE[:2]]
+    return {
+        "scheme": "hwc-envelope-v2",
+        "about": "docs/keylog.md, Envelope version 2: as version 1, with the receiving "
+        "organisation's key log head in the envelope and in the additional authenticated data "
+        "(hwc-envelope-v2\\n + canonical {device, head, signal}); the key derivation is "
+        "version 1's.",
+        "positive": vectors,
+        "negative": negatives_v2(vectors[0]),
+    }
+
+
 def main() -> None:
-    text = json.dumps(build(), ensure_ascii=False, indent=2) + "\n"
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT}")
+    for out, content in ((OUT, build()), (OUT_V2, build_v2())):
+        out.write_text(json.dumps(content, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":

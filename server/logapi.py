@@ -1,0 +1,116 @@
+"""Routes of the key log (docs/keylog.md): the public log, key and heads; a person's pending
+devices, approval, declining, blocking a sibling, "Apparaat toevoegen"; reset; security events.
+Thin: the rules are in server/keylog.py, the changes in server/approvals.py and orglog.py."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server import access, approvals, auth, keylog, orglog, security_events
+from server.access import requires
+from server.auth import Actor
+from server.errors import Conflict, NotFound, Refused
+from server.models import Approval, SecurityEvent
+from server.web import json_response, read_json
+
+_state, _now, _client_host = access.state_of, access.now_of, access.client_host
+
+
+def _device(actor: Actor) -> str:
+    if actor.device_id is None or actor.person_id is None:
+        raise Refused()
+    return actor.device_id
+
+
+def _org(actor: Actor) -> str:
+    """The caller's organisation: people without one (instance admins) have no key log."""
+    if actor.org_id is None:
+        raise Conflict("no_log")
+    return actor.org_id
+
+
+# --- public --------------------------------------------------------------------------------
+
+
+async def log_key(request: Request) -> Response:
+    return json_response({"key": keylog.public_b64u(_state(request).log_key)})
+
+
+async def log_heads(request: Request) -> Response:
+    state = _state(request)
+    state.limits["log"].hit(auth.address_key(_client_host(request)))
+    return json_response(orglog.all_heads(state.db, state.log_key))
+
+
+async def org_log(request: Request) -> Response:
+    state = _state(request)
+    state.limits["log"].hit(auth.address_key(_client_host(request)))
+    org_id = request.path_params["id"]
+    if state.db.execute("SELECT 1 FROM orgs WHERE id = ?", [org_id]).fetchone() is None:
+        raise NotFound("unknown_org")
+    return json_response(orglog.public_log(state.db, state.log_key, org_id))
+
+
+# --- a person's own devices ----------------------------------------------------------------
+
+
+@requires(*auth.ROLES)
+async def my_pending(request: Request, actor: Actor) -> Response:
+    _device(actor)
+    return json_response(approvals.pending_devices(_state(request).db, str(actor.person_id)))
+
+
+@requires(*auth.ROLES)
+async def approve_device(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, Approval)
+    approvals.approve(
+        _state(request).db,
+        _device(actor),
+        str(actor.person_id),
+        _org(actor),
+        request.path_params["id"],
+        body.approval,
+        _now(request),
+    )
+    return json_response({"approved": True})
+
+
+@requires(*auth.ROLES)
+async def decline_device(request: Request, actor: Actor) -> Response:
+    _device(actor)
+    approvals.decline(
+        _state(request).db, str(actor.person_id), request.path_params["id"], _now(request)
+    )
+    return json_response({"declined": True})
+
+
+@requires(*auth.ROLES)
+async def revoke_sibling(request: Request, actor: Actor) -> Response:
+    approvals.revoke_sibling(
+        _state(request).db,
+        _device(actor),
+        str(actor.person_id),
+        request.path_params["id"],
+        _now(request),
+    )
+    return json_response({"revoked": True})
+
+
+# --- security events -----------------------------------------------------------------------
+
+
+@requires(*auth.ROLES)
+async def report_security_event(request: Request, actor: Actor) -> Response:
+    state = _state(request)
+    state.limits["security"].hit(actor.device_id or actor.org_id or "-")
+    body = await read_json(request, SecurityEvent)
+    if state.db.execute("SELECT 1 FROM orgs WHERE id = ?", [body.org]).fetchone() is None:
+        raise NotFound("unknown_org")
+    security_events.record(state.db, body.kind, body.org, actor.org_id, _now(request))
+    return json_response({"recorded": True}, 201)
+
+
+@requires("admin")
+async def list_security_events(request: Request, actor: Actor) -> Response:
+    return json_response(security_events.recent(_state(request).db))

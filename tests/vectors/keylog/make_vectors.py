@@ -1,0 +1,234 @@
+"""Write tests/vectors/keylog/*.json: key log vectors (docs/keylog.md) from fixed keys.
+
+Run from the repository root: `python tests/vectors/keylog/make_vectors.py`. Keys come from
+fixed seeds and signatures are deterministic (RFC 6979), so re-running it leaves the committed
+files unchanged. Each file: the log key, an organisation's entries, its signed head, perhaps a
+head the client remembered, and the verdict: `valid`, and for an invalid one `error`, the start
+of the Python message (`entry N`, `head`, or `log does not extend`) for orientation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+
+from server import keylog  # noqa: E402 - after the path set-up above
+from server.envelope import load_private_key_raw  # noqa: E402
+
+OUT = Path(__file__).parent
+ORG = "school-1"
+AT = 1_790_000_000
+
+
+def key(seed: str) -> Any:
+    """A fixed P-256 key from a seed (the scalar is far below the group order)."""
+    d = hashlib.sha256(b"hwc-keylog-vector-" + seed.encode()).digest()
+    return load_private_key_raw(b"\x00" + d[1:])
+
+
+LOG_KEY = key("log")
+OTHER_LOG_KEY = key("other-log")
+
+
+class Builder:
+    """Appends well-chained entries; the rules are the verifier's business, not the builder's."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def add(self, kind: str, by: str, **fields: Any) -> dict[str, Any]:
+        prev = keylog.entry_hash(self.entries[-1]) if self.entries else keylog.ZERO
+        entry = {"org": ORG, "seq": len(self.entries), "prev": prev, "kind": kind, "by": by}
+        entry |= {"at": AT + 60 * len(self.entries)} | fields
+        self.entries.append(entry)
+        return entry
+
+    def device(self, person: str, device: str, how: str, by: str, **extra: Any) -> None:
+        enc = keylog.public_b64u(key(f"{device}-enc"))
+        sig = "" if extra.pop("no_sig", False) else keylog.public_b64u(key(f"{device}-sig"))
+        fields = {"person": person, "device": device, "enc_key": enc, "sig_key": sig, "how": how}
+        self.add("device_added", by, **fields, **extra)
+
+    def approved(self, person: str, device: str, approver: str, signer: str | None = None) -> None:
+        enc = keylog.public_b64u(key(f"{device}-enc"))
+        sig = keylog.public_b64u(key(f"{device}-sig"))
+        statement = keylog.approval_statement(ORG, person, device, enc, sig)
+        approval = keylog.sign(key(f"{signer or approver}-sig"), statement)
+        self.device(
+            person, device, "approved", f"device:{approver}", approver=approver, approval=approval
+        )
+
+    def head(self, signer: Any = LOG_KEY) -> dict[str, Any]:
+        return keylog.sign_head(signer, keylog.chain_head(ORG, self.entries))
+
+
+def genesis() -> Builder:
+    """Existing data: a contact with a device, a teacher with a device made before sig keys."""
+    log = Builder()
+    log.add("person_added", "server", person="contact-a", role="contact")
+    log.device("contact-a", "dev-a1", "migrated", "server")
+    log.add("person_added", "server", person="teacher-t", role="teacher")
+    log.device("teacher-t", "dev-t1", "migrated", "server", no_sig=True)
+    return log
+
+
+def valid_log() -> Builder:
+    log = genesis()
+    log.add("person_added", "admin:admin-1", person="contact-b", role="contact")
+    log.device("contact-b", "dev-b1", "link", "admin:admin-1")
+    log.approved("contact-b", "dev-b2", "dev-b1")
+    log.approved("contact-a", "dev-a2", "dev-a1")
+    log.add("device_revoked", "device:dev-a2", person="contact-a", device="dev-a1")
+    log.add("person_reset", "person:contact-b", person="teacher-t")
+    log.device("teacher-t", "dev-t2", "contact", "person:contact-b")
+    log.add("person_added", "person:contact-b", person="teacher-u", role="teacher")
+    log.add("role_changed", "admin:admin-1", person="teacher-u", role="contact")
+    log.device("teacher-u", "dev-u1", "link", "admin:admin-1")
+    log.add("person_revoked", "admin:admin-1", person="teacher-u")
+    return log
+
+
+def vector(
+    description: str,
+    log: Builder,
+    head: dict[str, Any],
+    error: str | None,
+    remembered: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "description": description,
+        "log_key": keylog.public_b64u(LOG_KEY),
+        "org": ORG,
+        "entries": log.entries,
+        "head": head,
+        "remembered": remembered,
+        "valid": error is None,
+    }
+    if error is None:
+        state = keylog.derive(ORG, log.entries)
+        result["recipients"] = {
+            "contact": keylog.recipients(state, ["contact"]),
+            "teacher": keylog.recipients(state, ["teacher"]),
+        }
+    else:
+        result["error"] = error
+    return result
+
+
+def changed(log: Builder, index: int, **fields: Any) -> Builder:
+    """The log with entry `index` changed and nothing re-chained after it."""
+    copy = Builder()
+    copy.entries = [dict(e) for e in log.entries]
+    copy.entries[index] |= fields
+    return copy
+
+
+def rebuilt(kinds: list[tuple[str, str, dict[str, Any]]], base: Builder | None = None) -> Builder:
+    log = base or genesis()
+    for kind, by, fields in kinds:
+        log.add(kind, by, **fields)
+    return log
+
+
+def vectors() -> dict[str, dict[str, Any]]:
+    valid = valid_log()
+    head = valid.head()
+    out = {
+        "valid": vector(
+            "a valid log: genesis, link, approvals, reset, revocations", valid, head, None
+        )
+    }
+    swapped_key = keylog.public_b64u(key("intruder-enc"))
+    out["changed-entry"] = vector(
+        "entry 5's enc_key replaced, nothing re-chained: entry 6's prev no longer matches",
+        changed(valid, 5, enc_key=swapped_key),
+        head,
+        "entry 6",
+    )
+    truncated = Builder()
+    truncated.entries = valid.entries[:-2]
+    out["truncated"] = vector(
+        "the last two entries dropped, the full log's head served", truncated, head, "head"
+    )
+    out["bad-head-signature"] = vector(
+        "the head signed by another key than the log key", valid, valid.head(OTHER_LOG_KEY), "head"
+    )
+    fork = genesis()
+    fork.add("person_added", "admin:admin-1", person="contact-b", role="contact")
+    fork.device("contact-b", "dev-x1", "link", "admin:admin-1")
+    remembered = {"size": 6, "hash": keylog.entry_hash(valid.entries[5])}
+    out["fork"] = vector(
+        "a correctly signed log that does not extend the remembered head (entry 5 differs)",
+        fork,
+        fork.head(),
+        "log does not extend",
+        remembered,
+    )
+    out["extends-remembered"] = vector(
+        "a log that extends the remembered head", valid, head, None, remembered
+    )
+    missing = genesis()
+    missing.device("contact-a", "dev-a9", "approved", "device:dev-a1")
+    out["missing-approval"] = vector(
+        "how approved without approver and approval", missing, missing.head(), "entry 4"
+    )
+    bad = genesis()
+    bad.approved("contact-a", "dev-a9", "dev-a1", signer="dev-a9")
+    out["bad-approval-signature"] = vector(
+        "the approval signed by the new device itself, not by the approver",
+        bad,
+        bad.head(),
+        "entry 4",
+    )
+    beside = genesis()
+    beside.device("contact-a", "dev-a9", "link", "admin:admin-1")
+    out["link-beside-active"] = vector(
+        "an admin link adds a first device beside the person's active device",
+        beside,
+        beside.head(),
+        "entry 4",
+    )
+    late = genesis()
+    late.add("person_added", "admin:admin-1", person="contact-c", role="contact")
+    late.device("contact-c", "dev-c1", "migrated", "server")
+    out["migrated-after-genesis"] = vector(
+        "a migrated device after an admin's entry ended the genesis prefix",
+        late,
+        late.head(),
+        "entry 5",
+    )
+    out["codes"] = codes()
+    return out
+
+
+def codes() -> dict[str, Any]:
+    """Comparison codes and one approval statement, for checking the byte forms alone."""
+    devices = ["dev-a1", "dev-b2", "dev-t2"]
+    rows = []
+    for device in devices:
+        enc = keylog.public_b64u(key(f"{device}-enc"))
+        sig = keylog.public_b64u(key(f"{device}-sig"))
+        rows.append({"enc_key": enc, "sig_key": sig, "code": keylog.comparison_code(enc, sig)})
+    statement = keylog.approval_statement(
+        ORG, "contact-b", "dev-b2", rows[1]["enc_key"], rows[1]["sig_key"]
+    )
+    return {
+        "description": "comparison codes; the approval statement of dev-b2 as UTF-8 text",
+        "codes": rows,
+        "approval_statement": statement.decode("ascii"),
+    }
+
+
+def main() -> None:
+    for name, content in vectors().items():
+        text = json.dumps(content, indent=2, ensure_ascii=False) + "\n"
+        (OUT / f"{name}.json").write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
