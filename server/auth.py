@@ -272,7 +272,7 @@ def _credential_row(db: Store, credential: str, where: str) -> sqlite3.Row | Non
     device_id, _, secret = credential.partition(".")
     if not secret:
         return None
-    row = db.execute(
+    row: sqlite3.Row | None = db.execute(
         f"SELECT id, credential_hash FROM devices WHERE id = ? AND {where}",  # noqa: S608
         [device_id],
     ).fetchone()

@@ -149,7 +149,7 @@ class Client:
                 break
         return dict(_checked(status, answer))
 
-    def checked_recipients(self, school_id: str) -> tuple[dict, dict[str, Any]]:
+    def checked_recipients(self, school_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The server's recipient answer and the head of the receiving organisation's log,
         verified and consistent with the head remembered before, that makes exactly those
         devices the recipients (its head goes into the envelopes). A list that a change made
@@ -168,7 +168,7 @@ class Client:
         raise AssertionError("unreachable")
 
     def _verified_head(
-        self, org_id: str, roles: tuple[str, ...], devices: list[dict]
+        self, org_id: str, roles: tuple[str, ...], devices: list[dict[str, Any]]
     ) -> dict[str, Any]:
         state = self._state()
         log_key = self._json("GET", "/api/log/key")["key"]

@@ -309,7 +309,7 @@ def device_profile(db: Store, device_id: str) -> sqlite3.Row:
     return row
 
 
-def sibling_devices(db: Store, person_id: str, device_id: str) -> list[dict]:
+def sibling_devices(db: Store, person_id: str, device_id: str) -> list[dict[str, Any]]:
     """The person's other active devices, {id, label}, oldest first."""
     rows = db.execute(
         "SELECT id, label FROM devices WHERE person_id = ? AND id != ? "

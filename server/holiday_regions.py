@@ -1,9 +1,10 @@
 """Which school holiday region (noord, midden, zuid) a municipality belongs to: data only.
 
 The Ministry of Education (OCW) assigns every municipality to a region; Rijksoverheid publishes
-the division ("Indeling regio's schoolvakanties") by province, with named municipalities that
-follow another region than the rest of their province. This table is written the same way:
-a region per province, then the municipalities that differ. Names are compared case-folded,
+the division (rijksoverheid.nl/onderwerpen/schoolvakanties/regios-schoolvakantie) by province,
+with named municipalities that follow another region than the rest of their province, and two
+municipalities split by village. This table is written the same way: a region per province,
+the municipalities that differ, the split ones by place. Names are compared case-folded,
 so DUO's capitals ('S-HERTOGENBOSCH) match.
 
 A school may follow another region's dates (it asked through its municipality, for instance
@@ -45,8 +46,7 @@ MUNICIPALITIES: dict[str, HolidayRegion] = {
     "eemnes": "noord",
     # Flevoland, with the middle
     "zeewolde": "midden",
-    # Noord-Brabant, with the middle (a municipality the official text splits: a school on
-    # the other side of the line gets the admin's override)
+    # Noord-Brabant, with the middle (but for two villages, see PLACES)
     "altena": "midden",
     # Gelderland, with the south: the Arnhem and Nijmegen areas
     "arnhem": "zuid",
@@ -69,10 +69,24 @@ MUNICIPALITIES: dict[str, HolidayRegion] = {
     "zevenaar": "zuid",
 }
 
+# Municipalities the official text splits, by place (DUO's PLAATSNAAM): Altena is midden but
+# for the villages of Hank and Dussen; De Ronde Venen is midden but for the former
+# municipality of Abcoude (Abcoude and Baambrugge). A split the table does not know is the
+# admin's override.
+PLACES: dict[tuple[str, str], HolidayRegion] = {
+    ("altena", "hank"): "zuid",
+    ("altena", "dussen"): "zuid",
+    ("de ronde venen", "abcoude"): "noord",
+    ("de ronde venen", "baambrugge"): "noord",
+}
 
-def region_of(municipality: str, province: str) -> HolidayRegion | None:
-    """The municipality's region, else its province's; None when neither is known."""
+
+def region_of(municipality: str, province: str, place: str = "") -> HolidayRegion | None:
+    """The place's region in a split municipality, else the municipality's, else its
+    province's; None when none is known."""
     key = municipality.strip().casefold()
+    if (key, place.strip().casefold()) in PLACES:
+        return PLACES[key, place.strip().casefold()]
     if key in MUNICIPALITIES:
         return MUNICIPALITIES[key]
     return PROVINCES.get(province.strip().casefold())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,7 +182,7 @@ def _check_shape(entry: object, index: int) -> None:
 
 
 def _check_values(entry: dict[str, Any], index: int) -> None:
-    checks = {
+    checks: dict[str, Callable[[Any], object]] = {
         "org": lambda v: _ID.fullmatch(v),
         "prev": lambda v: _HASH.fullmatch(v),
         "by": lambda v: _BY.fullmatch(v),

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from server import keylog
 from server.db import Store, meta_get, meta_set
-from server.envelope import b64u_encode
+from server.envelope import b64u_encode, canonical
 
 GENESIS_DONE = "keylog_genesis"
 
@@ -91,7 +91,7 @@ def append(
     entry_hash = keylog.apply(current, entry)  # LogError: a change the rules do not allow
     db.execute(
         "INSERT INTO keylog (org_id, seq, entry, hash) VALUES (?, ?, ?, ?)",
-        [org_id, entry["seq"], keylog.canonical(entry).decode("ascii"), entry_hash],
+        [org_id, entry["seq"], canonical(entry).decode("ascii"), entry_hash],
     )
     if check:
         check_devices(db, org_id, current)
@@ -185,7 +185,7 @@ def _genesis(db: Store, org_id: str, now: float) -> int:
 
 def device_fields(
     person_id: str, device_id: str, enc_key: bytes, sig_key: bytes | None
-) -> dict[str, str]:
+) -> dict[str, Any]:
     return {
         "person": person_id,
         "device": device_id,
@@ -200,7 +200,7 @@ def device_fields(
 @functools.lru_cache(maxsize=65536)  # every school of the country, with room
 def _signed(key: ec.EllipticCurvePrivateKey, org_id: str, size: int, last: str) -> str:
     # A head changes only with its log: sign each once, not on every request for the heads.
-    return keylog.sign_head(key, {"org": org_id, "size": size, "hash": last})["sig"]
+    return str(keylog.sign_head(key, {"org": org_id, "size": size, "hash": last})["sig"])
 
 
 def head(key: ec.EllipticCurvePrivateKey, org_id: str, size: int, last: str) -> dict[str, Any]:

@@ -102,7 +102,7 @@ def _location(row: dict[str, str], line: int) -> Location:
     code = number if number.startswith(brin) else brin + number
     if not (brin.isalnum() and code.isalnum() and len(code) <= 12 and row["VESTIGINGSNAAM"]):
         raise _row_error(line, "BRIN-code, vestigingscode of naam ontbreekt of is ongeldig")
-    region = holiday_regions.region_of(row["GEMEENTENAAM"], row["PROVINCIE"])
+    region = holiday_regions.region_of(row["GEMEENTENAAM"], row["PROVINCIE"], row["PLAATSNAAM"])
     if region is None:
         raise _row_error(line, "onbekende provincie, dus geen vakantieregio")
     street = f"{row['STRAATNAAM']} {row['HUISNUMMER-TOEVOEGING']}".strip()

@@ -159,5 +159,8 @@ def test_holiday_regions_follow_the_municipality_then_the_province() -> None:
     assert holiday_regions.region_of("Almere", "Flevoland") == "noord"
     assert holiday_regions.region_of("Arnhem", "Gelderland") == "zuid"
     assert holiday_regions.region_of("Apeldoorn", "Gelderland") == "midden"
+    assert holiday_regions.region_of("ALTENA", "NOORD-BRABANT", "HANK") == "zuid"
+    assert holiday_regions.region_of("De Ronde Venen", "Utrecht", "Abcoude") == "noord"
+    assert holiday_regions.region_of("De Ronde Venen", "Utrecht", "Mijdrecht") == "midden"
     assert holiday_regions.region_of("Ergens", "") is None
     assert set(holiday_regions.PROVINCES.values()) == {"noord", "midden", "zuid"}
