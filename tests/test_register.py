@@ -164,3 +164,22 @@ def test_holiday_regions_follow_the_municipality_then_the_province() -> None:
     assert holiday_regions.region_of("De Ronde Venen", "Utrecht", "Mijdrecht") == "midden"
     assert holiday_regions.region_of("Ergens", "") is None
     assert set(holiday_regions.PROVINCES.values()) == {"noord", "midden", "zuid"}
+
+
+def test_a_national_register_imports_through_http_in_one_go(world: World) -> None:
+    """About 9,000 locations (more than the country's primary schools) in DUO's layout fit the
+    import's body limit and import, then re-import unchanged, each in one transaction."""
+    header, first = OCTOBER.splitlines()[:2]
+    rows = [
+        first.replace("99ZA;00", f"{n // 100:02d}Z{chr(65 + n % 26)};{n % 100:02d}").replace(
+            "OBS De Verzonnen Linde", f"Basisschool Nummer {n}"
+        )
+        for n in range(9000)
+    ]
+    text = "\n".join([header, *rows]) + "\n"
+    assert len(text.encode()) < 2_000_000
+    admin = world.member("admin", None)
+    imported = admin.post("/api/admin/schools/import", json={"csv": text}, timeout=60)
+    assert (imported.status_code, imported.json()["new"]) == (201, 9000)
+    again = admin.post("/api/admin/schools/import", json={"csv": text}, timeout=60)
+    assert again.json()["summary"].endswith("0 gesloten, 9000 ongewijzigd.")
