@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from server import holiday_regions
 from server.auth import new_id
 from server.db import Store
-from server.errors import Invalid, NotFound
+from server.errors import Conflict, Invalid, NotFound
+from server.models import TextRefused, check_text
 
 COLUMNS = (
     "PROVINCIE",
@@ -32,6 +33,15 @@ COLUMNS = (
     "PLAATSNAAM",
     "GEMEENTENAAM",
 )
+# Free text from the file, checked as typed text is (server/models.py): how errors name it.
+TEXT_COLUMNS = {
+    "VESTIGINGSNAAM": "De naam",
+    "STRAATNAAM": "De straat",
+    "HUISNUMMER-TOEVOEGING": "Het huisnummer",
+    "PLAATSNAAM": "De plaats",
+    "GEMEENTENAAM": "De gemeente",
+}
+TEXT_MAX = 120
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,7 @@ def parse(text: str) -> list[Location]:
 
 
 def _location(row: dict[str, str], line: int) -> Location:
+    _check_texts(row, line)
     brin = row["INSTELLINGSCODE"].upper()
     number = row["VESTIGINGSCODE"].upper()
     code = number if number.startswith(brin) else brin + number
@@ -111,6 +122,16 @@ def _location(row: dict[str, str], line: int) -> Location:
     )
 
 
+def _check_texts(row: dict[str, str], line: int) -> None:
+    for column, what in TEXT_COLUMNS.items():
+        try:
+            check_text(what, row[column])
+        except TextRefused as refused:
+            raise _row_error(line, str(refused)) from None
+        if len(row[column]) > TEXT_MAX:
+            raise _row_error(line, f"{what} is langer dan {TEXT_MAX} tekens")
+
+
 def _row_error(line: int, problem: str) -> Invalid:
     return Invalid("csv_row", say={"line": line, "problem": problem}, field="csv")
 
@@ -122,13 +143,14 @@ def import_register(db: Store, text: str, now: float) -> Changes:
         known = {
             row["code"]: row
             for row in db.execute(
-                "SELECT id, code, name, closed_at FROM orgs WHERE kind = 'school' "
-                "AND code IS NOT NULL"
+                "SELECT id, kind, code, name, closed_at FROM orgs WHERE code IS NOT NULL"
             ).fetchall()
         }
         new = renamed = 0
         for location in locations:
             row = known.get(location.code)
+            if row is not None and row["kind"] != "school":
+                raise Conflict("code_taken", say={"code": location.code}, field="csv")
             if row is None or row["closed_at"] is not None:
                 new += 1
             elif row["name"] != location.name:

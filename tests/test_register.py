@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from server import holiday_regions, signals
+from server import holiday_regions, register, signals
 from server.cli import main as hwc
 from tests.support import World
 
@@ -129,7 +129,13 @@ def test_a_register_file_with_missing_columns_or_a_bad_row_changes_nothing(world
     abroad = OCTOBER.replace("Limburg;", "Atlantis;", 1)
     unknown = admin.post("/api/admin/schools/import", json={"csv": abroad})
     assert unknown.json()["message"] == "Regel 7: onbekende provincie, dus geen vakantieregio"
-    assert world.db.execute("SELECT count(*) FROM orgs WHERE code LIKE '99Z%'").fetchone()[0] == 0
+    hidden = OCTOBER.replace("Het Bedachte Bos", "Het Bedachte \u202eBos", 1)
+    refused_name = admin.post("/api/admin/schools/import", json={"csv": hidden})
+    assert refused_name.json()["message"].startswith("Regel 4: De naam bevat een onzichtbaar teken")
+    world.org("veilig_thuis", "Veilig Thuis", code="99ZC00")
+    taken = admin.post("/api/admin/schools/import", json={"csv": OCTOBER})
+    assert (taken.status_code, taken.json()["message"]) == (409, "De code 99ZC00 is al in gebruik.")
+    assert world.db.execute("SELECT count(*) FROM orgs WHERE code LIKE '99Z%'").fetchone()[0] == 1
 
 
 def test_hwc_import_register(world: World, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -183,3 +189,13 @@ def test_a_national_register_imports_through_http_in_one_go(world: World) -> Non
     assert (imported.status_code, imported.json()["new"]) == (201, 9000)
     again = admin.post("/api/admin/schools/import", json={"csv": text}, timeout=60)
     assert again.json()["summary"].endswith("0 gesloten, 9000 ongewijzigd.")
+
+
+def test_a_location_code_given_whole_or_as_a_number_is_the_same_key() -> None:
+    """Some DUO files give VESTIGINGSCODE as the number (00), others as BRIN and number."""
+    whole = OCTOBER.replace("99ZA;00;", "99ZA;99ZA00;", 1)
+    assert [loc.code for loc in register.parse(whole)] == [
+        loc.code for loc in register.parse(OCTOBER)
+    ]
+    assert register.parse(OCTOBER)[0].code == "99ZA00"
+    assert register.is_register(OCTOBER) and not register.is_register("name,place,code\n")
