@@ -16,11 +16,17 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from server import auth, directory, signals, states, timers
+from server import approvals, auth, directory, keylog, signals, states, timers
 from server import db as database
 from server.calendar import Timing as CalendarTiming
 from server.clock import FrozenClock
-from server.envelope import decode_content, decrypt_envelope, generate_device_key
+from server.envelope import (
+    b64u_decode,
+    b64u_encode,
+    decode_content,
+    decrypt_envelope,
+    generate_device_key,
+)
 from server.errors import Conflict, DomainError, NotFound
 from server.models import DeviceEnvelope, NewOrg, NewPerson
 from server.policy import Timing
@@ -63,9 +69,22 @@ class Life:
         self.school = self.org("school", "Basisschool De Regenboog", code="S00001", region="midden")
         self.office = self.org("veilig_thuis", "Veilig Thuis")
         self.leerplicht = self.org("leerplicht", "Leerplicht Utrecht")
+        # person -> (first device, its signing key): a later device is approved with it
+        self.signers: dict[str, tuple[str, ec.EllipticCurvePrivateKey]] = {}
 
     def now(self) -> float:
         return self.clock.now()
+
+    def _approve(
+        self, person_id: str, org_id: str, device_id: str, enc_key: bytes, sig_key: bytes
+    ) -> None:
+        """The person's first device signs the new one's keys, as the app does."""
+        approver, signer = self.signers[person_id]
+        statement = keylog.approval_statement(
+            org_id, person_id, device_id, b64u_encode(enc_key), b64u_encode(sig_key)
+        )
+        approval = keylog.sign(signer, statement)
+        approvals.approve(self.db, approver, person_id, org_id, device_id, approval, self.now())
 
     def org(self, kind: str, name: str, **kw: Any) -> str:
         return directory.create_org(self.db, NewOrg(kind=kind, name=name, **kw), self.now())
@@ -81,9 +100,14 @@ class Life:
         token = auth.make_enrol_token(self.db, SECRET, person_id, None, self.now(), 7)
         token_id = auth.token_id(SECRET, token, 7)
         assert token_id is not None
-        enrolled = auth.enrol_device(
-            self.db, token_id, public_key, f"telefoon {role}", SUBSCRIPTION, self.now()
-        )
+        signer = ec.generate_private_key(ec.SECP256R1())
+        sig_key = b64u_decode(keylog.public_b64u(signer))
+        device = auth.NewDevice(public_key, sig_key, f"telefoon {role}", SUBSCRIPTION)
+        enrolled = auth.enrol_device(self.db, token_id, device, self.now())
+        if person_id in self.signers:
+            self._approve(person_id, org_id, enrolled.device_id, public_key, sig_key)
+        else:
+            self.signers[person_id] = (enrolled.device_id, signer)
         actor = auth.device_actor(self.db, enrolled.credential, self.now())
         assert actor is not None
         return Member(actor, private_key)
