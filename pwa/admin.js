@@ -100,8 +100,10 @@ const ask = (question, yes_text) => new Promise((resolve) => {
 });
 
 const THEN = {
-  reload: (_result, form) => {
-    if (form.dataset.done) sessionStorage.setItem(DONE_KEY, form.dataset.done);
+  reload: (result, form) => {
+    // An import may say what it changed (counts only, never personal data).
+    const done = result.summary || form.dataset.done;
+    if (done) sessionStorage.setItem(DONE_KEY, done);
     location.reload();
   },
   link: (result) => fill(document.getElementById('aanmeldlink'), result),

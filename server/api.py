@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import access, approvals, auth, directory, logapi, ops, orglog, push, signals
+from server import access, approvals, auth, directory, logapi, ops, orglog, push, register, signals
 from server.access import requires
 from server.auth import Actor
 from server.calendar import holiday_warning_text
@@ -31,6 +31,7 @@ from server.models import (
     NewPerson,
     NewSignal,
     OrgPhone,
+    OrgRegion,
     PushSubscription,
     PushUpdate,
     QuietUpdate,
@@ -381,8 +382,18 @@ async def admin_org_phone(request: Request, actor: Actor) -> Response:
 @requires("admin")
 async def admin_import_schools(request: Request, actor: Actor) -> Response:
     body = await read_json(request, SchoolCsv)
+    if register.is_register(body.csv):
+        changes = register.import_register(_state(request).db, body.csv, _now(request))
+        return json_response({"imported": changes.total, **changes.counts()}, 201)
     count = directory.import_schools_csv(_state(request).db, body.csv, _now(request))
     return json_response({"imported": count}, 201)
+
+
+@requires("admin")
+async def admin_org_region(request: Request, actor: Actor) -> Response:
+    body = await read_json(request, OrgRegion)
+    register.set_region_override(_state(request).db, request.path_params["id"], body.region)
+    return json_response({"id": request.path_params["id"]})
 
 
 @requires("admin")
@@ -700,9 +711,17 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ),
     ApiRoute(
         "POST",
+        "/api/admin/orgs/{id}/region",
+        admin_org_region,
+        "Set a school's holiday region where it follows another region's dates",
+        OrgRegion,
+        (200, 404, 422),
+    ),
+    ApiRoute(
+        "POST",
         "/api/admin/schools/import",
         admin_import_schools,
-        "Import schools (CSV)",
+        "Import schools (this project's CSV, or DUO's register of school locations)",
         SchoolCsv,
         (201, 422),
         max_body=CSV_MAX_BYTES + 1024,

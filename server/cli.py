@@ -109,6 +109,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     revoke_key.add_argument("key", help="the key's id (hwc api-keys, the admin page)")
 
+    register = _database_command(
+        commands,
+        "import-register",
+        cmd_import_register,
+        "import DUO's register of school locations: adds, renames, closes",
+        "Read DUO's file of school locations (CSV with ';', its own header) and bring the "
+        "schools up to date: new locations added, renamed ones renamed, locations the file no "
+        "longer lists closed (their people, devices and signals stay). Works while the server "
+        "runs.",
+    )
+    register.add_argument("file", help="DUO's CSV file (UTF-8 or Windows-1252)")
+
     fake = commands.add_parser("fake-push", help="run a local fake push service (demos, tests)")
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=8123)
@@ -281,6 +293,27 @@ def cmd_revoke_api_key(args: argparse.Namespace) -> int:
         print(f"Geen API-sleutel met id {key_id}.", file=sys.stderr)
         return 1
     print(f"API-sleutel {key_id} is ingetrokken.")
+    return 0
+
+
+def cmd_import_register(args: argparse.Namespace) -> int:
+    from server import register
+    from server.errors import DomainError
+    from server.web import message_of
+
+    raw = Path(args.file).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252")
+    try:
+        changes = register.import_register(
+            database.connect(_settings(args).database), text, time.time()
+        )
+    except DomainError as error:
+        print(message_of(error), file=sys.stderr)
+        return 1
+    print(changes.summary())
     return 0
 
 

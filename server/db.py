@@ -236,6 +236,19 @@ MIGRATIONS: tuple[str, ...] = (
     ) STRICT;
     CREATE INDEX security_events_at ON security_events(at);
     """,
+    # 10: the national register of school locations (server/register.py): a school's street and
+    # municipality from DUO's file, when a newer file no longer listed it (closed: senders no
+    # longer find it, its history stays), when a file last listed it (NULL: typed in or
+    # imported from this project's own CSV) and the admin's holiday region where the school
+    # follows another region's dates than its municipality's.
+    """
+    ALTER TABLE orgs ADD COLUMN street TEXT NOT NULL DEFAULT '';
+    ALTER TABLE orgs ADD COLUMN municipality TEXT NOT NULL DEFAULT '';
+    ALTER TABLE orgs ADD COLUMN closed_at REAL;
+    ALTER TABLE orgs ADD COLUMN register_seen_at REAL;
+    ALTER TABLE orgs ADD COLUMN region_override TEXT
+        CHECK (region_override IN ('noord', 'midden', 'zuid'));
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -237,11 +237,13 @@ def orgs(db: Store, kind: str | None = None) -> list[sqlite3.Row]:
 def find_schools(
     db: Store, query: str, kinds: tuple[str, ...] = ("school",), limit: int = 20
 ) -> list[dict[str, Any]]:
-    """Find by name, place, code or (leerplicht) municipality; case-insensitive."""
+    """Find by name, place, code or (leerplicht) municipality; case-insensitive. Closed school
+    locations (no longer in DUO's register) are not found."""
     pattern = f"%{query.strip().replace('%', '').replace('_', '')}%"
     marks = ",".join("?" * len(kinds))
     rows = db.execute(
         f"SELECT id, kind, name, place, code, municipalities FROM orgs WHERE kind IN ({marks}) "  # noqa: S608
+        "AND closed_at IS NULL "
         "AND (name LIKE ? OR place LIKE ? OR code LIKE ? OR municipalities LIKE ?) "
         "ORDER BY name LIMIT ?",
         [*kinds, pattern, pattern, pattern, pattern, limit],

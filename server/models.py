@@ -210,6 +210,10 @@ class OrgPhone(Strict):
     phone: PhoneNumber = ""  # empty (the admin pages leave an empty field out): no number
 
 
+class OrgRegion(Strict):
+    region: Region | None = None  # none (the admin pages leave the empty choice out): its own
+
+
 class SchoolCsv(Strict):
     csv: Annotated[str, Meta(min_length=1, max_length=CSV_MAX_BYTES, pattern=CSV_TEXT)]
 
@@ -481,6 +485,11 @@ class Created(Reply):
 
 class Imported(Reply):
     imported: int
+    # DUO's register (server/register.py): what changed, and that in Dutch for the admin
+    new: int | None = None
+    renamed: int | None = None
+    closed: int | None = None
+    summary: str | None = None
 
 
 class Added(Reply):

@@ -45,6 +45,7 @@ RESPONSES: dict[str, Any] = {
     "teacher_done": models.StateReply,
     "admin_create_org": models.Created,
     "admin_org_phone": models.Created,
+    "admin_org_region": models.Created,
     "admin_import_schools": models.Imported,
     "admin_free_days": models.Added,
     "admin_import_free_days": models.Added,

@@ -128,9 +128,10 @@ def _checked_envelopes(
 
 # --- sending -------------------------------------------------------------------------------
 
-# An organisation's region and free days (a JSON array), in one query.
+# An organisation's region (the admin's override first) and free days (a JSON array), in one
+# query.
 CALENDAR_ROW = (
-    "SELECT region, (SELECT json_group_array(day) FROM free_days "
+    "SELECT coalesce(region_override, region), (SELECT json_group_array(day) FROM free_days "
     "WHERE org_id = orgs.id) FROM orgs WHERE id = ?"
 )
 

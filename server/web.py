@@ -116,6 +116,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "unknown_org": (404, "Deze organisatie bestaat niet."),
     "unknown_school": (404, "Deze school bestaat niet."),
     "csv_header": (422, "De eerste regel moet zijn: name,place,code,region,phone"),
+    "csv_header.register": (422, "In het DUO-bestand ontbreken de kolommen: {columns}."),
     "csv_row": (422, "Regel {line}: {problem}"),
     "bad_range": (422, "De einddatum ligt vóór de begindatum."),
     "bad_range.too_long": (422, "Een periode mag hoogstens een jaar zijn."),
@@ -150,6 +151,7 @@ ERRORS: dict[str, tuple[int, str]] = {
         "Dit apparaat werkt niet meer: uw account is opnieuw ingesteld, zodat een nieuw apparaat "
         "kon worden aangemeld. Was u dat niet? Bel dan meteen de beheerder.",
     ),
+    "not_enrolled": (401, MESSAGES[401][1]),
     "not_enrolled.revoked": (
         401,
         "Dit apparaat is afgemeld en kan geen signalen meer ontvangen. Was u dat niet? Bel dan "

@@ -66,6 +66,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/admin/schools/import"): frozenset({"admin"}),
     ("POST", "/api/admin/orgs/{id}/free-days"): frozenset({"admin"}),
     ("POST", "/api/admin/orgs/{id}/phone"): frozenset({"admin"}),
+    ("POST", "/api/admin/orgs/{id}/region"): frozenset({"admin"}),
     ("POST", "/api/admin/free-days/import"): frozenset({"admin"}),
     ("POST", "/api/admin/people"): frozenset({"admin", "contact"}),
     ("POST", "/api/admin/people/{id}/enrol-link"): frozenset({"admin", "contact"}),
@@ -392,6 +393,11 @@ def b_org_phone(m: Matrix, role: str, scope: str) -> Call:
     return Call("POST", f"/api/admin/orgs/{school}/phone", {"phone": "030 123 45 67"}, 200)
 
 
+def b_org_region(m: Matrix, role: str, scope: str) -> Call:
+    school = m.world.org(name="Basisschool Andere Regio")
+    return Call("POST", f"/api/admin/orgs/{school}/region", {"region": "zuid"}, 200)
+
+
 def b_import_free_days(m: Matrix, role: str, scope: str) -> Call:
     school = m.world.org(name="Basisschool Vrij")
     code = m.world.db.execute("SELECT code FROM orgs WHERE id = ?", [school]).fetchone()[0]
@@ -546,6 +552,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/admin/schools/import"): b_import,
     ("POST", "/api/admin/orgs/{id}/free-days"): b_free_days,
     ("POST", "/api/admin/orgs/{id}/phone"): b_org_phone,
+    ("POST", "/api/admin/orgs/{id}/region"): b_org_region,
     ("POST", "/api/admin/free-days/import"): b_import_free_days,
     ("POST", "/api/admin/people"): b_create_person,
     ("POST", "/api/admin/people/{id}/enrol-link"): b_enrol_link,

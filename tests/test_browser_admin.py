@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from server.auth import COOKIE
 from server.cli import main as hwc
 from tests.browser import Phone, axe_violations, new_phone
 from tests.conftest import live_world
@@ -37,7 +38,7 @@ def _submit(page: Page, summary: str, fields: dict[str, str], button: str) -> No
 
 def _fill_and_click(page: Page, summary: str, fields: dict[str, str], button: str) -> None:
     section = page.locator("details").filter(
-        has=page.locator("summary").filter(has_text=re.compile(f"^{summary}$"))
+        has=page.locator("summary").filter(has_text=re.compile(f"^{re.escape(summary)}$"))
     )
     if not section.evaluate("e => e.open"):
         section.locator("summary").click()
@@ -213,3 +214,45 @@ def test_contact_invites_and_revokes_teachers_of_their_own_school(
         expect(page.get_by_role("heading", level=1)).to_have_text("Geen toegang")
         teacher.close()
         contact.close()
+
+
+def test_admin_imports_the_duo_register_and_sees_what_changed(browser: Any, tmp_path: Path) -> None:
+    """The admin pastes DUO's file twice (tests/data, made-up schools): the page says what
+    changed in Dutch, a closed school is marked, and a school's holiday region can be set."""
+    data = Path(__file__).parent / "data"
+    with live_world(tmp_path / "hwc.db") as world:
+        # An admin device enrolled through the API (the app's own enrolment is tested above);
+        # its credential goes into the browser's cookie as the server would set it.
+        admin = new_phone(browser, world.url)
+        admin.goto("/admin")
+        credential = world.member("admin", None).credential
+        admin.page.evaluate(
+            f"document.cookie = '{COOKIE}={credential}; Secure; Path=/; SameSite=Strict'"
+        )
+        page = admin.page
+        admin.goto("/admin")
+        for month, summary in (
+            ("10", "Register geïmporteerd: 6 nieuw, 0 hernoemd, 0 gesloten, 0 ongewijzigd."),
+            ("11", "Register geïmporteerd: 1 nieuw, 1 hernoemd, 1 gesloten, 4 ongewijzigd."),
+        ):
+            text = (data / f"duo_vestigingen_2026_{month}.csv").read_text(encoding="utf-8")
+            _submit(
+                page, "Scholen importeren (DUO-register of CSV)", {"Scholen": text}, "Importeren"
+            )
+            expect(page.locator("#status")).to_have_text(summary)
+            expect(page.locator("#status")).to_be_focused()
+        _no_axe_problems(page)
+        closed = page.get_by_role("listitem").filter(
+            has=page.get_by_role("link", name="OBS De Verzonnen Linde, dependance")
+        )
+        expect(closed).to_contain_text("gesloten")
+        page.get_by_role("link", name="CBS De Fictieve Akker").click()
+        expect(page.get_by_text("gemeente EDE (DUO-register)")).to_be_visible()
+        page.get_by_label(
+            "Vakantieregio, als de school de data van een andere regio volgt"
+        ).select_option("zuid")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Vakantieregio opslaan").click()
+        expect(page.locator("#status")).to_have_text("De vakantieregio is opgeslagen.")
+        expect(page.get_by_text("regio zuid (afwijkend van de gemeente)")).to_be_visible()
+        _no_axe_problems(page)
