@@ -171,8 +171,8 @@ def test_phone_numbers_are_tel_links_wherever_someone_must_phone(
     expect(admin.page.get_by_label("Telefoonnummer")).to_have_value("030 765 43 21")
     admin.goto("/admin")
     expect(admin.page.get_by_text("030 765 43 21")).to_be_visible()
-    admin.page.get_by_text("Scholen importeren (CSV)").click()
-    admin.page.get_by_label(re.compile("kopregel name,place")).fill(
+    admin.page.get_by_text("Scholen importeren (DUO-register of CSV)").click()
+    admin.page.get_by_role("textbox", name="Scholen", exact=True).fill(
         "name,place,code,region,phone\nDe Linde,Zeist,99ZZ00,midden,030 999 00 11\n"
     )
     with admin.page.expect_navigation():

@@ -67,8 +67,9 @@ export function devicePanel(me, onUpdated, { notifications = true, extra = null 
       ...(me.org ? [["Organisatie", me.org.name]] : []),
       ["Apparaat", me.device.label],
     ]),
-    button("Apparaat toevoegen", () => import("./guard.js").then((g) => g.addDevice())),
-    notifications ? notificationControl(me, onUpdated, "secondary") : null, extra);
+    // Notifications first: "Meldingen regelen" leads here, and the next Tab must reach them.
+    notifications ? notificationControl(me, onUpdated, "secondary") : null, extra,
+    button("Apparaat toevoegen", () => import("./guard.js").then((g) => g.addDevice())));
 }
 
 /** At the top of a home screen when notifications are not on: a link down to the panel. */
