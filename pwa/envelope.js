@@ -129,7 +129,7 @@ async function aesKey(privateKey, peer, salt, epk, recipient) {
   );
 }
 
-function concat(...parts) {
+export function concat(...parts) {
   const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
   let at = 0;
   for (const part of parts) {

@@ -3,7 +3,7 @@
 // no storage; the same rules as server/keylog.py, checked against tests/vectors/keylog/.
 // Loaded lazily (when sending or opening), never in the first load.
 
-import { b64uDecode, b64uEncode } from "./envelope.js";
+import { b64uDecode, b64uEncode, concat } from "./envelope.js";
 
 export const ZERO = "0".repeat(64);
 const HEAD_LABEL = "hwc-keylog-head-v1\n";
@@ -65,16 +65,6 @@ export function canonicalBytes(object) {
 
 const hex = (buffer) => Array.from(new Uint8Array(buffer),
   (b) => b.toString(16).padStart(2, "0")).join("");
-
-const concat = (...parts) => {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-};
 
 /** Lowercase hex SHA-256 of an entry's canonical bytes. */
 export async function entryHash(entry) {
