@@ -64,19 +64,18 @@ def recipients(db: Store, org_id: str) -> list[dict[str, Any]]:
 
 
 def receiving_devices(db: Store, org_id: str) -> list[dict[str, Any]]:
-    """`recipients`, or 409 telling the sender to phone, with the number when there is one."""
+    """`recipients`, or 409 telling the sender to phone, with the number when there is one.
+    A location DUO's register closed receives nothing, even by an id a sender already had."""
+    row = db.execute("SELECT kind, phone, closed_at FROM orgs WHERE id = ?", [org_id]).fetchone()
+    phone = row[1] if row else ""
+    say = {"phone": f": {phone}" if phone else ""}
+    if row is not None and row[2] is not None:
+        raise Conflict("school_closed", say=say, phone=phone)
     devices = recipients(db, org_id)
     if devices:
         return devices
-    row = db.execute("SELECT kind, phone FROM orgs WHERE id = ?", [org_id]).fetchone()
     office = row is not None and row[0] == "leerplicht"
-    phone = row[1] if row else ""
-    raise Conflict(
-        "no_recipients",
-        variant="office" if office else None,
-        say={"phone": f": {phone}" if phone else ""},
-        phone=phone,
-    )
+    raise Conflict("no_recipients", variant="office" if office else None, say=say, phone=phone)
 
 
 def teacher_devices(

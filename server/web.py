@@ -82,6 +82,11 @@ ERRORS: dict[str, tuple[int, str]] = {
         409,
         "Dit leerplichtbureau heeft nog geen aangemeld apparaat. Bel het bureau{phone}.",
     ),
+    "school_closed": (
+        409,
+        "Deze schoolvestiging is gesloten volgens het register van DUO. "
+        "Bel de school{phone} en vraag waar het kind nu naar school gaat.",
+    ),
     "devices_changed": (409, "De lijst met apparaten is intussen veranderd. Probeer het opnieuw."),
     "id_reused": (409, "Dit signaal-id is al gebruikt."),
     "already_handled": (409, "Dit signaal is intussen al door een collega afgehandeld."),

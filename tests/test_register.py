@@ -10,7 +10,7 @@ import pytest
 
 from server import holiday_regions, register, signals
 from server.cli import main as hwc
-from tests.support import World
+from tests.support import World, new_signal_id, seal
 
 DATA = Path(__file__).parent / "data"
 OCTOBER = (DATA / "duo_vestigingen_2026_10.csv").read_text(encoding="utf-8")
@@ -61,6 +61,7 @@ def test_a_newer_register_renames_adds_and_closes_and_keeps_enrolments(world: Wo
     contact = world.member("contact", renamed)
     closing_contact = world.member("contact", closing)
     sender = world.member("sender", world.org("veilig_thuis", "Veilig Thuis"))
+    devices_before = sender.get(f"/api/schools/{closing}/recipients").json()["devices"]
     sent = world.send(sender, closing, "Kind Verzonnen", "2017-03-04")
     assert sent.status_code == 201
     people_before = world.db.execute("SELECT count(*) FROM people").fetchone()[0]
@@ -87,6 +88,20 @@ def test_a_newer_register_renames_adds_and_closes_and_keeps_enrolments(world: Wo
     assert sent.json()["id"] in [s["id"] for s in closing_contact.get("/api/signals").json()]
     page = admin.get(f"/admin/orgs/{closing}")
     assert "gesloten" in page.text
+    # A sender who still has its id is told to phone; a send made before the closing is refused.
+    refused = sender.get(f"/api/schools/{closing}/recipients")
+    assert (refused.status_code, refused.json()["error"]) == (409, "school_closed")
+    assert "gesloten volgens het register van DUO" in refused.json()["message"]
+    late_id = new_signal_id()
+    late = sender.post(
+        "/api/signals",
+        json={
+            "id": late_id,
+            "recipient_id": closing,
+            "envelopes": seal(devices_before, late_id, "Kind Verzonnen", "2017-03-04"),
+        },
+    )
+    assert (late.status_code, late.json()["error"]) == (409, "school_closed")
     # In a later file again: open once more, counted as new.
     reopened = admin.post("/api/admin/schools/import", json={"csv": OCTOBER})
     assert reopened.json()["summary"].startswith("Register geïmporteerd: 1 nieuw, 1 hernoemd, ")
