@@ -14,7 +14,8 @@ import * as enrol from "./views/enrol.js";
 const REFRESH_EVERY_MS = 60_000;
 const RECHECK_AFTER_MS = 5 * 60_000;
 const SIGNAL_PATH = /^\/signaal\/([A-Za-z0-9_-]{1,64})$/;
-const APP_PATH = /^\/(|aanmelden|nieuw|toegankelijkheid|privacy|signaal\/[A-Za-z0-9_-]{1,64})$/;
+const APP_PATH =
+  /^\/(|aanmelden|nieuw|apparaat-toevoegen|toegankelijkheid|privacy|signaal\/[A-Za-z0-9_-]{1,64})$/;
 
 // Each role's screens load on demand, so a phone fetches and runs only what its person uses.
 // What an entry imports is that role's first visit (bench/weight.py reads this table); a later
@@ -151,6 +152,8 @@ async function route() {
   // Waiting for approval, or (after this screen) the key log's checks.
   const guard = import("./views/guard.js").catch(() => null);
   if (me.pending) return (await guard)?.pending(ctx);
+  // A screen of its own, so the home screen's refreshes cannot draw over the link.
+  if (path === "/apparaat-toevoegen") return (await guard)?.addDevice(ctx);
   guard.then((g) => g?.watch(ctx));
   const load = ROLE_VIEWS[me.person.role];
   if (!load) return enrol.notEnrolled(ctx);

@@ -26,8 +26,16 @@ from starlette.types import Receive, Scope, Send
 PWA_DIR = Path(__file__).resolve().parent.parent / "pwa"
 
 # Paths the app handles itself; each answers with the same shell ("/" is the start_url,
-# "/nieuw" the officers' send screen).
-APP_PATHS = ("/", "/aanmelden", "/nieuw", "/signaal/{id}", "/toegankelijkheid", "/privacy")
+# "/nieuw" the officers' send screen, "/apparaat-toevoegen" the link for a person's next device).
+APP_PATHS = (
+    "/",
+    "/aanmelden",
+    "/nieuw",
+    "/apparaat-toevoegen",
+    "/signaal/{id}",
+    "/toegankelijkheid",
+    "/privacy",
+)
 SHELL_PAGE = "/index.html"
 
 # Every file the app needs, and nothing else: a file in pwa/ that is not listed here (a

@@ -28,6 +28,7 @@ PAGES = (
     "/",
     "/aanmelden",
     "/nieuw",
+    "/apparaat-toevoegen",
     "/signaal/x",
     "/toegankelijkheid",
     "/privacy",

@@ -1,6 +1,7 @@
 // This device and its notifications, visible on every home screen: a person must know whether
 // a new signal will reach them, and how to fix it when it will not.
 
+import { navigate } from "../app.js";
 import { PushError, permissionState, turnOnNotifications } from "../push.js";
 import { button, facts, focusOnNextScreen, h, messageSlot, whileBusy } from "./common.js";
 
@@ -69,7 +70,7 @@ export function devicePanel(me, onUpdated, { notifications = true, extra = null 
     ]),
     // Notifications first: "Meldingen regelen" leads here, and the next Tab must reach them.
     notifications ? notificationControl(me, onUpdated, "secondary") : null, extra,
-    button("Apparaat toevoegen", () => import("./guard.js").then((g) => g.addDevice())));
+    button("Apparaat toevoegen", () => navigate("/apparaat-toevoegen")));
 }
 
 /** At the top of a home screen when notifications are not on: a link down to the panel. */

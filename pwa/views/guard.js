@@ -224,13 +224,14 @@ const seenUpTo = async (entry) => keepTrust(`seen:${(await loadDevice()).deviceI
 // --- adding a device, and a device that was switched off ------------------------------------
 
 /** "Apparaat toevoegen": a link for the person's new device, approved here afterwards. */
-export async function addDevice() {
+export async function addDevice(ctx) {
   let link;
   try {
     link = await api("/api/me/enrol-link", { method: "POST" });
   } catch (error) {
-    return screen("Apparaat toevoegen", notice("error", error.message), back());
+    return ctx.active && screen("Apparaat toevoegen", notice("error", error.message), back());
   }
+  if (!ctx.active) return undefined;
   const svg = new DOMParser().parseFromString(link.qr, "image/svg+xml").documentElement;
   return screen("Apparaat toevoegen",
     h("p", {}, "Scan deze QR-code met de camera van uw nieuwe apparaat, of open de link daar. " +
