@@ -248,7 +248,7 @@ def test_a_device_the_phone_did_not_approve_is_named_and_blocked(
 def test_adding_a_device_from_ones_own_phone(browser: Any, world: World) -> None:
     sender = enrol_sender(browser, world)
     sender.goto("/")
-    sender.page.get_by_role("button", name="Apparaat toevoegen").click()
+    sender.page.get_by_role("link", name="Apparaat toevoegen").click()
     expect(heading(sender.page)).to_have_text("Apparaat toevoegen")
     # A screen of its own: a refresh of what lies beneath never draws over the link.
     assert sender.page.url.endswith("/apparaat-toevoegen")

@@ -1,7 +1,6 @@
 // This device and its notifications, visible on every home screen: a person must know whether
 // a new signal will reach them, and how to fix it when it will not.
 
-import { navigate } from "../app.js";
 import { PushError, permissionState, turnOnNotifications } from "../push.js";
 import { button, facts, focusOnNextScreen, h, messageSlot, whileBusy } from "./common.js";
 
@@ -70,7 +69,9 @@ export function devicePanel(me, onUpdated, { notifications = true, extra = null 
     ]),
     // Notifications first: "Meldingen regelen" leads here, and the next Tab must reach them.
     notifications ? notificationControl(me, onUpdated, "secondary") : null, extra,
-    button("Apparaat toevoegen", () => navigate("/apparaat-toevoegen")));
+    // a screen of its own (app.js routes it), reached as a link: it goes somewhere
+    h("p", {}, h("a", { href: "/apparaat-toevoegen", class: "button button-secondary" },
+      "Apparaat toevoegen")));
 }
 
 /** At the top of a home screen when notifications are not on: a link down to the panel. */
