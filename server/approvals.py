@@ -85,6 +85,7 @@ def approve(
             "device_added",
             orglog.by_device(approver),
             now,
+            current=log,
             how="approved",
             approver=approver,
             approval=approval,

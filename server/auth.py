@@ -191,7 +191,9 @@ def enrol_device(db: Store, token_id: str, device: NewDevice, now: float) -> Enr
                 fields = orglog.device_fields(
                     person_id, device_id, device.public_key, device.sig_key
                 )
-                orglog.append(db, str(org_id), "device_added", by, now, how=how, **fields)
+                orglog.append(
+                    db, str(org_id), "device_added", by, now, current=log, how=how, **fields
+                )
     if refused:  # after the commit: the other pending device stays refused
         raise TWO_PENDING
     return Enrolled(device_id, f"{device_id}.{secret}", replaced)

@@ -195,8 +195,18 @@ def revoke_device(
             [device_id],
         ).fetchone()
         _revoke_device_rows(db, device_id, now, key_lost)
-        if row is not None and row[1] is not None and orglog.logged_active(db, row[1], device_id):
-            orglog.append(db, row[1], "device_revoked", by, now, person=row[0], device=device_id)
+        current = orglog.state(db, row[1]) if row is not None and row[1] is not None else None
+        if current is not None and orglog.logged_active(current, device_id):
+            orglog.append(
+                db,
+                row[1],
+                "device_revoked",
+                by,
+                now,
+                current=current,
+                person=row[0],
+                device=device_id,
+            )
 
 
 def _revoke_device_rows(db: Store, device_id: str, now: float, key_lost: bool = False) -> None:

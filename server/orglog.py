@@ -53,9 +53,8 @@ def state(db: Store, org_id: str) -> keylog.State:
     return keylog.derive(org_id, entries(db, org_id))
 
 
-def logged_active(db: Store, org_id: str, device_id: str) -> bool:
-    """Whether the organisation's log names the device active."""
-    current = state(db, org_id)
+def logged_active(current: keylog.State, device_id: str) -> bool:
+    """Whether the organisation's log (its derived state) names the device active."""
     device = current.devices.get(device_id)
     return device is not None and device.active and not current.people[device.person]["revoked"]
 
@@ -73,12 +72,15 @@ def append(
     now: float,
     *,
     check: bool = True,
+    current: keylog.State | None = None,
     **fields: Any,
 ) -> keylog.State:
     """Append one entry to the organisation's log. Call inside the transaction that made the
     change, after it: the devices table is checked against the new state (the genesis checks
-    once, at its end). Returns the new state."""
-    current = state(db, org_id)
+    once, at its end). `current`: the log's state the caller already derived in this
+    transaction (deriving verifies the whole log again). Returns the new state."""
+    if current is None:
+        current = state(db, org_id)
     entry = {
         "org": org_id,
         "seq": current.size,
