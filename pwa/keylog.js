@@ -8,6 +8,7 @@ import { b64uDecode, b64uEncode, concat } from "./envelope.js";
 export const ZERO = "0".repeat(64);
 const HEAD_LABEL = "hwc-keylog-head-v1\n";
 const APPROVAL_LABEL = "hwc-approve-device-v1\n";
+const ROTATE_LABEL = "hwc-rotate-key-v1\n";
 const CODE_LABEL = "hwc-device-code-v1\n";
 const ECDSA = { name: "ECDSA", namedCurve: "P-256" };
 const SIGN = { name: "ECDSA", hash: "SHA-256" };
@@ -24,6 +25,7 @@ const KINDS = {
   device_added: ["device", "enc_key", "how", "person", "sig_key"],
   device_revoked: ["device", "person"],
   person_reset: ["person"],
+  key_rotated: ["device", "enc_key", "person", "signature"],
 };
 const HOWS = ["link", "contact", "approved", "migrated"];
 
@@ -118,6 +120,17 @@ export async function comparisonCode(encKey, sigKey) {
   return `${code.slice(0, 3)} ${code.slice(3)}`;
 }
 
+/** The bytes a device signs with its own sig_key to announce its new ECDH key. */
+export function rotationStatement({ device, enc_key, org, person }) {
+  return concat(utf8.encode(ROTATE_LABEL), canonicalBytes({ device, enc_key, org, person }));
+}
+
+/** This device's key_rotated signature: base64url P1363. */
+export async function signRotation(privateKey, fields) {
+  return b64uEncode(new Uint8Array(await subtle().sign(SIGN, privateKey,
+    rotationStatement(fields))));
+}
+
 // --- entry shape ----------------------------------------------------------------------------
 
 function checkFields(entry, kind) {
@@ -143,6 +156,12 @@ function checkShape(entry, index, org) {
   }
   if ("role" in entry && !ROLES.includes(entry.role)) refuse("role");
   if (entry.kind === "device_added") checkDeviceShape(entry);
+  if (entry.kind === "key_rotated") checkRotationShape(entry);
+}
+
+function checkRotationShape(entry) {
+  pointBytes(entry.enc_key);
+  if (entry.signature.length !== 86) refuse("signature");
 }
 
 function checkDeviceShape(entry) {
@@ -200,6 +219,18 @@ const RULES = {
     for (const key of keys) state.keys.add(key);
     state.devices.set(e.device, { person: e.person, enc_key: e.enc_key, sig_key: e.sig_key,
       active: true, how: e.how, seq: e.seq });
+  },
+  key_rotated(state, e) {
+    livePerson(state, e.person);
+    const device = state.devices.get(e.device);
+    if (!device?.active || device.person !== e.person) refuse("device");
+    if (e.by !== `device:${e.device}`) refuse("by");
+    if (state.keys.has(e.enc_key)) refuse("reused");
+    if (!device.sig_key) refuse("no_sig_key");
+    // Checked with the approvals at the end, under the sig_key the device has at this point.
+    state.approvals.push(verifySignature(device.sig_key, e.signature, rotationStatement(e)));
+    state.keys.add(e.enc_key);
+    device.enc_key = e.enc_key;
   },
 };
 

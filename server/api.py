@@ -26,6 +26,7 @@ from server.models import (
     Forward,
     FreeDays,
     FreeDaysCsv,
+    KeyRotation,
     NewApiKey,
     NewOrg,
     NewPerson,
@@ -164,6 +165,7 @@ def me_body(state: Any, device_id: str) -> dict[str, Any]:
         },
         # what the app states as times and durations comes from the settings
         "view_grace_minutes": state.settings.view_grace_minutes,
+        "max_days": state.settings.max_days,
         "enrol_token_days": state.settings.enrol_token_days,
         "enrol_retry_minutes": auth.ENROL_RETRY_SECONDS // 60,
         "default_quiet_hours": state.settings.quiet_hours,
@@ -545,6 +547,20 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         "Approve my new device: my signature over its keys",
         Approval,
         (200, 404, 409, 422),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/me/devices/{id}/key",
+        logapi.rotate_key,
+        "My device's new key, signed with its own signing key",
+        KeyRotation,
+        (200, 403, 409, 422),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/me/old-keys",
+        logapi.my_old_keys,
+        "My device's earlier keys and until when a live envelope needs each",
     ),
     ApiRoute(
         "POST",

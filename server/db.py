@@ -249,6 +249,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE orgs ADD COLUMN region_override TEXT
         CHECK (region_override IN ('noord', 'midden', 'zuid'));
     """,
+    # 11: when the server stored each envelope (NULL: before this), so a device that rotated
+    # its key learns when no live envelope sealed to an old key remains (server/rotation.py).
+    """
+    ALTER TABLE envelopes ADD COLUMN sealed_at REAL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

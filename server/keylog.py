@@ -34,10 +34,12 @@ KIND_FIELDS = {
     "device_added": frozenset({"person", "device", "enc_key", "sig_key", "how"}),
     "device_revoked": frozenset({"person", "device"}),
     "person_reset": frozenset({"person"}),
+    "key_rotated": frozenset({"person", "device", "enc_key", "signature"}),
 }
 APPROVAL_FIELDS = frozenset({"approver", "approval"})
 GENESIS_KINDS = ("person_added", "device_added")
 APPROVE_LABEL = b"hwc-approve-device-v1\n"
+ROTATE_LABEL = b"hwc-rotate-key-v1\n"
 HEAD_LABEL = b"hwc-keylog-head-v1\n"
 CODE_LABEL = b"hwc-device-code-v1\n"
 HEAD_FIELDS = ("org", "size", "hash")  # a tuple: heads print in this order
@@ -65,6 +67,13 @@ def entry_hash(entry: dict[str, Any]) -> str:
 def approval_statement(org: str, person: str, device: str, enc_key: str, sig_key: str) -> bytes:
     values = {"device": device, "enc_key": enc_key, "org": org, "person": person}
     return APPROVE_LABEL + canonical(values | {"sig_key": sig_key})
+
+
+def rotation_statement(org: str, person: str, device: str, enc_key: str) -> bytes:
+    """What a device signs with its own sig_key to announce its new ECDH key (key_rotated)."""
+    return ROTATE_LABEL + canonical(
+        {"device": device, "enc_key": enc_key, "org": org, "person": person}
+    )
 
 
 def head_statement(head: dict[str, Any]) -> bytes:
@@ -163,6 +172,9 @@ def _is_key(value: object) -> bool:
     return len(raw) == 65 and raw[0] == 4
 
 
+is_key = _is_key  # a well-formed public key field, for the routes that take one
+
+
 def _check_shape(entry: object, index: int) -> None:
     """Field set and well-formed values (the first paragraph of the validation rules)."""
     if not isinstance(entry, dict):
@@ -194,6 +206,7 @@ def _check_values(entry: dict[str, Any], index: int) -> None:
         "enc_key": _is_key,
         "sig_key": lambda v: _is_key(v) or (v == "" and entry.get("how") == "migrated"),
         "approval": lambda v: _is_text(v) and len(v) == 86,
+        "signature": lambda v: _is_text(v) and len(v) == 86,
     }
     for name, check in checks.items():
         if name in entry and not check(entry[name]):
@@ -239,6 +252,25 @@ def _check_approval(state: State, entry: dict[str, Any], index: int) -> None:
         raise _fail(entry, index, "approval does not verify under the approver's key")
 
 
+def _apply_key_rotated(state: State, entry: dict[str, Any], index: int) -> None:
+    """The device's own signature announces its new ECDH key; recipients get the newest."""
+    _live_person(state, entry, index)
+    device = state.devices.get(entry["device"])
+    if device is None or not device.active or device.person != entry["person"]:
+        raise _fail(entry, index, "the device is not active or not the person's")
+    if entry["by"] != f"device:{entry['device']}":
+        raise _fail(entry, index, "a key is rotated only by its own device")
+    if entry["enc_key"] in state.keys:
+        raise _fail(entry, index, "device id or key seen before in this log")
+    statement = rotation_statement(state.org, entry["person"], entry["device"], entry["enc_key"])
+    if not device.sig_key:
+        raise _fail(entry, index, "the device has no sig_key to sign with")
+    if not verify(device.sig_key, statement, entry["signature"]):
+        raise _fail(entry, index, "signature does not verify under the device's key")
+    device.enc_key = entry["enc_key"]
+    state.keys.add(entry["enc_key"])
+
+
 def _apply_kind(state: State, entry: dict[str, Any], index: int) -> None:
     kind = entry["kind"]
     if kind == "person_added":
@@ -249,6 +281,8 @@ def _apply_kind(state: State, entry: dict[str, Any], index: int) -> None:
         _live_person(state, entry, index)["role"] = entry["role"]
     elif kind == "device_added":
         _apply_device_added(state, entry, index)
+    elif kind == "key_rotated":
+        _apply_key_rotated(state, entry, index)
     elif kind == "device_revoked":
         device = state.devices.get(entry["device"])
         if device is None or not device.active or device.person != entry["person"]:

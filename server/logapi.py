@@ -7,11 +7,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server import access, approvals, auth, keylog, orglog, security_events
+from server import access, approvals, auth, keylog, orglog, rotation, security_events
 from server.access import requires
 from server.auth import Actor
 from server.errors import Conflict, NotFound, Refused
-from server.models import Approval, SecurityEvent
+from server.models import Approval, KeyRotation, SecurityEvent
 from server.web import json_response, read_json
 
 _state, _now, _client_host = access.state_of, access.now_of, access.client_host
@@ -95,6 +95,35 @@ async def revoke_sibling(request: Request, actor: Actor) -> Response:
         _now(request),
     )
     return json_response({"revoked": True})
+
+
+@requires(*auth.ROLES)
+async def rotate_key(request: Request, actor: Actor) -> Response:
+    """This device's new ECDH key (a week old, or a suspected leak)."""
+    device_id = _device(actor)
+    body = await read_json(request, KeyRotation)
+    if request.path_params["id"] != device_id:
+        raise rotation.NOT_OWN_DEVICE
+    rotated = rotation.rotate_key(
+        _state(request).db,
+        device_id,
+        str(actor.person_id),
+        _org(actor),
+        body.enc_key,
+        body.signature,
+        _now(request),
+    )
+    return json_response(rotated)
+
+
+@requires(*auth.ROLES)
+async def my_old_keys(request: Request, actor: Actor) -> Response:
+    """When this device may destroy each earlier private key (none without an organisation)."""
+    state, device_id = _state(request), _device(actor)
+    if actor.org_id is None:
+        return json_response({"keys": []})
+    keys = rotation.old_keys(state.db, device_id, actor.org_id, _now(request), state.timing)
+    return json_response({"keys": keys})
 
 
 # --- security events -----------------------------------------------------------------------

@@ -104,6 +104,13 @@ class Approval(Strict):
     approval: Signature
 
 
+class KeyRotation(Strict):
+    """A device's new ECDH key, signed with its own signing key (docs/keylog.md)."""
+
+    enc_key: PublicKey
+    signature: Signature
+
+
 SecurityKind = Literal[
     "log_invalid",  # a log that breaks a rule or a head that does not verify
     "log_fork",  # a log that does not extend the head the client remembered
@@ -300,6 +307,7 @@ class AppPolicy(Reply):
     max_teachers: int
     view_extend_minutes: int
     view_max_extensions: int
+    key_rotation_days: int  # a device makes a new key when its own is this old
     child: ChildRule
 
 
@@ -308,6 +316,7 @@ class Me(Reply):
     org: OrgInfo | None
     device: DeviceInfo
     view_grace_minutes: int
+    max_days: int  # a signal expires at most this long after sending: no old key outlives it
     enrol_token_days: int
     enrol_retry_minutes: int  # how long a link stays usable when the browser dropped the cookie
     default_quiet_hours: str  # quiet_hours of a device that has none of its own
@@ -357,6 +366,21 @@ class Recorded(Reply):
 
 class Approved(Reply):
     approved: bool
+
+
+class KeyRotated(Reply):
+    enc_key: str
+    rotated_at: str
+
+
+class OldKey(Reply):
+    enc_key: str
+    replaced_at: str
+    needed_until: str | None  # None: no live envelope needs it; destroy it
+
+
+class OldKeys(Reply):
+    keys: list[OldKey]
 
 
 class Declined(Reply):

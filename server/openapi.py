@@ -61,6 +61,8 @@ RESPONSES: dict[str, Any] = {
     "my_pending": list[models.PendingDevice],
     "approve_device": models.Approved,
     "decline_device": models.Declined,
+    "rotate_key": models.KeyRotated,
+    "my_old_keys": models.OldKeys,
     "revoke_sibling": models.Revoked,
     "log_key": models.LogKey,
     "log_heads": list[models.SignedHead],

@@ -65,6 +65,12 @@ RATE_LIMITS = {
     "security": (10, 60),  # security events reported per device or API key
 }
 
+# Device keys (issue 20 item 4): a device makes a new ECDH key when its current one is this old,
+# and an envelope stored this long after a rotation may still be sealed to the old key (the
+# sender's list was fetched before it), so the old key is kept for it too.
+KEY_ROTATION_DAYS = 7
+ROTATION_RACE_SECONDS = 600
+
 # The teacher's screen (WCAG 2.2.1): the copy may stay this much longer, this many times.
 VIEW_EXTEND_MINUTES = 5
 VIEW_MAX_EXTENSIONS = 10
@@ -117,6 +123,7 @@ def app_policy() -> dict[str, Any]:
         "max_teachers": MAX_TEACHERS,
         "view_extend_minutes": VIEW_EXTEND_MINUTES,
         "view_max_extensions": VIEW_MAX_EXTENSIONS,
+        "key_rotation_days": KEY_ROTATION_DAYS,
         "child": {
             "name_max": CHILD_NAME_MAX,
             "name_pattern": NAME_PATTERN_JS,

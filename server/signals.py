@@ -217,7 +217,7 @@ def send_signal(
         except sqlite3.IntegrityError:
             raise Conflict("id_reused") from None
         role = RECEIVING_ROLE[org[0]]
-        _store_envelopes(db, signal_id, role, rows)
+        _store_envelopes(db, signal_id, role, rows, now)
         add_event(db, signal_id, now, Event.SENT, len(rows))
         push.enqueue(
             db,
@@ -238,10 +238,13 @@ def send_signal(
     }
 
 
-def _store_envelopes(db: Store, signal_id: str, role: str, rows: list[tuple[str, str]]) -> None:
+def _store_envelopes(
+    db: Store, signal_id: str, role: str, rows: list[tuple[str, str]], now: float
+) -> None:
     db.conn.executemany(
-        "INSERT INTO envelopes (signal_id, device_id, role, envelope) VALUES (?, ?, ?, ?)",
-        [(signal_id, device_id, role, envelope) for device_id, envelope in rows],
+        "INSERT INTO envelopes (signal_id, device_id, role, envelope, sealed_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(signal_id, device_id, role, envelope, now) for device_id, envelope in rows],
     )
 
 
@@ -428,7 +431,7 @@ def forward_signal(
             "(SELECT id FROM devices WHERE person_id = ?)",
             [signal_id, actor.person_id],
         )
-        _store_envelopes(db, signal_id, "teacher", rows)
+        _store_envelopes(db, signal_id, "teacher", rows, now)
         db.conn.executemany(
             "INSERT INTO signal_teachers (signal_id, person_id) VALUES (?, ?)",
             [(signal_id, t["person_id"]) for t in teachers],
@@ -499,7 +502,7 @@ def relay_signal(
         current = receiving_devices(db, school_id)
         rows = _checked_envelopes(envelopes, school_id, current)
         db.erase("DELETE FROM envelopes WHERE signal_id = ?", [signal_id])
-        _store_envelopes(db, signal_id, "contact", rows)
+        _store_envelopes(db, signal_id, "contact", rows, now)
         db.execute(
             "UPDATE signals SET state = ?, holder_org_id = ?, school_id = ?, "
             "acted_by = ?, remind_at = ? WHERE id = ?",

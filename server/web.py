@@ -147,6 +147,18 @@ ERRORS: dict[str, tuple[int, str]] = {
         "Dit apparaat kan geen nieuw apparaat goedkeuren: het is aangemeld voordat apparaten "
         "elkaar konden goedkeuren. Vraag de beheerder om uw account opnieuw in te stellen.",
     ),
+    "no_signing_key.rotate": (
+        409,
+        "Dit apparaat kan geen nieuwe sleutel maken: het is aangemeld voordat apparaten een "
+        "eigen ondertekensleutel hadden. Vraag de beheerder om uw account opnieuw in te stellen.",
+    ),
+    "not_own_device": (403, "Alleen een apparaat zelf kan zijn sleutel vervangen."),
+    "key_reused": (
+        409,
+        "Deze sleutel is al eens gebruikt. Tik opnieuw op Nieuwe sleutel maken; de app maakt "
+        "dan een andere.",
+    ),
+    "bad_rotation": (422, "De nieuwe sleutel is niet goed ondertekend door dit apparaat."),
     "bad_approval": (422, "De goedkeuring klopt niet. Probeer het opnieuw op uw telefoon."),
     "no_log": (409, "Beheerders zonder organisatie hebben geen apparatenlijst."),
     "no_reset": (409, "Deze persoon kan niet opnieuw worden ingesteld."),

@@ -79,6 +79,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/me/devices/{id}/approve"): DEVICE_ROLES,
     ("POST", "/api/me/devices/{id}/decline"): DEVICE_ROLES,
     ("POST", "/api/me/devices/{id}/revoke"): DEVICE_ROLES,
+    ("POST", "/api/me/devices/{id}/key"): DEVICE_ROLES,
+    ("GET", "/api/me/old-keys"): DEVICE_ROLES,
     ("POST", "/api/me/enrol-link"): DEVICE_ROLES,
     ("GET", "/api/log/key"): EVERYONE,
     ("GET", "/api/log/heads"): EVERYONE,
@@ -488,6 +490,23 @@ def b_revoke_sibling(m: Matrix, role: str, scope: str) -> Call:
     return Call("POST", path, credential=cookie_of(device))
 
 
+def b_rotate_key(m: Matrix, role: str, scope: str) -> Call:
+    """A fresh device's new key, signed by itself (an admin has no key log: 409)."""
+    device = m.fresh_device(role)
+    if device is None:
+        return Call("POST", f"/api/me/devices/{NO_DEVICE}/key", {"enc_key": "A", "signature": "A"})
+    enc_key = b64u_encode(generate_device_key()[1])
+    org_id = str(m.home_org(role))
+    statement = keylog.rotation_statement(org_id, device.person_id, device.device_id, enc_key)
+    body = {"enc_key": enc_key, "signature": keylog.sign(device.sig_private, statement)}
+    path = f"/api/me/devices/{device.device_id}/key"
+    return Call("POST", path, body, 409 if role == "admin" else 200, cookie_of(device))
+
+
+def b_my_old_keys(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/me/old-keys")
+
+
 def b_my_enrol_link(m: Matrix, role: str, scope: str) -> Call:
     return Call("POST", "/api/me/enrol-link", ok=201)
 
@@ -523,6 +542,8 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/me/devices/{id}/approve"): b_approve,
     ("POST", "/api/me/devices/{id}/decline"): b_decline,
     ("POST", "/api/me/devices/{id}/revoke"): b_revoke_sibling,
+    ("POST", "/api/me/devices/{id}/key"): b_rotate_key,
+    ("GET", "/api/me/old-keys"): b_my_old_keys,
     ("POST", "/api/me/enrol-link"): b_my_enrol_link,
     ("GET", "/api/log/key"): b_log_key,
     ("GET", "/api/log/heads"): b_log_heads,

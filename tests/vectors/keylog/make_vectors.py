@@ -63,6 +63,14 @@ class Builder:
             person, device, "approved", f"device:{approver}", approver=approver, approval=approval
         )
 
+    def rotate(self, person: str, device: str, new_key: str, signer: str | None = None) -> None:
+        """key_rotated: the device's new ECDH key (from seed `new_key`), signed by its sig key."""
+        enc = keylog.public_b64u(key(new_key))
+        statement = keylog.rotation_statement(ORG, person, device, enc)
+        signature = keylog.sign(key(f"{signer or device}-sig"), statement)
+        fields = {"person": person, "device": device, "enc_key": enc, "signature": signature}
+        self.add("key_rotated", f"device:{device}", **fields)
+
     def head(self, signer: Any = LOG_KEY) -> dict[str, Any]:
         return keylog.sign_head(signer, keylog.chain_head(ORG, self.entries))
 
@@ -203,6 +211,50 @@ def vectors() -> dict[str, dict[str, Any]]:
         "entry 5",
     )
     out["codes"] = codes()
+    return out | rotations()
+
+
+def rotations() -> dict[str, dict[str, Any]]:
+    """key_rotated (issue 20 item 4): the newest key is the recipient; the refusals."""
+    valid = genesis()
+    valid.rotate("contact-a", "dev-a1", "dev-a1-enc-2")
+    valid.add("person_added", "admin:admin-1", person="contact-b", role="contact")
+    valid.device("contact-b", "dev-b1", "link", "admin:admin-1")
+    valid.rotate("contact-a", "dev-a1", "dev-a1-enc-3")
+    valid.rotate("contact-b", "dev-b1", "dev-b1-enc-2")
+    out = {
+        "rotation-valid": vector(
+            "two devices rotate their keys (one twice): recipients carry the newest keys",
+            valid,
+            valid.head(),
+            None,
+        )
+    }
+    bad = genesis()
+    bad.rotate("contact-a", "dev-a1", "dev-a1-enc-2", signer="intruder")
+    out["rotation-bad-signature"] = vector(
+        "a new key signed by another key than the device's sig_key", bad, bad.head(), "entry 4"
+    )
+    reused = genesis()
+    reused.rotate("contact-a", "dev-a1", "dev-a1-enc-2")
+    reused.rotate("contact-a", "dev-a1", "dev-a1-enc")
+    out["rotation-reused-key"] = vector(
+        "a device rotates back to its own earlier key", reused, reused.head(), "entry 5"
+    )
+    revoked = genesis()
+    revoked.add("device_revoked", "admin:admin-1", person="contact-a", device="dev-a1")
+    revoked.rotate("contact-a", "dev-a1", "dev-a1-enc-2")
+    out["rotation-of-revoked-device"] = vector(
+        "a revoked device announces a new key", revoked, revoked.head(), "entry 5"
+    )
+    unsigned = genesis()
+    unsigned.rotate("teacher-t", "dev-t1", "dev-t1-enc-2")
+    out["rotation-without-sig-key"] = vector(
+        "a migrated device without sig_key announces a new key",
+        unsigned,
+        unsigned.head(),
+        "entry 4",
+    )
     return out
 
 
