@@ -19,9 +19,12 @@ export async function openSignal(signalId) {
   const opened = await api(`/api/signals/${segment(signalId)}/open`, { method: "POST" });
   let bytes;
   try {
-    bytes = opened.envelope?.v === 2 ? await (await trust()).openV2(device, signalId, opened.envelope)
-      : await decryptEnvelope(device.privateKey, device.publicKeyRaw, signalId, device.deviceId,
-        opened.envelope);
+    // Sealed to this device's current key or, before a rotation, to an old key it still keeps.
+    const { keptKeys, openWithKeptKeys } = await import("./keyring.js");
+    bytes = await openWithKeptKeys(keptKeys(device), async (key) => (opened.envelope?.v === 2
+      ? (await trust()).openV2({ ...device, ...key }, signalId, opened.envelope)
+      : decryptEnvelope(key.privateKey, key.publicKeyRaw, signalId, device.deviceId,
+        opened.envelope)));
     return { content: decodeContent(bytes), state: opened.state, deleteAt: opened.delete_at };
   } catch {
     throw new ApiError(422, "undecryptable", NOT_OPENED);

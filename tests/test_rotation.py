@@ -4,6 +4,7 @@ newest; GET /api/me/old-keys tells the device when no live envelope needs an old
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,14 @@ import pytest
 
 from server import keylog, orglog, timers
 from server.clock import FrozenClock
-from server.envelope import b64u_encode, decode_content, decrypt_envelope, generate_device_key
+from server.envelope import (
+    b64u_decode,
+    b64u_encode,
+    decode_content,
+    decrypt_envelope,
+    generate_device_key,
+    load_private_key_raw,
+)
 from tests.conftest import live_world
 from tests.support import Device, World
 
@@ -174,3 +182,33 @@ def test_an_envelope_stored_just_after_a_rotation_keeps_the_old_key(db_path: Pat
         late = w.send(sender, school, NAME, BORN).json()
         keys = contact.get("/api/me/old-keys").json()["keys"]
         assert same_moment(keys[0]["needed_until"], late["expires_at"])
+
+
+# --- the envelope vectors "rotated key" and "old key after deletion" -----------------------
+
+ROTATION = json.loads(
+    (Path(__file__).parent / "vectors" / "envelope-rotation.json").read_text(encoding="utf-8")
+)
+
+
+def test_the_rotation_vectors_are_what_the_script_makes() -> None:
+    from tests.vectors.make_vectors import build_rotation
+
+    assert build_rotation() == ROTATION
+
+
+@pytest.mark.parametrize("vector", ROTATION["vectors"], ids=lambda v: v["description"])
+def test_a_rotation_vector_opens_with_its_kept_key_or_none(vector: dict) -> None:
+    from tests.vectors.make_vectors import kept_opener
+
+    assert kept_opener(vector) == vector["opens_with"]
+    if vector["opens_with"] is not None:
+        key = load_private_key_raw(b64u_decode(vector["keys"][vector["opens_with"]]["d"]))
+        plain = decrypt_envelope(key, vector["signal_id"], vector["device_id"], vector["envelope"])
+        assert plain.decode("utf-8") == vector["plaintext"]
+
+
+def test_the_rotation_vectors_cover_the_issue_cases() -> None:
+    cases = {v["description"].split(":")[0]: v["opens_with"] for v in ROTATION["vectors"]}
+    assert cases["rotated key"] == "new"
+    assert cases["old key after deletion"] is None

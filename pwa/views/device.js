@@ -71,7 +71,14 @@ export function devicePanel(me, onUpdated, { notifications = true, extra = null 
     notifications ? notificationControl(me, onUpdated, "secondary") : null, extra,
     // a screen of its own (app.js routes it), reached as a link: it goes somewhere
     h("p", {}, h("a", { href: "/apparaat-toevoegen", class: "button button-secondary" },
-      "Apparaat toevoegen")));
+      "Apparaat toevoegen")), newKeySlot(me));
+}
+
+/** "Nieuwe sleutel maken", loaded later (not in the first load). */
+function newKeySlot(me) {
+  const slot = h("div");
+  import("./newkey.js").then((m) => slot.append(m.newKeyControl(me) ?? "")).catch(() => {});
+  return slot;
 }
 
 /** At the top of a home screen when notifications are not on: a link down to the panel. */

@@ -76,10 +76,17 @@ async function recheckPending(ctx) {
 /** Approvals and self-monitoring now and at every refresh of this screen. */
 export function watch(ctx) {
   if (!ctx.active) return;
-  const run = () => Promise.all([approvals(ctx), selfCheck(ctx)]).catch(() => {});
+  // Keys first: the self-check compares this device's current key with the log.
+  const run = () => keyCare(ctx).then(() => Promise.all([approvals(ctx), selfCheck(ctx)]))
+    .catch(() => {});
   run();
   ctx.onRefresh(run);
 }
+
+/** A weekly new key, and old keys destroyed once no live envelope needs them (keyring.js);
+ * offline or refused, it is tried again at the next refresh. */
+const keyCare = (ctx) => import("../keyring.js").then((k) => k.keepKeysFresh(ctx.me))
+  .catch(() => {});
 
 async function approvals(ctx) {
   const list = await api("/api/me/pending");

@@ -36,6 +36,7 @@ from server.keylog import sign  # noqa: E402
 OUT = Path(__file__).with_name("envelope-v1.json")
 OUT_V2 = Path(__file__).with_name("envelope-v2.json")
 OUT_V3 = Path(__file__).with_name("envelope-v3.json")
+OUT_ROTATION = Path(__file__).with_name("envelope-rotation.json")
 # A receiving organisation's key log head, as a sender verified it (fixed, any valid form).
 HEAD = {
     "org": "school-1",
@@ -343,8 +344,66 @@ def build_v3() -> dict:
     }
 
 
+# Key rotation (issue 20 item 4): the device of POSITIVE[0] made a new key (fixed scalar).
+NEW_KEY_D = "4a8f0e2d6c1b3a5978e6d4c2b0a9f8e7d6c5b4a3928170f6e5d4c3b2a1908f7e"
+
+
+def kept_opener(vector: dict) -> str | None:
+    """Which of the kept keys opens the envelope, trying each in order (HKDF binds the
+    recipient key, so a wrong key fails the tag); None when none does."""
+    for name in vector["kept"]:
+        key = load_private_key_raw(b64u_decode(vector["keys"][name]["d"]))
+        try:
+            decrypt_envelope(key, vector["signal_id"], vector["device_id"], vector["envelope"])
+        except EnvelopeError:
+            continue
+        return name
+    return None
+
+
+def build_rotation() -> dict:
+    spec = POSITIVE[0]
+    keys = {"old": key_entry(spec["recipient_d"]), "new": key_entry(NEW_KEY_D)}
+    before = positive(spec, HEAD)["envelope"]
+    after = positive({**spec, "recipient_d": NEW_KEY_D}, HEAD)["envelope"]
+    cases = [
+        ("rotated key: sealed to the new key, both keys kept", after, ["new", "old"], "new"),
+        ("sealed before the rotation, the old key still kept", before, ["new", "old"], "old"),
+        ("old key after deletion: sealed to the old key, only the new key kept", before, ["new"]),
+        ("an envelope to the new key never opens with the old key", after, ["old"]),
+    ]
+    vectors = []
+    for description, envelope, kept, *opens in cases:
+        vector = {
+            "description": description,
+            "keys": keys,
+            "signal_id": b64u_encode(bytes.fromhex(spec["signal"])),
+            "device_id": spec["device_id"],
+            "envelope": envelope,
+            "kept": kept,
+            "opens_with": opens[0] if opens else None,
+            "plaintext": encode_content(spec["name"], spec["birth_date"]).decode("utf-8"),
+        }
+        assert kept_opener(vector) == vector["opens_with"], description
+        vectors.append(vector)
+    return {
+        "scheme": "hwc-envelope-rotation",
+        "about": "docs/envelope.md, Which key: a device keeps its newest key and the old keys a "
+        "live envelope may need, and opens an envelope with whichever kept key it was sealed "
+        "to (trying each: HKDF binds the recipient key). kept lists the keys the device holds, "
+        "in the order it tries them; opens_with is the one that opens it, or null.",
+        "vectors": vectors,
+    }
+
+
 def main() -> None:
-    for out, content in ((OUT, build()), (OUT_V2, build_v2()), (OUT_V3, build_v3())):
+    outputs = (
+        (OUT, build()),
+        (OUT_V2, build_v2()),
+        (OUT_V3, build_v3()),
+        (OUT_ROTATION, build_rotation()),
+    )
+    for out, content in outputs:
         out.write_text(json.dumps(content, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {out}")
 
