@@ -559,7 +559,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         logapi.rotate_key,
         "My device's new key, signed with its own signing key",
         KeyRotation,
-        (200, 403, 409, 422),
+        (200, 403, 409, 422, 429),
     ),
     ApiRoute(
         "GET",

@@ -104,6 +104,7 @@ async def rotate_key(request: Request, actor: Actor) -> Response:
     body = await read_json(request, KeyRotation)
     if request.path_params["id"] != device_id:
         raise rotation.NOT_OWN_DEVICE
+    _state(request).limits["rotate"].hit(device_id)
     rotated = rotation.rotate_key(
         _state(request).db,
         device_id,

@@ -63,6 +63,7 @@ RATE_LIMITS = {
     "send": (120, 60),  # signals sent per device or API key
     "log": (60, 60),  # key log and heads requests per client address (public routes)
     "security": (10, 60),  # security events reported per device or API key
+    "rotate": (10, 86400),  # new keys per device (weekly, or a suspected leak): the log stays small
 }
 
 # Device keys (issue 20 item 4): a device makes a new ECDH key when its current one is this old,

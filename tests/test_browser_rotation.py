@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from server import timers
 from server.clock import FrozenClock
@@ -194,6 +194,66 @@ def test_nieuwe_sleutel_maken_replaces_the_key_at_once(browser: Any, world: Worl
     expect(trust_area(teacher)).not_to_contain_text("niet goed in het")
     assert teacher.page_errors == []
     teacher.close()
+
+
+def test_a_lost_answer_to_a_rotation_loses_no_key(browser: Any, world: World) -> None:
+    """The server took the new key but its answer never arrived: the phone kept the new key
+    as its next key, so at the next start it takes it up instead of declaring its key lost."""
+    school = world.org(name="Basisschool De Regenboog")
+    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
+    device_id = device_id_of(world, contact.person_id)
+    first = server_key(world, device_id)
+    page = contact.page
+    contact.goto("/")
+
+    def lose_answer(route: Route) -> None:
+        route.fetch()  # the server handles it...
+        route.abort()  # ...and the phone sees no answer
+
+    page.route("**/api/me/devices/*/key", lose_answer)
+    page.get_by_role("button", name="Nieuwe sleutel maken").click()
+    expect(page.get_by_text("Geen verbinding")).to_be_visible()
+    taken = server_key(world, device_id)
+    assert taken != first
+    kept = record(contact)
+    assert (kept["current"]["public"], kept["next"]["public"]) == (first, taken)
+    page.unroute("**/api/me/devices/*/key")
+    contact.goto("/")
+    expect(page.get_by_role("heading", name="Dit apparaat")).to_be_visible()
+    # Taken up at the start check; the first key, needed by no envelope, then destroyed.
+    wait_until(lambda: record(contact)["current"]["public"] == taken, "next key not taken up")
+    wait_until(lambda: record(contact)["old"] == [], "unneeded old key kept")
+    assert record(contact)["next"] is None
+    revoked = world.db.execute("SELECT revoked_at FROM devices WHERE id = ?", [device_id])
+    assert revoked.fetchone()[0] is None
+    contact.close()
+
+
+def test_offline_after_a_rotation_the_kept_answer_still_names_this_device(
+    browser: Any, world: World
+) -> None:
+    """The answer kept for offline starts may name the key from before the rotation: still
+    this device's (an old key it keeps), so it starts offline as before."""
+    school = world.org(name="Basisschool De Regenboog")
+    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
+    page = contact.page
+    contact.goto("/")
+    contact.wait_for_service_worker()
+    page.get_by_role("button", name="Nieuwe sleutel maken").click()
+    expect(page.get_by_text("Dit apparaat heeft een nieuwe sleutel")).to_be_visible()
+    kept = page.evaluate("""async () => (await import('/keystore.js')).keptAnswer('/api/me')""")
+    assert kept["value"]["device"]["public_key"] == record(contact)["old"][0]["public"]
+    contact.context.set_offline(True)
+    page.reload()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Signalen voor uw school")
+    expect(page.get_by_text("Geen verbinding — bijgewerkt om", exact=False)).to_be_visible()
+    contact.context.set_offline(False)
+    device_id = device_id_of(world, contact.person_id)
+    assert (
+        world.db.execute("SELECT revoked_at FROM devices WHERE id = ?", [device_id]).fetchone()[0]
+        is None
+    )
+    contact.close()
 
 
 def test_a_sender_has_no_key_button(browser: Any, world: World) -> None:

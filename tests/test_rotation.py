@@ -212,3 +212,13 @@ def test_the_rotation_vectors_cover_the_issue_cases() -> None:
     cases = {v["description"].split(":")[0]: v["opens_with"] for v in ROTATION["vectors"]}
     assert cases["rotated key"] == "new"
     assert cases["old key after deletion"] is None
+
+
+def test_a_device_rotates_at_most_ten_times_a_day(world: World, school: dict) -> None:
+    """Each rotation is a log entry every client verifies: a device cannot flood its log."""
+    contact = school["contact"]
+    for _ in range(10):
+        assert rotate(world, contact).status_code == 200
+    response = rotate(world, contact)
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
