@@ -173,16 +173,20 @@ def test_a_week_old_key_rotates_and_the_old_one_goes_when_its_last_envelope_expi
     contact.close()
 
 
+def home_phone(browser: Any, world: World, role: str) -> tuple[Phone, str, str]:
+    """A school's phone of `role` on its home screen: the phone, its device id and its key."""
+    phone = enrol_phone(browser, world, role, world.org(name="Basisschool De Regenboog"))
+    device_id = device_id_of(world, phone.person_id)
+    phone.goto("/")
+    expect(phone.page.get_by_role("heading", name="Dit apparaat")).to_be_visible()
+    return phone, device_id, server_key(world, device_id)
+
+
 def test_nieuwe_sleutel_maken_replaces_the_key_at_once(browser: Any, world: World) -> None:
     """A suspected leak: the device panel's button makes and announces a new key now."""
-    school = world.org(name="Basisschool De Regenboog")
-    teacher = enrol_phone(browser, world, "teacher", school, name="Tom Leerkracht")
-    device_id = device_id_of(world, teacher.person_id)
-    first = server_key(world, device_id)
+    teacher, device_id, first = home_phone(browser, world, "teacher")
     page = teacher.page
-    teacher.goto("/")
-    button = page.get_by_role("button", name="Nieuwe sleutel maken")
-    button.click()
+    page.get_by_role("button", name="Nieuwe sleutel maken").click()
     expect(page.get_by_text("Dit apparaat heeft een nieuwe sleutel")).to_be_visible()
     assert server_key(world, device_id) != first
     assert record(teacher)["current"]["public"] == server_key(world, device_id)
@@ -199,12 +203,8 @@ def test_nieuwe_sleutel_maken_replaces_the_key_at_once(browser: Any, world: Worl
 def test_a_lost_answer_to_a_rotation_loses_no_key(browser: Any, world: World) -> None:
     """The server took the new key but its answer never arrived: the phone kept the new key
     as its next key, so at the next start it takes it up instead of declaring its key lost."""
-    school = world.org(name="Basisschool De Regenboog")
-    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
-    device_id = device_id_of(world, contact.person_id)
-    first = server_key(world, device_id)
+    contact, device_id, first = home_phone(browser, world, "contact")
     page = contact.page
-    contact.goto("/")
 
     def lose_answer(route: Route) -> None:
         route.fetch()  # the server handles it...
