@@ -7,7 +7,7 @@
 import { api, segment } from "./api.js";
 import { b64uEncode, generateDeviceKey } from "./envelope.js";
 import { signRotation } from "./keylog.js";
-import { loadDevice, saveDevice } from "./keystore.js";
+import { loadDevice, withStore } from "./keystore.js";
 
 /** Roles whose devices are sealed to (docs/keylog.md): only their keys rotate. */
 export const RECEIVING_ROLES = ["contact", "teacher", "officer"];
@@ -43,17 +43,32 @@ export function rotationDue(device, me, now = Date.now()) {
     RECEIVING_ROLES.includes(me.person.role) && now - device.keyMadeAt >= days * DAY_MS;
 }
 
+/** Change this device's record in one IndexedDB transaction (read and write together), so a
+ * rotation and a destruction at once cannot undo each other. Record key: keystore.js's. */
+const updateDevice = (change) => withStore("readwrite", (store) => {
+  const read = store.get("self");
+  read.onsuccess = () => read.result && store.put(change(read.result), "self");
+  return read;
+});
+
+let rotating = null; // one rotation at a time (the weekly one and the button)
+
 /**
  * A new key: made and kept as `nextKey` first (so a lost answer loses nothing), announced with
  * the device's signature, and only then the current key (the old one kept for live envelopes).
  */
-export async function rotateKey(me) {
-  let device = await loadDevice();
-  if (!device.nextKey) {
-    device = { ...device, nextKey: await generateDeviceKey() };
-    await saveDevice(device);
-  }
-  const encKey = b64uEncode(device.nextKey.publicKeyRaw);
+export function rotateKey(me) {
+  rotating ??= rotateOnce(me).finally(() => {
+    rotating = null;
+  });
+  return rotating;
+}
+
+async function rotateOnce(me) {
+  const device = await loadDevice();
+  const next = device.nextKey ?? await generateDeviceKey();
+  if (!device.nextKey) await updateDevice((d) => ({ ...d, nextKey: next }));
+  const encKey = b64uEncode(next.publicKeyRaw);
   const signature = await signRotation(device.signingKey, { device: device.deviceId,
     enc_key: encKey, org: me.org.id, person: me.person.id });
   try {
@@ -61,11 +76,11 @@ export async function rotateKey(me) {
       body: { enc_key: encKey, signature } });
   } catch (error) {
     if (!(await serverHas(encKey, error))) {
-      if (error.status >= 400 && error.status < 500) await saveDevice(withoutNext(device));
+      if (error.status >= 400 && error.status < 500) await updateDevice(withoutNext);
       throw error;
     }
   }
-  return promote(device);
+  await promote(next);
 }
 
 /** An earlier try's answer was lost: the server took the key then ("key_reused" now). */
@@ -88,21 +103,21 @@ function withoutNext(device) {
  */
 export async function heldBefore(device, publicKey) {
   if (device.nextKey && b64uEncode(device.nextKey.publicKeyRaw) === publicKey) {
-    await promote(device);
+    await promote(device.nextKey);
     return true;
   }
   return Boolean(device.oldKeys?.some((k) => b64uEncode(k.publicKeyRaw) === publicKey));
 }
 
-/** The next key becomes the current one; the current one is kept as old, with its time. */
-export async function promote(device, now = Date.now()) {
-  const old = { privateKey: device.privateKey, publicKeyRaw: device.publicKeyRaw,
-    replacedAt: now };
-  const promoted = { ...withoutNext(device), privateKey: device.nextKey.privateKey,
-    publicKeyRaw: device.nextKey.publicKeyRaw, keyMadeAt: now,
-    oldKeys: [old, ...(device.oldKeys ?? [])] };
-  await saveDevice(promoted);
-  return promoted;
+/** The announced key pair `next` becomes the current one; the current one is kept as old,
+ * with the time it was replaced. */
+export async function promote(next, now = Date.now()) {
+  await updateDevice((d) => {
+    if (b64uEncode(d.publicKeyRaw) === b64uEncode(next.publicKeyRaw)) return withoutNext(d);
+    const old = { privateKey: d.privateKey, publicKeyRaw: d.publicKeyRaw, replacedAt: now };
+    return { ...withoutNext(d), privateKey: next.privateKey, publicKeyRaw: next.publicKeyRaw,
+      keyMadeAt: now, oldKeys: [old, ...(d.oldKeys ?? [])] };
+  });
 }
 
 /** Whether an old key must still be kept: the server names a live envelope's expiry ahead,
@@ -119,8 +134,12 @@ export async function destroyUnneeded(me, now = Date.now()) {
   if (!device?.oldKeys?.length) return;
   const { keys } = await api("/api/me/old-keys");
   const listed = new Map(keys.map((k) => [k.enc_key, k]));
-  const kept = device.oldKeys.filter((old) => stillNeeded(old, listed, me, now));
-  if (kept.length < device.oldKeys.length) await saveDevice({ ...device, oldKeys: kept });
+  const gone = new Set(device.oldKeys.filter((old) => !stillNeeded(old, listed, me, now))
+    .map((old) => b64uEncode(old.publicKeyRaw)));
+  if (gone.size) {
+    await updateDevice((d) => ({ ...d,
+      oldKeys: (d.oldKeys ?? []).filter((old) => !gone.has(b64uEncode(old.publicKeyRaw))) }));
+  }
 }
 
 /** At start and refresh: old keys destroyed when unneeded, a new key when the current one is
@@ -128,7 +147,10 @@ export async function destroyUnneeded(me, now = Date.now()) {
 export async function keepKeysFresh(me) {
   const device = await loadDevice();
   if (!device || !me.org) return;
-  if (device.keyMadeAt === undefined) await saveDevice({ ...device, keyMadeAt: Date.now() });
-  else if (device.nextKey || rotationDue(device, me)) await rotateKey(me);
+  if (device.keyMadeAt === undefined) {
+    await updateDevice((d) => ({ ...d, keyMadeAt: d.keyMadeAt ?? Date.now() }));
+  } else if (device.nextKey || rotationDue(device, me)) {
+    await rotateKey(me);
+  }
   await destroyUnneeded(me);
 }

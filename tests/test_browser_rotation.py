@@ -256,6 +256,36 @@ def test_offline_after_a_rotation_the_kept_answer_still_names_this_device(
     contact.close()
 
 
+CONCURRENT_JS = """async () => {
+  const keyring = await import('/keyring.js');
+  const me = await (await fetch('/api/me')).json();
+  await Promise.all([keyring.rotateKey(me), keyring.rotateKey(me)]);  // the button twice
+  await Promise.all([keyring.rotateKey(me), keyring.destroyUnneeded(me)]);
+}"""
+
+
+def test_rotations_and_destruction_at_once_keep_the_announced_key(
+    browser: Any, world: World
+) -> None:
+    """Two taps at once make one new key; a destruction running beside a rotation does not
+    write back the record from before it (one IndexedDB transaction each)."""
+    contact, device_id, _ = home_phone(browser, world, "contact")
+    contact.page.evaluate(CONCURRENT_JS)
+    entries = world.client().get(f"/api/orgs/{device_org(world, device_id)}/log").json()
+    assert [e["kind"] for e in entries["entries"]].count("key_rotated") == 2
+    now = record(contact)
+    assert now["current"]["public"] == server_key(world, device_id) and now["next"] is None
+    contact.close()
+
+
+def device_org(world: World, device_id: str) -> str:
+    row = world.db.execute(
+        "SELECT p.org_id FROM devices d JOIN people p ON p.id = d.person_id WHERE d.id = ?",
+        [device_id],
+    ).fetchone()
+    return str(row[0])
+
+
 def test_a_sender_has_no_key_button(browser: Any, world: World) -> None:
     """Only devices that are sealed to rotate: a sender's key is never a recipient's."""
     vt = world.org("veilig_thuis", "Veilig Thuis Utrecht")
