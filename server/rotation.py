@@ -67,13 +67,15 @@ def rotate_key(
     return {"enc_key": enc_key, "rotated_at": _iso(now)}
 
 
-def key_history(entries: list[dict[str, Any]], device_id: str) -> list[tuple[str, int]]:
+def key_history(db: Store, org_id: str, device_id: str) -> list[tuple[str, int]]:
     """The device's keys in the log, oldest first, with when each became its key."""
-    return [
-        (e["enc_key"], e["at"])
-        for e in entries
-        if e.get("device") == device_id and e["kind"] in ("device_added", "key_rotated")
-    ]
+    rows = db.execute(
+        "SELECT json_extract(entry, '$.enc_key'), json_extract(entry, '$.at') FROM keylog "
+        "WHERE org_id = ? AND json_extract(entry, '$.device') = ? "
+        "AND json_extract(entry, '$.kind') IN ('device_added', 'key_rotated') ORDER BY seq",
+        [org_id, device_id],
+    ).fetchall()
+    return [(str(r[0]), int(r[1])) for r in rows]
 
 
 def old_keys(
@@ -83,7 +85,7 @@ def old_keys(
     {enc_key, replaced_at, needed_until}. needed_until is the latest expiry among the device's
     live envelopes stored before the replacement (plus the race margin: a sender may have
     sealed to the old key just before), or None: nothing live needs it, destroy it now."""
-    history = key_history(orglog.entries(db, org_id), device_id)
+    history = key_history(db, org_id, device_id)
     horizon = now - timing.calendar.max_days * 86400.0 - ROTATION_RACE_SECONDS
     keys = []
     for (enc_key, _), (_, replaced_at) in zip(history, history[1:], strict=False):
