@@ -53,7 +53,6 @@ def rotate_key(
             )
         except sqlite3.IntegrityError:  # another organisation's (or a pending device's) key
             raise KEY_REUSED from None
-        fields = {"person": person_id, "device": device_id, "enc_key": enc_key}
         orglog.append(
             db,
             org_id,
@@ -61,8 +60,10 @@ def rotate_key(
             orglog.by_device(device_id),
             now,
             current=log,
+            person=person_id,
+            device=device_id,
+            enc_key=enc_key,
             signature=signature,
-            **fields,
         )
     return {"enc_key": enc_key, "rotated_at": _iso(now)}
 
