@@ -49,6 +49,11 @@ def test_every_kind_of_case_is_covered() -> None:
         "bad-approval-signature",
         "link-beside-active",
         "migrated-after-genesis",
+        "rotation-valid",
+        "rotation-bad-signature",
+        "rotation-reused-key",
+        "rotation-of-revoked-device",
+        "rotation-without-sig-key",
     } <= set(CASES)
 
 

@@ -222,3 +222,17 @@ def test_a_device_rotates_at_most_ten_times_a_day(world: World, school: dict) ->
     response = rotate(world, contact)
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
+
+
+def test_only_the_device_itself_is_named_as_who_rotated() -> None:
+    """`by` of key_rotated is the device itself; the same entry by another device or the
+    server is refused (the signature alone is the device's, so this is the log's own rule)."""
+    valid = json.loads(
+        (Path(__file__).parent / "vectors" / "keylog" / "rotation-valid.json").read_text()
+    )
+    entries = valid["entries"]
+    assert keylog.derive("school-1", entries).devices["dev-b1"].enc_key == entries[-1]["enc_key"]
+    for by in ("device:dev-a1", "server", "admin:admin-1"):
+        changed = [*entries[:-1], {**entries[-1], "by": by}]
+        with pytest.raises(keylog.LogError, match="rotated only by its own device"):
+            keylog.derive("school-1", changed)

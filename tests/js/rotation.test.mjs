@@ -35,3 +35,16 @@ test("a rotation is due after the policy's days, on a receiving device with a si
 test("no kept key: the failure is an error, not a silent undefined", async () => {
   await assert.rejects(keyring.openWithKeptKeys([], async () => "never"));
 });
+
+test("key_rotated by another than the device itself is refused, as in Python", async () => {
+  const { verifyLog, KeylogError } = await import("../../pwa/keylog.js");
+  const valid = JSON.parse(readFileSync(
+    new URL("../vectors/keylog/rotation-valid.json", import.meta.url), "utf8"));
+  const { state } = await verifyLog("school-1", valid.entries);
+  assert.equal(state.devices.get("dev-b1").enc_key, valid.entries.at(-1).enc_key);
+  for (const by of ["device:dev-a1", "server", "admin:admin-1"]) {
+    const changed = [...valid.entries.slice(0, -1), { ...valid.entries.at(-1), by }];
+    await assert.rejects(verifyLog("school-1", changed),
+      (e) => e instanceof KeylogError && e.reason === "by");
+  }
+});
