@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from server import access, auth, directory, orglog, privacy, push, security_events
+from server import access, adminlog, auth, directory, orglog, privacy, push, security_events
 from server.auth import Actor
 from server.clock import AMSTERDAM, local_text
 from server.errors import DomainError
@@ -44,7 +44,12 @@ templates.env.globals.update(
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
     # Every duration a page states comes from settings.
-    context = {"enrol_token_days": request.app.state.settings.enrol_token_days, **context}
+    settings = request.app.state.settings
+    context = {
+        "enrol_token_days": settings.enrol_token_days,
+        "audit_days": settings.audit_retention_days,
+        **context,
+    }
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 
@@ -101,6 +106,9 @@ async def admin_org(request: Request) -> Response:
             "api_keys": auth.api_keys(db, org["id"]) if org["kind"] != "school" else [],
             "revoked_days": request.app.state.settings.revoked_retention_days,
             "free_days": _upcoming_free_days(db, org["id"], request.app.state.clock.now()),
+            "admin_acts": (
+                adminlog.of_org(db, org["id"]) if adminlog.may_read(db, actor, org["id"]) else None
+            ),
         },
     )
 
@@ -143,6 +151,7 @@ async def person_page(request: Request) -> Response:
             "back": f"/admin/orgs/{org_id}" if org_id else "/admin",
             "revoked_days": settings.revoked_retention_days,
             "status_days": settings.status_retention_days,
+            "show_acts": adminlog.may_read(request.app.state.db, actor, org_id),
         },
     )
 

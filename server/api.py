@@ -13,7 +13,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import access, approvals, auth, directory, logapi, ops, orglog, push, register, signals
+from server import (
+    access,
+    adminlog,
+    approvals,
+    auth,
+    directory,
+    logapi,
+    ops,
+    orglog,
+    push,
+    register,
+    signals,
+)
 from server.access import requires
 from server.auth import Actor
 from server.calendar import holiday_warning_text
@@ -406,6 +418,15 @@ async def admin_free_days(request: Request, actor: Actor) -> Response:
 
 
 @requires("admin")
+async def admin_org_audit(request: Request, actor: Actor) -> Response:
+    """The organisation's audit trail: 404 alike for no such organisation and not yours."""
+    db, org_id = _state(request).db, request.path_params["id"]
+    if directory.org(db, org_id) is None or not adminlog.may_read(db, actor, org_id):
+        raise NotFound("unknown_org")
+    return json_response(adminlog.of_org(db, org_id))
+
+
+@requires("admin")
 async def admin_import_free_days(request: Request, actor: Actor) -> Response:
     body = await read_json(request, FreeDaysCsv)
     return json_response(
@@ -716,6 +737,13 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         "Set a school's holiday region where it follows another region's dates",
         OrgRegion,
         (200, 404, 422),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/admin/orgs/{id}/audit",
+        admin_org_audit,
+        "Beheerlog: who made links, enrolled, approved, revoked or reset whom (no child data)",
+        statuses=(200, 404),
     ),
     ApiRoute(
         "POST",

@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from server import orglog, push
+from server import adminlog, orglog, push
 from server.db import Store
 from server.envelope import b64u_decode, b64u_encode
 from server.errors import Conflict, Invalid, Limited
@@ -87,6 +87,8 @@ def make_enrol_token(
             "VALUES (?, ?, ?, ?, ?)",
             [stored_token_id(token_id), person_id, created_by, now, now + days * 86400],
         )
+        maker = orglog.by_person(created_by) if created_by else "server"
+        adminlog.record(db, "link_made", maker, now, person_id)
     return _serializer(secret_key).dumps(token_id)
 
 
@@ -183,6 +185,7 @@ def enrol_device(db: Store, token_id: str, device: NewDevice, now: float) -> Enr
         else:
             refused = False
             _insert_device(db, device_id, person_id, device, secret_hash(secret), now, pending)
+            adminlog.record(db, "enrolled", orglog.by_person(person_id), now, person_id, device_id)
             if pending and log is not None:  # the person's own devices are asked, neutrally
                 siblings = log.active_devices(person_id)
                 push.enqueue(db, siblings, None, "device_pending", now + PENDING_PUSH_TTL, now)
@@ -217,6 +220,8 @@ def _refuse_second_pending(db: Store, person_id: str, now: float) -> bool:
         "AND revoked_at IS NULL RETURNING id",
         [now, person_id],
     ).fetchall()
+    for (device_id,) in waiting:
+        adminlog.record(db, "device_revoked", "server", now, person_id, device_id)
     return bool(waiting)
 
 

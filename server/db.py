@@ -249,6 +249,29 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE orgs ADD COLUMN region_override TEXT
         CHECK (region_override IN ('noord', 'midden', 'zuid'));
     """,
+    # 11: the admin audit trail (server/adminlog.py, "Beheerlog"): who made a link, enrolled,
+    # approved, declined, revoked, reset, created or erased which person or device, and when.
+    # Ids, roles and kinds only (names come from `people` while the person exists); no signal
+    # and nothing about a child. Purged after HWC_AUDIT_RETENTION_DAYS.
+    """
+    CREATE TABLE admin_log (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        org_id TEXT,
+        act TEXT NOT NULL,
+        actor_kind TEXT NOT NULL CHECK (actor_kind IN ('person', 'api_key', 'server')),
+        actor_id TEXT,
+        actor_role TEXT,
+        person_id TEXT,
+        person_role TEXT,
+        device_id TEXT
+    ) STRICT;
+    CREATE INDEX admin_log_org ON admin_log(org_id, at);
+    CREATE INDEX admin_log_person ON admin_log(person_id) WHERE person_id IS NOT NULL;
+    CREATE INDEX admin_log_actor ON admin_log(actor_id) WHERE actor_id IS NOT NULL;
+    CREATE INDEX admin_log_device ON admin_log(device_id) WHERE device_id IS NOT NULL;
+    CREATE INDEX admin_log_at ON admin_log(at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,7 +9,7 @@ import sqlite3
 from datetime import date
 from typing import Any
 
-from server import calendar, orglog, privacy
+from server import adminlog, calendar, orglog, privacy
 from server.auth import Actor, new_id
 from server.db import Store
 from server.errors import Conflict, DomainError, Invalid, NotFound, Refused
@@ -166,6 +166,7 @@ def create_person(db: Store, person: NewPerson, now: float, by: str = "server") 
         )
         if org_id is not None:
             orglog.append(db, org_id, "person_added", by, now, person=person_id, role=person.role)
+        adminlog.record(db, "person_created", by, now, person_id)
     return person_id
 
 
@@ -184,17 +185,20 @@ def revoke_device(
     now: float,
     key_lost: bool = False,
     by: str = "server",
+    act: str = "device_revoked",
 ) -> None:
     """A revoked device can do nothing more, and its envelopes go at once; a device the key log
     names active gets its `device_revoked` entry in the same transaction (a pending one, or a
-    row written beside the log, has none to end)."""
+    row written beside the log, has none to end). `act`: what the audit trail calls it."""
     with db.transaction():
         row = db.execute(
-            "SELECT d.person_id, p.org_id FROM devices d JOIN people p ON p.id = d.person_id "
-            "WHERE d.id = ?",
+            "SELECT d.person_id, p.org_id, d.revoked_at FROM devices d "
+            "JOIN people p ON p.id = d.person_id WHERE d.id = ?",
             [device_id],
         ).fetchone()
         _revoke_device_rows(db, device_id, now, key_lost)
+        if row is not None and row[2] is None:
+            adminlog.record(db, act, by, now, row[0], device_id)
         current = orglog.state(db, row[1]) if row is not None and row[1] is not None else None
         if current is not None and orglog.logged_active(current, device_id):
             orglog.append(
@@ -227,14 +231,19 @@ def revoke_person_devices(db: Store, person_id: str, now: float) -> None:
         _revoke_device_rows(db, device_id, now)
 
 
-def revoke_person(db: Store, person_id: str, now: float, by: str = "server") -> None:
-    """The person and all their devices end, with one `person_revoked` entry in the log."""
+def revoke_person(
+    db: Store, person_id: str, now: float, by: str = "server", act: str | None = "person_revoked"
+) -> None:
+    """The person and all their devices end, with one `person_revoked` entry in the log (and,
+    unless `act` is None, one in the audit trail)."""
     with db.transaction():
         row = db.execute(
             "UPDATE people SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING org_id",
             [now, person_id],
         ).fetchone()
         revoke_person_devices(db, person_id, now)
+        if row is not None and act is not None:
+            adminlog.record(db, act, by, now, person_id)
         if row is not None and row[0] is not None:
             orglog.append(db, row[0], "person_revoked", by, now, person=person_id)
 
@@ -382,5 +391,7 @@ def erase_leaver(db: Store, actor: Actor, person_id: str, now: float) -> None:
     if found["id"] == actor.person_id:
         raise Conflict("erase_self")
     with db.transaction():
-        revoke_person(db, found["id"], now, orglog.by_staff(actor.role, actor.person_id))
+        by = orglog.by_staff(actor.role, actor.person_id)
+        revoke_person(db, found["id"], now, by, act=None)
+        adminlog.record(db, "person_erased", by, now, found["id"])
         privacy.erase_person(db, found["id"])

@@ -78,9 +78,12 @@ async def approve_device(request: Request, actor: Actor) -> Response:
 
 @requires(*auth.ROLES)
 async def decline_device(request: Request, actor: Actor) -> Response:
-    _device(actor)
     approvals.decline(
-        _state(request).db, str(actor.person_id), request.path_params["id"], _now(request)
+        _state(request).db,
+        _device(actor),
+        str(actor.person_id),
+        request.path_params["id"],
+        _now(request),
     )
     return json_response({"declined": True})
 

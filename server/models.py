@@ -371,6 +371,26 @@ class SecurityEventRow(Reply):
     reporter_org_id: str | None
 
 
+class ActRef(Reply):
+    """Who acted, or whom an act was about; name null once the person was erased."""
+
+    id: str | None
+    role: str | None
+    name: str | None
+    kind: str = "person"
+
+
+class AdminAct(Reply):
+    """One row of the admin audit trail (server/adminlog.py), with its Dutch sentence."""
+
+    at: float
+    act: str
+    text: str
+    actor: ActRef
+    person: ActRef
+    device_id: str | None
+
+
 class Statement(Reply):
     organisation: str
     email: str

@@ -98,6 +98,12 @@ class Settings:
         30,
         "Spent or expired enrolment links are deleted this many days after use or expiry.",
     )
+    audit_retention_days: int = setting(
+        "HWC_AUDIT_RETENTION_DAYS",
+        365,
+        "Admin audit trail rows (who enrolled, approved, revoked or reset whom; ids and roles, "
+        "no names) are purged this many days after the act: one school year, with room.",
+    )
     enrol_token_days: int = setting("HWC_ENROL_TOKEN_DAYS", 7, "Enrolment links expire after this.")
     max_body_bytes: int = setting("HWC_MAX_BODY_BYTES", 64 * 1024, "Largest request body accepted.")
     push_concurrency: int = setting(

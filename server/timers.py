@@ -318,6 +318,14 @@ TIMERS: tuple[Timer, ...] = (
         "at",
         delay=lambda timing: timing.retention,
     ),
+    # The admin audit trail (server/adminlog.py).
+    Timer(
+        "audit_purged",
+        "admin_log",
+        "1 = 1",
+        "at",
+        delay=lambda timing: timing.audit_retention,
+    ),
 )
 NEXT_DUE = "SELECT min(t) FROM (" + " UNION ALL ".join(t.due_sql() for t in TIMERS) + ")"  # noqa: S608
 

@@ -86,6 +86,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/security-events"): EVERYONE,
     ("GET", "/api/admin/security-events"): frozenset({"admin"}),
     ("POST", "/api/admin/people/{id}/reset"): frozenset({"admin", "contact"}),
+    ("GET", "/api/admin/orgs/{id}/audit"): frozenset({"admin"}),
 }
 PUBLIC = {
     ("POST", "/api/enrol"),
@@ -513,6 +514,10 @@ def b_security_events(m: Matrix, role: str, scope: str) -> Call:
     return Call("GET", "/api/admin/security-events")
 
 
+def b_org_audit(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", f"/api/admin/orgs/{m.school[scope]}/audit")
+
+
 def b_reset(m: Matrix, role: str, scope: str) -> Call:
     person = m.world.member("teacher", m.school[scope]).person_id
     return Call("POST", f"/api/admin/people/{person}/reset", ok=201)
@@ -530,6 +535,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/security-events"): b_security_event,
     ("GET", "/api/admin/security-events"): b_security_events,
     ("POST", "/api/admin/people/{id}/reset"): b_reset,
+    ("GET", "/api/admin/orgs/{id}/audit"): b_org_audit,
     ("POST", "/api/enrol"): b_enrol,
     ("GET", "/api/me"): b_me,
     ("POST", "/api/me/key-lost"): b_key_lost,

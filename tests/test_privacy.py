@@ -234,6 +234,9 @@ FORBIDDEN = {
     "signals WHERE ended_at IS NULL) OR device_id IN (SELECT id FROM devices "
     "WHERE revoked_at IS NOT NULL) OR (role = 'teacher' AND opened_at <= :now - "
     ":grace)",
+    "admin_log": "SELECT id FROM admin_log WHERE at <= :now - :audit "
+    "OR person_id NOT IN (SELECT id FROM people) OR device_id NOT IN (SELECT id FROM devices) "
+    "OR (actor_kind = 'person' AND actor_id NOT IN (SELECT id FROM people))",
     "outbox": "SELECT id FROM outbox WHERE (state != 'pending' AND created_at <= :now - :status) "
     "OR signal_id NOT IN (SELECT id FROM signals) "
     "OR device_id NOT IN (SELECT id FROM devices)",
@@ -250,6 +253,7 @@ def forbidden_rows(w: World, now: float) -> dict[str, list]:
         "now": now,
         "revoked": timing.revoked_retention,
         "tokens": timing.token_retention,
+        "audit": timing.audit_retention,
         "status": timing.retention,
         "grace": timing.view_grace,
         "today": privacy.local_date(now),
