@@ -249,6 +249,22 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE orgs ADD COLUMN region_override TEXT
         CHECK (region_override IN ('noord', 'midden', 'zuid'));
     """,
+    # 11: regions ("regio": a Veilig Thuis region or a partnership of municipalities; not the
+    # holiday region `orgs.region`) group organisations under a region admin (server/scope.py).
+    # An admin's scope is their columns: org_id (organisation admin), region_id (region
+    # admin), neither (instance admin); never both.
+    """
+    CREATE TABLE regions (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        municipalities TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    ) STRICT;
+    ALTER TABLE orgs ADD COLUMN region_id TEXT REFERENCES regions(id);
+    CREATE INDEX orgs_region ON orgs(region_id);
+    ALTER TABLE people ADD COLUMN region_id TEXT REFERENCES regions(id)
+        CHECK (region_id IS NULL OR (org_id IS NULL AND role = 'admin'));
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
