@@ -57,6 +57,7 @@ class Actor:
     person_name: str = ""
     device_id: str | None = None
     public_key: bytes = b""
+    region_id: str | None = None  # a region admin's region (server/scope.py)
 
 
 # --- enrolment tokens ----------------------------------------------------------------------
@@ -268,7 +269,7 @@ def _insert_device(
 
 DEVICE_QUERY = """
 SELECT d.id, d.credential_hash, d.public_key, d.last_seen_at, p.id AS person_id, p.name,
-       p.role, p.org_id, o.kind AS org_kind
+       p.role, p.org_id, p.region_id, o.kind AS org_kind
 FROM devices d JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id
 WHERE d.id = ? AND d.revoked_at IS NULL AND p.revoked_at IS NULL AND d.pending = 0
 """
@@ -315,6 +316,7 @@ def device_actor(db: Store, credential: str, now: float) -> Actor | None:
         person_name=row["name"],
         device_id=row["id"],
         public_key=row["public_key"],
+        region_id=row["region_id"],
     )
 
 

@@ -249,7 +249,23 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE orgs ADD COLUMN region_override TEXT
         CHECK (region_override IN ('noord', 'midden', 'zuid'));
     """,
-    # 11: the admin audit trail (server/adminlog.py, "Beheerlog"): who made a link, enrolled,
+    # 11: regions ("regio": a Veilig Thuis region or a partnership of municipalities; not the
+    # holiday region `orgs.region`) group organisations under a region admin (server/scope.py).
+    # An admin's scope is their columns: org_id (organisation admin), region_id (region
+    # admin), neither (instance admin); never both.
+    """
+    CREATE TABLE regions (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        municipalities TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    ) STRICT;
+    ALTER TABLE orgs ADD COLUMN region_id TEXT REFERENCES regions(id);
+    CREATE INDEX orgs_region ON orgs(region_id);
+    ALTER TABLE people ADD COLUMN region_id TEXT REFERENCES regions(id)
+        CHECK (region_id IS NULL OR (org_id IS NULL AND role = 'admin'));
+    """,
+    # 12: the admin audit trail (server/adminlog.py, "Beheerlog"): who made a link, enrolled,
     # approved, declined, revoked, reset, created or erased which person or device, and when.
     # Ids, roles and kinds only (names come from `people` while the person exists); no signal
     # and nothing about a child. Purged after HWC_AUDIT_RETENTION_DAYS.

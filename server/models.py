@@ -204,6 +204,17 @@ class NewOrg(Form):
     municipalities: Annotated[str, Meta(max_length=500, extra_json_schema=FREE_TEXT)] = ""
     route: Literal["school", "leerplicht"] = "school"
     phone: PhoneNumber = ""
+    region_id: Id | None = None  # the region it belongs to (a region admin's own, always)
+
+
+class NewRegion(Form):
+    free_text: ClassVar[dict[str, str]] = {
+        "name": "De naam",
+        "municipalities": "De lijst van gemeenten",
+    }
+
+    name: Text
+    municipalities: Annotated[str, Meta(max_length=4000, extra_json_schema=FREE_TEXT)] = ""
 
 
 class OrgPhone(Strict):
@@ -234,6 +245,7 @@ class NewPerson(Form):
     role: Role
     org_id: Id | None = None
     class_label: Annotated[str, Meta(max_length=40, extra_json_schema=FREE_TEXT)] = ""
+    region_id: Id | None = None  # a region admin's region (role admin, no organisation)
 
 
 class NewApiKey(Form):

@@ -20,6 +20,7 @@ from server.db import Store
 
 DIRECTORY_TABLES = (
     "meta",
+    "regions",
     "orgs",
     "free_days",
     "people",

@@ -120,6 +120,13 @@ ERRORS: dict[str, tuple[int, str]] = {
     "code_taken": (409, "De code {code} is al in gebruik."),
     "unknown_org": (404, "Deze organisatie bestaat niet."),
     "unknown_school": (404, "Deze school bestaat niet."),
+    "unknown_region": (404, "Deze regio bestaat niet."),
+    "region_taken": (409, "Er is al een regio met de naam {name}."),
+    "admin_scope": (
+        422,
+        "Een beheerder hoort bij één organisatie, bij één regio of bij de hele dienst, "
+        "niet bij twee tegelijk.",
+    ),
     "csv_header": (422, "De eerste regel moet zijn: name,place,code,region,phone"),
     "csv_header.register": (422, "In het DUO-bestand ontbreken de kolommen: {columns}."),
     "csv_row": (422, "Regel {line}: {problem}"),
