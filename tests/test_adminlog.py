@@ -8,6 +8,7 @@ import html
 from typing import Any
 
 from server import adminlog, timers
+from server.auth import Actor
 from server.clock import local_text
 from server.db import Store
 from tests.support import Device, World
@@ -221,3 +222,33 @@ def test_the_pages_show_the_trail_in_amsterdam_time(world: World) -> None:
     assert sentence in ingrid  # acts by the person too
     export = admin.get(f"/admin/people/{tom}/export.json").json()
     assert [a["act"] for a in export["admin_acts"]] == ["link_made", "person_created"]
+
+
+def test_a_region_admin_reads_the_trail_of_the_region_only(world: World) -> None:
+    """Scope from server/scope.py: a region admin (people.region_id) reads its region's
+    organisations; another organisation answers 404 as one that does not exist."""
+    inside, _, _ = _school(world)
+    outside = world.org(name="Basisschool Elders")
+    world.db.execute(
+        "INSERT INTO regions (id, name, created_at) VALUES ('r1', 'Regio Utrecht', ?)",
+        [world.now()],
+    )
+    world.db.execute("UPDATE orgs SET region_id = 'r1' WHERE id = ?", [inside])
+    regional = world.person("admin", None, name="Rik Regio")
+    world.db.execute("UPDATE people SET region_id = 'r1' WHERE id = ?", [regional])
+    region_admin = world.device(regional)
+    texts = [a["text"] for a in region_admin.get(f"/api/admin/orgs/{inside}/audit").json()]
+    assert texts[-3:] == [  # made by the test in the database, as `hwc` would: "the server"
+        f"{INGRID} (intern begeleider) meldde een apparaat aan",
+        f"{adminlog.SERVER} maakte een aanmeldlink voor {INGRID}",
+        f"{adminlog.SERVER} voegde {INGRID} toe",
+    ]
+    refused = region_admin.get(f"/api/admin/orgs/{outside}/audit")
+    assert (refused.status_code, refused.json()["error"]) == (404, "unknown_org")
+    page = region_admin.get(f"/admin/orgs/{outside}").text
+    assert "Beheerlog" not in page
+    # Acts about people of no organisation (admins) are the instance admin's alone.
+    as_region = Actor(role="admin", org_id=None, org_kind=None, region_id="r1")
+    assert adminlog.may_read(world.db, as_region, inside)
+    assert not adminlog.may_read(world.db, as_region, None)
+    assert adminlog.may_read(world.db, Actor(role="admin", org_id=None, org_kind=None), None)
