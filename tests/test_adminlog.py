@@ -214,7 +214,7 @@ def test_the_pages_show_the_trail_in_amsterdam_time(world: World) -> None:
     page = html.unescape(admin.get(f"/admin/orgs/{school}").text)
     assert 'id="beheerlog">Beheerlog</h2>' in page
     sentence = f"{INGRID} (intern begeleider) maakte een aanmeldlink voor {TOM}"
-    assert f"<tr><td>{local_text(at)}</td><td>{sentence}</td></tr>" in page
+    assert f'<tr><td data-label="Tijd">{local_text(at)}</td><td>{sentence}</td></tr>' in page
     assert "365 dagen" in page
     person = html.unescape(admin.get(f"/admin/people/{tom}").text)
     assert sentence in person and f"{INGRID} (intern begeleider) voegde {TOM} toe" in person
