@@ -9,11 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.templating import Jinja2Templates
 
-from server import access, adminlog, auth, directory, orglog, privacy, push, security_events
+from server import (
+    access,
+    adminlog,
+    auth,
+    directory,
+    orglog,
+    privacy,
+    push,
+    regions,
+    scope,
+    security_events,
+)
 from server.auth import Actor
 from server.clock import AMSTERDAM, local_text
 from server.errors import DomainError
@@ -67,9 +78,14 @@ def _actor(request: Request, *roles: str) -> Actor | Response:
 
 
 async def admin_home(request: Request) -> Response:
+    """The instance admin's overview; a region or organisation admin lands on their own page."""
     actor = _actor(request, "admin")
     if isinstance(actor, Response):
         return actor
+    if actor.org_id is not None:
+        return RedirectResponse(f"/admin/orgs/{actor.org_id}", 303)
+    if actor.region_id is not None:
+        return RedirectResponse(f"/admin/regions/{actor.region_id}", 303)
     db = request.app.state.db
     return _page(
         request,
@@ -79,10 +95,53 @@ async def admin_home(request: Request) -> Response:
             "failing": _failing_long(request),
             "schools": directory.orgs(db, "school"),
             "senders": [*directory.orgs(db, "veilig_thuis"), *directory.orgs(db, "leerplicht")],
-            "admins": directory.people_with_devices(db, role="admin"),
+            "regions": regions.all_regions(db),
+            "admins": directory.people_with_devices(db, role="admin", no_org=True),
             "security_events": security_events.recent(db),
         },
     )
+
+
+async def admin_region(request: Request) -> Response:
+    """A region: its organisations, imports and admins (its region admins and the instance)."""
+    actor = _actor(request, "admin")
+    if isinstance(actor, Response):
+        return actor
+    db = request.app.state.db
+    try:
+        region = scope.managed_region(db, actor, request.path_params["id"])
+    except DomainError:
+        return _not_found(request, "Deze regio bestaat niet.")
+    org_ids = {o["id"] for o in directory.orgs(db, region_id=region["id"])}
+    return _page(
+        request,
+        "admin_region.html",
+        {
+            "actor": actor,
+            "region": region,
+            "home_link": _home_link(actor),
+            "failing": [d for d in _failing_long(request) if d["org_id"] in org_ids],
+            "schools": directory.orgs(db, "school", region["id"]),
+            "senders": [
+                *directory.orgs(db, "veilig_thuis", region["id"]),
+                *directory.orgs(db, "leerplicht", region["id"]),
+            ],
+            "admins": directory.people_with_devices(db, role="admin", region_id=region["id"]),
+            "security_events": security_events.recent(db, org_ids),
+        },
+    )
+
+
+def _home_link(actor: Actor) -> str:
+    """Where "Beheer" leads this admin: their organisation, their region, or the overview."""
+    if actor.org_id is not None:
+        return f"/admin/orgs/{actor.org_id}"
+    return f"/admin/regions/{actor.region_id}" if actor.region_id else "/admin"
+
+
+def _not_found(request: Request, message: str) -> Response:
+    """Absent and outside the caller's scope look the same (as in the API)."""
+    return _page(request, "error.html", {"message": message}, 404)
 
 
 async def admin_org(request: Request) -> Response:
@@ -90,27 +149,42 @@ async def admin_org(request: Request) -> Response:
     if isinstance(actor, Response):
         return actor
     db = request.app.state.db
-    org = directory.org(db, request.path_params["id"])
-    if org is None:
-        return _page(request, "error.html", {"message": "Deze organisatie bestaat niet."}, 404)
+    try:
+        org = scope.managed_org(db, actor, request.path_params["id"])
+    except DomainError:
+        return _not_found(request, "Deze organisatie bestaat niet.")
+    region = regions.region(db, org["region_id"])
     return _page(
         request,
         "admin_org.html",
         {
             "actor": actor,
             "org": org,
-            "roles": directory.ORG_ROLES[org["kind"]],
+            "region": region,
+            "home_link": _home_link(actor),
+            "back": _org_back(actor, org),
+            "roles": ("admin", *directory.ORG_ROLES[org["kind"]]),
             "people": directory.people_with_devices(db, org_id=org["id"]),
             "provenance": orglog.provenance(db, org["id"]),
             "failing": {d["device_id"]: d["since"] for d in _failing_long(request)},
             "api_keys": auth.api_keys(db, org["id"]) if org["kind"] != "school" else [],
             "revoked_days": request.app.state.settings.revoked_retention_days,
             "free_days": _upcoming_free_days(db, org["id"], request.app.state.clock.now()),
+            "security_events": security_events.recent(db, {org["id"]}),
             "admin_acts": (
                 adminlog.of_org(db, org["id"]) if adminlog.may_read(db, actor, org["id"]) else None
             ),
         },
     )
+
+
+def _org_back(actor: Actor, org: Any) -> tuple[str, str] | None:
+    """The page above an organisation's, for this admin (an organisation admin has none)."""
+    if actor.org_id is not None:
+        return None
+    if org["region_id"] is not None:
+        return f"/admin/regions/{org['region_id']}", "Regio"
+    return "/admin", "Beheer"
 
 
 def _failing_long(request: Request) -> list[dict[str, Any]]:
@@ -127,9 +201,10 @@ def _person_record(request: Request) -> tuple[Actor, dict[str, Any]] | Response:
     actor = _actor(request, "admin")
     if isinstance(actor, Response):
         return actor
-    record = privacy.person_record(request.app.state.db, request.path_params["id"])
-    if record is None:
-        return _page(request, "error.html", {"message": "Deze persoon bestaat niet (meer)."}, 404)
+    db = request.app.state.db
+    record = privacy.person_record(db, request.path_params["id"])
+    if record is None or not scope.manages_person(db, actor, record["person"]):
+        return _not_found(request, "Deze persoon bestaat niet (meer).")
     return actor, record
 
 
@@ -148,7 +223,8 @@ async def person_page(request: Request) -> Response:
             "actor": actor,
             "record": record,
             "now": request.app.state.clock.now(),
-            "back": f"/admin/orgs/{org_id}" if org_id else "/admin",
+            "back": f"/admin/orgs/{org_id}" if org_id else _home_link(actor),
+            "home_link": _home_link(actor),
             "revoked_days": settings.revoked_retention_days,
             "status_days": settings.status_retention_days,
             "show_acts": adminlog.may_read(request.app.state.db, actor, org_id),
@@ -186,6 +262,7 @@ async def school_teachers_page(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     return [
         Route("/admin", admin_home),
+        Route("/admin/regions/{id}", admin_region),
         Route("/admin/orgs/{id}", admin_org),
         Route("/admin/people/{id}", person_page),
         Route("/admin/people/{id}/export.json", person_export),

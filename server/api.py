@@ -23,7 +23,9 @@ from server import (
     ops,
     orglog,
     push,
+    regions,
     register,
+    scope,
     signals,
 )
 from server.access import requires
@@ -41,6 +43,7 @@ from server.models import (
     NewApiKey,
     NewOrg,
     NewPerson,
+    NewRegion,
     NewSignal,
     OrgPhone,
     OrgRegion,
@@ -384,65 +387,103 @@ async def teacher_done(request: Request, actor: Actor) -> Response:
 
 
 @requires("admin")
+async def admin_create_region(request: Request, actor: Actor) -> Response:
+    """A region and (next, as people with its region_id) its admins: the instance admin's."""
+    scope.require_instance(actor)
+    body = await read_json(request, NewRegion)
+    return json_response(
+        {"id": regions.create_region(_state(request).db, body, _now(request))}, 201
+    )
+
+
+@requires("admin")
 async def admin_create_org(request: Request, actor: Actor) -> Response:
-    body = await read_json(request, NewOrg)
-    return json_response({"id": directory.create_org(_state(request).db, body, _now(request))}, 201)
+    """An organisation: a region admin's is always in their region."""
+    db = _state(request).db
+    if scope.require_admin(actor, "instance", "region") == "region":
+        body = msgspec.structs.replace(await read_json(request, NewOrg), region_id=actor.region_id)
+    else:
+        body = await read_json(request, NewOrg)
+        if body.region_id is not None:
+            scope.managed_region(db, actor, body.region_id)
+    return json_response({"id": directory.create_org(db, body, _now(request))}, 201)
+
+
+def _managed_org_id(request: Request, actor: Actor) -> str:
+    """The path's organisation, if the caller administers it (else 404, as if absent)."""
+    return str(scope.managed_org(_state(request).db, actor, request.path_params["id"])["id"])
 
 
 @requires("admin")
 async def admin_org_phone(request: Request, actor: Actor) -> Response:
+    org_id = _managed_org_id(request, actor)
     body = await read_json(request, OrgPhone)
-    directory.set_phone(_state(request).db, request.path_params["id"], body.phone)
-    return json_response({"id": request.path_params["id"]})
+    directory.set_phone(_state(request).db, org_id, body.phone)
+    return json_response({"id": org_id})
 
 
 @requires("admin")
 async def admin_import_schools(request: Request, actor: Actor) -> Response:
+    """The instance admin's import is national; a region admin's, their municipalities'."""
+    db = _state(request).db
+    region = _import_region(db, actor)
     body = await read_json(request, SchoolCsv)
     if register.is_register(body.csv):
-        changes = register.import_register(_state(request).db, body.csv, _now(request))
+        limit = register.NATIONAL
+        if region is not None:
+            municipalities = regions.municipality_set(region["municipalities"])
+            limit = register.ImportScope(region["id"], municipalities)
+        changes = register.import_register(db, body.csv, _now(request), limit)
         return json_response({"imported": changes.total, **changes.counts()}, 201)
-    count = directory.import_schools_csv(_state(request).db, body.csv, _now(request))
+    region_id = None if region is None else region["id"]
+    count = directory.import_schools_csv(db, body.csv, _now(request), region_id)
     return json_response({"imported": count}, 201)
+
+
+def _import_region(db: Any, actor: Actor) -> Any:
+    """The region whose schools the caller imports; None for the instance admin."""
+    if scope.require_admin(actor, "instance", "region") == "instance":
+        return None
+    return scope.managed_region(db, actor, str(actor.region_id))
 
 
 @requires("admin")
 async def admin_org_region(request: Request, actor: Actor) -> Response:
+    org_id = _managed_org_id(request, actor)
     body = await read_json(request, OrgRegion)
-    register.set_region_override(_state(request).db, request.path_params["id"], body.region)
-    return json_response({"id": request.path_params["id"]})
+    register.set_region_override(_state(request).db, org_id, body.region)
+    return json_response({"id": org_id})
 
 
 @requires("admin")
 async def admin_free_days(request: Request, actor: Actor) -> Response:
+    org_id = _managed_org_id(request, actor)
     body = await read_json(request, FreeDays)
-    count = directory.add_free_days(
-        _state(request).db, request.path_params["id"], body.start, body.end
-    )
+    count = directory.add_free_days(_state(request).db, org_id, body.start, body.end)
     return json_response({"added": count}, 201)
 
 
 @requires("admin")
 async def admin_org_audit(request: Request, actor: Actor) -> Response:
     """The organisation's audit trail: 404 alike for no such organisation and not yours."""
-    db, org_id = _state(request).db, request.path_params["id"]
-    if directory.org(db, org_id) is None or not adminlog.may_read(db, actor, org_id):
-        raise NotFound("unknown_org")
-    return json_response(adminlog.of_org(db, org_id))
+    db = _state(request).db
+    org = scope.managed_org(db, actor, request.path_params["id"])
+    return json_response(adminlog.of_org(db, org["id"]))
 
 
 @requires("admin")
 async def admin_import_free_days(request: Request, actor: Actor) -> Response:
+    """Free days of the schools the caller administers; any other code is unknown."""
+    db = _state(request).db
     body = await read_json(request, FreeDaysCsv)
-    return json_response(
-        {"added": directory.import_free_days_csv(_state(request).db, body.csv)}, 201
-    )
+    managed = scope.managed_org_ids(db, actor)
+    return json_response({"added": directory.import_free_days_csv(db, body.csv, managed)}, 201)
 
 
 @requires("admin", "contact")
 async def admin_create_person(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewPerson)
-    directory.may_register(actor, body)
+    directory.may_register(_state(request).db, actor, body)
     person_id = directory.create_person(_state(request).db, body, _now(request), _by(actor))
     return json_response({"id": person_id}, 201)
 
@@ -516,15 +557,20 @@ async def admin_revoke_device(request: Request, actor: Actor) -> Response:
 
 @requires("admin")
 async def admin_create_api_key(request: Request, actor: Actor) -> Response:
+    db = _state(request).db
     body = await read_json(request, NewApiKey)
-    key = auth.make_api_key(_state(request).db, body.org_id, body.label, _now(request))
+    scope.managed_org(db, actor, body.org_id)
+    key = auth.make_api_key(db, body.org_id, body.label, _now(request))
     return json_response({"api_key": key}, 201)
 
 
 @requires("admin")
 async def admin_revoke_api_key(request: Request, actor: Actor) -> Response:
-    if not auth.revoke_api_key(_state(request).db, request.path_params["id"], _now(request)):
+    db = _state(request).db
+    key_id = request.path_params["id"]
+    if not scope.manages_org(db, actor, auth.api_key_org(db, key_id)):
         raise NotFound()
+    auth.revoke_api_key(db, key_id, _now(request))
     return json_response({"revoked": True})
 
 
@@ -721,11 +767,19 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ),
     ApiRoute(
         "POST",
+        "/api/admin/regions",
+        admin_create_region,
+        "Create a region (instance admin); its admins are people with its region_id",
+        NewRegion,
+        (201, 409, 422),
+    ),
+    ApiRoute(
+        "POST",
         "/api/admin/orgs",
         admin_create_org,
-        "Create a school or organisation",
+        "Create a school or organisation (a region admin's: in their region)",
         NewOrg,
-        (201, 409, 422),
+        (201, 404, 409, 422),
     ),
     ApiRoute(
         "POST",
@@ -754,9 +808,10 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         "POST",
         "/api/admin/schools/import",
         admin_import_schools,
-        "Import schools (this project's CSV, or DUO's register of school locations)",
+        "Import schools (this project's CSV, or DUO's register of school locations; a region "
+        "admin's: the rows of their municipalities)",
         SchoolCsv,
-        (201, 422),
+        (201, 409, 422),
         max_body=CSV_MAX_BYTES + 1024,
     ),
     ApiRoute(
@@ -777,7 +832,12 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         max_body=CSV_MAX_BYTES + 1024,
     ),
     ApiRoute(
-        "POST", "/api/admin/people", admin_create_person, "Register a person", NewPerson, (201, 422)
+        "POST",
+        "/api/admin/people",
+        admin_create_person,
+        "Register a person (an admin: of an organisation, a region, or the instance)",
+        NewPerson,
+        (201, 404, 422),
     ),
     ApiRoute(
         "POST",
@@ -820,7 +880,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         admin_create_api_key,
         "Make an organisation API key for `hwc send`",
         NewApiKey,
-        (201, 422),
+        (201, 404, 422),
     ),
     ApiRoute(
         "POST",

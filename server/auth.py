@@ -385,6 +385,11 @@ def api_keys(db: Store, org_id: str | None = None) -> list[Any]:
     ).fetchall()
 
 
+def api_key_org(db: Store, key_id: str) -> str | None:
+    row = db.execute("SELECT org_id FROM api_keys WHERE id = ?", [key_id]).fetchone()
+    return None if row is None else str(row[0])
+
+
 def revoke_api_key(db: Store, key_id: str, now: float) -> bool:
     """Revoke a key at once (the next request with it gets 401); False when there is none."""
     with db.transaction():

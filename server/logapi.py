@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server import access, approvals, auth, keylog, orglog, security_events
+from server import access, approvals, auth, keylog, orglog, scope, security_events
 from server.access import requires
 from server.auth import Actor
 from server.errors import Conflict, NotFound, Refused
@@ -116,4 +116,6 @@ async def report_security_event(request: Request, actor: Actor) -> Response:
 
 @requires("admin")
 async def list_security_events(request: Request, actor: Actor) -> Response:
-    return json_response(security_events.recent(_state(request).db))
+    """The events of the organisations the caller administers."""
+    db = _state(request).db
+    return json_response(security_events.recent(db, scope.managed_org_ids(db, actor)))

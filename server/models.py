@@ -522,6 +522,7 @@ class Imported(Reply):
     renamed: int | None = None
     closed: int | None = None
     summary: str | None = None
+    outside: int | None = None  # a region admin's import: rows outside the region, left alone
 
 
 class Added(Reply):

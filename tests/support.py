@@ -228,7 +228,14 @@ class World:
             kw.setdefault("region", "midden")
         return directory.create_org(self.db, NewOrg(kind=kind, name=name, **kw), self.now())
 
-    def person(self, role: str, org_id: str | None, name: str = "", class_label: str = "") -> str:
+    def person(
+        self,
+        role: str,
+        org_id: str | None,
+        name: str = "",
+        class_label: str = "",
+        region_id: str | None = None,
+    ) -> str:
         return directory.create_person(
             self.db,
             NewPerson(
@@ -236,6 +243,7 @@ class World:
                 role=role,
                 org_id=org_id,
                 class_label=class_label,
+                region_id=region_id,
             ),
             self.now(),
         )

@@ -7,10 +7,11 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from server import adminlog, timers
+from server import adminlog, regions, timers
 from server.auth import Actor
 from server.clock import local_text
 from server.db import Store
+from server.models import NewRegion
 from tests.support import Device, World
 
 NAME, BORN = "Zebediah Quokkaplons", "2016-02-29"
@@ -224,31 +225,30 @@ def test_the_pages_show_the_trail_in_amsterdam_time(world: World) -> None:
     assert [a["act"] for a in export["admin_acts"]] == ["link_made", "person_created"]
 
 
-def test_a_region_admin_reads_the_trail_of_the_region_only(world: World) -> None:
-    """Scope from server/scope.py: a region admin (people.region_id) reads its region's
-    organisations; another organisation answers 404 as one that does not exist."""
-    inside, _, _ = _school(world)
-    outside = world.org(name="Basisschool Elders")
-    world.db.execute(
-        "INSERT INTO regions (id, name, created_at) VALUES ('r1', 'Regio Utrecht', ?)",
-        [world.now()],
+def test_region_and_organisation_admins_read_their_own_trails_only(world: World) -> None:
+    """Scope from server/scope.py: a region admin reads the organisations of the region, an
+    organisation admin their own; another organisation answers 404 as one that does not exist.
+    Acts about people of no organisation (region and instance admins) are the instance
+    admin's alone."""
+    now = world.now()
+    region = regions.create_region(world.db, NewRegion("Regio Utrecht", "Utrecht"), now)
+    elsewhere = regions.create_region(world.db, NewRegion("Regio Ver", "Verweg"), now)
+    inside = world.org(name="Basisschool De Vlinder", region_id=region)
+    outside = world.org(name="Basisschool Elders", region_id=elsewhere)
+    region_admin = world.device(world.person("admin", None, name="Rik Regio", region_id=region))
+    school_admin = world.member("admin", inside, name="Dirk Directeur")
+    contact = school_admin.post(
+        "/api/admin/people", {"name": INGRID, "role": "contact", "org_id": inside}
     )
-    world.db.execute("UPDATE orgs SET region_id = 'r1' WHERE id = ?", [inside])
-    regional = world.person("admin", None, name="Rik Regio")
-    world.db.execute("UPDATE people SET region_id = 'r1' WHERE id = ?", [regional])
-    region_admin = world.device(regional)
-    texts = [a["text"] for a in region_admin.get(f"/api/admin/orgs/{inside}/audit").json()]
-    assert texts[-3:] == [  # made by the test in the database, as `hwc` would: "the server"
-        f"{INGRID} (intern begeleider) meldde een apparaat aan",
-        f"{adminlog.SERVER} maakte een aanmeldlink voor {INGRID}",
-        f"{adminlog.SERVER} voegde {INGRID} toe",
-    ]
-    refused = region_admin.get(f"/api/admin/orgs/{outside}/audit")
-    assert (refused.status_code, refused.json()["error"]) == (404, "unknown_org")
-    page = region_admin.get(f"/admin/orgs/{outside}").text
-    assert "Beheerlog" not in page
-    # Acts about people of no organisation (admins) are the instance admin's alone.
-    as_region = Actor(role="admin", org_id=None, org_kind=None, region_id="r1")
+    assert contact.status_code == 201, contact.text
+    for reader in (region_admin, school_admin):
+        texts = [a["text"] for a in reader.get(f"/api/admin/orgs/{inside}/audit").json()]
+        assert texts[0] == f"Dirk Directeur (beheerder) voegde {INGRID} toe"
+        refused = reader.get(f"/api/admin/orgs/{outside}/audit")
+        assert (refused.status_code, refused.json()["error"]) == (404, "unknown_org")
+    assert "Beheerlog" in html.unescape(school_admin.get(f"/admin/orgs/{inside}").text)
+    as_region = Actor(role="admin", org_id=None, org_kind=None, region_id=region)
     assert adminlog.may_read(world.db, as_region, inside)
+    assert not adminlog.may_read(world.db, as_region, outside)
     assert not adminlog.may_read(world.db, as_region, None)
     assert adminlog.may_read(world.db, Actor(role="admin", org_id=None, org_kind=None), None)

@@ -241,7 +241,7 @@ FORBIDDEN = {
     "OR signal_id NOT IN (SELECT id FROM signals) "
     "OR device_id NOT IN (SELECT id FROM devices)",
 }
-KEPT_WHILE_IN_USE = {"orgs", "keylog"}
+KEPT_WHILE_IN_USE = {"orgs", "regions", "keylog"}  # while the organisation or region takes part
 HOUR = 3600.0
 # Monday 4 January 2027, 09:00: a year of Mondays from here (school holidays included).
 YEAR_START = datetime(2027, 1, 4, 9, 0, tzinfo=AMSTERDAM).timestamp()
