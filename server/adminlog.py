@@ -1,5 +1,6 @@
 """The admin audit trail ("Beheerlog", issue 23 item 4): who made a link, enrolled, approved,
-declined, revoked, reset, created or erased which person or device, and when.
+declined, revoked, reset, created or erased which person or device, or made or revoked which
+organisation API key, and when.
 
 One row per act, written by `record` inside the transaction of the act, from the domain
 functions (server/auth.py, directory.py, approvals.py), never from routes. A row holds ids,
@@ -44,7 +45,10 @@ ACTS: dict[str, tuple[str, str]] = {
         "stelde de eigen apparaten opnieuw in",
     ),
     "person_erased": ("verwijderde alle gegevens van {person}", "verwijderde alle eigen gegevens"),
+    # No route changes a role yet (the key log has the kind): the trail names it when one does.
     "role_changed": ("maakte {person} {role}", "maakte zichzelf {role}"),
+    "api_key_made": ("maakte API-sleutel {key}",) * 2,
+    "api_key_revoked": ("trok API-sleutel {key} in",) * 2,
 }
 ERASED = "(verwijderd)"
 SERVER = "Het systeem"  # the timers, `hwc admin-link`, a device replaced at enrolment
@@ -69,14 +73,26 @@ def record(
     db: Store, act: str, by: str, now: float, person_id: str, device_id: str | None = None
 ) -> None:
     """One act on a person (and maybe one of their devices). Call inside its transaction."""
-    assert act in ACTS, act
-    kind, actor_id, actor_role = _actor(db, by)
     person = db.execute("SELECT org_id, role FROM people WHERE id = ?", [person_id]).fetchone()
     org_id, role = (person[0], person[1]) if person else (None, None)
+    _insert(db, act, by, now, org_id, [person_id, role, device_id, None])
+
+
+def record_key(db: Store, act: str, by: str, now: float, org_id: str, key_id: str) -> None:
+    """One act on an organisation's API key. Call inside its transaction."""
+    _insert(db, act, by, now, org_id, [None, None, None, key_id])
+
+
+def _insert(
+    db: Store, act: str, by: str, now: float, org_id: str | None, target: list[str | None]
+) -> None:
+    """`target`: person id, their role, device id, API key id."""
+    assert act in ACTS, act
+    kind, actor_id, actor_role = _actor(db, by)
     db.execute(
         "INSERT INTO admin_log (at, org_id, act, actor_kind, actor_id, actor_role, person_id, "
-        "person_role, device_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [now, org_id, act, kind, actor_id, actor_role, person_id, role, device_id],
+        "person_role, device_id, api_key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [now, org_id, act, kind, actor_id, actor_role, *target],
     )
 
 
@@ -84,7 +100,7 @@ def record(
 
 QUERY = """
 SELECT l.id, l.at, l.act, l.actor_kind, l.actor_id, l.actor_role, a.name AS actor_name,
-       l.person_id, l.person_role, p.name AS person_name, l.device_id
+       l.person_id, l.person_role, p.name AS person_name, l.device_id, l.api_key_id
 FROM admin_log l
 LEFT JOIN people a ON l.actor_kind = 'person' AND a.id = l.actor_id
 LEFT JOIN people p ON p.id = l.person_id
@@ -136,6 +152,7 @@ def shown(row: dict[str, Any]) -> dict[str, Any]:
     phrase = (own if itself else other).format(
         person=row["person_name"] or ERASED,
         role=ROLE_LABELS.get(row["person_role"] or "", ""),
+        key=row["api_key_id"],
     )
     return {
         "at": row["at"],
@@ -154,4 +171,5 @@ def shown(row: dict[str, Any]) -> dict[str, Any]:
             "name": row["person_name"],
         },
         "device_id": row["device_id"],
+        "api_key_id": row["api_key_id"],
     }

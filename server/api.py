@@ -560,7 +560,7 @@ async def admin_create_api_key(request: Request, actor: Actor) -> Response:
     db = _state(request).db
     body = await read_json(request, NewApiKey)
     scope.managed_org(db, actor, body.org_id)
-    key = auth.make_api_key(db, body.org_id, body.label, _now(request))
+    key = auth.make_api_key(db, body.org_id, body.label, _now(request), _by(actor))
     return json_response({"api_key": key}, 201)
 
 
@@ -570,7 +570,7 @@ async def admin_revoke_api_key(request: Request, actor: Actor) -> Response:
     key_id = request.path_params["id"]
     if not scope.manages_org(db, actor, auth.api_key_org(db, key_id)):
         raise NotFound()
-    auth.revoke_api_key(db, key_id, _now(request))
+    auth.revoke_api_key(db, key_id, _now(request), _by(actor))
     return json_response({"revoked": True})
 
 

@@ -339,7 +339,7 @@ def _note_use(db: Store, table: str, row_id: str, last: float | None, now: float
 API_KEY_KINDS = ("veilig_thuis", "leerplicht")  # the organisations that send from a system
 
 
-def make_api_key(db: Store, org_id: str, label: str, now: float) -> str:
+def make_api_key(db: Store, org_id: str, label: str, now: float, by: str = "server") -> str:
     org = db.execute("SELECT kind FROM orgs WHERE id = ?", [org_id]).fetchone()
     if org is None or org[0] not in API_KEY_KINDS:
         raise Invalid("not_a_sender")
@@ -350,6 +350,7 @@ def make_api_key(db: Store, org_id: str, label: str, now: float) -> str:
             "INSERT INTO api_keys (id, org_id, key_hash, label, created_at) VALUES (?, ?, ?, ?, ?)",
             [key_id, org_id, secret_hash(secret), label, now],
         )
+        adminlog.record_key(db, "api_key_made", by, now, org_id, key_id)
     return f"hwc_{key_id}.{secret}"
 
 
@@ -390,13 +391,16 @@ def api_key_org(db: Store, key_id: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def revoke_api_key(db: Store, key_id: str, now: float) -> bool:
+def revoke_api_key(db: Store, key_id: str, now: float, by: str = "server") -> bool:
     """Revoke a key at once (the next request with it gets 401); False when there is none."""
     with db.transaction():
         row = db.execute(
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING id",
-            [now, key_id],
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? "
+            "RETURNING org_id, revoked_at = ?",
+            [now, key_id, now],
         ).fetchone()
+        if row is not None and row[1]:  # revoked now, not before
+            adminlog.record_key(db, "api_key_revoked", by, now, row[0], key_id)
     return row is not None
 
 

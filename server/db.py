@@ -266,7 +266,8 @@ MIGRATIONS: tuple[str, ...] = (
         CHECK (region_id IS NULL OR (org_id IS NULL AND role = 'admin'));
     """,
     # 12: the admin audit trail (server/adminlog.py, "Beheerlog"): who made a link, enrolled,
-    # approved, declined, revoked, reset, created or erased which person or device, and when.
+    # approved, declined, revoked, reset, created or erased which person or device, or made or
+    # revoked which API key, and when.
     # Ids, roles and kinds only (names come from `people` while the person exists); no signal
     # and nothing about a child. Purged after HWC_AUDIT_RETENTION_DAYS.
     """
@@ -280,7 +281,8 @@ MIGRATIONS: tuple[str, ...] = (
         actor_role TEXT,
         person_id TEXT,
         person_role TEXT,
-        device_id TEXT
+        device_id TEXT,
+        api_key_id TEXT
     ) STRICT;
     CREATE INDEX admin_log_org ON admin_log(org_id, at);
     CREATE INDEX admin_log_person ON admin_log(person_id) WHERE person_id IS NOT NULL;

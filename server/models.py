@@ -401,6 +401,7 @@ class AdminAct(Reply):
     actor: ActRef
     person: ActRef
     device_id: str | None
+    api_key_id: str | None
 
 
 class Statement(Reply):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from server import adminlog, regions, timers
+from server import adminlog, auth, regions, timers
 from server.auth import Actor
 from server.clock import local_text
 from server.db import Store
@@ -31,7 +31,7 @@ class Trail:
     def new(self) -> list[tuple[Any, ...]]:
         rows = self.db.execute(
             "SELECT act, actor_kind, actor_id, actor_role, person_id, person_role, device_id, "
-            "org_id FROM admin_log WHERE id > ? ORDER BY id",
+            "org_id, api_key_id FROM admin_log WHERE id > ? ORDER BY id",
             [self.seen],
         ).fetchall()
         self.seen = self._last()
@@ -42,14 +42,15 @@ def act(
     kind: str,
     actor: Device | None,
     person: str | None,
-    role: str,
+    role: str | None,
     org: str,
     device: str | None = None,
+    key: str | None = None,
 ) -> tuple[Any, ...]:
     """A row as expected: `actor` None is the server."""
     if actor is None:
-        return (kind, "server", None, None, person, role, device, org)
-    return (kind, "person", actor.person_id, actor.role, person, role, device, org)
+        return (kind, "server", None, None, person, role, device, org, key)
+    return (kind, "person", actor.person_id, actor.role, person, role, device, org, key)
 
 
 def token_of(response: Any) -> str:
@@ -129,6 +130,28 @@ def test_every_act_records_one_row_with_its_actor_and_target(world: World) -> No
     )
 
 
+def test_api_keys_made_and_revoked_are_acts_on_the_organisation(world: World) -> None:
+    admin = world.member("admin", None, name="Anna Beheer")
+    team = world.org("veilig_thuis", "Veilig Thuis Utrecht")
+    trail = Trail(world.db)
+    made = admin.post("/api/admin/api-keys", {"org_id": team, "label": "zaaksysteem"})
+    assert made.status_code == 201, made.text
+    key_id = auth.api_key_id(made.json()["api_key"])
+    assert trail.new() == [act("api_key_made", admin, None, None, team, None, key_id)]
+    for _ in range(2):  # the second time revokes nothing
+        assert admin.post(f"/api/admin/api-keys/{key_id}/revoke").status_code == 200
+    assert trail.new() == [act("api_key_revoked", admin, None, None, team, None, key_id)]
+    texts = [a["text"] for a in admin.get(f"/api/admin/orgs/{team}/audit").json()]
+    assert texts == [
+        f"Anna Beheer (beheerder) trok API-sleutel {key_id} in",
+        f"Anna Beheer (beheerder) maakte API-sleutel {key_id}",
+    ]
+    assert key_id in admin.get(f"/admin/orgs/{team}").text
+    assert made.json()["api_key"].partition(".")[2] not in repr(
+        world.db.execute("SELECT * FROM admin_log").fetchall()
+    )  # the secret never
+
+
 def test_the_trail_reads_in_dutch_and_shows_erased_people_as_removed(world: World) -> None:
     school, admin, contact = _school(world)
     tom = contact.post(
@@ -194,7 +217,7 @@ def test_the_trail_holds_no_signal_and_nothing_about_a_child(world: World) -> No
     columns = [c[1] for c in world.db.execute("PRAGMA table_info(admin_log)").fetchall()]
     assert columns == [
         *("id", "at", "org_id", "act", "actor_kind", "actor_id", "actor_role"),
-        *("person_id", "person_role", "device_id"),
+        *("person_id", "person_role", "device_id", "api_key_id"),
     ]  # no free text: a new column has to be argued in docs/gegevens.md
     rows = repr(world.db.execute("SELECT * FROM admin_log").fetchall())
     answer = admin.get(f"/api/admin/orgs/{school}/audit").text
