@@ -2,8 +2,8 @@
 declined, revoked, reset, created or erased which person or device, or made or revoked which
 organisation API key, and when.
 
-One row per act, written by `record` inside the transaction of the act, from the domain
-functions (server/auth.py, directory.py, approvals.py), never from routes. A row holds ids,
+One row per act, written by `record` (an API key's: `record_key`) inside the transaction of the
+act, from the domain functions (server/auth.py, directory.py, approvals.py), never from routes. A row holds ids,
 roles and the kind of act: names are read from `people` while the person exists, and erasing a
 person clears their ids here (server/privacy.py), so they then show as "(verwijderd)". There is
 no signal and nothing about a child at any of these points, and no column that could hold it.
