@@ -98,6 +98,7 @@ async def admin_home(request: Request) -> Response:
             "regions": regions.all_regions(db),
             "admins": directory.people_with_devices(db, role="admin", no_org=True),
             "security_events": security_events.recent(db),
+            "admin_acts": adminlog.of_no_org(db),  # only the instance admin gets here
         },
     )
 

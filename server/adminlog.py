@@ -3,11 +3,12 @@ declined, revoked, reset, created or erased which person or device, or made or r
 organisation API key, and when.
 
 One row per act, written by `record` (an API key's: `record_key`) inside the transaction of the
-act, from the domain functions (server/auth.py, directory.py, approvals.py), never from routes. A row holds ids,
-roles and the kind of act: names are read from `people` while the person exists, and erasing a
-person clears their ids here (server/privacy.py), so they then show as "(verwijderd)". There is
-no signal and nothing about a child at any of these points, and no column that could hold it.
-Rows go after `HWC_AUDIT_RETENTION_DAYS` (a timer in server/timers.py).
+act, from the domain functions (server/auth.py, directory.py, approvals.py), never from routes.
+A row holds ids, roles and the kind of act: names are read from `people` while the person
+exists, and erasing a person clears their ids here (server/privacy.py), so they then show as
+"(verwijderd)". There is no signal and nothing about a child at any of these points, and no
+column that could hold it. Rows go after `HWC_AUDIT_RETENTION_DAYS` (a timer in
+server/timers.py).
 """
 
 from __future__ import annotations
@@ -115,6 +116,11 @@ def _rows(db: Store, where: str, params: list[Any]) -> list[dict[str, Any]]:
 
 def of_org(db: Store, org_id: str) -> list[dict[str, Any]]:
     return _rows(db, "l.org_id = ?", [org_id])
+
+
+def of_no_org(db: Store) -> list[dict[str, Any]]:
+    """Acts about people of no organisation: region and instance admins."""
+    return _rows(db, "l.org_id IS NULL", [])
 
 
 def of_person(db: Store, person_id: str) -> list[dict[str, Any]]:

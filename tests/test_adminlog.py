@@ -258,7 +258,12 @@ def test_region_and_organisation_admins_read_their_own_trails_only(world: World)
     elsewhere = regions.create_region(world.db, NewRegion("Regio Ver", "Verweg"), now)
     inside = world.org(name="Basisschool De Vlinder", region_id=region)
     outside = world.org(name="Basisschool Elders", region_id=elsewhere)
-    region_admin = world.device(world.person("admin", None, name="Rik Regio", region_id=region))
+    admin = world.member("admin", None, name="Anna Beheer")
+    made = admin.post(
+        "/api/admin/people", {"name": "Rik Regio", "role": "admin", "region_id": region}
+    )
+    assert made.status_code == 201, made.text
+    region_admin = world.device(made.json()["id"])
     school_admin = world.member("admin", inside, name="Dirk Directeur")
     contact = school_admin.post(
         "/api/admin/people", {"name": INGRID, "role": "contact", "org_id": inside}
@@ -270,6 +275,11 @@ def test_region_and_organisation_admins_read_their_own_trails_only(world: World)
         refused = reader.get(f"/api/admin/orgs/{outside}/audit")
         assert (refused.status_code, refused.json()["error"]) == (404, "unknown_org")
     assert "Beheerlog" in html.unescape(school_admin.get(f"/admin/orgs/{inside}").text)
+    # The instance admin's overview has the trail of region and instance admins.
+    home = html.unescape(admin.get("/admin").text)
+    assert "Beheerlog van de beheerders van de dienst en de regio's" in home
+    assert "Anna Beheer (beheerder) voegde Rik Regio toe" in home
+    assert "Dirk Directeur" not in home and INGRID not in home  # theirs is the school's
     as_region = Actor(role="admin", org_id=None, org_kind=None, region_id=region)
     assert adminlog.may_read(world.db, as_region, inside)
     assert not adminlog.may_read(world.db, as_region, outside)
