@@ -95,7 +95,7 @@ async def admin_region(request: Request) -> Response:
     try:
         region = scope.managed_region(db, actor, request.path_params["id"])
     except DomainError:
-        return _not_found(request, "Deze regio bestaat niet.")
+        return _not_found(request, actor, "Deze regio bestaat niet.")
     org_ids = {o["id"] for o in directory.orgs(db, region_id=region["id"])}
     return _page(
         request,
@@ -123,9 +123,11 @@ def _home_link(actor: Actor) -> str:
     return f"/admin/regions/{actor.region_id}" if actor.region_id else "/admin"
 
 
-def _not_found(request: Request, message: str) -> Response:
-    """Absent and outside the caller's scope look the same (as in the API)."""
-    return _page(request, "error.html", {"message": message}, 404)
+def _not_found(request: Request, actor: Actor, message: str) -> Response:
+    """Absent and outside the caller's scope look the same (as in the API); the way back to
+    the caller's own page is on it."""
+    context = {"message": message, "title": "Niet gevonden", "home_link": _home_link(actor)}
+    return _page(request, "error.html", context, 404)
 
 
 async def admin_org(request: Request) -> Response:
@@ -136,7 +138,7 @@ async def admin_org(request: Request) -> Response:
     try:
         org = scope.managed_org(db, actor, request.path_params["id"])
     except DomainError:
-        return _not_found(request, "Deze organisatie bestaat niet.")
+        return _not_found(request, actor, "Deze organisatie bestaat niet.")
     region = regions.region(db, org["region_id"])
     return _page(
         request,
@@ -147,7 +149,7 @@ async def admin_org(request: Request) -> Response:
             "region": region,
             "home_link": _home_link(actor),
             "back": _org_back(actor, org),
-            "roles": ("admin", *directory.ORG_ROLES[org["kind"]]),
+            "roles": (*directory.ORG_ROLES[org["kind"]], "admin"),
             "people": directory.people_with_devices(db, org_id=org["id"]),
             "provenance": orglog.provenance(db, org["id"]),
             "failing": {d["device_id"]: d["since"] for d in _failing_long(request)},
@@ -185,7 +187,7 @@ def _person_record(request: Request) -> tuple[Actor, dict[str, Any]] | Response:
     db = request.app.state.db
     record = privacy.person_record(db, request.path_params["id"])
     if record is None or not scope.manages_person(db, actor, record["person"]):
-        return _not_found(request, "Deze persoon bestaat niet (meer).")
+        return _not_found(request, actor, "Deze persoon bestaat niet (meer).")
     return actor, record
 
 
