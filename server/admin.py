@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ async def admin_home(request: Request) -> Response:
             "actor": actor,
             "failing": _failing_long(request),
             "schools": directory.orgs(db, "school"),
-            "senders": [*directory.orgs(db, "veilig_thuis"), *directory.orgs(db, "leerplicht")],
+            "senders": _senders(db),
             "regions": regions.all_regions(db),
             "admins": directory.people_with_devices(db, role="admin", no_org=True),
             "security_events": security_events.recent(db),
@@ -88,14 +89,11 @@ async def admin_home(request: Request) -> Response:
 
 async def admin_region(request: Request) -> Response:
     """A region: its organisations, imports and admins (its region admins and the instance)."""
-    actor = _actor(request, "admin")
-    if isinstance(actor, Response):
-        return actor
+    found = _scoped(request, scope.managed_region, "Deze regio bestaat niet.")
+    if isinstance(found, Response):
+        return found
+    actor, region = found
     db = request.app.state.db
-    try:
-        region = scope.managed_region(db, actor, request.path_params["id"])
-    except DomainError:
-        return _not_found(request, actor, "Deze regio bestaat niet.")
     org_ids = {o["id"] for o in directory.orgs(db, region_id=region["id"])}
     return _page(
         request,
@@ -106,14 +104,33 @@ async def admin_region(request: Request) -> Response:
             "home_link": _home_link(actor),
             "failing": [d for d in _failing_long(request) if d["org_id"] in org_ids],
             "schools": directory.orgs(db, "school", region["id"]),
-            "senders": [
-                *directory.orgs(db, "veilig_thuis", region["id"]),
-                *directory.orgs(db, "leerplicht", region["id"]),
-            ],
+            "senders": _senders(db, region["id"]),
             "admins": directory.people_with_devices(db, role="admin", region_id=region["id"]),
             "security_events": security_events.recent(db, org_ids),
         },
     )
+
+
+def _senders(db: Any, region_id: str | None = None) -> list[Any]:
+    """Veilig Thuis teams, then leerplicht offices (of one region)."""
+    return [
+        *directory.orgs(db, "veilig_thuis", region_id),
+        *directory.orgs(db, "leerplicht", region_id),
+    ]
+
+
+def _scoped(
+    request: Request, find: Callable[[Any, Actor, str], Any], message: str
+) -> tuple[Actor, Any] | Response:
+    """The admin and the path's region or organisation, if in their scope; else the page that
+    says why not (absent and outside the scope alike)."""
+    actor = _actor(request, "admin")
+    if isinstance(actor, Response):
+        return actor
+    try:
+        return actor, find(request.app.state.db, actor, request.path_params["id"])
+    except DomainError:
+        return _not_found(request, actor, message)
 
 
 def _home_link(actor: Actor) -> str:
@@ -131,14 +148,11 @@ def _not_found(request: Request, actor: Actor, message: str) -> Response:
 
 
 async def admin_org(request: Request) -> Response:
-    actor = _actor(request, "admin")
-    if isinstance(actor, Response):
-        return actor
+    found = _scoped(request, scope.managed_org, "Deze organisatie bestaat niet.")
+    if isinstance(found, Response):
+        return found
+    actor, org = found
     db = request.app.state.db
-    try:
-        org = scope.managed_org(db, actor, request.path_params["id"])
-    except DomainError:
-        return _not_found(request, actor, "Deze organisatie bestaat niet.")
     region = regions.region(db, org["region_id"])
     return _page(
         request,
