@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,7 @@ async def admin_home(request: Request) -> Response:
             "actor": actor,
             "failing": _failing_long(request),
             "schools": directory.orgs(db, "school"),
-            "senders": [*directory.orgs(db, "veilig_thuis"), *directory.orgs(db, "leerplicht")],
+            "senders": _senders(db),
             "regions": regions.all_regions(db),
             "admins": directory.people_with_devices(db, role="admin", no_org=True),
             "security_events": security_events.recent(db),
@@ -105,14 +106,11 @@ async def admin_home(request: Request) -> Response:
 
 async def admin_region(request: Request) -> Response:
     """A region: its organisations, imports and admins (its region admins and the instance)."""
-    actor = _actor(request, "admin")
-    if isinstance(actor, Response):
-        return actor
+    found = _scoped(request, scope.managed_region, "Deze regio bestaat niet.")
+    if isinstance(found, Response):
+        return found
+    actor, region = found
     db = request.app.state.db
-    try:
-        region = scope.managed_region(db, actor, request.path_params["id"])
-    except DomainError:
-        return _not_found(request, "Deze regio bestaat niet.")
     org_ids = {o["id"] for o in directory.orgs(db, region_id=region["id"])}
     return _page(
         request,
@@ -123,14 +121,33 @@ async def admin_region(request: Request) -> Response:
             "home_link": _home_link(actor),
             "failing": [d for d in _failing_long(request) if d["org_id"] in org_ids],
             "schools": directory.orgs(db, "school", region["id"]),
-            "senders": [
-                *directory.orgs(db, "veilig_thuis", region["id"]),
-                *directory.orgs(db, "leerplicht", region["id"]),
-            ],
+            "senders": _senders(db, region["id"]),
             "admins": directory.people_with_devices(db, role="admin", region_id=region["id"]),
             "security_events": security_events.recent(db, org_ids),
         },
     )
+
+
+def _senders(db: Any, region_id: str | None = None) -> list[Any]:
+    """Veilig Thuis teams, then leerplicht offices (of one region)."""
+    return [
+        *directory.orgs(db, "veilig_thuis", region_id),
+        *directory.orgs(db, "leerplicht", region_id),
+    ]
+
+
+def _scoped(
+    request: Request, find: Callable[[Any, Actor, str], Any], message: str
+) -> tuple[Actor, Any] | Response:
+    """The admin and the path's region or organisation, if in their scope; else the page that
+    says why not (absent and outside the scope alike)."""
+    actor = _actor(request, "admin")
+    if isinstance(actor, Response):
+        return actor
+    try:
+        return actor, find(request.app.state.db, actor, request.path_params["id"])
+    except DomainError:
+        return _not_found(request, actor, message)
 
 
 def _home_link(actor: Actor) -> str:
@@ -140,20 +157,19 @@ def _home_link(actor: Actor) -> str:
     return f"/admin/regions/{actor.region_id}" if actor.region_id else "/admin"
 
 
-def _not_found(request: Request, message: str) -> Response:
-    """Absent and outside the caller's scope look the same (as in the API)."""
-    return _page(request, "error.html", {"message": message}, 404)
+def _not_found(request: Request, actor: Actor, message: str) -> Response:
+    """Absent and outside the caller's scope look the same (as in the API); the way back to
+    the caller's own page is on it."""
+    context = {"message": message, "title": "Niet gevonden", "home_link": _home_link(actor)}
+    return _page(request, "error.html", context, 404)
 
 
 async def admin_org(request: Request) -> Response:
-    actor = _actor(request, "admin")
-    if isinstance(actor, Response):
-        return actor
+    found = _scoped(request, scope.managed_org, "Deze organisatie bestaat niet.")
+    if isinstance(found, Response):
+        return found
+    actor, org = found
     db = request.app.state.db
-    try:
-        org = scope.managed_org(db, actor, request.path_params["id"])
-    except DomainError:
-        return _not_found(request, "Deze organisatie bestaat niet.")
     region = regions.region(db, org["region_id"])
     return _page(
         request,
@@ -164,7 +180,7 @@ async def admin_org(request: Request) -> Response:
             "region": region,
             "home_link": _home_link(actor),
             "back": _org_back(actor, org),
-            "roles": ("admin", *directory.ORG_ROLES[org["kind"]]),
+            "roles": (*directory.ORG_ROLES[org["kind"]], "admin"),
             "people": directory.people_with_devices(db, org_id=org["id"]),
             "provenance": orglog.provenance(db, org["id"]),
             "failing": {d["device_id"]: d["since"] for d in _failing_long(request)},
@@ -205,7 +221,7 @@ def _person_record(request: Request) -> tuple[Actor, dict[str, Any]] | Response:
     db = request.app.state.db
     record = privacy.person_record(db, request.path_params["id"])
     if record is None or not scope.manages_person(db, actor, record["person"]):
-        return _not_found(request, "Deze persoon bestaat niet (meer).")
+        return _not_found(request, actor, "Deze persoon bestaat niet (meer).")
     return actor, record
 
 

@@ -57,6 +57,7 @@ class Scopes:
             "officer": w.member("officer", leerplicht),
         }
         self.admin = callers["instance"]
+        self.callers = callers
         key = auth.make_api_key(w.db, self.vt["own"], "zaaksysteem", now)
         self.identity = {role: cookie_of(device) for role, device in callers.items()}
         self.identity["apikey"] = {"Authorization": f"Bearer {key}"}
@@ -346,3 +347,23 @@ def test_the_instance_admin_creates_regions_and_the_pages_say_where_one_is(
     assert "Scholen importeren" in page.text and "Regiobeheerder toevoegen" not in page.text
     org_home = scopes.http.get("/admin", headers=scopes.identity["schooladmin"])
     assert org_home.headers["location"] == f"/admin/orgs/{scopes.school['own']}"
+
+
+def test_an_organisation_admin_is_in_its_key_log_and_never_a_recipient(scopes: Scopes) -> None:
+    school = scopes.school["own"]
+    school_admin = scopes.callers["schooladmin"]
+    entries = scopes.http.get(f"/api/orgs/{school}/log").json()["entries"]
+    added = [e for e in entries if e.get("person") == school_admin.person_id]
+    assert [(e["kind"], e.get("role")) for e in added] == [
+        ("person_added", "admin"),
+        ("device_added", None),
+    ]
+    recipients = scopes.callers["sender"].get(f"/api/schools/{school}/recipients").json()
+    ids = {d["device_id"] for d in recipients["devices"]}
+    assert scopes.callers["contact"].device_id in ids
+    assert school_admin.device_id not in ids
+    # Region and instance admins are people of no organisation's log.
+    above = {scopes.callers["region"].person_id, scopes.admin.person_id}
+    for org_id in [*scopes.school.values(), *scopes.vt.values()]:
+        entries = scopes.http.get(f"/api/orgs/{org_id}/log").json()["entries"]
+        assert not above & {e.get("person") for e in entries}
