@@ -11,6 +11,7 @@ from server import adminlog, auth, regions, timers
 from server.auth import Actor
 from server.clock import local_text
 from server.db import Store
+from server.envelope import b64u_encode, generate_device_key
 from server.models import NewRegion
 from tests.support import Device, World
 
@@ -128,6 +129,29 @@ def test_every_act_records_one_row_with_its_actor_and_target(world: World) -> No
         world.db.execute("SELECT count(*) FROM admin_log WHERE person_id = ?", [tom]).fetchone()[0]
         == 0
     )
+
+
+def test_a_second_waiting_device_ends_the_first_as_the_server(world: World) -> None:
+    """Two devices waiting for one person are refused together (docs/keylog.md): the first is
+    revoked by the server, the second never exists, so it is no act."""
+    school, _, contact = _school(world)
+    first = world.enrol(contact.person_id)
+    trail = Trail(world.db)
+    _, public = generate_device_key()
+    refused = world.client().post(
+        "/api/enrol",
+        json={
+            "token": world.enrol_link_token(contact.person_id),
+            "public_key": b64u_encode(public),
+            "sig_key": b64u_encode(generate_device_key()[1]),
+            "label": "nog een",
+        },
+    )
+    assert refused.json()["error"] == "two_pending"
+    assert trail.new() == [
+        act("link_made", None, contact.person_id, "contact", school),  # the test's own link
+        act("device_revoked", None, contact.person_id, "contact", school, first.device_id),
+    ]
 
 
 def test_api_keys_made_and_revoked_are_acts_on_the_organisation(world: World) -> None:
