@@ -49,6 +49,7 @@ from server.models import (
     PushSubscription,
     PushUpdate,
     QuietUpdate,
+    RegionMunicipalities,
     Relay,
     SchoolCsv,
     SecurityEvent,
@@ -393,6 +394,17 @@ async def admin_create_region(request: Request, actor: Actor) -> Response:
     return json_response(
         {"id": regions.create_region(_state(request).db, body, _now(request))}, 201
     )
+
+
+@requires("admin")
+async def admin_region_municipalities(request: Request, actor: Actor) -> Response:
+    """The instance admin's change to a region's municipalities (its imports follow them)."""
+    scope.require_instance(actor)
+    db = _state(request).db
+    region_id = str(scope.managed_region(db, actor, request.path_params["id"])["id"])
+    body = await read_json(request, RegionMunicipalities)
+    regions.set_municipalities(db, region_id, body.municipalities)
+    return json_response({"id": region_id})
 
 
 @requires("admin")
@@ -763,6 +775,14 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         "Create a region (instance admin); its admins are people with its region_id",
         NewRegion,
         (201, 409, 422),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/regions/{id}/municipalities",
+        admin_region_municipalities,
+        "Change a region's municipalities (instance admin)",
+        RegionMunicipalities,
+        (200, 404, 422),
     ),
     ApiRoute(
         "POST",
