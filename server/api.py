@@ -440,10 +440,7 @@ async def admin_import_schools(request: Request, actor: Actor) -> Response:
     region = _import_region(db, actor)
     body = await read_json(request, SchoolCsv)
     if register.is_register(body.csv):
-        limit = register.NATIONAL
-        if region is not None:
-            municipalities = regions.municipality_set(region["municipalities"])
-            limit = register.ImportScope(region["id"], municipalities)
+        limit = register.import_scope(region)
         changes = register.import_register(db, body.csv, _now(request), limit)
         return json_response({"imported": changes.total, **changes.counts()}, 201)
     region_id = None if region is None else region["id"]
