@@ -50,6 +50,7 @@ from server.models import (
     PushSubscription,
     PushUpdate,
     QuietUpdate,
+    RegionMunicipalities,
     Relay,
     SchoolCsv,
     SecurityEvent,
@@ -397,6 +398,17 @@ async def admin_create_region(request: Request, actor: Actor) -> Response:
 
 
 @requires("admin")
+async def admin_region_municipalities(request: Request, actor: Actor) -> Response:
+    """The instance admin's change to a region's municipalities (its imports follow them)."""
+    scope.require_instance(actor)
+    db = _state(request).db
+    region_id = str(scope.managed_region(db, actor, request.path_params["id"])["id"])
+    body = await read_json(request, RegionMunicipalities)
+    regions.set_municipalities(db, region_id, body.municipalities)
+    return json_response({"id": region_id})
+
+
+@requires("admin")
 async def admin_create_org(request: Request, actor: Actor) -> Response:
     """An organisation: a region admin's is always in their region."""
     db = _state(request).db
@@ -429,10 +441,7 @@ async def admin_import_schools(request: Request, actor: Actor) -> Response:
     region = _import_region(db, actor)
     body = await read_json(request, SchoolCsv)
     if register.is_register(body.csv):
-        limit = register.NATIONAL
-        if region is not None:
-            municipalities = regions.municipality_set(region["municipalities"])
-            limit = register.ImportScope(region["id"], municipalities)
+        limit = register.import_scope(region)
         changes = register.import_register(db, body.csv, _now(request), limit)
         return json_response({"imported": changes.total, **changes.counts()}, 201)
     region_id = None if region is None else region["id"]
@@ -772,6 +781,14 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         "Create a region (instance admin); its admins are people with its region_id",
         NewRegion,
         (201, 409, 422),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/regions/{id}/municipalities",
+        admin_region_municipalities,
+        "Change a region's municipalities (instance admin)",
+        RegionMunicipalities,
+        (200, 404, 422),
     ),
     ApiRoute(
         "POST",

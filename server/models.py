@@ -207,6 +207,9 @@ class NewOrg(Form):
     region_id: Id | None = None  # the region it belongs to (a region admin's own, always)
 
 
+Municipalities = Annotated[str, Meta(max_length=4000, extra_json_schema=FREE_TEXT)]
+
+
 class NewRegion(Form):
     free_text: ClassVar[dict[str, str]] = {
         "name": "De naam",
@@ -214,7 +217,13 @@ class NewRegion(Form):
     }
 
     name: Text
-    municipalities: Annotated[str, Meta(max_length=4000, extra_json_schema=FREE_TEXT)] = ""
+    municipalities: Municipalities = ""
+
+
+class RegionMunicipalities(Form):
+    free_text: ClassVar[dict[str, str]] = {"municipalities": "De lijst van gemeenten"}
+
+    municipalities: Municipalities = ""
 
 
 class OrgPhone(Strict):

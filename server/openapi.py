@@ -45,6 +45,7 @@ RESPONSES: dict[str, Any] = {
     "teacher_done": models.StateReply,
     "admin_create_org": models.Created,
     "admin_create_region": models.Created,
+    "admin_region_municipalities": models.Created,
     "admin_org_phone": models.Created,
     "admin_org_region": models.Created,
     "admin_import_schools": models.Imported,

@@ -49,6 +49,15 @@ def create_region(db: Store, region: NewRegion, now: float) -> str:
     return region_id
 
 
+def set_municipalities(db: Store, region_id: str, municipalities: str) -> None:
+    """A region's new list: later imports follow it; schools keep the region they have."""
+    with db.transaction():
+        db.execute(
+            "UPDATE regions SET municipalities = ? WHERE id = ?",
+            [tidy_list(municipalities), region_id],
+        )
+
+
 def all_regions(db: Store) -> list[sqlite3.Row]:
     """Every region with how many organisations and admins it has, by name."""
     return db.execute(

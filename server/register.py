@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from dataclasses import dataclass
 
 from server import holiday_regions, regions
@@ -155,6 +156,13 @@ class ImportScope:
 
 
 NATIONAL = ImportScope()
+
+
+def import_scope(region: sqlite3.Row | None) -> ImportScope:
+    """A region admin's import (their region's row), or the national one (None)."""
+    if region is None:
+        return NATIONAL
+    return ImportScope(region["id"], regions.municipality_set(region["municipalities"]))
 
 
 def import_register(db: Store, text: str, now: float, scope: ImportScope = NATIONAL) -> Changes:

@@ -159,6 +159,13 @@ CASES: dict[str, Case] = {
         frozenset({"instance"}),
         targeted=False,
     ),
+    "POST /api/admin/regions/{id}/municipalities": Case(
+        lambda s, r, t: Call(
+            "POST", f"/api/admin/regions/{s.rid(t)}/municipalities", {"municipalities": "Verweg"}
+        ),
+        frozenset({"instance"}),
+        kind="region",
+    ),
     "POST /api/admin/orgs": Case(
         lambda s, r, t: Call(
             "POST",
@@ -337,6 +344,11 @@ def test_the_instance_admin_creates_regions_and_the_pages_say_where_one_is(
     admin = scopes.admin
     made = admin.post("/api/admin/regions", json={"name": "Regio Eigen"})
     assert (made.status_code, made.json()["error"]) == (409, "region_taken")
+    path = f"/api/admin/regions/{scopes.rid('own')}/municipalities"
+    changed = admin.post(path, json={"municipalities": " eigenstad;Nieuwdorp , Eigenstad"})
+    assert changed.status_code == 200
+    listed = regions.region(scopes.world.db, scopes.rid("own"))
+    assert listed is not None and listed["municipalities"] == "eigenstad, Nieuwdorp"
     home = admin.get("/admin").text
     assert "Regio Eigen" in home and "Regio Ver" in home and "Regio toevoegen" in home
     region_home = scopes.http.get("/admin", headers=scopes.identity["region"])

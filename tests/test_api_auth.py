@@ -63,6 +63,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/signals/{id}/close"): frozenset({"contact", "officer"}),
     ("POST", "/api/signals/{id}/done"): frozenset({"teacher"}),
     ("POST", "/api/admin/regions"): frozenset({"admin"}),
+    ("POST", "/api/admin/regions/{id}/municipalities"): frozenset({"admin"}),
     ("POST", "/api/admin/orgs"): frozenset({"admin"}),
     ("POST", "/api/admin/schools/import"): frozenset({"admin"}),
     ("POST", "/api/admin/orgs/{id}/free-days"): frozenset({"admin"}),
@@ -371,6 +372,13 @@ def b_create_region(m: Matrix, role: str, scope: str) -> Call:
     return Call("POST", "/api/admin/regions", body, 201)
 
 
+def b_region_municipalities(m: Matrix, role: str, scope: str) -> Call:
+    body = {"name": f"Regio {secrets.token_hex(3)}"}
+    region = m.admin.post("/api/admin/regions", json=body).json()["id"]
+    path = f"/api/admin/regions/{region}/municipalities"
+    return Call("POST", path, {"municipalities": "Zeist, De Bilt"})
+
+
 def b_create_org(m: Matrix, role: str, scope: str) -> Call:
     return Call(
         "POST",
@@ -561,6 +569,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/signals/{id}/close"): b_close,
     ("POST", "/api/signals/{id}/done"): b_done,
     ("POST", "/api/admin/regions"): b_create_region,
+    ("POST", "/api/admin/regions/{id}/municipalities"): b_region_municipalities,
     ("POST", "/api/admin/orgs"): b_create_org,
     ("POST", "/api/admin/schools/import"): b_import,
     ("POST", "/api/admin/orgs/{id}/free-days"): b_free_days,
