@@ -11,9 +11,9 @@ from server import adminlog, auth, regions, timers
 from server.auth import Actor
 from server.clock import local_text
 from server.db import Store
-from server.envelope import b64u_encode, generate_device_key
 from server.models import NewRegion
 from tests.support import Device, World
+from tests.test_api_auth import enrol_attempt
 
 NAME, BORN = "Zebediah Quokkaplons", "2016-02-29"
 INGRID, TOM = "Ingrid Bakker", "Tom de Vries"
@@ -137,17 +137,8 @@ def test_a_second_waiting_device_ends_the_first_as_the_server(world: World) -> N
     school, _, contact = _school(world)
     first = world.enrol(contact.person_id)
     trail = Trail(world.db)
-    _, public = generate_device_key()
-    refused = world.client().post(
-        "/api/enrol",
-        json={
-            "token": world.enrol_link_token(contact.person_id),
-            "public_key": b64u_encode(public),
-            "sig_key": b64u_encode(generate_device_key()[1]),
-            "label": "nog een",
-        },
-    )
-    assert refused.json()["error"] == "two_pending"
+    refused = enrol_attempt(world, world.enrol_link_token(contact.person_id))
+    assert (refused.status_code, refused.json()["error"]) == (409, "two_pending")
     assert trail.new() == [
         act("link_made", None, contact.person_id, "contact", school),  # the test's own link
         act("device_revoked", None, contact.person_id, "contact", school, first.device_id),
