@@ -266,8 +266,8 @@ def revoke_person(
 def orgs(db: Store, kind: str | None = None, region_id: str | None = None) -> list[sqlite3.Row]:
     """Organisations (of one kind, of one region), by name."""
     return db.execute(
-        "SELECT * FROM orgs WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR region_id = ?) "
-        "ORDER BY name",
+        "SELECT o.*, r.name AS region_name FROM orgs o LEFT JOIN regions r ON r.id = o.region_id "
+        "WHERE (? IS NULL OR o.kind = ?) AND (? IS NULL OR o.region_id = ?) ORDER BY o.name",
         [kind, kind, region_id, region_id],
     ).fetchall()
 
