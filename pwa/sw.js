@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL or ON_DEMAND changes: the new worker then installs,
 // the app offers "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v16";
+const VERSION = "hwc-shell-v17";
 // What every phone needs to start (and to enrol): precached at install.
 const SHELL = [
   "/",
@@ -40,6 +40,7 @@ const ON_DEMAND = [
   "/views/guard.js",
   "/views/homescreen.js",
   "/views/lists.js",
+  "/views/machines.js",
   "/views/notkept.js",
   "/views/officer.js",
   "/views/privacy.js",

@@ -13,7 +13,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import access, approvals, auth, directory, logapi, ops, orglog, push, register, signals
+from server import (
+    access,
+    approvals,
+    auth,
+    directory,
+    logapi,
+    machineapi,
+    ops,
+    orglog,
+    push,
+    register,
+    signals,
+)
 from server.access import requires
 from server.auth import Actor
 from server.calendar import holiday_warning_text
@@ -26,6 +38,7 @@ from server.models import (
     Forward,
     FreeDays,
     FreeDaysCsv,
+    MachineKey,
     NewApiKey,
     NewOrg,
     NewPerson,
@@ -566,6 +579,43 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         me_enrol_link,
         "Apparaat toevoegen: a link for another device of my own",
         statuses=(201,),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/machine-keys",
+        machineapi.register_key,
+        "hwc register-key: a sending system's signing key, pending (API key only)",
+        MachineKey,
+        (200, 201, 409, 422),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/org/machine-keys",
+        machineapi.list_keys,
+        "My organisation's sending systems, waiting or approved (sender, admin)",
+        statuses=(200, 409),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/org/machine-keys/{id}/approve",
+        machineapi.approve_key,
+        "Approve a sending system's key: my device's signature over it",
+        Approval,
+        (200, 404, 409, 422),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/org/machine-keys/{id}/decline",
+        machineapi.decline_key,
+        "Decline a sending system's key waiting for approval",
+        statuses=(200, 404, 409),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/org/machine-keys/{id}/revoke",
+        machineapi.revoke_key,
+        "Revoke a sending system's key (machine_revoked)",
+        statuses=(200, 404, 409),
     ),
     ApiRoute("GET", "/api/log/key", logapi.log_key, "The key log's signing key", public=True),
     ApiRoute(

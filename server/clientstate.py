@@ -69,6 +69,14 @@ class ClientState:
         self._server(url)["heads"][head["org"]] = {"size": head["size"], "hash": head["hash"]}
         self.save()
 
+    def registered_org(self, url: str) -> str | None:
+        """The organisation this system's key was registered for at `url` (hwc register-key)."""
+        return self._server(url).get("machine_org")  # type: ignore[no-any-return]
+
+    def register(self, url: str, org_id: str) -> None:
+        self._server(url)["machine_org"] = org_id
+        self.save()
+
     def save(self) -> None:
         data = {
             "signing_key": b64u_encode(private_key_raw(self.signing_key)),

@@ -104,6 +104,12 @@ class Approval(Strict):
     approval: Signature
 
 
+class MachineKey(Strict):
+    """`hwc register-key`: a sending system's public signing key (docs/keylog.md)."""
+
+    sig_key: PublicKey
+
+
 SecurityKind = Literal[
     "log_invalid",  # a log that breaks a rule or a head that does not verify
     "log_fork",  # a log that does not extend the head the client remembered

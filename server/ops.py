@@ -27,6 +27,7 @@ DIRECTORY_TABLES = (
     "enrol_tokens",
     "api_keys",
     "keylog",
+    "machine_keys",
 )
 SIGNAL_TABLES = ("signals", "signal_events", "signal_teachers", "envelopes", "outbox")
 EVENT_TABLES = ("security_events",)  # short-lived reports, never in a backup
