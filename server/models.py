@@ -340,6 +340,23 @@ class PendingDevice(Reply):
     code: str
 
 
+class MachineKeyState(Reply):
+    """A sending system's key as `hwc register-key` hears of it (docs/keylog.md)."""
+
+    id: str
+    org: str
+    state: Literal["pending", "approved", "declined", "revoked"]
+    code: str
+
+
+class MachineKeyListed(MachineKeyState):
+    """As a sender's phone lists it: the key itself (its code is computed on the phone)."""
+
+    sig_key: str
+    label: str
+    at: float
+
+
 class LogKey(Reply):
     key: str
 
