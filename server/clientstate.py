@@ -71,7 +71,8 @@ class ClientState:
 
     def registered_org(self, url: str) -> str | None:
         """The organisation this system's key was registered for at `url` (hwc register-key)."""
-        return self._server(url).get("machine_org")  # type: ignore[no-any-return]
+        org_id = self._server(url).get("machine_org")
+        return None if org_id is None else str(org_id)
 
     def register(self, url: str, org_id: str) -> None:
         self._server(url)["machine_org"] = org_id

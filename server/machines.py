@@ -117,8 +117,9 @@ def approve(
         sig_key = log.devices[approver].sig_key if approver in log.devices else ""
         if not sig_key:
             raise NO_SIGNING_KEY
-        fields = {"device": machine_id, "sig_key": b64u_encode(row["sig_key"])}
-        if not keylog.verify(sig_key, keylog.machine_statement(org_id, **fields), approval):
+        machine_key = b64u_encode(row["sig_key"])
+        statement = keylog.machine_statement(org_id, machine_id, machine_key)
+        if not keylog.verify(sig_key, statement, approval):
             raise BAD_APPROVAL
         db.execute("UPDATE machine_keys SET state = 'approved' WHERE id = ?", [machine_id])
         orglog.append(
@@ -128,9 +129,10 @@ def approve(
             orglog.by_device(approver),
             now,
             current=log,
+            device=machine_id,
+            sig_key=machine_key,
             approver=approver,
             approval=approval,
-            **fields,
         )
 
 

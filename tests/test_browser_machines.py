@@ -45,7 +45,7 @@ def register(capsys: Any) -> str:
     """`hwc register-key`: the code it prints."""
     assert hwc(["register-key"]) == 0
     printed = capsys.readouterr().out
-    return printed.split("Code: ", 1)[1][:7]
+    return str(printed.split("Code: ", 1)[1][:7])
 
 
 def hwc_send(monkeypatch: pytest.MonkeyPatch, code: str, capsys: Any) -> str:
