@@ -40,6 +40,7 @@ const ON_DEMAND = [
   "/views/guard.js",
   "/views/homescreen.js",
   "/views/lists.js",
+  "/views/machines.js",
   "/views/notkept.js",
   "/views/officer.js",
   "/views/privacy.js",

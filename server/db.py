@@ -290,6 +290,24 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX admin_log_device ON admin_log(device_id) WHERE device_id IS NOT NULL;
     CREATE INDEX admin_log_at ON admin_log(at);
     """,
+    # 13: sending systems' signing keys (`hwc send`, issue 20; docs/keylog.md): registered with
+    # an organisation's API key, pending until a device of a sender or an admin of that
+    # organisation approves it in the app (then `machine_added` in its key log); a declined or
+    # revoked one is removed after HWC_REVOKED_RETENTION_DAYS.
+    """
+    CREATE TABLE machine_keys (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES orgs(id),
+        api_key_id TEXT NOT NULL,
+        sig_key BLOB NOT NULL UNIQUE,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'approved', 'declined', 'revoked')),
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    ) STRICT;
+    CREATE INDEX machine_keys_org ON machine_keys(org_id, state);
+    CREATE INDEX machine_keys_revoked ON machine_keys(revoked_at) WHERE revoked_at IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -104,6 +104,12 @@ class Approval(Strict):
     approval: Signature
 
 
+class MachineKey(Strict):
+    """`hwc register-key`: a sending system's public signing key (docs/keylog.md)."""
+
+    sig_key: PublicKey
+
+
 SecurityKind = Literal[
     "log_invalid",  # a log that breaks a rule or a head that does not verify
     "log_fork",  # a log that does not extend the head the client remembered
@@ -353,6 +359,23 @@ class PendingDevice(Reply):
     sig_key: str
     created_at: float
     code: str
+
+
+class MachineKeyState(Reply):
+    """A sending system's key as `hwc register-key` hears of it (docs/keylog.md)."""
+
+    id: str
+    org: str
+    state: Literal["pending", "approved", "declined", "revoked"]
+    code: str
+
+
+class MachineKeyListed(MachineKeyState):
+    """As a sender's phone lists it: the key itself (its code is computed on the phone)."""
+
+    sig_key: str
+    label: str
+    at: float
 
 
 class LogKey(Reply):

@@ -29,6 +29,7 @@ DIRECTORY_TABLES = (
     "api_keys",
     "keylog",
     "admin_log",
+    "machine_keys",
 )
 SIGNAL_TABLES = ("signals", "signal_events", "signal_teachers", "envelopes", "outbox")
 EVENT_TABLES = ("security_events",)  # short-lived reports, never in a backup

@@ -68,6 +68,7 @@ PWA_FILES = (
     "/views/guard.js",
     "/views/homescreen.js",
     "/views/lists.js",
+    "/views/machines.js",
     "/views/notkept.js",
     "/views/officer.js",
     "/views/privacy.js",

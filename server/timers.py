@@ -305,6 +305,13 @@ TIMERS: tuple[Timer, ...] = (
     ),
     Timer(
         "directory_purged",
+        "machine_keys",
+        "revoked_at IS NOT NULL",
+        "revoked_at",
+        delay=lambda timing: timing.revoked_retention,
+    ),
+    Timer(
+        "directory_purged",
         "enrol_tokens",
         "1 = 1",
         "coalesce(spent_at, expires_at)",

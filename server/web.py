@@ -157,6 +157,25 @@ ERRORS: dict[str, tuple[int, str]] = {
     "bad_approval": (422, "De goedkeuring klopt niet. Probeer het opnieuw op uw telefoon."),
     "no_log": (409, "Beheerders zonder organisatie hebben geen apparatenlijst."),
     "no_reset": (409, "Deze persoon kan niet opnieuw worden ingesteld."),
+    # sending systems' keys (`hwc register-key`, docs/keylog.md)
+    "api_key_only": (
+        409,
+        "Alleen een registratiesysteem met een API-sleutel meldt zo een sleutel aan.",
+    ),
+    "unknown_machine": (404, "Dit systeem is niet (meer) goedgekeurd voor uw organisatie."),
+    "machine_not_pending": (404, "Dit systeem wacht niet (meer) op goedkeuring."),
+    "machine_key_ended": (
+        409,
+        "De sleutel van dit systeem is geweigerd of ingetrokken. Maak een nieuwe sleutel (een "
+        "nieuw HWC_STATE-bestand) en meld die aan.",
+    ),
+    "machine_key_in_use": (409, "Deze sleutel is al in gebruik. Maak een nieuwe sleutel."),
+    "two_pending_machines": (
+        409,
+        "Er wachtte al een ander systeem op goedkeuring voor uw organisatie. Om "
+        "veiligheidsredenen zijn beide aanmeldingen vervallen. Meld dit systeem opnieuw aan en "
+        "vraag de beheerder na of iemand anders uw API-sleutel gebruikt.",
+    ),
     # why a device that still holds its credential no longer works
     "not_enrolled.reset": (
         401,

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server import auth, directory, keylog
+from server import auth, directory, keylog, machines
 from server.api import API_ROUTES
 from server.auth import COOKIE, RateLimiter
 from server.cli import main as hwc
@@ -89,6 +89,13 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/admin/security-events"): frozenset({"admin"}),
     ("POST", "/api/admin/people/{id}/reset"): frozenset({"admin", "contact"}),
     ("GET", "/api/admin/orgs/{id}/audit"): frozenset({"admin"}),
+    # A sending system's key: registered with an API key (a sender's device: 409), decided
+    # about by a device of a sender or an org admin (an admin without organisation: 409).
+    ("POST", "/api/machine-keys"): frozenset({"sender", "apikey"}),
+    ("GET", "/api/org/machine-keys"): frozenset({"sender", "admin"}),
+    ("POST", "/api/org/machine-keys/{id}/approve"): frozenset({"sender", "admin"}),
+    ("POST", "/api/org/machine-keys/{id}/decline"): frozenset({"sender", "admin"}),
+    ("POST", "/api/org/machine-keys/{id}/revoke"): frozenset({"sender", "admin"}),
 }
 PUBLIC = {
     ("POST", "/api/enrol"),
@@ -116,6 +123,9 @@ OTHER_SCOPE: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/admin/people/{id}/revoke"): {"contact": 404},
     ("POST", "/api/admin/devices/{id}/revoke"): {"contact": 404},
     ("POST", "/api/admin/people/{id}/reset"): {"contact": 404},
+    ("POST", "/api/org/machine-keys/{id}/approve"): {"sender": 404},
+    ("POST", "/api/org/machine-keys/{id}/decline"): {"sender": 404},
+    ("POST", "/api/org/machine-keys/{id}/revoke"): {"sender": 404},
 }
 ROUTE_KEYS = [(r.method, r.path) for r in API_ROUTES]
 
@@ -537,7 +547,65 @@ def b_reset(m: Matrix, role: str, scope: str) -> Call:
     return Call("POST", f"/api/admin/people/{person}/reset", ok=201)
 
 
+def fresh_vt(m: Matrix) -> str:
+    return m.world.org("veilig_thuis", f"Veilig Thuis {secrets.token_hex(3)}")
+
+
+def registered_machine(m: Matrix, org_id: str) -> tuple[str, str]:
+    """A sending system's key waiting in `org_id`: (machine id, sig_key)."""
+    key = auth.make_api_key(m.world.db, org_id, "zaaksysteem", m.world.now())
+    sig_key = keylog.public_b64u(generate_device_key()[0])
+    answer = machines.register(m.world.db, org_id, auth.api_key_id(key), sig_key, m.world.now())
+    return answer["id"], sig_key
+
+
+def b_register_machine(m: Matrix, role: str, scope: str) -> Call:
+    body = {"sig_key": keylog.public_b64u(generate_device_key()[0])}
+    if role != "apikey":  # a device is no sending system
+        return Call("POST", "/api/machine-keys", body, 409)
+    key = auth.make_api_key(m.world.db, fresh_vt(m), "zaaksysteem", m.world.now())
+    return Call("POST", "/api/machine-keys", body, 201, {"Authorization": f"Bearer {key}"})
+
+
+def b_list_machines(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/org/machine-keys", ok=409 if role == "admin" else 200)
+
+
+def machine_call(m: Matrix, role: str, scope: str, action: str) -> Call:
+    """A fresh sender deciding about a system of its own organisation (own) or another's."""
+    if role != "sender":  # an admin without organisation: 409; the rest stop at the gate
+        body = {"approval": "A" * 86} if action == "approve" else None
+        return Call("POST", f"/api/org/machine-keys/{NO_DEVICE}/{action}", body, 409)
+    vt = fresh_vt(m)
+    sender = m.world.member("sender", vt)
+    home = vt if scope == "own" else fresh_vt(m)
+    machine, sig_key = registered_machine(m, home)
+    approval = keylog.sign(sender.sig_private, keylog.machine_statement(home, machine, sig_key))
+    if action == "revoke" and scope == "own":
+        machines.approve(m.world.db, sender.device_id, vt, machine, approval, m.world.now())
+    body = {"approval": approval} if action == "approve" else None
+    path = f"/api/org/machine-keys/{machine}/{action}"
+    return Call("POST", path, body, credential=cookie_of(sender))
+
+
+def b_approve_machine(m: Matrix, role: str, scope: str) -> Call:
+    return machine_call(m, role, scope, "approve")
+
+
+def b_decline_machine(m: Matrix, role: str, scope: str) -> Call:
+    return machine_call(m, role, scope, "decline")
+
+
+def b_revoke_machine(m: Matrix, role: str, scope: str) -> Call:
+    return machine_call(m, role, scope, "revoke")
+
+
 BUILDERS: dict[tuple[str, str], Builder] = {
+    ("POST", "/api/machine-keys"): b_register_machine,
+    ("GET", "/api/org/machine-keys"): b_list_machines,
+    ("POST", "/api/org/machine-keys/{id}/approve"): b_approve_machine,
+    ("POST", "/api/org/machine-keys/{id}/decline"): b_decline_machine,
+    ("POST", "/api/org/machine-keys/{id}/revoke"): b_revoke_machine,
     ("GET", "/api/me/pending"): b_my_pending,
     ("POST", "/api/me/devices/{id}/approve"): b_approve,
     ("POST", "/api/me/devices/{id}/decline"): b_decline,

@@ -35,6 +35,8 @@ ORG = {
 # Loaded at every start after the first screen (app.js): the key log's self-check and
 # approvals (issue 19), with what they import; cached like a screen this phone used.
 AFTER_FIRST_SCREEN = ["/views/guard.js", "/keylog.js", "/trust.js", "/envelope2.js"]
+# A sender's phone also decides about the organisation's sending systems (issue 20 item 3).
+AFTER_FIRST_SCREEN_OF = {"sender": ["/views/machines.js"]}
 SHELL_PAGES = {re.sub(r"\{\w+\}", "", path) for path in APP_PATHS}  # each answers index.html
 
 CACHED_PATHS_JS = """async (wanted) => {
@@ -98,7 +100,11 @@ def test_role_opens_offline_after_its_first_visit(browser: Any, world: World, ro
         phone.wait_for_service_worker()
         measured = weight.measure(int(urlsplit(world.url).port or 0))
         assert f"/views/{role}.js" in measured["role_files"][role]
-        screens = measured["role_files"][role] + AFTER_FIRST_SCREEN
+        screens = [
+            *measured["role_files"][role],
+            *AFTER_FIRST_SCREEN,
+            *AFTER_FIRST_SCREEN_OF.get(role, []),
+        ]
 
         # Cache Storage: the whole shell and this role's screens (cached as the app loaded
         # them), nothing else: no other role's screens, never an API or admin response.

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from server import auth, privacy, timers
+from server import auth, keylog, machines, privacy, timers
 from server.cli import main as hwc
 from server.clock import AMSTERDAM, FrozenClock
+from server.envelope import generate_device_key
 from tests.conftest import live_world
 from tests.support import Device, World
 from tests.test_api_auth import relax_limits
@@ -223,6 +224,7 @@ FORBIDDEN = {
     ":now - :tokens OR person_id NOT IN (SELECT id FROM people) "
     "OR created_by NOT IN (SELECT id FROM people)",
     "api_keys": "SELECT id FROM api_keys WHERE revoked_at <= :now - :revoked",
+    "machine_keys": "SELECT id FROM machine_keys WHERE revoked_at <= :now - :revoked",
     "signals": "SELECT id FROM signals WHERE ended_at <= :now - :status "
     "OR (ended_at IS NULL AND expires_at <= :now) "
     "OR acted_by NOT IN (SELECT id FROM people)",
@@ -390,6 +392,12 @@ def test_a_year_leaves_only_what_each_rule_allows(db_path: Path) -> None:
                 key = year.admin.post(
                     "/api/admin/api-keys", json={"org_id": year.vt, "label": "zs"}
                 ).json()["api_key"]
+                sig_key = keylog.public_b64u(generate_device_key()[0])
+                machine = machines.register(
+                    w.db, year.vt, auth.api_key_id(key), sig_key, clock.now()
+                )["id"]
+            if week == 21:  # a sending system's key declined on a sender's phone
+                machines.decline(w.db, year.vt, machine, clock.now())
             if week == 30:
                 year.admin.post(f"/api/admin/api-keys/{auth.api_key_id(key)}/revoke")
             year.at(monday + 11 * HOUR)  # Monday 20:00

@@ -76,7 +76,7 @@ async function recheckPending(ctx) {
 /** Approvals and self-monitoring now and at every refresh of this screen. */
 export function watch(ctx) {
   if (!ctx.active) return;
-  const run = () => Promise.all([approvals(ctx), selfCheck(ctx)]).catch(() => {});
+  const run = () => Promise.all([approvals(ctx), selfCheck(ctx), systems(ctx)]).catch(() => {});
   run();
   ctx.onRefresh(run);
 }
@@ -93,9 +93,17 @@ async function approvals(ctx) {
 const parts = {};
 function part(name, element) {
   parts[name] = element;
-  show(parts.approval, parts.warning);
+  show(parts.approval, parts.machines, parts.warning);
 }
 const clearPart = (name) => part(name, null);
+
+/** A sender's or admin's phone: the organisation's sending systems (views/machines.js). */
+async function systems(ctx) {
+  if (!ctx.me.org || !["sender", "admin"].includes(ctx.me.person.role)) return;
+  const { machinesPanel } = await import("./machines.js");
+  const panel = await machinesPanel(ctx, (done) => part("machines", done));
+  if (ctx.active) part("machines", panel);
+}
 
 function approvalPanel(ctx, device, code) {
   const slot = messageSlot();
