@@ -13,6 +13,7 @@ import { pushReminder } from "./device.js";
 import { findSignal, liveSection, notePending, receiverPanel } from "./lists.js";
 import { describeOrg, schoolSearch } from "./schoolsearch.js";
 import { CLOSE_REASONS, STATE_LABELS } from "./timeline.js";
+import { fromLines, unverifiable, unverifiableScreen } from "./verdict.js";
 
 const AT_OFFICE = new Set(["sent", "opened"]);
 const back = (ctx) => appLink("Terug naar het overzicht", "/", ctx.navigate, { class: "back-link" });
@@ -88,11 +89,26 @@ export async function signal(ctx, id) {
   } catch (error) {
     return ctx.active && screen("Signaal", notice("info", error.message), back(ctx));
   }
-  if (ctx.active) relayScreen(ctx, summary, opened.content);
+  if (!ctx.active) return undefined;
+  if (unverifiable(opened)) return unverifiableCopy(ctx, summary, opened);
+  relayScreen(ctx, summary, opened);
   return undefined;
 }
 
-function relayScreen(ctx, summary, content) {
+/** Never the signal: the warning, "Melden", and closing it. */
+function unverifiableCopy(ctx, summary, opened) {
+  const slot = messageSlot();
+  const close = button("Signaal sluiten", async () => {
+    const ok = await confirmAction({ title: "Dit signaal sluiten?",
+      text: "Het signaal wordt overal verwijderd. De afzender ziet dat het niet te controleren " +
+        "was.", confirm: "Ja, sluiten" });
+    if (ok) await whileBusy(close, () => closeSignal(ctx, summary, slot, "unverifiable"));
+  });
+  unverifiableScreen(ctx, opened, back(ctx), close, slot);
+}
+
+function relayScreen(ctx, summary, opened) {
+  const { content } = opened;
   const slot = messageSlot();
   const search = schoolSearch({ kind: "school" });
   const relay = button("Doorsturen naar school",
@@ -105,6 +121,7 @@ function relayScreen(ctx, summary, content) {
   });
   screen("Signaal voor leerplicht",
     childBlock(content),
+    fromLines(opened),
     h("p", { class: "deadline" }, `De school moet het weten vóór ${formatNear(summary.deadline)}.`),
     h("p", {}, "Zoek de school van dit kind en stuur het signaal door. Daarna wordt uw kopie " +
       "verwijderd."),
@@ -143,15 +160,18 @@ async function relayTo(ctx, summary, content, search, slot) {
     back(ctx));
 }
 
-async function closeSignal(ctx, summary, slot) {
+const CLOSED_TEXT = {
+  not_in_municipality: "Gesloten: geen leerling in uw gemeente. De melder ziet dit.",
+  unverifiable: "Gesloten: niet te controleren. Het signaal is overal verwijderd.",
+};
+
+async function closeSignal(ctx, summary, slot, reason = "not_in_municipality") {
   try {
-    await api(`/api/signals/${segment(summary.id)}/close`, { method: "POST",
-      body: { reason: "not_in_municipality" } });
+    await api(`/api/signals/${segment(summary.id)}/close`, { method: "POST", body: { reason } });
   } catch (error) {
     return failed(ctx, error, slot);
   }
-  return ctx.active && screen("Signaal gesloten",
-    notice("success", "Gesloten: geen leerling in uw gemeente. De melder ziet dit."), back(ctx));
+  return ctx.active && screen("Signaal gesloten", notice("success", CLOSED_TEXT[reason]), back(ctx));
 }
 
 function failed(ctx, error, slot) {
