@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL or ON_DEMAND changes: the new worker then installs,
 // the app offers "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v16";
+const VERSION = "hwc-shell-v17";
 // What every phone needs to start (and to enrol): precached at install.
 const SHELL = [
   "/",
@@ -29,6 +29,7 @@ const SHELL = [
 // has used.
 const ON_DEMAND = [
   "/envelope2.js",
+  "/envelope3.js",
   "/keylog.js",
   "/sealing.js",
   "/trust.js",

@@ -5,6 +5,8 @@
 import { ApiError, api, segment } from "./api.js";
 import { b64uDecode, encodeContent } from "./envelope.js";
 import { encryptEnvelopeV2, openEnvelope } from "./envelope2.js";
+// Version 3 (docs/envelope.md) loads with the key log: the opening side verifies with these.
+export { SignatureInvalid, verifyEnvelopeSignature } from "./envelope3.js";
 import {
   KeylogError, agreesWith, devicesOf, recipients, sameDevices, verifyLogAnswer,
 } from "./keylog.js";

@@ -51,6 +51,7 @@ PWA_FILES = (
     "/api.js",
     "/envelope.js",
     "/envelope2.js",
+    "/envelope3.js",
     "/keylog.js",
     "/keystore.js",
     "/push.js",
