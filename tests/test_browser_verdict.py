@@ -1,0 +1,189 @@
+"""Issue 20 items 1 and 2 in the recipient's app (Chromium): a signed signal shows its verified
+sender ("Van: ..."), a forward its forwarder, and a signature that does not verify brings up the
+unverifiable screen instead of the signal, whose "Melden" records a security event that the
+admins and the claimed sender organisation see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from playwright.sync_api import expect
+
+from server.client import Client
+from server.clientstate import load as load_state
+from server.envelope import new_signal_id
+from tests.browser import Phone, enrol_phone
+from tests.support import Device, World, seal
+from tests.test_keylog_server import api_key, verified
+
+NAME, BORN = "Fleur de Boer", "2016-04-04"
+VT_NAME = "Veilig Thuis Utrecht"
+UNVERIFIABLE = "Dit signaal kan niet worden gecontroleerd. Het is mogelijk niet echt."
+
+
+@pytest.fixture
+def school(world: World, browser: Any) -> dict[str, Any]:
+    school_id = world.org(name="Basisschool Het Anker")
+    code = world.db.execute("SELECT code FROM orgs WHERE id = ?", [school_id]).fetchone()[0]
+    vt = world.org("veilig_thuis", VT_NAME)
+    return {
+        "id": school_id,
+        "code": code,
+        "vt": vt,
+        "admin": world.member("admin", None),
+        "sender": world.member("sender", vt),
+        "phone": enrol_phone(browser, world, "contact", school_id, name="Ingrid Bakker"),
+    }
+
+
+def signed_send(
+    world: World,
+    sender: Device,
+    school_id: str,
+    key: ec.EllipticCurvePrivateKey,
+    signer: dict[str, str],
+) -> str:
+    """Seal version 3 in Python, as a sending device does, and send it with `sender`'s cookie."""
+    signal_id = new_signal_id()
+    devices = sender.get(f"/api/schools/{school_id}/recipients").json()["devices"]
+    head = verified(world, school_id).head()
+    envelopes = seal(devices, signal_id, NAME, BORN, head=head, signing_key=key, signer=signer)
+    body = {"id": signal_id, "recipient_id": school_id, "envelopes": envelopes}
+    response = sender.post("/api/signals", json=body)
+    assert response.status_code == 201, response.text
+    return signal_id
+
+
+def open_on(phone: Phone, signal_id: str) -> None:
+    phone.goto(f"/signaal/{signal_id}")
+
+
+def expect_unverifiable(phone: Phone) -> None:
+    page = phone.page
+    expect(page.get_by_role("heading", level=1)).to_have_text("Signaal niet te controleren")
+    expect(page.get_by_role("alert")).to_contain_text(UNVERIFIABLE)
+    assert NAME not in (page.locator("main").text_content() or "")
+    expect(page.get_by_text("Van:")).to_have_count(0)
+
+
+def report(phone: Phone) -> None:
+    phone.page.get_by_role("button", name="Melden").click()
+    expect(phone.page.get_by_text("Gemeld. Dank u.")).to_be_visible()
+
+
+def events(world: World, school: dict[str, Any]) -> list[tuple[str, str, str]]:
+    rows = school["admin"].get("/api/admin/security-events").json()
+    return [(e["kind"], e["org_id"], e["reporter_org_id"]) for e in rows]
+
+
+def test_a_signed_signal_shows_its_verified_sender(world: World, school: dict[str, Any]) -> None:
+    sender: Device = school["sender"]
+    signer = {"org": school["vt"], "device": sender.device_id}
+    signal_id = signed_send(world, sender, school["id"], sender.sig_private, signer)
+    phone = school["phone"]
+    open_on(phone, signal_id)
+    page = phone.page
+    expect(page.get_by_role("heading", level=1)).to_have_text("Nieuw signaal")
+    expect(page.locator(".child-name")).to_have_text(NAME)
+    expect(page.locator(".verified-from")).to_have_text(f"Van: {VT_NAME}")
+    phone.shot("verdict-verified")
+    assert phone.csp_problems() == []
+
+
+def test_hwc_send_with_a_key_not_in_the_log_is_unverifiable_and_reported(
+    world: World, school: dict[str, Any], tmp_path: Any
+) -> None:
+    """Issue 20, done when: a valid API key, but `--sign-as` with a signing key that is not in
+    the organisation's key log: the contact's app does not show the signal, "Melden" records
+    the event, and the sender organisation's people see it."""
+    client = Client(
+        world.url,
+        api_key(world, school),
+        state=load_state(tmp_path / "s.json"),
+        sign_as=school["vt"],
+    )
+    client.send(school["code"], NAME, BORN)
+    signal_id = world.db.execute("SELECT id FROM signals").fetchone()[0]
+    phone = school["phone"]
+    open_on(phone, signal_id)
+    expect_unverifiable(phone)
+    phone.shot("verdict-unverifiable")
+    report(phone)
+    assert events(world, school) == [("bad_signature", school["vt"], school["id"])]
+    notices = school["sender"].get("/api/me/security-events").json()
+    assert [n["kind"] for n in notices] == ["bad_signature"]
+    assert set(notices[0]) == {"at", "kind", "label"}  # no reporter, no signal, no person
+    # Not another organisation's people: the school's own contact sees nothing about itself.
+    other = world.member("sender", world.org("veilig_thuis", "Veilig Thuis Elders"))
+    assert other.get("/api/me/security-events").json() == []
+    # The contact can still close it; the sender's timeline says why.
+    page = phone.page
+    page.get_by_role("button", name="Signaal sluiten").click()
+    page.get_by_role("button", name="Ja, sluiten").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Signaal gesloten")
+    state = world.db.execute("SELECT state, close_reason FROM signals").fetchone()
+    assert tuple(state) == ("closed", "unverifiable")
+
+
+@pytest.mark.parametrize("claim", ["device_of_the_org", "another_org"])
+def test_a_signer_with_a_key_not_in_the_log_is_unverifiable(
+    world: World, school: dict[str, Any], claim: str
+) -> None:
+    """A version 3 envelope whose signer names a real device of the organisation (or of
+    another one) but was signed with a key the log does not give that device."""
+    sender: Device = school["sender"]
+    if claim == "another_org":
+        org = world.org("veilig_thuis", "Veilig Thuis Elders")
+        device = world.member("sender", org).device_id
+    else:
+        org, device = school["vt"], sender.device_id
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    signal_id = signed_send(world, sender, school["id"], stranger, {"org": org, "device": device})
+    phone = school["phone"]
+    open_on(phone, signal_id)
+    expect_unverifiable(phone)
+    report(phone)
+    assert events(world, school) == [("bad_signature", org, school["id"])]
+
+
+def test_a_forward_shows_who_forwarded_it(
+    world: World, school: dict[str, Any], browser: Any
+) -> None:
+    """The contact forwards a verified signal to a teacher as version 3 with its origin: the
+    teacher's app shows the original sender and "Doorgestuurd door <name>, intern begeleider"."""
+    sender: Device = school["sender"]
+    contact = world.member("contact", school["id"], name="Ingrid de Wit")
+    signal_id = signed_send(
+        world,
+        sender,
+        school["id"],
+        sender.sig_private,
+        {"org": school["vt"], "device": sender.device_id},
+    )
+    teacher = enrol_phone(browser, world, "teacher", school["id"], name="Tom Jansen")
+    assert contact.open(signal_id) == {"name": NAME, "birth_date": BORN}
+    teachers = contact.get(f"/api/schools/{school['id']}/teachers").json()
+    device = next(d for t in teachers if t["person_id"] == teacher.person_id for d in t["devices"])
+    envelopes = seal(
+        [device],
+        signal_id,
+        NAME,
+        BORN,
+        head=verified(world, school["id"]).head(),
+        signing_key=contact.sig_private,
+        signer={"org": school["id"], "device": contact.device_id},
+        origin={"org": school["vt"], "device": sender.device_id},
+    )
+    body = {"teachers": [teacher.person_id], "envelopes": envelopes}
+    response = contact.post(f"/api/signals/{signal_id}/forward", json=body)
+    assert response.status_code == 200, response.text
+    open_on(teacher, signal_id)
+    page = teacher.page
+    expect(page.locator(".child-name")).to_have_text(NAME)
+    expect(page.locator(".verified-from")).to_contain_text(f"Van: {VT_NAME}")
+    expect(page.locator(".verified-from")).to_contain_text(
+        "Doorgestuurd door Ingrid de Wit, intern begeleider"
+    )
+    teacher.shot("verdict-forwarded")
