@@ -93,7 +93,7 @@ def test_a_signed_signal_shows_its_verified_sender(world: World, school: dict[st
 
 
 def test_hwc_send_with_a_key_not_in_the_log_is_unverifiable_and_reported(
-    world: World, school: dict[str, Any], tmp_path: Any
+    world: World, school: dict[str, Any], tmp_path: Any, browser: Any
 ) -> None:
     """Issue 20, done when: a valid API key, but `--sign-as` with a signing key that is not in
     the organisation's key log: the contact's app does not show the signal, "Melden" records
@@ -115,9 +115,21 @@ def test_hwc_send_with_a_key_not_in_the_log_is_unverifiable_and_reported(
     notices = school["sender"].get("/api/me/security-events").json()
     assert [n["kind"] for n in notices] == ["bad_signature"]
     assert set(notices[0]) == {"at", "kind", "label"}  # no reporter, no signal, no person
-    # Not another organisation's people: the school's own contact sees nothing about itself.
+    # Not another organisation's people.
     other = world.member("sender", world.org("veilig_thuis", "Veilig Thuis Elders"))
     assert other.get("/api/me/security-events").json() == []
+    # The sender organisation's people are told in their app, until they tap "Gezien".
+    melder = enrol_phone(browser, world, "sender", school["vt"], name="Sanne de Melder")
+    area = melder.page.locator("#trust")
+    expect(area).to_contain_text("Een signaal met uw organisatie als afzender kon bij de ")
+    expect(area.get_by_role("alert")).to_contain_text("gestolen API-sleutel")
+    melder.shot("verdict-sender-notice")
+    area.get_by_role("button", name="Gezien").click()
+    expect(area).to_be_hidden()
+    with melder.page.expect_response(lambda r: r.url.endswith("/api/me/security-events")):
+        melder.page.reload()
+    melder.page.wait_for_load_state("networkidle")
+    expect(area).to_be_hidden()
     # The contact can still close it; the sender's timeline says why.
     page = phone.page
     page.get_by_role("button", name="Signaal sluiten").click()
