@@ -28,10 +28,6 @@ export function sentAt(signalId) {
 const isParty = (party) => party?.constructor === Object &&
   Object.keys(party).sort().join() === "device,org" && ID.test(party.org) && ID.test(party.device);
 
-/** A machine of the derived state (`machine_added`, docs/keylog.md), whatever its container. */
-const machineOf = (state, id) => (state.machines instanceof Map ? state.machines.get(id)
-  : state.machines?.[id]);
-
 /**
  * The log as it stood when the signal was sent: its entries up to that time verified again on
  * their own (the same rules, so no second walk to keep in step with keylog.js).
@@ -50,7 +46,7 @@ async function stateAt(org, signalId) {
  */
 export async function signerAt(signer, signalId, copy) {
   const state = await stateAt(signer.org, signalId);
-  const machine = machineOf(state, signer.device);
+  const machine = state.machines.get(signer.device); // `machine_added` (hwc send)
   if (machine) {
     if (copy || !machine.active || !machine.sig_key) throw new SignerUnknown();
     return { sigKey: machine.sig_key, person: null };

@@ -5,13 +5,16 @@ admins and the claimed sender organisation see."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import expect
 
+from server import keylog, orglog
 from server.client import Client
+from server.clientstate import ClientState
 from server.clientstate import load as load_state
 from server.envelope import new_signal_id
 from tests.browser import Phone, enrol_phone
@@ -76,6 +79,48 @@ def report(phone: Phone) -> None:
 def events(world: World, school: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows = school["admin"].get("/api/admin/security-events").json()
     return [(e["kind"], e["org_id"], e["reporter_org_id"]) for e in rows]
+
+
+def hwc_send(world: World, school: dict[str, Any], state: ClientState) -> str:
+    """`hwc send --sign-as` with the organisation's API key: the new signal's id."""
+    Client(world.url, api_key(world, school), state=state, sign_as=school["vt"]).send(
+        school["code"], NAME, BORN
+    )
+    row = world.db.execute("SELECT id FROM signals ORDER BY sent_at DESC LIMIT 1").fetchone()
+    return str(row[0])
+
+
+def register_machine(world: World, school: dict[str, Any], state: ClientState) -> None:
+    """The sending system's key in the sender organisation's log, approved by a sender's device
+    (docs/keylog.md, `machine_added`), written as the server's registration would."""
+    sender: Device = school["sender"]
+    vt, device = school["vt"], state.signer_device
+    approval = keylog.sign(sender.sig_private, keylog.machine_statement(vt, device, state.sig_key))
+    with world.db.transaction():
+        orglog.append(
+            world.db,
+            vt,
+            "machine_added",
+            orglog.by_device(sender.device_id),
+            world.now(),
+            device=device,
+            sig_key=state.sig_key,
+            approver=sender.device_id,
+            approval=approval,
+        )
+
+
+def revoke_machine(world: World, school: dict[str, Any], state: ClientState) -> None:
+    time.sleep(1.05)  # log times are whole seconds: the revocation is after the signal's
+    with world.db.transaction():
+        orglog.append(
+            world.db,
+            school["vt"],
+            "machine_revoked",
+            orglog.by_device(school["sender"].device_id),
+            world.now(),
+            device=state.signer_device,
+        )
 
 
 def test_a_signed_signal_shows_its_verified_sender(world: World, school: dict[str, Any]) -> None:
@@ -199,3 +244,24 @@ def test_a_forward_shows_who_forwarded_it(
         "Doorgestuurd door Ingrid de Wit, intern begeleider"
     )
     teacher.shot("verdict-forwarded")
+
+
+def test_hwc_send_with_its_key_in_the_log_is_verified_until_the_key_is_revoked(
+    world: World, school: dict[str, Any], tmp_path: Any
+) -> None:
+    """The machine path: `hwc send`'s key approved into the sender organisation's log shows
+    "Van: ..."; once revoked, a signal sent before still does (it was active then), one sent
+    after does not."""
+    state = load_state(tmp_path / "s.json")
+    register_machine(world, school, state)
+    before = hwc_send(world, school, state)
+    phone = school["phone"]
+    open_on(phone, before)
+    expect(phone.page.locator(".verified-from")).to_have_text(f"Van: {VT_NAME}")
+    revoke_machine(world, school, state)
+    after = hwc_send(world, school, state)
+    open_on(phone, after)
+    expect_unverifiable(phone)
+    open_on(phone, before)
+    expect(phone.page.locator(".child-name")).to_have_text(NAME)
+    expect(phone.page.locator(".verified-from")).to_have_text(f"Van: {VT_NAME}")
