@@ -47,12 +47,15 @@ def signed_send(
     school_id: str,
     key: ec.EllipticCurvePrivateKey,
     signer: dict[str, str],
+    origin: dict[str, str] | None = None,
 ) -> str:
     """Seal version 3 in Python, as a sending device does, and send it with `sender`'s cookie."""
     signal_id = new_signal_id()
     devices = sender.get(f"/api/schools/{school_id}/recipients").json()["devices"]
     head = verified(world, school_id).head()
-    envelopes = seal(devices, signal_id, NAME, BORN, head=head, signing_key=key, signer=signer)
+    envelopes = seal(
+        devices, signal_id, NAME, BORN, head=head, signing_key=key, signer=signer, origin=origin
+    )
     body = {"id": signal_id, "recipient_id": school_id, "envelopes": envelopes}
     response = sender.post("/api/signals", json=body)
     assert response.status_code == 201, response.text
@@ -203,6 +206,27 @@ def test_a_signer_with_a_key_not_in_the_log_is_unverifiable(
     expect_unverifiable(phone)
     report(phone)
     assert events(world, school) == [("bad_signature", org, school["id"])]
+
+
+@pytest.mark.parametrize("case", ["contact_signs_an_original", "sender_signs_a_copy", "teacher"])
+def test_a_signer_whose_role_does_not_send_that_is_unverifiable(
+    world: World, school: dict[str, Any], case: str
+) -> None:
+    """The signature is the device's own and its key is in the log, but the device's role
+    does not send what it signed: an original by a contact (of another school), a forwarded
+    copy by a sender, anything by a teacher."""
+    sender: Device = school["sender"]
+    own = {"org": school["vt"], "device": sender.device_id}
+    if case == "sender_signs_a_copy":
+        signal_id = signed_send(world, sender, school["id"], sender.sig_private, own, own)
+    else:
+        org = world.org(name="Basisschool Elders") if case != "teacher" else school["id"]
+        signing = world.member("contact" if case != "teacher" else "teacher", org)
+        signer = {"org": org, "device": signing.device_id}
+        signal_id = signed_send(world, sender, school["id"], signing.sig_private, signer)
+    phone = school["phone"]
+    open_on(phone, signal_id)
+    expect_unverifiable(phone)
 
 
 def test_a_forward_shows_who_forwarded_it(
