@@ -289,3 +289,44 @@ def test_hwc_send_with_its_key_in_the_log_is_verified_until_the_key_is_revoked(
     open_on(phone, before)
     expect(phone.page.locator(".child-name")).to_have_text(NAME)
     expect(phone.page.locator(".verified-from")).to_have_text(f"Van: {VT_NAME}")
+
+
+def test_a_relayed_copy_shows_the_officer_who_relayed_it(
+    world: World, school: dict[str, Any], browser: Any
+) -> None:
+    """A signal to a leerplicht office shows its verified sender on the officer's phone; the
+    copy an officer relays (version 3, its origin the sender) shows the school's contact "Van:
+    <sender>" and "Doorgestuurd door <officer>, leerplichtambtenaar"."""
+    sender: Device = school["sender"]
+    own = {"org": school["vt"], "device": sender.device_id}
+    office = world.org("leerplicht", "Leerplicht Utrecht", municipalities="Utrecht")
+    officer_phone = enrol_phone(browser, world, "officer", office, name="Omar Leerplicht")
+    officer = world.member("officer", office, name="Olga Leerplicht")
+    signal_id = signed_send(world, sender, office, sender.sig_private, own)
+    open_on(officer_phone, signal_id)
+    expect(officer_phone.page.get_by_role("heading", level=1)).to_have_text(
+        "Signaal voor leerplicht"
+    )
+    expect(officer_phone.page.locator(".verified-from")).to_have_text(f"Van: {VT_NAME}")
+    assert officer.open(signal_id) == {"name": NAME, "birth_date": BORN}
+    devices = officer.get(f"/api/schools/{school['id']}/recipients").json()["devices"]
+    envelopes = seal(
+        devices,
+        signal_id,
+        NAME,
+        BORN,
+        head=verified(world, school["id"]).head(),
+        signing_key=officer.sig_private,
+        signer={"org": office, "device": officer.device_id},
+        origin=own,
+    )
+    body = {"school_id": school["id"], "envelopes": envelopes}
+    response = officer.post(f"/api/signals/{signal_id}/relay", json=body)
+    assert response.status_code == 200, response.text
+    phone = school["phone"]
+    open_on(phone, signal_id)
+    expect(phone.page.locator(".child-name")).to_have_text(NAME)
+    expect(phone.page.locator(".verified-from")).to_contain_text(f"Van: {VT_NAME}")
+    expect(phone.page.locator(".verified-from")).to_contain_text(
+        "Doorgestuurd door Olga Leerplicht, leerplichtambtenaar"
+    )
