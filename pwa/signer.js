@@ -1,13 +1,13 @@
-// Who signed a version 3 envelope (docs/envelope.md, "Verifying", issue 20): the signer must be,
-// in the signer organisation's verified key log, a device (or a machine) active when the signal
-// was sent, with a role that sends. Then the signature is checked and the envelope opened, and
-// the verdict decides what the app shows. Loaded lazily, when a signed envelope is opened.
-
-import { EnvelopeError, b64uDecode } from "./envelope.js";
+// Opening this device's copy of a signal, and who signed it (docs/envelope.md, "Verifying",
+// issue 20): a version 3 envelope's signer must be, in the signer organisation's verified key
+// log, a device (or a machine) active when the signal was sent, with a role that sends; then
+// the signature is checked and the envelope opened, and the verdict decides what the app shows.
+// Versions 1 and 2 open as before, unsigned. Loaded lazily, when a copy is opened.
+import { EnvelopeError, b64uDecode, decodeContent, decryptEnvelope } from "./envelope.js";
 import { openEnvelope } from "./envelope2.js";
 import { SignatureInvalid, verifyEnvelopeSignature } from "./envelope3.js";
 import { KeylogError, verifyLog } from "./keylog.js";
-import { splitViewWarning, verifiedLog } from "./trust.js";
+import { openV2, splitViewWarning, verifiedLog } from "./trust.js";
 import { setFlash } from "./views/common.js";
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -85,23 +85,21 @@ function fromOf(verified) {
 }
 
 /**
- * What the app may show of who sent it, from the server's names (`names` of the open answer)
- * for the ids the signature proved: the (original) sender organisation, and for a forwarded or
- * relayed copy the forwarding device's person when the log names that person for the device.
+ * The lines the app may show of who sent it ("Van: …", "Doorgestuurd door …"), from the server's
+ * names (`names` of the open answer) for the ids the signature proved: the (original) sender
+ * organisation, and for a forwarded or relayed copy the forwarding device's person when the
+ * server's person for that device is the one the verified log gives it.
  */
-function shownNames(from, person, names) {
-  const org = names?.orgs?.[from.origin_org ?? from.org] ?? null;
+function shownLines(from, person, names) {
+  const org = names?.orgs?.[from.origin_org ?? from.org] ?? "een organisatie zonder naam";
   const forwarder = names?.devices?.[from.device];
-  const byPerson = from.origin_org && person && forwarder?.person === person
-    ? `${forwarder.name}, ${forwarder.role_label}` : null;
-  return { org, forwarder: from.origin_org ? (byPerson ?? "een collega") : null };
+  const byPerson = person && forwarder?.person === person
+    ? `${forwarder.name}, ${forwarder.role_label}` : "een collega";
+  return [`Van: ${org}`, ...(from.origin_org ? [`Doorgestuurd door ${byPerson}`] : [])];
 }
 
-/**
- * Open a version 3 envelope for this device: {bytes, verdict, from, shown}; bytes null unless
- * "verified". Throws when it cannot be opened with this device's key ("unreadable") or offline.
- */
-export async function openSigned(device, signalId, opened) {
+/** A version 3 envelope: {bytes, verdict, from, shown, claimed}; bytes null unless "verified". */
+async function openSigned(device, signalId, opened) {
   const { envelope } = opened;
   const checked = await checkSignature(envelope, signalId, device.deviceId);
   const claimed = ID.test(envelope?.signer?.org) ? envelope.signer.org : null;
@@ -111,5 +109,32 @@ export async function openSigned(device, signalId, opened) {
   const warning = await splitViewWarning(head);
   if (warning) setFlash(warning);
   return { bytes: plain, verdict: "verified", from: checked.from,
-    shown: shownNames(checked.from, checked.signer.person, opened.names) };
+    shown: shownLines(checked.from, checked.signer.person, opened.names) };
+}
+
+/** A version 1 or 2 envelope (unsigned): {bytes, verdict: "unsigned"}. */
+async function openUnsigned(device, signalId, envelope) {
+  const bytes = envelope?.v === 2 ? await openV2(device, signalId, envelope)
+    : await decryptEnvelope(device.privateKey, device.publicKeyRaw, signalId, device.deviceId,
+      envelope);
+  return { bytes, verdict: "unsigned" };
+}
+
+/**
+ * This device's copy (the open answer `opened`) opened here: {content, verdict, from, shown,
+ * claimed}. verdict: "verified" (from = {org, device, origin_org?, origin_device?}, shown = the
+ * names the app may show), "unsigned" (versions 1 and 2), or "bad_signature" / "malformed"
+ * (content null; claimed = the signer organisation the envelope names, for the event). Throws
+ * when this device's key does not open it ("unreadable") or when offline.
+ */
+export async function openCopy(device, signalId, opened) {
+  let result;
+  try {
+    result = opened.envelope?.v === 3 ? await openSigned(device, signalId, opened)
+      : await openUnsigned(device, signalId, opened.envelope);
+    const { bytes, ...verdict } = result;
+    return { content: bytes && decodeContent(bytes), from: null, shown: null, ...verdict };
+  } finally {
+    result?.bytes?.fill(0);
+  }
 }

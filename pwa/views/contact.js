@@ -8,11 +8,10 @@ import {
   appLink, button, confirmAction, formatMoment, formatNear, h, loadingScreen, messageSlot, notice,
   screen, setFlash, uniqueId, whileBusy, withPhone,
 } from "./common.js";
-import { childBlock } from "./child.js";
+import { childBlock, fromLines } from "./child.js";
 import { pushReminder } from "./device.js";
 import { findSignal, liveSection, notePending, receiverPanel } from "./lists.js";
 import { CLOSE_REASONS, STATE_LABELS, isFinished } from "./timeline.js";
-import { fromLines, unverifiable, unverifiableScreen } from "./verdict.js";
 
 const UNHANDLED = new Set(["sent", "opened", "relayed"]);
 const CLOSE_TEXT = {
@@ -29,13 +28,6 @@ const CLOSE_TEXT = {
       "Het signaal wordt overal verwijderd."],
     confirm: "Ja, geen leerling van ons",
     done: "Gesloten: geen leerling van uw school. De melder ziet dit.",
-  },
-  unverifiable: {
-    title: "Dit signaal sluiten?",
-    text: ["Het signaal wordt overal verwijderd. De afzender ziet dat het niet te controleren " +
-      "was. Verwacht u een signaal? Bel de afzender."],
-    confirm: "Ja, sluiten",
-    done: "Gesloten: niet te controleren. Het signaal is overal verwijderd.",
   },
   done: {
     title: "Afronden?",
@@ -137,17 +129,13 @@ export async function signal(ctx, id) {
     return ctx.active && gone(ctx, error.message);
   }
   if (!ctx.active) return undefined;
-  if (unverifiable(opened)) return unverifiableCopy(ctx, summary, opened);
+  if (!opened.content) {
+    const verdict = await import("./verdict.js"); // not verified: never the signal
+    return verdict.unverifiableScreen(ctx, id, opened, back(ctx), UNHANDLED.has(summary.state) &&
+      "close");
+  }
   return unhandled ? actionsScreen(ctx, summary, opened, teachers)
     : forwardedScreen(ctx, summary, opened);
-}
-
-/** Never the signal: the warning, "Melden", and (not yet handled) closing it. */
-function unverifiableCopy(ctx, summary, opened) {
-  const slot = messageSlot();
-  const close = UNHANDLED.has(summary.state)
-    ? closeButton(ctx, summary, "unverifiable", "Signaal sluiten", slot) : null;
-  return unverifiableScreen(ctx, opened, back(ctx), close, slot);
 }
 
 /** The school's teachers, with and without a device; an ApiError when they could not load. */
@@ -189,16 +177,10 @@ function actionsScreen(ctx, summary, opened, teachers) {
     back(ctx));
 }
 
-/**
- * Who sent it and, when the directory has it, their number: the school phones with questions.
- * For a verified signal only when the server's sender is the organisation the signature proved.
- */
+/** Who sent it and, when the directory has it, their number: the school phones with questions. */
 function senderLine(summary, opened) {
-  if (opened.verdict === "verified" && opened.shown.org !== summary.sender) return null;
-  if (!summary.sender_phone) {
-    return opened.verdict === "verified" ? null
-      : h("p", { class: "muted" }, `Verstuurd door ${summary.sender}.`);
-  }
+  if (opened.shown && opened.shown[0] !== `Van: ${summary.sender}`) return null; // not proven
+  if (!summary.sender_phone) return h("p", { class: "muted" }, `Verstuurd door ${summary.sender}.`);
   return withPhone(`Vragen over dit signaal? Bel ${summary.sender}: ${summary.sender_phone}.`,
     summary.sender_phone);
 }

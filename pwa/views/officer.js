@@ -8,12 +8,11 @@ import {
   appLink, button, confirmAction, formatMoment, formatNear, h, loadingScreen, messageSlot, notice,
   screen, setFlash, uniqueId, whileBusy,
 } from "./common.js";
-import { childBlock } from "./child.js";
+import { childBlock, fromLines } from "./child.js";
 import { pushReminder } from "./device.js";
 import { findSignal, liveSection, notePending, receiverPanel } from "./lists.js";
 import { describeOrg, schoolSearch } from "./schoolsearch.js";
 import { CLOSE_REASONS, STATE_LABELS } from "./timeline.js";
-import { fromLines, unverifiable, unverifiableScreen } from "./verdict.js";
 
 const AT_OFFICE = new Set(["sent", "opened"]);
 const back = (ctx) => appLink("Terug naar het overzicht", "/", ctx.navigate, { class: "back-link" });
@@ -90,21 +89,11 @@ export async function signal(ctx, id) {
     return ctx.active && screen("Signaal", notice("info", error.message), back(ctx));
   }
   if (!ctx.active) return undefined;
-  if (unverifiable(opened)) return unverifiableCopy(ctx, summary, opened);
+  if (!opened.content) { // not verified: never the signal
+    return (await import("./verdict.js")).unverifiableScreen(ctx, id, opened, back(ctx), "close");
+  }
   relayScreen(ctx, summary, opened);
   return undefined;
-}
-
-/** Never the signal: the warning, "Melden", and closing it. */
-function unverifiableCopy(ctx, summary, opened) {
-  const slot = messageSlot();
-  const close = button("Signaal sluiten", async () => {
-    const ok = await confirmAction({ title: "Dit signaal sluiten?",
-      text: "Het signaal wordt overal verwijderd. De afzender ziet dat het niet te controleren " +
-        "was.", confirm: "Ja, sluiten" });
-    if (ok) await whileBusy(close, () => closeSignal(ctx, summary, slot, "unverifiable"));
-  });
-  unverifiableScreen(ctx, opened, back(ctx), close, slot);
 }
 
 function relayScreen(ctx, summary, opened) {
@@ -160,18 +149,15 @@ async function relayTo(ctx, summary, content, search, slot) {
     back(ctx));
 }
 
-const CLOSED_TEXT = {
-  not_in_municipality: "Gesloten: geen leerling in uw gemeente. De melder ziet dit.",
-  unverifiable: "Gesloten: niet te controleren. Het signaal is overal verwijderd.",
-};
-
-async function closeSignal(ctx, summary, slot, reason = "not_in_municipality") {
+async function closeSignal(ctx, summary, slot) {
   try {
-    await api(`/api/signals/${segment(summary.id)}/close`, { method: "POST", body: { reason } });
+    await api(`/api/signals/${segment(summary.id)}/close`, { method: "POST",
+      body: { reason: "not_in_municipality" } });
   } catch (error) {
     return failed(ctx, error, slot);
   }
-  return ctx.active && screen("Signaal gesloten", notice("success", CLOSED_TEXT[reason]), back(ctx));
+  return ctx.active && screen("Signaal gesloten",
+    notice("success", "Gesloten: geen leerling in uw gemeente. De melder ziet dit."), back(ctx));
 }
 
 function failed(ctx, error, slot) {

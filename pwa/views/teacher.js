@@ -8,10 +8,9 @@ import {
   appLink, button, clearScreen, confirmAction, formatMoment, formatTime, h, loadingScreen,
   messageSlot, notice, plural, screen, uniqueId, whileBusy,
 } from "./common.js";
-import { childBlock } from "./child.js";
+import { childBlock, fromLines } from "./child.js";
 import { pushReminder } from "./device.js";
 import { closeNotifications, liveSection, notePending, receiverPanel } from "./lists.js";
-import { fromLines, unverifiable, unverifiableScreen } from "./verdict.js";
 
 const GUIDANCE = [
   "Zorg voor een rustig plekje als het kind dat nodig heeft.",
@@ -65,16 +64,11 @@ export async function signal(ctx, id) {
     return ctx.active && removed(ctx, whyRemoved(error));
   }
   if (!ctx.active) return undefined;
-  if (unverifiable(opened)) return unverifiableCopy(ctx, id, opened);
+  if (!opened.content) { // not verified: never the signal
+    return (await import("./verdict.js")).unverifiableScreen(ctx, id, opened, back(ctx), "remove");
+  }
   showContent(ctx, id, opened);
   return undefined;
-}
-
-/** Never the signal: the warning, "Melden", and removing it from this device. */
-function unverifiableCopy(ctx, id, opened) {
-  const slot = messageSlot();
-  const remove = button("Verwijderen", () => whileBusy(remove, () => markRead(ctx, id, slot)));
-  unverifiableScreen(ctx, opened, back(ctx), remove, slot);
 }
 
 /** "Geopend op 'Telefoon' om 07:42." when another of this teacher's devices opened it. */

@@ -1,36 +1,37 @@
-// What the open views show of a signal's verdict (docs/envelope.md, "Verdicts"): who sent it,
-// only when the signature proved it, and for a signature that did not verify a screen of its
-// own instead of the signal, with "Melden" (a security event: a kind and an organisation id).
+// A signal whose signature did not verify (docs/envelope.md, "Verdicts"): a screen of its own
+// instead of the signal, with "Melden" (a security event: a kind and an organisation id) and
+// closing it. Loaded only then (views/child.js), never in a first load.
 
-import { api } from "../api.js";
-import { button, h, messageSlot, notice, screen, whileBusy } from "./common.js";
+import { api, segment } from "../api.js";
+import { button, confirmAction, h, messageSlot, notice, screen, whileBusy } from "./common.js";
 
 export const UNVERIFIABLE = "Dit signaal kan niet worden gecontroleerd. Het is mogelijk niet echt.";
 
-/** Whether the open view must show the unverifiable screen instead of the signal. */
-export const unverifiable = (opened) => opened.verdict === "bad_signature" ||
-  opened.verdict === "malformed";
+// Closing it (a contact or an office: reason "unverifiable", the sender's timeline says so) or
+// removing a teacher's copy ("done"): what each asks, calls and says once done.
+const ENDINGS = {
+  close: { label: "Signaal sluiten", path: "close", body: { reason: "unverifiable" },
+    title: "Dit signaal sluiten?", confirm: "Ja, sluiten",
+    text: "Het signaal wordt overal verwijderd. De afzender ziet dat het niet te controleren was.",
+    done: "Gesloten: niet te controleren. Het signaal is overal verwijderd.",
+    heading: "Signaal gesloten" },
+  remove: { label: "Verwijderen", path: "done", title: "Verwijderen?", confirm: "Ja, verwijderen",
+    text: "Het signaal wordt van dit apparaat verwijderd.", done: "Het signaal is verwijderd.",
+    heading: "Signaal verwijderd" },
+};
 
 /**
- * "Van: Veilig Thuis Utrecht" (and "Doorgestuurd door Ingrid Bakker, intern begeleider") for a
- * verified signal; null otherwise (an unsigned one shows as before, without "Van:").
+ * The warning, "Melden", ending it (`ending`: "close", "remove", or false when that is not for
+ * this person now) and the way back (`back`, a link).
  */
-export function fromLines(opened) {
-  if (opened.verdict !== "verified") return null;
-  const { org, forwarder } = opened.shown;
-  return h("div", { class: "verified-from" },
-    h("p", {}, h("strong", {}, "Van: "), org ?? "een organisatie die de app niet kan noemen"),
-    forwarder ? h("p", {}, `Doorgestuurd door ${forwarder}`) : null);
-}
-
-/**
- * The screen for a signal whose signature did not verify: the warning, "Melden", what else the
- * person can do (`action`, e.g. closing it, with its own message slot) and the way back.
- */
-export function unverifiableScreen(ctx, opened, back, action = null, actionSlot = null) {
+export function unverifiableScreen(ctx, signalId, opened, back, ending) {
   const slot = messageSlot();
   const report = button("Melden", () => whileBusy(report, () => reportForgery(ctx, opened, slot,
     report)), "primary");
+  const end = ENDINGS[ending];
+  const endButton = end && button(end.label, async () => {
+    if (await confirmAction(end)) await whileBusy(endButton, () => endIt(signalId, end, slot, back));
+  });
   screen("Signaal niet te controleren",
     notice("error", UNVERIFIABLE),
     h("p", {}, "De app kan niet nagaan wie dit signaal heeft verstuurd. Daarom toont de app het " +
@@ -38,9 +39,17 @@ export function unverifiableScreen(ctx, opened, back, action = null, actionSlot 
     h("p", {}, "Meld het: de beheerders en de organisatie die als afzender is genoemd, zien " +
       "dan dat er een signaal was dat niet klopt. Er gaat geen naam mee."),
     slot,
-    actionSlot,
-    h("div", { class: "actions" }, report, action),
+    h("div", { class: "actions" }, report, endButton),
     back);
+}
+
+async function endIt(signalId, end, slot, back) {
+  try {
+    await api(`/api/signals/${segment(signalId)}/${end.path}`, { method: "POST", body: end.body });
+  } catch (error) {
+    return slot.showError(error);
+  }
+  return screen(end.heading, notice("success", end.done), back);
 }
 
 async function reportForgery(ctx, opened, slot, report) {
