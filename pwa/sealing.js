@@ -19,7 +19,7 @@ export async function openSignal(signalId) {
   const opened = await api(`/api/signals/${segment(signalId)}/open`, { method: "POST" });
   let bytes;
   try {
-    bytes = opened.envelope?.v === 2 ? await (await trust()).openV2(device, signalId, opened.envelope)
+    bytes = opened.envelope?.v >= 2 ? await (await trust()).openV2(device, signalId, opened.envelope)
       : await decryptEnvelope(device.privateKey, device.publicKeyRaw, signalId, device.deviceId,
         opened.envelope);
     return { content: decodeContent(bytes), state: opened.state, deleteAt: opened.delete_at };

@@ -129,7 +129,7 @@ export async function signal(ctx, id) {
     return ctx.active && gone(ctx, error.message);
   }
   if (!ctx.active) return undefined;
-  return unhandled ? actionsScreen(ctx, summary, opened.content, teachers)
+  return unhandled ? actionsScreen(ctx, { ...summary, from: opened.from }, opened.content, teachers)
     : forwardedScreen(ctx, summary, opened.content);
 }
 
@@ -296,7 +296,7 @@ async function forwardTo(ctx, summary, content, chosen, slot) {
   try {
     await postSealed(`/api/signals/${segment(summary.id)}/forward`,
       { org: ctx.me.org.id, people: ids }, devices, summary.id, content,
-      (envelopes) => ({ teachers: ids, envelopes }));
+      (envelopes) => ({ teachers: ids, envelopes }), summary.from);
   } catch (error) {
     return conflictOrError(ctx, error, slot);
   }

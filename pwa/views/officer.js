@@ -88,7 +88,7 @@ export async function signal(ctx, id) {
   } catch (error) {
     return ctx.active && screen("Signaal", notice("info", error.message), back(ctx));
   }
-  if (ctx.active) relayScreen(ctx, summary, opened.content);
+  if (ctx.active) relayScreen(ctx, { ...summary, from: opened.from }, opened.content);
   return undefined;
 }
 
@@ -134,7 +134,8 @@ async function relayTo(ctx, summary, content, search, slot) {
   if (!ok) return undefined;
   try {
     await postSealed(`/api/signals/${segment(summary.id)}/relay`, { org: school.id },
-      recipients.devices, summary.id, content, (envelopes) => ({ school_id: school.id, envelopes }));
+      recipients.devices, summary.id, content, (envelopes) => ({ school_id: school.id, envelopes }),
+      summary.from);
   } catch (error) {
     return failed(ctx, error, slot);
   }
