@@ -193,7 +193,12 @@ async def me(request: Request) -> Response:
 
 @requires(*auth.ROLES)
 async def _me(request: Request, actor: Actor) -> Response:
-    return json_response(me_body(_state(request), _own_device(actor)))
+    response = json_response(me_body(_state(request), _own_device(actor)))
+    # Browsers keep a cookie at most 400 days from when it was set: each start of the app
+    # renews it, so a device in use is never logged out by its age.
+    if auth.COOKIE in request.cookies:
+        access.set_device_cookie(response, request.cookies[auth.COOKIE])
+    return response
 
 
 me.roles = _me.roles  # type: ignore[attr-defined]

@@ -239,7 +239,7 @@ class Matrix:
 
 
 def cookie_of(device: Device) -> dict[str, str]:
-    return {"Cookie": f"{COOKIE}={device.http.cookies[COOKIE]}"}
+    return {"Cookie": f"{COOKIE}={device.credential}"}
 
 
 def sealed_for(devices: list[dict], signal_id: str) -> list[dict]:

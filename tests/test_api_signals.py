@@ -466,7 +466,7 @@ def raw_http(url: str, head: str, body_parts: list[bytes], timeout: float = 5.0)
 
 
 def request_head(office: Office, path: str, extra: str) -> str:
-    cookie = office.sender.http.cookies[COOKIE]
+    cookie = office.sender.credential
     return (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-HWC: 1\r\n"
         f"Cookie: {COOKIE}={cookie}\r\nContent-Type: application/json\r\n{extra}\r\n"

@@ -79,7 +79,7 @@ def assert_security_headers(response: httpx.Response, *, no_store: bool = False)
     assert headers.get("referrer-policy") == "no-referrer", where
     assert headers.get("x-content-type-options") == "nosniff", where
     assert headers.get("x-frame-options") == "DENY", where
-    assert "set-cookie" not in headers, where  # only enrolment sets a cookie
+    assert "set-cookie" not in headers, where  # only enrolment and /api/me set the device cookie
     if no_store:
         assert headers.get("cache-control") == "no-store", where
 
@@ -153,7 +153,12 @@ def test_api_routes(route: Any, site: dict[str, Any]) -> None:
     for client in callers(site):
         response = client.request(route.method, _api_path(route.path))
         assert response.headers["content-type"].startswith("application/json")
-        assert_security_headers(response, no_store=True)
+        if route.path == "/api/me" and response.status_code == 200:
+            # an enrolled device's start renews its cookie: the same credential, a new lifetime
+            sent = dict(c.split("=", 1) for c in response.request.headers["cookie"].split("; "))
+            assert_device_cookie(response, sent[auth.COOKIE])
+        else:
+            assert_security_headers(response, no_store=True)
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics", "/api/openapi.json"])
@@ -235,11 +240,18 @@ def test_enrolment_cookie_flags(site: dict[str, Any]) -> None:
         },
     )
     assert response.status_code == 201
+    assert_device_cookie(response)
+
+
+def assert_device_cookie(response: httpx.Response, credential: str | None = None) -> None:
+    """The device cookie, host-only, secure, HttpOnly, strict, with a lifetime; nothing else."""
     assert_security_headers_except_cookie(response)
     cookies = response.headers.get_list("set-cookie")
     assert len(cookies) == 1
     name_value, *attributes = [part.strip() for part in cookies[0].split(";")]
     assert name_value.startswith(auth.COOKIE + "=") and auth.COOKIE.startswith("__Host-")
+    if credential is not None:
+        assert name_value == f"{auth.COOKIE}={credential}"
     flags = {
         a.split("=")[0].lower(): (a.split("=", 1)[1] if "=" in a else True) for a in attributes
     }
@@ -248,7 +260,7 @@ def test_enrolment_cookie_flags(site: dict[str, Any]) -> None:
     assert str(flags.get("samesite")).lower() == "strict"
     assert flags.get("path") == "/"
     assert "domain" not in flags  # __Host-: this exact host only
-    assert int(str(flags.get("max-age", "0"))) > 0
+    assert int(str(flags.get("max-age", "0"))) == auth.COOKIE_MAX_AGE
 
 
 def assert_security_headers_except_cookie(response: httpx.Response) -> None:

@@ -489,6 +489,34 @@ def test_hwc_audit_verifies_and_catches_a_rewritten_history(
     assert hwc(["audit", world.url, "--compare", str(earlier)]) == 1
 
 
+class CountingClient(Client):
+    """The real client over real HTTP, remembering which paths it asked for."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, None)
+        self.paths: list[str] = []
+
+    def _request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        self.paths.append(path)
+        return super()._request(method, path, body)
+
+
+def test_hwc_audit_fetches_only_the_logs_whose_head_moved(
+    world: World, school: dict[str, Any]
+) -> None:
+    first, problems = audit(CountingClient(world.url), None)
+    assert problems == []
+    world.member("teacher", school["id"])  # only the school's log grows
+    again = CountingClient(world.url)
+    report, problems = audit(again, first)
+    assert problems == []
+    assert [p for p in again.paths if p.endswith("/log")] == [f"/api/orgs/{school['id']}/log"]
+    assert {h["org"] for h in report["heads"]} == {h["org"] for h in first["heads"]}
+    quiet = CountingClient(world.url)
+    assert audit(quiet, report)[1] == []
+    assert not [p for p in quiet.paths if p.endswith("/log")]
+
+
 def test_the_pending_flag_and_revocation_reach_the_auth_gate(
     world: World, school: dict[str, Any]
 ) -> None:
