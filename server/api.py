@@ -13,7 +13,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import access, approvals, auth, directory, logapi, ops, orglog, push, register, signals
+from server import (
+    access,
+    approvals,
+    auth,
+    directory,
+    logapi,
+    ops,
+    orglog,
+    parties,
+    push,
+    register,
+    signals,
+)
 from server.access import requires
 from server.auth import Actor
 from server.calendar import holiday_warning_text
@@ -311,7 +323,9 @@ async def open_signal(request: Request, actor: Actor) -> Response:
     result = signals.open_envelope(
         state.db, actor, request.path_params["id"], _now(request), state.timing
     )
-    return json_response(result)
+    # Names for the ids a signed envelope claims; the app shows one only when the signature
+    # proved that id (docs/envelope.md, "Verdicts").
+    return json_response(result | {"names": parties.claimed_names(state.db, result["envelope"])})
 
 
 @requires("contact")
@@ -595,6 +609,12 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         "Report a key log problem the app detected (no personal data)",
         SecurityEvent,
         (201, 404, 422, 429),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/me/security-events",
+        logapi.own_security_events,
+        "Signals in my organisation's name that a recipient could not verify",
     ),
     ApiRoute(
         "GET",

@@ -363,6 +363,14 @@ class Declined(Reply):
     declined: bool
 
 
+class SecurityNotice(Reply):
+    """A security event about the caller's own organisation, as its people see it."""
+
+    at: float
+    kind: str
+    label: str
+
+
 class SecurityEventRow(Reply):
     at: float
     kind: str
@@ -462,9 +470,24 @@ class SignalSummary(Reply):
     sent_by_us: bool = False
 
 
+class ClaimedPerson(Reply):
+    person: str
+    name: str
+    role_label: str
+
+
+class ClaimedNames(Reply):
+    """Names for the ids a version 3 envelope claims (server/parties.py); the app shows one
+    only for an identity the signature proved."""
+
+    orgs: dict[str, str]
+    devices: dict[str, ClaimedPerson]
+
+
 class Opened(Reply):
     envelope: Envelope
     state: SignalState
+    names: ClaimedNames
     delete_at: float | None = None  # a teacher's copy: when it self-destructs
 
 

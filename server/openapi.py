@@ -67,6 +67,7 @@ RESPONSES: dict[str, Any] = {
     "org_log": models.OrgLog,
     "report_security_event": models.Recorded,
     "list_security_events": list[models.SecurityEventRow],
+    "own_security_events": list[models.SecurityNotice],
 }
 
 

@@ -107,8 +107,8 @@ def test_send_relay_and_forward_are_signed_by_the_acting_phone(browser: Any, wor
         "signer_device": sender_device,
     }
 
-    # The officer's phone relays to the school: signed by the officer's device. The origin is
-    # the sender once the opening side reports the verified sender (openSignal's `from`).
+    # The officer's phone relays to the school: signed by the officer's device, with the
+    # sender it verified on opening as the origin (openSignal's `from`).
     open_pending(officer, ref)
     page = officer.page
     expect(page.locator(".child-name")).to_have_text(NAME)
@@ -118,13 +118,10 @@ def test_send_relay_and_forward_are_signed_by_the_acting_phone(browser: Any, wor
     confirm(page, f"Doorsturen naar {SCHOOL}?", "Ja, doorsturen")
     expect(heading(page)).to_have_text("Doorgestuurd naar school")
     relayed = verified_sender(world, signal_id, contact_device, (office, officer_device))
-    assert relayed in (
-        {"signer_org": office, "signer_device": officer_device},
-        {"signer_org": office, "signer_device": officer_device, **origin},
-    )
+    assert relayed == {"signer_org": office, "signer_device": officer_device, **origin}
 
-    # The contact's phone forwards to the teacher: signed by the contact's device; the
-    # teacher's own key opens it.
+    # The contact's phone forwards to the teacher: signed by the contact's device, the origin
+    # still the sender (the relayed copy's own origin, passed on); the teacher's key opens it.
     open_pending(contact, ref)
     page = contact.page
     expect(page.locator(".child-name")).to_have_text(NAME)
@@ -132,10 +129,7 @@ def test_send_relay_and_forward_are_signed_by_the_acting_phone(browser: Any, wor
     confirm(page, "Doorsturen naar Juf Anna (groep 5b)?", "Ja, doorsturen")
     expect(heading(page)).to_have_text("Doorgestuurd")
     forwarded = verified_sender(world, signal_id, teacher.device_id, (school, contact_device))
-    assert {k: forwarded[k] for k in ("signer_org", "signer_device")} == {
-        "signer_org": school,
-        "signer_device": contact_device,
-    }
+    assert forwarded == {"signer_org": school, "signer_device": contact_device, **origin}
     envelope = stored_envelope(world, signal_id, teacher.device_id)
     content = decode_content(
         decrypt_envelope(teacher.private_key, signal_id, teacher.device_id, envelope)

@@ -13,6 +13,7 @@ import { pushReminder } from "./device.js";
 import { findSignal, liveSection, notePending, receiverPanel } from "./lists.js";
 import { describeOrg, schoolSearch } from "./schoolsearch.js";
 import { CLOSE_REASONS, STATE_LABELS } from "./timeline.js";
+import { fromLines, unverifiable, unverifiableScreen } from "./verdict.js";
 
 const AT_OFFICE = new Set(["sent", "opened"]);
 const back = (ctx) => appLink("Terug naar het overzicht", "/", ctx.navigate, { class: "back-link" });
@@ -88,15 +89,30 @@ export async function signal(ctx, id) {
   } catch (error) {
     return ctx.active && screen("Signaal", notice("info", error.message), back(ctx));
   }
-  if (ctx.active) relayScreen(ctx, { ...summary, from: opened.from }, opened.content);
+  if (!ctx.active) return undefined;
+  if (unverifiable(opened)) return unverifiableCopy(ctx, summary, opened);
+  relayScreen(ctx, summary, opened);
   return undefined;
 }
 
-function relayScreen(ctx, summary, content) {
+/** Never the signal: the warning, "Melden", and closing it. */
+function unverifiableCopy(ctx, summary, opened) {
+  const slot = messageSlot();
+  const close = button("Signaal sluiten", async () => {
+    const ok = await confirmAction({ title: "Dit signaal sluiten?",
+      text: "Het signaal wordt overal verwijderd. De afzender ziet dat het niet te controleren " +
+        "was.", confirm: "Ja, sluiten" });
+    if (ok) await whileBusy(close, () => closeSignal(ctx, summary, slot, "unverifiable"));
+  });
+  unverifiableScreen(ctx, opened, back(ctx), close, slot);
+}
+
+function relayScreen(ctx, summary, opened) {
+  const { content } = opened;
   const slot = messageSlot();
   const search = schoolSearch({ kind: "school" });
   const relay = button("Doorsturen naar school",
-    () => whileBusy(relay, () => relayTo(ctx, summary, content, search, slot)), "primary");
+    () => whileBusy(relay, () => relayTo(ctx, summary, opened, search, slot)), "primary");
   const close = button("Geen leerling in onze gemeente", async () => {
     const ok = await confirmAction({ title: "Geen leerling in uw gemeente?",
       text: "De melder ziet dat het signaal niet bij uw gemeente hoort. Het signaal wordt " +
@@ -105,6 +121,7 @@ function relayScreen(ctx, summary, content) {
   });
   screen("Signaal voor leerplicht",
     childBlock(content),
+    fromLines(opened),
     h("p", { class: "deadline" }, `De school moet het weten vóór ${formatNear(summary.deadline)}.`),
     h("p", {}, "Zoek de school van dit kind en stuur het signaal door. Daarna wordt uw kopie " +
       "verwijderd."),
@@ -114,7 +131,7 @@ function relayScreen(ctx, summary, content) {
     back(ctx));
 }
 
-async function relayTo(ctx, summary, content, search, slot) {
+async function relayTo(ctx, summary, opened, search, slot) {
   slot.clear();
   const school = search.selected();
   if (!school) {
@@ -134,8 +151,8 @@ async function relayTo(ctx, summary, content, search, slot) {
   if (!ok) return undefined;
   try {
     await postSealed(`/api/signals/${segment(summary.id)}/relay`, { org: school.id },
-      recipients.devices, summary.id, content, (envelopes) => ({ school_id: school.id, envelopes }),
-      summary.from);
+      recipients.devices, summary.id, opened.content,
+      (envelopes) => ({ school_id: school.id, envelopes }), opened.from);
   } catch (error) {
     return failed(ctx, error, slot);
   }
@@ -144,15 +161,18 @@ async function relayTo(ctx, summary, content, search, slot) {
     back(ctx));
 }
 
-async function closeSignal(ctx, summary, slot) {
+const CLOSED_TEXT = {
+  not_in_municipality: "Gesloten: geen leerling in uw gemeente. De melder ziet dit.",
+  unverifiable: "Gesloten: niet te controleren. Het signaal is overal verwijderd.",
+};
+
+async function closeSignal(ctx, summary, slot, reason = "not_in_municipality") {
   try {
-    await api(`/api/signals/${segment(summary.id)}/close`, { method: "POST",
-      body: { reason: "not_in_municipality" } });
+    await api(`/api/signals/${segment(summary.id)}/close`, { method: "POST", body: { reason } });
   } catch (error) {
     return failed(ctx, error, slot);
   }
-  return ctx.active && screen("Signaal gesloten",
-    notice("success", "Gesloten: geen leerling in uw gemeente. De melder ziet dit."), back(ctx));
+  return ctx.active && screen("Signaal gesloten", notice("success", CLOSED_TEXT[reason]), back(ctx));
 }
 
 function failed(ctx, error, slot) {

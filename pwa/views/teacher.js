@@ -11,6 +11,7 @@ import {
 import { childBlock } from "./child.js";
 import { pushReminder } from "./device.js";
 import { closeNotifications, liveSection, notePending, receiverPanel } from "./lists.js";
+import { fromLines, unverifiable, unverifiableScreen } from "./verdict.js";
 
 const GUIDANCE = [
   "Zorg voor een rustig plekje als het kind dat nodig heeft.",
@@ -64,8 +65,16 @@ export async function signal(ctx, id) {
     return ctx.active && removed(ctx, whyRemoved(error));
   }
   if (!ctx.active) return undefined;
+  if (unverifiable(opened)) return unverifiableCopy(ctx, id, opened);
   showContent(ctx, id, opened);
   return undefined;
+}
+
+/** Never the signal: the warning, "Melden", and removing it from this device. */
+function unverifiableCopy(ctx, id, opened) {
+  const slot = messageSlot();
+  const remove = button("Verwijderen", () => whileBusy(remove, () => markRead(ctx, id, slot)));
+  unverifiableScreen(ctx, opened, back(ctx), remove, slot);
 }
 
 /** "Geopend op 'Telefoon' om 07:42." when another of this teacher's devices opened it. */
@@ -94,6 +103,7 @@ function showContent(ctx, id, opened) {
   }, "primary");
   screen("Signaal",
     childBlock(opened.content),
+    fromLines(opened),
     h("section", { class: "stack guidance", "aria-labelledby": "guidance-heading" },
       h("h2", { id: "guidance-heading" }, "Wat kunt u vandaag doen?"),
       h("ul", {}, GUIDANCE.map((line) => h("li", {}, line))),
