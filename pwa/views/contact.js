@@ -303,7 +303,7 @@ async function forwardTo(ctx, summary, opened, chosen, slot) {
   try {
     await postSealed(`/api/signals/${segment(summary.id)}/forward`,
       { org: ctx.me.org.id, people: ids }, devices, summary.id, opened.content,
-      (envelopes) => ({ teachers: ids, envelopes }));
+      (envelopes) => ({ teachers: ids, envelopes }), opened.from);
   } catch (error) {
     return conflictOrError(ctx, error, slot);
   }

@@ -101,7 +101,7 @@ function relayScreen(ctx, summary, opened) {
   const slot = messageSlot();
   const search = schoolSearch({ kind: "school" });
   const relay = button("Doorsturen naar school",
-    () => whileBusy(relay, () => relayTo(ctx, summary, content, search, slot)), "primary");
+    () => whileBusy(relay, () => relayTo(ctx, summary, opened, search, slot)), "primary");
   const close = button("Geen leerling in onze gemeente", async () => {
     const ok = await confirmAction({ title: "Geen leerling in uw gemeente?",
       text: "De melder ziet dat het signaal niet bij uw gemeente hoort. Het signaal wordt " +
@@ -120,7 +120,7 @@ function relayScreen(ctx, summary, opened) {
     back(ctx));
 }
 
-async function relayTo(ctx, summary, content, search, slot) {
+async function relayTo(ctx, summary, opened, search, slot) {
   slot.clear();
   const school = search.selected();
   if (!school) {
@@ -140,7 +140,8 @@ async function relayTo(ctx, summary, content, search, slot) {
   if (!ok) return undefined;
   try {
     await postSealed(`/api/signals/${segment(summary.id)}/relay`, { org: school.id },
-      recipients.devices, summary.id, content, (envelopes) => ({ school_id: school.id, envelopes }));
+      recipients.devices, summary.id, opened.content,
+      (envelopes) => ({ school_id: school.id, envelopes }), opened.from);
   } catch (error) {
     return failed(ctx, error, slot);
   }
