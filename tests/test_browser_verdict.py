@@ -5,6 +5,7 @@ admins and the claimed sender organisation see."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -17,8 +18,17 @@ from server.client import Client
 from server.clientstate import ClientState
 from server.clientstate import load as load_state
 from server.envelope import new_signal_id
-from tests.browser import Phone, enrol_phone
+from tests.browser import Phone, enrol_phone, years_ago
 from tests.support import Device, World, seal
+from tests.test_browser_story import (
+    SCHOOL,
+    confirm,
+    enrol_sender,
+    fill_and_check,
+    heading,
+    open_pending,
+    send_checked,
+)
 from tests.test_keylog_server import api_key, verified
 
 NAME, BORN = "Fleur de Boer", "2016-04-04"
@@ -330,3 +340,49 @@ def test_a_relayed_copy_shows_the_officer_who_relayed_it(
     expect(phone.page.locator(".verified-from")).to_contain_text(
         "Doorgestuurd door Olga Leerplicht, leerplichtambtenaar"
     )
+
+
+def test_every_phone_on_the_way_shows_who_sent_and_who_passed_it_on(
+    browser: Any, world: World
+) -> None:
+    """The whole way through the real app, every envelope signed by the phone that made it: the
+    officer sees "Van: Veilig Thuis Utrecht", the contact also who relayed it, the teacher who
+    forwarded it (each name only because the signature proved that device)."""
+    school = world.org(name=SCHOOL, place="Utrecht")
+    office = world.org("leerplicht", "Leerplicht Utrecht", municipalities="Utrecht, Nieuwegein")
+    sender = enrol_sender(browser, world)
+    officer = enrol_phone(browser, world, "officer", office, name="Omar Leerplicht")
+    contact = enrol_phone(browser, world, "contact", school, name="Ilse Begeleider")
+    teacher = enrol_phone(browser, world, "teacher", school, name="Anna", class_label="groep 5b")
+    born = years_ago(9)
+    fill_and_check(
+        sender, NAME, born, recipient="Leerplicht Utrecht", query="Nieuwegein", office=True
+    )
+    ref = send_checked(sender, NAME, born)
+
+    open_pending(officer, ref)
+    page = officer.page
+    expect(page.locator(".verified-from")).to_have_text("Van: Veilig Thuis Utrecht")
+    page.get_by_role("combobox", name="School").fill("Utrecht")
+    page.get_by_role("option", name=re.compile(SCHOOL)).click()
+    page.get_by_role("button", name="Doorsturen naar school").click()
+    confirm(page, f"Doorsturen naar {SCHOOL}?", "Ja, doorsturen")
+    expect(heading(page)).to_have_text("Doorgestuurd naar school")
+
+    open_pending(contact, ref)
+    lines = contact.page.locator(".verified-from p")
+    expect(lines).to_have_text(
+        ["Van: Veilig Thuis Utrecht", "Doorgestuurd door Omar Leerplicht, leerplichtambtenaar"]
+    )
+    contact.page.get_by_role("button", name="Anna (groep 5b)").click()
+    confirm(contact.page, "Doorsturen naar Anna (groep 5b)?", "Ja, doorsturen")
+    expect(heading(contact.page)).to_have_text("Doorgestuurd")
+
+    teacher.goto("/")
+    teacher.page.get_by_role("link", name="Signaal openen").click()
+    expect(teacher.page.locator(".child-name")).to_have_text(NAME)
+    expect(teacher.page.locator(".verified-from p")).to_have_text(
+        ["Van: Veilig Thuis Utrecht", "Doorgestuurd door Ilse Begeleider, intern begeleider"]
+    )
+    for phone in (sender, officer, contact, teacher):
+        assert phone.page_errors == []
