@@ -7,6 +7,7 @@ import { EnvelopeError, b64uDecode, decodeContent, decryptEnvelope } from "./env
 import { openEnvelope } from "./envelope2.js";
 import { SignatureInvalid, verifyEnvelopeSignature } from "./envelope3.js";
 import { KeylogError, verifyLog } from "./keylog.js";
+import { keptAnswer } from "./keystore.js";
 import { openV2, splitViewWarning, verifiedLog } from "./trust.js";
 import { setFlash } from "./views/common.js";
 
@@ -112,8 +113,15 @@ async function openSigned(device, signalId, opened) {
     shown: shownLines(checked.from, checked.signer.person, opened.names) };
 }
 
-/** A version 1 or 2 envelope (unsigned): {bytes, verdict: "unsigned"}. */
+/**
+ * A version 1 or 2 envelope (unsigned): {bytes, verdict: "unsigned"}; "bad_signature" for a
+ * signal sent from the cut-over on (HWC_SIGNED_FROM, `signed_from` of /api/me, Unix seconds).
+ */
 async function openUnsigned(device, signalId, envelope) {
+  const cut = (await keptAnswer("/api/me"))?.value?.signed_from;
+  if (Number.isFinite(cut) && sentAt(signalId) >= cut * 1000) {
+    return { bytes: null, verdict: "bad_signature", claimed: null };
+  }
   const bytes = envelope?.v === 2 ? await openV2(device, signalId, envelope)
     : await decryptEnvelope(device.privateKey, device.publicKeyRaw, signalId, device.deviceId,
       envelope);

@@ -312,6 +312,7 @@ class Me(Reply):
     enrol_retry_minutes: int  # how long a link stays usable when the browser dropped the cookie
     default_quiet_hours: str  # quiet_hours of a device that has none of its own
     policy: AppPolicy  # what the app states or checks (server/policy.py)
+    signed_from: float | None  # HWC_SIGNED_FROM as a Unix time (docs/envelope.md), or None
     pending: bool  # False here; a pending device gets PendingMe
     code: str  # this device's comparison code ("" without a signing key)
     devices: list[PendingDeviceInfo]  # the person's other active devices: {id, label}

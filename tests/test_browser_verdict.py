@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from server.clientstate import ClientState
 from server.clientstate import load as load_state
 from server.envelope import new_signal_id
 from tests.browser import Phone, enrol_phone, years_ago
+from tests.conftest import live_world
 from tests.support import Device, World, seal
 from tests.test_browser_story import (
     SCHOOL,
@@ -386,3 +388,25 @@ def test_every_phone_on_the_way_shows_who_sent_and_who_passed_it_on(
     )
     for phone in (sender, officer, contact, teacher):
         assert phone.page_errors == []
+
+
+def test_after_the_cut_over_an_unsigned_signal_is_unverifiable(browser: Any, tmp_path: Any) -> None:
+    """HWC_SIGNED_FROM (docs/envelope.md): the app shows an unsigned signal sent from that date
+    on as unverifiable, and one sent before as before (without "Van:"). The server already
+    refuses unsigned envelopes from then on (tests/test_signed_from.py), so the date lies
+    ahead here and the late signal's id claims a time after it."""
+    cut = datetime.now(UTC).date() + timedelta(days=2)
+    with live_world(tmp_path / "hwc.db", signed_from=cut.isoformat()) as world:
+        school = world.org()
+        phone = enrol_phone(browser, world, "contact", school, name="Ingrid Bakker")
+        sender = world.member("sender", world.org("veilig_thuis", VT_NAME))
+        late = new_signal_id(datetime.combine(cut, datetime.min.time(), UTC).timestamp() + 60)
+        assert world.send(sender, school, NAME, BORN, late).status_code == 201
+        now = new_signal_id()
+        assert world.send(sender, school, NAME, BORN, now).status_code == 201
+        open_on(phone, late)
+        expect_unverifiable(phone)
+        open_on(phone, now)
+        expect(phone.page.locator(".child-name")).to_have_text(NAME)
+        expect(phone.page.get_by_text("Van:")).to_have_count(0)
+        phone.close()
