@@ -3,6 +3,7 @@
 // log, a device (or a machine) active when the signal was sent, with a role that sends; then
 // the signature is checked and the envelope opened, and the verdict decides what the app shows.
 // Versions 1 and 2 open as before, unsigned. Loaded lazily, when a copy is opened.
+
 import { EnvelopeError, b64uDecode, decodeContent, decryptEnvelope } from "./envelope.js";
 import { openEnvelope } from "./envelope2.js";
 import { SignatureInvalid, verifyEnvelopeSignature } from "./envelope3.js";

@@ -1,6 +1,6 @@
 // A signal whose signature did not verify (docs/envelope.md, "Verdicts"): a screen of its own
 // instead of the signal, with "Melden" (a security event: a kind and an organisation id) and
-// closing it. Loaded only then (views/child.js), never in a first load.
+// closing it. Loaded only then (by the open views), never in a first load.
 
 import { api, segment } from "../api.js";
 import { button, confirmAction, h, messageSlot, notice, screen, whileBusy } from "./common.js";
