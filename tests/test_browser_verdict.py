@@ -410,3 +410,41 @@ def test_after_the_cut_over_an_unsigned_signal_is_unverifiable(browser: Any, tmp
         expect(phone.page.locator(".child-name")).to_have_text(NAME)
         expect(phone.page.get_by_text("Van:")).to_have_count(0)
         phone.close()
+
+
+def test_a_forged_forward_to_a_teacher_is_unverifiable_and_can_be_removed(
+    world: World, school: dict[str, Any], browser: Any
+) -> None:
+    """A forwarded copy whose signer names the school's contact under a key the log does not
+    give that device: the teacher's app shows the unverifiable screen, and "Verwijderen"
+    removes the copy from the teacher's phone."""
+    sender: Device = school["sender"]
+    contact = world.member("contact", school["id"], name="Ingrid de Wit")
+    own = {"org": school["vt"], "device": sender.device_id}
+    signal_id = signed_send(world, sender, school["id"], sender.sig_private, own)
+    teacher = enrol_phone(browser, world, "teacher", school["id"], name="Tom Jansen")
+    teachers = contact.get(f"/api/schools/{school['id']}/teachers").json()
+    devices = [d for t in teachers if t["person_id"] == teacher.person_id for d in t["devices"]]
+    envelopes = seal(
+        devices,
+        signal_id,
+        NAME,
+        BORN,
+        head=verified(world, school["id"]).head(),
+        signing_key=ec.generate_private_key(ec.SECP256R1()),
+        signer={"org": school["id"], "device": contact.device_id},
+        origin=own,
+    )
+    body = {"teachers": [teacher.person_id], "envelopes": envelopes}
+    assert contact.post(f"/api/signals/{signal_id}/forward", json=body).status_code == 200
+    open_on(teacher, signal_id)
+    expect_unverifiable(teacher)
+    teacher.page.get_by_role("button", name="Verwijderen").click()
+    confirm(teacher.page, "Het signaal wordt van dit apparaat verwijderd.", "Ja, verwijderen")
+    expect(heading(teacher.page)).to_have_text("Signaal verwijderd")
+    held = world.db.execute(
+        "SELECT count(*) FROM envelopes WHERE device_id IN "
+        "(SELECT id FROM devices WHERE person_id = ?)",
+        [teacher.person_id],
+    ).fetchone()[0]
+    assert held == 0
