@@ -181,7 +181,7 @@ def test_hwc_send_with_a_key_not_in_the_log_is_unverifiable_and_reported(
     # The sender organisation's people are told in their app, until they tap "Gezien".
     melder = enrol_phone(browser, world, "sender", school["vt"], name="Sanne de Melder")
     area = melder.page.locator("#trust")
-    expect(area).to_contain_text("Een signaal met uw organisatie als afzender kon bij de ")
+    expect(area).to_contain_text("Let op: een signaal met uw organisatie als afzender kon bij de ")
     expect(area.get_by_role("alert")).to_contain_text("gestolen API-sleutel")
     melder.shot("verdict-sender-notice")
     area.get_by_role("button", name="Gezien").click()

@@ -243,7 +243,7 @@ function forgedNotice(events) {
     await keepTrust("forged-seen", latest);
     clearPart("forged");
   });
-  const count = events.length === 1 ? "Een signaal" : `${events.length} signalen`;
+  const count = events.length === 1 ? "een signaal" : `${events.length} signalen`;
   return notice("error",
     `Let op: ${count} met uw organisatie als afzender kon${events.length === 1 ? "" : "den"} ` +
     "bij de ontvanger niet worden gecontroleerd (het laatste op " +
