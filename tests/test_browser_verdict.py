@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import expect
 
+from bench.keylogcost import source_page
 from server import keylog, orglog
 from server.client import Client
 from server.clientstate import ClientState
@@ -448,3 +449,64 @@ def test_a_forged_forward_to_a_teacher_is_unverifiable_and_can_be_removed(
         [teacher.person_id],
     ).fetchone()[0]
     assert held == 0
+
+
+# pwa/signer.js's signerAt against a fake server (the page's fetch replaced): the signer org's
+# log built in the page with real keys, asked at several send times.
+SIGNER_AT_JS = """async () => {
+  const json = (body) => new Response(JSON.stringify(body),
+    { headers: { 'Content-Type': 'application/json' } });
+  window.fetch = async (path) => json(path === '/api/log/key' ? { key: window.fake.key }
+    : window.fake.log);
+  const { LogBuilder, newLogKey } = await import('/tests/js/keylogbuild.mjs');
+  const keylog = await import('/pwa/keylog.js');
+  const { newSignalId } = await import('/pwa/envelope.js');
+  const { SignerUnknown, signerAt } = await import('/pwa/signer.js');
+  const log = new LogBuilder('vt-1');
+  const t0 = log.at;
+  await log.person('p1', 'sender');                                   // t0
+  await log.device('p1', 'd1');                                       // t0 + 1
+  await log.person('p2', 'sender');                                   // t0 + 2
+  await log.device('p2', 'd2');                                       // t0 + 3
+  await log.append('device_revoked', 'admin:adm', { person: 'p2', device: 'd2' });  // t0 + 4
+  await log.append('role_changed', 'admin:adm', { person: 'p1', role: 'contact' }); // t0 + 5
+  const logKey = await newLogKey();
+  window.fake = { key: logKey.key, log: { org: 'vt-1', entries: log.entries,
+    head: await logKey.sign((await keylog.verifyLog('vt-1', log.entries)).head) } };
+  const ask = async (device, seconds, copy = false) => {
+    try {
+      const found = await signerAt({ org: 'vt-1', device },
+        newSignalId(Math.round((t0 + seconds) * 1000)), copy);
+      return found.sigKey === log.keys.get(device).sigKey ? 'ok' : 'wrong key';
+    } catch (error) {
+      return error instanceof SignerUnknown ? 'unknown' : String(error);
+    }
+  };
+  return {
+    before_it_was_added: await ask('d1', 0.5),
+    added: await ask('d1', 1.5),
+    role_changed_to_contact: await ask('d1', 6),
+    contact_copy: await ask('d1', 6, true),
+    sender_copy: await ask('d1', 1.5, true),
+    revoked_after_sending: await ask('d2', 3.5),
+    revoked_before_sending: await ask('d2', 4.5),
+    not_in_the_log: await ask('d9', 6),
+  };
+}"""
+
+
+def test_the_signer_is_looked_up_as_the_log_stood_when_the_signal_was_sent(
+    browser: Any, world: World
+) -> None:
+    page = source_page(browser, world.url)
+    assert page.evaluate(SIGNER_AT_JS) == {
+        "before_it_was_added": "unknown",
+        "added": "ok",
+        "role_changed_to_contact": "unknown",
+        "contact_copy": "ok",
+        "sender_copy": "unknown",
+        "revoked_after_sending": "ok",
+        "revoked_before_sending": "unknown",
+        "not_in_the_log": "unknown",
+    }
+    page.context.close()
