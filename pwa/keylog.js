@@ -68,7 +68,7 @@ export function canonicalBytes(object) {
   return utf8.encode(`{${parts.join(",")}}`);
 }
 
-const hex = (buffer) => Array.from(new Uint8Array(buffer),
+export const hex = (buffer) => Array.from(new Uint8Array(buffer),
   (b) => b.toString(16).padStart(2, "0")).join("");
 
 /** Lowercase hex SHA-256 of an entry's canonical bytes. */
@@ -89,7 +89,7 @@ function pointBytes(text) {
   return raw.length === 65 && raw[0] === 4 ? raw : refuse("key");
 }
 
-async function verifySignature(keyText, sigText, data) {
+export async function verifySignature(keyText, sigText, data) {
   let key;
   let sig;
   try {

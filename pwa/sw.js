@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL or ON_DEMAND changes: the new worker then installs,
 // the app offers "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v17";
+const VERSION = "hwc-shell-v19";
 // What every phone needs to start (and to enrol): precached at install.
 const SHELL = [
   "/",
@@ -29,8 +29,10 @@ const SHELL = [
 // has used.
 const ON_DEMAND = [
   "/envelope2.js",
+  "/envelope3.js",
   "/keylog.js",
   "/sealing.js",
+  "/signer.js",
   "/trust.js",
   "/views/accessibility.js",
   "/views/admin.js",
@@ -49,6 +51,7 @@ const ON_DEMAND = [
   "/views/teacher.js",
   "/views/teacherlink.js",
   "/views/timeline.js",
+  "/views/verdict.js",
 ];
 const NEUTRAL = { title: "Nieuw signaal", body: "Open de app.", navigate: "/", tag: "hwc" };
 const NEVER_CACHED = ["/api/", "/admin", "/healthz", "/metrics", "/readyz"];

@@ -23,6 +23,7 @@ from server import (
     machineapi,
     ops,
     orglog,
+    parties,
     push,
     regions,
     register,
@@ -33,10 +34,11 @@ from server.access import requires
 from server.auth import Actor
 from server.calendar import holiday_warning_text
 from server.envelope import b64u_encode
-from server.errors import DomainError, NotFound, Refused
+from server.errors import DomainError, Invalid, NotFound, Refused
 from server.models import (
     Approval,
     Close,
+    DeviceEnvelope,
     EnrolRequest,
     Forward,
     FreeDays,
@@ -67,6 +69,7 @@ from server.policy import (
 )
 from server.presentation import qr_svg
 from server.push import EndpointPolicy, check_endpoint
+from server.settings import Settings
 from server.web import ApiError, json_response, read_json
 
 readiness_log = logging.getLogger("hwc.ready")
@@ -186,6 +189,8 @@ def me_body(state: Any, device_id: str) -> dict[str, Any]:
         "enrol_retry_minutes": auth.ENROL_RETRY_SECONDS // 60,
         "default_quiet_hours": state.settings.quiet_hours,
         "policy": app_policy(),
+        # the cut-over: an unsigned signal sent from then on is unverifiable in the app
+        "signed_from": state.settings.signed_from_at,
         "pending": False,
         "code": code,
         # the person's other active devices: the app names them in its warnings
@@ -298,10 +303,18 @@ async def send_signal(request: Request, actor: Actor) -> Response:
     state = _state(request)
     state.limits["send"].hit(actor.device_id or actor.org_id or "-")
     body = await read_json(request, NewSignal)
+    _require_signed(state.settings, body.envelopes, _now(request))
     result = signals.send_signal(
         state.db, actor, body.id, body.recipient_id, body.envelopes, _now(request), state.timing
     )
     return json_response(result, 201)
+
+
+def _require_signed(settings: Settings, envelopes: list[DeviceEnvelope], now: float) -> None:
+    """From the cut-over (HWC_SIGNED_FROM) on, only signed envelopes (version 3)."""
+    cut = settings.signed_from_at
+    if cut is not None and now >= cut and any(e.envelope.v != 3 for e in envelopes):
+        raise Invalid("unsigned_envelope")
 
 
 @requires(*auth.ROLES)
@@ -329,7 +342,9 @@ async def open_signal(request: Request, actor: Actor) -> Response:
     result = signals.open_envelope(
         state.db, actor, request.path_params["id"], _now(request), state.timing
     )
-    return json_response(result)
+    # Names for the ids a signed envelope claims; the app shows one only when the signature
+    # proved that id (docs/envelope.md, "Verdicts").
+    return json_response(result | {"names": parties.claimed_names(state.db, result["envelope"])})
 
 
 @requires("contact")
@@ -342,6 +357,7 @@ async def school_teachers(request: Request, actor: Actor) -> Response:
 @requires("contact")
 async def forward_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Forward)
+    _require_signed(_state(request).settings, body.envelopes, _now(request))
     result = signals.forward_signal(
         _state(request).db,
         actor,
@@ -357,6 +373,7 @@ async def forward_signal(request: Request, actor: Actor) -> Response:
 @requires("officer")
 async def relay_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Relay)
+    _require_signed(_state(request).settings, body.envelopes, _now(request))
     result = signals.relay_signal(
         _state(request).db,
         actor,
@@ -710,6 +727,12 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         "Report a key log problem the app detected (no personal data)",
         SecurityEvent,
         (201, 404, 422, 429),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/me/security-events",
+        logapi.own_security_events,
+        "Signals in my organisation's name that a recipient could not verify",
     ),
     ApiRoute(
         "GET",

@@ -114,6 +114,14 @@ async def report_security_event(request: Request, actor: Actor) -> Response:
     return json_response({"recorded": True}, 201)
 
 
+@requires("admin", "sender", "contact", "officer")
+async def own_security_events(request: Request, actor: Actor) -> Response:
+    """Signals in this organisation's name that a recipient's app could not verify."""
+    if actor.org_id is None:
+        return json_response([])
+    return json_response(security_events.about_org(_state(request).db, actor.org_id))
+
+
 @requires("admin")
 async def list_security_events(request: Request, actor: Actor) -> Response:
     """The events of the organisations the caller administers."""

@@ -339,6 +339,7 @@ class Me(Reply):
     enrol_retry_minutes: int  # how long a link stays usable when the browser dropped the cookie
     default_quiet_hours: str  # quiet_hours of a device that has none of its own
     policy: AppPolicy  # what the app states or checks (server/policy.py)
+    signed_from: float | None  # HWC_SIGNED_FROM as a Unix time (docs/envelope.md), or None
     pending: bool  # False here; a pending device gets PendingMe
     code: str  # this device's comparison code ("" without a signing key)
     devices: list[PendingDeviceInfo]  # the person's other active devices: {id, label}
@@ -405,6 +406,14 @@ class Approved(Reply):
 
 class Declined(Reply):
     declined: bool
+
+
+class SecurityNotice(Reply):
+    """A security event about the caller's own organisation, as its people see it."""
+
+    at: float
+    kind: str
+    label: str
 
 
 class SecurityEventRow(Reply):
@@ -527,9 +536,24 @@ class SignalSummary(Reply):
     sent_by_us: bool = False
 
 
+class ClaimedPerson(Reply):
+    person: str
+    name: str
+    role_label: str
+
+
+class ClaimedNames(Reply):
+    """Names for the ids a version 3 envelope claims (server/parties.py); the app shows one
+    only for an identity the signature proved."""
+
+    orgs: dict[str, str]
+    devices: dict[str, ClaimedPerson]
+
+
 class Opened(Reply):
     envelope: Envelope
     state: SignalState
+    names: ClaimedNames
     delete_at: float | None = None  # a teacher's copy: when it self-destructs
 
 

@@ -75,6 +75,7 @@ RESPONSES: dict[str, Any] = {
     "report_security_event": models.Recorded,
     "list_security_events": list[models.SecurityEventRow],
     "admin_org_audit": list[models.AdminAct],
+    "own_security_events": list[models.SecurityNotice],
 }
 
 

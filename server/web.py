@@ -95,6 +95,11 @@ ERRORS: dict[str, tuple[int, str]] = {
         "Een collega heeft dit signaal al doorgestuurd of afgesloten.",
     ),
     "bad_envelope": (422, "Een versleuteld bericht is ongeldig."),
+    "unsigned_envelope": (
+        422,
+        "Het signaal is niet verstuurd: het is niet ondertekend. Laad de app opnieuw, of vraag "
+        "uw beheerder het koppelprogramma bij te werken.",
+    ),
     "bad_signal_id": (422, "Dit signaal-id is ongeldig."),
     "unknown_teacher": (422, "Kies een leerkracht van uw school met een aangemeld apparaat."),
     # enrolment, devices, keys

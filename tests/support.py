@@ -181,14 +181,17 @@ class Device:
         return decode_content(plaintext)
 
 
-def seal(devices: list[dict], signal_id: str, name: str, birth_date: str) -> list[dict]:
-    """Encrypt the content to each {device_id, public_key} as the sending app does."""
+def seal(
+    devices: list[dict], signal_id: str, name: str, birth_date: str, **signed: Any
+) -> list[dict]:
+    """Encrypt the content to each {device_id, public_key} as the sending app does; `signed`:
+    encrypt_envelope's head, signing_key, signer and origin (versions 2 and 3)."""
     content = encode_content(name, birth_date)
     return [
         {
             "device_id": d["device_id"],
             "envelope": encrypt_envelope(
-                b64u_decode(d["public_key"]), signal_id, d["device_id"], content
+                b64u_decode(d["public_key"]), signal_id, d["device_id"], content, **signed
             ),
         }
         for d in devices

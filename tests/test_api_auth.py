@@ -87,6 +87,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/orgs/{id}/log"): EVERYONE,
     ("POST", "/api/security-events"): EVERYONE,
     ("GET", "/api/admin/security-events"): frozenset({"admin"}),
+    # an organisation's signing roles see forged signals in its name (issue 20)
+    ("GET", "/api/me/security-events"): EVERYONE - {"teacher"},
     ("POST", "/api/admin/people/{id}/reset"): frozenset({"admin", "contact"}),
     ("GET", "/api/admin/orgs/{id}/audit"): frozenset({"admin"}),
     # A sending system's key: registered with an API key (a sender's device: 409), decided
@@ -542,6 +544,10 @@ def b_org_audit(m: Matrix, role: str, scope: str) -> Call:
     return Call("GET", f"/api/admin/orgs/{m.school[scope]}/audit")
 
 
+def b_own_security_events(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/me/security-events")
+
+
 def b_reset(m: Matrix, role: str, scope: str) -> Call:
     person = m.world.member("teacher", m.school[scope]).person_id
     return Call("POST", f"/api/admin/people/{person}/reset", ok=201)
@@ -616,6 +622,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("GET", "/api/orgs/{id}/log"): b_org_log,
     ("POST", "/api/security-events"): b_security_event,
     ("GET", "/api/admin/security-events"): b_security_events,
+    ("GET", "/api/me/security-events"): b_own_security_events,
     ("POST", "/api/admin/people/{id}/reset"): b_reset,
     ("GET", "/api/admin/orgs/{id}/audit"): b_org_audit,
     ("POST", "/api/enrol"): b_enrol,

@@ -34,7 +34,13 @@ ORG = {
 }
 # Loaded at every start after the first screen (app.js): the key log's self-check and
 # approvals (issue 19), with what they import; cached like a screen this phone used.
-AFTER_FIRST_SCREEN = ["/views/guard.js", "/keylog.js", "/trust.js", "/envelope2.js"]
+AFTER_FIRST_SCREEN = [
+    "/views/guard.js",
+    "/keylog.js",
+    "/trust.js",
+    "/envelope2.js",
+    "/envelope3.js",
+]
 # A sender's phone also decides about the organisation's sending systems (issue 20 item 3).
 AFTER_FIRST_SCREEN_OF = {"sender": ["/views/machines.js"]}
 SHELL_PAGES = {re.sub(r"\{\w+\}", "", path) for path in APP_PATHS}  # each answers index.html

@@ -76,7 +76,8 @@ async function recheckPending(ctx) {
 /** Approvals and self-monitoring now and at every refresh of this screen. */
 export function watch(ctx) {
   if (!ctx.active) return;
-  const run = () => Promise.all([approvals(ctx), selfCheck(ctx), systems(ctx)]).catch(() => {});
+  const run = () => Promise.all([approvals(ctx), selfCheck(ctx), systems(ctx),
+    forgedInOurName(ctx)]).catch(() => {});
   run();
   ctx.onRefresh(run);
 }
@@ -93,7 +94,7 @@ async function approvals(ctx) {
 const parts = {};
 function part(name, element) {
   parts[name] = element;
-  show(parts.approval, parts.machines, parts.warning);
+  show(parts.approval, parts.machines, parts.warning, parts.forged);
 }
 const clearPart = (name) => part(name, null);
 
@@ -228,6 +229,36 @@ function deviceWarning(ctx, deviceId, text, entry = null) {
 }
 
 const seenUpTo = async (entry) => keepTrust(`seen:${(await loadDevice()).deviceId}`, entry.seq);
+
+// --- signals in this organisation's name that did not verify (issue 20) --------------------
+
+const SIGNING_ROLES = ["admin", "sender", "contact", "officer"];
+
+/** A recipient's app reported a signal with this organisation as its claimed sender that did
+ * not verify: its signing people are told, until they tap "Gezien" (remembered here). */
+async function forgedInOurName(ctx) {
+  const { me } = ctx;
+  if (!me.org || !SIGNING_ROLES.includes(me.person.role)) return;
+  const seen = (await keptTrust("forged-seen")) ?? 0;
+  const events = (await api("/api/me/security-events")).filter((e) => e.at > seen);
+  if (!ctx.active) return;
+  part("forged", events.length ? forgedNotice(events) : null);
+}
+
+function forgedNotice(events) {
+  const latest = events[0].at;
+  const gezien = button("Gezien", async () => {
+    await keepTrust("forged-seen", latest);
+    clearPart("forged");
+  });
+  const count = events.length === 1 ? "een signaal" : `${events.length} signalen`;
+  return notice("error",
+    `Let op: ${count} met uw organisatie als afzender kon${events.length === 1 ? "" : "den"} ` +
+    "bij de ontvanger niet worden gecontroleerd (het laatste op " +
+    `${formatMoment(new Date(latest * 1000).toISOString())}). Mogelijk doet iemand zich voor ` +
+    "als uw organisatie, bijvoorbeeld met een gestolen API-sleutel. Meld dit aan uw beheerder.",
+    h("div", { class: "actions" }, gezien));
+}
 
 // --- adding a device, and a device that was switched off ------------------------------------
 
