@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -68,6 +69,32 @@ def _vs(real: dict[str, Any], bare: dict[str, Any]) -> str:
     if ra and ba and ra == ra and ba == ba:
         text += f" (adj {ra / ba:.0%})"
     return text
+
+
+def _signing_rows(sg: dict[str, Any], target: Callable[..., Row]) -> list[Row]:
+    """Version 3's signature per envelope (bench/signcost.py): sign and verify, and whole
+    seals as version 2 and 3, in Chromium (1x, slowed) and Python; best / median of 7 means."""
+
+    def figures(times: dict[str, Any]) -> str:
+        return ", ".join(
+            f"{op} {t['best_ms']:.2f} / {t['median_ms']:.2f}" for op, t in times.items()
+        )
+
+    slowed = sg["chromium"][f"{sg['slowdown']}x"]
+    out = [
+        Row(
+            f"envelope v3 in Chromium, 1x (ms, best / median of 7 means of {sg['rounds']})",
+            figures(sg["chromium"]["1x"]),
+        ),
+        Row(
+            f"envelope v3 in Python (ms, best / median of 7 means of {sg['rounds']})",
+            figures(sg["python"]),
+        ),
+    ]
+    cost = slowed["sign"]["best_ms"] + slowed["verify"]["best_ms"]
+    row = Row(f"envelope v3 in Chromium, {sg['slowdown']}x CPU slowdown (ms)", figures(slowed))
+    out.append(target(row, "sign + verify < 5 ms", cost < 5, "envelope sign + verify", cost))
+    return out
 
 
 def rows(r: dict[str, Any], quick: bool) -> tuple[list[Row], list[dict[str, Any]]]:
@@ -246,6 +273,9 @@ def rows(r: dict[str, Any], quick: bool) -> tuple[list[Row], list[dict[str, Any]
             f"{kl['best_ms']:.1f} / {kl['median_ms']:.1f} ms",
         )
         out.append(target(row, "< 50 ms", kl["best_ms"] < 50, "key log verify", kl["best_ms"]))
+
+    if "signing" in r:
+        out.extend(_signing_rows(r["signing"], target))
 
     section("6 memory")
     peaks = {k: v for k, v in r.get("peak_rss_kb", {}).items() if v}

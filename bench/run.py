@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bench import fanout, keylogcost, weight
+from bench import fanout, keylogcost, signcost, weight
 from bench.common import HOST, http_request, machine_cpu_seconds, percentile, proc_cpu_seconds
 from bench.procs import Proc, bare_server, fake_push, prioritize, real_server, run_loadgen
 from bench.seed import Dev, OpenItem, School, World, intake_body, seed
@@ -405,6 +405,8 @@ class Bench:
             r["weight"] = weight.measure(server.port)
             self.log("key log verification in Chromium")
             r["keylog"] = keylogcost.measure(server.port)
+            self.log("envelope signature (version 3) in Chromium and Python")
+            r["signing"] = signcost.measure(server.port)
             self.peaks["intake"] = server.rss_peak_kb()
             self.peaks["intake_bare"] = bare.rss_peak_kb()
 

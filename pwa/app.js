@@ -90,10 +90,9 @@ async function checkDevice() {
   const device = await loadDevice();
   try {
     const { value: body, at } = await apiOrKept("/api/me");
-    const key = body.device.public_key;
     const sameKey = device && body.device.id === device.deviceId && (body.pending ||
-      key === b64uEncode(device.publicKeyRaw) ||
-      await import("./keyring.js").then((k) => k.heldBefore(device, key)));
+      body.device.public_key === b64uEncode(device.publicKeyRaw) ||
+      await import("./keyring.js").then((k) => k.heldBefore(device, body)));
     if (!sameKey) {
       // The server knows this device but its key is gone (storage wiped): it can never open a
       // signal again, so it is revoked and the admin sees why ("sleutel kwijt").

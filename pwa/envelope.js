@@ -1,6 +1,6 @@
 // hwc-envelope-v1 (DESIGN.md section 4): ECDH P-256 + HKDF-SHA256 + AES-256-GCM, WebCrypto only.
 // Must agree byte for byte with server/envelope.py (tests/vectors/envelope-v1.json). v2:
-// envelope2.js.
+// envelope2.js; v3: envelope3.js.
 // Runs unchanged in browsers and in Node 20: only globalThis.crypto, TextEncoder, atob, btoa.
 
 const SCHEME = "hwc-envelope-v1";
@@ -95,7 +95,7 @@ function checkPointBytes(raw) {
   return raw;
 }
 
-async function importPoint(raw) {
+export async function importPoint(raw) {
   checkPointBytes(raw);
   try {
     return await subtle().importKey("raw", raw, ECDH, true, []);
@@ -185,7 +185,7 @@ function field(envelope, name, low, high) {
   return data;
 }
 
-function parse(envelope, format) {
+export function parse(envelope, format) {
   const plain = envelope !== null && typeof envelope === "object" && !Array.isArray(envelope) &&
     Object.getPrototypeOf(envelope) === Object.prototype;
   if (!plain || Object.keys(envelope).sort().join() !== format.keys) {

@@ -10,6 +10,9 @@ const HEAD_LABEL = "hwc-keylog-head-v1\n";
 const APPROVAL_LABEL = "hwc-approve-device-v1\n";
 const ROTATE_LABEL = "hwc-rotate-key-v1\n";
 const CODE_LABEL = "hwc-device-code-v1\n";
+const MACHINE_APPROVAL_LABEL = "hwc-approve-machine-v1\n";
+const MACHINE_CODE_LABEL = "hwc-machine-code-v1\n";
+const MACHINE_APPROVERS = ["sender", "admin"]; // roles whose devices may approve a system
 const ECDSA = { name: "ECDSA", namedCurve: "P-256" };
 const SIGN = { name: "ECDSA", hash: "SHA-256" };
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -26,6 +29,8 @@ const KINDS = {
   device_revoked: ["device", "person"],
   person_reset: ["person"],
   key_rotated: ["device", "enc_key", "person", "signature"],
+  machine_added: ["approval", "approver", "device", "sig_key"],
+  machine_revoked: ["device"],
 };
 const HOWS = ["link", "contact", "approved", "migrated"];
 
@@ -65,7 +70,7 @@ export function canonicalBytes(object) {
   return utf8.encode(`{${parts.join(",")}}`);
 }
 
-const hex = (buffer) => Array.from(new Uint8Array(buffer),
+export const hex = (buffer) => Array.from(new Uint8Array(buffer),
   (b) => b.toString(16).padStart(2, "0")).join("");
 
 /** Lowercase hex SHA-256 of an entry's canonical bytes. */
@@ -86,7 +91,7 @@ function pointBytes(text) {
   return raw.length === 65 && raw[0] === 4 ? raw : refuse("key");
 }
 
-async function verifySignature(keyText, sigText, data) {
+export async function verifySignature(keyText, sigText, data) {
   let key;
   let sig;
   try {
@@ -110,12 +115,31 @@ export async function signApproval(privateKey, fields) {
     approvalStatement(fields))));
 }
 
+/** The bytes a sender's or admin's device signs to approve a sending system's key. */
+export function machineStatement({ device, org, sig_key }) {
+  return concat(utf8.encode(MACHINE_APPROVAL_LABEL), canonicalBytes({ device, org, sig_key }));
+}
+
+/** This device's approval of a sending system's key: base64url P1363 signature. */
+export async function signMachineApproval(privateKey, fields) {
+  return b64uEncode(new Uint8Array(await subtle().sign(SIGN, privateKey,
+    machineStatement(fields))));
+}
+
 export { generateSigningKey } from "./envelope.js"; // made at enrolment, in the first load
 
 /** "482 731": the code a new device and its approver both show (docs/keylog.md). */
 export async function comparisonCode(encKey, sigKey) {
-  const digest = await subtle().digest("SHA-256",
-    concat(utf8.encode(CODE_LABEL), pointBytes(encKey), pointBytes(sigKey)));
+  return sixDigits(concat(utf8.encode(CODE_LABEL), pointBytes(encKey), pointBytes(sigKey)));
+}
+
+/** "482 731" for a sending system's key: `hwc register-key` prints the same. */
+export async function machineCode(sigKey) {
+  return sixDigits(concat(utf8.encode(MACHINE_CODE_LABEL), pointBytes(sigKey)));
+}
+
+async function sixDigits(data) {
+  const digest = await subtle().digest("SHA-256", data);
   const code = String(new DataView(digest).getUint32(0) % 1_000_000).padStart(6, "0");
   return `${code.slice(0, 3)} ${code.slice(3)}`;
 }
@@ -156,6 +180,7 @@ function checkShape(entry, index, org) {
   }
   if ("role" in entry && !ROLES.includes(entry.role)) refuse("role");
   if (entry.kind === "device_added") checkDeviceShape(entry);
+  if (entry.kind === "machine_added") checkMachineShape(entry);
   if (entry.kind === "key_rotated") checkRotationShape(entry);
 }
 
@@ -170,11 +195,16 @@ function checkDeviceShape(entry) {
   if (entry.sig_key !== "" || entry.how !== "migrated") pointBytes(entry.sig_key);
 }
 
+function checkMachineShape(entry) {
+  pointBytes(entry.sig_key);
+  if (entry.approval.length !== 86) refuse("approval");
+}
+
 // --- the rules and the derived state --------------------------------------------------------
 
 function newState(org) {
-  return { org, people: new Map(), devices: new Map(), keys: new Set(), genesis: true,
-    approvals: [] };
+  return { org, people: new Map(), devices: new Map(), machines: new Map(), keys: new Set(),
+    genesis: true, approvals: [] };
 }
 
 const livePerson = (state, id) => {
@@ -213,8 +243,7 @@ const RULES = {
   device_added(state, e) {
     livePerson(state, e.person);
     const keys = [e.enc_key, e.sig_key].filter(Boolean);
-    if (state.devices.has(e.device) || keys.some((k) => state.keys.has(k)) ||
-      e.enc_key === e.sig_key) refuse("reused");
+    if (seen(state, e.device, keys) || e.enc_key === e.sig_key) refuse("reused");
     checkHow(state, e);
     for (const key of keys) state.keys.add(key);
     state.devices.set(e.device, { person: e.person, enc_key: e.enc_key, sig_key: e.sig_key,
@@ -232,7 +261,34 @@ const RULES = {
     state.keys.add(e.enc_key);
     device.enc_key = e.enc_key;
   },
+  machine_added(state, e) {
+    if (seen(state, e.device, [e.sig_key])) refuse("reused");
+    const approver = machineApprover(state, e);
+    // Checked together at the end (verifyLog), as a device's approval.
+    state.approvals.push(verifySignature(approver.sig_key, e.approval,
+      machineStatement({ device: e.device, org: state.org, sig_key: e.sig_key })));
+    state.keys.add(e.sig_key);
+    state.machines.set(e.device, { sig_key: e.sig_key, active: true, seq: e.seq });
+  },
+  machine_revoked(state, e) {
+    const machine = state.machines.get(e.device);
+    if (!machine?.active) refuse("machine");
+    machine.active = false;
+  },
 };
+
+/** Whether a device id (a person's device or a machine) or a key was ever in the log. */
+const seen = (state, id, keys) => state.devices.has(id) || state.machines.has(id) ||
+  keys.some((k) => state.keys.has(k));
+
+/** The device approving a machine: active, acting itself, of a live sender or admin. */
+function machineApprover(state, e) {
+  const approver = state.devices.get(e.approver);
+  const person = approver && state.people.get(approver.person);
+  const ok = approver?.active && e.by === `device:${e.approver}` && !person.revoked &&
+    MACHINE_APPROVERS.includes(person.role) && approver.sig_key;
+  return ok ? approver : refuse("approver");
+}
 
 function checkHow(state, e) {
   if (e.how === "migrated") {

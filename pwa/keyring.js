@@ -96,12 +96,13 @@ function withoutNext(device) {
 }
 
 /**
- * At the start check (app.js), when /api/me names another key than the current one: whether it
- * is still this device's: an old key (an answer kept from before a rotation) or the next key
- * (the server took it but its answer was lost: it becomes the current key now). Otherwise the
- * key is gone and the device reports it ("sleutel kwijt").
+ * At the start check (app.js), when /api/me (`me`) names another key than the current one:
+ * whether it is still this device's: an old key (an answer kept from before a rotation) or the
+ * next key (the server took it but its answer was lost: it becomes the current key now).
+ * Otherwise the key is gone and the device reports it ("sleutel kwijt").
  */
-export async function heldBefore(device, publicKey) {
+export async function heldBefore(device, me) {
+  const publicKey = me.device.public_key;
   if (device.nextKey && b64uEncode(device.nextKey.publicKeyRaw) === publicKey) {
     await promote(device.nextKey);
     return true;

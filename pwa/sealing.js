@@ -1,8 +1,7 @@
 // Sealing a signal's content to devices and opening this device's copy, on top of envelope.js.
 // Content lives only in memory: callers render it and drop it, nothing here stores it. Sealing
-// and version 2 envelopes check the key log first (trust.js, loaded when first needed).
+// checks the key log first (trust.js), opening the copy's verdict (signer.js); both load lazily.
 
-import { decodeContent, decryptEnvelope } from "./envelope.js";
 import { ApiError, api, segment } from "./api.js";
 import { loadDevice } from "./keystore.js";
 
@@ -12,23 +11,16 @@ const trust = () => import("./trust.js");
 /** POST envelopes sealed to the devices the receiver's key log names: trust.js's postSealed. */
 export const postSealed = async (...args) => (await trust()).postSealed(...args);
 
-/** Fetch this device's envelope (an explicit POST) and decrypt it here: {content, state, deleteAt}. */
+/** Fetch this device's envelope (an explicit POST) and open it: signer.js openCopy's answer. */
 export async function openSignal(signalId) {
   const device = await loadDevice();
   if (!device) throw new ApiError(401, "no_device", NOT_OPENED);
   const opened = await api(`/api/signals/${segment(signalId)}/open`, { method: "POST" });
-  let bytes;
   try {
-    // Sealed to this device's current key or, before a rotation, to an old key it still keeps.
-    const { keptKeys, openWithKeptKeys } = await import("./keyring.js");
-    bytes = await openWithKeptKeys(keptKeys(device), async (key) => (opened.envelope?.v === 2
-      ? (await trust()).openV2({ ...device, ...key }, signalId, opened.envelope)
-      : decryptEnvelope(key.privateKey, key.publicKeyRaw, signalId, device.deviceId,
-        opened.envelope)));
-    return { content: decodeContent(bytes), state: opened.state, deleteAt: opened.delete_at };
-  } catch {
+    return { state: opened.state, deleteAt: opened.delete_at,
+      ...await (await import("./signer.js")).openCopy(device, signalId, opened) };
+  } catch (error) {
+    if (error instanceof ApiError) throw error; // offline while fetching a key log
     throw new ApiError(422, "undecryptable", NOT_OPENED);
-  } finally {
-    bytes?.fill(0);
   }
 }

@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL or ON_DEMAND changes: the new worker then installs,
 // the app offers "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v17";
+const VERSION = "hwc-shell-v20";
 // What every phone needs to start (and to enrol): precached at install.
 const SHELL = [
   "/",
@@ -29,9 +29,11 @@ const SHELL = [
 // has used.
 const ON_DEMAND = [
   "/envelope2.js",
+  "/envelope3.js",
   "/keylog.js",
   "/keyring.js",
   "/sealing.js",
+  "/signer.js",
   "/trust.js",
   "/views/accessibility.js",
   "/views/admin.js",
@@ -41,6 +43,7 @@ const ON_DEMAND = [
   "/views/guard.js",
   "/views/homescreen.js",
   "/views/lists.js",
+  "/views/machines.js",
   "/views/newkey.js",
   "/views/notkept.js",
   "/views/officer.js",
@@ -50,6 +53,7 @@ const ON_DEMAND = [
   "/views/teacher.js",
   "/views/teacherlink.js",
   "/views/timeline.js",
+  "/views/verdict.js",
 ];
 const NEUTRAL = { title: "Nieuw signaal", body: "Open de app.", navigate: "/", tag: "hwc" };
 const NEVER_CACHED = ["/api/", "/admin", "/healthz", "/metrics", "/readyz"];

@@ -5,10 +5,13 @@
 import { ApiError, api, segment } from "./api.js";
 import { b64uDecode, encodeContent } from "./envelope.js";
 import { encryptEnvelopeV2, openEnvelope } from "./envelope2.js";
+import { encryptEnvelopeV3 } from "./envelope3.js";
+// Version 3 (docs/envelope.md) loads with the key log: the opening side verifies with these.
+export { SignatureInvalid, verifyEnvelopeSignature } from "./envelope3.js";
 import {
   KeylogError, agreesWith, devicesOf, recipients, sameDevices, verifyLogAnswer,
 } from "./keylog.js";
-import { keptAnswer, withStore } from "./keystore.js";
+import { keptAnswer, loadDevice, withStore } from "./keystore.js";
 import { setFlash } from "./views/common.js";
 
 // Who receives for an organisation: a school's contacts, a leerplicht office's officers.
@@ -82,19 +85,48 @@ export async function checkedHead({ org, people }, devices, strict = true) {
 // --- sealing --------------------------------------------------------------------------------
 
 /**
+ * The origin a forwarded or relayed copy carries (docs/envelope.md, version 3): the original
+ * sender as this device verified it when it opened its own copy. `from` is openSignal's (set
+ * only for a verified copy); a copy that was itself forwarded names its own origin on.
+ */
+export function originOf(from) {
+  if (!from?.org || !from.device) return null;
+  return { org: from.origin_org ?? from.org, device: from.origin_device ?? from.device };
+}
+
+/** This device as a version 3 signer, {signer, key}; null for a device without a signing key
+ * (enrolled before signing keys: `migrated`) or outside an organisation. */
+async function ownSigner() {
+  const device = await loadDevice();
+  if (!device?.signingKey) return null;
+  const org = (await keptAnswer("/api/me"))?.value?.org?.id ?? (await api("/api/me")).org?.id;
+  return org ? { signer: { org, device: device.deviceId }, key: device.signingKey } : null;
+}
+
+/** Seal one device's envelope under `head`: version 3 signed by this device, else version 2. */
+async function sealerFor(head, from) {
+  const own = await ownSigner();
+  const origin = originOf(from);
+  return own
+    ? (raw, signalId, deviceId, plain) => encryptEnvelopeV3(raw, signalId, deviceId, plain, head,
+      own.signer, own.key, origin)
+    : (raw, signalId, deviceId, plain) => encryptEnvelopeV2(raw, signalId, deviceId, plain, head);
+}
+
+/**
  * One envelope per device the receiver's key log ({org, people?}) names, for content {name,
  * birth_date}, checked against the server's list `devices` (checkedHead); the log's head goes
- * in each (v2).
+ * in each, signed by this device (v3; v2 without a signing key). `from`: the opened copy's
+ * verified sender, for a forward or relay (originOf).
  */
-export async function sealFor(receiver, devices, signalId, content, strict = true) {
+export async function sealFor(receiver, devices, signalId, content, strict = true, from = null) {
   const checked = await checkedHead(receiver, devices, strict);
-  const { head } = checked;
+  const seal = await sealerFor(checked.head, from);
   const plaintext = encodeContent(content.name, content.birth_date);
   try {
     return await Promise.all(checked.devices.map(async (device) => ({
       device_id: device.device_id,
-      envelope: await encryptEnvelopeV2(b64uDecode(device.public_key), signalId, device.device_id,
-        plaintext, head),
+      envelope: await seal(b64uDecode(device.public_key), signalId, device.device_id, plaintext),
     })));
   } finally {
     plaintext.fill(0);
@@ -105,15 +137,16 @@ export async function sealFor(receiver, devices, signalId, content, strict = tru
  * POST envelopes sealed to the devices the log names. When the server says the devices changed
  * meanwhile, its current list must be the log's exactly: then seal and try once more.
  */
-export async function postSealed(path, receiver, devices, signalId, content, bodyFor) {
+export async function postSealed(path, receiver, devices, signalId, content, bodyFor,
+  from = null) {
   try {
     return await api(path, { method: "POST",
-      body: bodyFor(await sealFor(receiver, devices, signalId, content, false)) });
+      body: bodyFor(await sealFor(receiver, devices, signalId, content, false, from)) });
   } catch (error) {
     if (!(error instanceof ApiError) || error.code !== "devices_changed" || !error.body.devices?.length) {
       throw error;
     }
-    const envelopes = await sealFor(receiver, error.body.devices, signalId, content);
+    const envelopes = await sealFor(receiver, error.body.devices, signalId, content, true, from);
     return api(path, { method: "POST", body: bodyFor(envelopes) });
   }
 }

@@ -13,29 +13,49 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from server import access, approvals, auth, directory, logapi, ops, orglog, push, register, signals
+from server import (
+    access,
+    adminlog,
+    approvals,
+    auth,
+    directory,
+    logapi,
+    machineapi,
+    ops,
+    orglog,
+    parties,
+    push,
+    regions,
+    register,
+    scope,
+    signals,
+)
 from server.access import requires
 from server.auth import Actor
 from server.calendar import holiday_warning_text
 from server.envelope import b64u_encode
-from server.errors import DomainError, NotFound, Refused
+from server.errors import DomainError, Invalid, NotFound, Refused
 from server.models import (
     Approval,
     Close,
+    DeviceEnvelope,
     EnrolRequest,
     Forward,
     FreeDays,
     FreeDaysCsv,
     KeyRotation,
+    MachineKey,
     NewApiKey,
     NewOrg,
     NewPerson,
+    NewRegion,
     NewSignal,
     OrgPhone,
     OrgRegion,
     PushSubscription,
     PushUpdate,
     QuietUpdate,
+    RegionMunicipalities,
     Relay,
     SchoolCsv,
     SecurityEvent,
@@ -50,6 +70,7 @@ from server.policy import (
 )
 from server.presentation import qr_svg
 from server.push import EndpointPolicy, check_endpoint
+from server.settings import Settings
 from server.web import ApiError, json_response, read_json
 
 readiness_log = logging.getLogger("hwc.ready")
@@ -170,6 +191,8 @@ def me_body(state: Any, device_id: str) -> dict[str, Any]:
         "enrol_retry_minutes": auth.ENROL_RETRY_SECONDS // 60,
         "default_quiet_hours": state.settings.quiet_hours,
         "policy": app_policy(),
+        # the cut-over: an unsigned signal sent from then on is unverifiable in the app
+        "signed_from": state.settings.signed_from_at,
         "pending": False,
         "code": code,
         # the person's other active devices: the app names them in its warnings
@@ -282,10 +305,18 @@ async def send_signal(request: Request, actor: Actor) -> Response:
     state = _state(request)
     state.limits["send"].hit(actor.device_id or actor.org_id or "-")
     body = await read_json(request, NewSignal)
+    _require_signed(state.settings, body.envelopes, _now(request))
     result = signals.send_signal(
         state.db, actor, body.id, body.recipient_id, body.envelopes, _now(request), state.timing
     )
     return json_response(result, 201)
+
+
+def _require_signed(settings: Settings, envelopes: list[DeviceEnvelope], now: float) -> None:
+    """From the cut-over (HWC_SIGNED_FROM) on, only signed envelopes (version 3)."""
+    cut = settings.signed_from_at
+    if cut is not None and now >= cut and any(e.envelope.v != 3 for e in envelopes):
+        raise Invalid("unsigned_envelope")
 
 
 @requires(*auth.ROLES)
@@ -313,7 +344,9 @@ async def open_signal(request: Request, actor: Actor) -> Response:
     result = signals.open_envelope(
         state.db, actor, request.path_params["id"], _now(request), state.timing
     )
-    return json_response(result)
+    # Names for the ids a signed envelope claims; the app shows one only when the signature
+    # proved that id (docs/envelope.md, "Verdicts").
+    return json_response(result | {"names": parties.claimed_names(state.db, result["envelope"])})
 
 
 @requires("contact")
@@ -326,6 +359,7 @@ async def school_teachers(request: Request, actor: Actor) -> Response:
 @requires("contact")
 async def forward_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Forward)
+    _require_signed(_state(request).settings, body.envelopes, _now(request))
     result = signals.forward_signal(
         _state(request).db,
         actor,
@@ -341,6 +375,7 @@ async def forward_signal(request: Request, actor: Actor) -> Response:
 @requires("officer")
 async def relay_signal(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Relay)
+    _require_signed(_state(request).settings, body.envelopes, _now(request))
     result = signals.relay_signal(
         _state(request).db,
         actor,
@@ -374,56 +409,111 @@ async def teacher_done(request: Request, actor: Actor) -> Response:
 
 
 @requires("admin")
+async def admin_create_region(request: Request, actor: Actor) -> Response:
+    """A region and (next, as people with its region_id) its admins: the instance admin's."""
+    scope.require_instance(actor)
+    body = await read_json(request, NewRegion)
+    return json_response(
+        {"id": regions.create_region(_state(request).db, body, _now(request))}, 201
+    )
+
+
+@requires("admin")
+async def admin_region_municipalities(request: Request, actor: Actor) -> Response:
+    """The instance admin's change to a region's municipalities (its imports follow them)."""
+    scope.require_instance(actor)
+    db = _state(request).db
+    region_id = str(scope.managed_region(db, actor, request.path_params["id"])["id"])
+    body = await read_json(request, RegionMunicipalities)
+    regions.set_municipalities(db, region_id, body.municipalities)
+    return json_response({"id": region_id})
+
+
+@requires("admin")
 async def admin_create_org(request: Request, actor: Actor) -> Response:
-    body = await read_json(request, NewOrg)
-    return json_response({"id": directory.create_org(_state(request).db, body, _now(request))}, 201)
+    """An organisation: a region admin's is always in their region."""
+    db = _state(request).db
+    if scope.require_admin(actor, "instance", "region") == "region":
+        body = msgspec.structs.replace(await read_json(request, NewOrg), region_id=actor.region_id)
+    else:
+        body = await read_json(request, NewOrg)
+        if body.region_id is not None:
+            scope.managed_region(db, actor, body.region_id)
+    return json_response({"id": directory.create_org(db, body, _now(request))}, 201)
+
+
+def _managed_org_id(request: Request, actor: Actor) -> str:
+    """The path's organisation, if the caller administers it (else 404, as if absent)."""
+    return str(scope.managed_org(_state(request).db, actor, request.path_params["id"])["id"])
 
 
 @requires("admin")
 async def admin_org_phone(request: Request, actor: Actor) -> Response:
+    org_id = _managed_org_id(request, actor)
     body = await read_json(request, OrgPhone)
-    directory.set_phone(_state(request).db, request.path_params["id"], body.phone)
-    return json_response({"id": request.path_params["id"]})
+    directory.set_phone(_state(request).db, org_id, body.phone)
+    return json_response({"id": org_id})
 
 
 @requires("admin")
 async def admin_import_schools(request: Request, actor: Actor) -> Response:
+    """The instance admin's import is national; a region admin's, their municipalities'."""
+    db = _state(request).db
+    region = _import_region(db, actor)
     body = await read_json(request, SchoolCsv)
     if register.is_register(body.csv):
-        changes = register.import_register(_state(request).db, body.csv, _now(request))
+        limit = register.import_scope(region)
+        changes = register.import_register(db, body.csv, _now(request), limit)
         return json_response({"imported": changes.total, **changes.counts()}, 201)
-    count = directory.import_schools_csv(_state(request).db, body.csv, _now(request))
+    region_id = None if region is None else region["id"]
+    count = directory.import_schools_csv(db, body.csv, _now(request), region_id)
     return json_response({"imported": count}, 201)
+
+
+def _import_region(db: Any, actor: Actor) -> Any:
+    """The region whose schools the caller imports; None for the instance admin."""
+    if scope.require_admin(actor, "instance", "region") == "instance":
+        return None
+    return scope.managed_region(db, actor, str(actor.region_id))
 
 
 @requires("admin")
 async def admin_org_region(request: Request, actor: Actor) -> Response:
+    org_id = _managed_org_id(request, actor)
     body = await read_json(request, OrgRegion)
-    register.set_region_override(_state(request).db, request.path_params["id"], body.region)
-    return json_response({"id": request.path_params["id"]})
+    register.set_region_override(_state(request).db, org_id, body.region)
+    return json_response({"id": org_id})
 
 
 @requires("admin")
 async def admin_free_days(request: Request, actor: Actor) -> Response:
+    org_id = _managed_org_id(request, actor)
     body = await read_json(request, FreeDays)
-    count = directory.add_free_days(
-        _state(request).db, request.path_params["id"], body.start, body.end
-    )
+    count = directory.add_free_days(_state(request).db, org_id, body.start, body.end)
     return json_response({"added": count}, 201)
 
 
 @requires("admin")
+async def admin_org_audit(request: Request, actor: Actor) -> Response:
+    """The organisation's audit trail: 404 alike for no such organisation and not yours."""
+    db = _state(request).db
+    org = scope.managed_org(db, actor, request.path_params["id"])
+    return json_response(adminlog.of_org(db, org["id"]))
+
+
+@requires("admin")
 async def admin_import_free_days(request: Request, actor: Actor) -> Response:
+    """Free days of the schools the caller administers; any other code is unknown."""
+    db = _state(request).db
     body = await read_json(request, FreeDaysCsv)
-    return json_response(
-        {"added": directory.import_free_days_csv(_state(request).db, body.csv)}, 201
-    )
+    managed = scope.managed_org_ids(db, actor)
+    return json_response({"added": directory.import_free_days_csv(db, body.csv, managed)}, 201)
 
 
 @requires("admin", "contact")
 async def admin_create_person(request: Request, actor: Actor) -> Response:
     body = await read_json(request, NewPerson)
-    directory.may_register(actor, body)
+    directory.may_register(_state(request).db, actor, body)
     person_id = directory.create_person(_state(request).db, body, _now(request), _by(actor))
     return json_response({"id": person_id}, 201)
 
@@ -497,15 +587,20 @@ async def admin_revoke_device(request: Request, actor: Actor) -> Response:
 
 @requires("admin")
 async def admin_create_api_key(request: Request, actor: Actor) -> Response:
+    db = _state(request).db
     body = await read_json(request, NewApiKey)
-    key = auth.make_api_key(_state(request).db, body.org_id, body.label, _now(request))
+    scope.managed_org(db, actor, body.org_id)
+    key = auth.make_api_key(db, body.org_id, body.label, _now(request), _by(actor))
     return json_response({"api_key": key}, 201)
 
 
 @requires("admin")
 async def admin_revoke_api_key(request: Request, actor: Actor) -> Response:
-    if not auth.revoke_api_key(_state(request).db, request.path_params["id"], _now(request)):
+    db = _state(request).db
+    key_id = request.path_params["id"]
+    if not scope.manages_org(db, actor, auth.api_key_org(db, key_id)):
         raise NotFound()
+    auth.revoke_api_key(db, key_id, _now(request), _by(actor))
     return json_response({"revoked": True})
 
 
@@ -588,6 +683,43 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         "Apparaat toevoegen: a link for another device of my own",
         statuses=(201,),
     ),
+    ApiRoute(
+        "POST",
+        "/api/machine-keys",
+        machineapi.register_key,
+        "hwc register-key: a sending system's signing key, pending (API key only)",
+        MachineKey,
+        (200, 201, 409, 422),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/org/machine-keys",
+        machineapi.list_keys,
+        "My organisation's sending systems, waiting or approved (sender, admin)",
+        statuses=(200, 409),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/org/machine-keys/{id}/approve",
+        machineapi.approve_key,
+        "Approve a sending system's key: my device's signature over it",
+        Approval,
+        (200, 404, 409, 422),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/org/machine-keys/{id}/decline",
+        machineapi.decline_key,
+        "Decline a sending system's key waiting for approval",
+        statuses=(200, 404, 409),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/org/machine-keys/{id}/revoke",
+        machineapi.revoke_key,
+        "Revoke a sending system's key (machine_revoked)",
+        statuses=(200, 404, 409),
+    ),
     ApiRoute("GET", "/api/log/key", logapi.log_key, "The key log's signing key", public=True),
     ApiRoute(
         "GET",
@@ -611,6 +743,12 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         "Report a key log problem the app detected (no personal data)",
         SecurityEvent,
         (201, 404, 422, 429),
+    ),
+    ApiRoute(
+        "GET",
+        "/api/me/security-events",
+        logapi.own_security_events,
+        "Signals in my organisation's name that a recipient could not verify",
     ),
     ApiRoute(
         "GET",
@@ -716,11 +854,27 @@ API_ROUTES: tuple[ApiRoute, ...] = (
     ),
     ApiRoute(
         "POST",
+        "/api/admin/regions",
+        admin_create_region,
+        "Create a region (instance admin); its admins are people with its region_id",
+        NewRegion,
+        (201, 409, 422),
+    ),
+    ApiRoute(
+        "POST",
+        "/api/admin/regions/{id}/municipalities",
+        admin_region_municipalities,
+        "Change a region's municipalities (instance admin)",
+        RegionMunicipalities,
+        (200, 404, 422),
+    ),
+    ApiRoute(
+        "POST",
         "/api/admin/orgs",
         admin_create_org,
-        "Create a school or organisation",
+        "Create a school or organisation (a region admin's: in their region)",
         NewOrg,
-        (201, 409, 422),
+        (201, 404, 409, 422),
     ),
     ApiRoute(
         "POST",
@@ -739,12 +893,20 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         (200, 404, 422),
     ),
     ApiRoute(
+        "GET",
+        "/api/admin/orgs/{id}/audit",
+        admin_org_audit,
+        "Beheerlog: who made links, enrolled, approved, revoked or reset whom (no child data)",
+        statuses=(200, 404),
+    ),
+    ApiRoute(
         "POST",
         "/api/admin/schools/import",
         admin_import_schools,
-        "Import schools (this project's CSV, or DUO's register of school locations)",
+        "Import schools (this project's CSV, or DUO's register of school locations; a region "
+        "admin's: the rows of their municipalities)",
         SchoolCsv,
-        (201, 422),
+        (201, 409, 422),
         max_body=CSV_MAX_BYTES + 1024,
     ),
     ApiRoute(
@@ -765,7 +927,12 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         max_body=CSV_MAX_BYTES + 1024,
     ),
     ApiRoute(
-        "POST", "/api/admin/people", admin_create_person, "Register a person", NewPerson, (201, 422)
+        "POST",
+        "/api/admin/people",
+        admin_create_person,
+        "Register a person (an admin: of an organisation, a region, or the instance)",
+        NewPerson,
+        (201, 404, 422),
     ),
     ApiRoute(
         "POST",
@@ -808,7 +975,7 @@ API_ROUTES: tuple[ApiRoute, ...] = (
         admin_create_api_key,
         "Make an organisation API key for `hwc send`",
         NewApiKey,
-        (201, 422),
+        (201, 404, 422),
     ),
     ApiRoute(
         "POST",

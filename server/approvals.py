@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from server import directory, keylog, orglog
+from server import adminlog, directory, keylog, orglog
 from server.db import Store
 from server.envelope import b64u_encode
 from server.errors import Conflict, Invalid, NotFound
@@ -79,6 +79,9 @@ def approve(
         if not keylog.verify(sig_key, statement, approval):
             raise BAD_APPROVAL
         db.execute("UPDATE devices SET pending = 0 WHERE id = ?", [device_id])
+        adminlog.record(
+            db, "device_approved", orglog.by_device(approver), now, person_id, device_id
+        )
         orglog.append(
             db,
             org_id,
@@ -93,11 +96,13 @@ def approve(
         )
 
 
-def decline(db: Store, person_id: str, device_id: str, now: float) -> None:
-    """A declined device stays dead: revoked, never in the log."""
+def decline(db: Store, device: str, person_id: str, device_id: str, now: float) -> None:
+    """A declined device stays dead: revoked, never in the log. `device`: the person's device
+    that declined it."""
     with db.transaction():
         _pending(db, person_id, device_id)
-        directory.revoke_device(db, device_id, now)
+        by = orglog.by_device(device)
+        directory.revoke_device(db, device_id, now, by=by, act="device_declined")
 
 
 def revoke_sibling(db: Store, device: str, person_id: str, sibling: str, now: float) -> None:
@@ -119,6 +124,7 @@ def reset_person(db: Store, person: sqlite3.Row, by: str, now: float) -> None:
     with db.transaction():
         directory.revoke_person_devices(db, person["id"], now)
         orglog.append(db, person["org_id"], "person_reset", by, now, person=person["id"])
+        adminlog.record(db, "person_reset", by, now, person["id"])
 
 
 def revoked_reason(db: Store, device_id: str) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from server import orglog, push
+from server import adminlog, orglog, push
 from server.db import Store
 from server.envelope import b64u_decode, b64u_encode
 from server.errors import Conflict, Invalid, Limited
@@ -57,6 +57,7 @@ class Actor:
     person_name: str = ""
     device_id: str | None = None
     public_key: bytes = b""
+    region_id: str | None = None  # a region admin's region (server/scope.py)
 
 
 # --- enrolment tokens ----------------------------------------------------------------------
@@ -87,6 +88,8 @@ def make_enrol_token(
             "VALUES (?, ?, ?, ?, ?)",
             [stored_token_id(token_id), person_id, created_by, now, now + days * 86400],
         )
+        maker = orglog.by_person(created_by) if created_by else "server"
+        adminlog.record(db, "link_made", maker, now, person_id)
     return _serializer(secret_key).dumps(token_id)
 
 
@@ -183,6 +186,7 @@ def enrol_device(db: Store, token_id: str, device: NewDevice, now: float) -> Enr
         else:
             refused = False
             _insert_device(db, device_id, person_id, device, secret_hash(secret), now, pending)
+            adminlog.record(db, "enrolled", orglog.by_person(person_id), now, person_id, device_id)
             if pending and log is not None:  # the person's own devices are asked, neutrally
                 siblings = log.active_devices(person_id)
                 push.enqueue(db, siblings, None, "device_pending", now + PENDING_PUSH_TTL, now)
@@ -217,6 +221,8 @@ def _refuse_second_pending(db: Store, person_id: str, now: float) -> bool:
         "AND revoked_at IS NULL RETURNING id",
         [now, person_id],
     ).fetchall()
+    for (device_id,) in waiting:
+        adminlog.record(db, "device_revoked", "server", now, person_id, device_id)
     return bool(waiting)
 
 
@@ -263,7 +269,7 @@ def _insert_device(
 
 DEVICE_QUERY = """
 SELECT d.id, d.credential_hash, d.public_key, d.last_seen_at, p.id AS person_id, p.name,
-       p.role, p.org_id, o.kind AS org_kind
+       p.role, p.org_id, p.region_id, o.kind AS org_kind
 FROM devices d JOIN people p ON p.id = d.person_id LEFT JOIN orgs o ON o.id = p.org_id
 WHERE d.id = ? AND d.revoked_at IS NULL AND p.revoked_at IS NULL AND d.pending = 0
 """
@@ -310,6 +316,7 @@ def device_actor(db: Store, credential: str, now: float) -> Actor | None:
         person_name=row["name"],
         device_id=row["id"],
         public_key=row["public_key"],
+        region_id=row["region_id"],
     )
 
 
@@ -332,7 +339,7 @@ def _note_use(db: Store, table: str, row_id: str, last: float | None, now: float
 API_KEY_KINDS = ("veilig_thuis", "leerplicht")  # the organisations that send from a system
 
 
-def make_api_key(db: Store, org_id: str, label: str, now: float) -> str:
+def make_api_key(db: Store, org_id: str, label: str, now: float, by: str = "server") -> str:
     org = db.execute("SELECT kind FROM orgs WHERE id = ?", [org_id]).fetchone()
     if org is None or org[0] not in API_KEY_KINDS:
         raise Invalid("not_a_sender")
@@ -343,6 +350,7 @@ def make_api_key(db: Store, org_id: str, label: str, now: float) -> str:
             "INSERT INTO api_keys (id, org_id, key_hash, label, created_at) VALUES (?, ?, ?, ?, ?)",
             [key_id, org_id, secret_hash(secret), label, now],
         )
+        adminlog.record_key(db, "api_key_made", by, now, org_id, key_id)
     return f"hwc_{key_id}.{secret}"
 
 
@@ -378,13 +386,21 @@ def api_keys(db: Store, org_id: str | None = None) -> list[Any]:
     ).fetchall()
 
 
-def revoke_api_key(db: Store, key_id: str, now: float) -> bool:
+def api_key_org(db: Store, key_id: str) -> str | None:
+    row = db.execute("SELECT org_id FROM api_keys WHERE id = ?", [key_id]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def revoke_api_key(db: Store, key_id: str, now: float, by: str = "server") -> bool:
     """Revoke a key at once (the next request with it gets 401); False when there is none."""
     with db.transaction():
         row = db.execute(
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING id",
-            [now, key_id],
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? "
+            "RETURNING org_id, revoked_at = ?",
+            [now, key_id, now],
         ).fetchone()
+        if row is not None and row[1]:  # revoked now, not before
+            adminlog.record_key(db, "api_key_revoked", by, now, row[0], key_id)
     return row is not None
 
 

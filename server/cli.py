@@ -1,5 +1,5 @@
 """`hwc`: serve, demo, migrate, admin-link, backup, restore, api-keys, revoke-api-key,
-send, status, audit, fake-push."""
+send, register-key, status, audit, fake-push."""
 
 from __future__ import annotations
 

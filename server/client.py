@@ -11,7 +11,6 @@ import argparse
 import functools
 import json
 import os
-import re
 import sys
 import urllib.error
 import urllib.parse
@@ -37,6 +36,10 @@ class ClientError(Exception):
     """What went wrong, in Dutch, for the person at the case system; never the child's name."""
 
 
+class NotSigned(ClientError):
+    """Why a signal goes out unsigned (version 2): this system's key is not approved yet."""
+
+
 class TrustError(ClientError):
     """The key log does not vouch for the devices the server named: nothing was sent."""
 
@@ -52,7 +55,28 @@ class TrustError(ClientError):
 # A send's list is checked against both receiving roles (docs/keylog.md): a person of the other
 # role in the organisation makes the lists differ, and nothing is sent.
 RECEIVING_ROLES = ("contact", "officer")
-SIGN_AS = re.compile(r"[A-Za-z0-9_-]{1,32}")  # an organisation id
+UNSIGNED = (
+    "Let op: dit signaal is NIET ondertekend verstuurd. De sleutel van dit systeem is nog niet "
+    "goedgekeurd door uw organisatie (code {code}), dus de school ziet niet dat het signaal "
+    "echt van u komt. Vraag een melder of beheerder van uw organisatie om Handle with Care op "
+    "de telefoon te openen en dit systeem met code {code} toe te staan (zie hwc register-key)."
+)
+REGISTERED = (
+    "De sleutel van dit systeem is aangemeld voor uw organisatie. Code: {code}\n"
+    "Vraag nu een melder of beheerder van uw organisatie om Handle with Care op de telefoon te "
+    "openen. Daar staat dit systeem met een code van zes cijfers. Is dat dezelfde code "
+    "({code})? Laat hem of haar dan op Toestaan tikken. Daarna ondertekent hwc send elk "
+    "signaal, zodat de school ziet dat het echt van uw organisatie komt. Tot dan verstuurt "
+    "hwc send signalen zonder handtekening."
+)
+OWN_LOG = (
+    "Let op: dit signaal is NIET ondertekend verstuurd: de sleutellijst van uw eigen "
+    "organisatie klopt niet ({detail}). Meld dit aan de beheerder van Handle with Care."
+)
+APPROVED = (
+    "De sleutel van dit systeem is goedgekeurd (code {code}) en staat in de sleutellijst van uw "
+    "organisatie: hwc send ondertekent elk signaal."
+)
 TRUST_DETAILS = {
     "log_invalid": "de sleutellijst is ongeldig of niet goed ondertekend",
     "log_fork": "de sleutellijst is anders dan eerder gezien",
@@ -97,7 +121,8 @@ class Client:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.state = state
-        self.sign_as = sign_as  # the sender organisation's id: sign envelopes, version 3
+        self.sign_as = sign_as  # sign as this organisation without checking its log (tests)
+        self.unsigned: NotSigned | None = None  # why the last send was not signed
         self.headers = {"X-HWC": "1", "Accept": "application/json"}
         if api_key is not None:  # `hwc audit` reads only what is public
             self.headers["Authorization"] = f"Bearer {api_key}"
@@ -133,6 +158,7 @@ class Client:
         school = self.find_school(school_code)
         content = encode_content(name.strip(), birth_date)
         signal_id = new_signal_id()
+        signing = self._signing()
         for _attempt in range(2):  # the device list may change in between: re-encrypt once
             devices, head = self.checked_recipients(school["id"])
             envelopes = [
@@ -144,7 +170,7 @@ class Client:
                         d["device_id"],
                         content,
                         head=head,
-                        **self._signing(),
+                        **signing,
                     ),
                 }
                 for d in devices["devices"]
@@ -159,12 +185,47 @@ class Client:
         return dict(_checked(status, answer))
 
     def _signing(self) -> dict[str, Any]:
-        """Version 3 only with --sign-as: the app cannot open version 3 yet (docs/envelope.md)."""
-        if self.sign_as is None:
-            return {}
+        """Version 3 when this system's key is active in its organisation's verified key log;
+        else version 2, and `unsigned` says why (docs/envelope.md, `hwc send`)."""
         state = self._state()
-        signer = {"org": self.sign_as, "device": state.signer_device}
+        org_id = self.sign_as
+        self.unsigned = None
+        if org_id is None:
+            try:
+                org_id = self.approved_org()
+            except NotSigned as reason:
+                self.unsigned = reason
+                return {}
+        signer = {"org": org_id, "device": state.signer_device}
         return {"signing_key": state.signing_key, "signer": signer}
+
+    def approved_org(self) -> str:
+        """The organisation whose verified log names this system's key active; NotSigned when
+        none does yet (registered on the way, the first time)."""
+        state = self._state()
+        org_id = state.registered_org(self.url)
+        if org_id is None:
+            org_id = self.register_key()["org"]
+        try:
+            machine = self._verified_log(org_id).machines.get(state.signer_device)
+        except TrustError as refused:
+            self.report(refused.kind, org_id)
+            raise NotSigned(OWN_LOG.format(detail=TRUST_DETAILS[refused.kind])) from None
+        if machine is None or not machine.active or machine.sig_key != state.sig_key:
+            code = keylog.machine_code(state.sig_key)
+            raise NotSigned(UNSIGNED.format(code=code))
+        return org_id
+
+    def register_key(self) -> dict[str, Any]:
+        """`hwc register-key`: this system's signing key, pending for the API key's
+        organisation until a sender or admin there approves it; the same key again: its state."""
+        state = self._state()
+        try:
+            answer = self._json("POST", "/api/machine-keys", {"sig_key": state.sig_key})
+        except ClientError as refused:
+            raise NotSigned(f"{refused}") from None
+        state.register(self.url, answer["org"])
+        return dict(answer)
 
     def checked_recipients(self, school_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The server's recipient answer and the head of the receiving organisation's log,
@@ -187,6 +248,16 @@ class Client:
     def _verified_head(
         self, org_id: str, roles: tuple[str, ...], devices: list[dict[str, Any]]
     ) -> dict[str, Any]:
+        verified = self._verified_log(org_id)
+        expected = {(d["id"], d["enc_key"]) for d in keylog.recipients(verified, roles)}
+        given = {(d["device_id"], d["public_key"]) for d in devices}
+        if given != expected or len(given) != len(devices):
+            raise TrustError("recipients_mismatch", org_id, TRUST_DETAILS["recipients_mismatch"])
+        return verified.head()
+
+    def _verified_log(self, org_id: str) -> keylog.State:
+        """An organisation's key log, verified under the pinned log key and consistent with
+        the head remembered for it (which it then replaces); else TrustError."""
         state = self._state()
         log_key = self._json("GET", "/api/log/key")["key"]
         if state.log_key(self.url) is None:
@@ -202,11 +273,7 @@ class Client:
             kind = "log_fork" if isinstance(error, keylog.LogFork) else "log_invalid"
             raise TrustError(kind, org_id, TRUST_DETAILS[kind]) from None
         state.remember(self.url, verified.head())
-        expected = {(d["id"], d["enc_key"]) for d in keylog.recipients(verified, roles)}
-        given = {(d["device_id"], d["public_key"]) for d in devices}
-        if given != expected or len(given) != len(devices):
-            raise TrustError("recipients_mismatch", org_id, TRUST_DETAILS["recipients_mismatch"])
-        return verified.head()
+        return verified
 
     def _state(self) -> ClientState:
         if self.state is None:
@@ -247,16 +314,20 @@ def add_commands(commands: Any) -> None:
         "HWC_URL and HWC_API_KEY (an organisation API key from the admin). Before "
         "encrypting it verifies the school's key log and sends only to the devices the log "
         "vouches for; its signing key and the log heads it saw are kept in HWC_STATE "
-        f"(default {DEFAULT_STATE}, mode 0600).",
+        f"(default {DEFAULT_STATE}, mode 0600). It signs every signal (envelope version 3) once "
+        "a sender or admin of the organisation approved its key in the app (hwc register-key); "
+        "until then it sends unsigned, with a warning on stderr.",
     )
     send.add_argument("--school", required=True, help="the school's BRIN/vestiging code")
-    send.add_argument(
-        "--sign-as",
-        metavar="ORG_ID",
-        help="sign the envelopes (version 3) with this system's signing key, as this sender "
-        "organisation. Off by default: the app cannot open signed envelopes yet",
-    )
     send.set_defaults(run=_reported(cmd_send))
+    register = commands.add_parser(
+        "register-key",
+        help="register this system's signing key for approval in the app (prints its code)",
+        description="Register the signing key of HWC_STATE with the organisation of "
+        "HWC_API_KEY, or show whether it is approved. A sender or admin of the organisation "
+        "approves it in the app after comparing the six-digit code printed here.",
+    )
+    register.set_defaults(run=_reported(cmd_register_key))
     status = commands.add_parser("status", help="print a signal's timeline by reference code")
     status.add_argument("ref", help="reference code, e.g. HWC-7K3P")
     status.set_defaults(run=_reported(cmd_status))
@@ -279,13 +350,11 @@ def _reported(command: Callable[[argparse.Namespace], int]) -> Callable[[argpars
     return run
 
 
-def _client(sign_as: str | None = None) -> Client:
+def _client() -> Client:
     url, key = os.environ.get("HWC_URL", "http://localhost:8000"), os.environ.get("HWC_API_KEY")
     if not key:
         raise ClientError("Zet HWC_API_KEY (de API-sleutel van uw organisatie).")
-    if sign_as is not None and not SIGN_AS.fullmatch(sign_as):
-        raise ClientError("Geef bij --sign-as het id van uw organisatie (zie de beheerpagina).")
-    return Client(url, key, sign_as=sign_as)
+    return Client(url, key)
 
 
 def read_child(stream: TextIO) -> tuple[str, str]:
@@ -308,10 +377,24 @@ def cmd_send(args: argparse.Namespace) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    result = _client(args.sign_as).send(args.school, name, birth_date)
+    client = _client()
+    result = client.send(args.school, name, birth_date)
     print(f"Verstuurd. Kenmerk: {result['ref']}  (uiterlijk opgepakt: {result['deadline']})")
+    if client.unsigned is not None:
+        print(client.unsigned, file=sys.stderr)
     if result.get("holiday_warning"):
         print(result["holiday_warning"])
+    return 0
+
+
+def cmd_register_key(args: argparse.Namespace) -> int:
+    client = _client()
+    answer = client.register_key()
+    if answer["state"] != "approved":
+        print(REGISTERED.format(code=answer["code"]))
+        return 0
+    client.approved_org()  # the server's word is not enough: the verified log must say so
+    print(APPROVED.format(code=answer["code"]))
     return 0
 
 

@@ -4,7 +4,6 @@ only (mode 0600)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -21,6 +20,7 @@ from server.envelope import (
     private_key_raw,
     public_key_raw,
 )
+from server.keylog import machine_device_id
 
 DEFAULT_PATH = "~/.config/hwc/send-state.json"
 
@@ -44,8 +44,12 @@ class ClientState:
     def signer_device(self) -> str:
         """The id this machine signs as in envelope version 3 (docs/envelope.md), made from its
         signing key, so it is the same on every send; 22 characters of the key log's form."""
-        digest = hashlib.sha256(b"hwc-machine-device-v1\n" + public_key_raw(self.signing_key))
-        return "m-" + b64u_encode(digest.digest()[:15])
+        return machine_device_id(self.sig_key)
+
+    @property
+    def sig_key(self) -> str:
+        """The public half, as the key log writes it."""
+        return b64u_encode(public_key_raw(self.signing_key))
 
     def _server(self, url: str) -> dict[str, Any]:
         return self.servers.setdefault(url, {"log_key": None, "heads": {}})
@@ -63,6 +67,15 @@ class ClientState:
 
     def remember(self, url: str, head: dict[str, Any]) -> None:
         self._server(url)["heads"][head["org"]] = {"size": head["size"], "hash": head["hash"]}
+        self.save()
+
+    def registered_org(self, url: str) -> str | None:
+        """The organisation this system's key was registered for at `url` (hwc register-key)."""
+        org_id = self._server(url).get("machine_org")
+        return None if org_id is None else str(org_id)
+
+    def register(self, url: str, org_id: str) -> None:
+        self._server(url)["machine_org"] = org_id
         self.save()
 
     def save(self) -> None:

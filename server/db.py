@@ -249,7 +249,66 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE orgs ADD COLUMN region_override TEXT
         CHECK (region_override IN ('noord', 'midden', 'zuid'));
     """,
-    # 11: when the server stored each envelope (NULL: before this), so a device that rotated
+    # 11: regions ("regio": a Veilig Thuis region or a partnership of municipalities; not the
+    # holiday region `orgs.region`) group organisations under a region admin (server/scope.py).
+    # An admin's scope is their columns: org_id (organisation admin), region_id (region
+    # admin), neither (instance admin); never both.
+    """
+    CREATE TABLE regions (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        municipalities TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL
+    ) STRICT;
+    ALTER TABLE orgs ADD COLUMN region_id TEXT REFERENCES regions(id);
+    CREATE INDEX orgs_region ON orgs(region_id);
+    ALTER TABLE people ADD COLUMN region_id TEXT REFERENCES regions(id)
+        CHECK (region_id IS NULL OR (org_id IS NULL AND role = 'admin'));
+    """,
+    # 12: the admin audit trail (server/adminlog.py, "Beheerlog"): who made a link, enrolled,
+    # approved, declined, revoked, reset, created or erased which person or device, or made or
+    # revoked which API key, and when.
+    # Ids, roles and kinds only (names come from `people` while the person exists); no signal
+    # and nothing about a child. Purged after HWC_AUDIT_RETENTION_DAYS.
+    """
+    CREATE TABLE admin_log (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        org_id TEXT,
+        act TEXT NOT NULL,
+        actor_kind TEXT NOT NULL CHECK (actor_kind IN ('person', 'api_key', 'server')),
+        actor_id TEXT,
+        actor_role TEXT,
+        person_id TEXT,
+        person_role TEXT,
+        device_id TEXT,
+        api_key_id TEXT
+    ) STRICT;
+    CREATE INDEX admin_log_org ON admin_log(org_id, at);
+    CREATE INDEX admin_log_person ON admin_log(person_id) WHERE person_id IS NOT NULL;
+    CREATE INDEX admin_log_actor ON admin_log(actor_id) WHERE actor_id IS NOT NULL;
+    CREATE INDEX admin_log_device ON admin_log(device_id) WHERE device_id IS NOT NULL;
+    CREATE INDEX admin_log_at ON admin_log(at);
+    """,
+    # 13: sending systems' signing keys (`hwc send`, issue 20; docs/keylog.md): registered with
+    # an organisation's API key, pending until a device of a sender or an admin of that
+    # organisation approves it in the app (then `machine_added` in its key log); a declined or
+    # revoked one is removed after HWC_REVOKED_RETENTION_DAYS.
+    """
+    CREATE TABLE machine_keys (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES orgs(id),
+        api_key_id TEXT NOT NULL,
+        sig_key BLOB NOT NULL UNIQUE,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'approved', 'declined', 'revoked')),
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    ) STRICT;
+    CREATE INDEX machine_keys_org ON machine_keys(org_id, state);
+    CREATE INDEX machine_keys_revoked ON machine_keys(revoked_at) WHERE revoked_at IS NOT NULL;
+    """,
+    # 14: when the server stored each envelope (NULL: before this), so a device that rotated
     # its key learns when no live envelope sealed to an old key remains (server/rotation.py).
     """
     ALTER TABLE envelopes ADD COLUMN sealed_at REAL;

@@ -9,7 +9,7 @@ import sqlite3
 from datetime import date
 from typing import Any
 
-from server import calendar, orglog, privacy
+from server import adminlog, calendar, orglog, privacy, scope
 from server.auth import Actor, new_id
 from server.db import Store
 from server.errors import Conflict, DomainError, Invalid, NotFound, Refused
@@ -32,7 +32,7 @@ def create_org(db: Store, org: NewOrg, now: float) -> str:
         with db.transaction():
             db.execute(
                 "INSERT INTO orgs (id, kind, name, place, code, region, municipalities, route, "
-                "phone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "phone, region_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     org_id,
                     org.kind,
@@ -43,6 +43,7 @@ def create_org(db: Store, org: NewOrg, now: float) -> str:
                     org.municipalities.strip(),
                     org.route,
                     org.phone.strip(),
+                    org.region_id,
                     now,
                 ],
             )
@@ -58,9 +59,9 @@ def set_phone(db: Store, org_id: str, phone: str) -> None:
         raise NotFound("unknown_org")
 
 
-def import_schools_csv(db: Store, text: str, now: float) -> int:
+def import_schools_csv(db: Store, text: str, now: float, region_id: str | None = None) -> int:
     """CSV with a header row name,place,code,region,phone (region and phone optional);
-    all rows or none."""
+    all rows or none; a region admin's schools belong to their region."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if reader.fieldnames is None or not {"name", "place", "code"} <= set(reader.fieldnames):
         raise Invalid("csv_header", field="csv")
@@ -75,6 +76,7 @@ def import_schools_csv(db: Store, text: str, now: float) -> int:
                     code=(row["code"] or "").strip().upper(),
                     region=(row.get("region") or "midden").strip().lower(),  # type: ignore[arg-type]
                     phone=(row.get("phone") or "").strip(),
+                    region_id=region_id,
                 )
                 _check_school_row(org)
                 create_org(db, org, now)
@@ -127,8 +129,9 @@ def add_free_days(db: Store, org_id: str, start: date, end: date | None) -> int:
     return len(days)
 
 
-def import_free_days_csv(db: Store, text: str) -> int:
-    """Free days for many schools at once (code,from,to); the whole file or nothing."""
+def import_free_days_csv(db: Store, text: str, managed: set[str] | None = None) -> int:
+    """Free days for many schools at once (code,from,to); the whole file or nothing. A school
+    outside `managed` (the caller's organisations; None: every one) is an unknown code."""
     try:
         ranges = calendar.parse_free_days_csv(text)
     except ValueError as error:
@@ -136,6 +139,7 @@ def import_free_days_csv(db: Store, text: str) -> int:
     schools = {
         code: org_id
         for org_id, code in db.execute("SELECT id, code FROM orgs WHERE kind = 'school'").fetchall()
+        if managed is None or org_id in managed
     }
     unknown = sorted(set(ranges) - set(schools))
     if unknown:
@@ -149,23 +153,35 @@ def import_free_days_csv(db: Store, text: str) -> int:
 
 
 def create_person(db: Store, person: NewPerson, now: float, by: str = "server") -> str:
-    """A person; one of an organisation is added to its key log in the same transaction."""
-    if person.role == "admin":
-        org_id = None
-    else:
+    """A person; one of an organisation is added to its key log in the same transaction. An
+    admin belongs to an organisation (its admin), to a region, or to neither (the instance)."""
+    if person.org_id is not None and person.region_id is not None:
+        raise Invalid("admin_scope", field="region_id")
+    if person.role != "admin" or person.org_id is not None:
         org = db.execute("SELECT kind FROM orgs WHERE id = ?", [person.org_id]).fetchone()
-        if org is None or person.role not in ORG_ROLES[org[0]]:
+        if org is None or person.role not in ("admin", *ORG_ROLES[org[0]]):
             raise Invalid("role_org", field="role")
-        org_id = person.org_id
+    if person.region_id is not None and person.role != "admin":
+        raise Invalid("role_org", field="role")
+    org_id = person.org_id
     person_id = new_id()
     with db.transaction():
         db.execute(
-            "INSERT INTO people (id, org_id, name, role, class_label, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [person_id, org_id, person.name.strip(), person.role, person.class_label.strip(), now],
+            "INSERT INTO people (id, org_id, region_id, name, role, class_label, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                person_id,
+                org_id,
+                person.region_id,
+                person.name.strip(),
+                person.role,
+                person.class_label.strip(),
+                now,
+            ],
         )
         if org_id is not None:
             orglog.append(db, org_id, "person_added", by, now, person=person_id, role=person.role)
+        adminlog.record(db, "person_created", by, now, person_id)
     return person_id
 
 
@@ -184,17 +200,20 @@ def revoke_device(
     now: float,
     key_lost: bool = False,
     by: str = "server",
+    act: str = "device_revoked",
 ) -> None:
     """A revoked device can do nothing more, and its envelopes go at once; a device the key log
     names active gets its `device_revoked` entry in the same transaction (a pending one, or a
-    row written beside the log, has none to end)."""
+    row written beside the log, has none to end). `act`: what the audit trail calls it."""
     with db.transaction():
         row = db.execute(
-            "SELECT d.person_id, p.org_id FROM devices d JOIN people p ON p.id = d.person_id "
-            "WHERE d.id = ?",
+            "SELECT d.person_id, p.org_id, d.revoked_at FROM devices d "
+            "JOIN people p ON p.id = d.person_id WHERE d.id = ?",
             [device_id],
         ).fetchone()
         _revoke_device_rows(db, device_id, now, key_lost)
+        if row is not None and row[2] is None:
+            adminlog.record(db, act, by, now, row[0], device_id)
         current = orglog.state(db, row[1]) if row is not None and row[1] is not None else None
         if current is not None and orglog.logged_active(current, device_id):
             orglog.append(
@@ -227,21 +246,30 @@ def revoke_person_devices(db: Store, person_id: str, now: float) -> None:
         _revoke_device_rows(db, device_id, now)
 
 
-def revoke_person(db: Store, person_id: str, now: float, by: str = "server") -> None:
-    """The person and all their devices end, with one `person_revoked` entry in the log."""
+def revoke_person(
+    db: Store, person_id: str, now: float, by: str = "server", act: str | None = "person_revoked"
+) -> None:
+    """The person and all their devices end, with one `person_revoked` entry in the log (and,
+    unless `act` is None, one in the audit trail)."""
     with db.transaction():
         row = db.execute(
             "UPDATE people SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL RETURNING org_id",
             [now, person_id],
         ).fetchone()
         revoke_person_devices(db, person_id, now)
+        if row is not None and act is not None:
+            adminlog.record(db, act, by, now, person_id)
         if row is not None and row[0] is not None:
             orglog.append(db, row[0], "person_revoked", by, now, person=person_id)
 
 
-def orgs(db: Store, kind: str | None = None) -> list[sqlite3.Row]:
-    where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
-    return db.execute(f"SELECT * FROM orgs {where} ORDER BY name", params).fetchall()  # noqa: S608
+def orgs(db: Store, kind: str | None = None, region_id: str | None = None) -> list[sqlite3.Row]:
+    """Organisations (of one kind, of one region), by name."""
+    return db.execute(
+        "SELECT o.*, r.name AS region_name FROM orgs o LEFT JOIN regions r ON r.id = o.region_id "
+        "WHERE (? IS NULL OR o.kind = ?) AND (? IS NULL OR o.region_id = ?) ORDER BY o.name",
+        [kind, kind, region_id, region_id],
+    ).fetchall()
 
 
 def find_schools(
@@ -262,19 +290,26 @@ def find_schools(
 
 
 def people_with_devices(
-    db: Store, org_id: str | None = None, role: str | None = None
+    db: Store,
+    org_id: str | None = None,
+    role: str | None = None,
+    region_id: str | None = None,
+    no_org: bool = False,
 ) -> list[dict[str, Any]]:
+    """People with their devices: of one organisation, role or region (a region's admins);
+    `no_org`: only people of no organisation (instance and region admins)."""
     clauses, params = ["1 = 1"], []
-    if org_id is not None:
-        clauses.append("p.org_id = ?")
-        params.append(org_id)
-    if role is not None:
-        clauses.append("p.role = ?")
-        params.append(role)
+    for clause, value in (("p.org_id", org_id), ("p.role", role), ("p.region_id", region_id)):
+        if value is not None:
+            clauses.append(f"{clause} = ?")
+            params.append(value)
+    if no_org:
+        clauses.append("p.org_id IS NULL")
     where = " AND ".join(clauses)  # fixed clauses; values are parameters
     people = db.execute(
-        "SELECT p.*, o.name AS org_name FROM people p LEFT JOIN orgs o ON o.id = p.org_id "  # noqa: S608
-        f"WHERE {where} ORDER BY o.name, p.role, p.name",
+        "SELECT p.*, o.name AS org_name, r.name AS region_name FROM people p "  # noqa: S608
+        "LEFT JOIN orgs o ON o.id = p.org_id LEFT JOIN regions r ON r.id = p.region_id "
+        f"WHERE {where} ORDER BY o.name, r.name, p.role, p.name",
         params,
     ).fetchall()
     result = []
@@ -352,20 +387,36 @@ def set_quiet_hours(db: Store, device_id: str, quiet_hours: str | None) -> None:
 # --- who manages whom ------------------------------------------------------------------------
 
 
-def may_register(actor: Actor, person: NewPerson) -> None:
-    """Admins register anyone; a contact only teachers of their own school."""
-    if actor.role == "contact" and (person.role != "teacher" or person.org_id != actor.org_id):
-        raise Refused()
+def may_register(db: Store, actor: Actor, person: NewPerson) -> None:
+    """Admins register people of the organisations they manage (server/scope.py), and only
+    the instance admin registers region and instance admins; a contact only teachers of their
+    own school. An organisation outside the caller's scope is as unknown as a missing one."""
+    if actor.role == "contact":
+        if person.org_id != actor.org_id:
+            raise NotFound("unknown_org")
+        if person.role != "teacher":
+            raise Refused()
+    elif person.org_id is not None:
+        scope.managed_org(db, actor, person.org_id)
+    else:
+        scope.require_instance(actor)
+        if person.region_id is not None:
+            scope.managed_region(db, actor, person.region_id)
 
 
 def manageable_person(db: Store, actor: Actor, person_id: str) -> sqlite3.Row:
-    """Admins manage everyone; a contact manages only the teachers of their own school."""
+    """A person the caller manages (server/scope.py; a contact: the teachers of their own
+    school); anyone else is as unknown as someone who does not exist."""
     found = person(db, person_id)
-    if found is None:
+    if found is None or not _manages(db, actor, found):
         raise NotFound()
-    if actor.role == "contact" and (found["role"] != "teacher" or found["org_id"] != actor.org_id):
-        raise Refused()
     return found
+
+
+def _manages(db: Store, actor: Actor, found: sqlite3.Row) -> bool:
+    if actor.role == "contact":
+        return bool(found["role"] == "teacher" and found["org_id"] == actor.org_id)
+    return scope.manages_person(db, actor, found)
 
 
 def device_owner(db: Store, device_id: str) -> str:
@@ -382,5 +433,7 @@ def erase_leaver(db: Store, actor: Actor, person_id: str, now: float) -> None:
     if found["id"] == actor.person_id:
         raise Conflict("erase_self")
     with db.transaction():
-        revoke_person(db, found["id"], now, orglog.by_staff(actor.role, actor.person_id))
+        by = orglog.by_staff(actor.role, actor.person_id)
+        revoke_person(db, found["id"], now, by, act=None)
+        adminlog.record(db, "person_erased", by, now, found["id"])
         privacy.erase_person(db, found["id"])

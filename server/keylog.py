@@ -35,6 +35,8 @@ KIND_FIELDS = {
     "device_revoked": frozenset({"person", "device"}),
     "person_reset": frozenset({"person"}),
     "key_rotated": frozenset({"person", "device", "enc_key", "signature"}),
+    "machine_added": frozenset({"device", "sig_key", "approver", "approval"}),
+    "machine_revoked": frozenset({"device"}),
 }
 APPROVAL_FIELDS = frozenset({"approver", "approval"})
 GENESIS_KINDS = ("person_added", "device_added")
@@ -42,6 +44,10 @@ APPROVE_LABEL = b"hwc-approve-device-v1\n"
 ROTATE_LABEL = b"hwc-rotate-key-v1\n"
 HEAD_LABEL = b"hwc-keylog-head-v1\n"
 CODE_LABEL = b"hwc-device-code-v1\n"
+MACHINE_APPROVE_LABEL = b"hwc-approve-machine-v1\n"
+MACHINE_CODE_LABEL = b"hwc-machine-code-v1\n"
+MACHINE_DEVICE_LABEL = b"hwc-machine-device-v1\n"
+MACHINE_APPROVERS = ("sender", "admin")  # the roles whose devices may approve a sending system
 HEAD_FIELDS = ("org", "size", "hash")  # a tuple: heads print in this order
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -76,6 +82,11 @@ def rotation_statement(org: str, person: str, device: str, enc_key: str) -> byte
     )
 
 
+def machine_statement(org: str, device: str, sig_key: str) -> bytes:
+    """What a person's device signs to approve a sending system's key (`machine_added`)."""
+    return MACHINE_APPROVE_LABEL + canonical({"device": device, "org": org, "sig_key": sig_key})
+
+
 def head_statement(head: dict[str, Any]) -> bytes:
     return HEAD_LABEL + canonical({k: head[k] for k in HEAD_FIELDS})
 
@@ -108,8 +119,23 @@ def public_b64u(key: ec.EllipticCurvePrivateKey) -> str:
 
 def comparison_code(enc_key: str, sig_key: str) -> str:
     """Six digits shown on the new device and on the approving one: '482 731'."""
-    digest = hashlib.sha256(CODE_LABEL + b64u_decode(enc_key) + b64u_decode(sig_key)).digest()
-    number = int.from_bytes(digest[:4], "big") % 1_000_000
+    return _six_digits(CODE_LABEL + b64u_decode(enc_key) + b64u_decode(sig_key))
+
+
+def machine_device_id(sig_key: str) -> str:
+    """A sending system's id in the log and in its envelopes (docs/envelope.md, `hwc send`):
+    made from its key, so the same on every send; 22 characters of the key log's id form."""
+    digest = hashlib.sha256(MACHINE_DEVICE_LABEL + b64u_decode(sig_key)).digest()
+    return "m-" + b64u_encode(digest[:15])
+
+
+def machine_code(sig_key: str) -> str:
+    """Six digits `hwc register-key` prints and the approving phone shows for a system's key."""
+    return _six_digits(MACHINE_CODE_LABEL + b64u_decode(sig_key))
+
+
+def _six_digits(data: bytes) -> str:
+    number = int.from_bytes(hashlib.sha256(data).digest()[:4], "big") % 1_000_000
     return f"{number // 1000:03d} {number % 1000:03d}"
 
 
@@ -125,6 +151,14 @@ class Device:
 
 
 @dataclass
+class Machine:
+    """A sending system's signing key (`hwc send`): it signs, it never receives."""
+
+    sig_key: str
+    active: bool = True
+
+
+@dataclass
 class State:
     """People {id: role, revoked} and devices {id: person, keys, active} after a valid log."""
 
@@ -135,6 +169,7 @@ class State:
     genesis: bool = True  # still inside the genesis prefix
     people: dict[str, dict[str, Any]] = field(default_factory=dict)
     devices: dict[str, Device] = field(default_factory=dict)
+    machines: dict[str, Machine] = field(default_factory=dict)
     keys: set[str] = field(default_factory=set)
 
     def active_devices(self, person: str) -> list[str]:
@@ -228,7 +263,7 @@ def _end_devices(state: State, person: str) -> None:
 def _apply_device_added(state: State, entry: dict[str, Any], index: int) -> None:
     _live_person(state, entry, index)
     keys = [k for k in (entry["enc_key"], entry["sig_key"]) if k]
-    if entry["device"] in state.devices or state.keys & set(keys) or len(set(keys)) < len(keys):
+    if _seen(state, entry["device"], keys) or len(set(keys)) < len(keys):
         raise _fail(entry, index, "device id or key seen before in this log")
     how, person = entry["how"], entry["person"]
     if how in ("link", "contact") and state.active_devices(person):
@@ -239,6 +274,41 @@ def _apply_device_added(state: State, entry: dict[str, Any], index: int) -> None
         _check_approval(state, entry, index)
     state.devices[entry["device"]] = Device(person, entry["enc_key"], entry["sig_key"])
     state.keys.update(keys)
+
+
+def _seen(state: State, device: str, keys: list[str]) -> bool:
+    """Whether a device id (of a person's device or a machine) or a key was ever in the log."""
+    return device in state.devices or device in state.machines or bool(state.keys & set(keys))
+
+
+def _apply_machine_added(state: State, entry: dict[str, Any], index: int) -> None:
+    if _seen(state, entry["device"], [entry["sig_key"]]):
+        raise _fail(entry, index, "device id or key seen before in this log")
+    approver = _machine_approver(state, entry)
+    if approver is None:
+        raise _fail(entry, index, "approver is not an active device of a sender or admin")
+    statement = machine_statement(state.org, entry["device"], entry["sig_key"])
+    if not approver.sig_key or not verify(approver.sig_key, statement, entry["approval"]):
+        raise _fail(entry, index, "approval does not verify under the approver's key")
+    state.machines[entry["device"]] = Machine(entry["sig_key"])
+    state.keys.add(entry["sig_key"])
+
+
+def _machine_approver(state: State, entry: dict[str, Any]) -> Device | None:
+    """The approving device, when it is active, acts itself (`by`) and its person, not revoked,
+    has a role that sends or administers this organisation."""
+    approver = state.devices.get(entry["approver"])
+    if approver is None or not approver.active or entry["by"] != f"device:{entry['approver']}":
+        return None
+    person = state.people[approver.person]
+    return None if person["revoked"] or person["role"] not in MACHINE_APPROVERS else approver
+
+
+def _apply_machine_revoked(state: State, entry: dict[str, Any], index: int) -> None:
+    machine = state.machines.get(entry["device"])
+    if machine is None or not machine.active:
+        raise _fail(entry, index, "the machine is not active")
+    machine.active = False
 
 
 def _check_approval(state: State, entry: dict[str, Any], index: int) -> None:
@@ -288,6 +358,10 @@ def _apply_kind(state: State, entry: dict[str, Any], index: int) -> None:
         if device is None or not device.active or device.person != entry["person"]:
             raise _fail(entry, index, "the device is not active or not the person's")
         device.active = False
+    elif kind == "machine_added":
+        _apply_machine_added(state, entry, index)
+    elif kind == "machine_revoked":
+        _apply_machine_revoked(state, entry, index)
     elif kind == "person_reset":
         _live_person(state, entry, index)
         _end_devices(state, entry["person"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server import access, approvals, auth, keylog, orglog, rotation, security_events
+from server import access, approvals, auth, keylog, orglog, rotation, scope, security_events
 from server.access import requires
 from server.auth import Actor
 from server.errors import Conflict, NotFound, Refused
@@ -78,9 +78,12 @@ async def approve_device(request: Request, actor: Actor) -> Response:
 
 @requires(*auth.ROLES)
 async def decline_device(request: Request, actor: Actor) -> Response:
-    _device(actor)
     approvals.decline(
-        _state(request).db, str(actor.person_id), request.path_params["id"], _now(request)
+        _state(request).db,
+        _device(actor),
+        str(actor.person_id),
+        request.path_params["id"],
+        _now(request),
     )
     return json_response({"declined": True})
 
@@ -141,6 +144,16 @@ async def report_security_event(request: Request, actor: Actor) -> Response:
     return json_response({"recorded": True}, 201)
 
 
+@requires("admin", "sender", "contact", "officer")
+async def own_security_events(request: Request, actor: Actor) -> Response:
+    """Signals in this organisation's name that a recipient's app could not verify."""
+    if actor.org_id is None:
+        return json_response([])
+    return json_response(security_events.about_org(_state(request).db, actor.org_id))
+
+
 @requires("admin")
 async def list_security_events(request: Request, actor: Actor) -> Response:
-    return json_response(security_events.recent(_state(request).db))
+    """The events of the organisations the caller administers."""
+    db = _state(request).db
+    return json_response(security_events.recent(db, scope.managed_org_ids(db, actor)))

@@ -111,6 +111,12 @@ class KeyRotation(Strict):
     signature: Signature
 
 
+class MachineKey(Strict):
+    """`hwc register-key`: a sending system's public signing key (docs/keylog.md)."""
+
+    sig_key: PublicKey
+
+
 SecurityKind = Literal[
     "log_invalid",  # a log that breaks a rule or a head that does not verify
     "log_fork",  # a log that does not extend the head the client remembered
@@ -211,6 +217,26 @@ class NewOrg(Form):
     municipalities: Annotated[str, Meta(max_length=500, extra_json_schema=FREE_TEXT)] = ""
     route: Literal["school", "leerplicht"] = "school"
     phone: PhoneNumber = ""
+    region_id: Id | None = None  # the region it belongs to (a region admin's own, always)
+
+
+Municipalities = Annotated[str, Meta(max_length=4000, extra_json_schema=FREE_TEXT)]
+
+
+class NewRegion(Form):
+    free_text: ClassVar[dict[str, str]] = {
+        "name": "De naam",
+        "municipalities": "De lijst van gemeenten",
+    }
+
+    name: Text
+    municipalities: Municipalities = ""
+
+
+class RegionMunicipalities(Form):
+    free_text: ClassVar[dict[str, str]] = {"municipalities": "De lijst van gemeenten"}
+
+    municipalities: Municipalities = ""
 
 
 class OrgPhone(Strict):
@@ -241,6 +267,7 @@ class NewPerson(Form):
     role: Role
     org_id: Id | None = None
     class_label: Annotated[str, Meta(max_length=40, extra_json_schema=FREE_TEXT)] = ""
+    region_id: Id | None = None  # a region admin's region (role admin, no organisation)
 
 
 class NewApiKey(Form):
@@ -321,6 +348,7 @@ class Me(Reply):
     enrol_retry_minutes: int  # how long a link stays usable when the browser dropped the cookie
     default_quiet_hours: str  # quiet_hours of a device that has none of its own
     policy: AppPolicy  # what the app states or checks (server/policy.py)
+    signed_from: float | None  # HWC_SIGNED_FROM as a Unix time (docs/envelope.md), or None
     pending: bool  # False here; a pending device gets PendingMe
     code: str  # this device's comparison code ("" without a signing key)
     devices: list[PendingDeviceInfo]  # the person's other active devices: {id, label}
@@ -341,6 +369,23 @@ class PendingDevice(Reply):
     sig_key: str
     created_at: float
     code: str
+
+
+class MachineKeyState(Reply):
+    """A sending system's key as `hwc register-key` hears of it (docs/keylog.md)."""
+
+    id: str
+    org: str
+    state: Literal["pending", "approved", "declined", "revoked"]
+    code: str
+
+
+class MachineKeyListed(MachineKeyState):
+    """As a sender's phone lists it: the key itself (its code is computed on the phone)."""
+
+    sig_key: str
+    label: str
+    at: float
 
 
 class LogKey(Reply):
@@ -387,12 +432,41 @@ class Declined(Reply):
     declined: bool
 
 
+class SecurityNotice(Reply):
+    """A security event about the caller's own organisation, as its people see it."""
+
+    at: float
+    kind: str
+    label: str
+
+
 class SecurityEventRow(Reply):
     at: float
     kind: str
     org_id: str | None
     org_name: str | None
     reporter_org_id: str | None
+
+
+class ActRef(Reply):
+    """Who acted, or whom an act was about; name null once the person was erased."""
+
+    id: str | None
+    role: str | None
+    name: str | None
+    kind: str = "person"
+
+
+class AdminAct(Reply):
+    """One row of the admin audit trail (server/adminlog.py), with its Dutch sentence."""
+
+    at: float
+    act: str
+    text: str
+    actor: ActRef
+    person: ActRef
+    device_id: str | None
+    api_key_id: str | None
 
 
 class Statement(Reply):
@@ -486,9 +560,24 @@ class SignalSummary(Reply):
     sent_by_us: bool = False
 
 
+class ClaimedPerson(Reply):
+    person: str
+    name: str
+    role_label: str
+
+
+class ClaimedNames(Reply):
+    """Names for the ids a version 3 envelope claims (server/parties.py); the app shows one
+    only for an identity the signature proved."""
+
+    orgs: dict[str, str]
+    devices: dict[str, ClaimedPerson]
+
+
 class Opened(Reply):
     envelope: Envelope
     state: SignalState
+    names: ClaimedNames
     delete_at: float | None = None  # a teacher's copy: when it self-destructs
 
 
@@ -514,6 +603,7 @@ class Imported(Reply):
     renamed: int | None = None
     closed: int | None = None
     summary: str | None = None
+    outside: int | None = None  # a region admin's import: rows outside the region, left alone
 
 
 class Added(Reply):

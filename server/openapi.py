@@ -44,6 +44,8 @@ RESPONSES: dict[str, Any] = {
     "close_signal": models.StateReply,
     "teacher_done": models.StateReply,
     "admin_create_org": models.Created,
+    "admin_create_region": models.Created,
+    "admin_region_municipalities": models.Created,
     "admin_org_phone": models.Created,
     "admin_org_region": models.Created,
     "admin_import_schools": models.Imported,
@@ -64,11 +66,18 @@ RESPONSES: dict[str, Any] = {
     "rotate_key": models.KeyRotated,
     "my_old_keys": models.OldKeys,
     "revoke_sibling": models.Revoked,
+    "register_key": models.MachineKeyState,
+    "list_keys": list[models.MachineKeyListed],
+    "approve_key": models.Approved,
+    "decline_key": models.Declined,
+    "revoke_key": models.Revoked,
     "log_key": models.LogKey,
     "log_heads": list[models.SignedHead],
     "org_log": models.OrgLog,
     "report_security_event": models.Recorded,
     "list_security_events": list[models.SecurityEventRow],
+    "admin_org_audit": list[models.AdminAct],
+    "own_security_events": list[models.SecurityNotice],
 }
 
 

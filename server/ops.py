@@ -20,6 +20,7 @@ from server.db import Store
 
 DIRECTORY_TABLES = (
     "meta",
+    "regions",
     "orgs",
     "free_days",
     "people",
@@ -27,6 +28,8 @@ DIRECTORY_TABLES = (
     "enrol_tokens",
     "api_keys",
     "keylog",
+    "admin_log",
+    "machine_keys",
 )
 SIGNAL_TABLES = ("signals", "signal_events", "signal_teachers", "envelopes", "outbox")
 EVENT_TABLES = ("security_events",)  # short-lived reports, never in a backup

@@ -93,6 +93,7 @@ class Timing:
     retention: float  # status rows, after the signal ended
     revoked_retention: float = 30 * 86400.0  # revoked people, devices and API keys
     token_retention: float = 30 * 86400.0  # spent or expired enrolment links
+    audit_retention: float = 365 * 86400.0  # the admin audit trail (server/adminlog.py)
     quiet: QuietHours | None = None  # default quiet hours; a device may have its own
 
 
@@ -111,6 +112,7 @@ def timing(settings: Settings) -> Timing:
         retention=settings.status_retention_days * 86400.0,
         revoked_retention=settings.revoked_retention_days * 86400.0,
         token_retention=settings.token_retention_days * 86400.0,
+        audit_retention=settings.audit_retention_days * 86400.0,
         quiet=settings.quiet,
     )
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from server import adminlog
 from server.clock import AMSTERDAM
 from server.db import Store
 
@@ -31,19 +32,26 @@ def erase_device(db: Store, device_id: str) -> int:
     count = db.erase("DELETE FROM envelopes WHERE device_id = ?", [device_id])
     count += db.erase("DELETE FROM outbox WHERE device_id = ?", [device_id])
     count += db.erase("DELETE FROM enrol_tokens WHERE device_id = ?", [device_id])
+    count += db.erase("UPDATE admin_log SET device_id = NULL WHERE device_id = ?", [device_id])
     return count + db.erase("DELETE FROM devices WHERE id = ?", [device_id])
 
 
 def erase_person(db: Store, person_id: str) -> int:
     """Everything held about one person, so that no row names or points to them any more:
     devices, enrolment links (theirs, and their name on links they made), their place in
-    signals' status rows, and the person. Call inside a transaction."""
+    signals' status rows, their ids in the audit trail (acts by or about them stay, with their
+    role, and show "(verwijderd)"), and the person. Call inside a transaction."""
     devices = _ids(db, "SELECT id FROM devices WHERE person_id = ?", [person_id])
     count = sum(erase_device(db, device_id) for device_id in devices)
     count += db.erase("DELETE FROM enrol_tokens WHERE person_id = ?", [person_id])
     count += db.erase("UPDATE enrol_tokens SET created_by = NULL WHERE created_by = ?", [person_id])
     count += db.erase("DELETE FROM signal_teachers WHERE person_id = ?", [person_id])
     count += db.erase("UPDATE signals SET acted_by = NULL WHERE acted_by = ?", [person_id])
+    count += db.erase("UPDATE admin_log SET person_id = NULL WHERE person_id = ?", [person_id])
+    count += db.erase(
+        "UPDATE admin_log SET actor_id = NULL WHERE actor_kind = 'person' AND actor_id = ?",
+        [person_id],
+    )
     return count + db.erase("DELETE FROM people WHERE id = ?", [person_id])
 
 
@@ -130,6 +138,7 @@ def person_record(db: Store, person_id: str) -> dict[str, Any] | None:
             "FROM signals WHERE acted_by = ? ORDER BY sent_at",
             [person_id],
         ),
+        "admin_acts": adminlog.of_person(db, person_id),
         "signals_received": _rows(
             db,
             "SELECT s.ref, s.state, s.sent_at, t.viewed_at FROM "

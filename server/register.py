@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from dataclasses import dataclass
 
-from server import holiday_regions
+from server import holiday_regions, regions
 from server.auth import new_id
 from server.db import Store
 from server.errors import Conflict, Invalid, NotFound
@@ -60,25 +61,28 @@ class Changes:
     renamed: int
     closed: int
     unchanged: int
+    outside: int | None = None  # a region's import: rows of other municipalities, left alone
 
     @property
     def total(self) -> int:
         return self.new + self.renamed + self.unchanged
 
     def counts(self) -> dict[str, int | str]:
-        return {
+        counts: dict[str, int | str] = {
             "new": self.new,
             "renamed": self.renamed,
             "closed": self.closed,
             "summary": self.summary(),
         }
+        return counts if self.outside is None else counts | {"outside": self.outside}
 
     def summary(self) -> str:
         """What the import changed, for the admin, in Dutch."""
-        return (
+        text = (
             f"Register geïmporteerd: {self.new} nieuw, {self.renamed} hernoemd, "
             f"{self.closed} gesloten, {self.unchanged} ongewijzigd."
         )
+        return text if self.outside is None else f"{text} Buiten uw regio: {self.outside}."
 
 
 def is_register(text: str) -> bool:
@@ -136,37 +140,75 @@ def _row_error(line: int, problem: str) -> Invalid:
     return Invalid("csv_row", say={"line": line, "problem": problem}, field="csv")
 
 
-def import_register(db: Store, text: str, now: float) -> Changes:
-    """Add, rename and close school locations to match the file, in one transaction."""
+@dataclass(frozen=True)
+class ImportScope:
+    """Whose import: the instance admin's (national: `region_id` None) or a region admin's,
+    limited to the region's municipalities and to schools of no other region."""
+
+    region_id: str | None = None
+    municipalities: frozenset[str] = frozenset()
+
+    def covers(self, municipality: str, school_region: str | None) -> bool:
+        if self.region_id is None:
+            return True
+        in_list = regions.municipality_key(municipality) in self.municipalities
+        return in_list and school_region in (None, self.region_id)
+
+
+NATIONAL = ImportScope()
+
+
+def import_scope(region: sqlite3.Row | None) -> ImportScope:
+    """A region admin's import (their region's row), or the national one (None)."""
+    if region is None:
+        return NATIONAL
+    return ImportScope(region["id"], regions.municipality_set(region["municipalities"]))
+
+
+def import_register(db: Store, text: str, now: float, scope: ImportScope = NATIONAL) -> Changes:
+    """Add, rename and close school locations to match the file, in one transaction. A
+    location without a region gets the region whose municipalities hold its municipality."""
     locations = parse(text)
     with db.transaction():
         known = {
             row["code"]: row
             for row in db.execute(
-                "SELECT id, kind, code, name, closed_at FROM orgs WHERE code IS NOT NULL"
+                "SELECT id, kind, code, name, closed_at, region_id FROM orgs WHERE code IS NOT NULL"
             ).fetchall()
         }
-        new = renamed = 0
+        owners = regions.region_by_municipality(db) if scope.region_id is None else {}
+        new = renamed = outside = 0
         for location in locations:
             row = known.get(location.code)
             if row is not None and row["kind"] != "school":
                 raise Conflict("code_taken", say={"code": location.code}, field="csv")
+            if not scope.covers(location.municipality, row["region_id"] if row else None):
+                outside += 1
+                continue
             if row is None or row["closed_at"] is not None:
                 new += 1
             elif row["name"] != location.name:
                 renamed += 1
-            _store(db, location, row["id"] if row else None, now)
-        closed = _close_missing(db, {loc.code for loc in locations}, now)
-    return Changes(new, renamed, closed, len(locations) - new - renamed)
+            region_id = scope.region_id or owners.get(
+                regions.municipality_key(location.municipality)
+            )
+            _store(db, location, row["id"] if row else None, now, region_id)
+        closed = _close_missing(db, {loc.code for loc in locations}, now, scope)
+    unchanged = len(locations) - new - renamed - outside
+    return Changes(new, renamed, closed, unchanged, None if scope.region_id is None else outside)
 
 
-def _store(db: Store, location: Location, org_id: str | None, now: float) -> None:
+def _store(
+    db: Store, location: Location, org_id: str | None, now: float, region_id: str | None
+) -> None:
     """Insert a new location or bring a known one up to date (reopened if it was closed).
-    `region` is the municipality's; the admin's `region_override`, if any, stays and wins."""
+    `region` is the municipality's; the admin's `region_override`, if any, stays and wins, and
+    so does a region the school already belongs to."""
     if org_id is None:
         db.execute(
             "INSERT INTO orgs (id, kind, name, place, code, region, street, municipality, "
-            "register_seen_at, created_at) VALUES (?, 'school', ?, ?, ?, ?, ?, ?, ?, ?)",
+            "register_seen_at, region_id, created_at) "
+            "VALUES (?, 'school', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 new_id(),
                 location.name,
@@ -176,14 +218,15 @@ def _store(db: Store, location: Location, org_id: str | None, now: float) -> Non
                 location.street,
                 location.municipality,
                 now,
+                region_id,
                 now,
             ],
         )
         return
     db.execute(
         "UPDATE orgs SET name = ?, place = ?, street = ?, municipality = ?, "
-        "region = ?, register_seen_at = ?, closed_at = NULL "
-        "WHERE id = ?",
+        "region = ?, register_seen_at = ?, closed_at = NULL, "
+        "region_id = coalesce(region_id, ?) WHERE id = ?",
         [
             location.name,
             location.place,
@@ -191,21 +234,22 @@ def _store(db: Store, location: Location, org_id: str | None, now: float) -> Non
             location.municipality,
             location.region,
             now,
+            region_id,
             org_id,
         ],
     )
 
 
-def _close_missing(db: Store, codes: set[str], now: float) -> int:
-    """Close the open locations an earlier file listed and this one does not. Schools typed in
-    by hand (never in a file) stay as they are."""
+def _close_missing(db: Store, codes: set[str], now: float, scope: ImportScope) -> int:
+    """Close the open locations an earlier file listed and this one does not (a region's
+    import: only its own). Schools typed in by hand (never in a file) stay as they are."""
     missing = [
-        org_id
-        for org_id, code in db.execute(
-            "SELECT id, code FROM orgs WHERE kind = 'school' AND register_seen_at IS NOT NULL "
-            "AND closed_at IS NULL"
+        row["id"]
+        for row in db.execute(
+            "SELECT id, code, municipality, region_id FROM orgs WHERE kind = 'school' "
+            "AND register_seen_at IS NOT NULL AND closed_at IS NULL"
         ).fetchall()
-        if code not in codes
+        if row["code"] not in codes and scope.covers(row["municipality"], row["region_id"])
     ]
     db.conn.executemany(
         "UPDATE orgs SET closed_at = ? WHERE id = ?", [(now, org_id) for org_id in missing]

@@ -7,7 +7,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from server.calendar import QuietHours
@@ -78,6 +78,13 @@ class Settings:
         "Pushes to schools and leerplicht wait until these hours end (HH:MM-HH:MM, or off); each "
         "person can choose other hours on their device. Escalations to the sender never wait.",
     )
+    signed_from: str = setting(
+        "HWC_SIGNED_FROM",
+        "",
+        "Cut-over (YYYY-MM-DD, from 00:00 UTC) after which the server accepts only signed "
+        "envelopes (version 3) and the app shows an unsigned signal sent from then on as "
+        "unverifiable (docs/envelope.md). Set it once every sender signs; empty: off.",
+    )
     view_grace_minutes: int = setting(
         "HWC_VIEW_GRACE_MINUTES",
         10,
@@ -97,6 +104,12 @@ class Settings:
         "HWC_TOKEN_RETENTION_DAYS",
         30,
         "Spent or expired enrolment links are deleted this many days after use or expiry.",
+    )
+    audit_retention_days: int = setting(
+        "HWC_AUDIT_RETENTION_DAYS",
+        365,
+        "Admin audit trail rows (who enrolled, approved, revoked or reset whom; ids and roles, "
+        "no names) are purged this many days after the act: one school year, with room.",
     )
     enrol_token_days: int = setting("HWC_ENROL_TOKEN_DAYS", 7, "Enrolment links expire after this.")
     max_body_bytes: int = setting("HWC_MAX_BODY_BYTES", 64 * 1024, "Largest request body accepted.")
@@ -194,6 +207,13 @@ class Settings:
         return time.fromisoformat(self.school_end)
 
     @property
+    def signed_from_at(self) -> float | None:
+        """HWC_SIGNED_FROM as a Unix time, None when off."""
+        if not self.signed_from:
+            return None
+        return datetime.combine(date.fromisoformat(self.signed_from), time(), UTC).timestamp()
+
+    @property
     def quiet(self) -> QuietHours | None:
         return QuietHours.parse(self.quiet_hours)
 
@@ -217,6 +237,13 @@ def _parse(setting: Setting, raw: str) -> Any:
             QuietHours.parse(raw)
         except ValueError as error:
             raise SystemExit(f"{setting.env}: {error}") from None
+    if setting.field == "signed_from" and raw:
+        try:
+            date.fromisoformat(raw)
+        except ValueError:
+            raise SystemExit(
+                f"{setting.env} must be a date YYYY-MM-DD or empty, got {raw!r}"
+            ) from None
     if setting.field == "trusted_proxy" and raw.strip() not in ("", "*"):
         _check_networks(setting.env, raw)
     return raw

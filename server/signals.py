@@ -459,10 +459,10 @@ def close_signal(
 ) -> dict[str, Any]:
     """Close with a reason, or finish ('Afronden'); every envelope goes at once."""
     rule = CLOSE_RULES[reason]
-    role, from_states, new_state = rule.role, rule.from_states, rule.to_state
+    roles, from_states, new_state = rule.roles, rule.from_states, rule.to_state
     with db.transaction():
         signal = _signal_for(db, actor, signal_id)
-        if actor.role != role or signal["holder_org_id"] != actor.org_id:
+        if actor.role not in roles or signal["holder_org_id"] != actor.org_id:
             raise Refused()
         if signal["state"] not in from_states:
             raise _conflict(db, signal_id, "already_handled")

@@ -56,20 +56,25 @@ class CloseReason(StrEnum):
     NOT_OUR_PUPIL = "not_our_pupil"
     DONE = "done"  # finished ('Afronden') after the teachers had it
     NOT_IN_MUNICIPALITY = "not_in_municipality"
+    UNVERIFIABLE = "unverifiable"  # its signature did not verify (issue 20): never shown
 
 
 @dataclass(frozen=True)
 class CloseRule:
-    role: str  # who may close with this reason
+    roles: tuple[str, ...]  # who may close with this reason
     from_states: tuple[str, ...]
     to_state: str
 
 
 CLOSE_RULES: Final[dict[CloseReason, CloseRule]] = {
-    CloseReason.TOLD_IN_PERSON: CloseRule("contact", UNHANDLED_STATES, State.CLOSED),
-    CloseReason.NOT_OUR_PUPIL: CloseRule("contact", UNHANDLED_STATES, State.CLOSED),
-    CloseReason.DONE: CloseRule("contact", WITH_TEACHERS, State.DONE),
-    CloseReason.NOT_IN_MUNICIPALITY: CloseRule("officer", (State.SENT, State.OPENED), State.CLOSED),
+    CloseReason.TOLD_IN_PERSON: CloseRule(("contact",), UNHANDLED_STATES, State.CLOSED),
+    CloseReason.NOT_OUR_PUPIL: CloseRule(("contact",), UNHANDLED_STATES, State.CLOSED),
+    CloseReason.DONE: CloseRule(("contact",), WITH_TEACHERS, State.DONE),
+    CloseReason.NOT_IN_MUNICIPALITY: CloseRule(
+        ("officer",), (State.SENT, State.OPENED), State.CLOSED
+    ),
+    # An office holds a signal only while it is sent or opened, so both share the states.
+    CloseReason.UNVERIFIABLE: CloseRule(("contact", "officer"), UNHANDLED_STATES, State.CLOSED),
 }
 
 

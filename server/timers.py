@@ -305,6 +305,13 @@ TIMERS: tuple[Timer, ...] = (
     ),
     Timer(
         "directory_purged",
+        "machine_keys",
+        "revoked_at IS NOT NULL",
+        "revoked_at",
+        delay=lambda timing: timing.revoked_retention,
+    ),
+    Timer(
+        "directory_purged",
         "enrol_tokens",
         "1 = 1",
         "coalesce(spent_at, expires_at)",
@@ -317,6 +324,14 @@ TIMERS: tuple[Timer, ...] = (
         "1 = 1",
         "at",
         delay=lambda timing: timing.retention,
+    ),
+    # The admin audit trail (server/adminlog.py).
+    Timer(
+        "audit_purged",
+        "admin_log",
+        "1 = 1",
+        "at",
+        delay=lambda timing: timing.audit_retention,
     ),
 )
 NEXT_DUE = "SELECT min(t) FROM (" + " UNION ALL ".join(t.due_sql() for t in TIMERS) + ")"  # noqa: S608

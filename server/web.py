@@ -95,6 +95,11 @@ ERRORS: dict[str, tuple[int, str]] = {
         "Een collega heeft dit signaal al doorgestuurd of afgesloten.",
     ),
     "bad_envelope": (422, "Een versleuteld bericht is ongeldig."),
+    "unsigned_envelope": (
+        422,
+        "Het signaal is niet verstuurd: het is niet ondertekend. Laad de app opnieuw, of vraag "
+        "uw beheerder het koppelprogramma bij te werken.",
+    ),
     "bad_signal_id": (422, "Dit signaal-id is ongeldig."),
     "unknown_teacher": (422, "Kies een leerkracht van uw school met een aangemeld apparaat."),
     # enrolment, devices, keys
@@ -120,6 +125,13 @@ ERRORS: dict[str, tuple[int, str]] = {
     "code_taken": (409, "De code {code} is al in gebruik."),
     "unknown_org": (404, "Deze organisatie bestaat niet."),
     "unknown_school": (404, "Deze school bestaat niet."),
+    "unknown_region": (404, "Deze regio bestaat niet."),
+    "region_taken": (409, "Er is al een regio met de naam {name}."),
+    "admin_scope": (
+        422,
+        "Een beheerder hoort bij één organisatie, bij één regio of bij de hele dienst, "
+        "niet bij twee tegelijk.",
+    ),
     "csv_header": (422, "De eerste regel moet zijn: name,place,code,region,phone"),
     "csv_header.register": (422, "In het DUO-bestand ontbreken de kolommen: {columns}."),
     "csv_row": (422, "Regel {line}: {problem}"),
@@ -162,6 +174,25 @@ ERRORS: dict[str, tuple[int, str]] = {
     "bad_approval": (422, "De goedkeuring klopt niet. Probeer het opnieuw op uw telefoon."),
     "no_log": (409, "Beheerders zonder organisatie hebben geen apparatenlijst."),
     "no_reset": (409, "Deze persoon kan niet opnieuw worden ingesteld."),
+    # sending systems' keys (`hwc register-key`, docs/keylog.md)
+    "api_key_only": (
+        409,
+        "Alleen een registratiesysteem met een API-sleutel meldt zo een sleutel aan.",
+    ),
+    "unknown_machine": (404, "Dit systeem is niet (meer) goedgekeurd voor uw organisatie."),
+    "machine_not_pending": (404, "Dit systeem wacht niet (meer) op goedkeuring."),
+    "machine_key_ended": (
+        409,
+        "De sleutel van dit systeem is geweigerd of ingetrokken. Maak een nieuwe sleutel (een "
+        "nieuw HWC_STATE-bestand) en meld die aan.",
+    ),
+    "machine_key_in_use": (409, "Deze sleutel is al in gebruik. Maak een nieuwe sleutel."),
+    "two_pending_machines": (
+        409,
+        "Er wachtte al een ander systeem op goedkeuring voor uw organisatie. Om "
+        "veiligheidsredenen zijn beide aanmeldingen vervallen. Meld dit systeem opnieuw aan en "
+        "vraag de beheerder na of iemand anders uw API-sleutel gebruikt.",
+    ),
     # why a device that still holds its credential no longer works
     "not_enrolled.reset": (
         401,

@@ -181,14 +181,17 @@ class Device:
         return decode_content(plaintext)
 
 
-def seal(devices: list[dict], signal_id: str, name: str, birth_date: str) -> list[dict]:
-    """Encrypt the content to each {device_id, public_key} as the sending app does."""
+def seal(
+    devices: list[dict], signal_id: str, name: str, birth_date: str, **signed: Any
+) -> list[dict]:
+    """Encrypt the content to each {device_id, public_key} as the sending app does; `signed`:
+    encrypt_envelope's head, signing_key, signer and origin (versions 2 and 3)."""
     content = encode_content(name, birth_date)
     return [
         {
             "device_id": d["device_id"],
             "envelope": encrypt_envelope(
-                b64u_decode(d["public_key"]), signal_id, d["device_id"], content
+                b64u_decode(d["public_key"]), signal_id, d["device_id"], content, **signed
             ),
         }
         for d in devices
@@ -228,7 +231,14 @@ class World:
             kw.setdefault("region", "midden")
         return directory.create_org(self.db, NewOrg(kind=kind, name=name, **kw), self.now())
 
-    def person(self, role: str, org_id: str | None, name: str = "", class_label: str = "") -> str:
+    def person(
+        self,
+        role: str,
+        org_id: str | None,
+        name: str = "",
+        class_label: str = "",
+        region_id: str | None = None,
+    ) -> str:
         return directory.create_person(
             self.db,
             NewPerson(
@@ -236,6 +246,7 @@ class World:
                 role=role,
                 org_id=org_id,
                 class_label=class_label,
+                region_id=region_id,
             ),
             self.now(),
         )

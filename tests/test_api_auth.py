@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from server import auth, directory, keylog
+from server import auth, directory, keylog, machines
 from server.api import API_ROUTES
 from server.auth import COOKIE, RateLimiter
 from server.cli import main as hwc
@@ -62,6 +62,8 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/signals/{id}/relay"): frozenset({"officer"}),
     ("POST", "/api/signals/{id}/close"): frozenset({"contact", "officer"}),
     ("POST", "/api/signals/{id}/done"): frozenset({"teacher"}),
+    ("POST", "/api/admin/regions"): frozenset({"admin"}),
+    ("POST", "/api/admin/regions/{id}/municipalities"): frozenset({"admin"}),
     ("POST", "/api/admin/orgs"): frozenset({"admin"}),
     ("POST", "/api/admin/schools/import"): frozenset({"admin"}),
     ("POST", "/api/admin/orgs/{id}/free-days"): frozenset({"admin"}),
@@ -87,7 +89,17 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/orgs/{id}/log"): EVERYONE,
     ("POST", "/api/security-events"): EVERYONE,
     ("GET", "/api/admin/security-events"): frozenset({"admin"}),
+    # an organisation's signing roles see forged signals in its name (issue 20)
+    ("GET", "/api/me/security-events"): EVERYONE - {"teacher"},
     ("POST", "/api/admin/people/{id}/reset"): frozenset({"admin", "contact"}),
+    ("GET", "/api/admin/orgs/{id}/audit"): frozenset({"admin"}),
+    # A sending system's key: registered with an API key (a sender's device: 409), decided
+    # about by a device of a sender or an org admin (an admin without organisation: 409).
+    ("POST", "/api/machine-keys"): frozenset({"sender", "apikey"}),
+    ("GET", "/api/org/machine-keys"): frozenset({"sender", "admin"}),
+    ("POST", "/api/org/machine-keys/{id}/approve"): frozenset({"sender", "admin"}),
+    ("POST", "/api/org/machine-keys/{id}/decline"): frozenset({"sender", "admin"}),
+    ("POST", "/api/org/machine-keys/{id}/revoke"): frozenset({"sender", "admin"}),
 }
 PUBLIC = {
     ("POST", "/api/enrol"),
@@ -98,8 +110,8 @@ PUBLIC = {
     ("GET", "/api/orgs/{id}/log"),
 }
 
-# An allowed role aimed at another school's or organisation's thing: signals answer 404 (the
-# same as a nonexistent id, so ids cannot be probed), management answers 403.
+# An allowed role aimed at another school's or organisation's thing answers 404, the same as a
+# nonexistent id, so ids cannot be probed (the admin scopes: tests/test_admin_scope.py).
 OTHER_SCOPE: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/signals/{id}"): {
         role: 404 for role in ("sender", "apikey", "contact", "teacher", "officer")
@@ -110,11 +122,14 @@ OTHER_SCOPE: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/signals/{id}/relay"): {"officer": 404},
     ("POST", "/api/signals/{id}/close"): {"contact": 404, "officer": 404},
     ("POST", "/api/signals/{id}/done"): {"teacher": 404},
-    ("POST", "/api/admin/people"): {"contact": 403},
-    ("POST", "/api/admin/people/{id}/enrol-link"): {"contact": 403},
-    ("POST", "/api/admin/people/{id}/revoke"): {"contact": 403},
-    ("POST", "/api/admin/devices/{id}/revoke"): {"contact": 403},
-    ("POST", "/api/admin/people/{id}/reset"): {"contact": 403},
+    ("POST", "/api/admin/people"): {"contact": 404},
+    ("POST", "/api/admin/people/{id}/enrol-link"): {"contact": 404},
+    ("POST", "/api/admin/people/{id}/revoke"): {"contact": 404},
+    ("POST", "/api/admin/devices/{id}/revoke"): {"contact": 404},
+    ("POST", "/api/admin/people/{id}/reset"): {"contact": 404},
+    ("POST", "/api/org/machine-keys/{id}/approve"): {"sender": 404},
+    ("POST", "/api/org/machine-keys/{id}/decline"): {"sender": 404},
+    ("POST", "/api/org/machine-keys/{id}/revoke"): {"sender": 404},
 }
 ROUTE_KEYS = [(r.method, r.path) for r in API_ROUTES]
 
@@ -366,6 +381,18 @@ def b_done(m: Matrix, role: str, scope: str) -> Call:
     return Call("POST", f"/api/signals/{m.signal_for(role, scope)}/done")
 
 
+def b_create_region(m: Matrix, role: str, scope: str) -> Call:
+    body = {"name": f"Regio {secrets.token_hex(3)}", "municipalities": "Zeist, Utrecht"}
+    return Call("POST", "/api/admin/regions", body, 201)
+
+
+def b_region_municipalities(m: Matrix, role: str, scope: str) -> Call:
+    body = {"name": f"Regio {secrets.token_hex(3)}"}
+    region = m.admin.post("/api/admin/regions", json=body).json()["id"]
+    path = f"/api/admin/regions/{region}/municipalities"
+    return Call("POST", path, {"municipalities": "Zeist, De Bilt"})
+
+
 def b_create_org(m: Matrix, role: str, scope: str) -> Call:
     return Call(
         "POST",
@@ -532,12 +559,78 @@ def b_security_events(m: Matrix, role: str, scope: str) -> Call:
     return Call("GET", "/api/admin/security-events")
 
 
+def b_org_audit(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", f"/api/admin/orgs/{m.school[scope]}/audit")
+
+
+def b_own_security_events(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/me/security-events")
+
+
 def b_reset(m: Matrix, role: str, scope: str) -> Call:
     person = m.world.member("teacher", m.school[scope]).person_id
     return Call("POST", f"/api/admin/people/{person}/reset", ok=201)
 
 
+def fresh_vt(m: Matrix) -> str:
+    return m.world.org("veilig_thuis", f"Veilig Thuis {secrets.token_hex(3)}")
+
+
+def registered_machine(m: Matrix, org_id: str) -> tuple[str, str]:
+    """A sending system's key waiting in `org_id`: (machine id, sig_key)."""
+    key = auth.make_api_key(m.world.db, org_id, "zaaksysteem", m.world.now())
+    sig_key = keylog.public_b64u(generate_device_key()[0])
+    answer = machines.register(m.world.db, org_id, auth.api_key_id(key), sig_key, m.world.now())
+    return answer["id"], sig_key
+
+
+def b_register_machine(m: Matrix, role: str, scope: str) -> Call:
+    body = {"sig_key": keylog.public_b64u(generate_device_key()[0])}
+    if role != "apikey":  # a device is no sending system
+        return Call("POST", "/api/machine-keys", body, 409)
+    key = auth.make_api_key(m.world.db, fresh_vt(m), "zaaksysteem", m.world.now())
+    return Call("POST", "/api/machine-keys", body, 201, {"Authorization": f"Bearer {key}"})
+
+
+def b_list_machines(m: Matrix, role: str, scope: str) -> Call:
+    return Call("GET", "/api/org/machine-keys", ok=409 if role == "admin" else 200)
+
+
+def machine_call(m: Matrix, role: str, scope: str, action: str) -> Call:
+    """A fresh sender deciding about a system of its own organisation (own) or another's."""
+    if role != "sender":  # an admin without organisation: 409; the rest stop at the gate
+        body = {"approval": "A" * 86} if action == "approve" else None
+        return Call("POST", f"/api/org/machine-keys/{NO_DEVICE}/{action}", body, 409)
+    vt = fresh_vt(m)
+    sender = m.world.member("sender", vt)
+    home = vt if scope == "own" else fresh_vt(m)
+    machine, sig_key = registered_machine(m, home)
+    approval = keylog.sign(sender.sig_private, keylog.machine_statement(home, machine, sig_key))
+    if action == "revoke" and scope == "own":
+        machines.approve(m.world.db, sender.device_id, vt, machine, approval, m.world.now())
+    body = {"approval": approval} if action == "approve" else None
+    path = f"/api/org/machine-keys/{machine}/{action}"
+    return Call("POST", path, body, credential=cookie_of(sender))
+
+
+def b_approve_machine(m: Matrix, role: str, scope: str) -> Call:
+    return machine_call(m, role, scope, "approve")
+
+
+def b_decline_machine(m: Matrix, role: str, scope: str) -> Call:
+    return machine_call(m, role, scope, "decline")
+
+
+def b_revoke_machine(m: Matrix, role: str, scope: str) -> Call:
+    return machine_call(m, role, scope, "revoke")
+
+
 BUILDERS: dict[tuple[str, str], Builder] = {
+    ("POST", "/api/machine-keys"): b_register_machine,
+    ("GET", "/api/org/machine-keys"): b_list_machines,
+    ("POST", "/api/org/machine-keys/{id}/approve"): b_approve_machine,
+    ("POST", "/api/org/machine-keys/{id}/decline"): b_decline_machine,
+    ("POST", "/api/org/machine-keys/{id}/revoke"): b_revoke_machine,
     ("GET", "/api/me/pending"): b_my_pending,
     ("POST", "/api/me/devices/{id}/approve"): b_approve,
     ("POST", "/api/me/devices/{id}/decline"): b_decline,
@@ -550,7 +643,9 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("GET", "/api/orgs/{id}/log"): b_org_log,
     ("POST", "/api/security-events"): b_security_event,
     ("GET", "/api/admin/security-events"): b_security_events,
+    ("GET", "/api/me/security-events"): b_own_security_events,
     ("POST", "/api/admin/people/{id}/reset"): b_reset,
+    ("GET", "/api/admin/orgs/{id}/audit"): b_org_audit,
     ("POST", "/api/enrol"): b_enrol,
     ("GET", "/api/me"): b_me,
     ("POST", "/api/me/key-lost"): b_key_lost,
@@ -569,6 +664,8 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/api/signals/{id}/relay"): b_relay,
     ("POST", "/api/signals/{id}/close"): b_close,
     ("POST", "/api/signals/{id}/done"): b_done,
+    ("POST", "/api/admin/regions"): b_create_region,
+    ("POST", "/api/admin/regions/{id}/municipalities"): b_region_municipalities,
     ("POST", "/api/admin/orgs"): b_create_org,
     ("POST", "/api/admin/schools/import"): b_import,
     ("POST", "/api/admin/orgs/{id}/free-days"): b_free_days,
@@ -853,18 +950,19 @@ def test_contact_manages_only_own_teachers(matrix: Matrix) -> None:
     for person_id in not_teachers:
         for action in ("enrol-link", "revoke"):
             response = contact.post(f"/api/admin/people/{person_id}/{action}")
-            assert response.status_code == 403, (person_id, action, response.text)
+            assert response.status_code == 404, (person_id, action, response.text)
     for device in (fellow_contact, matrix.teacher["other"], matrix.officer["own"]):
         response = contact.post(f"/api/admin/devices/{device.device_id}/revoke")
-        assert response.status_code == 403, response.text
+        assert response.status_code == 404, response.text
         assert device.get("/api/me").status_code == 200  # still enrolled
-    for body in (
-        {"name": "Meester Bas", "role": "contact", "org_id": own_school},
-        {"name": "Meester Bas", "role": "teacher", "org_id": other_school},
-        {"name": "Meester Bas", "role": "admin"},
-        {"name": "Meester Bas", "role": "sender", "org_id": matrix.vt["own"]},
+    for body, status in (
+        ({"name": "Meester Bas", "role": "contact", "org_id": own_school}, 403),
+        ({"name": "Meester Bas", "role": "admin", "org_id": own_school}, 403),
+        ({"name": "Meester Bas", "role": "teacher", "org_id": other_school}, 404),
+        ({"name": "Meester Bas", "role": "admin"}, 404),
+        ({"name": "Meester Bas", "role": "sender", "org_id": matrix.vt["own"]}, 404),
     ):
-        assert contact.post("/api/admin/people", json=body).status_code == 403, body
+        assert contact.post("/api/admin/people", json=body).status_code == status, body
     assert contact.post(f"/api/admin/people/{secrets.token_hex(8)}/revoke").status_code == 404
 
     # What a contact may do works end to end: register a teacher, enrol them, revoke them.

@@ -11,10 +11,13 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from server import regions
 from server.auth import COOKIE
 from server.cli import main as hwc
-from tests.browser import Phone, axe_violations, new_phone
+from server.models import NewRegion
+from tests.browser import Phone, axe_violations, enrol_phone, new_phone, years_ago
 from tests.conftest import live_world
+from tests.test_browser_story import NAME, fill_and_check, open_pending, send_checked
 
 LINK = re.compile(r"http://\S+/aanmelden#\S+")
 
@@ -256,3 +259,86 @@ def test_admin_imports_the_duo_register_and_sees_what_changed(browser: Any, tmp_
         expect(page.locator("#status")).to_have_text("De vakantieregio is opgeslagen.")
         expect(page.get_by_text("regio zuid (afwijkend van de gemeente)")).to_be_visible()
         _no_axe_problems(page)
+
+
+def test_regions_delegate_administration_down_to_the_school(browser: Any, tmp_path: Path) -> None:
+    """Issue 23's story: the instance admin makes a region and its admin; the region admin
+    imports DUO's register for its municipalities and makes a school's first admin; that admin
+    enrols a contact, the contact a teacher; a sender of another region finds the school and
+    the signal reaches the contact. Nobody's pages reach outside their region or school."""
+    register = (Path(__file__).parent / "data" / "duo_vestigingen_2026_10.csv").read_text("utf-8")
+    with live_world(tmp_path / "hwc.db") as world:
+        admin_id = world.person("admin", None, name="Anna Landelijk")
+        instance = _enrol_via_link(browser, world.url, _link(world, admin_id))
+        page = instance.page
+        instance.goto("/admin")
+        fields = {"Naam": "Regio Gelderland-Zuid", "Gemeenten": "Nijmegen, Ede"}
+        _submit(page, "Regio toevoegen", fields, "Regio toevoegen")
+        page.get_by_role("link", name="Regio Gelderland-Zuid").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Regio Gelderland-Zuid")
+        _submit(
+            page, "Regiobeheerder toevoegen", {"Naam": "Rita Regio"}, "Regiobeheerder toevoegen"
+        )
+        _no_axe_problems(page)
+        region_admin = _enrol_via_link(browser, world.url, _link_for(page, "Rita Regio"))
+
+        page = region_admin.page
+        region_admin.goto("/admin")  # lands on the region's own page
+        expect(page.get_by_role("heading", level=1)).to_have_text("Regio Gelderland-Zuid")
+        _submit(
+            page, "Scholen importeren (DUO-register of CSV)", {"Scholen": register}, "Importeren"
+        )
+        expect(page.locator("#status")).to_have_text(
+            "Register geïmporteerd: 2 nieuw, 0 hernoemd, 0 gesloten, 0 ongewijzigd. "
+            "Buiten uw regio: 4."
+        )
+        expect(page.get_by_role("link", name="OBS Het Voorbeeldwad")).to_have_count(0)
+        _no_axe_problems(page)
+        page.get_by_role("link", name="Basisschool Het Bedachte Bos").click()
+        fields = {"Naam": "Dirk Directeur", "Rol": "beheerder"}
+        _submit(page, "Persoon toevoegen", fields, "Persoon toevoegen")
+        school_admin = _enrol_via_link(browser, world.url, _link_for(page, "Dirk Directeur"))
+
+        page = school_admin.page
+        school_admin.goto("/admin")  # lands on the school's own page
+        expect(page.get_by_role("heading", level=1)).to_have_text("Basisschool Het Bedachte Bos")
+        expect(page.get_by_text("Regio Gelderland-Zuid")).to_be_visible()
+        fields = {"Naam": "Ingrid Bakker", "Rol": "intern begeleider"}
+        _submit(page, "Persoon toevoegen", fields, "Persoon toevoegen")
+        _no_axe_problems(page)
+        contact = _enrol_via_link(browser, world.url, _link_for(page, "Ingrid Bakker"))
+        contact.goto("/admin/school")
+        contact.page.get_by_label("Naam", exact=True).fill("Tom Jansen")
+        contact.page.get_by_label("Groep of klas").fill("groep 5b")
+        with contact.page.expect_navigation():
+            contact.page.get_by_role("button", name="Leerkracht toevoegen").click()
+        teacher = _enrol_via_link(browser, world.url, _link_for(contact.page, "Tom Jansen"))
+        assert _me(teacher.page)["org"]["name"] == "Basisschool Het Bedachte Bos"
+
+        # A Veilig Thuis team of another region finds the school and its signal arrives.
+        north = regions.create_region(world.db, NewRegion("Regio Noord", "Groningen"), world.now())
+        team = world.org("veilig_thuis", "Veilig Thuis Groningen", region_id=north)
+        sender = enrol_phone(browser, world, "sender", team, name="Sanne Verzender")
+        born = years_ago(9)
+        fill_and_check(
+            sender, NAME, born, recipient="Basisschool Het Bedachte Bos", query="Bedachte"
+        )
+        ref = send_checked(sender, NAME, born)
+        open_pending(contact, ref)
+        expect(contact.page.locator(".child-name")).to_have_text(NAME)
+
+        # Outside one's region or school, a page is as absent as one that does not exist.
+        for phone, path in (
+            (region_admin, f"/admin/orgs/{team}"),
+            (region_admin, f"/admin/regions/{north}"),
+            (school_admin, f"/admin/orgs/{team}"),
+        ):
+            phone.goto(path)
+            expect(phone.page.get_by_role("heading", level=1)).to_have_text("Niet gevonden")
+        for phone in (instance, region_admin, school_admin, contact, teacher, sender):
+            assert phone.csp_problems() == []
+            phone.close()
+
+
+def _link(world: Any, person_id: str) -> str:
+    return f"{world.url}/aanmelden#{world.enrol_link_token(person_id)}"

@@ -39,9 +39,12 @@ AFTER_FIRST_SCREEN = [
     "/keylog.js",
     "/trust.js",
     "/envelope2.js",
+    "/envelope3.js",
     "/keyring.js",  # the start check's key care (issue 20 item 4)
     "/views/newkey.js",  # the device panel's "Nieuwe sleutel maken", drawn after the panel
 ]
+# A sender's phone also decides about the organisation's sending systems (issue 20 item 3).
+AFTER_FIRST_SCREEN_OF = {"sender": ["/views/machines.js"]}
 SHELL_PAGES = {re.sub(r"\{\w+\}", "", path) for path in APP_PATHS}  # each answers index.html
 
 CACHED_PATHS_JS = """async (wanted) => {
@@ -105,7 +108,11 @@ def test_role_opens_offline_after_its_first_visit(browser: Any, world: World, ro
         phone.wait_for_service_worker()
         measured = weight.measure(int(urlsplit(world.url).port or 0))
         assert f"/views/{role}.js" in measured["role_files"][role]
-        screens = measured["role_files"][role] + AFTER_FIRST_SCREEN
+        screens = [
+            *measured["role_files"][role],
+            *AFTER_FIRST_SCREEN,
+            *AFTER_FIRST_SCREEN_OF.get(role, []),
+        ]
 
         # Cache Storage: the whole shell and this role's screens (cached as the app loaded
         # them), nothing else: no other role's screens, never an API or admin response.

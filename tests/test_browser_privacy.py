@@ -30,6 +30,7 @@ def test_privacy_page_from_the_footer(browser: Any, world: World) -> None:
             "uiterlijk 7 dagen na het versturen",
             "14 dagen nadat het signaal klaar is",
             "30 dagen later zijn uw gegevens helemaal weg",
+            "Het beheerlog: 365 dagen",
         ):
             expect(page.get_by_text(text)).to_be_visible()
         phone.shot(f"algemeen-privacy-{scheme}")
@@ -58,6 +59,8 @@ def test_admin_views_and_erases_a_teacher_who_leaves(browser: Any, world: World)
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Gegevens van {TEACHER}")
     expect(page.get_by_role("cell", name="groep 7")).to_be_visible()
     expect(page.get_by_role("cell", name=DEVICE_LABEL)).to_be_visible()
+    log = page.get_by_role("table", name=f"Beheerlog over of door {TEACHER} (nieuwste eerst)")
+    expect(log).to_contain_text(f"{TEACHER} (leerkracht) meldde een apparaat aan")
     assert axe_violations(page) == []
     targets_big_enough(page)
     SCREENSHOTS.mkdir(exist_ok=True)
@@ -70,6 +73,13 @@ def test_admin_views_and_erases_a_teacher_who_leaves(browser: Any, world: World)
         confirm.get_by_role("button", name="Ja, verwijderen").click()
     assert page.url == f"{world.url}/admin/orgs/{school}"
     expect(page.get_by_role("heading", name=TEACHER)).to_have_count(0)
+    # The org's Beheerlog keeps the acts, with "(verwijderd)" for the name (server/adminlog.py).
+    log = page.get_by_role("table", name="Beheerlog van Basisschool De Regenboog (nieuwste eerst)")
+    expect(log.get_by_role("row").nth(1)).to_contain_text(
+        "Anna Beheer (beheerder) verwijderde alle gegevens van (verwijderd)"
+    )
+    expect(log).not_to_contain_text(TEACHER)
+    assert axe_violations(page) == []
     assert (
         world.db.execute("SELECT count(*) FROM people WHERE name = ?", [TEACHER]).fetchone()[0] == 0
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from bench.keylogcost import serve_sources
 from server.pages import PWA_FILES, SHELL_PAGE
 from tests.browser import (
     ROOT,
@@ -26,6 +27,7 @@ from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.support import World
 
 VECTORS = json.loads((ROOT / "tests/vectors/envelope-v1.json").read_text())
+VECTORS_V3 = json.loads((ROOT / "tests/vectors/envelope-v3.json").read_text())
 PWA = ROOT / "pwa"
 
 RUN_VECTORS_JS = """async (vectors) => {
@@ -94,6 +96,35 @@ def test_envelope_vectors_pass_in_chromium(browser: Any, world: World) -> None:
     results = phone.page.evaluate(RUN_VECTORS_JS, VECTORS)
     assert len(results) == len(VECTORS["positive"]) + len(VECTORS["negative"])
     assert [r for r in results if not r["ok"]] == []
+    assert phone.page_errors == [] and phone.console_errors == []
+    phone.close()
+
+
+# The served modules (as a phone loads them) against tests/js/envelopevectors.mjs, the same
+# checks Node runs: each version 3 vector gets Python's verdict.
+RUN_V3_VECTORS_JS = """async (vectors) => {
+  const modules = { envelope: await import('/envelope.js'),
+    envelope2: await import('/envelope2.js'), envelope3: await import('/envelope3.js') };
+  const { v3VectorVerdicts } = await import('/tests/js/envelopevectors.mjs');
+  return v3VectorVerdicts(modules, vectors);
+}"""
+
+
+def test_envelope_v3_vectors_get_pythons_verdicts_in_chromium(browser: Any, world: World) -> None:
+    phone = new_phone(browser, world.url)
+    serve_sources(phone.page)
+    phone.goto("/toegankelijkheid")
+    results = phone.page.evaluate(RUN_V3_VECTORS_JS, VECTORS_V3)
+    assert [r["description"] for r in results] == [
+        v["description"] for v in VECTORS_V3["positive"] + VECTORS_V3["negative"]
+    ]
+    assert [r for r in results if not r["ok"]] == []
+    assert {r["expected"] for r in results} == {
+        "verified",
+        "bad_signature",
+        "malformed",
+        "unreadable",
+    }
     assert phone.page_errors == [] and phone.console_errors == []
     phone.close()
 

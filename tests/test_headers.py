@@ -18,8 +18,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from server import admin, auth
+from server import admin, auth, regions
 from server.api import API_ROUTES
+from server.models import NewRegion
 from server.pages import APP_PATHS, PWA_DIR, PWA_FILES
 from tests.browser import enrol_phone, sw_list
 from tests.support import Device, World
@@ -34,6 +35,7 @@ PAGES = (
     "/privacy",
     "/admin",
     "/admin/school",
+    "/admin/regions/x",
     "/admin/orgs/x",
     "/admin/people/x",
     "/admin/people/x/export.json",
@@ -90,9 +92,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
     with live_world(Path(tmp_path_factory.mktemp("headers")) / "hwc.db") as world:
         school = world.org()
+        region = regions.create_region(world.db, NewRegion("Regio Utrecht"), world.now())
         yield {
             "world": world,
             "school": school,
+            "region": region,
             "admin": world.member("admin", None),
             "contact": world.member("contact", school),
         }
@@ -107,6 +111,7 @@ def callers(site: dict[str, Any]) -> list[httpx.Client]:
 @pytest.mark.parametrize("path", PAGES)
 def test_pages(path: str, site: dict[str, Any]) -> None:
     path = path.replace("/orgs/x", f"/orgs/{site['school']}")
+    path = path.replace("/regions/x", f"/regions/{site['region']}")
     path = path.replace("/people/x", f"/people/{site['contact'].person_id}")
     statuses = set()
     for client in callers(site):

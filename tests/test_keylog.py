@@ -54,6 +54,12 @@ def test_every_kind_of_case_is_covered() -> None:
         "rotation-reused-key",
         "rotation-of-revoked-device",
         "rotation-without-sig-key",
+        "machine-valid",
+        "machine-revoked",
+        "machine-approved-by-contact",
+        "machine-approved-by-teacher",
+        "machine-approved-by-another-org",
+        "machine-reused-key",
     } <= set(CASES)
 
 
@@ -64,6 +70,10 @@ def test_vector_verdict(name: str) -> None:
         state = check(vector)
         for role, expected in vector["recipients"].items():
             assert keylog.recipients(state, [role]) == expected
+        machines = {
+            i: {"sig_key": m.sig_key, "active": m.active} for i, m in state.machines.items()
+        }
+        assert machines == vector.get("machines", {})
     else:
         with pytest.raises(keylog.LogError) as refused:
             check(vector)
@@ -77,6 +87,9 @@ def test_comparison_codes_and_approval_statement() -> None:
         assert code == row["code"]
         assert len(code) == 7 and code[3] == " " and code.replace(" ", "").isdigit()
     assert codes["approval_statement"].startswith("hwc-approve-device-v1\n{")
+    for row in codes["machine_codes"]:
+        assert keylog.machine_code(row["sig_key"]) == row["code"]
+    assert codes["machine_statement"].startswith("hwc-approve-machine-v1\n{")
 
 
 # --- single rules on a small log made here ---------------------------------------------------

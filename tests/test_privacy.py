@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from server import auth, privacy, timers
+from server import auth, keylog, machines, privacy, timers
 from server.cli import main as hwc
 from server.clock import AMSTERDAM, FrozenClock
+from server.envelope import generate_device_key
 from tests.conftest import live_world
 from tests.support import Device, World
 from tests.test_api_auth import relax_limits
@@ -223,6 +224,7 @@ FORBIDDEN = {
     ":now - :tokens OR person_id NOT IN (SELECT id FROM people) "
     "OR created_by NOT IN (SELECT id FROM people)",
     "api_keys": "SELECT id FROM api_keys WHERE revoked_at <= :now - :revoked",
+    "machine_keys": "SELECT id FROM machine_keys WHERE revoked_at <= :now - :revoked",
     "signals": "SELECT id FROM signals WHERE ended_at <= :now - :status "
     "OR (ended_at IS NULL AND expires_at <= :now) "
     "OR acted_by NOT IN (SELECT id FROM people)",
@@ -234,11 +236,14 @@ FORBIDDEN = {
     "signals WHERE ended_at IS NULL) OR device_id IN (SELECT id FROM devices "
     "WHERE revoked_at IS NOT NULL) OR (role = 'teacher' AND opened_at <= :now - "
     ":grace)",
+    "admin_log": "SELECT id FROM admin_log WHERE at <= :now - :audit "
+    "OR person_id NOT IN (SELECT id FROM people) OR device_id NOT IN (SELECT id FROM devices) "
+    "OR (actor_kind = 'person' AND actor_id NOT IN (SELECT id FROM people))",
     "outbox": "SELECT id FROM outbox WHERE (state != 'pending' AND created_at <= :now - :status) "
     "OR signal_id NOT IN (SELECT id FROM signals) "
     "OR device_id NOT IN (SELECT id FROM devices)",
 }
-KEPT_WHILE_IN_USE = {"orgs", "keylog"}
+KEPT_WHILE_IN_USE = {"orgs", "regions", "keylog"}  # while the organisation or region takes part
 HOUR = 3600.0
 # Monday 4 January 2027, 09:00: a year of Mondays from here (school holidays included).
 YEAR_START = datetime(2027, 1, 4, 9, 0, tzinfo=AMSTERDAM).timestamp()
@@ -250,6 +255,7 @@ def forbidden_rows(w: World, now: float) -> dict[str, list]:
         "now": now,
         "revoked": timing.revoked_retention,
         "tokens": timing.token_retention,
+        "audit": timing.audit_retention,
         "status": timing.retention,
         "grace": timing.view_grace,
         "today": privacy.local_date(now),
@@ -386,6 +392,12 @@ def test_a_year_leaves_only_what_each_rule_allows(db_path: Path) -> None:
                 key = year.admin.post(
                     "/api/admin/api-keys", json={"org_id": year.vt, "label": "zs"}
                 ).json()["api_key"]
+                sig_key = keylog.public_b64u(generate_device_key()[0])
+                machine = machines.register(
+                    w.db, year.vt, auth.api_key_id(key), sig_key, clock.now()
+                )["id"]
+            if week == 21:  # a sending system's key declined on a sender's phone
+                machines.decline(w.db, year.vt, machine, clock.now())
             if week == 30:
                 year.admin.post(f"/api/admin/api-keys/{auth.api_key_id(key)}/revoke")
             year.at(monday + 11 * HOUR)  # Monday 20:00

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from server import holiday_regions, register, signals
+from server import holiday_regions, regions, register, signals
 from server.cli import main as hwc
+from server.models import NewRegion
 from tests.support import World, new_signal_id, seal
 
 DATA = Path(__file__).parent / "data"
@@ -44,9 +45,9 @@ def test_the_register_imports_locations_with_their_holiday_region(world: World) 
         "HATTEM",
         "HATTEM",
     )
-    regions = {code: _school(world, code)["region"] for code in ("99ZA00", "99ZB00", "99ZC00")}
+    holiday = {code: _school(world, code)["region"] for code in ("99ZA00", "99ZB00", "99ZC00")}
     # Hattem and Nijmegen are Gelderland municipalities with another region than Ede's.
-    assert regions == {"99ZA00": "noord", "99ZB00": "zuid", "99ZC00": "midden"}
+    assert holiday == {"99ZA00": "noord", "99ZB00": "zuid", "99ZC00": "midden"}
     assert _school(world, "99ZE00")["region"] == "zuid"
     sender = world.member("sender", world.org("veilig_thuis", "Veilig Thuis"))
     assert _found(sender, "Verzonnen Linde") == ["99ZA00", "99ZA01"]
@@ -214,3 +215,40 @@ def test_a_location_code_given_whole_or_as_a_number_is_the_same_key() -> None:
     ]
     assert register.parse(OCTOBER)[0].code == "99ZA00"
     assert register.is_register(OCTOBER) and not register.is_register("name,place,code\n")
+
+
+def test_a_region_admin_imports_only_the_rows_of_its_municipalities(world: World) -> None:
+    now = world.now()
+    veluwe = regions.create_region(world.db, NewRegion("Veluwe", "Hattem; Nijmegen"), now)
+    south = regions.create_region(world.db, NewRegion("Zuid", "maastricht"), now)
+    region_admin = world.device(world.person("admin", None, region_id=veluwe))
+    first = region_admin.post("/api/admin/schools/import", json={"csv": OCTOBER})
+    assert (first.status_code, first.json()["outside"]) == (201, 3)
+    assert first.json()["summary"] == (
+        "Register geïmporteerd: 3 nieuw, 0 hernoemd, 0 gesloten, 0 ongewijzigd. Buiten uw regio: 3."
+    )
+    assert {_school(world, c)["region_id"] for c in ("99ZA00", "99ZA01", "99ZB00")} == {veluwe}
+    assert world.db.execute("SELECT 1 FROM orgs WHERE code = '99ZC00'").fetchone() is None
+
+    # The instance admin's import is national; a location of no region gets the region whose
+    # municipalities hold its own, and the region admin's schools keep theirs.
+    admin = world.member("admin", None)
+    national = admin.post("/api/admin/schools/import", json={"csv": OCTOBER}).json()
+    assert "outside" not in national and national["new"] == 3
+    assert _school(world, "99ZE00")["region_id"] == south
+    assert _school(world, "99ZC00")["region_id"] is None
+    assert _school(world, "99ZB00")["region_id"] == veluwe
+
+    # A location of the region's municipalities that belongs to another region is left alone.
+    with world.db.transaction():
+        world.db.execute("UPDATE orgs SET region_id = ? WHERE code = '99ZA00'", [south])
+    later = region_admin.post("/api/admin/schools/import", json={"csv": NOVEMBER}).json()
+    assert later["summary"] == (
+        "Register geïmporteerd: 0 nieuw, 1 hernoemd, 1 gesloten, 0 ongewijzigd. Buiten uw regio: 5."
+    )
+    assert _school(world, "99ZA01")["closed_at"] is not None
+    assert _school(world, "99ZB00")["name"] == "Kindcentrum Het Bedachte Bos"
+    assert world.db.execute("SELECT 1 FROM orgs WHERE code = '99ZF00'").fetchone() is None
+    # An organisation's admin imports nothing.
+    school_admin = world.member("admin", _school(world, "99ZB00")["id"])
+    assert school_admin.post("/api/admin/schools/import", json={"csv": OCTOBER}).status_code == 403

@@ -317,6 +317,7 @@ CLOSINGS: dict[str, tuple[Callable[[Life, School], str], str]] = {
     "told_in_person": (_at_contact, "closed"),
     "not_our_pupil": (_at_contact, "closed"),
     "done": (_forwarded, "done"),
+    "unverifiable": (_at_contact, "closed"),  # its signature did not verify (issue 20)
 }
 
 

@@ -8,7 +8,7 @@ import {
   appLink, button, confirmAction, formatMoment, formatNear, h, loadingScreen, messageSlot, notice,
   screen, setFlash, uniqueId, whileBusy, withPhone,
 } from "./common.js";
-import { childBlock } from "./child.js";
+import { childBlock, fromLines } from "./child.js";
 import { pushReminder } from "./device.js";
 import { findSignal, liveSection, notePending, receiverPanel } from "./lists.js";
 import { CLOSE_REASONS, STATE_LABELS, isFinished } from "./timeline.js";
@@ -129,8 +129,13 @@ export async function signal(ctx, id) {
     return ctx.active && gone(ctx, error.message);
   }
   if (!ctx.active) return undefined;
-  return unhandled ? actionsScreen(ctx, summary, opened.content, teachers)
-    : forwardedScreen(ctx, summary, opened.content);
+  if (!opened.content) {
+    const verdict = await import("./verdict.js"); // not verified: never the signal
+    return verdict.unverifiableScreen(ctx, id, opened, back(ctx), UNHANDLED.has(summary.state) &&
+      "close");
+  }
+  return unhandled ? actionsScreen(ctx, summary, opened, teachers)
+    : forwardedScreen(ctx, summary, opened);
 }
 
 /** The school's teachers, with and without a device; an ApiError when they could not load. */
@@ -156,14 +161,15 @@ function forwardedByColleague(ctx, summary) {
 }
 
 /** The signal with its teachers listed: a tap on a teacher, "Ja, doorsturen", done. */
-function actionsScreen(ctx, summary, content, teachers) {
+function actionsScreen(ctx, summary, opened, teachers) {
   const slot = messageSlot();
   screen("Nieuw signaal",
-    childBlock(content),
+    childBlock(opened.content),
+    fromLines(opened),
     h("p", { class: "deadline" }, `Vóór ${formatNear(summary.deadline)} doorsturen of afsluiten.`),
-    senderLine(summary),
+    senderLine(summary, opened),
     slot,
-    teacherChooser(ctx, summary, content, teachers, slot),
+    teacherChooser(ctx, summary, opened, teachers, slot),
     h("h2", {}, "Niet doorsturen?"),
     h("div", { class: "actions" },
       closeButton(ctx, summary, "told_in_person", "Ik vertel het de leerkracht zelf", slot),
@@ -172,7 +178,8 @@ function actionsScreen(ctx, summary, content, teachers) {
 }
 
 /** Who sent it and, when the directory has it, their number: the school phones with questions. */
-function senderLine(summary) {
+function senderLine(summary, opened) {
+  if (opened.shown && opened.shown[0] !== `Van: ${summary.sender}`) return null; // not proven
   if (!summary.sender_phone) return h("p", { class: "muted" }, `Verstuurd door ${summary.sender}.`);
   return withPhone(`Vragen over dit signaal? Bel ${summary.sender}: ${summary.sender_phone}.`,
     summary.sender_phone);
@@ -210,7 +217,7 @@ function conflictOrError(ctx, error, slot) {
 
 // --- forwarding -----------------------------------------------------------------------------
 
-function teacherChooser(ctx, summary, content, teachers, slot) {
+function teacherChooser(ctx, summary, opened, teachers, slot) {
   const headingId = uniqueId("teachers-heading");
   const section = h("section", { class: "stack", "aria-labelledby": headingId },
     h("h2", { id: headingId }, "Doorsturen naar de leerkracht"));
@@ -228,7 +235,7 @@ function teacherChooser(ctx, summary, content, teachers, slot) {
   const filter = h("input", { id: filterId, type: "search", autocomplete: "off", spellcheck: "false" });
   const items = teachers.map((teacher) => h("li",
     { "data-search": `${teacher.name} ${teacher.class_label}`.toLowerCase() },
-    teacherButton(ctx, summary, content, teacher, teachers, slot)));
+    teacherButton(ctx, summary, opened, teacher, teachers, slot)));
   const noMatch = h("p", { class: "empty", hidden: true }, "Geen leerkracht gevonden.");
   filter.addEventListener("input", () => {
     const query = filter.value.trim().toLowerCase();
@@ -241,10 +248,10 @@ function teacherChooser(ctx, summary, content, teachers, slot) {
 }
 
 /** One teacher: a tap opens the confirmation, or (not in the app yet) what to do instead. */
-function teacherButton(ctx, summary, content, teacher, teachers, slot) {
+function teacherButton(ctx, summary, opened, teacher, teachers, slot) {
   const ready = teacher.devices.length > 0;
   const tap = button(teacherText(teacher), () => (ready
-    ? confirmForward(ctx, summary, content, teacher, teachers, slot, tap)
+    ? confirmForward(ctx, summary, opened, teacher, teachers, slot, tap)
     : notInApp(ctx, teacher, slot, tap, () => closeWith(ctx, summary, "told_in_person", slot, tap))),
   "secondary",
   { class: `button button-secondary teacher-choice${ready ? "" : " teacher-missing"}` });
@@ -272,7 +279,7 @@ function secondTeacherField(others) {
     chosen: () => others.find((t) => t.person_id === select.value) ?? null };
 }
 
-async function confirmForward(ctx, summary, content, teacher, teachers, slot, tap) {
+async function confirmForward(ctx, summary, opened, teacher, teachers, slot, tap) {
   const others = teachers.filter((t) => t !== teacher && t.devices.length);
   const duo = others.length && ctx.me.policy.max_teachers > 1;
   const second = duo ? secondTeacherField(others) : null;
@@ -286,32 +293,33 @@ async function confirmForward(ctx, summary, content, teacher, teachers, slot, ta
   });
   if (!ok) return undefined;
   const chosen = [teacher, second?.chosen()].filter(Boolean);
-  return whileBusy(tap, () => forwardTo(ctx, summary, content, chosen, slot));
+  return whileBusy(tap, () => forwardTo(ctx, summary, opened, chosen, slot));
 }
 
-async function forwardTo(ctx, summary, content, chosen, slot) {
+async function forwardTo(ctx, summary, opened, chosen, slot) {
   slot.clear();
   const devices = chosen.flatMap((t) => t.devices);
   const ids = chosen.map((t) => t.person_id);
   try {
     await postSealed(`/api/signals/${segment(summary.id)}/forward`,
-      { org: ctx.me.org.id, people: ids }, devices, summary.id, content,
-      (envelopes) => ({ teachers: ids, envelopes }));
+      { org: ctx.me.org.id, people: ids }, devices, summary.id, opened.content,
+      (envelopes) => ({ teachers: ids, envelopes }), opened.from);
   } catch (error) {
     return conflictOrError(ctx, error, slot);
   }
   const updated = await findSignal(summary.id).catch(() => null);
   if (!ctx.active) return undefined;
   return forwardedScreen(ctx, updated ?? { ...summary, state: "forwarded", acted_by_me: true,
-    teachers: chosen.map((t) => ({ ...t, viewed: false })) }, content,
+    teachers: chosen.map((t) => ({ ...t, viewed: false })) }, opened,
   `Doorgestuurd naar ${chosen.map(teacherText).join(" en ")}.`);
 }
 
-function forwardedScreen(ctx, summary, content, success = null) {
+function forwardedScreen(ctx, summary, opened, success = null) {
   const slot = messageSlot();
   screen("Doorgestuurd",
     success ? notice("success", success) : null,
-    childBlock(content),
+    childBlock(opened.content),
+    fromLines(opened),
     h("section", { class: "stack", "aria-labelledby": "teachers-heading" },
       h("h2", { id: "teachers-heading" }, summary.teachers.length === 1 ? "Leerkracht" : "Leerkrachten"),
       h("ul", { class: "status-list" }, summary.teachers.map((t) => h("li", {},

@@ -71,13 +71,12 @@ export function devicePanel(me, onUpdated, { notifications = true, extra = null 
     notifications ? notificationControl(me, onUpdated, "secondary") : null, extra,
     // a screen of its own (app.js routes it), reached as a link: it goes somewhere
     h("p", {}, h("a", { href: "/apparaat-toevoegen", class: "button button-secondary" },
-      "Apparaat toevoegen")), newKeySlot(me));
+      "Apparaat toevoegen")), later(me));
 }
 
-/** "Nieuwe sleutel maken", loaded later (not in the first load). */
-function newKeySlot(me) {
+function later(me) {
   const slot = h("div");
-  import("./newkey.js").then((m) => slot.append(m.newKeyControl(me) ?? "")).catch(() => {});
+  import("./newkey.js").then((m) => slot.append(m.default(me))).catch(() => {});
   return slot;
 }
 

@@ -77,8 +77,8 @@ async function recheckPending(ctx) {
 export function watch(ctx) {
   if (!ctx.active) return;
   // Keys first: the self-check compares this device's current key with the log.
-  const run = () => keyCare(ctx).then(() => Promise.all([approvals(ctx), selfCheck(ctx)]))
-    .catch(() => {});
+  const run = () => keyCare(ctx).then(() => Promise.all([approvals(ctx), selfCheck(ctx),
+    systems(ctx), forgedInOurName(ctx)])).catch(() => {});
   run();
   ctx.onRefresh(run);
 }
@@ -100,9 +100,17 @@ async function approvals(ctx) {
 const parts = {};
 function part(name, element) {
   parts[name] = element;
-  show(parts.approval, parts.warning);
+  show(parts.approval, parts.machines, parts.warning, parts.forged);
 }
 const clearPart = (name) => part(name, null);
+
+/** A sender's or admin's phone: the organisation's sending systems (views/machines.js). */
+async function systems(ctx) {
+  if (!ctx.me.org || !["sender", "admin"].includes(ctx.me.person.role)) return;
+  const { machinesPanel } = await import("./machines.js");
+  const panel = await machinesPanel(ctx, (done) => part("machines", done));
+  if (ctx.active) part("machines", panel);
+}
 
 function approvalPanel(ctx, device, code) {
   const slot = messageSlot();
@@ -227,6 +235,36 @@ function deviceWarning(ctx, deviceId, text, entry = null) {
 }
 
 const seenUpTo = async (entry) => keepTrust(`seen:${(await loadDevice()).deviceId}`, entry.seq);
+
+// --- signals in this organisation's name that did not verify (issue 20) --------------------
+
+const SIGNING_ROLES = ["admin", "sender", "contact", "officer"];
+
+/** A recipient's app reported a signal with this organisation as its claimed sender that did
+ * not verify: its signing people are told, until they tap "Gezien" (remembered here). */
+async function forgedInOurName(ctx) {
+  const { me } = ctx;
+  if (!me.org || !SIGNING_ROLES.includes(me.person.role)) return;
+  const seen = (await keptTrust("forged-seen")) ?? 0;
+  const events = (await api("/api/me/security-events")).filter((e) => e.at > seen);
+  if (!ctx.active) return;
+  part("forged", events.length ? forgedNotice(events) : null);
+}
+
+function forgedNotice(events) {
+  const latest = events[0].at;
+  const gezien = button("Gezien", async () => {
+    await keepTrust("forged-seen", latest);
+    clearPart("forged");
+  });
+  const count = events.length === 1 ? "een signaal" : `${events.length} signalen`;
+  return notice("error",
+    `Let op: ${count} met uw organisatie als afzender kon${events.length === 1 ? "" : "den"} ` +
+    "bij de ontvanger niet worden gecontroleerd (het laatste op " +
+    `${formatMoment(new Date(latest * 1000).toISOString())}). Mogelijk doet iemand zich voor ` +
+    "als uw organisatie, bijvoorbeeld met een gestolen API-sleutel. Meld dit aan uw beheerder.",
+    h("div", { class: "actions" }, gezien));
+}
 
 // --- adding a device, and a device that was switched off ------------------------------------
 

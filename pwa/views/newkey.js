@@ -9,9 +9,10 @@ const DONE = "Dit apparaat heeft een nieuwe sleutel. Nieuwe signalen worden daar
   "De oude sleutel wordt gewist zodra geen signaal hem meer nodig heeft.";
 const FAILED = "Een nieuwe sleutel maken is niet gelukt. Probeer het opnieuw.";
 
-/** The control, on a receiving device that can sign a new key; null elsewhere. */
-export function newKeyControl(me) {
-  if (!me.org || !me.device.sig_key || !RECEIVING_ROLES.includes(me.person.role)) return null;
+/** The device panel's part (device.js, loaded later): the control on a receiving device that
+ * can sign a new key; nothing elsewhere. */
+export default function newKeyControl(me) {
+  if (!me.org || !me.device.sig_key || !RECEIVING_ROLES.includes(me.person.role)) return "";
   const slot = messageSlot();
   const make = button("Nieuwe sleutel maken", () => whileBusy(make, async () => {
     slot.clear();

@@ -8,7 +8,7 @@ import {
   appLink, button, confirmAction, formatMoment, formatNear, h, loadingScreen, messageSlot, notice,
   screen, setFlash, uniqueId, whileBusy,
 } from "./common.js";
-import { childBlock } from "./child.js";
+import { childBlock, fromLines } from "./child.js";
 import { pushReminder } from "./device.js";
 import { findSignal, liveSection, notePending, receiverPanel } from "./lists.js";
 import { describeOrg, schoolSearch } from "./schoolsearch.js";
@@ -88,15 +88,20 @@ export async function signal(ctx, id) {
   } catch (error) {
     return ctx.active && screen("Signaal", notice("info", error.message), back(ctx));
   }
-  if (ctx.active) relayScreen(ctx, summary, opened.content);
+  if (!ctx.active) return undefined;
+  if (!opened.content) { // not verified: never the signal
+    return (await import("./verdict.js")).unverifiableScreen(ctx, id, opened, back(ctx), "close");
+  }
+  relayScreen(ctx, summary, opened);
   return undefined;
 }
 
-function relayScreen(ctx, summary, content) {
+function relayScreen(ctx, summary, opened) {
+  const { content } = opened;
   const slot = messageSlot();
   const search = schoolSearch({ kind: "school" });
   const relay = button("Doorsturen naar school",
-    () => whileBusy(relay, () => relayTo(ctx, summary, content, search, slot)), "primary");
+    () => whileBusy(relay, () => relayTo(ctx, summary, opened, search, slot)), "primary");
   const close = button("Geen leerling in onze gemeente", async () => {
     const ok = await confirmAction({ title: "Geen leerling in uw gemeente?",
       text: "De melder ziet dat het signaal niet bij uw gemeente hoort. Het signaal wordt " +
@@ -105,6 +110,7 @@ function relayScreen(ctx, summary, content) {
   });
   screen("Signaal voor leerplicht",
     childBlock(content),
+    fromLines(opened),
     h("p", { class: "deadline" }, `De school moet het weten vóór ${formatNear(summary.deadline)}.`),
     h("p", {}, "Zoek de school van dit kind en stuur het signaal door. Daarna wordt uw kopie " +
       "verwijderd."),
@@ -114,7 +120,7 @@ function relayScreen(ctx, summary, content) {
     back(ctx));
 }
 
-async function relayTo(ctx, summary, content, search, slot) {
+async function relayTo(ctx, summary, opened, search, slot) {
   slot.clear();
   const school = search.selected();
   if (!school) {
@@ -134,7 +140,8 @@ async function relayTo(ctx, summary, content, search, slot) {
   if (!ok) return undefined;
   try {
     await postSealed(`/api/signals/${segment(summary.id)}/relay`, { org: school.id },
-      recipients.devices, summary.id, content, (envelopes) => ({ school_id: school.id, envelopes }));
+      recipients.devices, summary.id, opened.content,
+      (envelopes) => ({ school_id: school.id, envelopes }), opened.from);
   } catch (error) {
     return failed(ctx, error, slot);
   }

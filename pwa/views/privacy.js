@@ -11,6 +11,7 @@ const TERMS = {
   HWC_ENROL_TOKEN_DAYS: 7,
   HWC_TOKEN_RETENTION_DAYS: 30,
   HWC_REVOKED_RETENTION_DAYS: 30,
+  HWC_AUDIT_RETENTION_DAYS: 365,
 };
 
 export function render() {
@@ -35,7 +36,9 @@ export function render() {
         "Uw telefoon: de naam die u hem gaf, wanneer u hem aanmeldde, wanneer de app voor " +
         "het laatst contact had, en het adres voor meldingen.",
         "Van elk signaal: hoe ver het is (bijvoorbeeld „gezien door leerkracht”) en wanneer. " +
-        "Zonder naam van het kind.")),
+        "Zonder naam van het kind.",
+        "Het beheerlog: wie een aanmeldlink voor u maakte, en wie een telefoon van u " +
+        "aanmeldde, goedkeurde of uitzette, en wanneer. Zonder gegevens van kinderen.")),
     section("Hoe lang?",
       list(`Uw kopie van een signaal: weg zodra u op „Gelezen” tikt, of ` +
         `${TERMS.HWC_VIEW_GRACE_MINUTES} minuten nadat u het opende. Op uw andere ` +
@@ -48,7 +51,9 @@ export function render() {
         `Daarna bewaart de server hem nog ${TERMS.HWC_TOKEN_RETENTION_DAYS} dagen.`,
         "Gaat u weg, of levert u uw telefoon in? Dan zet de beheerder uw toegang uit. " +
         `${TERMS.HWC_REVOKED_RETENTION_DAYS} dagen later zijn uw gegevens helemaal weg. ` +
-        "De beheerder kan ze ook meteen wissen.")),
+        "De beheerder kan ze ook meteen wissen.",
+        `Het beheerlog: ${TERMS.HWC_AUDIT_RETENTION_DAYS} dagen. Zijn uw gegevens gewist? ` +
+        "Dan staat daar alleen nog uw rol, niet uw naam.")),
     section("Wie ziet uw gegevens?",
       list("De beheerder: uw naam, uw telefoons en wanneer die voor het laatst contact hadden.",
         "De intern begeleider van uw school: hetzelfde. Zo kan hij of zij u een signaal " +

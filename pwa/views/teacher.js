@@ -8,7 +8,7 @@ import {
   appLink, button, clearScreen, confirmAction, formatMoment, formatTime, h, loadingScreen,
   messageSlot, notice, plural, screen, uniqueId, whileBusy,
 } from "./common.js";
-import { childBlock } from "./child.js";
+import { childBlock, fromLines } from "./child.js";
 import { pushReminder } from "./device.js";
 import { closeNotifications, liveSection, notePending, receiverPanel } from "./lists.js";
 
@@ -64,6 +64,9 @@ export async function signal(ctx, id) {
     return ctx.active && removed(ctx, whyRemoved(error));
   }
   if (!ctx.active) return undefined;
+  if (!opened.content) { // not verified: never the signal
+    return (await import("./verdict.js")).unverifiableScreen(ctx, id, opened, back(ctx), "remove");
+  }
   showContent(ctx, id, opened);
   return undefined;
 }
@@ -94,6 +97,7 @@ function showContent(ctx, id, opened) {
   }, "primary");
   screen("Signaal",
     childBlock(opened.content),
+    fromLines(opened),
     h("section", { class: "stack guidance", "aria-labelledby": "guidance-heading" },
       h("h2", { id: "guidance-heading" }, "Wat kunt u vandaag doen?"),
       h("ul", {}, GUIDANCE.map((line) => h("li", {}, line))),

@@ -19,6 +19,7 @@ export const CLOSE_REASONS = {
   not_our_pupil: "geen leerling van ons",
   not_in_municipality: "geen leerling in deze gemeente",
   done: "afgerond",
+  unverifiable: "niet te controleren",
 };
 
 const FINISHED = new Set(["done", "closed", "expired"]);

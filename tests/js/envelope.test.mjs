@@ -8,6 +8,10 @@ import {
   encryptEnvelope, generateDeviceKey, importKeyPairJwk, importPrivateKeyJwk, newSignalId,
 } from "../../pwa/envelope.js";
 import { encryptEnvelopeV2, envelopeHead, openEnvelope } from "../../pwa/envelope2.js";
+import * as envelopeModule from "../../pwa/envelope.js";
+import * as envelope2Module from "../../pwa/envelope2.js";
+import * as envelope3Module from "../../pwa/envelope3.js";
+import { v3VectorVerdicts } from "./envelopevectors.mjs";
 
 const VECTORS = JSON.parse(
   readFileSync(new URL("../vectors/envelope-v1.json", import.meta.url), "utf8"));
@@ -142,7 +146,7 @@ test("v2 binds the key log head: another head, or none, does not open", async ()
   assert.equal(good.v, 2);
   assert.deepEqual(envelopeHead(good), head);
   const open = (envelope) => openEnvelope(privateKey, publicKeyRaw, "sig", "dev", envelope);
-  assert.deepEqual(await open(good), { plain, head });
+  assert.deepEqual(await open(good), { plain, head, signer: null, origin: null });
   const others = [{ ...head, size: 11 }, { ...head, org: "school-2" },
     { ...head, hash: "cd".repeat(32) }];
   for (const other of others) await assert.rejects(open({ ...good, head: other }), EnvelopeError);
@@ -155,7 +159,7 @@ test("v2 binds the key log head: another head, or none, does not open", async ()
   await assert.rejects(decryptEnvelope(privateKey, publicKeyRaw, "sig", "dev", good),
     EnvelopeError); // version 1's reader refuses version 2
   const v1 = await encryptEnvelope(publicKeyRaw, "sig", "dev", plain);
-  assert.deepEqual(await open(v1), { plain, head: null });
+  assert.deepEqual(await open(v1), { plain, head: null, signer: null, origin: null });
   await assert.rejects(encryptEnvelopeV2(publicKeyRaw, "sig", "dev", plain,
     { ...head, org: "é" }), EnvelopeError);
   await assert.rejects(encryptEnvelopeV2(publicKeyRaw, "s|g", "dev", plain, head), EnvelopeError);
@@ -187,3 +191,57 @@ for (const vector of VECTORS_V2.negative) {
       vector.signal_id, vector.device_id, vector.envelope), EnvelopeError);
   });
 }
+
+// The shared version 3 vectors: the same verdict as Python for each (tests/test_envelope.py).
+const VECTORS_V3 = JSON.parse(
+  readFileSync(new URL("../vectors/envelope-v3.json", import.meta.url), "utf8"));
+const MODULES = { envelope: envelopeModule, envelope2: envelope2Module, envelope3: envelope3Module };
+
+test("every v3 vector gets Python's verdict", async () => {
+  const results = await v3VectorVerdicts(MODULES, VECTORS_V3);
+  assert.equal(results.length, VECTORS_V3.positive.length + VECTORS_V3.negative.length);
+  assert.deepEqual(results.filter((r) => !r.ok), []);
+  const verdicts = new Set(results.map((r) => r.expected));
+  assert.deepEqual([...verdicts].sort(), ["bad_signature", "malformed", "unreadable", "verified"]);
+});
+
+test("v3 round trip with fresh keys: signer, origin, and what breaks the signature", async () => {
+  const { SignatureInvalid, encryptEnvelopeV3, verifyEnvelopeSignature } = envelope3Module;
+  const { privateKey, publicKeyRaw } = await generateDeviceKey();
+  const signing = await envelopeModule.generateSigningKey();
+  const other = await envelopeModule.generateSigningKey();
+  const head = { org: "school-1", size: 12, hash: "ab".repeat(32) };
+  const signer = { org: "school-1", device: "dev-contact" };
+  const origin = { org: "vt-1", device: "dev-sender" };
+  const plain = encodeContent("Zoë", "2015-03-02");
+  const forwarded = await encryptEnvelopeV3(publicKeyRaw, "sig", "dev", plain, head, signer,
+    signing.privateKey, origin);
+  assert.deepEqual(Object.keys(forwarded),
+    ["v", "epk", "salt", "iv", "ct", "head", "signer", "origin", "sig"]);
+  assert.deepEqual(await verifyEnvelopeSignature(forwarded, "sig", "dev", signing.sigKey), {
+    signer_org: "school-1", signer_device: "dev-contact", origin_org: "vt-1",
+    origin_device: "dev-sender" });
+  assert.deepEqual(await openEnvelope(privateKey, publicKeyRaw, "sig", "dev", forwarded),
+    { plain, head, signer, origin });
+  const verify = (envelope, key = signing.sigKey, device = "dev") =>
+    verifyEnvelopeSignature(envelope, "sig", device, key);
+  const { origin: _, ...direct } = forwarded;
+  for (const [envelope, key, device] of [[forwarded, other.sigKey], [forwarded, "", "dev"],
+    [forwarded, signing.sigKey, "dev-2"], [direct], [{ ...forwarded, origin: signer }],
+    [{ ...forwarded, signer: { ...signer, org: "school-2" } }]]) {
+    await assert.rejects(verify(envelope, key, device), SignatureInvalid);
+  }
+  const v2 = await encryptEnvelopeV2(publicKeyRaw, "sig", "dev", plain, head);
+  for (const bad of [v2, { ...forwarded, v: 2 }, { ...forwarded, sig: forwarded.sig.slice(2) },
+    { ...forwarded, extra: 1 }, { ...forwarded, origin: null }, null]) {
+    await assert.rejects(verify(bad), (error) => error instanceof EnvelopeError);
+  }
+  assert.ok(!(new SignatureInvalid() instanceof EnvelopeError));
+  await assert.rejects(openEnvelope(privateKey, publicKeyRaw, "sig", "dev", { ...forwarded, v: 2 }),
+    EnvelopeError); // another aad label: a v3 ciphertext does not open as v2
+  const { signer: _s, sig: _g, origin: _o, ...asV2 } = forwarded;
+  await assert.rejects(openEnvelope(privateKey, publicKeyRaw, "sig", "dev", { ...asV2, v: 2 }),
+    EnvelopeError);
+  await assert.rejects(encryptEnvelopeV3(publicKeyRaw, "sig", "dev", plain, head,
+    { org: "é", device: "d" }, signing.privateKey), EnvelopeError);
+});

@@ -33,6 +33,11 @@ async function checkLog(keylog, vector) {
       return { ok: false, detail: `recipients of ${role}: ${JSON.stringify(derived)}` };
     }
   }
+  const machines = Object.fromEntries([...verified.state.machines]
+    .map(([id, m]) => [id, { sig_key: m.sig_key, active: m.active }]));
+  if (JSON.stringify(machines) !== JSON.stringify(vector.machines ?? {})) {
+    return { ok: false, detail: `machines: ${JSON.stringify(machines)}` };
+  }
   return { ok: true, detail: "valid" };
 }
 
@@ -45,5 +50,14 @@ async function checkCodes(keylog, vector) {
   const fields = JSON.parse(text.slice(text.indexOf("\n") + 1));
   const bytes = keylog.approvalStatement(fields);
   if (new TextDecoder().decode(bytes) !== text) return { ok: false, detail: "approval statement" };
-  return { ok: true, detail: `${vector.codes.length} codes and the approval statement` };
+  for (const row of vector.machine_codes) {
+    const code = await keylog.machineCode(row.sig_key);
+    if (code !== row.code) return { ok: false, detail: `machine code ${code} != ${row.code}` };
+  }
+  const machineText = vector.machine_statement;
+  const machine = JSON.parse(machineText.slice(machineText.indexOf("\n") + 1));
+  if (new TextDecoder().decode(keylog.machineStatement(machine)) !== machineText) {
+    return { ok: false, detail: "machine statement" };
+  }
+  return { ok: true, detail: `${vector.codes.length} codes and the approval statements` };
 }

@@ -22,6 +22,7 @@ from server.envelope import load_private_key_raw  # noqa: E402
 
 OUT = Path(__file__).parent
 ORG = "school-1"
+SENDER_ORG = "vt-1"  # a Veilig Thuis organisation: people who send, and its sending system
 AT = 1_790_000_000
 
 
@@ -38,12 +39,13 @@ OTHER_LOG_KEY = key("other-log")
 class Builder:
     """Appends well-chained entries; the rules are the verifier's business, not the builder's."""
 
-    def __init__(self) -> None:
+    def __init__(self, org: str = ORG) -> None:
+        self.org = org
         self.entries: list[dict[str, Any]] = []
 
     def add(self, kind: str, by: str, **fields: Any) -> dict[str, Any]:
         prev = keylog.entry_hash(self.entries[-1]) if self.entries else keylog.ZERO
-        entry = {"org": ORG, "seq": len(self.entries), "prev": prev, "kind": kind, "by": by}
+        entry = {"org": self.org, "seq": len(self.entries), "prev": prev, "kind": kind, "by": by}
         entry |= {"at": AT + 60 * len(self.entries)} | fields
         self.entries.append(entry)
         return entry
@@ -57,7 +59,7 @@ class Builder:
     def approved(self, person: str, device: str, approver: str, signer: str | None = None) -> None:
         enc = keylog.public_b64u(key(f"{device}-enc"))
         sig = keylog.public_b64u(key(f"{device}-sig"))
-        statement = keylog.approval_statement(ORG, person, device, enc, sig)
+        statement = keylog.approval_statement(self.org, person, device, enc, sig)
         approval = keylog.sign(key(f"{signer or approver}-sig"), statement)
         self.device(
             person, device, "approved", f"device:{approver}", approver=approver, approval=approval
@@ -66,13 +68,23 @@ class Builder:
     def rotate(self, person: str, device: str, new_key: str, signer: str | None = None) -> None:
         """key_rotated: the device's new ECDH key (from seed `new_key`), signed by its sig key."""
         enc = keylog.public_b64u(key(new_key))
-        statement = keylog.rotation_statement(ORG, person, device, enc)
+        statement = keylog.rotation_statement(self.org, person, device, enc)
         signature = keylog.sign(key(f"{signer or device}-sig"), statement)
         fields = {"person": person, "device": device, "enc_key": enc, "signature": signature}
         self.add("key_rotated", f"device:{device}", **fields)
 
+    def machine(self, name: str, approver: str, signer: str | None = None, **extra: Any) -> str:
+        """A sending system's key approved by `approver` (signed by `signer` when given)."""
+        sig = extra.pop("sig_key", None) or keylog.public_b64u(key(f"{name}-sig"))
+        device = keylog.machine_device_id(sig)
+        statement = keylog.machine_statement(self.org, device, sig)
+        approval = keylog.sign(key(f"{signer or approver}-sig"), statement)
+        fields = {"device": device, "sig_key": sig, "approver": approver, "approval": approval}
+        self.add("machine_added", f"device:{approver}", **fields | extra)
+        return device
+
     def head(self, signer: Any = LOG_KEY) -> dict[str, Any]:
-        return keylog.sign_head(signer, keylog.chain_head(ORG, self.entries))
+        return keylog.sign_head(signer, keylog.chain_head(self.org, self.entries))
 
 
 def genesis() -> Builder:
@@ -107,22 +119,24 @@ def vector(
     head: dict[str, Any],
     error: str | None,
     remembered: dict[str, Any] | None = None,
+    roles: tuple[str, ...] = ("contact", "teacher"),
 ) -> dict[str, Any]:
     result: dict[str, Any] = {
         "description": description,
         "log_key": keylog.public_b64u(LOG_KEY),
-        "org": ORG,
+        "org": log.org,
         "entries": log.entries,
         "head": head,
         "remembered": remembered,
         "valid": error is None,
     }
     if error is None:
-        state = keylog.derive(ORG, log.entries)
-        result["recipients"] = {
-            "contact": keylog.recipients(state, ["contact"]),
-            "teacher": keylog.recipients(state, ["teacher"]),
-        }
+        state = keylog.derive(log.org, log.entries)
+        result["recipients"] = {role: keylog.recipients(state, [role]) for role in roles}
+        if state.machines:  # the derived machines, {id: {sig_key, active}}
+            result["machines"] = {
+                i: {"sig_key": m.sig_key, "active": m.active} for i, m in state.machines.items()
+            }
     else:
         result["error"] = error
     return result
@@ -210,6 +224,7 @@ def vectors() -> dict[str, dict[str, Any]]:
         late.head(),
         "entry 5",
     )
+    out |= machine_vectors()
     out["codes"] = codes()
     return out | rotations()
 
@@ -258,6 +273,83 @@ def rotations() -> dict[str, dict[str, Any]]:
     return out
 
 
+def sender_org() -> Builder:
+    """A Veilig Thuis organisation: a sender and an admin, each with a first device."""
+    log = Builder(SENDER_ORG)
+    for person, role, device in (("sender-s", "sender", "dev-s1"), ("admin-v", "admin", "dev-v1")):
+        log.add("person_added", "admin:admin-1", person=person, role=role)
+        log.device(person, device, "link", "admin:admin-1")
+    return log
+
+
+def machine_vectors() -> dict[str, dict[str, Any]]:
+    """`machine_added` / `machine_revoked` (docs/keylog.md): a sending system's signing key."""
+    roles = ("sender", "admin")
+    out = {}
+    valid = sender_org()
+    valid.machine("system-1", "dev-s1")
+    out["machine-valid"] = vector(
+        "a sending system's key approved by a sender's device; machines receive nothing",
+        valid,
+        valid.head(),
+        None,
+        roles=roles,
+    )
+    revoked = sender_org()
+    first = revoked.machine("system-1", "dev-s1")
+    revoked.add("machine_revoked", "device:dev-v1", device=first)
+    revoked.machine("system-2", "dev-v1")
+    out["machine-revoked"] = vector(
+        "a system's key revoked, a new one approved by the admin's device",
+        revoked,
+        revoked.head(),
+        None,
+        roles=roles,
+    )
+    twice = sender_org()
+    first = twice.machine("system-1", "dev-s1")
+    twice.add("machine_revoked", "device:dev-v1", device=first)
+    twice.add("machine_revoked", "device:dev-v1", device=first)
+    out["machine-revoked-twice"] = vector(
+        "a machine revoked that is no longer active", twice, twice.head(), "entry 6", roles=roles
+    )
+    by_contact = genesis()
+    by_contact.machine("system-1", "dev-a1")
+    out["machine-approved-by-contact"] = vector(
+        "a school's contact approves a sending system", by_contact, by_contact.head(), "entry 4"
+    )
+    by_teacher = genesis()
+    by_teacher.add("person_reset", "person:contact-a", person="teacher-t")
+    by_teacher.device("teacher-t", "dev-t2", "contact", "person:contact-a")
+    by_teacher.machine("system-1", "dev-t2")
+    out["machine-approved-by-teacher"] = vector(
+        "a teacher approves a sending system", by_teacher, by_teacher.head(), "entry 6"
+    )
+    foreign = sender_org()
+    foreign.machine("system-1", "dev-a1")
+    out["machine-approved-by-another-org"] = vector(
+        "a device of another organisation (a school's contact) approves the system",
+        foreign,
+        foreign.head(),
+        "entry 4",
+        roles=roles,
+    )
+    reused = sender_org()
+    reused.machine("system-1", "dev-s1", sig_key=keylog.public_b64u(key("dev-v1-sig")))
+    out["machine-reused-key"] = vector(
+        "a system's key that is the admin device's signing key", reused, reused.head(), "entry 4"
+    )
+    self_signed = sender_org()
+    self_signed.machine("system-1", "dev-s1", signer="system-1")
+    out["machine-bad-approval"] = vector(
+        "the approval signed by the system's own key, not by the sender's device",
+        self_signed,
+        self_signed.head(),
+        "entry 4",
+    )
+    return out
+
+
 def codes() -> dict[str, Any]:
     """Comparison codes and one approval statement, for checking the byte forms alone."""
     devices = ["dev-a1", "dev-b2", "dev-t2"]
@@ -269,10 +361,16 @@ def codes() -> dict[str, Any]:
     statement = keylog.approval_statement(
         ORG, "contact-b", "dev-b2", rows[1]["enc_key"], rows[1]["sig_key"]
     )
+    machines = [keylog.public_b64u(key(f"system-{n}-sig")) for n in (1, 2)]
     return {
-        "description": "comparison codes; the approval statement of dev-b2 as UTF-8 text",
+        "description": "comparison codes (of devices and of sending systems); the approval "
+        "statements of dev-b2 and of system-1 as UTF-8 text",
         "codes": rows,
         "approval_statement": statement.decode("ascii"),
+        "machine_codes": [{"sig_key": k, "code": keylog.machine_code(k)} for k in machines],
+        "machine_statement": keylog.machine_statement(
+            SENDER_ORG, keylog.machine_device_id(machines[0]), machines[0]
+        ).decode("ascii"),
     }
 
 
