@@ -44,7 +44,6 @@ const ON_DEMAND = [
   "/views/homescreen.js",
   "/views/lists.js",
   "/views/machines.js",
-  "/views/newkey.js",
   "/views/notkept.js",
   "/views/officer.js",
   "/views/privacy.js",

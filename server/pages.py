@@ -72,7 +72,6 @@ PWA_FILES = (
     "/views/homescreen.js",
     "/views/lists.js",
     "/views/machines.js",
-    "/views/newkey.js",
     "/views/notkept.js",
     "/views/officer.js",
     "/views/privacy.js",

@@ -41,7 +41,6 @@ AFTER_FIRST_SCREEN = [
     "/envelope2.js",
     "/envelope3.js",
     "/keyring.js",  # the start check's key care (issue 20 item 4)
-    "/views/newkey.js",  # the device panel's "Nieuwe sleutel maken", drawn after the panel
 ]
 # A sender's phone also decides about the organisation's sending systems (issue 20 item 3).
 AFTER_FIRST_SCREEN_OF = {"sender": ["/views/machines.js"]}

@@ -76,7 +76,7 @@ export function devicePanel(me, onUpdated, { notifications = true, extra = null 
 
 function later(me) {
   const slot = h("div");
-  import("./newkey.js").then((m) => slot.append(m.default(me))).catch(() => {});
+  import("./guard.js").then((m) => slot.append(m.newKeyControl(me))).catch(() => {});
   return slot;
 }
 

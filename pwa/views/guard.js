@@ -7,6 +7,7 @@ import { api, isOffline, segment } from "../api.js";
 import { navigate } from "../app.js";
 import { b64uEncode } from "../envelope.js";
 import { comparisonCode, deviceMatches, signApproval } from "../keylog.js";
+import { RECEIVING_ROLES, keepKeysFresh, rotateKey } from "../keyring.js";
 import { loadDevice } from "../keystore.js";
 import { keepTrust, keptTrust, reportEvent, verifiedLog } from "../trust.js";
 import { button, formatMoment, h, messageSlot, notice, screen, whileBusy } from "./common.js";
@@ -85,8 +86,7 @@ export function watch(ctx) {
 
 /** A weekly new key, and old keys destroyed once no live envelope needs them (keyring.js);
  * offline or refused, it is tried again at the next refresh. */
-const keyCare = (ctx) => import("../keyring.js").then((k) => k.keepKeysFresh(ctx.me))
-  .catch(() => {});
+const keyCare = (ctx) => keepKeysFresh(ctx.me).catch(() => {});
 
 async function approvals(ctx) {
   const list = await api("/api/me/pending");
@@ -309,4 +309,30 @@ export async function whyStopped() {
     "apparaten opnieuw ingesteld (bijvoorbeeld na een verloren of gewiste telefoon). Was u dat " +
     "niet, of weet u er niets van? Bel uw beheerder. Wilt u verder op dit apparaat? Vraag om " +
     "een nieuwe aanmeldlink.";
+}
+
+// --- a new key at once ----------------------------------------------------------------------
+
+const NEW_KEY_DONE = "Dit apparaat heeft een nieuwe sleutel. Nieuwe signalen worden daarmee " +
+  "versleuteld. De oude sleutel wordt gewist zodra geen signaal hem meer nodig heeft.";
+
+/** "Nieuwe sleutel maken" in the device panel (device.js asks for it once drawn, so it stays
+ * out of the first load): a suspected leak (a copy of the phone) replaces this device's key at
+ * once; the weekly one happens by itself. Nothing on a device that is never sealed to. */
+export function newKeyControl(me) {
+  if (!me.org || !me.device.sig_key || !RECEIVING_ROLES.includes(me.person.role)) return "";
+  const slot = messageSlot();
+  const make = button("Nieuwe sleutel maken", () => whileBusy(make, async () => {
+    slot.clear();
+    try {
+      await rotateKey(me);
+    } catch (error) {
+      return error.name === "ApiError" ? slot.showError(error)
+        : slot.show("error", "Een nieuwe sleutel maken is niet gelukt. Probeer het opnieuw.");
+    }
+    return slot.show("success", NEW_KEY_DONE).focus();
+  }), "secondary");
+  return h("div", {},
+    h("p", {}, "Denkt u dat iemand anders de sleutel van dit apparaat heeft (bijvoorbeeld een " +
+      "kopie van de telefoon)? Maak dan een nieuwe."), make, slot);
 }
