@@ -61,7 +61,7 @@ RATE_LIMITS = {
     "enrol_token": (5, 600),  # attempts per valid link
     "open": (60, 60),  # envelope opens per device
     "send": (120, 60),  # signals sent per device or API key
-    "log": (60, 60),  # key log and heads requests per client address (public routes)
+    "log": (60, 60),  # key log and heads requests per device or API key, else per address
     "security": (10, 60),  # security events reported per device or API key
     "rotate": (10, 86400),  # new keys per device (weekly, or a suspected leak): the log stays small
 }

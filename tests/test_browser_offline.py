@@ -195,7 +195,7 @@ def test_a_new_version_keeps_this_phones_screens(
         # The next version: another VERSION, and a changed screen of this role.
         release_next_version(pwa)
         with (pwa / "views" / "teacher.js").open("a") as script:
-            script.write("// the next version\n")
+            script.write("export const NEXT_VERSION = 1;\n")
         page.evaluate("async () => (await navigator.serviceWorker.getRegistration()).update()")
         bar = page.get_by_role("button", name="Nieuwe versie — herladen")
         expect(bar).to_be_visible()
@@ -210,7 +210,7 @@ def test_a_new_version_keeps_this_phones_screens(
         assert sorted(cached_paths(phone)) == sorted(set(shell) | set(screens))
         kept = page.evaluate("""async () => (await (await caches.open('hwc-shell-next'))
             .match('/views/teacher.js')).text()""")
-        assert kept.endswith("// the next version\n")
+        assert kept.endswith("export const NEXT_VERSION = 1;\n")
         phone.context.set_offline(True)
         page.reload()
         expect(page.get_by_role("heading", level=1)).to_have_text(HOME["teacher"])

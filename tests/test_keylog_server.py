@@ -106,6 +106,23 @@ def test_the_log_route_is_rate_limited(world: World, school: dict[str, Any]) -> 
     assert statuses[:60] == [200] * 60 and statuses[-1] == 429
 
 
+def test_enrolled_devices_behind_one_address_are_counted_each_on_their_own(
+    world: World, school: dict[str, Any]
+) -> None:
+    """A school's phones share one address: one busy phone does not hold up its colleague,
+    while anonymous callers (and a bad credential) are still counted by that address."""
+    path = f"/api/orgs/{school['id']}/log"
+    busy, colleague = school["contact"], world.member("teacher", school["id"])
+    statuses = [busy.get(path).status_code for _ in range(70)]
+    assert statuses[:60] == [200] * 60 and statuses[-1] == 429
+    assert colleague.get(path).status_code == 200
+    anonymous = [world.client().get(path).status_code for _ in range(70)]
+    assert anonymous[:60] == [200] * 60 and anonymous[-1] == 429
+    forged = {"Cookie": "__Host-hwc=not-a-credential"}
+    assert world.client().get(path, headers=forged).status_code == 429
+    assert colleague.get(path).status_code == 200
+
+
 def test_every_change_is_in_the_log_and_the_devices_agree(
     world: World, school: dict[str, Any]
 ) -> None:

@@ -16,11 +16,11 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from server import admin
+from server import admin, pages
 from server.pages import PWA_DIR, PWA_FILES, SHELL_PAGE, PwaFiles
 from tests.support import World, free_socket, serving
 
-SCRIPT = "// a module\n" + "export const line = 'Handle with Care';\n" * 40
+SCRIPT = "export const line = 'Handle with Care';\n" * 40
 
 
 @pytest.fixture
@@ -67,6 +67,47 @@ def test_each_browser_gets_the_encoding_it_accepts(
     assert decoded == SCRIPT.encode()
     if encoding:
         assert len(body) < len(SCRIPT) // 4
+
+
+COMMENTED = """// A module: this line is for its readers.
+/**
+ * And so is this block.
+ */
+const url = "https://example.org/a"; // a comment after code stays
+  // an indented comment line goes
+const pattern = /\\/\\/not-a-comment/; /* a block after code stays */
+/* a block on one line goes */
+const text = `
+// in a template literal: cut too, so no template in pwa/ may hold such a line (below)
+`;
+"""
+
+
+def test_comment_lines_are_not_served_and_code_is_untouched(tmp_path: Path) -> None:
+    script = tmp_path / "commented.js"
+    script.write_text(COMMENTED)
+    served = pages.shipped(script).decode()
+    assert served == (
+        'const url = "https://example.org/a"; // a comment after code stays\n'
+        "const pattern = /\\/\\/not-a-comment/; /* a block after code stays */\n"
+        "const text = `\n"
+        "`;\n"
+    )
+    style = tmp_path / "style.css"
+    style.write_text("/* the palette */\np { color: red; } /* kept */\n")
+    assert pages.shipped(style) == b"p { color: red; } /* kept */\n"
+    icon = tmp_path / "icon.svg"
+    icon.write_text("<!-- kept --><svg/>\n// kept too\n")
+    assert pages.shipped(icon) == icon.read_bytes()
+
+
+def test_no_template_literal_in_the_app_holds_a_line_that_looks_like_a_comment() -> None:
+    """What makes leaving out comment lines safe for pwa/: no multi-line template literal (or
+    string) has a line that starts like a comment, which the rule would cut."""
+    for path in PWA_DIR.rglob("*.js"):
+        for literal in re.findall(r"`[^`]*`", path.read_text()):
+            lines = literal.split("\n")[1:]
+            assert not [x for x in lines if x.lstrip().startswith(("//", "/*"))], path
 
 
 def test_each_encoding_has_its_own_etag_and_revalidates(files: tuple[httpx.Client, Path]) -> None:
