@@ -381,3 +381,20 @@ def test_an_organisation_admin_is_in_its_key_log_and_never_a_recipient(scopes: S
     for org_id in [*scopes.school.values(), *scopes.vt.values()]:
         entries = scopes.http.get(f"/api/orgs/{org_id}/log").json()["entries"]
         assert not above & {e.get("person") for e in entries}
+
+
+def test_a_security_events_reporter_outside_the_scope_is_not_named(scopes: Scopes) -> None:
+    """An event about one's own organisation, reported by an organisation outside one's scope:
+    the event is listed, its reporter (which school got a signal in one's name) is not."""
+    w = scopes.world
+    far, own = scopes.school["elsewhere"], scopes.vt["own"]
+    security_events.record(w.db, "bad_signature", own, far, w.now())
+    security_events.record(w.db, "bad_signature", own, scopes.school["region"], w.now())
+    reporters = {}
+    for role in ("instance", "region", "vtadmin"):
+        response = scopes.http.get("/api/admin/security-events", headers=scopes.identity[role])
+        mine = [e for e in response.json() if e["org_id"] == own and e["kind"] == "bad_signature"]
+        reporters[role] = sorted(str(e["reporter_org_id"]) for e in mine)
+    assert reporters["instance"] == sorted([far, scopes.school["region"]])
+    assert reporters["region"] == sorted(["None", scopes.school["region"]])
+    assert reporters["vtadmin"] == ["None", "None"]
