@@ -173,7 +173,8 @@ def import_register(db: Store, text: str, now: float, scope: ImportScope = NATIO
         known = {
             row["code"]: row
             for row in db.execute(
-                "SELECT id, kind, code, name, closed_at, region_id FROM orgs WHERE code IS NOT NULL"
+                "SELECT id, kind, code, name, closed_at, region_id, municipality FROM orgs "
+                "WHERE code IS NOT NULL"
             ).fetchall()
         }
         owners = regions.region_by_municipality(db) if scope.region_id is None else {}
@@ -182,7 +183,7 @@ def import_register(db: Store, text: str, now: float, scope: ImportScope = NATIO
             row = known.get(location.code)
             if row is not None and row["kind"] != "school":
                 raise Conflict("code_taken", say={"code": location.code}, field="csv")
-            if not scope.covers(location.municipality, row["region_id"] if row else None):
+            if not _covers(scope, location, row):
                 outside += 1
                 continue
             if row is None or row["closed_at"] is not None:
@@ -196,6 +197,16 @@ def import_register(db: Store, text: str, now: float, scope: ImportScope = NATIO
         closed = _close_missing(db, {loc.code for loc in locations}, now, scope)
     unchanged = len(locations) - new - renamed - outside
     return Changes(new, renamed, closed, unchanged, None if scope.region_id is None else outside)
+
+
+def _covers(scope: ImportScope, location: Location, row: sqlite3.Row | None) -> bool:
+    """Whether the file's location is the importer's. A known school of no region counts where
+    it is on record (a school typed in by hand: nowhere), never where the file puts it: else a
+    region admin's file could take any such school, with its people, into the region."""
+    if row is None or row["region_id"] is not None:
+        return scope.covers(location.municipality, row["region_id"] if row else None)
+    on_record = row["municipality"] or ""
+    return scope.covers(on_record, None) and scope.covers(location.municipality, None)
 
 
 def _store(

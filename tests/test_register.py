@@ -252,3 +252,31 @@ def test_a_region_admin_imports_only_the_rows_of_its_municipalities(world: World
     # An organisation's admin imports nothing.
     school_admin = world.member("admin", _school(world, "99ZB00")["id"])
     assert school_admin.post("/api/admin/schools/import", json={"csv": OCTOBER}).status_code == 403
+
+
+def test_a_region_admins_file_cannot_move_a_school_of_no_region_into_its_region(
+    world: World,
+) -> None:
+    """A school of no region is the instance admin's. A region admin's file that lists its code
+    under one of the region's municipalities neither renames it nor takes it into the region
+    (which would hand its people to the region admin): where the school is on record counts,
+    not where the file says it is."""
+    now = world.now()
+    veluwe = regions.create_region(world.db, NewRegion("Veluwe", "Hattem"), now)
+    typed_in = world.org(name="Basisschool De Regenboog", code="12AB00", place="Utrecht")
+    admin = world.member("admin", None)
+    assert admin.post("/api/admin/schools/import", json={"csv": OCTOBER}).status_code == 201
+    before = [_school(world, "12AB00"), _school(world, "99ZE00")]  # Maastricht, of no region
+    header, first = OCTOBER.splitlines()[:2]
+    rows = [
+        first.replace("99ZA;00;OBS De Verzonnen Linde", f"{code[:4]};{code[4:]};Overgenomen")
+        for code in ("12AB00", "99ZE00")
+    ]
+    region_admin = world.device(world.person("admin", None, region_id=veluwe))
+    answer = region_admin.post(
+        "/api/admin/schools/import", json={"csv": "\n".join([header, *rows])}
+    )
+    assert (answer.status_code, answer.json()["outside"]) == (201, 2)
+    assert [_school(world, code) for code in ("12AB00", "99ZE00")] == before
+    for org_id in (typed_in, before[1]["id"]):
+        assert region_admin.get(f"/admin/orgs/{org_id}").status_code == 404
