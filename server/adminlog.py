@@ -101,10 +101,12 @@ def _insert(
 
 QUERY = """
 SELECT l.id, l.at, l.act, l.actor_kind, l.actor_id, l.actor_role, a.name AS actor_name,
-       l.person_id, l.person_role, p.name AS person_name, l.device_id, l.api_key_id
+       l.person_id, l.person_role, p.name AS person_name, l.device_id, l.api_key_id,
+       k.label AS api_key_label
 FROM admin_log l
 LEFT JOIN people a ON l.actor_kind = 'person' AND a.id = l.actor_id
 LEFT JOIN people p ON p.id = l.person_id
+LEFT JOIN api_keys k ON k.id = l.api_key_id
 WHERE {where} ORDER BY l.at DESC, l.id DESC LIMIT ?
 """
 
@@ -147,6 +149,12 @@ def _named(name: str | None, role: str | None) -> str:
     return f"{name or ERASED}{label}"
 
 
+def _key(key_id: str | None, label: str | None) -> str:
+    """An API key as the page's list shows it: its label beside its id (the id alone once the
+    key itself is gone)."""
+    return f"'{label}' ({key_id})" if label else str(key_id)
+
+
 def shown(row: dict[str, Any]) -> dict[str, Any]:
     """A row as the API and the page show it, with its Dutch sentence."""
     if row["actor_kind"] == "person":
@@ -158,7 +166,7 @@ def shown(row: dict[str, Any]) -> dict[str, Any]:
     phrase = (own if itself else other).format(
         person=row["person_name"] or ERASED,
         role=ROLE_LABELS.get(row["person_role"] or "", ""),
-        key=row["api_key_id"],
+        key=_key(row["api_key_id"], row["api_key_label"]),
     )
     return {
         "at": row["at"],

@@ -157,9 +157,9 @@ def test_api_keys_made_and_revoked_are_acts_on_the_organisation(world: World) ->
         assert admin.post(f"/api/admin/api-keys/{key_id}/revoke").status_code == 200
     assert trail.new() == [act("api_key_revoked", admin, None, None, team, None, key_id)]
     texts = [a["text"] for a in admin.get(f"/api/admin/orgs/{team}/audit").json()]
-    assert texts == [
-        f"Anna Beheer (beheerder) trok API-sleutel {key_id} in",
-        f"Anna Beheer (beheerder) maakte API-sleutel {key_id}",
+    assert texts == [  # the label the page's list shows beside the id, while the key is kept
+        f"Anna Beheer (beheerder) trok API-sleutel 'zaaksysteem' ({key_id}) in",
+        f"Anna Beheer (beheerder) maakte API-sleutel 'zaaksysteem' ({key_id})",
     ]
     assert key_id in admin.get(f"/admin/orgs/{team}").text
     assert made.json()["api_key"].partition(".")[2] not in repr(
