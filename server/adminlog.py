@@ -1,6 +1,7 @@
 """The admin audit trail ("Beheerlog", issue 23 item 4): who made a link, enrolled, approved,
-declined, revoked, reset, created or erased which person or device, or made or revoked which
-organisation API key, and when.
+declined, revoked, reset, created or erased which person or device, made or revoked which
+organisation API key, and registered, approved, declined or revoked which sending system's key,
+and when.
 
 One row per act, written by `record` (an API key's: `record_key`) inside the transaction of the
 act, from the domain functions (server/auth.py, directory.py, approvals.py), never from routes.
@@ -50,6 +51,11 @@ ACTS: dict[str, tuple[str, str]] = {
     "role_changed": ("maakte {person} {role}", "maakte zichzelf {role}"),
     "api_key_made": ("maakte API-sleutel {key}",) * 2,
     "api_key_revoked": ("trok API-sleutel {key} in",) * 2,
+    # a sending system's signing key (server/machines.py), named by the API key that registered it
+    "machine_registered": ("meldde het registratiesysteem van API-sleutel {key} aan",) * 2,
+    "machine_approved": ("keurde het registratiesysteem van API-sleutel {key} goed",) * 2,
+    "machine_declined": ("weigerde het registratiesysteem van API-sleutel {key}",) * 2,
+    "machine_revoked": ("trok het registratiesysteem van API-sleutel {key} in",) * 2,
 }
 ERASED = "(verwijderd)"
 SERVER = "Het systeem"  # the timers, `hwc admin-link`, a device replaced at enrolment
@@ -81,6 +87,12 @@ def record(
 
 def record_key(db: Store, act: str, by: str, now: float, org_id: str, key_id: str) -> None:
     """One act on an organisation's API key. Call inside its transaction."""
+    _insert(db, act, by, now, org_id, [None, None, None, key_id])
+
+
+def record_machine(db: Store, act: str, by: str, now: float, org_id: str, key_id: str) -> None:
+    """One act on a sending system's key, named by the API key that registered it (its own id
+    is in the key log; here it would outlive the key's row). Call inside its transaction."""
     _insert(db, act, by, now, org_id, [None, None, None, key_id])
 
 
