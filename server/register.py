@@ -173,7 +173,8 @@ def import_register(db: Store, text: str, now: float, scope: ImportScope = NATIO
         known = {
             row["code"]: row
             for row in db.execute(
-                "SELECT id, kind, code, name, closed_at, region_id, municipality FROM orgs "
+                "SELECT id, kind, code, name, closed_at, region_id, municipality, register_seen_at "
+                "FROM orgs "
                 "WHERE code IS NOT NULL"
             ).fetchall()
         }
@@ -193,7 +194,7 @@ def import_register(db: Store, text: str, now: float, scope: ImportScope = NATIO
             region_id = scope.region_id or owners.get(
                 regions.municipality_key(location.municipality)
             )
-            _store(db, location, row["id"] if row else None, now, region_id)
+            _store(db, location, row["id"] if row else None, now, region_id, _moves(scope, row))
         closed = _close_missing(db, {loc.code for loc in locations}, now, scope)
     unchanged = len(locations) - new - renamed - outside
     return Changes(new, renamed, closed, unchanged, None if scope.region_id is None else outside)
@@ -209,12 +210,23 @@ def _covers(scope: ImportScope, location: Location, row: sqlite3.Row | None) -> 
     return scope.covers(on_record, None) and scope.covers(location.municipality, None)
 
 
+def _moves(scope: ImportScope, row: sqlite3.Row | None) -> bool:
+    """A national import puts a school typed in by hand (never in a register) in the region of
+    its municipality: a region admin may have typed in another region's school code first."""
+    return scope.region_id is None and row is not None and row["register_seen_at"] is None
+
+
 def _store(
-    db: Store, location: Location, org_id: str | None, now: float, region_id: str | None
+    db: Store,
+    location: Location,
+    org_id: str | None,
+    now: float,
+    region_id: str | None,
+    moves: bool = False,
 ) -> None:
     """Insert a new location or bring a known one up to date (reopened if it was closed).
     `region` is the municipality's; the admin's `region_override`, if any, stays and wins, and
-    so does a region the school already belongs to."""
+    so does a region the school already belongs to, unless it `moves` (see `_moves`)."""
     if org_id is None:
         db.execute(
             "INSERT INTO orgs (id, kind, name, place, code, region, street, municipality, "
@@ -237,7 +249,7 @@ def _store(
     db.execute(
         "UPDATE orgs SET name = ?, place = ?, street = ?, municipality = ?, "
         "region = ?, register_seen_at = ?, closed_at = NULL, "
-        "region_id = coalesce(region_id, ?) WHERE id = ?",
+        "region_id = CASE WHEN ? THEN ? ELSE coalesce(region_id, ?) END WHERE id = ?",
         [
             location.name,
             location.place,
@@ -245,6 +257,8 @@ def _store(
             location.municipality,
             location.region,
             now,
+            moves,
+            region_id,
             region_id,
             org_id,
         ],

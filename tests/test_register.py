@@ -280,3 +280,28 @@ def test_a_region_admins_file_cannot_move_a_school_of_no_region_into_its_region(
     assert [_school(world, code) for code in ("12AB00", "99ZE00")] == before
     for org_id in (typed_in, before[1]["id"]):
         assert region_admin.get(f"/admin/orgs/{org_id}").status_code == 404
+
+
+def test_a_school_code_typed_in_by_a_region_admin_goes_where_the_register_puts_it(
+    world: World,
+) -> None:
+    """A region admin types in a school with a code the register later lists in another
+    region's municipality (by mistake, or to receive that school's signals): the national
+    import puts it in the region of its municipality; one the register already listed keeps
+    the region it has."""
+    now = world.now()
+    twente = regions.create_region(world.db, NewRegion("Twente", "Enschede"), now)
+    south = regions.create_region(world.db, NewRegion("Zuid", "Maastricht"), now)
+    region_admin = world.device(world.person("admin", None, region_id=twente))
+    school = {"kind": "school", "name": "Nepschool", "code": "99ZE00", "region": "zuid"}
+    made = region_admin.post("/api/admin/orgs", json=school | {"place": "Enschede"})
+    assert made.status_code == 201, made.text
+    admin = world.member("admin", None)
+    assert admin.post("/api/admin/schools/import", json={"csv": OCTOBER}).status_code == 201
+    moved = _school(world, "99ZE00")
+    assert (moved["name"], moved["region_id"]) == ("Basisschool De Proefmaas", south)
+    assert region_admin.get(f"/admin/orgs/{made.json()['id']}").status_code == 404
+    with world.db.transaction():  # listed once, it stays where an admin put it
+        world.db.execute("UPDATE orgs SET region_id = ? WHERE code = '99ZE00'", [twente])
+    assert admin.post("/api/admin/schools/import", json={"csv": OCTOBER}).status_code == 201
+    assert _school(world, "99ZE00")["region_id"] == twente
