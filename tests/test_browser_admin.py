@@ -163,7 +163,9 @@ def test_admin_builds_the_directory_and_everyone_enrols(
         page.get_by_role("button").filter(has_text="Intrekken: API-sleutel Zaaksysteem").click()
         _confirm(page, "Ja, intrekken")
         expect(page.locator("#status")).to_have_text("De API-sleutel is ingetrokken.")
-        expect(page.get_by_role("cell", name=re.compile("^(Status: )?ingetrokken op"))).to_be_visible()
+        expect(
+            page.get_by_role("cell", name=re.compile("^(Status: )?ingetrokken op"))
+        ).to_be_visible()
         assert httpx.get(f"{world.url}/api/signals", headers=bearer).status_code == 401
 
         admin.goto("/admin")
