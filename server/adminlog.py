@@ -1,6 +1,7 @@
 """The admin audit trail ("Beheerlog", issue 23 item 4): who made a link, enrolled, approved,
-declined, revoked, reset, created or erased which person or device, or made or revoked which
-organisation API key, and when.
+declined, revoked, reset, created or erased which person or device, made or revoked which
+organisation API key, and registered, approved, declined or revoked which sending system's key,
+and when.
 
 One row per act, written by `record` (an API key's: `record_key`) inside the transaction of the
 act, from the domain functions (server/auth.py, directory.py, approvals.py), never from routes.
@@ -50,6 +51,11 @@ ACTS: dict[str, tuple[str, str]] = {
     "role_changed": ("maakte {person} {role}", "maakte zichzelf {role}"),
     "api_key_made": ("maakte API-sleutel {key}",) * 2,
     "api_key_revoked": ("trok API-sleutel {key} in",) * 2,
+    # a sending system's signing key (server/machines.py), named by the API key that registered it
+    "machine_registered": ("meldde het registratiesysteem van API-sleutel {key} aan",) * 2,
+    "machine_approved": ("keurde het registratiesysteem van API-sleutel {key} goed",) * 2,
+    "machine_declined": ("weigerde het registratiesysteem van API-sleutel {key}",) * 2,
+    "machine_revoked": ("trok het registratiesysteem van API-sleutel {key} in",) * 2,
 }
 ERASED = "(verwijderd)"
 SERVER = "Het systeem"  # the timers, `hwc admin-link`, a device replaced at enrolment
@@ -84,6 +90,12 @@ def record_key(db: Store, act: str, by: str, now: float, org_id: str, key_id: st
     _insert(db, act, by, now, org_id, [None, None, None, key_id])
 
 
+def record_machine(db: Store, act: str, by: str, now: float, org_id: str, key_id: str) -> None:
+    """One act on a sending system's key, named by the API key that registered it (its own id
+    is in the key log; here it would outlive the key's row). Call inside its transaction."""
+    _insert(db, act, by, now, org_id, [None, None, None, key_id])
+
+
 def _insert(
     db: Store, act: str, by: str, now: float, org_id: str | None, target: list[str | None]
 ) -> None:
@@ -101,10 +113,12 @@ def _insert(
 
 QUERY = """
 SELECT l.id, l.at, l.act, l.actor_kind, l.actor_id, l.actor_role, a.name AS actor_name,
-       l.person_id, l.person_role, p.name AS person_name, l.device_id, l.api_key_id
+       l.person_id, l.person_role, p.name AS person_name, l.device_id, l.api_key_id,
+       k.label AS api_key_label
 FROM admin_log l
 LEFT JOIN people a ON l.actor_kind = 'person' AND a.id = l.actor_id
 LEFT JOIN people p ON p.id = l.person_id
+LEFT JOIN api_keys k ON k.id = l.api_key_id
 WHERE {where} ORDER BY l.at DESC, l.id DESC LIMIT ?
 """
 
@@ -147,6 +161,12 @@ def _named(name: str | None, role: str | None) -> str:
     return f"{name or ERASED}{label}"
 
 
+def _key(key_id: str | None, label: str | None) -> str:
+    """An API key as the page's list shows it: its label beside its id (the id alone once the
+    key itself is gone)."""
+    return f"'{label}' ({key_id})" if label else str(key_id)
+
+
 def shown(row: dict[str, Any]) -> dict[str, Any]:
     """A row as the API and the page show it, with its Dutch sentence."""
     if row["actor_kind"] == "person":
@@ -158,7 +178,7 @@ def shown(row: dict[str, Any]) -> dict[str, Any]:
     phrase = (own if itself else other).format(
         person=row["person_name"] or ERASED,
         role=ROLE_LABELS.get(row["person_role"] or "", ""),
-        key=row["api_key_id"],
+        key=_key(row["api_key_id"], row["api_key_label"]),
     )
     return {
         "at": row["at"],

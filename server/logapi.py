@@ -158,7 +158,9 @@ async def report_security_event(request: Request, actor: Actor) -> Response:
 
 @requires("admin", "sender", "contact", "officer")
 async def own_security_events(request: Request, actor: Actor) -> Response:
-    """Signals in this organisation's name that a recipient's app could not verify."""
+    """Signals in this organisation's name that a recipient's app could not verify: for its
+    people's devices (like every /api/me route, not for an API key)."""
+    _device(actor)
     if actor.org_id is None:
         return json_response([])
     return json_response(security_events.about_org(_state(request).db, actor.org_id))

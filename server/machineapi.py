@@ -59,8 +59,9 @@ async def approve_key(request: Request, actor: Actor) -> Response:
 
 @requires(*machines.APPROVERS)
 async def decline_key(request: Request, actor: Actor) -> Response:
-    _, org_id = _deciding_device(actor)
-    machines.decline(_state(request).db, org_id, request.path_params["id"], _now(request))
+    device, org_id = _deciding_device(actor)
+    by = orglog.by_device(device)
+    machines.decline(_state(request).db, by, org_id, request.path_params["id"], _now(request))
     return json_response({"declined": True})
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from server import auth, keylog, orglog
+from server import adminlog, auth, keylog, orglog
 from server.db import Store
 from server.envelope import b64u_encode
 from server.errors import Conflict, Invalid, NotFound
@@ -69,6 +69,7 @@ def register(db: Store, org_id: str, api_key_id: str, sig_key: str, now: float) 
                 [keylog.machine_device_id(sig_key), org_id, api_key_id, raw, now],
             )
             found = _row(db, "sig_key = ?", [raw])
+            _record(db, "machine_registered", f"api_key:{api_key_id}", now, found)
     if voided:
         raise TWO_PENDING
     assert found is not None
@@ -122,6 +123,7 @@ def approve(
         if not keylog.verify(sig_key, statement, approval):
             raise BAD_APPROVAL
         db.execute("UPDATE machine_keys SET state = 'approved' WHERE id = ?", [machine_id])
+        _record(db, "machine_approved", orglog.by_device(approver), now, row)
         orglog.append(
             db,
             org_id,
@@ -136,18 +138,26 @@ def approve(
         )
 
 
-def decline(db: Store, org_id: str, machine_id: str, now: float) -> None:
+def decline(db: Store, by: str, org_id: str, machine_id: str, now: float) -> None:
     with db.transaction():
-        _machine(db, org_id, machine_id, "pending")
+        row = _machine(db, org_id, machine_id, "pending")
         _end(db, machine_id, "declined", now)
+        _record(db, "machine_declined", by, now, row)
 
 
 def revoke(db: Store, by: str, org_id: str, machine_id: str, now: float) -> None:
     """The system's key signs nothing more that a recipient accepts."""
     with db.transaction():
-        _machine(db, org_id, machine_id, "approved")
+        row = _machine(db, org_id, machine_id, "approved")
         _end(db, machine_id, "revoked", now)
+        _record(db, "machine_revoked", by, now, row)
         orglog.append(db, org_id, "machine_revoked", by, now, device=machine_id)
+
+
+def _record(db: Store, act: str, by: str, now: float, row: sqlite3.Row | None) -> None:
+    """The act in the organisation's admin audit trail (server/adminlog.py)."""
+    assert row is not None
+    adminlog.record_machine(db, act, by, now, row["org_id"], row["api_key_id"])
 
 
 def _end(db: Store, machine_id: str, state: str, now: float) -> None:

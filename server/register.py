@@ -173,7 +173,9 @@ def import_register(db: Store, text: str, now: float, scope: ImportScope = NATIO
         known = {
             row["code"]: row
             for row in db.execute(
-                "SELECT id, kind, code, name, closed_at, region_id FROM orgs WHERE code IS NOT NULL"
+                "SELECT id, kind, code, name, closed_at, region_id, municipality, register_seen_at "
+                "FROM orgs "
+                "WHERE code IS NOT NULL"
             ).fetchall()
         }
         owners = regions.region_by_municipality(db) if scope.region_id is None else {}
@@ -182,7 +184,7 @@ def import_register(db: Store, text: str, now: float, scope: ImportScope = NATIO
             row = known.get(location.code)
             if row is not None and row["kind"] != "school":
                 raise Conflict("code_taken", say={"code": location.code}, field="csv")
-            if not scope.covers(location.municipality, row["region_id"] if row else None):
+            if not _covers(scope, location, row):
                 outside += 1
                 continue
             if row is None or row["closed_at"] is not None:
@@ -192,18 +194,39 @@ def import_register(db: Store, text: str, now: float, scope: ImportScope = NATIO
             region_id = scope.region_id or owners.get(
                 regions.municipality_key(location.municipality)
             )
-            _store(db, location, row["id"] if row else None, now, region_id)
+            _store(db, location, row["id"] if row else None, now, region_id, _moves(scope, row))
         closed = _close_missing(db, {loc.code for loc in locations}, now, scope)
     unchanged = len(locations) - new - renamed - outside
     return Changes(new, renamed, closed, unchanged, None if scope.region_id is None else outside)
 
 
+def _covers(scope: ImportScope, location: Location, row: sqlite3.Row | None) -> bool:
+    """Whether the file's location is the importer's. A known school of no region counts where
+    it is on record (a school typed in by hand: nowhere), never where the file puts it: else a
+    region admin's file could take any such school, with its people, into the region."""
+    if row is None or row["region_id"] is not None:
+        return scope.covers(location.municipality, row["region_id"] if row else None)
+    on_record = row["municipality"] or ""
+    return scope.covers(on_record, None) and scope.covers(location.municipality, None)
+
+
+def _moves(scope: ImportScope, row: sqlite3.Row | None) -> bool:
+    """A national import puts a school typed in by hand (never in a register) in the region of
+    its municipality: a region admin may have typed in another region's school code first."""
+    return scope.region_id is None and row is not None and row["register_seen_at"] is None
+
+
 def _store(
-    db: Store, location: Location, org_id: str | None, now: float, region_id: str | None
+    db: Store,
+    location: Location,
+    org_id: str | None,
+    now: float,
+    region_id: str | None,
+    moves: bool = False,
 ) -> None:
     """Insert a new location or bring a known one up to date (reopened if it was closed).
     `region` is the municipality's; the admin's `region_override`, if any, stays and wins, and
-    so does a region the school already belongs to."""
+    so does a region the school already belongs to, unless it `moves` (see `_moves`)."""
     if org_id is None:
         db.execute(
             "INSERT INTO orgs (id, kind, name, place, code, region, street, municipality, "
@@ -226,7 +249,7 @@ def _store(
     db.execute(
         "UPDATE orgs SET name = ?, place = ?, street = ?, municipality = ?, "
         "region = ?, register_seen_at = ?, closed_at = NULL, "
-        "region_id = coalesce(region_id, ?) WHERE id = ?",
+        "region_id = CASE WHEN ? THEN ? ELSE coalesce(region_id, ?) END WHERE id = ?",
         [
             location.name,
             location.place,
@@ -234,6 +257,8 @@ def _store(
             location.municipality,
             location.region,
             now,
+            moves,
+            region_id,
             region_id,
             org_id,
         ],

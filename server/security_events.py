@@ -23,7 +23,8 @@ def record(db: Store, kind: str, org_id: str, reporter_org_id: str | None, now: 
 
 
 def recent(db: Store, org_ids: set[str] | None = None) -> list[dict[str, Any]]:
-    """The newest events about the organisations `org_ids` (None: every one)."""
+    """The newest events about the organisations `org_ids` (None: every one). A reporter
+    outside `org_ids` is not named: which school got a signal is not the caller's to know."""
     where, params = ("", []) if org_ids is None else (_in("e.org_id", org_ids), sorted(org_ids))
     rows = db.execute(
         "SELECT e.at, e.kind, e.org_id, o.name AS org_name, e.reporter_org_id "  # noqa: S608
@@ -31,7 +32,13 @@ def recent(db: Store, org_ids: set[str] | None = None) -> list[dict[str, Any]]:
         "ORDER BY e.at DESC, e.id DESC LIMIT ?",
         [*params, SHOWN],
     ).fetchall()
-    return [dict(r) for r in rows]
+    return [_within(dict(r), org_ids) for r in rows]
+
+
+def _within(event: dict[str, Any], org_ids: set[str] | None) -> dict[str, Any]:
+    if org_ids is not None and event["reporter_org_id"] not in org_ids:
+        event["reporter_org_id"] = None
+    return event
 
 
 def _in(column: str, values: set[str]) -> str:

@@ -9,6 +9,7 @@ one a nonexistent id gets (404; an unknown code in a CSV: 422), so ids cannot be
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -381,3 +382,38 @@ def test_an_organisation_admin_is_in_its_key_log_and_never_a_recipient(scopes: S
     for org_id in [*scopes.school.values(), *scopes.vt.values()]:
         entries = scopes.http.get(f"/api/orgs/{org_id}/log").json()["entries"]
         assert not above & {e.get("person") for e in entries}
+
+
+def test_a_security_events_reporter_outside_the_scope_is_not_named(scopes: Scopes) -> None:
+    """An event about one's own organisation, reported by an organisation outside one's scope:
+    the event is listed, its reporter (which school got a signal in one's name) is not."""
+    w = scopes.world
+    far, own = scopes.school["elsewhere"], scopes.vt["own"]
+    security_events.record(w.db, "bad_signature", own, far, w.now())
+    security_events.record(w.db, "bad_signature", own, scopes.school["region"], w.now())
+    reporters = {}
+    for role in ("instance", "region", "vtadmin"):
+        response = scopes.http.get("/api/admin/security-events", headers=scopes.identity[role])
+        mine = [e for e in response.json() if e["org_id"] == own and e["kind"] == "bad_signature"]
+        reporters[role] = sorted(str(e["reporter_org_id"]) for e in mine)
+    assert reporters["instance"] == sorted([far, scopes.school["region"]])
+    assert reporters["region"] == sorted(["None", scopes.school["region"]])
+    assert reporters["vtadmin"] == ["None", "None"]
+
+
+def test_the_region_page_offers_a_region_admin_nothing_that_answers_not_found(
+    scopes: Scopes,
+) -> None:
+    """The region's admins are the instance admin's to manage: a region admin's page lists
+    them without links or buttons that would only say "Niet gevonden"."""
+    region_admin = scopes.callers["region"]
+    path = f"/admin/regions/{scopes.rid('own')}"
+    page = scopes.http.get(path, headers=scopes.identity["region"]).text
+    for link in sorted(set(re.findall(r'href="(/admin/[^"#]+)"', page))):
+        answer = scopes.http.get(link, headers=scopes.identity["region"], follow_redirects=False)
+        assert answer.status_code in (200, 303), link
+    for action in re.findall(r'data-api="(/api/admin/(?:people|devices)/[^"]+)"', page):
+        assert region_admin.person_id not in action and region_admin.device_id not in action
+    assert "beheerder van de hele dienst" in page
+    instance_view = scopes.http.get(path, headers=scopes.identity["instance"]).text
+    assert f"/api/admin/people/{region_admin.person_id}/enrol-link" in instance_view

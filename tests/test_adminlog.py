@@ -157,9 +157,9 @@ def test_api_keys_made_and_revoked_are_acts_on_the_organisation(world: World) ->
         assert admin.post(f"/api/admin/api-keys/{key_id}/revoke").status_code == 200
     assert trail.new() == [act("api_key_revoked", admin, None, None, team, None, key_id)]
     texts = [a["text"] for a in admin.get(f"/api/admin/orgs/{team}/audit").json()]
-    assert texts == [
-        f"Anna Beheer (beheerder) trok API-sleutel {key_id} in",
-        f"Anna Beheer (beheerder) maakte API-sleutel {key_id}",
+    assert texts == [  # the label the page's list shows beside the id, while the key is kept
+        f"Anna Beheer (beheerder) trok API-sleutel 'zaaksysteem' ({key_id}) in",
+        f"Anna Beheer (beheerder) maakte API-sleutel 'zaaksysteem' ({key_id})",
     ]
     assert key_id in admin.get(f"/admin/orgs/{team}").text
     assert made.json()["api_key"].partition(".")[2] not in repr(
@@ -300,3 +300,51 @@ def test_region_and_organisation_admins_read_their_own_trails_only(world: World)
     assert not adminlog.may_read(world.db, as_region, outside)
     assert not adminlog.may_read(world.db, as_region, None)
     assert adminlog.may_read(world.db, Actor(role="admin", org_id=None, org_kind=None), None)
+
+
+def test_sending_systems_registered_approved_declined_and_revoked_are_acts(world: World) -> None:
+    """A sending system's key gains the right to sign in the organisation's name: who let it
+    (a sender's phone), and which API key registered it, is in the organisation's trail."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from server import keylog
+
+    admin = world.member("admin", None, name="Anna Beheer")
+    team = world.org("veilig_thuis", "Veilig Thuis Utrecht")
+    sender = world.member("sender", team, name="Sanne de Melder")
+    secret = admin.post("/api/admin/api-keys", {"org_id": team, "label": "zaaksysteem"})
+    key_id = auth.api_key_id(secret.json()["api_key"])
+    system = world.client({"Authorization": f"Bearer {secret.json()['api_key']}"})
+
+    def register() -> tuple[str, str]:
+        sig_key = keylog.public_b64u(ec.generate_private_key(ec.SECP256R1()))
+        made = system.post("/api/machine-keys", json={"sig_key": sig_key})
+        assert made.status_code == 201, made.text
+        return made.json()["id"], sig_key
+
+    trail = Trail(world.db)
+    machine, sig_key = register()
+    statement = keylog.machine_statement(team, machine, sig_key)
+    approval = {"approval": keylog.sign(sender.sig_private, statement)}
+    assert sender.post(f"/api/org/machine-keys/{machine}/approve", approval).status_code == 200
+    assert sender.post(f"/api/org/machine-keys/{machine}/revoke").status_code == 200
+    declined, _ = register()
+    assert sender.post(f"/api/org/machine-keys/{declined}/decline").status_code == 200
+    by_key = ("machine_registered", "api_key", key_id, None, None, None)
+    by_sender = ("person", sender.person_id, "sender", None, None)
+    assert trail.new() == [  # the system's own id is in the key log, not here
+        (*by_key, None, team, key_id),
+        ("machine_approved", *by_sender, None, team, key_id),
+        ("machine_revoked", *by_sender, None, team, key_id),
+        (*by_key, None, team, key_id),
+        ("machine_declined", *by_sender, None, team, key_id),
+    ]
+    texts = [a["text"] for a in admin.get(f"/api/admin/orgs/{team}/audit").json()]
+    system_of = f"het registratiesysteem van API-sleutel 'zaaksysteem' ({key_id})"
+    assert texts[:5] == [  # newest first
+        f"Sanne de Melder (melder) weigerde {system_of}",
+        f"Een API-sleutel meldde {system_of} aan",
+        f"Sanne de Melder (melder) trok {system_of} in",
+        f"Sanne de Melder (melder) keurde {system_of} goed",
+        f"Een API-sleutel meldde {system_of} aan",
+    ]

@@ -89,8 +89,9 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/orgs/{id}/log"): EVERYONE,
     ("POST", "/api/security-events"): EVERYONE,
     ("GET", "/api/admin/security-events"): frozenset({"admin"}),
-    # an organisation's signing roles see forged signals in its name (issue 20)
-    ("GET", "/api/me/security-events"): EVERYONE - {"teacher"},
+    # an organisation's signing roles see forged signals in its name (issue 20); its people's
+    # devices, not an API key (whoever stole one would learn whether their forgeries showed)
+    ("GET", "/api/me/security-events"): DEVICE_ROLES - {"teacher"},
     ("POST", "/api/admin/people/{id}/reset"): frozenset({"admin", "contact"}),
     ("GET", "/api/admin/orgs/{id}/audit"): frozenset({"admin"}),
     # A sending system's key: registered with an API key (a sender's device: 409), decided

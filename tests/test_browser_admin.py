@@ -15,7 +15,7 @@ from server import regions
 from server.auth import COOKIE
 from server.cli import main as hwc
 from server.models import NewRegion
-from tests.browser import Phone, axe_violations, enrol_phone, new_phone, years_ago
+from tests.browser import PHONE, Phone, axe_violations, enrol_phone, new_phone, years_ago
 from tests.conftest import live_world
 from tests.test_browser_story import NAME, fill_and_check, open_pending, send_checked
 
@@ -73,6 +73,30 @@ def _confirm(page: Page, answer: str) -> None:
     dialog.get_by_role("button", name=answer).click()
 
 
+DESKTOP = {"width": 1280, "height": 900}
+# Words of table headings and buttons that the browser broke over two lines.
+WORDS_BROKEN_JS = """() => {
+  const broken = [];
+  for (const el of document.querySelectorAll('th, td button')) {
+    const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walk.nextNode(); node; node = walk.nextNode()) {
+      for (const m of node.data.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].filter((r) => r.width).map((r) => r.top));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return broken;
+}"""
+
+
+def _words_broken(page: Page) -> list[str]:
+    return list(page.evaluate(WORDS_BROKEN_JS))
+
+
 def _no_axe_problems(page: Page) -> None:
     assert axe_violations(page) == [], page.url
 
@@ -122,14 +146,26 @@ def test_admin_builds_the_directory_and_everyone_enrols(
         page.get_by_label("Omschrijving").fill("Zaaksysteem")
         page.get_by_role("button", name="Sleutel maken").click()
         expect(page.locator("#api-key")).to_be_visible()
-        bearer = {"Authorization": f"Bearer {page.locator('#api-key code').inner_text()}"}
+        expect(page.locator("#api-key")).to_contain_text("hwc register-key")  # what comes next
+        bearer = {
+            "Authorization": f"Bearer {page.locator('#api-key [data-field=key]').inner_text()}"
+        }
         assert httpx.get(f"{world.url}/api/signals", headers=bearer).status_code == 200
         page.reload()
         _no_axe_problems(page)
+        page.set_viewport_size(DESKTOP)
+        assert _words_broken(page) == []
+        page.set_viewport_size(PHONE)
+        # On a phone each row is a block: a cell says what it is, unless it is a button.
+        keys = page.locator("table").filter(has=page.get_by_text("API-sleutels van"))
+        unlabelled = keys.locator("td:not([data-label])").filter(has_not=page.locator("button"))
+        expect(unlabelled).to_have_count(0)
         page.get_by_role("button").filter(has_text="Intrekken: API-sleutel Zaaksysteem").click()
         _confirm(page, "Ja, intrekken")
         expect(page.locator("#status")).to_have_text("De API-sleutel is ingetrokken.")
-        expect(page.get_by_role("cell", name=re.compile("^ingetrokken op"))).to_be_visible()
+        expect(
+            page.get_by_role("cell", name=re.compile("^(Status: )?ingetrokken op"))
+        ).to_be_visible()
         assert httpx.get(f"{world.url}/api/signals", headers=bearer).status_code == 401
 
         admin.goto("/admin")

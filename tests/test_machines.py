@@ -233,3 +233,21 @@ def test_hwc_register_key_and_send_say_what_to_do(
     assert sent_envelope(world, orgs)[1]["v"] == 3
     saved = json.loads((tmp_path / "state.json").read_text())
     assert saved["servers"][world.url]["machine_org"] == orgs["vt"]
+
+
+def test_the_admin_page_shows_the_organisations_sending_systems(
+    world: World, orgs: dict[str, Any], tmp_path: Path
+) -> None:
+    """The admin who made the API key sees on the organisation's page whether its system waits
+    for a sender's approval or signs; the page only reads, and shows no code: the code is
+    compared between the system and the phone, which computes it from the key itself."""
+    admin = world.member("admin", orgs["vt"])
+    page = f"/admin/orgs/{orgs['vt']}"
+    assert "Nog geen registratiesysteem" in admin.get(page).text
+    client = system(world, orgs, tmp_path)
+    code = client.register_key()["code"]
+    waiting = admin.get(page).text
+    assert "zaaksysteem" in waiting and "wacht op goedkeuring" in waiting
+    assert code not in waiting
+    assert approve(orgs["sender"], orgs["vt"], client._state()).status_code == 200
+    assert "ondertekent" in admin.get(page).text

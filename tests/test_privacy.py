@@ -397,7 +397,7 @@ def test_a_year_leaves_only_what_each_rule_allows(db_path: Path) -> None:
                     w.db, year.vt, auth.api_key_id(key), sig_key, clock.now()
                 )["id"]
             if week == 21:  # a sending system's key declined on a sender's phone
-                machines.decline(w.db, year.vt, machine, clock.now())
+                machines.decline(w.db, "server", year.vt, machine, clock.now())
             if week == 30:
                 year.admin.post(f"/api/admin/api-keys/{auth.api_key_id(key)}/revoke")
             year.at(monday + 11 * HOUR)  # Monday 20:00

@@ -252,3 +252,56 @@ def test_a_region_admin_imports_only_the_rows_of_its_municipalities(world: World
     # An organisation's admin imports nothing.
     school_admin = world.member("admin", _school(world, "99ZB00")["id"])
     assert school_admin.post("/api/admin/schools/import", json={"csv": OCTOBER}).status_code == 403
+
+
+def test_a_region_admins_file_cannot_move_a_school_of_no_region_into_its_region(
+    world: World,
+) -> None:
+    """A school of no region is the instance admin's. A region admin's file that lists its code
+    under one of the region's municipalities neither renames it nor takes it into the region
+    (which would hand its people to the region admin): where the school is on record counts,
+    not where the file says it is."""
+    now = world.now()
+    veluwe = regions.create_region(world.db, NewRegion("Veluwe", "Hattem"), now)
+    typed_in = world.org(name="Basisschool De Regenboog", code="12AB00", place="Utrecht")
+    admin = world.member("admin", None)
+    assert admin.post("/api/admin/schools/import", json={"csv": OCTOBER}).status_code == 201
+    before = [_school(world, "12AB00"), _school(world, "99ZE00")]  # Maastricht, of no region
+    header, first = OCTOBER.splitlines()[:2]
+    rows = [
+        first.replace("99ZA;00;OBS De Verzonnen Linde", f"{code[:4]};{code[4:]};Overgenomen")
+        for code in ("12AB00", "99ZE00")
+    ]
+    region_admin = world.device(world.person("admin", None, region_id=veluwe))
+    answer = region_admin.post(
+        "/api/admin/schools/import", json={"csv": "\n".join([header, *rows])}
+    )
+    assert (answer.status_code, answer.json()["outside"]) == (201, 2)
+    assert [_school(world, code) for code in ("12AB00", "99ZE00")] == before
+    for org_id in (typed_in, before[1]["id"]):
+        assert region_admin.get(f"/admin/orgs/{org_id}").status_code == 404
+
+
+def test_a_school_code_typed_in_by_a_region_admin_goes_where_the_register_puts_it(
+    world: World,
+) -> None:
+    """A region admin types in a school with a code the register later lists in another
+    region's municipality (by mistake, or to receive that school's signals): the national
+    import puts it in the region of its municipality; one the register already listed keeps
+    the region it has."""
+    now = world.now()
+    twente = regions.create_region(world.db, NewRegion("Twente", "Enschede"), now)
+    south = regions.create_region(world.db, NewRegion("Zuid", "Maastricht"), now)
+    region_admin = world.device(world.person("admin", None, region_id=twente))
+    school = {"kind": "school", "name": "Nepschool", "code": "99ZE00", "region": "zuid"}
+    made = region_admin.post("/api/admin/orgs", json=school | {"place": "Enschede"})
+    assert made.status_code == 201, made.text
+    admin = world.member("admin", None)
+    assert admin.post("/api/admin/schools/import", json={"csv": OCTOBER}).status_code == 201
+    moved = _school(world, "99ZE00")
+    assert (moved["name"], moved["region_id"]) == ("Basisschool De Proefmaas", south)
+    assert region_admin.get(f"/admin/orgs/{made.json()['id']}").status_code == 404
+    with world.db.transaction():  # listed once, it stays where an admin put it
+        world.db.execute("UPDATE orgs SET region_id = ? WHERE code = '99ZE00'", [twente])
+    assert admin.post("/api/admin/schools/import", json={"csv": OCTOBER}).status_code == 201
+    assert _school(world, "99ZE00")["region_id"] == twente
