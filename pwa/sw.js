@@ -5,7 +5,7 @@
 // Bump VERSION whenever any file in SHELL or ON_DEMAND changes: the new worker then installs,
 // the app offers "Nieuwe versie — herladen", and only on that tap does it take over.
 
-const VERSION = "hwc-shell-v21";
+const VERSION = "hwc-shell-v22";
 // What every phone needs to start (and to enrol): precached at install.
 const SHELL = [
   "/",

@@ -149,6 +149,7 @@ def test_a_signed_signal_shows_its_verified_sender(world: World, school: dict[st
     expect(page.get_by_role("heading", level=1)).to_have_text("Nieuw signaal")
     expect(page.locator(".child-name")).to_have_text(NAME)
     expect(page.locator(".verified-from")).to_have_text(f"Van: {VT_NAME}")
+    expect(page.get_by_text("Niet ondertekend")).to_have_count(0)
     phone.shot("verdict-verified")
     assert phone.csp_problems() == []
 
@@ -410,6 +411,10 @@ def test_after_the_cut_over_an_unsigned_signal_is_unverifiable(browser: Any, tmp
         open_on(phone, now)
         expect(phone.page.locator(".child-name")).to_have_text(NAME)
         expect(phone.page.get_by_text("Van:")).to_have_count(0)
+        # the sender is only the server's word: said so, not shown as proven
+        expect(
+            phone.page.get_by_text("Niet ondertekend: volgens de server verstuurd door")
+        ).to_be_visible()
         phone.close()
 
 

@@ -177,11 +177,16 @@ function actionsScreen(ctx, summary, opened, teachers) {
     back(ctx));
 }
 
-/** Who sent it and, when the directory has it, their number: the school phones with questions. */
+/**
+ * The sender's number, when the directory has it: the school phones with questions. A signed
+ * signal's sender is in "Van: …" already; an unsigned one's is only the server's word, said so.
+ */
 function senderLine(summary, opened) {
-  if (opened.shown && opened.shown[0] !== `Van: ${summary.sender}`) return null; // not proven
-  if (!summary.sender_phone) return h("p", { class: "muted" }, `Verstuurd door ${summary.sender}.`);
-  return withPhone(`Vragen over dit signaal? Bel ${summary.sender}: ${summary.sender_phone}.`,
+  const verified = opened.verdict === "verified";
+  if (verified && opened.shown[0] !== `Van: ${summary.sender}`) return null; // not proven
+  const claim = verified ? "" : `Niet ondertekend: volgens de server verstuurd door ${summary.sender}. `;
+  if (!summary.sender_phone) return claim ? h("p", { class: "muted" }, claim.trim()) : null;
+  return withPhone(`${claim}Vragen over dit signaal? Bel ${summary.sender}: ${summary.sender_phone}.`,
     summary.sender_phone);
 }
 
