@@ -95,7 +95,7 @@ async def admin_home(request: Request) -> Response:
         {
             "actor": actor,
             "failing": _failing_long(request),
-            "schools": directory.orgs(db, "school"),
+            **_schools(request),
             "senders": _senders(db),
             "regions": regions.all_regions(db),
             "admins": directory.people_with_devices(db, role="admin", no_org=True),
@@ -121,12 +121,28 @@ async def admin_region(request: Request) -> Response:
             "region": region,
             "home_link": _home_link(actor),
             "failing": [d for d in _failing_long(request) if d["org_id"] in org_ids],
-            "schools": directory.orgs(db, "school", region["id"]),
+            **_schools(request, region["id"]),
             "senders": _senders(db, region["id"]),
             "admins": directory.people_with_devices(db, role="admin", region_id=region["id"]),
             "security_events": security_events.recent(db, org_ids),
         },
     )
+
+
+SCHOOLS_SHOWN = 100  # a national register holds ~9,000: the page lists some and finds any
+
+
+def _schools(request: Request, region_id: str | None = None) -> dict[str, Any]:
+    """The schools a page lists: the first SCHOOLS_SHOWN by name, or those the search (`?q=`,
+    a plain read) finds, with how many there are in all."""
+    db = request.app.state.db
+    query = request.query_params.get("q", "")[:120]
+    return {
+        "schools": directory.orgs(db, "school", region_id, query, SCHOOLS_SHOWN),
+        "schools_total": directory.count_orgs(db, "school", region_id),
+        "school_query": query,
+        "schools_shown": SCHOOLS_SHOWN,
+    }
 
 
 def _senders(db: Any, region_id: str | None = None) -> list[Any]:

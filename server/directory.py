@@ -263,13 +263,36 @@ def revoke_person(
             orglog.append(db, row[0], "person_revoked", by, now, person=person_id)
 
 
-def orgs(db: Store, kind: str | None = None, region_id: str | None = None) -> list[sqlite3.Row]:
-    """Organisations (of one kind, of one region), by name."""
+def orgs(
+    db: Store,
+    kind: str | None = None,
+    region_id: str | None = None,
+    query: str = "",
+    limit: int = -1,
+) -> list[sqlite3.Row]:
+    """Organisations (of one kind, of one region, whose name, place or code holds `query`), by
+    name; at most `limit` (-1: all)."""
+    pattern = _like(query)
     return db.execute(
         "SELECT o.*, r.name AS region_name FROM orgs o LEFT JOIN regions r ON r.id = o.region_id "
-        "WHERE (? IS NULL OR o.kind = ?) AND (? IS NULL OR o.region_id = ?) ORDER BY o.name",
-        [kind, kind, region_id, region_id],
+        "WHERE (? IS NULL OR o.kind = ?) AND (? IS NULL OR o.region_id = ?) "
+        "AND (o.name LIKE ? OR o.place LIKE ? OR o.code LIKE ?) ORDER BY o.name LIMIT ?",
+        [kind, kind, region_id, region_id, pattern, pattern, pattern, limit],
     ).fetchall()
+
+
+def _like(query: str) -> str:
+    """A LIKE pattern for text holding `query` (its own wildcards dropped)."""
+    return f"%{query.strip().replace('%', '').replace('_', '')}%"
+
+
+def count_orgs(db: Store, kind: str, region_id: str | None = None) -> int:
+    return int(
+        db.execute(
+            "SELECT count(*) FROM orgs WHERE kind = ? AND (? IS NULL OR region_id = ?)",
+            [kind, region_id, region_id],
+        ).fetchone()[0]
+    )
 
 
 def find_schools(
@@ -277,7 +300,7 @@ def find_schools(
 ) -> list[dict[str, Any]]:
     """Find by name, place, code or (leerplicht) municipality; case-insensitive. Closed school
     locations (no longer in DUO's register) are not found."""
-    pattern = f"%{query.strip().replace('%', '').replace('_', '')}%"
+    pattern = _like(query)
     marks = ",".join("?" * len(kinds))
     rows = db.execute(
         f"SELECT id, kind, name, place, code, municipalities FROM orgs WHERE kind IN ({marks}) "  # noqa: S608

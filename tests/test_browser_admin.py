@@ -297,6 +297,35 @@ def test_admin_imports_the_duo_register_and_sees_what_changed(browser: Any, tmp_
         _no_axe_problems(page)
 
 
+def test_the_admin_finds_one_school_among_many(browser: Any, tmp_path: Path) -> None:
+    """With more schools than the overview lists (a national register), the admin searches by
+    name, place or code; the form is a plain GET, so the result can be reloaded and shared."""
+    with live_world(tmp_path / "hwc.db") as world:
+        admin_device = world.member("admin", None)
+        rows = [f"Basisschool De Zoekboom {n},Deventer,77ZZ{n:02d},midden," for n in range(120)]
+        csv = "\n".join(["name,place,code,region,phone", *rows]) + "\n"
+        imported = admin_device.post("/api/admin/schools/import", json={"csv": csv})
+        assert imported.status_code == 201, imported.text
+        admin = new_phone(browser, world.url)
+        admin.goto("/admin")
+        admin.page.evaluate(
+            f"document.cookie = '{COOKIE}={admin_device.credential}; Secure; Path=/; "
+            "SameSite=Strict'"
+        )
+        page = admin.page
+        admin.goto("/admin")
+        expect(page.get_by_text("De eerste 100 van 120 scholen op naam")).to_be_visible()
+        page.get_by_label("Zoek een school op naam, plaats of BRIN-/vestigingscode").fill("77zz07")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Zoeken").click()
+        expect(page.get_by_text("1 gevonden voor “77zz07”, van 120 scholen.")).to_be_visible()
+        page.get_by_role("link", name="Basisschool De Zoekboom 7").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Basisschool De Zoekboom 7")
+        page.go_back()
+        _no_axe_problems(page)
+        admin.close()
+
+
 def test_regions_delegate_administration_down_to_the_school(browser: Any, tmp_path: Path) -> None:
     """Issue 23's story: the instance admin makes a region and its admin; the region admin
     imports DUO's register for its municipalities and makes a school's first admin; that admin

@@ -205,6 +205,17 @@ def test_a_national_register_imports_through_http_in_one_go(world: World) -> Non
     assert (imported.status_code, imported.json()["new"]) == (201, 9000)
     again = admin.post("/api/admin/schools/import", json={"csv": text}, timeout=60)
     assert again.json()["summary"].endswith("0 gesloten, 9000 ongewijzigd.")
+    # The overview lists the first 100 by name and finds any other (a read: GET with ?q=).
+    page = admin.get("/admin").text
+    assert page.count('<li><a href="/admin/orgs/') == 100
+    assert "De eerste 100 van 9000 scholen op naam" in page
+    found = admin.get("/admin", params={"q": "Nummer 4321"}).text
+    assert found.count('<li><a href="/admin/orgs/') == 1 and "Basisschool Nummer 4321<" in found
+    assert "1 gevonden voor “Nummer 4321”, van 9000 scholen." in found
+    by_code = admin.get("/admin", params={"q": "43zf21"}).text  # 4321: 43ZF + 21, any case
+    assert by_code.count('<li><a href="/admin/orgs/') == 1
+    nothing = admin.get("/admin", params={"q": "Bestaat Niet"}).text
+    assert "Geen school gevonden." in nothing
 
 
 def test_a_location_code_given_whole_or_as_a_number_is_the_same_key() -> None:
