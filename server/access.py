@@ -22,7 +22,7 @@ from server.auth import (
     revoked_device,
 )
 from server.db import Store
-from server.errors import Refused, Unauthenticated
+from server.errors import Conflict, Refused, Unauthenticated
 
 
 def state_of(request: Request) -> Any:
@@ -69,6 +69,21 @@ def _refuse_revoked(db: Store, credential: str) -> None:
     device_id = revoked_device(db, credential)
     if device_id is not None:
         raise Unauthenticated("not_enrolled", variant=revoked_reason(db, device_id))
+
+
+def person_device(actor: Actor) -> str:
+    """The calling person's own device: an API key, or the admin pages without one, get 403."""
+    if actor.device_id is None or actor.person_id is None:
+        raise Refused()
+    return actor.device_id
+
+
+def log_org(actor: Actor) -> str:
+    """The caller's organisation, whose key log it acts in: people without one (instance and
+    region admins) have none."""
+    if actor.org_id is None:
+        raise Conflict("no_log")
+    return actor.org_id
 
 
 Endpoint = Callable[[Request, Actor], Awaitable[Response]]

@@ -10,24 +10,11 @@ from starlette.responses import Response
 from server import access, approvals, auth, keylog, orglog, rotation, scope, security_events
 from server.access import requires
 from server.auth import Actor
-from server.errors import Conflict, DomainError, NotFound, Refused
+from server.errors import DomainError, NotFound
 from server.models import Approval, KeyRotation, SecurityEvent
 from server.web import json_response, read_json
 
 _state, _now, _client_host = access.state_of, access.now_of, access.client_host
-
-
-def _device(actor: Actor) -> str:
-    if actor.device_id is None or actor.person_id is None:
-        raise Refused()
-    return actor.device_id
-
-
-def _org(actor: Actor) -> str:
-    """The caller's organisation: people without one (instance admins) have no key log."""
-    if actor.org_id is None:
-        raise Conflict("no_log")
-    return actor.org_id
 
 
 # --- public --------------------------------------------------------------------------------
@@ -69,7 +56,7 @@ async def org_log(request: Request) -> Response:
 
 @requires(*auth.ROLES)
 async def my_pending(request: Request, actor: Actor) -> Response:
-    _device(actor)
+    access.person_device(actor)
     return json_response(approvals.pending_devices(_state(request).db, str(actor.person_id)))
 
 
@@ -78,9 +65,9 @@ async def approve_device(request: Request, actor: Actor) -> Response:
     body = await read_json(request, Approval)
     approvals.approve(
         _state(request).db,
-        _device(actor),
+        access.person_device(actor),
         str(actor.person_id),
-        _org(actor),
+        access.log_org(actor),
         request.path_params["id"],
         body.approval,
         _now(request),
@@ -92,7 +79,7 @@ async def approve_device(request: Request, actor: Actor) -> Response:
 async def decline_device(request: Request, actor: Actor) -> Response:
     approvals.decline(
         _state(request).db,
-        _device(actor),
+        access.person_device(actor),
         str(actor.person_id),
         request.path_params["id"],
         _now(request),
@@ -104,7 +91,7 @@ async def decline_device(request: Request, actor: Actor) -> Response:
 async def revoke_sibling(request: Request, actor: Actor) -> Response:
     approvals.revoke_sibling(
         _state(request).db,
-        _device(actor),
+        access.person_device(actor),
         str(actor.person_id),
         request.path_params["id"],
         _now(request),
@@ -115,7 +102,7 @@ async def revoke_sibling(request: Request, actor: Actor) -> Response:
 @requires(*auth.ROLES)
 async def rotate_key(request: Request, actor: Actor) -> Response:
     """This device's new ECDH key (a week old, or a suspected leak)."""
-    device_id = _device(actor)
+    device_id = access.person_device(actor)
     body = await read_json(request, KeyRotation)
     if request.path_params["id"] != device_id:
         raise rotation.NOT_OWN_DEVICE
@@ -124,7 +111,7 @@ async def rotate_key(request: Request, actor: Actor) -> Response:
         _state(request).db,
         device_id,
         str(actor.person_id),
-        _org(actor),
+        access.log_org(actor),
         body.enc_key,
         body.signature,
         _now(request),
@@ -135,7 +122,7 @@ async def rotate_key(request: Request, actor: Actor) -> Response:
 @requires(*auth.ROLES)
 async def my_old_keys(request: Request, actor: Actor) -> Response:
     """When this device may destroy each earlier private key (none without an organisation)."""
-    state, device_id = _state(request), _device(actor)
+    state, device_id = _state(request), access.person_device(actor)
     if actor.org_id is None:
         return json_response({"keys": []})
     keys = rotation.old_keys(state.db, device_id, actor.org_id, _now(request), state.timing)
@@ -160,7 +147,7 @@ async def report_security_event(request: Request, actor: Actor) -> Response:
 async def own_security_events(request: Request, actor: Actor) -> Response:
     """Signals in this organisation's name that a recipient's app could not verify: for its
     people's devices (like every /api/me route, not for an API key)."""
-    _device(actor)
+    access.person_device(actor)
     if actor.org_id is None:
         return json_response([])
     return json_response(security_events.about_org(_state(request).db, actor.org_id))

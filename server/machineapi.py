@@ -10,7 +10,7 @@ from starlette.responses import Response
 from server import access, auth, machines, orglog
 from server.access import requires
 from server.auth import Actor
-from server.errors import Conflict, Refused
+from server.errors import Conflict
 from server.models import Approval, MachineKey
 from server.web import json_response, read_json
 
@@ -24,14 +24,10 @@ def _api_key(request: Request, actor: Actor) -> tuple[str, str]:
     return actor.org_id, auth.api_key_id(request.headers["authorization"].partition(" ")[2])
 
 
-def _deciding_device(actor: Actor) -> tuple[str, str]:
+def _deciding(actor: Actor) -> tuple[str, str]:
     """(device, organisation) of a sender's or an org admin's device: an API key, an instance
     admin (no organisation) or the admin pages without a device never decide."""
-    if actor.device_id is None or actor.person_id is None:
-        raise Refused()
-    if actor.org_id is None:
-        raise Conflict("no_log")
-    return actor.device_id, actor.org_id
+    return access.person_device(actor), access.log_org(actor)
 
 
 @requires("sender")  # an API key is a sender (server/auth.py)
@@ -44,13 +40,13 @@ async def register_key(request: Request, actor: Actor) -> Response:
 
 @requires(*machines.APPROVERS)
 async def list_keys(request: Request, actor: Actor) -> Response:
-    _, org_id = _deciding_device(actor)
+    _, org_id = _deciding(actor)
     return json_response(machines.listed(_state(request).db, org_id))
 
 
 @requires(*machines.APPROVERS)
 async def approve_key(request: Request, actor: Actor) -> Response:
-    device, org_id = _deciding_device(actor)
+    device, org_id = _deciding(actor)
     body = await read_json(request, Approval)
     machine_id = request.path_params["id"]
     machines.approve(_state(request).db, device, org_id, machine_id, body.approval, _now(request))
@@ -59,7 +55,7 @@ async def approve_key(request: Request, actor: Actor) -> Response:
 
 @requires(*machines.APPROVERS)
 async def decline_key(request: Request, actor: Actor) -> Response:
-    device, org_id = _deciding_device(actor)
+    device, org_id = _deciding(actor)
     by = orglog.by_device(device)
     machines.decline(_state(request).db, by, org_id, request.path_params["id"], _now(request))
     return json_response({"declined": True})
@@ -67,7 +63,7 @@ async def decline_key(request: Request, actor: Actor) -> Response:
 
 @requires(*machines.APPROVERS)
 async def revoke_key(request: Request, actor: Actor) -> Response:
-    device, org_id = _deciding_device(actor)
+    device, org_id = _deciding(actor)
     by = orglog.by_device(device)
     machines.revoke(_state(request).db, by, org_id, request.path_params["id"], _now(request))
     return json_response({"revoked": True})
